@@ -1,0 +1,359 @@
+-- exstreamtv schema: the single source of truth for the database layout.
+-- A fresh database runs this whole file; an older one runs the steps in src/db/migrate.rs.
+-- Conventions: times are INTEGER milliseconds since the Unix epoch, UTC (*_ms);
+-- booleans are INTEGER 0/1; JSON blobs are TEXT; ids are INTEGER PRIMARY KEY.
+
+-- ---------------------------------------------------------------- settings (api::settings)
+-- One row per setting, value as JSON. Unknown keys are kept so a downgrade loses nothing.
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- ---------------------------------------------------------------- output profiles
+CREATE TABLE resolutions (
+    id        INTEGER PRIMARY KEY,
+    name      TEXT NOT NULL UNIQUE,
+    width     INTEGER NOT NULL CHECK (width > 0),
+    height    INTEGER NOT NULL CHECK (height > 0),
+    is_custom INTEGER NOT NULL DEFAULT 1
+);
+INSERT INTO resolutions (id, name, width, height, is_custom) VALUES
+    (1, '720x480', 720, 480, 0),
+    (2, '1280x720', 1280, 720, 0),
+    (3, '1920x1080', 1920, 1080, 0),
+    (4, '3840x2160', 3840, 2160, 0);
+
+CREATE TABLE ffmpeg_profiles (
+    id                    INTEGER PRIMARY KEY,
+    name                  TEXT NOT NULL UNIQUE,
+    resolution_id         INTEGER NOT NULL REFERENCES resolutions(id),
+    thread_count          INTEGER NOT NULL DEFAULT 0,
+    hardware_acceleration TEXT NOT NULL DEFAULT 'auto',
+    video_codec           TEXT NOT NULL DEFAULT 'libx264',
+    video_bitrate         TEXT NOT NULL DEFAULT '4000k',
+    video_buffer_size     TEXT NOT NULL DEFAULT '8000k',
+    framerate             INTEGER NOT NULL DEFAULT 30,
+    quality_preset        TEXT NOT NULL DEFAULT 'medium',
+    quality_crf           INTEGER,
+    audio_codec           TEXT NOT NULL DEFAULT 'aac',
+    audio_bitrate         TEXT NOT NULL DEFAULT '128k',
+    audio_channels        INTEGER NOT NULL DEFAULT 2,
+    audio_sample_rate     INTEGER NOT NULL DEFAULT 48000,
+    normalize_audio       INTEGER NOT NULL DEFAULT 1,
+    audio_loudness_target REAL NOT NULL DEFAULT -24,
+    deinterlace           INTEGER NOT NULL DEFAULT 0,
+    scaling_mode          TEXT NOT NULL DEFAULT 'pad',
+    pad_color             TEXT,
+    is_default            INTEGER NOT NULL DEFAULT 0,
+    is_enabled            INTEGER NOT NULL DEFAULT 1,
+    created_at_ms         INTEGER NOT NULL,
+    updated_at_ms         INTEGER NOT NULL
+);
+
+-- ---------------------------------------------------------------- media library (library)
+CREATE TABLE libraries (
+    id                  INTEGER PRIMARY KEY,
+    name                TEXT NOT NULL,
+    library_type        TEXT NOT NULL DEFAULT 'other',   -- movie|show|music|other
+    source_type         TEXT NOT NULL DEFAULT 'local',   -- local|plex|jellyfin|emby
+    is_enabled          INTEGER NOT NULL DEFAULT 1,
+    -- Canonical path of a local library: the key that makes `--media DIR` idempotent.
+    path                TEXT UNIQUE,
+    server_url          TEXT,
+    recursive           INTEGER NOT NULL DEFAULT 1,
+    file_extensions     TEXT NOT NULL DEFAULT '.mp4,.mkv,.avi,.mov,.wmv,.flv,.webm,.m4v,.ts,.m2ts',
+    scan_interval_hours INTEGER NOT NULL DEFAULT 1,
+    last_scan_ms        INTEGER,
+    last_error          TEXT,
+    created_at_ms       INTEGER NOT NULL,
+    updated_at_ms       INTEGER NOT NULL
+);
+
+CREATE TABLE media_items (
+    id                   INTEGER PRIMARY KEY,
+    library_id           INTEGER REFERENCES libraries(id) ON DELETE CASCADE,
+    source               TEXT NOT NULL DEFAULT 'local',  -- local|generated|plex|...
+    source_id            TEXT,
+    external_id          TEXT,
+    -- Local files: the path as raw bytes (file names need not be UTF-8) and a lossy display form.
+    path_bytes           BLOB,
+    url                  TEXT NOT NULL,
+    title                TEXT NOT NULL,
+    description          TEXT,
+    duration_ms          INTEGER,
+    thumbnail            TEXT,
+    poster_path          TEXT,
+    art_url              TEXT,
+    media_type           TEXT,                            -- episode|movie|music_video|other
+    year                 INTEGER,
+    content_rating       TEXT,
+    genres               TEXT,                            -- comma-separated
+    studio               TEXT,
+    show_title           TEXT,
+    season_number        INTEGER,
+    episode_number       INTEGER,
+    episode_number_end   INTEGER,                         -- multi-episode files (S01E01-E02)
+    originally_available TEXT,
+    rating               REAL,
+    meta_data            TEXT,
+    -- What the scanner knows: size + mtime decide whether ffprobe runs again.
+    file_size            INTEGER,
+    file_mtime_ms        INTEGER,
+    container            TEXT,
+    video_codec          TEXT,
+    width                INTEGER,
+    height               INTEGER,
+    frame_rate           REAL,
+    field_order          TEXT,
+    audio_codec          TEXT,
+    audio_channels       INTEGER,
+    audio_sample_rate    INTEGER,
+    streams              TEXT,                            -- JSON array from ffprobe
+    probe_error          TEXT,                            -- set when ffprobe could not read it
+    is_missing           INTEGER NOT NULL DEFAULT 0,      -- vanished from disk; kept for what plays now
+    added_at_ms          INTEGER NOT NULL,
+    created_at_ms        INTEGER NOT NULL,
+    updated_at_ms        INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX media_items_url ON media_items(url);
+CREATE INDEX media_items_library ON media_items(library_id);
+CREATE INDEX media_items_show ON media_items(show_title, season_number, episode_number);
+CREATE INDEX media_items_title ON media_items(title);
+
+-- ---------------------------------------------------------------- collections and playlists
+CREATE TABLE collections (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE,
+    description     TEXT,
+    collection_type TEXT NOT NULL DEFAULT 'manual',  -- manual|smart|multi
+    search_query    TEXT,
+    created_at_ms   INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL
+);
+
+CREATE TABLE collection_items (
+    id            INTEGER PRIMARY KEY,
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    media_item_id INTEGER NOT NULL REFERENCES media_items(id) ON DELETE CASCADE,
+    position      INTEGER NOT NULL,
+    UNIQUE (collection_id, media_item_id)
+);
+CREATE INDEX collection_items_media ON collection_items(media_item_id);
+
+CREATE TABLE multi_collections (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    description   TEXT,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+
+CREATE TABLE multi_collection_links (
+    id                  INTEGER PRIMARY KEY,
+    multi_collection_id INTEGER NOT NULL REFERENCES multi_collections(id) ON DELETE CASCADE,
+    collection_id       INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    position            INTEGER NOT NULL,
+    UNIQUE (multi_collection_id, collection_id)
+);
+
+CREATE TABLE playlists (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL,
+    description   TEXT,
+    channel_id    INTEGER REFERENCES channels(id) ON DELETE SET NULL,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+
+-- An entry is a media item or a whole collection (exactly one of the two).
+CREATE TABLE playlist_items (
+    id            INTEGER PRIMARY KEY,
+    playlist_id   INTEGER NOT NULL REFERENCES playlists(id) ON DELETE CASCADE,
+    media_item_id INTEGER REFERENCES media_items(id) ON DELETE CASCADE,
+    collection_id INTEGER REFERENCES collections(id) ON DELETE CASCADE,
+    position      INTEGER NOT NULL,
+    CHECK ((media_item_id IS NULL) != (collection_id IS NULL))
+);
+CREATE INDEX playlist_items_playlist ON playlist_items(playlist_id, position);
+
+-- ---------------------------------------------------------------- channels
+CREATE TABLE channels (
+    id                               INTEGER PRIMARY KEY,
+    number                           TEXT NOT NULL UNIQUE,
+    name                             TEXT NOT NULL,
+    "group"                          TEXT NOT NULL DEFAULT 'General',
+    enabled                          INTEGER NOT NULL DEFAULT 1,
+    logo_path                        TEXT,
+    logo_url                         TEXT,
+    playout_mode                     TEXT NOT NULL DEFAULT 'continuous',
+    streaming_mode                   TEXT NOT NULL DEFAULT 'transport_stream_hybrid',
+    transcode_mode                   TEXT NOT NULL DEFAULT 'on_demand',
+    transcode_profile                TEXT,
+    ffmpeg_profile_id                INTEGER REFERENCES ffmpeg_profiles(id),
+    watermark_id                     INTEGER,
+    subtitle_mode                    TEXT NOT NULL DEFAULT 'none',
+    preferred_audio_language_code    TEXT,
+    preferred_audio_title            TEXT,
+    preferred_subtitle_language_code TEXT,
+    stream_selector_mode             TEXT NOT NULL DEFAULT 'default',
+    stream_selector                  TEXT,
+    music_video_credits_mode         TEXT NOT NULL DEFAULT 'none',
+    music_video_credits_template     TEXT,
+    song_video_mode                  TEXT NOT NULL DEFAULT 'default',
+    idle_behavior                    TEXT NOT NULL DEFAULT 'stop_on_disconnect',
+    playout_source                   TEXT NOT NULL DEFAULT 'generated',
+    mirror_source_channel_id         INTEGER REFERENCES channels(id),
+    playout_offset                   INTEGER,
+    show_in_epg                      INTEGER NOT NULL DEFAULT 1,
+    is_yaml_source                   INTEGER NOT NULL DEFAULT 0,
+    fallback_filler_id               INTEGER REFERENCES filler_presets(id),
+    pre_roll_filler_id               INTEGER REFERENCES filler_presets(id),
+    post_roll_filler_id              INTEGER REFERENCES filler_presets(id),
+    created_at_ms                    INTEGER NOT NULL,
+    updated_at_ms                    INTEGER NOT NULL
+);
+
+-- ---------------------------------------------------------------- filler
+CREATE TABLE filler_presets (
+    id               INTEGER PRIMARY KEY,
+    name             TEXT NOT NULL,
+    filler_mode      TEXT NOT NULL DEFAULT 'duration',   -- count|duration|pad
+    count            INTEGER,
+    duration_seconds INTEGER,
+    pad_to_minutes   INTEGER,
+    playback_order   TEXT NOT NULL DEFAULT 'shuffled',
+    allow_repeats    INTEGER NOT NULL DEFAULT 1,
+    created_at_ms    INTEGER NOT NULL,
+    updated_at_ms    INTEGER NOT NULL
+);
+
+CREATE TABLE filler_items (
+    id                   INTEGER PRIMARY KEY,
+    preset_id            INTEGER NOT NULL REFERENCES filler_presets(id) ON DELETE CASCADE,
+    collection_type      TEXT,                  -- playlist|collection
+    collection_id        INTEGER,
+    media_item_id        INTEGER REFERENCES media_items(id) ON DELETE CASCADE,
+    weight               INTEGER NOT NULL DEFAULT 1,
+    min_duration_seconds INTEGER,
+    max_duration_seconds INTEGER
+);
+
+-- ---------------------------------------------------------------- schedules (playout input)
+CREATE TABLE schedules (
+    id                                INTEGER PRIMARY KEY,
+    name                              TEXT NOT NULL,
+    channel_id                        INTEGER REFERENCES channels(id) ON DELETE SET NULL,
+    keep_multi_part_episodes_together INTEGER NOT NULL DEFAULT 0,
+    treat_collections_as_shows        INTEGER NOT NULL DEFAULT 0,
+    shuffle_schedule_items            INTEGER NOT NULL DEFAULT 0,
+    random_start_point                INTEGER NOT NULL DEFAULT 0,
+    is_yaml_source                    INTEGER NOT NULL DEFAULT 0,
+    playlist_id                       INTEGER REFERENCES playlists(id) ON DELETE SET NULL,
+    collection_id                     INTEGER REFERENCES collections(id) ON DELETE SET NULL,
+    start_time                        TEXT,
+    end_time                          TEXT,
+    "repeat"                          INTEGER NOT NULL DEFAULT 1,
+    created_at_ms                     INTEGER NOT NULL,
+    updated_at_ms                     INTEGER NOT NULL
+);
+
+CREATE TABLE schedule_items (
+    id                         INTEGER PRIMARY KEY,
+    schedule_id                INTEGER NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+    position                   INTEGER NOT NULL,
+    start_type                 TEXT NOT NULL DEFAULT 'dynamic',     -- dynamic|fixed
+    start_time                 TEXT,                                -- HH:MM:SS in the configured zone
+    fixed_start_time_behavior  TEXT,
+    collection_type            TEXT NOT NULL DEFAULT 'collection',
+    collection_id              INTEGER,
+    media_item_id              INTEGER REFERENCES media_items(id) ON DELETE SET NULL,
+    playlist_id                INTEGER REFERENCES playlists(id) ON DELETE SET NULL,
+    search_title               TEXT,
+    search_query               TEXT,
+    plex_show_key              TEXT,
+    plex_season_key            TEXT,
+    plex_artist_key            TEXT,
+    playback_order             TEXT NOT NULL DEFAULT 'chronological',
+    playout_mode               TEXT NOT NULL DEFAULT 'one',         -- flood|one|multiple|duration
+    multiple_mode              TEXT,
+    multiple_count             INTEGER,
+    playout_duration_hours     INTEGER NOT NULL DEFAULT 0,
+    playout_duration_minutes   INTEGER NOT NULL DEFAULT 0,
+    fill_with_group_mode       TEXT,
+    tail_mode                  TEXT,                                -- none|offline|filler
+    tail_filler_collection_id  INTEGER,
+    discard_to_fill_attempts   INTEGER,
+    custom_title               TEXT,
+    guide_mode                 TEXT NOT NULL DEFAULT 'normal',      -- normal|custom|hide
+    pre_roll_filler_id         INTEGER REFERENCES filler_presets(id) ON DELETE SET NULL,
+    mid_roll_filler_id         INTEGER REFERENCES filler_presets(id) ON DELETE SET NULL,
+    post_roll_filler_id        INTEGER REFERENCES filler_presets(id) ON DELETE SET NULL,
+    tail_filler_id             INTEGER REFERENCES filler_presets(id) ON DELETE SET NULL,
+    fallback_filler_id         INTEGER REFERENCES filler_presets(id) ON DELETE SET NULL,
+    watermark_id               INTEGER,
+    preferred_audio_language   TEXT,
+    preferred_audio_title      TEXT,
+    preferred_subtitle_language TEXT,
+    subtitle_mode              TEXT,
+    created_at_ms              INTEGER NOT NULL,
+    updated_at_ms              INTEGER NOT NULL
+);
+CREATE INDEX schedule_items_schedule ON schedule_items(schedule_id, position);
+
+-- ---------------------------------------------------------------- playouts (playout)
+CREATE TABLE playouts (
+    id                  INTEGER PRIMARY KEY,
+    channel_id          INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+    program_schedule_id INTEGER REFERENCES schedules(id),
+    template_id         INTEGER,
+    playout_type        TEXT NOT NULL DEFAULT 'continuous',
+    daily_reset_time    TEXT,
+    is_active           INTEGER NOT NULL DEFAULT 1,
+    -- The shuffle seed: a rebuild with the same seed yields the same timeline.
+    seed                INTEGER NOT NULL,
+    -- Where the builder stopped (JSON: per-collection cursors, schedule position).
+    anchor              TEXT,
+    created_at_ms       INTEGER NOT NULL,
+    updated_at_ms       INTEGER NOT NULL
+);
+CREATE INDEX playouts_channel ON playouts(channel_id);
+
+-- The timeline: what plays, to the millisecond. Contiguous: each finish is the next start.
+CREATE TABLE playout_items (
+    id            INTEGER PRIMARY KEY,
+    playout_id    INTEGER NOT NULL REFERENCES playouts(id) ON DELETE CASCADE,
+    media_item_id INTEGER REFERENCES media_items(id) ON DELETE SET NULL,  -- NULL: offline slate
+    source_url    TEXT,
+    title         TEXT NOT NULL,
+    episode_title TEXT,
+    start_ms      INTEGER NOT NULL,
+    finish_ms     INTEGER NOT NULL CHECK (finish_ms > start_ms),
+    -- Where playback starts inside the media (a trimmed or resumed item).
+    in_point_ms   INTEGER NOT NULL DEFAULT 0,
+    filler_kind   TEXT,                -- pre_roll|mid_roll|post_roll|pad|tail|fallback|offline
+    custom_title  TEXT,
+    guide_mode    TEXT NOT NULL DEFAULT 'normal'
+);
+CREATE INDEX playout_items_time ON playout_items(playout_id, start_ms);
+
+CREATE TABLE playout_history (
+    id            INTEGER PRIMARY KEY,
+    playout_id    INTEGER NOT NULL REFERENCES playouts(id) ON DELETE CASCADE,
+    media_item_id INTEGER REFERENCES media_items(id) ON DELETE SET NULL,
+    title         TEXT NOT NULL,
+    source_url    TEXT,
+    started_at_ms INTEGER NOT NULL,
+    finished_at_ms INTEGER,
+    status        TEXT NOT NULL DEFAULT 'played',
+    error_message TEXT
+);
+CREATE INDEX playout_history_playout ON playout_history(playout_id, started_at_ms);
+
+CREATE TABLE playback_positions (
+    channel_id          INTEGER PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+    item_index          INTEGER NOT NULL,
+    media_id            INTEGER,
+    last_played_at_ms   INTEGER,
+    total_items_watched INTEGER NOT NULL DEFAULT 0
+);

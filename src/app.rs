@@ -1,0 +1,97 @@
+//! The shared state every handler and background task sees, behind one `Arc<App>`:
+//! configuration, the board, the database, the token, settings, tools and counters.
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use crate::board::Board;
+use crate::config::Config;
+use crate::db::Db;
+use crate::http::auth::ApiToken;
+use crate::http::ApiError;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use crate::time::UnixMs;
+use crate::tools::Tools;
+
+pub struct App {
+    pub config: Config,
+    pub board: Board,
+    pub db: Db,
+    pub api_token: ApiToken,
+    pub tools: Tools,
+    pub metrics: Metrics,
+    pub started_at: Instant,
+    pub started_ms: UnixMs,
+    /// Turns true once when the server begins to shut down.
+    pub shutdown: watch::Receiver<bool>,
+    settings: RwLock<Arc<Settings>>,
+}
+
+pub struct AppParts {
+    pub config: Config,
+    pub board: Board,
+    pub db: Db,
+    pub api_token: ApiToken,
+    pub tools: Tools,
+    pub settings: Settings,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl App {
+    pub fn new(parts: AppParts) -> App {
+        App {
+            config: parts.config,
+            board: parts.board,
+            db: parts.db,
+            api_token: parts.api_token,
+            tools: parts.tools,
+            metrics: Metrics::default(),
+            started_at: Instant::now(),
+            started_ms: crate::time::now_ms(),
+            shutdown: parts.shutdown,
+            settings: RwLock::new(Arc::new(parts.settings)),
+        }
+    }
+
+    /// A snapshot of the settings; cheap (one refcount), never held across a write.
+    pub fn settings(&self) -> Arc<Settings> {
+        // A poisoned lock still holds a whole Arc (it is swapped in one store).
+        match self.settings.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Applies `change` to a copy of the settings, persists it, then publishes it. `change`
+    /// validates and returns a 422 to refuse; nothing is stored then.
+    pub async fn update_settings(
+        &self,
+        change: impl FnOnce(&mut Settings) -> Result<(), ApiError>,
+    ) -> Result<Arc<Settings>, ApiError> {
+        let mut next = (*self.settings()).clone();
+        change(&mut next)?;
+        let to_store = next.clone();
+        self.db.write(move |conn| to_store.save(conn)).await?;
+        let next = Arc::new(next);
+        match self.settings.write() {
+            Ok(mut guard) => *guard = next.clone(),
+            Err(poisoned) => *poisoned.into_inner() = next.clone(),
+        }
+        Ok(next)
+    }
+
+    /// Tuners (= the FFmpeg pool size): `--tuners`, else the setting, else the board's.
+    pub fn tuner_count(&self) -> u16 {
+        self.config
+            .tuners
+            .or(self.settings().hdhomerun.tuner_count)
+            .unwrap_or(self.board.tuners)
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}

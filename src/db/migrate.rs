@@ -1,0 +1,110 @@
+//! Schema versions via `PRAGMA user_version`. A fresh database gets `schema.sql` whole; an
+//! older one runs each step from its version up, all inside one transaction, so a crash
+//! mid-upgrade leaves the old version intact. A newer database is refused, never touched.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::DbError;
+
+const SCHEMA_SQL: &str = include_str!("../../schema.sql");
+
+/// `STEPS[i]` upgrades version `i + 1` to `i + 2`. Append only; `schema.sql` must always equal
+/// the result of applying every step (a unit test checks it).
+const STEPS: &[&str] = &[];
+
+pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
+
+pub(super) fn check_integrity(conn: &Connection) -> Result<(), DbError> {
+    let verdict: String = conn
+        .query_row("PRAGMA quick_check", [], |row| row.get(0))
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, msg)
+                if f.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                DbError::Corrupt(msg.unwrap_or_else(|| "file is not a database".into()))
+            }
+            rusqlite::Error::SqliteFailure(f, msg)
+                if f.code == rusqlite::ErrorCode::DatabaseCorrupt =>
+            {
+                DbError::Corrupt(msg.unwrap_or_else(|| "malformed".into()))
+            }
+            other => DbError::Sqlite(other),
+        })?;
+    if verdict != "ok" {
+        return Err(DbError::Corrupt(verdict));
+    }
+    Ok(())
+}
+
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), DbError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(DbError::TooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    if version == 0 {
+        let n_tables: i64 = tx.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |row| row.get(0),
+        )?;
+        if n_tables > 0 {
+            return Err(DbError::Foreign(path.to_path_buf()));
+        }
+        tx.execute_batch(SCHEMA_SQL)?;
+    } else {
+        for step in &STEPS[(version - 1) as usize..] {
+            tx.execute_batch(step)?;
+        }
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    tracing::info!(
+        from = version,
+        to = SCHEMA_VERSION,
+        "database schema migrated"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_database_gets_the_current_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        // Idempotent.
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+    }
+
+    #[test]
+    fn newer_and_foreign_databases_are_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn, Path::new("x")),
+            Err(DbError::TooNew { .. })
+        ));
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE other (x)").unwrap();
+        assert!(matches!(
+            migrate(&mut conn, Path::new("x")),
+            Err(DbError::Foreign(_))
+        ));
+    }
+}

@@ -1,0 +1,112 @@
+//! Errors become HTTP here and only here: every error body is `{"detail": "..."}` with the
+//! right status. Layers convert their own error enums into `ApiError` with `From` impls.
+
+use std::fmt::Display;
+
+use hyper::header::{HeaderName, HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::StatusCode;
+
+use super::body::json;
+use super::Response;
+use crate::db::DbError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub detail: String,
+    /// Extra headers (Allow, WWW-Authenticate, Retry-After, X-HDHomeRun-Error). A `Vec` keeps
+    /// `ApiError` small on the happy path; only the rare error that has headers allocates.
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+#[derive(serde::Serialize)]
+struct Detail<'a> {
+    detail: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Display) -> ApiError {
+        ApiError {
+            status,
+            detail: detail.to_string(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> ApiError {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn bad_request(detail: impl Display) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    pub fn not_found(what: impl Display) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, what)
+    }
+
+    pub fn conflict(detail: impl Display) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, detail)
+    }
+
+    /// 422 in API.md's form: `"<field>: <problem>"`.
+    pub fn invalid(field: &str, problem: impl Display) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format_args!("{field}: {problem}"),
+        )
+    }
+
+    pub fn unauthorized(detail: impl Display) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, detail)
+            .with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> ApiError {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+            .with_header(ALLOW, HeaderValue::from_static(allow))
+    }
+
+    pub fn unavailable(detail: impl Display, retry_after_s: u32) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, detail)
+            .with_header(RETRY_AFTER, HeaderValue::from(retry_after_s))
+    }
+
+    /// A fault of ours: the detail stays generic (no paths, no internals); the cause is logged.
+    pub fn internal(cause: impl Display) -> ApiError {
+        tracing::error!(%cause, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+    }
+
+    pub fn into_response(self) -> Response {
+        let mut resp = json(
+            self.status,
+            &Detail {
+                detail: &self.detail,
+            },
+        );
+        for (name, value) in self.headers {
+            resp.headers_mut().insert(name, value);
+        }
+        resp
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        if err.is_unique_violation() {
+            return ApiError::conflict("already exists");
+        }
+        if matches!(err, DbError::Closed) {
+            return ApiError::unavailable("shutting down", 5);
+        }
+        ApiError::internal(err)
+    }
+}
+
+impl Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.detail)
+    }
+}

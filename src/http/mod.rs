@@ -1,0 +1,19 @@
+//! The HTTP layer: a hyper 1 server (`server`), the hand-rolled router (`router`), the
+//! request/response helpers handlers use (`request`, `body`, `query`), the one place errors
+//! become responses (`error`), and API-token checks (`auth`). It knows no SQL and no FFmpeg.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod query;
+pub mod request;
+pub mod router;
+pub mod server;
+
+pub use body::Body;
+pub use error::ApiError;
+pub use request::Req;
+
+/// What every handler returns.
+pub type Response = hyper::Response<Body>;
+pub type ApiResult = Result<Response, ApiError>;

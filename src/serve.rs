@@ -1,0 +1,175 @@
+//! `exstreamtv serve`: opens the store, prepares first-run content, binds the listener and
+//! runs every long-lived task until SIGTERM/SIGINT, then shuts down in order: stop
+//! accepting, end streams, kill and reap children, exit.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::app::{App, AppParts};
+use crate::board::Board;
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::http::auth::{ApiToken, TokenSource};
+use crate::settings::Settings;
+use crate::tools::Tools;
+
+/// Whole-process shutdown budget is 5 s (issue 3); the server drains in 2.5 s of it, the rest
+/// is for background tasks and child processes.
+const TASK_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug)]
+pub enum ServeError {
+    Db(DbError),
+    Io(&'static str, std::io::Error),
+    Bind(std::net::SocketAddr, std::io::Error),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::Db(_) => f.write_str("cannot open the database"),
+            ServeError::Io(what, _) => write!(f, "{what}"),
+            ServeError::Bind(addr, _) => write!(f, "cannot listen on {addr}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServeError::Db(e) => Some(e),
+            ServeError::Io(_, e) | ServeError::Bind(_, e) => Some(e),
+        }
+    }
+}
+
+/// Everything before the runtime: the parts of `App` that need blocking I/O.
+pub fn prepare(config: Config, shutdown: watch::Receiver<bool>) -> Result<App, ServeError> {
+    let board = match &config.board {
+        Some(name) => {
+            Board::by_name(name).unwrap_or_else(|| Board::detect(std::path::Path::new("/")))
+        }
+        None => Board::detect(std::path::Path::new("/")),
+    };
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| ServeError::Io("cannot create the data directory", e))?;
+    let db = Db::open(&config.db_path()).map_err(ServeError::Db)?;
+    let (api_token, source) = ApiToken::load(config.api_token.as_deref(), &config.data_dir)
+        .map_err(|e| ServeError::Io("cannot read or write the API token file", e))?;
+    match source {
+        TokenSource::Env => tracing::info!("API token from EXSTREAMTV_API_TOKEN"),
+        TokenSource::File(path) => tracing::info!(path = %path.display(), "API token loaded"),
+        TokenSource::Generated(path) => tracing::info!(
+            path = %path.display(),
+            "generated a new API token (send it as Authorization: Bearer <token>)"
+        ),
+    }
+    let settings = db.write_blocking(|conn| {
+        let mut settings = Settings::load(conn)?;
+        if crate::hdhr::device_id::parse(&settings.hdhomerun.device_id).is_none() {
+            let random = crate::http::auth::random_bytes::<4>().map_err(DbError::Io)?;
+            let id = crate::hdhr::device_id::generate(random);
+            settings.hdhomerun.device_id = crate::hdhr::device_id::format(id);
+            settings.save(conn)?;
+        }
+        Ok(settings)
+    });
+    let settings = settings.map_err(ServeError::Db)?;
+    let tools = Tools::detect(&settings.ffmpeg.ffmpeg_path, &settings.ffmpeg.ffprobe_path);
+    match &tools.ffmpeg.version {
+        Some(v) => tracing::info!(version = %v, "ffmpeg found"),
+        None => {
+            tracing::warn!(name = %tools.ffmpeg.name, "ffmpeg not found: streams will not start until it is installed")
+        }
+    }
+    let first_run = crate::firstrun::prepare(&db, &config).map_err(ServeError::Db)?;
+    if first_run {
+        tracing::info!("first run: created the demo channel");
+    }
+    tracing::info!(board = %board.name, encoder = %board.encoder, data = %config.data_dir.display(), "starting");
+    Ok(App::new(AppParts {
+        config,
+        board,
+        db,
+        api_token,
+        tools,
+        settings,
+        shutdown,
+    }))
+}
+
+pub fn run(config: Config) -> Result<(), ServeError> {
+    crate::logging::init(&config.log_filter);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        // Two workers: the boards have 1-4 cores and FFmpeg needs them more than we do.
+        .worker_threads(2)
+        .thread_name("exstreamtv")
+        .enable_all()
+        .build()
+        .map_err(|e| ServeError::Io("cannot start the async runtime", e))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let app = Arc::new(prepare(config, shutdown_rx.clone())?);
+    let result = runtime.block_on(serve_until_signal(app, shutdown_tx, shutdown_rx));
+    // Tasks that ignored the signal are dropped here; children are already reaped.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    result
+}
+
+async fn serve_until_signal(
+    app: Arc<App>,
+    shutdown_tx: watch::Sender<bool>,
+    shutdown_rx: watch::Receiver<bool>,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(app.config.listen)
+        .await
+        .map_err(|e| ServeError::Bind(app.config.listen, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServeError::Io("cannot read the bound address", e))?;
+    // Tests parse this line to find an ephemeral port.
+    tracing::info!(addr = %local, "listening");
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(crate::http::server::serve(
+        app.clone(),
+        listener,
+        shutdown_rx.clone(),
+    ));
+    crate::background::spawn_all(&app, &mut tasks, local);
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(
+        crate::http::server::SHUTDOWN_GRACE + TASK_SHUTDOWN_GRACE,
+        drain,
+    )
+    .await
+    .is_err()
+    {
+        tracing::warn!("some tasks did not stop in time; aborting them");
+        tasks.abort_all();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,4 @@
+//! The streaming engine: one FFmpeg per tuned channel, spliced into one continuous MPEG-TS,
+//! fanned out to every viewer from a zero-copy ring buffer.
+//!
+//! **Architecture invariant:** `stream` knows nothing of SQL; it is handed a playout cursor.

@@ -1,0 +1,69 @@
+//! Wall-clock time as the rest of the code sees it: UTC milliseconds since the epoch
+//! (`UnixMs`), and the two text forms clients exchange: RFC 3339 (`2026-01-05T20:00:00Z`)
+//! in the API and `YYYYMMDDhhmmss +0000` in XMLTV.
+
+use jiff::Timestamp;
+
+/// Milliseconds since the Unix epoch, UTC. The unit every stored time uses (`*_ms` columns).
+pub type UnixMs = i64;
+
+pub fn now_ms() -> UnixMs {
+    Timestamp::now().as_millisecond()
+}
+
+/// `2026-01-05T20:00:00Z`, or with milliseconds when they are not zero.
+pub fn rfc3339(ms: UnixMs) -> String {
+    match Timestamp::from_millisecond(ms) {
+        Ok(ts) if ms % 1000 == 0 => ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Ok(ts) => ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        Err(_) => "1970-01-01T00:00:00Z".to_string(),
+    }
+}
+
+/// Parses RFC 3339; a naive date-time (no zone) is taken as UTC, as API.md says.
+pub fn parse_rfc3339(text: &str) -> Option<UnixMs> {
+    if let Ok(ts) = text.parse::<Timestamp>() {
+        return Some(ts.as_millisecond());
+    }
+    let naive: jiff::civil::DateTime = text.parse().ok()?;
+    naive
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_millisecond())
+}
+
+/// XMLTV's `YYYYMMDDhhmmss +0000`, written into `out` without allocating.
+pub fn write_xmltv(ms: UnixMs, out: &mut String) {
+    use std::fmt::Write;
+    let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let dt = ts.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    let _ = write!(
+        out,
+        "{:04}{:02}{:02}{:02}{:02}{:02} +0000",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses() {
+        let ms = 1_767_643_200_000; // 2026-01-05T20:00:00Z
+        assert_eq!(rfc3339(ms), "2026-01-05T20:00:00Z");
+        assert_eq!(rfc3339(ms + 5), "2026-01-05T20:00:00.005Z");
+        assert_eq!(parse_rfc3339("2026-01-05T20:00:00Z"), Some(ms));
+        assert_eq!(parse_rfc3339("2026-01-05T21:00:00+01:00"), Some(ms));
+        assert_eq!(parse_rfc3339("2026-01-05T20:00:00"), Some(ms));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        let mut s = String::new();
+        write_xmltv(ms, &mut s);
+        assert_eq!(s, "20260105200000 +0000");
+    }
+}

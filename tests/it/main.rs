@@ -1,0 +1,5 @@
+//! The one integration-test crate: each module covers an area, all against the real binary.
+
+mod support;
+
+mod platform;
