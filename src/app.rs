@@ -1,6 +1,7 @@
 //! The shared state every handler and background task sees, behind one `Arc<App>`:
 //! configuration, the board, the database, the token, settings, tools and counters.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -28,6 +29,9 @@ pub struct App {
     /// Turns true once when the server begins to shut down.
     pub shutdown: watch::Receiver<bool>,
     settings: RwLock<Arc<Settings>>,
+    /// Bumped by every write that changes what clients see (channels, playouts, media,
+    /// settings); cached documents compare it to know they are stale.
+    content_version: AtomicU64,
 }
 
 pub struct AppParts {
@@ -53,6 +57,7 @@ impl App {
             started_ms: crate::time::now_ms(),
             shutdown: parts.shutdown,
             settings: RwLock::new(Arc::new(parts.settings)),
+            content_version: AtomicU64::new(1),
         }
     }
 
@@ -80,6 +85,7 @@ impl App {
             Ok(mut guard) => *guard = next.clone(),
             Err(poisoned) => *poisoned.into_inner() = next.clone(),
         }
+        self.content_changed();
         Ok(next)
     }
 
@@ -89,6 +95,16 @@ impl App {
             .tuners
             .or(self.settings().hdhomerun.tuner_count)
             .unwrap_or(self.board.tuners)
+    }
+
+    /// Marks cached documents (lineup, M3U, XMLTV, discover.json) stale. Call after any
+    /// committed write that changes channels, playouts, media or the settings they show.
+    pub fn content_changed(&self) {
+        self.content_version.fetch_add(1, Ordering::Release);
+    }
+
+    pub fn content_version(&self) -> u64 {
+        self.content_version.load(Ordering::Acquire)
     }
 
     pub fn is_shutting_down(&self) -> bool {

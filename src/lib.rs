@@ -18,6 +18,7 @@ pub mod library;
 pub mod logging;
 pub mod metrics;
 pub mod playout;
+pub mod scheduler;
 pub mod serve;
 pub mod settings;
 pub mod stream;

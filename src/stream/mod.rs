@@ -2,3 +2,5 @@
 //! fanned out to every viewer from a zero-copy ring buffer.
 //!
 //! **Architecture invariant:** `stream` knows nothing of SQL; it is handed a playout cursor.
+
+pub mod http;
