@@ -55,6 +55,8 @@ pub struct Config {
     pub board: Option<String>,
     pub api_token: Option<String>,
     pub log_filter: String,
+    /// `EXSTREAMTV_DEBUG_ROUTES=1` adds `/api/debug/*` (fault injection for tests). Off by default.
+    pub debug_routes: bool,
 }
 
 #[derive(Debug)]
@@ -216,6 +218,7 @@ impl Config {
             board,
             api_token: env_str("EXSTREAMTV_API_TOKEN")?,
             log_filter: env_str("EXSTREAMTV_LOG")?.unwrap_or_else(|| "info".into()),
+            debug_routes: env_str("EXSTREAMTV_DEBUG_ROUTES")?.is_some_and(|v| v == "1"),
         };
         Ok(match subcommand {
             Some("doctor") => Command::Doctor(config),

@@ -4,6 +4,7 @@
 pub mod channels;
 pub mod health;
 pub mod metrics;
+pub mod settings;
 
 use std::sync::Arc;
 
@@ -19,6 +20,12 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     app.api_token.check(req)?;
     match segs {
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
+        ["settings", rest @ ..] => settings::route(app, req, rest).await,
+        // Fault injection, only with EXSTREAMTV_DEBUG_ROUTES=1: proves a panicking handler
+        // becomes a 500 and the server lives on.
+        ["debug", "panic"] if app.config.debug_routes => {
+            panic!("panic requested through /api/debug/panic")
+        }
         _ => Err(router::not_found()),
     }
 }

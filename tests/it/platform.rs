@@ -76,3 +76,217 @@ fn sigterm_exits_zero_quickly() {
     assert!(status.success(), "{status}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn hostile_bytes_get_an_error_status_and_the_server_keeps_serving() {
+    use crate::support::http::raw;
+    let server = TestServer::start();
+    let t = Duration::from_secs(5);
+    let garbage = raw(
+        server.addr,
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
+        t,
+    );
+    assert!(
+        garbage.starts_with(b"HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&garbage)
+    );
+    // A 64 KiB header line.
+    let mut big = b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 64 * 1024));
+    big.extend_from_slice(b"\r\n\r\n");
+    let resp = raw(server.addr, &big, t);
+    assert!(
+        resp.starts_with(b"HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&resp[..resp.len().min(200)])
+    );
+    // Invalid UTF-8 in the path.
+    let resp = raw(
+        server.addr,
+        b"GET /api/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        t,
+    );
+    assert!(
+        resp.starts_with(b"HTTP/1.1 400") || resp.starts_with(b"HTTP/1.1 404"),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
+    // Percent-encoded invalid UTF-8 reaches the router and is a JSON 404.
+    let r = server.client().get("/api/%ff%fe/x");
+    assert_eq!(r.status, 404);
+    r.detail();
+    assert_eq!(server.anon().get("/api/health").status, 200);
+}
+
+#[test]
+fn half_open_connections_do_not_delay_a_normal_request() {
+    use std::io::Write;
+    let server = TestServer::start();
+    // 200 clients that send half a request head and then wait (slowloris).
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        let mut s = std::net::TcpStream::connect(server.addr).expect("connect");
+        s.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .expect("write");
+        idle.push(s);
+    }
+    let started = std::time::Instant::now();
+    let r = server.anon().get("/api/health");
+    let elapsed = started.elapsed();
+    assert_eq!(r.status, 200);
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "normal request took {elapsed:?} behind 200 half-open connections"
+    );
+    drop(idle);
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused_and_left_untouched() {
+    use crate::support::TempDir;
+    let data = std::sync::Arc::new(TempDir::new("notdb"));
+    let db = data.path().join("exstreamtv.db");
+    let junk = b"this is my thesis, not a database\n".repeat(100);
+    std::fs::write(&db, &junk).unwrap();
+    let err = match TestServer::builder().data(data.clone()).try_start() {
+        Ok(_) => panic!("server started on a non-SQLite file"),
+        Err(e) => e,
+    };
+    assert!(err.contains("not an SQLite database"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), junk, "the file was modified");
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused() {
+    use crate::support::TempDir;
+    let data = std::sync::Arc::new(TempDir::new("newer"));
+    {
+        let mut server = TestServer::builder().data(data.clone()).start();
+        server.stop(Duration::from_secs(5));
+    }
+    let db = data.path().join("exstreamtv.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "user_version", 999).unwrap();
+    drop(conn);
+    let before = std::fs::read(&db).unwrap();
+    let err = match TestServer::builder().data(data.clone()).try_start() {
+        Ok(_) => panic!("server started on a newer database"),
+        Err(e) => e,
+    };
+    assert!(err.contains("newer than this exstreamtv supports"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+#[test]
+fn restart_keeps_the_generated_token_and_the_data() {
+    use crate::support::TempDir;
+    let data = std::sync::Arc::new(TempDir::new("restart"));
+    let token;
+    let device_id;
+    {
+        let server = TestServer::builder()
+            .data(data.clone())
+            .no_token_env()
+            .start();
+        token = std::fs::read_to_string(server.data_dir().join("api-token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        assert_eq!(token.len(), 64, "32 random bytes as hex");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(server.data_dir().join("api-token"))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(server.anon().token(&token).get("/api/no-such").status, 404);
+        assert!(
+            server.log_text().contains("api-token"),
+            "the token's path is logged"
+        );
+        device_id = settings_device_id(&data);
+    }
+    let server = TestServer::builder()
+        .data(data.clone())
+        .no_token_env()
+        .start();
+    assert_eq!(
+        std::fs::read_to_string(server.data_dir().join("api-token"))
+            .unwrap()
+            .trim(),
+        token
+    );
+    assert_eq!(server.anon().token(&token).get("/api/no-such").status, 404);
+    assert_eq!(server.anon().token("x").get("/api/no-such").status, 401);
+    drop(server);
+    assert_eq!(
+        settings_device_id(&data),
+        device_id,
+        "the DeviceID survives a restart"
+    );
+}
+
+fn settings_device_id(data: &crate::support::TempDir) -> String {
+    let conn = rusqlite::Connection::open(data.path().join("exstreamtv.db")).unwrap();
+    let v: String = conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'hdhomerun'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    serde_json::from_str::<serde_json::Value>(&v).unwrap()["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn bad_command_lines_exit_2_with_a_message() {
+    for args in [
+        &["--bogus"][..],
+        &["--listen", "nope"],
+        &["--tuners", "99"],
+        &["--board", "amiga"],
+    ] {
+        let out = std::process::Command::new(crate::support::server::BIN)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("exstreamtv:") && stderr.contains("--help"),
+            "{stderr}"
+        );
+    }
+    let out = std::process::Command::new(crate::support::server::BIN)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("exstreamtv "));
+    let out = std::process::Command::new(crate::support::server::BIN)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--discovery-port"));
+}
+
+#[test]
+fn a_panicking_handler_is_a_500_and_the_server_keeps_serving() {
+    let server = TestServer::builder()
+        .env("EXSTREAMTV_DEBUG_ROUTES", "1")
+        .start();
+    let r = server.client().get("/api/debug/panic");
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (500, "internal server error")
+    );
+    assert_eq!(server.anon().get("/api/health").status, 200);
+    // Off by default.
+    let plain = TestServer::start();
+    assert_eq!(plain.client().get("/api/debug/panic").status, 404);
+}
