@@ -18,7 +18,10 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:18500".into())
         .parse()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         eprintln!("listening addr={}", listener.local_addr()?);
@@ -27,9 +30,13 @@ fn main() -> std::io::Result<()> {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 let service = service_fn(|_req| async {
-                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"{\"hello\":\"world\"}"))))
+                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                        b"{\"hello\":\"world\"}",
+                    ))))
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     })

@@ -3,6 +3,7 @@
 
 pub mod channels;
 pub mod health;
+pub mod logs;
 pub mod metrics;
 pub mod settings;
 
@@ -21,6 +22,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
         ["settings", rest @ ..] => settings::route(app, req, rest).await,
+        ["logs", rest @ ..] => logs::route(app, req, rest).await,
         // Fault injection, only with EXSTREAMTV_DEBUG_ROUTES=1: proves a panicking handler
         // becomes a 500 and the server lives on.
         ["debug", "panic"] if app.config.debug_routes => {

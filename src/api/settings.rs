@@ -37,7 +37,9 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             let Value::Object(patch) = patch else {
                 return Err(ApiError::invalid("body", "expected a JSON object"));
             };
+            let fields: Vec<String> = patch.keys().cloned().collect();
             let settings = app.update_settings(|s| section.apply(s, patch)).await?;
+            tracing::info!(section = ?section, fields = ?fields, "settings updated");
             Ok(body::ok_json(&section.render(app, &settings)))
         }
         _ => Err(ApiError::method_not_allowed("GET, HEAD, PUT, PATCH")),

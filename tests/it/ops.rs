@@ -31,10 +31,41 @@ fn json_body_errors_are_400_413_and_422_naming_the_field() {
     );
     let r = c.put_json("/api/settings/channels", &json!([1, 2]));
     assert_eq!(r.status, 422);
-    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(1024 * 1024 + 10));
-    let r = c.request("PUT", "/api/settings/channels", Some(big.as_bytes()));
-    assert_eq!(r.status, 413);
-    r.detail();
+    // Over 1 MiB: refused from the declared length, before the body is read (a client that
+    // keeps writing a body the server will not read sees a reset, as with any HTTP server).
+    let head = format!(
+        "PUT /api/settings/channels HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"pad\":\"",
+        crate::support::TOKEN,
+        1024 * 1024 + 10
+    );
+    let resp = crate::support::http::raw(
+        server.addr,
+        head.as_bytes(),
+        std::time::Duration::from_secs(5),
+    );
+    let text = String::from_utf8_lossy(&resp);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("{\"detail\":"), "{text}");
+    // A chunked body (no declared length) is cut off at the limit while it is read.
+    let chunk = "x".repeat(64 * 1024);
+    let mut chunked = format!(
+        "PUT /api/settings/channels HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        crate::support::TOKEN
+    );
+    for _ in 0..17 {
+        chunked.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+    }
+    let resp = crate::support::http::raw(
+        server.addr,
+        chunked.as_bytes(),
+        std::time::Duration::from_secs(5),
+    );
+    let text = String::from_utf8_lossy(&resp);
+    assert!(
+        text.starts_with("HTTP/1.1 413") || resp.is_empty(),
+        "{}",
+        &text[..text.len().min(300)]
+    );
     let r = c.put_json(
         "/api/settings/playout",
         &json!({"time_zone": "Mars/Olympus_Mons"}),
@@ -117,4 +148,113 @@ fn settings_apply_live_redact_secrets_and_survive_a_restart() {
     );
     let r = c.put_json("/api/settings/iptv", &json!({"access_token": ""}));
     assert_eq!(r.json()["access_token_enabled"], false);
+}
+
+#[test]
+fn sse_delivers_a_record_after_an_action() {
+    use std::io::{BufRead, BufReader};
+    let server = TestServer::start();
+    let stream = server
+        .client()
+        .stream("/api/logs/stream")
+        .expect("open SSE");
+    assert_eq!(stream.status, 200);
+    assert_eq!(stream.header("content-type"), Some("text/event-stream"));
+    stream.body.set_timeout(std::time::Duration::from_secs(10));
+    let r = server
+        .client()
+        .put_json("/api/settings/channels", &json!({"idle_grace_seconds": 7}));
+    assert_eq!(r.status, 200);
+    let mut lines = BufReader::new(stream.body);
+    let mut line = String::new();
+    let found = loop {
+        line.clear();
+        if lines.read_line(&mut line).unwrap_or(0) == 0 {
+            break false;
+        }
+        if let Some(data) = line.strip_prefix("data: ") {
+            let entry: serde_json::Value = serde_json::from_str(data).expect("data is JSON");
+            if entry["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("settings updated")
+            {
+                assert_eq!(entry["level"], "INFO");
+                break true;
+            }
+        }
+    };
+    assert!(found, "no settings record on the SSE stream");
+}
+
+#[test]
+fn logs_are_filtered_long_lines_are_cut_and_clients_that_never_read_cost_nothing() {
+    let server = TestServer::start();
+    let c = server.client();
+    let huge = "y".repeat(100_000);
+    let r = c.post_json(
+        "/api/logs/browser",
+        &json!({"message": huge, "url": "http://x/app.js"}),
+    );
+    assert_eq!(r.status, 200);
+    let entries = c
+        .get("/api/logs/entries?filter_level=WARNING&lines=50")
+        .json();
+    let all = entries["entries"].as_array().unwrap();
+    assert!(
+        all.iter()
+            .all(|e| e["level"] == "WARNING" || e["level"] == "ERROR"),
+        "{entries}"
+    );
+    let browser = all
+        .iter()
+        .find(|e| e["logger"] == "exstreamtv::browser")
+        .expect("browser record");
+    assert!(
+        browser["message"].as_str().unwrap().len() < 5000,
+        "a 100 KB line was kept whole"
+    );
+    // One record with its context, by entry_id.
+    let id = browser["entry_id"].as_str().unwrap();
+    let one = c.get(&format!("/api/logs/{id}")).json();
+    assert_eq!(one["entry"]["id"], browser["id"]);
+    assert_eq!(c.get("/api/logs/%21%21").status, 400);
+    assert_eq!(c.get("/api/logs/OTk5OTk5").status, 404);
+    assert_eq!(c.get("/api/logs/entries?filter_level=LOUD").status, 400);
+    // 100 SSE clients that never read; the server keeps answering.
+    let idle: Vec<_> = (0..100)
+        .map(|_| c.stream("/api/logs/stream").expect("open SSE"))
+        .collect();
+    for i in 0..300 {
+        assert_eq!(
+            c.put_json(
+                "/api/settings/channels",
+                &json!({"idle_grace_seconds": i % 60})
+            )
+            .status,
+            200
+        );
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(server.anon().get("/api/health").status, 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let rss_kib = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmRSS:").map(|v| {
+                v.trim()
+                    .trim_end_matches(" kB")
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap()
+            })
+        })
+        .unwrap();
+    assert!(
+        rss_kib < 64 * 1024,
+        "RSS {rss_kib} KiB with 100 idle SSE clients"
+    );
+    drop(idle);
+    assert_eq!(c.post("/api/logs/clear").json()["success"], true);
 }
