@@ -22,6 +22,7 @@ pub mod scheduler;
 pub mod serve;
 pub mod settings;
 pub mod stream;
+pub mod system;
 pub mod time;
 pub mod tools;
 

@@ -2,6 +2,7 @@
 //! the health checks and `lineup_status.json`.
 
 pub mod channels;
+pub mod dashboard;
 pub mod health;
 pub mod logs;
 pub mod metrics;
@@ -23,6 +24,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
         ["settings", rest @ ..] => settings::route(app, req, rest).await,
         ["logs", rest @ ..] => logs::route(app, req, rest).await,
+        ["dashboard", rest @ ..] => dashboard::route(app, req, rest).await,
         // Fault injection, only with EXSTREAMTV_DEBUG_ROUTES=1: proves a panicking handler
         // becomes a 500 and the server lives on.
         ["debug", "panic"] if app.config.debug_routes => {

@@ -16,4 +16,4 @@ pub use request::Req;
 
 /// What every handler returns.
 pub type Response = hyper::Response<Body>;
-pub type ApiResult = Result<Response, ApiError>;
+pub type ApiResult<T = Response> = Result<T, ApiError>;

@@ -258,3 +258,40 @@ fn logs_are_filtered_long_lines_are_cut_and_clients_that_never_read_cost_nothing
     drop(idle);
     assert_eq!(c.post("/api/logs/clear").json()["success"], true);
 }
+
+#[test]
+fn dashboard_summarises_the_demo_setup() {
+    let server = TestServer::start();
+    let c = server.client();
+    let d = c.get("/api/dashboard").json();
+    assert_eq!(d["summary"]["channels"], 1, "{d}");
+    assert_eq!(d["summary"]["media_items"], 3, "the demo programmes");
+    let stats = c.get("/api/dashboard/stats").json();
+    for key in [
+        "quick_stats",
+        "system_info",
+        "resource_usage",
+        "active_streams",
+        "recent_activity",
+        "storage_breakdown",
+    ] {
+        assert!(!stats[key].is_null(), "{key} missing: {stats}");
+    }
+    let usage = c.get("/api/dashboard/resource-usage").json();
+    assert!(usage["memory_percent"].as_f64().unwrap() > 0.0);
+    assert!(usage["process_rss_mb"].as_f64().unwrap() > 0.0);
+    let info = c.get("/api/dashboard/system-info").json();
+    assert!(info["cpu_count"].as_u64().unwrap() >= 1);
+    let lib = c.get("/api/dashboard/library-stats").json();
+    assert_eq!(lib["generated"]["items"], 3, "{lib}");
+    assert!(
+        c.get("/api/dashboard/activity?limit=5")
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+            <= 5
+    );
+    assert_eq!(c.get("/api/dashboard/nope").status, 404);
+    assert_eq!(server.anon().get("/api/dashboard").status, 401);
+}

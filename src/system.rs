@@ -1,0 +1,106 @@
+//! Host figures for the dashboard and metrics, read from /proc (Linux): CPU use since the
+//! previous sample, memory, this process's RSS and open files, network counters.
+
+use std::sync::Mutex;
+
+/// CPU jiffies (busy, total) at the previous `cpu_percent` call.
+static LAST_CPU: Mutex<Option<(u64, u64)>> = Mutex::new(None);
+
+/// Whole-machine CPU use in percent since the previous call (0 on the first call).
+pub fn cpu_percent() -> f64 {
+    let Some((busy, total)) = read_cpu() else {
+        return 0.0;
+    };
+    let Ok(mut last) = LAST_CPU.lock() else {
+        return 0.0;
+    };
+    let pct = match *last {
+        Some((b0, t0)) if total > t0 => {
+            (busy.saturating_sub(b0)) as f64 * 100.0 / (total - t0) as f64
+        }
+        _ => 0.0,
+    };
+    *last = Some((busy, total));
+    pct
+}
+
+fn read_cpu() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().sum();
+    // idle + iowait are not busy.
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// (total, available) memory in bytes.
+pub fn memory() -> Option<(u64, u64)> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+    };
+    Some((field("MemTotal:")?, field("MemAvailable:")?))
+}
+
+/// This process's resident set size in bytes.
+pub fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+}
+
+/// Open file descriptors of this process, and its soft limit.
+pub fn fd_usage() -> (u64, Option<u64>) {
+    let open = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count() as u64)
+        .unwrap_or(0);
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _)| soft);
+    (open, limit)
+}
+
+/// Bytes (received, sent) on every interface but loopback.
+pub fn network_bytes() -> (u64, u64) {
+    let Ok(dev) = std::fs::read_to_string("/proc/net/dev") else {
+        return (0, 0);
+    };
+    dev.lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(iface, _)| iface.trim() != "lo")
+        .fold((0, 0), |(rx, tx), (_, counters)| {
+            let v: Vec<u64> = counters
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (
+                rx + v.first().copied().unwrap_or(0),
+                tx + v.get(8).copied().unwrap_or(0),
+            )
+        })
+}
+
+/// Seconds since boot.
+pub fn uptime_seconds() -> f64 {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
