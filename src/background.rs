@@ -8,4 +8,25 @@ use tokio::task::JoinSet;
 
 use crate::app::App;
 
-pub fn spawn_all(_app: &Arc<App>, _tasks: &mut JoinSet<()>, _http_addr: SocketAddr) {}
+pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, _http_addr: SocketAddr) {
+    tasks.spawn(sample_event_loop_lag(app.clone()));
+}
+
+/// Measures how late a 1 s timer fires: the runtime's responsiveness, for /metrics.
+async fn sample_event_loop_lag(app: Arc<App>) {
+    let mut shutdown = app.shutdown.clone();
+    loop {
+        let asked = std::time::Instant::now();
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let late = asked
+            .elapsed()
+            .saturating_sub(std::time::Duration::from_secs(1));
+        app.metrics.event_loop_lag_micros.store(
+            late.as_micros().min(u64::MAX as u128) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+}

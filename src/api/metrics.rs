@@ -1,4 +1,6 @@
-//! `GET /metrics`: Prometheus text exposition (version 0.0.4), open like the TV routes.
+//! `GET /metrics`: Prometheus text exposition (format 0.0.4), open like the TV routes.
+//! Names keep EXStreamTV's (`exstreamtv_*`). Rendered from atomics and snapshots; no lock is
+//! held across an await.
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -11,27 +13,129 @@ use crate::http::{body, router, ApiResult, Req};
 
 pub async fn route(app: &Arc<App>, req: &mut Req) -> ApiResult {
     router::only_get(req)?;
-    let mut out = String::with_capacity(4096);
-    let m = &app.metrics;
-    out.push_str("# HELP exstreamtv_http_responses_total HTTP responses by status class.\n");
-    out.push_str("# TYPE exstreamtv_http_responses_total counter\n");
-    for (i, counter) in m.http_responses.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "exstreamtv_http_responses_total{{class=\"{}xx\"}} {}",
-            i + 1,
-            counter.load(Ordering::Relaxed)
-        );
-    }
-    out.push_str("# HELP exstreamtv_uptime_seconds Seconds since the server started.\n");
-    out.push_str("# TYPE exstreamtv_uptime_seconds gauge\n");
-    let _ = writeln!(
-        out,
-        "exstreamtv_uptime_seconds {}",
-        app.started_at.elapsed().as_secs()
-    );
+    let mut out = Exposition(String::with_capacity(8192));
+    render(app, &mut out).await;
     Ok(body::bytes(
         "text/plain; version=0.0.4; charset=utf-8",
-        Bytes::from(out),
+        Bytes::from(out.0),
     ))
+}
+
+/// A Prometheus text document being written; each family writes HELP and TYPE once.
+pub struct Exposition(pub String);
+
+impl Exposition {
+    pub fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(
+            self.0,
+            "# HELP exstreamtv_{name} {help}\n# TYPE exstreamtv_{name} {kind}"
+        );
+    }
+
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        let _ = write!(self.0, "exstreamtv_{name}");
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                let _ = write!(self.0, "{k}=\"");
+                escape_label(&mut self.0, v);
+                self.0.push('"');
+            }
+            self.0.push('}');
+        }
+        let _ = writeln!(self.0, " {value}");
+    }
+
+    /// One family with a single unlabelled sample.
+    pub fn single(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+}
+
+fn escape_label(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+async fn render(app: &App, out: &mut Exposition) {
+    let m = &app.metrics;
+    out.family(
+        "http_requests_total",
+        "counter",
+        "HTTP responses by route and status.",
+    );
+    for (route, status, n) in m.http_requests() {
+        out.sample(
+            "http_requests_total",
+            &[("route", &route), ("status", &status.to_string())],
+            n,
+        );
+    }
+    out.single(
+        "http_request_duration_seconds_total",
+        "counter",
+        "Time spent producing HTTP response heads.",
+        m.http_request_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
+    );
+    out.single(
+        "uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+        app.started_at.elapsed().as_secs(),
+    );
+    out.single(
+        "system_rss_bytes",
+        "gauge",
+        "Resident memory of the server process.",
+        crate::system::rss_bytes().unwrap_or(0),
+    );
+    let (fds, fd_limit) = crate::system::fd_usage();
+    out.single(
+        "fd_usage",
+        "gauge",
+        "Open file descriptors of the server process.",
+        fds,
+    );
+    if let Some(limit) = fd_limit {
+        out.single(
+            "fd_limit",
+            "gauge",
+            "The soft limit on open file descriptors.",
+            limit,
+        );
+    }
+    out.single(
+        "event_loop_lag_seconds",
+        "gauge",
+        "How late the async runtime woke a 1 s timer (last sample).",
+        m.event_loop_lag_micros.load(Ordering::Relaxed) as f64 / 1e6,
+    );
+    out.single(
+        "db_pool_size",
+        "gauge",
+        "SQLite connections (one writer, one reader).",
+        2,
+    );
+    out.single(
+        "db_pool_checked_out",
+        "gauge",
+        "SQLite jobs queued or running on the DB threads.",
+        app.db.jobs_in_flight(),
+    );
+    out.single(
+        "tuners",
+        "gauge",
+        "The tuner count (the FFmpeg pool size).",
+        app.tuner_count(),
+    );
 }

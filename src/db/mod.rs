@@ -9,6 +9,8 @@ mod migrate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -105,6 +107,8 @@ pub struct Db {
     writer: mpsc::Sender<Job>,
     reader: mpsc::Sender<Job>,
     path: PathBuf,
+    /// Jobs handed to a DB thread and not finished yet (a gauge for /metrics).
+    in_flight: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -128,11 +132,16 @@ impl Db {
             writer: spawn_thread("exstreamtv-db-w", writer)?,
             reader: spawn_thread("exstreamtv-db-r", reader)?,
             path: path.to_path_buf(),
+            in_flight: Arc::new(AtomicU64::new(0)),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn jobs_in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on the writer connection. Use a transaction inside `f` for multi-statement
@@ -142,7 +151,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
     {
-        call(&self.writer, f).await
+        call(&self.writer, &self.in_flight, f).await
     }
 
     /// Runs `f` on the read-only connection; it sees every committed write.
@@ -151,7 +160,12 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
     {
-        call(&self.reader, move |conn: &mut Connection| f(conn)).await
+        call(
+            &self.reader,
+            &self.in_flight,
+            move |conn: &mut Connection| f(conn),
+        )
+        .await
     }
 
     /// Runs `f` on the writer from blocking code (startup, subcommands, tests).
@@ -171,16 +185,26 @@ impl Db {
     }
 }
 
-async fn call<T, F>(queue: &mpsc::Sender<Job>, f: F) -> Result<T, DbError>
+async fn call<T, F>(
+    queue: &mpsc::Sender<Job>,
+    in_flight: &Arc<AtomicU64>,
+    f: F,
+) -> Result<T, DbError>
 where
     T: Send + 'static,
     F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
 {
     let (tx, rx) = oneshot::channel();
+    let counter = in_flight.clone();
+    counter.fetch_add(1, Ordering::Relaxed);
     let job: Job = Box::new(move |conn| {
         let _ = tx.send(f(conn));
+        counter.fetch_sub(1, Ordering::Relaxed);
     });
-    queue.send(job).await.map_err(|_| DbError::Closed)?;
+    if queue.send(job).await.is_err() {
+        in_flight.fetch_sub(1, Ordering::Relaxed);
+        return Err(DbError::Closed);
+    }
     rx.await.map_err(|_| DbError::Closed)?
 }
 

@@ -295,3 +295,40 @@ fn dashboard_summarises_the_demo_setup() {
     assert_eq!(c.get("/api/dashboard/nope").status, 404);
     assert_eq!(server.anon().get("/api/dashboard").status, 401);
 }
+
+#[test]
+fn metrics_pass_promtool() {
+    let server = TestServer::start();
+    server.anon().get("/api/health");
+    server.anon().get("/no/such/page");
+    let r = server.anon().get("/metrics");
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = r.text();
+    assert!(
+        text.contains("exstreamtv_http_requests_total{route=\"/api/health\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("route=\"unmatched\",status=\"404\""),
+        "{text}"
+    );
+    assert!(text.contains("exstreamtv_system_rss_bytes "));
+    let dir = crate::support::TempDir::new("promtool");
+    let file = dir.path().join("metrics.txt");
+    std::fs::write(&file, &r.body).unwrap();
+    let out = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .expect("promtool is installed (scripts/test installs prometheus)");
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
