@@ -4,3 +4,5 @@
 //! **Architecture invariant:** `stream` knows nothing of SQL; it is handed a playout cursor.
 
 pub mod http;
+pub mod splicer;
+pub mod ts;

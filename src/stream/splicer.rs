@@ -1,0 +1,682 @@
+//! The TS splicer: joins the outputs of one FFmpeg per programme into one continuous
+//! MPEG-TS. It rewrites PAT/PMT to one program with constant PIDs, renumbers continuity
+//! counters per PID, and shifts every PTS/DTS/PCR of each new item by the maximum over
+//! streams of (previous end − new first DTS), so no timestamp goes backwards or jumps.
+//!
+//! The shift of an item is known only once the first DTS of every stream has been seen, so
+//! an item's first packets wait in a buffer allocated once, at construction.
+//!
+//! It knows nothing of processes, time or viewers: packets in, packets out to a `Sink`.
+
+use super::ts::{
+    self, parse_pat, parse_pmt, write_pat, write_pmt, Packet, PacketMut, Pid, Pmt, PmtStream,
+    ES_INFO_MAX, PACKET_LEN, PCR_WRAP, PTS_HZ, PTS_WRAP,
+};
+
+/// The PIDs of the output; FFmpeg is told to use the same ones (`-mpegts_pmt_start_pid`,
+/// `-mpegts_start_pid`), so remapping is normally the identity.
+pub const OUT_PMT_PID: Pid = Pid(0x1000);
+pub const OUT_VIDEO_PID: Pid = Pid(0x100);
+pub const OUT_AUDIO_PID: Pid = Pid(0x101);
+pub const PROGRAM_NUMBER: u16 = 1;
+pub const TRANSPORT_STREAM_ID: u16 = 1;
+
+/// Packets of a new item held until every stream's first DTS is known: 4096 × 188 B ≈
+/// 770 KiB, more than the first second of a 4 Mbit/s stream, in which FFmpeg has written
+/// the first frame of every stream. Past it, the shift is computed from what was seen.
+pub const PENDING_MAX_PACKETS: usize = 4096;
+
+/// The largest DTS step taken as one frame's duration (to extend a stream's end): 1 s.
+const MAX_FRAME_TICKS: i64 = PTS_HZ;
+
+/// Where spliced packets go.
+pub trait Sink {
+    fn packet(&mut self, packet: &[u8]);
+    /// A keyframe begins: the packets that follow are PAT, PMT, then the keyframe.
+    fn keyframe(&mut self);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Video,
+    Audio,
+}
+
+fn kind(stream_type: u8) -> Option<Kind> {
+    match stream_type {
+        0x01 | 0x02 | 0x10 | 0x1b | 0x24 | 0x42 | 0xea => Some(Kind::Video),
+        0x03 | 0x04 | 0x0f | 0x11 | 0x81 | 0x87 => Some(Kind::Audio),
+        _ => None,
+    }
+}
+
+/// One output elementary stream.
+#[derive(Debug)]
+struct Track {
+    out_pid: Pid,
+    /// The PID carrying it in the current item's input.
+    in_pid: Option<Pid>,
+    /// 0 until a PMT has described it.
+    stream_type: u8,
+    es_info: heapless::Vec<u8, ES_INFO_MAX>,
+    cc: u8,
+    /// Output axis, unwrapped 90 kHz.
+    last_dts: Option<i64>,
+    last_step: i64,
+    /// The pending item's first DTS, on its own (unwrapped input) axis.
+    first_dts_in: Option<i64>,
+}
+
+impl Track {
+    fn new(out_pid: Pid) -> Track {
+        Track {
+            out_pid,
+            in_pid: None,
+            stream_type: 0,
+            es_info: heapless::Vec::new(),
+            cc: 0x0f,
+            last_dts: None,
+            last_step: 0,
+            first_dts_in: None,
+        }
+    }
+
+    /// Where this stream's previous item ended (last DTS plus one frame).
+    fn end(&self) -> Option<i64> {
+        self.last_dts.map(|d| d + self.last_step)
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SpliceStats {
+    pub n_items: u64,
+    pub n_packets_out: u64,
+    pub n_packets_dropped: u64,
+    /// The current item's shift, 90 kHz ticks.
+    pub shift: i64,
+}
+
+pub struct Splicer {
+    tracks: [Track; 2],
+    pat: [u8; PACKET_LEN],
+    pat_cc: u8,
+    pmt: [u8; PACKET_LEN],
+    pmt_cc: u8,
+    pmt_version: u8,
+    pmt_valid: bool,
+    in_pmt_pid: Option<Pid>,
+    in_pcr_pid: Option<Pid>,
+    /// Added to the input's timestamps (90 kHz).
+    shift: i64,
+    /// The last input timestamp seen (unwrapped, 90 kHz), to unwrap the next one.
+    in_ref: Option<i64>,
+    /// Output PCR, unwrapped 27 MHz.
+    last_pcr: Option<i64>,
+    first_pcr_in: Option<i64>,
+    pending: Vec<u8>,
+    is_pending: bool,
+    has_output: bool,
+    stats: SpliceStats,
+}
+
+impl Default for Splicer {
+    fn default() -> Self {
+        Splicer::new()
+    }
+}
+
+impl Splicer {
+    pub fn new() -> Splicer {
+        let mut pat = [0u8; PACKET_LEN];
+        write_pat(&mut pat, TRANSPORT_STREAM_ID, PROGRAM_NUMBER, OUT_PMT_PID);
+        Splicer {
+            tracks: [Track::new(OUT_VIDEO_PID), Track::new(OUT_AUDIO_PID)],
+            pat,
+            pat_cc: 0x0f,
+            pmt: [0u8; PACKET_LEN],
+            pmt_cc: 0x0f,
+            pmt_version: 0,
+            pmt_valid: false,
+            in_pmt_pid: None,
+            in_pcr_pid: None,
+            shift: 0,
+            in_ref: None,
+            last_pcr: None,
+            first_pcr_in: None,
+            pending: Vec::with_capacity(PENDING_MAX_PACKETS * PACKET_LEN),
+            is_pending: false,
+            has_output: false,
+            stats: SpliceStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> SpliceStats {
+        SpliceStats {
+            shift: self.shift,
+            ..self.stats
+        }
+    }
+
+    /// The last PCR written, in 27 MHz ticks on the unwrapped output axis.
+    pub fn last_pcr(&self) -> Option<i64> {
+        self.last_pcr
+    }
+
+    /// Where the output ends so far (the latest stream end), 90 kHz on the output axis.
+    pub fn end_dts(&self) -> Option<i64> {
+        self.tracks.iter().filter_map(Track::end).max()
+    }
+
+    /// The next packets come from a new FFmpeg (the next programme, or a restart).
+    pub fn begin_item(&mut self) {
+        self.stats.n_items += 1;
+        // Anything still pending (an item that produced too little) is spliced as it is.
+        if self.is_pending {
+            self.resolve_shift();
+        }
+        self.in_pmt_pid = None;
+        self.in_pcr_pid = None;
+        self.in_ref = None;
+        self.first_pcr_in = None;
+        for t in &mut self.tracks {
+            t.in_pid = None;
+            t.first_dts_in = None;
+        }
+        // The first item keeps its own timestamps; later ones wait for their shift.
+        self.is_pending = self.has_output;
+        self.pending.clear();
+    }
+
+    /// Releases a pending item's packets now (its input ended early).
+    pub fn flush(&mut self, sink: &mut impl Sink) {
+        if self.is_pending {
+            self.resolve_shift();
+            self.replay(sink);
+        }
+    }
+
+    /// Splices whole packets (`input.len()` a multiple of 188; a trailing partial packet is
+    /// ignored). Packets are edited in place, then handed to `sink`.
+    pub fn push(&mut self, input: &mut [u8], sink: &mut impl Sink) {
+        for chunk in input.chunks_exact_mut(PACKET_LEN) {
+            if self.is_pending {
+                self.scan_pending(chunk);
+                if self.pending.len() + PACKET_LEN <= self.pending.capacity() {
+                    self.pending.extend_from_slice(chunk);
+                } else {
+                    self.stats.n_packets_dropped += 1;
+                }
+                if self.is_ready() || self.pending.len() + PACKET_LEN > self.pending.capacity() {
+                    self.resolve_shift();
+                    self.replay(sink);
+                }
+            } else {
+                self.process(chunk, sink);
+            }
+        }
+    }
+
+    /// Learns the pending item's PIDs and first timestamps without emitting anything.
+    fn scan_pending(&mut self, chunk: &[u8]) {
+        let Some(p) = Packet::new(chunk) else { return };
+        let pid = p.pid();
+        if pid == Pid::PAT {
+            if let Some((_, pmt)) = parse_pat(p) {
+                self.in_pmt_pid = Some(pmt);
+            }
+            return;
+        }
+        if Some(pid) == self.in_pmt_pid {
+            if let Some(pmt) = parse_pmt(p) {
+                self.apply_pmt(&pmt);
+            }
+            return;
+        }
+        if Some(pid) == self.in_pcr_pid && self.first_pcr_in.is_none() {
+            if let Some(pcr) = p.pcr() {
+                let at = self.unwrap_in(pcr / 300);
+                self.first_pcr_in = Some(at * 300 + pcr % 300);
+            }
+        }
+        let Some(slot) = self.slot_of(pid) else {
+            return;
+        };
+        if self.tracks[slot].first_dts_in.is_none() {
+            if let Some(dts) = p.dts().or_else(|| p.pts()) {
+                let dts = self.unwrap_in(dts);
+                self.tracks[slot].first_dts_in = Some(dts);
+            }
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        let mut any = false;
+        for t in &self.tracks {
+            if t.in_pid.is_some() {
+                any = true;
+                if t.first_dts_in.is_none() {
+                    return false;
+                }
+            }
+        }
+        any
+    }
+
+    fn resolve_shift(&mut self) {
+        let mut shift: Option<i64> = None;
+        for t in &self.tracks {
+            if let (Some(end), Some(first)) = (t.end(), t.first_dts_in) {
+                let want = end - first;
+                shift = Some(shift.map_or(want, |s| s.max(want)));
+            }
+        }
+        // The PCR must not go backwards either.
+        if let (Some(last), Some(first), Some(s)) = (self.last_pcr, self.first_pcr_in, shift) {
+            let want = (last - first) / 300 + 1;
+            shift = Some(s.max(want));
+        }
+        if let Some(s) = shift {
+            self.shift = s;
+        }
+        self.is_pending = false;
+    }
+
+    fn replay(&mut self, sink: &mut impl Sink) {
+        let mut pending = std::mem::take(&mut self.pending);
+        self.in_ref = None;
+        for chunk in pending.chunks_exact_mut(PACKET_LEN) {
+            self.process(chunk, sink);
+        }
+        pending.clear();
+        self.pending = pending;
+    }
+
+    fn slot_of(&self, pid: Pid) -> Option<usize> {
+        self.tracks.iter().position(|t| t.in_pid == Some(pid))
+    }
+
+    fn unwrap_in(&mut self, raw: i64) -> i64 {
+        let at = match self.in_ref {
+            Some(near) => ts::unwrap(near, raw, PTS_WRAP),
+            None => raw,
+        };
+        self.in_ref = Some(at);
+        at
+    }
+
+    fn apply_pmt(&mut self, pmt: &Pmt) {
+        self.in_pcr_pid = Some(pmt.pcr_pid);
+        let mut changed = !self.pmt_valid;
+        for (slot, want) in [(0, Kind::Video), (1, Kind::Audio)] {
+            let found = pmt
+                .streams
+                .iter()
+                .find(|s| kind(s.stream_type) == Some(want));
+            let track = &mut self.tracks[slot];
+            track.in_pid = found.map(|s| s.pid);
+            if let Some(s) = found {
+                if s.stream_type != track.stream_type || s.es_info != track.es_info {
+                    track.stream_type = s.stream_type;
+                    track.es_info = s.es_info.clone();
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.rebuild_pmt();
+        }
+    }
+
+    fn rebuild_pmt(&mut self) {
+        let mut streams: heapless::Vec<PmtStream, 2> = heapless::Vec::new();
+        for t in &self.tracks {
+            if t.stream_type != 0 {
+                let _ = streams.push(PmtStream {
+                    stream_type: t.stream_type,
+                    pid: t.out_pid,
+                    es_info: t.es_info.clone(),
+                });
+            }
+        }
+        let pcr_pid = if self.tracks[0].stream_type != 0 {
+            OUT_VIDEO_PID
+        } else {
+            OUT_AUDIO_PID
+        };
+        let version = if self.pmt_valid {
+            (self.pmt_version + 1) & 0x1f
+        } else {
+            0
+        };
+        if write_pmt(
+            &mut self.pmt,
+            OUT_PMT_PID,
+            PROGRAM_NUMBER,
+            version,
+            pcr_pid,
+            &streams,
+        ) {
+            self.pmt_version = version;
+            self.pmt_valid = true;
+        }
+    }
+
+    fn emit_pat(&mut self, sink: &mut impl Sink) {
+        self.pat_cc = (self.pat_cc + 1) & 0x0f;
+        self.pat[3] = (self.pat[3] & 0xf0) | self.pat_cc;
+        sink.packet(&self.pat);
+        self.stats.n_packets_out += 1;
+    }
+
+    fn emit_pmt(&mut self, sink: &mut impl Sink) {
+        if !self.pmt_valid {
+            return;
+        }
+        self.pmt_cc = (self.pmt_cc + 1) & 0x0f;
+        self.pmt[3] = (self.pmt[3] & 0xf0) | self.pmt_cc;
+        sink.packet(&self.pmt);
+        self.stats.n_packets_out += 1;
+    }
+
+    fn process(&mut self, chunk: &mut [u8], sink: &mut impl Sink) {
+        let Some(p) = Packet::new(chunk) else {
+            self.stats.n_packets_dropped += 1;
+            return;
+        };
+        let pid = p.pid();
+        if pid == Pid::PAT {
+            if let Some((_, pmt)) = parse_pat(p) {
+                self.in_pmt_pid = Some(pmt);
+            }
+            self.emit_pat(sink);
+            return;
+        }
+        if Some(pid) == self.in_pmt_pid {
+            if let Some(pmt) = parse_pmt(p) {
+                self.apply_pmt(&pmt);
+            }
+            self.emit_pmt(sink);
+            return;
+        }
+        let Some(slot) = self.slot_of(pid) else {
+            // SDT, null packets, streams we do not carry.
+            self.stats.n_packets_dropped += 1;
+            return;
+        };
+        let is_pcr_pid = Some(pid) == self.in_pcr_pid;
+        let pcr = p.pcr();
+        let pts = p.pts();
+        let dts = p.dts();
+        let random_access = p.random_access();
+        let has_payload = p.has_payload();
+        if slot == 0 && random_access {
+            sink.keyframe();
+            self.emit_pat(sink);
+            self.emit_pmt(sink);
+        }
+        let shift = self.shift;
+        let pcr_out = match (pcr, is_pcr_pid) {
+            (Some(pcr), true) => {
+                let base = self.unwrap_in(pcr / 300);
+                let out = (base + shift) * 300 + pcr % 300;
+                self.last_pcr = Some(out);
+                Some(out)
+            }
+            _ => None,
+        };
+        let pts_out = pts.map(|t| self.unwrap_in(t) + shift);
+        let dts_out = dts.map(|t| self.unwrap_in(t) + shift);
+        let Some(mut m) = PacketMut::new(chunk) else {
+            return; // unreachable: `Packet::new` accepted the same bytes
+        };
+        if let Some(out) = pcr_out {
+            m.set_pcr(out.rem_euclid(PCR_WRAP));
+        }
+        if let Some(out) = pts_out {
+            m.set_pts(out);
+        }
+        if let Some(out) = dts_out {
+            m.set_dts(out);
+        }
+        let track = &mut self.tracks[slot];
+        if let Some(d) = dts_out.or(pts_out) {
+            if let Some(last) = track.last_dts {
+                let step = d - last;
+                if step > 0 && step <= MAX_FRAME_TICKS {
+                    track.last_step = step;
+                }
+            }
+            track.last_dts = Some(d);
+        }
+        m.set_pid(track.out_pid);
+        if has_payload {
+            track.cc = (track.cc + 1) & 0x0f;
+        }
+        m.set_cc(track.cc);
+        self.has_output = true;
+        self.stats.n_packets_out += 1;
+        sink.packet(chunk);
+    }
+}
+
+#[cfg(test)]
+#[path = "../../tests/it/support/tscheck.rs"]
+mod tscheck;
+
+#[cfg(test)]
+mod tests {
+    use super::super::ts::{write_pcr, write_timestamp, SYNC_BYTE};
+    use super::*;
+
+    struct VecSink {
+        out: Vec<u8>,
+        n_keyframes: usize,
+    }
+
+    impl Sink for VecSink {
+        fn packet(&mut self, packet: &[u8]) {
+            self.out.extend_from_slice(packet);
+        }
+        fn keyframe(&mut self) {
+            self.n_keyframes += 1;
+        }
+    }
+
+    /// A synthetic FFmpeg output: PAT, PMT, then `n_frames` video frames (30 fps, a
+    /// keyframe every 30, PCR on each) interleaved with AAC frames (1920 ticks), starting
+    /// at `first_dts`; audio starts `audio_lead` ticks earlier (AAC priming).
+    struct ItemGen {
+        video_pid: Pid,
+        audio_pid: Pid,
+        pmt_pid: Pid,
+        cc: [u8; 8192],
+    }
+
+    impl ItemGen {
+        fn new(video_pid: u16, audio_pid: u16, pmt_pid: u16) -> ItemGen {
+            ItemGen {
+                video_pid: Pid(video_pid),
+                audio_pid: Pid(audio_pid),
+                pmt_pid: Pid(pmt_pid),
+                cc: [0x0f; 8192],
+            }
+        }
+
+        fn next_cc(&mut self, pid: Pid) -> u8 {
+            let cc = &mut self.cc[pid.0 as usize];
+            *cc = (*cc + 1) & 0x0f;
+            *cc
+        }
+
+        fn pes(&mut self, out: &mut Vec<u8>, pid: Pid, pts: i64, dts: i64, key: bool, pcr: bool) {
+            let mut p = [0xffu8; PACKET_LEN];
+            p[0] = SYNC_BYTE;
+            p[1] = 0x40 | (pid.0 >> 8) as u8;
+            p[2] = pid.0 as u8;
+            let cc = self.next_cc(pid);
+            p[3] = 0x30 | cc;
+            p[4] = 7;
+            p[5] = (if key { 0x40 } else { 0 }) | (if pcr { 0x10 } else { 0 });
+            if pcr {
+                write_pcr(&mut p[6..12], (dts - 9000) * 300);
+            }
+            let pes = &mut p[12..];
+            pes[..4].copy_from_slice(&[0, 0, 1, 0xe0]);
+            pes[6] = 0x80;
+            pes[7] = 0xc0;
+            pes[8] = 10;
+            pes[9] = 0x30;
+            write_timestamp(&mut pes[9..14], pts);
+            pes[14] = 0x10;
+            write_timestamp(&mut pes[14..19], dts);
+            out.extend_from_slice(&p);
+            // A continuation packet without PUSI.
+            let mut c = [0x55u8; PACKET_LEN];
+            c[0] = SYNC_BYTE;
+            c[1] = (pid.0 >> 8) as u8;
+            c[2] = pid.0 as u8;
+            c[3] = 0x10 | self.next_cc(pid);
+            out.extend_from_slice(&c);
+        }
+
+        fn item(&mut self, first_dts: i64, n_frames: i64, audio_lead: i64) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut p = [0u8; PACKET_LEN];
+            write_pat(&mut p, 1, 1, self.pmt_pid);
+            out.extend_from_slice(&p);
+            let streams = [
+                PmtStream {
+                    stream_type: 0x1b,
+                    pid: self.video_pid,
+                    es_info: heapless::Vec::new(),
+                },
+                PmtStream {
+                    stream_type: 0x0f,
+                    pid: self.audio_pid,
+                    es_info: heapless::Vec::new(),
+                },
+            ];
+            write_pmt(&mut p, self.pmt_pid, 1, 0, self.video_pid, &streams);
+            out.extend_from_slice(&p);
+            let mut audio_dts = first_dts - audio_lead;
+            for f in 0..n_frames {
+                let dts = first_dts + f * 3000;
+                while audio_dts <= dts {
+                    self.pes(&mut out, self.audio_pid, audio_dts, audio_dts, false, false);
+                    audio_dts += 1920;
+                }
+                self.pes(&mut out, self.video_pid, dts + 3000, dts, f % 30 == 0, true);
+            }
+            out
+        }
+    }
+
+    fn splice(items: Vec<Vec<u8>>, piece: usize) -> VecSink {
+        let mut splicer = Splicer::new();
+        let mut sink = VecSink {
+            out: Vec::new(),
+            n_keyframes: 0,
+        };
+        for mut item in items {
+            splicer.begin_item();
+            for part in item.chunks_mut(piece / PACKET_LEN * PACKET_LEN) {
+                splicer.push(part, &mut sink);
+            }
+        }
+        splicer.flush(&mut sink);
+        sink
+    }
+
+    #[test]
+    fn twenty_splices_are_continuous() {
+        let mut gen = ItemGen::new(0x100, 0x101, 0x1000);
+        // Every item restarts at FFmpeg's 1.4 s, audio primed ~16 ms early.
+        let items: Vec<_> = (0..21).map(|_| gen.item(126_000, 90, 1410)).collect();
+        let total_in: usize = items.iter().map(Vec::len).sum();
+        let sink = splice(items, 4096);
+        let report = tscheck::check(&sink.out);
+        assert_eq!(report.cc_errors, 0, "{report:?}");
+        assert_eq!(report.pts_errors, 0, "{report:?}");
+        assert_eq!(report.pcr_errors, 0, "{report:?}");
+        assert_eq!(sink.out.len(), total_in + 21 * 3 * 2 * PACKET_LEN);
+        assert_eq!(sink.n_keyframes, 21 * 3);
+        // 21 items of 3 s each: the video spans 63 s less one frame, with no gap.
+        let video = report.pid(0x100).unwrap();
+        assert_eq!(video.last_dts - video.first_dts, 63 * 90_000 - 3000);
+        assert!(sink.out.starts_with(&[SYNC_BYTE, 0x40, 0x00]));
+    }
+
+    #[test]
+    fn remaps_other_pids_to_the_constant_ones() {
+        let mut a = ItemGen::new(0x100, 0x101, 0x1000);
+        let mut b = ItemGen::new(0x200, 0x300, 0x40);
+        let items = vec![a.item(126_000, 60, 1410), b.item(900_000, 60, 0)];
+        let sink = splice(items, 188 * 7);
+        let report = tscheck::check(&sink.out);
+        assert_eq!(
+            report.cc_errors + report.pts_errors + report.pcr_errors,
+            0,
+            "{report:?}"
+        );
+        let mut pids: Vec<u16> = report.pids.iter().map(|p| p.pid).collect();
+        pids.sort();
+        assert_eq!(pids, vec![0, 0x100, 0x101, 0x1000]);
+    }
+
+    #[test]
+    fn a_short_item_without_all_streams_still_splices() {
+        let mut gen = ItemGen::new(0x100, 0x101, 0x1000);
+        let mut video_only = gen.item(126_000, 30, 0);
+        // Keep PAT, PMT and the first video frame's packets only (the audio comes first).
+        video_only.truncate(PACKET_LEN * 2);
+        let items = vec![
+            gen.item(126_000, 30, 1410),
+            video_only,
+            gen.item(126_000, 30, 1410),
+        ];
+        let sink = splice(items, 188 * 3);
+        let report = tscheck::check(&sink.out);
+        assert_eq!(report.cc_errors + report.pts_errors, 0, "{report:?}");
+    }
+
+    #[test]
+    fn random_input_never_panics() {
+        let mut seed: u64 = 0xDEAD_BEEF_CAFE_F00D;
+        let mut splicer = Splicer::new();
+        let mut sink = VecSink {
+            out: Vec::new(),
+            n_keyframes: 0,
+        };
+        let mut buf = vec![0u8; PACKET_LEN * 64];
+        for round in 0..2000 {
+            for b in buf.iter_mut() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *b = seed as u8;
+            }
+            for p in buf.chunks_mut(PACKET_LEN) {
+                p[0] = SYNC_BYTE;
+                // Steer some packets onto the PIDs the splicer cares about.
+                match p[5] % 4 {
+                    0 => p[1] &= 0xe0,
+                    1 => {
+                        p[1] = (p[1] & 0xe0) | 0x10;
+                        p[2] = 0;
+                    }
+                    2 => {
+                        p[1] = (p[1] & 0xe0) | 0x01;
+                        p[2] = 0;
+                    }
+                    _ => {}
+                }
+            }
+            if round % 10 == 0 {
+                splicer.begin_item();
+            }
+            splicer.push(&mut buf, &mut sink);
+            sink.out.clear();
+        }
+        splicer.flush(&mut sink);
+    }
+}

@@ -1,0 +1,642 @@
+//! MPEG transport-stream packets: a borrowed `Packet` view that reads fields without copying,
+//! a `PacketMut` twin that rewrites counters and timestamps in place, PAT/PMT parsing and
+//! writing (with the MPEG-2 CRC), and `Aligner`, which finds 188-byte packet boundaries in
+//! a byte stream read from a pipe.
+//!
+//! It knows nothing of FFmpeg, channels or viewers: only the bytes of ISO/IEC 13818-1.
+
+pub const PACKET_LEN: usize = 188;
+pub const SYNC_BYTE: u8 = 0x47;
+
+/// PTS/DTS tick rate (90 kHz) and PCR tick rate (27 MHz).
+pub const PTS_HZ: i64 = 90_000;
+pub const PCR_HZ: i64 = 27_000_000;
+/// PTS/DTS are 33-bit counters; they wrap after ~26.5 h.
+pub const PTS_WRAP: i64 = 1 << 33;
+/// The PCR base wraps with the PTS; the full PCR (base × 300 + extension) wraps here.
+pub const PCR_WRAP: i64 = PTS_WRAP * 300;
+
+/// A 13-bit packet identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pid(pub u16);
+
+impl Pid {
+    pub const PAT: Pid = Pid(0);
+    pub const NULL: Pid = Pid(0x1fff);
+}
+
+/// A borrowed, validated (sync byte) view of one packet; reading a field copies nothing.
+#[derive(Clone, Copy)]
+pub struct Packet<'buf>(&'buf [u8; PACKET_LEN]);
+
+/// Where a PES header's timestamps sit inside a packet (byte offsets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PesTimestamps {
+    pub pts_at: Option<usize>,
+    pub dts_at: Option<usize>,
+}
+
+impl<'buf> Packet<'buf> {
+    pub fn new(buf: &'buf [u8]) -> Option<Self> {
+        let bytes: &[u8; PACKET_LEN] = buf.get(..PACKET_LEN)?.try_into().ok()?;
+        (bytes[0] == SYNC_BYTE).then_some(Packet(bytes))
+    }
+
+    pub fn bytes(self) -> &'buf [u8; PACKET_LEN] {
+        self.0
+    }
+
+    pub fn pid(self) -> Pid {
+        Pid(u16::from_be_bytes([self.0[1] & 0x1f, self.0[2]]))
+    }
+
+    /// Payload unit start indicator: a PES or PSI section begins in this packet.
+    pub fn pusi(self) -> bool {
+        self.0[1] & 0x40 != 0
+    }
+
+    pub fn has_adaptation(self) -> bool {
+        self.0[3] & 0x20 != 0
+    }
+
+    pub fn has_payload(self) -> bool {
+        self.0[3] & 0x10 != 0
+    }
+
+    pub fn cc(self) -> u8 {
+        self.0[3] & 0x0f
+    }
+
+    /// The adaptation field after its length byte (empty when absent or zero-length).
+    fn adaptation(self) -> &'buf [u8] {
+        if !self.has_adaptation() {
+            return &[];
+        }
+        let len = self.0[4] as usize;
+        self.0.get(5..5 + len).unwrap_or(&[])
+    }
+
+    /// Random access indicator: a decoder can start here (a keyframe begins).
+    pub fn random_access(self) -> bool {
+        self.adaptation()
+            .first()
+            .is_some_and(|flags| flags & 0x40 != 0)
+    }
+
+    /// The PCR in 27 MHz ticks, when this packet carries one.
+    pub fn pcr(self) -> Option<i64> {
+        let af = self.adaptation();
+        if af.len() < 7 || af[0] & 0x10 == 0 {
+            return None;
+        }
+        Some(read_pcr(&af[1..7]))
+    }
+
+    fn payload_offset(self) -> Option<usize> {
+        if !self.has_payload() {
+            return None;
+        }
+        let at = if self.has_adaptation() {
+            5 + self.0[4] as usize
+        } else {
+            4
+        };
+        (at < PACKET_LEN).then_some(at)
+    }
+
+    pub fn payload(self) -> &'buf [u8] {
+        match self.payload_offset() {
+            Some(at) => &self.0[at..],
+            None => &[],
+        }
+    }
+
+    /// Offsets of the PTS and DTS when a PES header with them starts in this packet.
+    pub fn pes_timestamps(self) -> Option<PesTimestamps> {
+        if !self.pusi() {
+            return None;
+        }
+        let at = self.payload_offset()?;
+        let pes = &self.0[at..];
+        if pes.len() < 9 || pes[..3] != [0, 0, 1] {
+            return None;
+        }
+        // Stream ids without the optional PES header (padding, private 2, ECM, ...).
+        if matches!(
+            pes[3],
+            0xbc | 0xbe | 0xbf | 0xf0 | 0xf1 | 0xf2 | 0xf8 | 0xff
+        ) {
+            return None;
+        }
+        let flags = pes[7] >> 6;
+        let has_pts = flags & 0b10 != 0;
+        let has_dts = flags == 0b11;
+        let pts_at = (has_pts && pes.len() >= 14).then_some(at + 9);
+        let dts_at = (has_dts && pes.len() >= 19).then_some(at + 14);
+        Some(PesTimestamps { pts_at, dts_at })
+    }
+
+    pub fn pts(self) -> Option<i64> {
+        let at = self.pes_timestamps()?.pts_at?;
+        Some(read_timestamp(&self.0[at..at + 5]))
+    }
+
+    pub fn dts(self) -> Option<i64> {
+        let at = self.pes_timestamps()?.dts_at?;
+        Some(read_timestamp(&self.0[at..at + 5]))
+    }
+}
+
+/// The mutable twin of `Packet`: rewrites fields in place, before the bytes become `Bytes`.
+pub struct PacketMut<'buf>(&'buf mut [u8; PACKET_LEN]);
+
+impl<'buf> PacketMut<'buf> {
+    pub fn new(buf: &'buf mut [u8]) -> Option<Self> {
+        let bytes: &mut [u8; PACKET_LEN] = buf.get_mut(..PACKET_LEN)?.try_into().ok()?;
+        (bytes[0] == SYNC_BYTE).then_some(PacketMut(bytes))
+    }
+
+    pub fn view(&self) -> Packet<'_> {
+        Packet(self.0)
+    }
+
+    pub fn set_pid(&mut self, pid: Pid) {
+        self.0[1] = (self.0[1] & 0xe0) | ((pid.0 >> 8) as u8 & 0x1f);
+        self.0[2] = pid.0 as u8;
+    }
+
+    pub fn set_cc(&mut self, cc: u8) {
+        self.0[3] = (self.0[3] & 0xf0) | (cc & 0x0f);
+    }
+
+    /// Rewrites the PCR; does nothing when the packet carries none.
+    pub fn set_pcr(&mut self, pcr: i64) {
+        if self.view().pcr().is_some() {
+            write_pcr(&mut self.0[6..12], pcr);
+        }
+    }
+
+    pub fn set_pts(&mut self, pts: i64) {
+        if let Some(at) = self.view().pes_timestamps().and_then(|t| t.pts_at) {
+            write_timestamp(&mut self.0[at..at + 5], pts);
+        }
+    }
+
+    pub fn set_dts(&mut self, dts: i64) {
+        if let Some(at) = self.view().pes_timestamps().and_then(|t| t.dts_at) {
+            write_timestamp(&mut self.0[at..at + 5], dts);
+        }
+    }
+}
+
+/// Reads a 33-bit PTS/DTS from its 5-byte field.
+pub fn read_timestamp(b: &[u8]) -> i64 {
+    (((b[0] as i64 >> 1) & 0x07) << 30)
+        | ((b[1] as i64) << 22)
+        | (((b[2] as i64) >> 1) << 15)
+        | ((b[3] as i64) << 7)
+        | ((b[4] as i64) >> 1)
+}
+
+/// Writes `ts` (taken modulo 2^33) keeping the field's 4-bit prefix and marker bits.
+pub fn write_timestamp(b: &mut [u8], ts: i64) {
+    let ts = ts.rem_euclid(PTS_WRAP);
+    b[0] = (b[0] & 0xf0) | (((ts >> 29) as u8) & 0x0e) | 1;
+    b[1] = (ts >> 22) as u8;
+    b[2] = (((ts >> 14) as u8) & 0xfe) | 1;
+    b[3] = (ts >> 7) as u8;
+    b[4] = (((ts << 1) as u8) & 0xfe) | 1;
+}
+
+/// Reads the 6-byte PCR field as 27 MHz ticks (base × 300 + extension).
+pub fn read_pcr(b: &[u8]) -> i64 {
+    let base = ((b[0] as i64) << 25)
+        | ((b[1] as i64) << 17)
+        | ((b[2] as i64) << 9)
+        | ((b[3] as i64) << 1)
+        | ((b[4] as i64) >> 7);
+    let ext = (((b[4] as i64) & 1) << 8) | b[5] as i64;
+    base * 300 + ext
+}
+
+pub fn write_pcr(b: &mut [u8], pcr: i64) {
+    let pcr = pcr.rem_euclid(PCR_WRAP);
+    let base = pcr / 300;
+    let ext = pcr % 300;
+    b[0] = (base >> 25) as u8;
+    b[1] = (base >> 17) as u8;
+    b[2] = (base >> 9) as u8;
+    b[3] = (base >> 1) as u8;
+    b[4] = (((base & 1) as u8) << 7) | 0x7e | ((ext >> 8) as u8 & 1);
+    b[5] = ext as u8;
+}
+
+/// `raw` (a wrapped counter with period `wrap`) placed on the unwrapped axis nearest `near`.
+pub fn unwrap(near: i64, raw: i64, wrap: i64) -> i64 {
+    let delta = (raw - near).rem_euclid(wrap);
+    if delta > wrap / 2 {
+        near + delta - wrap
+    } else {
+        near + delta
+    }
+}
+
+/// One elementary stream of a PMT, with its descriptors when they fit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PmtStream {
+    pub stream_type: u8,
+    pub pid: Pid,
+    pub es_info: heapless::Vec<u8, ES_INFO_MAX>,
+}
+
+/// Descriptor bytes kept per stream. FFmpeg writes a 6-byte language descriptor for audio
+/// and none for video; 64 bytes keeps a few more, and longer lists are dropped whole (a
+/// decoder needs none of them to play H.264/AAC).
+pub const ES_INFO_MAX: usize = 64;
+/// Streams kept from a PMT: one video and one audio are used; 8 leaves room for the rest
+/// of a typical file (extra audio, subtitles) to be seen and skipped.
+pub const PMT_STREAMS_MAX: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pmt {
+    pub program_number: u16,
+    pub pcr_pid: Pid,
+    pub streams: heapless::Vec<PmtStream, PMT_STREAMS_MAX>,
+}
+
+/// The PSI section starting in this packet (after the pointer field), bounded to the packet
+/// and checked by CRC. Sections spanning packets are not supported (FFmpeg never writes one
+/// for PAT or PMT of a few streams).
+fn section(packet: Packet<'_>) -> Option<&[u8]> {
+    if !packet.pusi() {
+        return None;
+    }
+    let payload = packet.payload();
+    let pointer = *payload.first()? as usize;
+    let section = payload.get(1 + pointer..)?;
+    if section.len() < 3 {
+        return None;
+    }
+    let len = (((section[1] & 0x0f) as usize) << 8) | section[2] as usize;
+    let section = section.get(..3 + len)?;
+    if len < 9 || crc32_mpeg2(section) != 0 {
+        return None;
+    }
+    Some(section)
+}
+
+/// The PMT PID of the first program of a PAT (program 0 is the network PID, skipped).
+pub fn parse_pat(packet: Packet<'_>) -> Option<(u16, Pid)> {
+    let s = section(packet)?;
+    if s[0] != 0x00 {
+        return None;
+    }
+    let body = &s[8..s.len() - 4];
+    body.chunks_exact(4).find_map(|e| {
+        let program = u16::from_be_bytes([e[0], e[1]]);
+        let pid = Pid(u16::from_be_bytes([e[2] & 0x1f, e[3]]));
+        (program != 0).then_some((program, pid))
+    })
+}
+
+pub fn parse_pmt(packet: Packet<'_>) -> Option<Pmt> {
+    let s = section(packet)?;
+    if s[0] != 0x02 || s.len() < 16 {
+        return None;
+    }
+    let program_number = u16::from_be_bytes([s[3], s[4]]);
+    let pcr_pid = Pid(u16::from_be_bytes([s[8] & 0x1f, s[9]]));
+    let program_info_len = (((s[10] & 0x0f) as usize) << 8) | s[11] as usize;
+    let end = s.len() - 4;
+    let mut at = 12 + program_info_len;
+    let mut streams = heapless::Vec::new();
+    while at + 5 <= end {
+        let stream_type = s[at];
+        let pid = Pid(u16::from_be_bytes([s[at + 1] & 0x1f, s[at + 2]]));
+        let es_len = (((s[at + 3] & 0x0f) as usize) << 8) | s[at + 4] as usize;
+        let info = s.get(at + 5..at + 5 + es_len)?;
+        let es_info = heapless::Vec::from_slice(info).unwrap_or_default();
+        // More streams than we keep: the rest are ignored, which drops only their packets.
+        let _ = streams.push(PmtStream {
+            stream_type,
+            pid,
+            es_info,
+        });
+        at += 5 + es_len;
+    }
+    Some(Pmt {
+        program_number,
+        pcr_pid,
+        streams,
+    })
+}
+
+/// A PAT with one program, written into a whole packet (CC 0; the caller sets it).
+pub fn write_pat(out: &mut [u8; PACKET_LEN], transport_stream_id: u16, program: u16, pmt: Pid) {
+    let mut section = [0u8; 16];
+    section[0] = 0x00;
+    let len = 13u16; // 5 header bytes after the length, 4 per program, 4 CRC
+    section[1] = 0xb0 | (len >> 8) as u8;
+    section[2] = len as u8;
+    section[3..5].copy_from_slice(&transport_stream_id.to_be_bytes());
+    section[5] = 0xc1; // version 0, current
+    section[6] = 0;
+    section[7] = 0;
+    section[8..10].copy_from_slice(&program.to_be_bytes());
+    section[10] = 0xe0 | (pmt.0 >> 8) as u8;
+    section[11] = pmt.0 as u8;
+    let crc = crc32_mpeg2(&section[..12]);
+    section[12..16].copy_from_slice(&crc.to_be_bytes());
+    write_psi_packet(out, Pid::PAT, &section);
+}
+
+/// A PMT for `program` with `streams`, written into a whole packet. Returns `false` (and
+/// writes nothing) when it would not fit in one packet.
+pub fn write_pmt(
+    out: &mut [u8; PACKET_LEN],
+    pmt_pid: Pid,
+    program: u16,
+    version: u8,
+    pcr_pid: Pid,
+    streams: &[PmtStream],
+) -> bool {
+    let mut section = [0u8; PACKET_LEN];
+    let body_len: usize = streams.iter().map(|s| 5 + s.es_info.len()).sum();
+    let total = 12 + body_len + 4;
+    // 4 header bytes + the pointer field must fit too.
+    if total > PACKET_LEN - 5 {
+        return false;
+    }
+    let len = (total - 3) as u16;
+    section[0] = 0x02;
+    section[1] = 0xb0 | (len >> 8) as u8;
+    section[2] = len as u8;
+    section[3..5].copy_from_slice(&program.to_be_bytes());
+    section[5] = 0xc1 | ((version & 0x1f) << 1);
+    section[6] = 0;
+    section[7] = 0;
+    section[8] = 0xe0 | (pcr_pid.0 >> 8) as u8;
+    section[9] = pcr_pid.0 as u8;
+    section[10] = 0xf0;
+    section[11] = 0;
+    let mut at = 12;
+    for s in streams {
+        section[at] = s.stream_type;
+        section[at + 1] = 0xe0 | (s.pid.0 >> 8) as u8;
+        section[at + 2] = s.pid.0 as u8;
+        section[at + 3] = 0xf0 | (s.es_info.len() >> 8) as u8;
+        section[at + 4] = s.es_info.len() as u8;
+        section[at + 5..at + 5 + s.es_info.len()].copy_from_slice(&s.es_info);
+        at += 5 + s.es_info.len();
+    }
+    let crc = crc32_mpeg2(&section[..at]);
+    section[at..at + 4].copy_from_slice(&crc.to_be_bytes());
+    write_psi_packet(out, pmt_pid, &section[..at + 4]);
+    true
+}
+
+fn write_psi_packet(out: &mut [u8; PACKET_LEN], pid: Pid, section: &[u8]) {
+    out.fill(0xff);
+    out[0] = SYNC_BYTE;
+    out[1] = 0x40 | (pid.0 >> 8) as u8; // PUSI
+    out[2] = pid.0 as u8;
+    out[3] = 0x10; // payload only, CC 0
+    out[4] = 0; // pointer field
+    out[5..5 + section.len()].copy_from_slice(section);
+}
+
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u32) << 24;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04c1_1db7
+            } else {
+                crc << 1
+            };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+};
+
+/// CRC-32/MPEG-2; over a section including its CRC it yields 0.
+pub fn crc32_mpeg2(data: &[u8]) -> u32 {
+    data.iter().fold(0xffff_ffff, |crc, &b| {
+        (crc << 8) ^ CRC_TABLE[((crc >> 24) as u8 ^ b) as usize]
+    })
+}
+
+/// Finds packet boundaries in bytes read from a pipe in arbitrary pieces: whole packets are
+/// handed out, a partial one waits for the next read, and garbage before a sync byte is
+/// skipped (and counted).
+pub struct Aligner {
+    buf: Box<[u8]>,
+    len: usize,
+    pub n_skipped_bytes: u64,
+}
+
+impl Aligner {
+    /// `capacity` bytes per read (plus the ≤187 carried over).
+    pub fn new(capacity: usize) -> Aligner {
+        Aligner {
+            buf: vec![0u8; capacity + PACKET_LEN].into_boxed_slice(),
+            len: 0,
+            n_skipped_bytes: 0,
+        }
+    }
+
+    /// The free space to read into.
+    pub fn spare(&mut self) -> &mut [u8] {
+        &mut self.buf[self.len..]
+    }
+
+    /// Records `n` bytes read into `spare()`, then returns the whole packets now available
+    /// (aligned, editable). Call `consume` afterwards.
+    pub fn filled(&mut self, n: usize) -> &mut [u8] {
+        self.len = (self.len + n).min(self.buf.len());
+        let mut start = 0;
+        // Resynchronise: a packet starts at a sync byte followed, one packet on, by another
+        // (or by the end of what we have).
+        while start < self.len {
+            let here = self.buf[start] == SYNC_BYTE;
+            let next_ok =
+                start + PACKET_LEN >= self.len || self.buf[start + PACKET_LEN] == SYNC_BYTE;
+            if here && next_ok {
+                break;
+            }
+            start += 1;
+        }
+        if start > 0 {
+            self.n_skipped_bytes += start as u64;
+            self.buf.copy_within(start..self.len, 0);
+            self.len -= start;
+        }
+        let whole = self.len / PACKET_LEN * PACKET_LEN;
+        &mut self.buf[..whole]
+    }
+
+    /// Drops the whole packets returned by `filled`, keeping the partial tail.
+    pub fn consume(&mut self) {
+        let whole = self.len / PACKET_LEN * PACKET_LEN;
+        self.buf.copy_within(whole..self.len, 0);
+        self.len -= whole;
+    }
+
+    /// Forgets any partial packet (a new input begins).
+    pub fn reset(&mut self) {
+        self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet_with_pes(pid: Pid, pts: i64, dts: Option<i64>) -> [u8; PACKET_LEN] {
+        let mut p = [0xffu8; PACKET_LEN];
+        p[0] = SYNC_BYTE;
+        p[1] = 0x40 | (pid.0 >> 8) as u8;
+        p[2] = pid.0 as u8;
+        p[3] = 0x10;
+        let pes = &mut p[4..];
+        pes[..3].copy_from_slice(&[0, 0, 1]);
+        pes[3] = 0xe0;
+        pes[4] = 0;
+        pes[5] = 0;
+        pes[6] = 0x80;
+        pes[7] = if dts.is_some() { 0xc0 } else { 0x80 };
+        pes[8] = if dts.is_some() { 10 } else { 5 };
+        pes[9] = if dts.is_some() { 0x30 } else { 0x20 };
+        write_timestamp(&mut pes[9..14], pts);
+        if let Some(d) = dts {
+            pes[14] = 0x10;
+            write_timestamp(&mut pes[14..19], d);
+        }
+        p
+    }
+
+    #[test]
+    fn timestamps_round_trip_and_wrap() {
+        for ts in [0, 1, 90_000, PTS_WRAP - 1, 0x1_2345_6789 & (PTS_WRAP - 1)] {
+            let mut p = packet_with_pes(Pid(0x100), ts, Some(ts / 2));
+            let view = Packet::new(&p).unwrap();
+            assert_eq!(view.pts(), Some(ts));
+            assert_eq!(view.dts(), Some(ts / 2));
+            let mut m = PacketMut::new(&mut p).unwrap();
+            m.set_pts(ts + PTS_WRAP + 7);
+            assert_eq!(Packet::new(&p).unwrap().pts(), Some((ts + 7) % PTS_WRAP));
+        }
+    }
+
+    #[test]
+    fn pcr_round_trips() {
+        let mut p = [0xffu8; PACKET_LEN];
+        p[0] = SYNC_BYTE;
+        p[1] = 0x01;
+        p[2] = 0x00;
+        p[3] = 0x30; // adaptation + payload
+        p[4] = 7;
+        p[5] = 0x50; // random access + PCR
+        let pcr = 123_456_789_012i64 % PCR_WRAP;
+        write_pcr(&mut p[6..12], pcr);
+        let view = Packet::new(&p).unwrap();
+        assert_eq!(view.pcr(), Some(pcr));
+        assert!(view.random_access());
+        assert_eq!(view.pid(), Pid(0x100));
+        PacketMut::new(&mut p).unwrap().set_pcr(pcr + 300);
+        assert_eq!(Packet::new(&p).unwrap().pcr(), Some(pcr + 300));
+    }
+
+    #[test]
+    fn pat_and_pmt_round_trip() {
+        let mut p = [0u8; PACKET_LEN];
+        write_pat(&mut p, 1, 1, Pid(0x1000));
+        assert_eq!(parse_pat(Packet::new(&p).unwrap()), Some((1, Pid(0x1000))));
+        let streams = [
+            PmtStream {
+                stream_type: 0x1b,
+                pid: Pid(0x100),
+                es_info: heapless::Vec::new(),
+            },
+            PmtStream {
+                stream_type: 0x0f,
+                pid: Pid(0x101),
+                es_info: heapless::Vec::from_slice(&[0x0a, 4, b'e', b'n', b'g', 0]).unwrap(),
+            },
+        ];
+        assert!(write_pmt(&mut p, Pid(0x1000), 1, 3, Pid(0x100), &streams));
+        let pmt = parse_pmt(Packet::new(&p).unwrap()).unwrap();
+        assert_eq!(pmt.pcr_pid, Pid(0x100));
+        assert_eq!(pmt.streams.as_slice(), &streams);
+        // A flipped bit fails the CRC.
+        p[12] ^= 1;
+        assert_eq!(parse_pmt(Packet::new(&p).unwrap()), None);
+    }
+
+    #[test]
+    fn unwrap_picks_the_nearest() {
+        assert_eq!(unwrap(PTS_WRAP - 10, 5, PTS_WRAP), PTS_WRAP + 5);
+        assert_eq!(unwrap(PTS_WRAP + 5, PTS_WRAP - 10, PTS_WRAP), PTS_WRAP - 10);
+        assert_eq!(unwrap(1000, 900, PTS_WRAP), 900);
+    }
+
+    #[test]
+    fn aligner_resyncs_and_carries_partials() {
+        let mut a = Aligner::new(1024);
+        let mut stream = vec![0x00, 0x12, 0x47]; // garbage, including a lone sync byte
+        for i in 0..3u8 {
+            let mut p = [i; PACKET_LEN];
+            p[0] = SYNC_BYTE;
+            stream.extend_from_slice(&p);
+        }
+        let mut got = Vec::new();
+        for piece in stream.chunks(100) {
+            a.spare()[..piece.len()].copy_from_slice(piece);
+            let whole = a.filled(piece.len()).to_vec();
+            got.extend(whole);
+            a.consume();
+        }
+        assert_eq!(got.len(), 3 * PACKET_LEN);
+        assert_eq!(got[1], 0);
+        assert_eq!(got[PACKET_LEN + 1], 1);
+        assert_eq!(a.n_skipped_bytes, 3);
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut buf = [0u8; PACKET_LEN];
+        for round in 0..200_000 {
+            for b in buf.iter_mut() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *b = seed as u8;
+            }
+            buf[0] = SYNC_BYTE;
+            if round % 3 == 0 {
+                buf[1] |= 0x40;
+                buf[4] = (seed >> 8) as u8 % 8;
+            }
+            let p = Packet::new(&buf).unwrap();
+            let _ = (
+                p.pcr(),
+                p.pts(),
+                p.dts(),
+                p.random_access(),
+                p.payload().len(),
+            );
+            let _ = (parse_pat(p), parse_pmt(p));
+            let mut m = PacketMut::new(&mut buf).unwrap();
+            m.set_pts(1);
+            m.set_dts(2);
+            m.set_pcr(3);
+        }
+    }
+}
