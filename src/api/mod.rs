@@ -7,6 +7,7 @@ pub mod health;
 pub mod logs;
 pub mod metrics;
 pub mod settings;
+pub mod transfer;
 
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["settings", rest @ ..] => settings::route(app, req, rest).await,
         ["logs", rest @ ..] => logs::route(app, req, rest).await,
         ["dashboard", rest @ ..] => dashboard::route(app, req, rest).await,
+        ["export"] => transfer::export_route(app, req).await,
+        ["import"] => transfer::import_route(app, req).await,
         // Fault injection, only with EXSTREAMTV_DEBUG_ROUTES=1: proves a panicking handler
         // becomes a 500 and the server lives on.
         ["debug", "panic"] if app.config.debug_routes => {

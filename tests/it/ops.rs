@@ -332,3 +332,116 @@ fn metrics_pass_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn export_then_import_into_a_fresh_box_gives_the_same_configuration() {
+    let a = TestServer::start();
+    assert_eq!(
+        a.client()
+            .put_json("/api/settings/hdhr", &json!({"friendly_name": "Den"}))
+            .status,
+        200
+    );
+    assert_eq!(
+        a.client()
+            .put_json(
+                "/api/settings/iptv",
+                &json!({"access_token": "secret-secret"})
+            )
+            .status,
+        200
+    );
+    let doc = a.client().get("/api/export").json();
+    assert_eq!(doc["format"], "exstreamtv-export");
+    assert!(
+        !doc.to_string().contains("secret-secret"),
+        "the export leaks a secret"
+    );
+    assert_eq!(doc["tables"]["channels"].as_array().unwrap().len(), 1);
+
+    // A fresh box whose first run made nothing: no demo (it gets --media of an empty dir).
+    let empty = crate::support::TempDir::new("empty-media");
+    let b = TestServer::builder().media(empty.path()).start();
+    let r = b.client().post_json("/api/import", &doc);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let again = b.client().get("/api/export").json();
+    for table in [
+        "channels",
+        "collections",
+        "collection_items",
+        "media_items",
+        "schedules",
+        "schedule_items",
+        "playouts",
+    ] {
+        assert_eq!(
+            again["tables"][table], doc["tables"][table],
+            "{table} differs after import"
+        );
+    }
+    assert_eq!(
+        b.client().get("/api/settings/hdhomerun").json()["friendly_name"],
+        "Den"
+    );
+    assert_eq!(
+        b.client().get("/api/settings/hdhomerun").json()["device_id"],
+        doc["settings"]["hdhomerun"]["device_id"]
+    );
+    // The secret was not carried over.
+    assert_eq!(
+        b.client().get("/api/settings/iptv").json()["access_token_enabled"],
+        false
+    );
+}
+
+#[test]
+fn a_half_valid_import_applies_nothing_and_lists_every_error() {
+    let server = TestServer::start();
+    let c = server.client();
+    let before = c.get("/api/export").json();
+    let mut doc = before.clone();
+    let channels = doc["tables"]["channels"].as_array_mut().unwrap();
+    channels.push(
+        json!({"id": 50, "number": "7", "name": "Fine", "created_at_ms": 0, "updated_at_ms": 0}),
+    );
+    channels.push(json!({"id": 51, "name": "No number", "created_at_ms": 0, "updated_at_ms": 0}));
+    channels.push(json!({"id": 52, "number": "8", "name": "Bad column", "colour": "red", "created_at_ms": 0, "updated_at_ms": 0}));
+    doc["tables"]["playouts"].as_array_mut().unwrap().push(
+        json!({"id": 60, "channel_id": 999, "seed": 1, "created_at_ms": 0, "updated_at_ms": 0}),
+    );
+    doc["tables"]["gremlins"] = json!([]);
+    let r = c.post_json("/api/import", &doc);
+    assert_eq!(r.status, 422, "{}", r.text());
+    let detail = r.detail();
+    assert!(
+        detail.contains("tables.gremlins: unknown table"),
+        "{detail}"
+    );
+    doc.as_object_mut().unwrap()["tables"]
+        .as_object_mut()
+        .unwrap()
+        .remove("gremlins");
+    let r = c.post_json("/api/import", &doc);
+    assert_eq!(r.status, 422);
+    let detail = r.detail();
+    assert!(detail.starts_with("nothing was imported"), "{detail}");
+    assert!(
+        detail.contains("channels[2]") && detail.contains("NOT NULL"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("channels[3].colour: unknown column"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("playouts row 60: refers to a missing channels row"),
+        "{detail}"
+    );
+    let after = c.get("/api/export").json();
+    assert_eq!(
+        after["tables"], before["tables"],
+        "a refused import changed something"
+    );
+    assert_eq!(c.request("POST", "/api/import", Some(b"nope")).status, 400);
+    assert_eq!(c.get("/api/import").status, 405);
+}

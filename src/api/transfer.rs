@@ -1,0 +1,308 @@
+//! `GET /api/export` and `POST /api/import`: the whole configuration as one JSON document —
+//! channels, schedules, collections, playlists, filler, profiles, the library's items, the
+//! stored timeline and the settings (secrets excluded) — so a box can be rebuilt or moved
+//! with the same lineup and guide. Import validates everything first and applies it in one
+//! transaction, or nothing, listing every error.
+//!
+//! The tables are exported generically, row by row, with the columns the schema has, so the
+//! format follows `schema.sql` without a second description of it.
+
+use std::sync::Arc;
+
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use serde_json::{json, Map, Value};
+
+use crate::app::App;
+use crate::db::DbError;
+use crate::http::router::{self, Verb};
+use crate::http::{body, ApiError, ApiResult, Req};
+use crate::settings::Settings;
+
+pub const FORMAT: &str = "exstreamtv-export";
+/// Bump when a change to the document would make an older importer misread it.
+pub const FORMAT_VERSION: i64 = 1;
+/// An import can be larger than an ordinary JSON body: a 10k-item library is ~10 MiB.
+const MAX_IMPORT_BODY: usize = 32 * 1024 * 1024;
+/// At most this many errors are listed; past it the import is refused all the same.
+const MAX_LISTED_ERRORS: usize = 50;
+
+/// Parents before children, so foreign keys resolve in this order on import.
+const TABLES: &[&str] = &[
+    "resolutions",
+    "ffmpeg_profiles",
+    "libraries",
+    "media_items",
+    "collections",
+    "collection_items",
+    "multi_collections",
+    "multi_collection_links",
+    "filler_presets",
+    "filler_items",
+    "channels",
+    "playlists",
+    "playlist_items",
+    "schedules",
+    "schedule_items",
+    "playouts",
+    "playout_items",
+    "playback_positions",
+];
+
+pub async fn export_route(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    router::only_get(req)?;
+    let tables = app.db.read(|conn| export_tables(conn)).await?;
+    let mut settings = serde_json::to_value(&*app.settings()).unwrap_or(Value::Null);
+    // Secrets never leave the box.
+    settings["iptv"]["access_token"] = Value::Null;
+    Ok(body::ok_json(&json!({
+        "message": "the whole configuration; POST it to /api/import to restore",
+        "status": "ok",
+        "endpoints": [{"path": "/api/import", "description": "POST this document"}],
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "schema_version": crate::db::SCHEMA_VERSION,
+        "version": crate::VERSION,
+        "exported_at": crate::time::rfc3339(crate::time::now_ms()),
+        "settings": settings,
+        "tables": tables,
+    })))
+}
+
+pub async fn import_route(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    if req.verb() != Verb::Post {
+        return Err(ApiError::method_not_allowed("POST"));
+    }
+    let bytes = req.body_bytes(MAX_IMPORT_BODY).await?;
+    let doc: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format_args!("malformed JSON: {e}")))?;
+    let mut errors = Vec::new();
+    if doc["format"] != FORMAT {
+        errors.push(format!("format: expected {FORMAT:?}"));
+    }
+    if doc["format_version"]
+        .as_i64()
+        .is_none_or(|v| v > FORMAT_VERSION)
+    {
+        errors.push(format!(
+            "format_version: expected a number up to {FORMAT_VERSION}"
+        ));
+    }
+    let tables = match doc.get("tables") {
+        Some(Value::Object(t)) => t.clone(),
+        _ => {
+            errors.push("tables: expected an object of table name to rows".into());
+            Map::new()
+        }
+    };
+    for name in tables.keys() {
+        if !TABLES.contains(&name.as_str()) {
+            errors.push(format!("tables.{name}: unknown table"));
+        }
+    }
+    // Settings: validated by deserialising onto the current ones (secrets kept as they are).
+    let current = app.settings();
+    let settings = match doc.get("settings") {
+        None | Some(Value::Null) => None,
+        Some(v) => match serde_path_to_error::deserialize::<_, Settings>(v.clone()) {
+            Ok(mut s) => {
+                s.iptv.access_token = current.iptv.access_token.clone();
+                Some(s)
+            }
+            Err(e) => {
+                errors.push(format!("settings.{}: {}", e.path(), e.inner()));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(refuse(errors));
+    }
+    let applied_settings = settings.clone();
+    let outcome = app
+        .db
+        .write(move |conn| import_tables(conn, &tables, settings.as_ref()))
+        .await?;
+    let counts = match outcome {
+        Ok(counts) => counts,
+        Err(errors) => return Err(refuse(errors)),
+    };
+    if let Some(s) = applied_settings {
+        // Already stored by the transaction; publish the snapshot too.
+        app.update_settings(move |current| {
+            *current = s;
+            Ok(())
+        })
+        .await?;
+    }
+    app.content_changed();
+    crate::scheduler::library_changed(app).await;
+    tracing::info!(?counts, "configuration imported");
+    Ok(body::ok_json(
+        &json!({"success": true, "message": "imported", "imported": counts}),
+    ))
+}
+
+fn refuse(mut errors: Vec<String>) -> ApiError {
+    let n = errors.len();
+    errors.truncate(MAX_LISTED_ERRORS);
+    let more = if n > MAX_LISTED_ERRORS {
+        format!("; and {} more", n - MAX_LISTED_ERRORS)
+    } else {
+        String::new()
+    };
+    ApiError::new(
+        hyper::StatusCode::UNPROCESSABLE_ENTITY,
+        format_args!(
+            "nothing was imported; {n} error(s): {}{more}",
+            errors.join("; ")
+        ),
+    )
+}
+
+fn columns(conn: &rusqlite::Connection, table: &str) -> Result<Vec<String>, DbError> {
+    let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+    let cols = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(cols.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn export_tables(conn: &rusqlite::Connection) -> Result<Map<String, Value>, DbError> {
+    let mut out = Map::new();
+    for table in TABLES {
+        let cols = columns(conn, table)?;
+        let list = cols
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut stmt = conn.prepare(&format!("SELECT {list} FROM {table} ORDER BY rowid"))?;
+        let mut rows = stmt.query([])?;
+        let mut items = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut obj = Map::new();
+            for (i, col) in cols.iter().enumerate() {
+                let v = match row.get_ref(i)? {
+                    ValueRef::Null => continue,
+                    ValueRef::Integer(n) => json!(n),
+                    ValueRef::Real(x) => json!(x),
+                    ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
+                    // Raw bytes (file names that are not UTF-8) travel as hex.
+                    ValueRef::Blob(b) => json!({"hex": crate::http::auth::hex(b)}),
+                };
+                obj.insert(col.clone(), v);
+            }
+            items.push(Value::Object(obj));
+        }
+        out.insert((*table).to_string(), Value::Array(items));
+    }
+    Ok(out)
+}
+
+/// Replaces the tables present in the document, inside one transaction. `Ok(Err(errors))`
+/// means it was rolled back: nothing changed.
+fn import_tables(
+    conn: &mut rusqlite::Connection,
+    tables: &Map<String, Value>,
+    settings: Option<&Settings>,
+) -> Result<Result<Vec<(String, usize)>, Vec<String>>, DbError> {
+    let tx = conn.transaction()?;
+    // Checked at commit, so rows may arrive in any order within the document.
+    tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+    let mut errors = Vec::new();
+    // Children first, so the deletes do not cascade into rows we are about to keep.
+    for table in TABLES.iter().rev() {
+        if tables.contains_key(*table) {
+            tx.execute(&format!("DELETE FROM {table}"), [])?;
+        }
+    }
+    let mut counts = Vec::new();
+    for table in TABLES {
+        let Some(rows) = tables.get(*table) else {
+            continue;
+        };
+        let Some(rows) = rows.as_array() else {
+            errors.push(format!("tables.{table}: expected an array of rows"));
+            continue;
+        };
+        let known = columns(&tx, table)?;
+        for (i, row) in rows.iter().enumerate() {
+            let Some(obj) = row.as_object() else {
+                errors.push(format!("{table}[{i}]: expected an object"));
+                continue;
+            };
+            let mut names = Vec::with_capacity(obj.len());
+            let mut values = Vec::with_capacity(obj.len());
+            for (col, v) in obj {
+                if !known.contains(col) {
+                    errors.push(format!("{table}[{i}].{col}: unknown column"));
+                    continue;
+                }
+                match to_sql(v) {
+                    Some(sql) => {
+                        names.push(format!("\"{col}\""));
+                        values.push(sql);
+                    }
+                    None => errors.push(format!("{table}[{i}].{col}: expected a string, number, boolean, null or {{\"hex\": ...}}")),
+                }
+            }
+            let placeholders = (1..=values.len())
+                .map(|n| format!("?{n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES ({placeholders})",
+                names.join(", ")
+            );
+            if let Err(e) = tx.execute(&sql, rusqlite::params_from_iter(values)) {
+                errors.push(format!("{table}[{i}]: {e}"));
+            }
+        }
+        counts.push(((*table).to_string(), rows.len()));
+    }
+    // Every dangling reference, by table and row.
+    {
+        let mut stmt = tx.prepare("PRAGMA foreign_key_check")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let table: String = r.get(0)?;
+            let rowid: Option<i64> = r.get(1)?;
+            let parent: String = r.get(2)?;
+            errors.push(format!(
+                "{table} row {}: refers to a missing {parent} row",
+                rowid.unwrap_or(0)
+            ));
+        }
+    }
+    if let Some(s) = settings {
+        s.save(&tx)?;
+    }
+    if !errors.is_empty() {
+        tx.rollback()?;
+        return Ok(Err(errors));
+    }
+    tx.commit()?;
+    Ok(Ok(counts))
+}
+
+fn to_sql(v: &Value) -> Option<SqlValue> {
+    Some(match v {
+        Value::Null => SqlValue::Null,
+        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => SqlValue::Integer(i),
+            None => SqlValue::Real(n.as_f64()?),
+        },
+        Value::String(s) => SqlValue::Text(s.clone()),
+        Value::Object(o) => SqlValue::Blob(unhex(o.get("hex")?.as_str()?)?),
+        Value::Array(_) => return None,
+    })
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
