@@ -50,7 +50,7 @@ const TABLES: &[&str] = &[
 
 pub async fn export_route(app: &Arc<App>, req: &mut Req) -> ApiResult {
     router::only_get(req)?;
-    let tables = app.db.read(|conn| export_tables(conn)).await?;
+    let tables = app.db.read(export_tables).await?;
     let mut settings = serde_json::to_value(&*app.settings()).unwrap_or(Value::Null);
     // Secrets never leave the box.
     settings["iptv"]["access_token"] = Value::Null;
@@ -203,7 +203,7 @@ fn import_tables(
     conn: &mut rusqlite::Connection,
     tables: &Map<String, Value>,
     settings: Option<&Settings>,
-) -> Result<Result<Vec<(String, usize)>, Vec<String>>, DbError> {
+) -> Result<ImportOutcome, DbError> {
     let tx = conn.transaction()?;
     // Checked at commit, so rows may arrive in any order within the document.
     tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
@@ -282,6 +282,9 @@ fn import_tables(
     tx.commit()?;
     Ok(Ok(counts))
 }
+
+/// Rows imported per table, or every error found (then nothing was applied).
+type ImportOutcome = Result<Vec<(String, usize)>, Vec<String>>;
 
 fn to_sql(v: &Value) -> Option<SqlValue> {
     Some(match v {
