@@ -290,3 +290,40 @@ fn a_panicking_handler_is_a_500_and_the_server_keeps_serving() {
     let plain = TestServer::start();
     assert_eq!(plain.client().get("/api/debug/panic").status, 404);
 }
+
+#[test]
+fn doctor_reports_board_ffmpeg_encoders_ports_and_data() {
+    let data = crate::support::TempDir::new("doctor");
+    let out = std::process::Command::new(crate::support::server::BIN)
+        .args([
+            "doctor",
+            "--listen",
+            "127.0.0.1:0",
+            "--discovery-port",
+            "0",
+            "--board",
+            "rpi4",
+            "--data",
+        ])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("board:     rpi4"), "{text}");
+    assert!(text.contains("encoder:   libx264       works"), "{text}");
+    assert!(
+        text.contains("h264_v4l2m2m") && text.contains("(board's choice)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ffmpeg:")
+            && text.contains("discovery: disabled")
+            && text.contains("writable"),
+        "{text}"
+    );
+}
