@@ -333,7 +333,10 @@ CREATE TABLE playout_items (
     in_point_ms   INTEGER NOT NULL DEFAULT 0,
     filler_kind   TEXT,                -- pre_roll|mid_roll|post_roll|pad|tail|fallback|offline
     custom_title  TEXT,
-    guide_mode    TEXT NOT NULL DEFAULT 'normal'
+    guide_mode    TEXT NOT NULL DEFAULT 'normal',
+    -- The builder's state after this item (JSON, playout::Anchor), on the last item of each
+    -- step: a rebuild resumes here and reproduces what follows.
+    anchor        TEXT
 );
 CREATE INDEX playout_items_time ON playout_items(playout_id, start_ms);
 

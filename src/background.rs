@@ -10,6 +10,7 @@ use crate::app::App;
 
 pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, _http_addr: SocketAddr) {
     tasks.spawn(sample_event_loop_lag(app.clone()));
+    tasks.spawn(crate::scheduler::run_horizon(app.clone()));
 }
 
 /// Measures how late a 1 s timer fires: the runtime's responsiveness, for /metrics.

@@ -90,6 +90,11 @@ pub fn prepare(config: Config, shutdown: watch::Receiver<bool>) -> Result<App, S
     if first_run {
         tracing::info!("first run: created the demo channel");
     }
+    // Timelines exist before the listener opens: the first tune or guide fetch finds them.
+    match crate::scheduler::build_all_blocking(&db, &settings) {
+        Ok(n_items) => tracing::info!(n_items, "playouts built"),
+        Err(err) => tracing::warn!(%err, "could not build the playouts; the horizon task retries"),
+    }
     tracing::info!(board = %board.name, encoder = %board.encoder, data = %config.data_dir.display(), "starting");
     Ok(App::new(AppParts {
         config,

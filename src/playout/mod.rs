@@ -1,4 +1,23 @@
 //! Schedules become a timeline: pure, deterministic functions from (schedule, collections,
-//! previous state, time range) to playout items.
+//! filler, the previous state, a time range) to playout items. Nothing here reads a clock,
+//! a file or the database: the scheduler hands everything in, so a rebuild with the stored
+//! seed and anchor yields the same items, and every mode is unit-tested alone.
+//!
+//! - `model`: the inputs (media, contents, slots, filler presets) and the output `Item`.
+//! - `order`: playback orders (sorts, seeded shuffles) and the per-content cursors.
+//! - `clock`: fixed start times and pad boundaries in the configured time zone (DST-aware).
+//! - `build`: the builder itself.
 //!
 //! **Architecture invariant:** `playout` does not depend on tokio, `db` or `http`.
+
+pub mod build;
+pub mod clock;
+pub mod model;
+pub mod order;
+
+pub use build::{build, Build};
+pub use model::*;
+pub use order::{Anchor, Order};
+
+#[cfg(test)]
+mod tests;

@@ -1,13 +1,204 @@
 //! The scheduler keeps every channel's timeline built: it loads schedules and collections
-//! from SQLite, runs the pure `playout` builder, persists the items for the horizon, and
-//! extends them in the background. Readers (the stream feeder, the guide) go through `cursor`.
+//! from SQLite (`inputs`), runs the pure `playout` builder, persists the items for the
+//! horizon (`timeline`), and extends them in the background (`run_horizon`). Readers (the
+//! stream feeder, the guide) go through `cursor`.
+//!
+//! Every change that can alter a timeline (schedule, channel filler, collection, media)
+//! calls `rebuild_playout`/`rebuild_channel`/`library_changed`: they rebuild from now on and
+//! keep the item playing now, so a viewer never sees the current programme cut.
 
 pub mod cursor;
+pub mod inputs;
+pub mod timeline;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::app::App;
+use crate::db::{Db, DbError};
+use crate::settings::Settings;
+use crate::time::{now_ms, UnixMs};
+
+pub use timeline::{Outcome, Skipped};
+
+/// How often the horizon task looks for timelines to extend and items to retire. Extending
+/// happens in chunks (`timeline::EXTEND_SLACK_MS`), so checking often costs a query only.
+const HORIZON_CHECK_INTERVAL: Duration = Duration::from_secs(10 * 60);
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The horizon the settings ask for (`playout.days_to_build`, at least one day).
+pub fn horizon_ms(settings: &Settings) -> i64 {
+    i64::from(settings.playout.days_to_build.max(1)) * DAY_MS
+}
+
+/// The configured zone; an unknown name (validation refuses it, but an old database may hold
+/// one) falls back to UTC with a warning.
+pub fn time_zone(settings: &Settings) -> jiff::tz::TimeZone {
+    match jiff::tz::TimeZone::get(&settings.playout.time_zone) {
+        Ok(tz) => tz,
+        Err(err) => {
+            tracing::warn!(zone = %settings.playout.time_zone, %err, "unknown time zone; using UTC");
+            jiff::tz::TimeZone::UTC
+        }
+    }
+}
+
+fn active_playouts(conn: &rusqlite::Connection) -> Result<Vec<i64>, DbError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM playouts WHERE is_active = 1 ORDER BY id")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+}
+
+/// Builds (or extends) every active playout up to the horizon. Blocking: for start-up,
+/// before the listener opens, so the first request already finds a timeline.
+pub fn build_all_blocking(db: &Db, settings: &Settings) -> Result<usize, DbError> {
+    let horizon = horizon_ms(settings);
+    let tz = time_zone(settings);
+    db.write_blocking(move |conn| extend_all(conn, now_ms(), horizon, &tz))
+}
+
+fn extend_all(
+    conn: &mut rusqlite::Connection,
+    now: UnixMs,
+    horizon: i64,
+    tz: &jiff::tz::TimeZone,
+) -> Result<usize, DbError> {
+    let mut n_written = 0;
+    for playout_id in active_playouts(conn)? {
+        n_written += timeline::extend(conn, playout_id, now, horizon, tz)?.n_written;
+    }
+    Ok(n_written)
+}
+
+/// Rebuilds one playout from now on (keeping what plays now).
+pub async fn rebuild_playout(app: &Arc<App>, playout_id: i64) -> Result<Outcome, DbError> {
+    let settings = app.settings();
+    let (horizon, tz) = (horizon_ms(&settings), time_zone(&settings));
+    let outcome = app
+        .db
+        .write(move |conn| timeline::rebuild(conn, playout_id, now_ms(), horizon, &tz))
+        .await?;
+    if outcome.n_written > 0 {
+        app.content_changed();
+    }
+    Ok(outcome)
+}
+
+/// Rebuilds the playouts of every channel whose schedule is `schedule_id`.
+pub async fn schedule_changed(app: &Arc<App>, schedule_id: i64) -> Result<(), DbError> {
+    let ids = app
+        .db
+        .read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM playouts WHERE program_schedule_id = ?1 AND is_active = 1",
+            )?;
+            let rows = stmt.query_map([schedule_id], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+        })
+        .await?;
+    rebuild_many(app, ids).await
+}
+
+/// Rebuilds the playouts of one channel (its filler changed, it was created or edited).
+pub async fn channel_changed(app: &Arc<App>, channel_id: i64) -> Result<(), DbError> {
+    let ids = app
+        .db
+        .read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM playouts WHERE channel_id = ?1 AND is_active = 1",
+            )?;
+            let rows = stmt.query_map([channel_id], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+        })
+        .await?;
+    rebuild_many(app, ids).await
+}
+
+/// Rebuilds every active playout from now (a filler preset or a collection changed).
+pub async fn rebuild_all(app: &Arc<App>) -> Result<(), DbError> {
+    let ids = app.db.read(active_playouts).await?;
+    rebuild_many(app, ids).await
+}
+
+async fn rebuild_many(app: &Arc<App>, ids: Vec<i64>) -> Result<(), DbError> {
+    let settings = app.settings();
+    let (horizon, tz) = (horizon_ms(&settings), time_zone(&settings));
+    // One transaction per playout: a rebuild of 100 channels never holds the writer for long.
+    let mut n_written = 0;
+    for playout_id in ids {
+        let tz = tz.clone();
+        n_written += app
+            .db
+            .write(move |conn| timeline::rebuild(conn, playout_id, now_ms(), horizon, &tz))
+            .await?
+            .n_written;
+    }
+    if n_written > 0 {
+        app.content_changed();
+    }
+    Ok(())
+}
+
+/// Ends the current item of the playout now; later items move earlier.
+pub async fn skip(app: &Arc<App>, playout_id: i64) -> Result<Option<Skipped>, DbError> {
+    let settings = app.settings();
+    let (horizon, tz) = (horizon_ms(&settings), time_zone(&settings));
+    let skipped = app
+        .db
+        .write(move |conn| timeline::skip(conn, playout_id, now_ms(), horizon, &tz))
+        .await?;
+    if skipped.is_some() {
+        app.content_changed();
+    }
+    Ok(skipped)
+}
 
 /// The library changed (a scan added, changed or lost media): rebuild the affected
-/// playouts from now on, keeping the item playing now.
-pub async fn library_changed(_app: &Arc<App>) {}
+/// playouts from now on, keeping the item playing now. Playouts whose timeline comes out
+/// the same are not rewritten, so "affected" is decided by the builder itself.
+pub async fn library_changed(app: &Arc<App>) {
+    if let Err(err) = rebuild_all(app).await {
+        tracing::warn!(%err, "could not rebuild the playouts after a library change");
+    }
+}
+
+/// The background task: extends every timeline to the horizon and retires finished items,
+/// every `HORIZON_CHECK_INTERVAL` until shutdown.
+pub async fn run_horizon(app: Arc<App>) {
+    let mut shutdown = app.shutdown.clone();
+    loop {
+        let settings = app.settings();
+        let (horizon, tz) = (horizon_ms(&settings), time_zone(&settings));
+        let result = app
+            .db
+            .write(move |conn| {
+                let now = now_ms();
+                let n_written = extend_all(conn, now, horizon, &tz)?;
+                let n_retired = timeline::retire_finished(conn, now)?;
+                Ok((n_written, n_retired))
+            })
+            .await;
+        match result {
+            Ok((n_written, n_retired)) => {
+                if n_written > 0 || n_retired > 0 {
+                    tracing::debug!(n_written, n_retired, "playout horizon extended");
+                    app.content_changed();
+                }
+            }
+            Err(DbError::Closed) => return,
+            Err(err) => tracing::warn!(%err, "could not extend the playout horizon"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HORIZON_CHECK_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+        if app.is_shutting_down() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,395 @@
+//! The builder: walks the schedule's slots from an anchor and a start instant, appending
+//! items until the end of the range. Each step (one unit of content with its filler, a gap
+//! fill, a tail) is atomic: its last item carries the anchor after it, so a rebuild can
+//! resume at any step boundary and reproduce what follows exactly.
+//!
+//! Contiguity is by construction: every item starts at the running clock `t` and moves it to
+//! its finish; nothing else moves `t`.
+
+use super::clock;
+use super::model::{
+    ContentKey, FillerKind, FillerMode, FillerPreset, Fillers, Input, Item, Mode, Slot, Tail,
+};
+use super::order::{Anchor, Sequencer};
+
+/// A step that adds no time this many times in a row (beyond one pass over the slots) plays
+/// the slate instead, so a schedule of empty or zero-window slots can never spin.
+const MAX_IDLE_STEPS_BEYOND_SLOTS: usize = 2;
+/// The slate for a slot with nothing to play runs to the next :00 or :30, which keeps the
+/// guide tidy and lets a newly filled collection take over at a clean boundary.
+const OFFLINE_PAD_MINUTES: u32 = 30;
+/// Filler picks that do not fit the remaining time before a fill gives up (ErsatzTV's
+/// "discard to fill attempts"); past it, fallback filler or the slate covers the rest.
+const MAX_FILL_DISCARDS: usize = 8;
+/// Items one filler block or one gap may hold: bounds a pathological preset (thousands of
+/// one-second clips) without limiting any real one.
+const MAX_ITEMS_PER_FILL: usize = 500;
+/// Picks tried to find a playable (non-zero) media before the slot counts as empty.
+const MAX_UNPLAYABLE_SKIPS: usize = 16;
+/// A media item shorter than twice this is not split for a mid-roll.
+const MIN_MID_ROLL_PART_MS: i64 = 60_000;
+
+/// The items from `from_ms` to at least `until_ms` (the last step may end after it), and the
+/// state after the last item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Build {
+    pub items: Vec<Item>,
+    pub anchor: Anchor,
+}
+
+pub fn build(input: &Input<'_>, anchor: Anchor, from_ms: i64, until_ms: i64) -> Build {
+    let mut builder = Builder {
+        input,
+        seq: Sequencer::default(),
+        state: anchor,
+        items: Vec::new(),
+        t: from_ms,
+    };
+    let mut n_idle = 0;
+    while builder.t < until_ms {
+        let (t_before, n_before) = (builder.t, builder.items.len());
+        builder.step();
+        if builder.t == t_before {
+            n_idle += 1;
+            if n_idle > input.slots.len() + MAX_IDLE_STEPS_BEYOND_SLOTS {
+                let end = clock::next_boundary(builder.t, OFFLINE_PAD_MINUTES, input.time_zone);
+                builder.offline(end);
+                n_idle = 0;
+            }
+        } else {
+            n_idle = 0;
+        }
+        if builder.items.len() > n_before {
+            builder.mark_anchor();
+        }
+    }
+    Build {
+        items: builder.items,
+        anchor: builder.state,
+    }
+}
+
+struct Builder<'i, 'a> {
+    input: &'i Input<'a>,
+    seq: Sequencer,
+    state: Anchor,
+    items: Vec<Item>,
+    /// The running clock: the start of the next item.
+    t: i64,
+}
+
+/// What a rollback restores.
+struct Mark {
+    n_items: usize,
+    t: i64,
+    state: Anchor,
+}
+
+impl Builder<'_, '_> {
+    fn step(&mut self) {
+        let slots = self.input.slots;
+        if slots.is_empty() {
+            let end = clock::next_boundary(self.t, OFFLINE_PAD_MINUTES, self.input.time_zone);
+            self.offline(end);
+            return;
+        }
+        let index = self.state.slot as usize % slots.len();
+        let slot = &slots[index];
+        let fillers = slot.fillers.or(self.input.channel_fillers);
+        if !self.state.entered {
+            if let Some(fixed) = slot.fixed_start {
+                let tz = self.input.time_zone;
+                let target = if fixed.flexible {
+                    clock::occurrence_today(self.t, fixed.time, tz).max(self.t)
+                } else {
+                    clock::next_occurrence(self.t, fixed.time, tz)
+                };
+                if target > self.t {
+                    // Waiting is its own step; re-entering at `target` finds no wait.
+                    self.fill_gap(target, fillers.fallback);
+                    return;
+                }
+            }
+            self.state.entered = true;
+            if let Mode::Duration { duration_ms, .. } = slot.mode {
+                self.state.block_end_ms = Some(self.t + duration_ms.max(0));
+            }
+        }
+        let content = slot
+            .content
+            .filter(|key| !self.input.library.content(*key).is_empty());
+        let Some(content) = content else {
+            // Nothing to play (missing or emptied collection): the slate, never a dead channel.
+            let end = match slot.mode {
+                Mode::Duration { .. } => self.state.block_end_ms.unwrap_or(self.t),
+                Mode::Flood => self
+                    .flood_limit(index)
+                    .unwrap_or_else(|| self.offline_end()),
+                Mode::One | Mode::Multiple(_) => self.offline_end(),
+            };
+            self.fill_gap(end, fillers.fallback);
+            self.state.advance_slot(slots.len());
+            return;
+        };
+        match slot.mode {
+            Mode::Flood => {
+                let limit = self.flood_limit(index);
+                let mark = self.mark();
+                let played = self.unit(slot, content, fillers);
+                match limit {
+                    Some(limit) if self.t > limit || !played => {
+                        self.rollback(mark);
+                        self.fill_gap(limit, fillers.fallback);
+                        self.state.advance_slot(slots.len());
+                    }
+                    _ if !played => {
+                        self.rollback(mark);
+                        self.fill_gap(self.offline_end(), fillers.fallback);
+                    }
+                    _ => {}
+                }
+            }
+            Mode::One => {
+                if !self.unit(slot, content, fillers) {
+                    self.fill_gap(self.offline_end(), fillers.fallback);
+                }
+                self.state.advance_slot(slots.len());
+            }
+            Mode::Multiple(count) => {
+                if !self.unit(slot, content, fillers) {
+                    self.fill_gap(self.offline_end(), fillers.fallback);
+                    self.state.advance_slot(slots.len());
+                    return;
+                }
+                self.state.played += 1;
+                if self.state.played >= count.max(1) {
+                    self.state.advance_slot(slots.len());
+                }
+            }
+            Mode::Duration { tail, .. } => {
+                let end = self.state.block_end_ms.unwrap_or(self.t);
+                let mark = self.mark();
+                let played = self.unit(slot, content, fillers);
+                // The first unit plays even if it overruns the block: otherwise an item
+                // longer than the block would block the slot forever.
+                let fits = played && (self.t <= end || self.state.played == 0);
+                if fits {
+                    self.state.played += 1;
+                    return;
+                }
+                self.rollback(mark);
+                match tail {
+                    Tail::None => {}
+                    Tail::Offline => self.offline(end),
+                    Tail::Filler => {
+                        if let Some(preset) = self.input.preset(fillers.tail) {
+                            self.fill_with(preset, end, FillerKind::Tail);
+                        }
+                        self.fill_gap(end, fillers.fallback);
+                    }
+                }
+                self.state.advance_slot(slots.len());
+            }
+        }
+    }
+
+    /// Pre-roll, the content item (split around a mid-roll), post-roll, then padding.
+    /// Returns false when the content had nothing playable (nothing was emitted for it).
+    fn unit(&mut self, slot: &Slot, content: ContentKey, fillers: Fillers) -> bool {
+        let library = self.input.library;
+        let mut picked = None;
+        for _ in 0..MAX_UNPLAYABLE_SKIPS {
+            let Some(index) = self.seq.next(
+                library,
+                content,
+                slot.order,
+                self.input.seed,
+                &mut self.state,
+            ) else {
+                break;
+            };
+            if library.media[index as usize].duration_ms > 0 {
+                picked = Some(index);
+                break;
+            }
+        }
+        let Some(index) = picked else {
+            return false;
+        };
+        let media = &library.media[index as usize];
+        let pre = self.input.preset(fillers.pre_roll);
+        let mid = self.input.preset(fillers.mid_roll);
+        let post = self.input.preset(fillers.post_roll);
+        if let Some(preset) = pre {
+            self.filler_block(preset, FillerKind::PreRoll);
+        }
+        let duration = media.duration_ms;
+        let split = mid.is_some_and(|p| !matches!(p.mode, FillerMode::Pad(_)))
+            && duration >= 2 * MIN_MID_ROLL_PART_MS;
+        if let (true, Some(preset)) = (split, mid) {
+            let half = duration / 2;
+            self.push_content(slot, Item::media(media, self.t, self.t + half, 0));
+            self.filler_block(preset, FillerKind::MidRoll);
+            let rest = duration - half;
+            self.push_content(slot, Item::media(media, self.t, self.t + rest, half));
+        } else {
+            self.push_content(slot, Item::media(media, self.t, self.t + duration, 0));
+        }
+        if let Some(preset) = post {
+            self.filler_block(preset, FillerKind::PostRoll);
+        }
+        let pad = [pre, mid, post]
+            .into_iter()
+            .flatten()
+            .find_map(|p| match p.mode {
+                FillerMode::Pad(minutes) => Some((p, minutes)),
+                _ => None,
+            });
+        if let Some((preset, minutes)) = pad {
+            // Already on a boundary: nothing to pad.
+            let target = clock::next_boundary(self.t - 1, minutes, self.input.time_zone);
+            if target > self.t {
+                self.fill_with(preset, target, FillerKind::Pad);
+                self.fill_gap(target, fillers.fallback);
+            }
+        }
+        true
+    }
+
+    fn push_content(&mut self, slot: &Slot, mut item: Item) {
+        item.custom_title = slot.custom_title.clone();
+        item.guide_mode = slot.guide_mode;
+        self.t = item.finish_ms;
+        self.items.push(item);
+    }
+
+    /// A count or duration preset played whole (pad presets pad after the unit instead).
+    fn filler_block(&mut self, preset: &FillerPreset, kind: FillerKind) {
+        match preset.mode {
+            FillerMode::Count(count) => {
+                let count = (count as usize).min(MAX_ITEMS_PER_FILL);
+                for _ in 0..count {
+                    let Some(index) = self.next_filler(preset) else {
+                        return;
+                    };
+                    let media = &self.input.library.media[index as usize];
+                    self.push_filler(
+                        Item::media(media, self.t, self.t + media.duration_ms, 0),
+                        kind,
+                    );
+                }
+            }
+            FillerMode::Duration(duration_ms) => {
+                let end = self.t + duration_ms.max(0);
+                self.fill_with(preset, end, kind);
+            }
+            FillerMode::Pad(_) => {}
+        }
+    }
+
+    /// Whole filler items while they fit before `end`; what is left stays for the caller.
+    fn fill_with(&mut self, preset: &FillerPreset, end: i64, kind: FillerKind) {
+        let mut n_discards = 0;
+        let mut n_items = 0;
+        while self.t < end && n_discards < MAX_FILL_DISCARDS && n_items < MAX_ITEMS_PER_FILL {
+            let Some(index) = self.next_filler(preset) else {
+                return;
+            };
+            let media = &self.input.library.media[index as usize];
+            if media.duration_ms <= end - self.t {
+                self.push_filler(
+                    Item::media(media, self.t, self.t + media.duration_ms, 0),
+                    kind,
+                );
+                n_items += 1;
+            } else {
+                n_discards += 1;
+            }
+        }
+    }
+
+    fn next_filler(&mut self, preset: &FillerPreset) -> Option<u32> {
+        let library = self.input.library;
+        for _ in 0..MAX_UNPLAYABLE_SKIPS {
+            let index = self.seq.next(
+                library,
+                preset.content,
+                preset.order,
+                self.input.seed,
+                &mut self.state,
+            )?;
+            if library.media[index as usize].duration_ms > 0 {
+                return Some(index);
+            }
+        }
+        None
+    }
+
+    fn push_filler(&mut self, mut item: Item, kind: FillerKind) {
+        item.filler_kind = Some(kind);
+        self.t = item.finish_ms;
+        self.items.push(item);
+    }
+
+    /// Covers `[t, end)` exactly: fallback filler trimmed to fit, else the slate.
+    fn fill_gap(&mut self, end: i64, fallback: Option<i64>) {
+        if let Some(preset) = self.input.preset(fallback) {
+            let mut n_items = 0;
+            while self.t < end && n_items < MAX_ITEMS_PER_FILL {
+                let Some(index) = self.next_filler(preset) else {
+                    break;
+                };
+                let media = &self.input.library.media[index as usize];
+                let finish = (self.t + media.duration_ms).min(end);
+                self.push_filler(Item::media(media, self.t, finish, 0), FillerKind::Fallback);
+                n_items += 1;
+            }
+        }
+        self.offline(end);
+    }
+
+    /// The slate up to `end` (nothing when already there).
+    fn offline(&mut self, end: i64) {
+        if end > self.t {
+            self.items.push(Item::offline(self.t, end));
+            self.t = end;
+        }
+    }
+
+    fn offline_end(&self) -> i64 {
+        clock::next_boundary(self.t, OFFLINE_PAD_MINUTES, self.input.time_zone)
+    }
+
+    /// Where a flood in slot `index` must stop: the next fixed start of the first fixed slot
+    /// after it (its own next occurrence, strictly later, when it is the only one).
+    fn flood_limit(&self, index: usize) -> Option<i64> {
+        let slots = self.input.slots;
+        let tz = self.input.time_zone;
+        (1..=slots.len()).find_map(|step| {
+            let other = (index + step) % slots.len();
+            let fixed = slots[other].fixed_start?;
+            let from = if other == index { self.t + 1 } else { self.t };
+            Some(clock::next_occurrence(from, fixed.time, tz))
+        })
+    }
+
+    fn mark(&self) -> Mark {
+        Mark {
+            n_items: self.items.len(),
+            t: self.t,
+            state: self.state.clone(),
+        }
+    }
+
+    fn rollback(&mut self, mark: Mark) {
+        self.items.truncate(mark.n_items);
+        self.t = mark.t;
+        self.state = mark.state;
+    }
+
+    fn mark_anchor(&mut self) {
+        if let Some(last) = self.items.last_mut() {
+            last.anchor = Some(Box::new(self.state.clone()));
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! What the builder reads and what it produces. Inputs are plain data the scheduler loads
+//! from SQLite (or a test writes by hand); the output is the timeline, one `Item` per row.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use smol_str::SmolStr;
+
+use super::order::{Anchor, Order};
+
+/// One playable media item, as far as scheduling cares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Media {
+    pub id: i64,
+    /// The item's own title (an episode's title, a movie's title).
+    pub title: SmolStr,
+    pub duration_ms: i64,
+    /// Set for episodes: the guide shows the show as the title, the item as the sub-title.
+    pub show_title: Option<SmolStr>,
+    pub season: Option<i32>,
+    pub episode: Option<i32>,
+    /// `originally_available` ("1999-05-01") or the year ("1999"): sorts as text.
+    pub date: Option<SmolStr>,
+}
+
+impl Media {
+    /// `(guide title, episode title)`.
+    fn guide_titles(&self) -> (SmolStr, Option<SmolStr>) {
+        match &self.show_title {
+            Some(show) if !show.is_empty() => (show.clone(), Some(self.title.clone())),
+            _ => (self.title.clone(), None),
+        }
+    }
+}
+
+/// Where a slot's or a filler's media come from; the key of a cursor in the anchor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentKey {
+    pub kind: ContentKind,
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ContentKind {
+    Collection,
+    MultiCollection,
+    Playlist,
+    MediaItem,
+    /// A filler preset's items, flattened.
+    Filler,
+}
+
+impl ContentKind {
+    pub fn code(self) -> u8 {
+        match self {
+            ContentKind::Collection => 0,
+            ContentKind::MultiCollection => 1,
+            ContentKind::Playlist => 2,
+            ContentKind::MediaItem => 3,
+            ContentKind::Filler => 4,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<ContentKind> {
+        Some(match code {
+            0 => ContentKind::Collection,
+            1 => ContentKind::MultiCollection,
+            2 => ContentKind::Playlist,
+            3 => ContentKind::MediaItem,
+            4 => ContentKind::Filler,
+            _ => return None,
+        })
+    }
+}
+
+/// Everything the builder may play: a media arena and, per content, indices into it.
+/// Contents hold only playable media (known, non-zero duration, not missing).
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    pub media: Vec<Media>,
+    pub contents: HashMap<ContentKey, Vec<u32>>,
+}
+
+impl Library {
+    pub fn content(&self, key: ContentKey) -> &[u32] {
+        self.contents.get(&key).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Play until the next fixed start time (forever when there is none).
+    Flood,
+    One,
+    /// Play this many (≥ 1).
+    Multiple(u32),
+    /// Play what fits in this long (> 0), then the tail.
+    Duration {
+        duration_ms: i64,
+        tail: Tail,
+    },
+}
+
+/// What fills the rest of a `Duration` block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tail {
+    /// Nothing: the next slot starts at once.
+    None,
+    Offline,
+    /// The slot's tail filler (then fallback filler, then offline for what is left).
+    Filler,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuideMode {
+    Normal,
+    Custom,
+    Hide,
+}
+
+impl GuideMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuideMode::Normal => "normal",
+            GuideMode::Custom => "custom",
+            GuideMode::Hide => "hide",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<GuideMode> {
+        Some(match text {
+            "normal" => GuideMode::Normal,
+            "custom" => GuideMode::Custom,
+            "hide" => GuideMode::Hide,
+            _ => return None,
+        })
+    }
+}
+
+/// A wall-clock start ("every day at 20:00" in the configured zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedStart {
+    pub time: jiff::civil::Time,
+    /// Strict waits for the next occurrence; flexible starts at once when today's has passed.
+    pub flexible: bool,
+}
+
+/// Filler presets by role; `None` falls back to the channel's, then to nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fillers {
+    pub pre_roll: Option<i64>,
+    pub mid_roll: Option<i64>,
+    pub post_roll: Option<i64>,
+    pub tail: Option<i64>,
+    pub fallback: Option<i64>,
+}
+
+impl Fillers {
+    /// `self` where set, else `base`.
+    pub fn or(self, base: Fillers) -> Fillers {
+        Fillers {
+            pre_roll: self.pre_roll.or(base.pre_roll),
+            mid_roll: self.mid_roll.or(base.mid_roll),
+            post_roll: self.post_roll.or(base.post_roll),
+            tail: self.tail.or(base.tail),
+            fallback: self.fallback.or(base.fallback),
+        }
+    }
+}
+
+/// One schedule item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    /// `None`: the slot refers to nothing playable; it plays the offline slate.
+    pub content: Option<ContentKey>,
+    pub order: Order,
+    pub mode: Mode,
+    pub fixed_start: Option<FixedStart>,
+    pub custom_title: Option<SmolStr>,
+    pub guide_mode: GuideMode,
+    pub fillers: Fillers,
+}
+
+impl Slot {
+    /// A dynamic slot that floods `content` in `order`: the common case and the tests' base.
+    pub fn flood(content: ContentKey, order: Order) -> Slot {
+        Slot {
+            content: Some(content),
+            order,
+            mode: Mode::Flood,
+            fixed_start: None,
+            custom_title: None,
+            guide_mode: GuideMode::Normal,
+            fillers: Fillers::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FillerMode {
+    /// Play this many items.
+    Count(u32),
+    /// Play items while they fit in this long.
+    Duration(i64),
+    /// Fill up to the next multiple of this many minutes of the hour (:00/:30 for 30).
+    Pad(u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FillerPreset {
+    pub id: i64,
+    pub mode: FillerMode,
+    pub order: Order,
+    /// Its media live in `Library::contents` under `ContentKey { kind: Filler, id }`.
+    pub content: ContentKey,
+}
+
+/// Everything one build reads.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    pub library: &'a Library,
+    pub slots: &'a [Slot],
+    pub presets: &'a [FillerPreset],
+    /// The channel's fillers, used where a slot sets none.
+    pub channel_fillers: Fillers,
+    /// The playout's stored seed: shuffles and random picks derive from it alone.
+    pub seed: u64,
+    pub time_zone: &'a jiff::tz::TimeZone,
+}
+
+impl Input<'_> {
+    pub fn preset(&self, id: Option<i64>) -> Option<&FillerPreset> {
+        let id = id?;
+        self.presets.iter().find(|p| p.id == id)
+    }
+}
+
+/// Why an item is on the timeline when it is not the scheduled content itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FillerKind {
+    PreRoll,
+    MidRoll,
+    PostRoll,
+    Pad,
+    Tail,
+    Fallback,
+    /// Nothing can play: the slate.
+    Offline,
+}
+
+impl FillerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FillerKind::PreRoll => "pre_roll",
+            FillerKind::MidRoll => "mid_roll",
+            FillerKind::PostRoll => "post_roll",
+            FillerKind::Pad => "pad",
+            FillerKind::Tail => "tail",
+            FillerKind::Fallback => "fallback",
+            FillerKind::Offline => "offline",
+        }
+    }
+}
+
+impl fmt::Display for FillerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The title of the slate.
+pub const OFFLINE_TITLE: &str = "Offline";
+
+/// One row of the timeline. `finish_ms` of an item is `start_ms` of the next, always.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// `None`: the offline slate.
+    pub media_id: Option<i64>,
+    pub title: SmolStr,
+    pub episode_title: Option<SmolStr>,
+    pub start_ms: i64,
+    pub finish_ms: i64,
+    /// Where playback starts inside the media (the second half of a mid-rolled item).
+    pub in_point_ms: i64,
+    pub filler_kind: Option<FillerKind>,
+    pub custom_title: Option<SmolStr>,
+    pub guide_mode: GuideMode,
+    /// The builder's state after this item: set on the last item of each step, so a rebuild
+    /// can resume exactly there. Boxed: most items carry none.
+    pub anchor: Option<Box<Anchor>>,
+}
+
+impl Item {
+    pub(crate) fn media(media: &Media, start_ms: i64, finish_ms: i64, in_point_ms: i64) -> Item {
+        let (title, episode_title) = media.guide_titles();
+        Item {
+            media_id: Some(media.id),
+            title,
+            episode_title,
+            start_ms,
+            finish_ms,
+            in_point_ms,
+            filler_kind: None,
+            custom_title: None,
+            guide_mode: GuideMode::Normal,
+            anchor: None,
+        }
+    }
+
+    pub(crate) fn offline(start_ms: i64, finish_ms: i64) -> Item {
+        Item {
+            media_id: None,
+            title: SmolStr::new_static(OFFLINE_TITLE),
+            episode_title: None,
+            start_ms,
+            finish_ms,
+            in_point_ms: 0,
+            filler_kind: Some(FillerKind::Offline),
+            custom_title: None,
+            guide_mode: GuideMode::Normal,
+            anchor: None,
+        }
+    }
+
+    pub fn duration_ms(&self) -> i64 {
+        self.finish_ms - self.start_ms
+    }
+}

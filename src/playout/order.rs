@@ -1,0 +1,344 @@
+//! Playback orders and where each content stands. A content is played as a sequence of
+//! passes ("epochs"); each pass is a pure function of (content, order, seed, epoch), so a
+//! cursor (position, epoch) is all the state a rebuild needs. The cursors, the current slot
+//! and its progress together are the `Anchor`, stored with the timeline.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{ContentKey, ContentKind, Library, Media};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Order {
+    /// By (date, season, episode, title): air order across shows.
+    Chronological,
+    /// By (show title, season, episode, title): movies without numbers fall back to titles.
+    SeasonEpisode,
+    /// Every item once per pass, in a seeded random order that changes each pass.
+    Shuffled,
+    /// Each pick independent (repeats possible), seeded.
+    Random,
+    /// Shows interleaved at random, each show's episodes still in order.
+    ShuffleInOrder,
+}
+
+impl Order {
+    pub fn parse(text: &str) -> Option<Order> {
+        Some(match text {
+            "chronological" => Order::Chronological,
+            "season_episode" => Order::SeasonEpisode,
+            "shuffled" | "shuffle" => Order::Shuffled,
+            "random" => Order::Random,
+            "shuffle_in_order" => Order::ShuffleInOrder,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Chronological => "chronological",
+            Order::SeasonEpisode => "season_episode",
+            Order::Shuffled => "shuffled",
+            Order::Random => "random",
+            Order::ShuffleInOrder => "shuffle_in_order",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Order::Chronological => 0,
+            Order::SeasonEpisode => 1,
+            Order::Shuffled => 2,
+            Order::Random => 3,
+            Order::ShuffleInOrder => 4,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Order> {
+        Some(match code {
+            0 => Order::Chronological,
+            1 => Order::SeasonEpisode,
+            2 => Order::Shuffled,
+            3 => Order::Random,
+            4 => Order::ShuffleInOrder,
+            _ => return None,
+        })
+    }
+}
+
+/// Where one content stands in one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "k")]
+    kind: u8,
+    #[serde(rename = "i")]
+    id: i64,
+    #[serde(rename = "o")]
+    order: u8,
+    /// Items taken in this pass (for `Random`: picks made in this epoch).
+    #[serde(rename = "p")]
+    pos: u32,
+    #[serde(rename = "e")]
+    epoch: u32,
+}
+
+impl Cursor {
+    fn key(&self) -> Option<(ContentKey, Order)> {
+        Some((
+            ContentKey {
+                kind: ContentKind::from_code(self.kind)?,
+                id: self.id,
+            },
+            Order::from_code(self.order)?,
+        ))
+    }
+}
+
+/// The builder's whole state between two items: the slot to play, its progress, and every
+/// content's cursor. Serialised compactly into `playout_items.anchor`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Anchor {
+    /// Index of the slot being played (modulo the slot count, so a shorter schedule is fine).
+    #[serde(rename = "s")]
+    pub slot: u32,
+    /// Items played so far in this slot (`Multiple`); 0 means the slot is not yet entered.
+    #[serde(rename = "p")]
+    pub played: u32,
+    /// When a `Duration` slot's block ends, once entered.
+    #[serde(rename = "b", default, skip_serializing_if = "Option::is_none")]
+    pub block_end_ms: Option<i64>,
+    /// Set once a slot's fixed start has been waited for (so a resume does not wait again).
+    #[serde(rename = "w", default, skip_serializing_if = "is_false")]
+    pub entered: bool,
+    #[serde(rename = "c", default)]
+    pub cursors: Vec<Cursor>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Anchor {
+    fn cursor_mut(&mut self, key: ContentKey, order: Order) -> &mut Cursor {
+        let found = self
+            .cursors
+            .iter()
+            .position(|c| c.key() == Some((key, order)));
+        let index = match found {
+            Some(i) => i,
+            None => {
+                self.cursors.push(Cursor {
+                    kind: key.kind.code(),
+                    id: key.id,
+                    order: order.code(),
+                    pos: 0,
+                    epoch: 0,
+                });
+                self.cursors.len() - 1
+            }
+        };
+        &mut self.cursors[index]
+    }
+
+    /// Moves on to the next slot.
+    pub(crate) fn advance_slot(&mut self, n_slots: usize) {
+        self.slot = if n_slots == 0 {
+            0
+        } else {
+            (self.slot as usize + 1).rem_euclid(n_slots) as u32
+        };
+        self.played = 0;
+        self.block_end_ms = None;
+        self.entered = false;
+    }
+}
+
+/// SplitMix64: tiny, fast, and the same on every platform: the only randomness we use.
+pub fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn stream_seed(seed: u64, key: ContentKey, order: Order, epoch: u32) -> u64 {
+    let tag = (u64::from(key.kind.code()) << 56) ^ (u64::from(order.code()) << 48);
+    mix(mix(mix(seed) ^ tag ^ key.id as u64) ^ u64::from(epoch))
+}
+
+/// Hands out the next media of a content in an order, caching each pass's sequence for the
+/// length of one build (one entry per content and order: the current pass only).
+#[derive(Default)]
+pub struct Sequencer {
+    passes: HashMap<(ContentKey, Order), Pass>,
+}
+
+/// One pass over a content: its epoch and the media indices in play order.
+type Pass = (u32, Rc<[u32]>);
+
+impl Sequencer {
+    /// The next media index (into `Library::media`) and the cursor moved past it; `None` when
+    /// the content is empty.
+    pub fn next(
+        &mut self,
+        library: &Library,
+        key: ContentKey,
+        order: Order,
+        seed: u64,
+        anchor: &mut Anchor,
+    ) -> Option<u32> {
+        let content = library.content(key);
+        if content.is_empty() {
+            return None;
+        }
+        let len = content.len() as u32;
+        let cursor = anchor.cursor_mut(key, order);
+        if order == Order::Random {
+            let draw = mix(stream_seed(seed, key, order, cursor.epoch) ^ u64::from(cursor.pos));
+            cursor.pos = cursor.pos.wrapping_add(1);
+            if cursor.pos == 0 {
+                cursor.epoch = cursor.epoch.wrapping_add(1);
+            }
+            return Some(content[(draw % u64::from(len)) as usize]);
+        }
+        // The content may have shrunk since the anchor was stored: start the pass over.
+        if cursor.pos >= len {
+            cursor.pos = 0;
+            cursor.epoch = cursor.epoch.wrapping_add(1);
+        }
+        let (pos, epoch) = (cursor.pos, cursor.epoch);
+        cursor.pos += 1;
+        let pass = self.pass(library, key, order, seed, epoch);
+        pass.get(pos as usize).copied()
+    }
+
+    fn pass(
+        &mut self,
+        library: &Library,
+        key: ContentKey,
+        order: Order,
+        seed: u64,
+        epoch: u32,
+    ) -> Rc<[u32]> {
+        // Sorted orders are the same every pass.
+        let epoch = match order {
+            Order::Chronological | Order::SeasonEpisode => 0,
+            _ => epoch,
+        };
+        if let Some((cached_epoch, pass)) = self.passes.get(&(key, order)) {
+            if *cached_epoch == epoch {
+                return pass.clone();
+            }
+        }
+        let content = library.content(key);
+        let rng = stream_seed(seed, key, order, epoch);
+        let pass: Rc<[u32]> = match order {
+            Order::Chronological => sorted(content, &library.media, chronological_cmp).into(),
+            Order::SeasonEpisode => sorted(content, &library.media, season_episode_cmp).into(),
+            Order::Shuffled | Order::Random => {
+                let mut items = content.to_vec();
+                shuffle(&mut items, rng);
+                items.into()
+            }
+            Order::ShuffleInOrder => shuffle_in_order(content, &library.media, rng).into(),
+        };
+        self.passes.insert((key, order), (epoch, pass.clone()));
+        pass
+    }
+}
+
+fn sorted(
+    content: &[u32],
+    media: &[Media],
+    cmp: fn(&Media, &Media) -> std::cmp::Ordering,
+) -> Vec<u32> {
+    let mut items = content.to_vec();
+    items.sort_by(|a, b| cmp(&media[*a as usize], &media[*b as usize]));
+    items
+}
+
+/// (date, season, episode, title, id); undated items after dated ones.
+pub fn chronological_cmp(a: &Media, b: &Media) -> std::cmp::Ordering {
+    (
+        a.date.is_none(),
+        &a.date,
+        a.season,
+        a.episode,
+        &a.title,
+        a.id,
+    )
+        .cmp(&(
+            b.date.is_none(),
+            &b.date,
+            b.season,
+            b.episode,
+            &b.title,
+            b.id,
+        ))
+}
+
+/// (show title, season, episode, title, id).
+pub fn season_episode_cmp(a: &Media, b: &Media) -> std::cmp::Ordering {
+    (show(a), a.season, a.episode, &a.title, a.id).cmp(&(
+        show(b),
+        b.season,
+        b.episode,
+        &b.title,
+        b.id,
+    ))
+}
+
+fn show(m: &Media) -> &str {
+    m.show_title.as_deref().unwrap_or("")
+}
+
+/// Fisher-Yates with SplitMix64.
+fn shuffle(items: &mut [u32], seed: u64) {
+    let mut state = seed;
+    for i in (1..items.len()).rev() {
+        state = mix(state);
+        let j = (state % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// Groups by show (an item without one is its own group), keeps each group in season and
+/// episode order, and interleaves the groups uniformly at random: a shuffled multiset of
+/// group labels says which group plays next. O(n log n).
+fn shuffle_in_order(content: &[u32], media: &[Media], seed: u64) -> Vec<u32> {
+    let mut items = content.to_vec();
+    items.sort_by(|a, b| season_episode_cmp(&media[*a as usize], &media[*b as usize]));
+    // Group boundaries in the sorted list.
+    let mut starts: Vec<usize> = Vec::new();
+    for (i, m) in items.iter().enumerate() {
+        let show = media[*m as usize]
+            .show_title
+            .as_deref()
+            .filter(|s| !s.is_empty());
+        let new_group = match (i, show) {
+            (0, _) | (_, None) => true,
+            (_, Some(s)) => media[items[i - 1] as usize].show_title.as_deref() != Some(s),
+        };
+        if new_group {
+            starts.push(i);
+        }
+    }
+    let mut labels: Vec<u32> = Vec::with_capacity(items.len());
+    for (g, start) in starts.iter().enumerate() {
+        let end = starts.get(g + 1).copied().unwrap_or(items.len());
+        labels.extend(std::iter::repeat_n(g as u32, end - start));
+    }
+    shuffle(&mut labels, seed);
+    let mut next_in_group = starts.clone();
+    labels
+        .into_iter()
+        .map(|g| {
+            let slot = &mut next_in_group[g as usize];
+            let item = items[*slot];
+            *slot += 1;
+            item
+        })
+        .collect()
+}
