@@ -37,10 +37,17 @@ pub struct Tools {
 impl Tools {
     /// Blocking (runs `-version`): call at start-up or from `spawn_blocking`.
     pub fn detect(ffmpeg: &str, ffprobe: &str) -> Tools {
-        Tools {
-            ffmpeg: detect_tool(ffmpeg),
-            ffprobe: detect_tool(ffprobe),
-        }
+        // Both at once: each `-version` costs tens of ms of dynamic linking, on the start-up path.
+        std::thread::scope(|scope| {
+            let probe = scope.spawn(|| detect_tool(ffprobe));
+            let ffmpeg = detect_tool(ffmpeg);
+            let ffprobe = probe.join().unwrap_or_else(|_| Tool {
+                name: ffprobe.to_string(),
+                path: None,
+                version: None,
+            });
+            Tools { ffmpeg, ffprobe }
+        })
     }
 }
 
