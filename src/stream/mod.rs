@@ -3,6 +3,8 @@
 //!
 //! **Architecture invariant:** `stream` knows nothing of SQL; it is handed a playout cursor.
 
+pub mod ffmpeg;
 pub mod http;
+pub mod ring;
 pub mod splicer;
 pub mod ts;

@@ -29,6 +29,14 @@ pub const PENDING_MAX_PACKETS: usize = 4096;
 /// The largest DTS step taken as one frame's duration (to extend a stream's end): 1 s.
 const MAX_FRAME_TICKS: i64 = PTS_HZ;
 
+/// ISO/IEC 13818-1 wants a PCR at least every 100 ms. At a splice the PCR can step a little
+/// more (each FFmpeg starts its PCR `muxdelay` before its first DTS), so the splicer fills
+/// such a gap with PCR-only packets every 80 ms. Gaps over 2 s are left alone: that is not
+/// a splice but an outage, and a decoder should see it.
+const PCR_FILL_STEP: i64 = 80 * 27_000;
+const PCR_FILL_MAX_GAP: i64 = 2 * 27_000_000;
+const PCR_MAX_GAP: i64 = 100 * 27_000;
+
 /// Where spliced packets go.
 pub trait Sink {
     fn packet(&mut self, packet: &[u8]);
@@ -378,6 +386,21 @@ impl Splicer {
         self.stats.n_packets_out += 1;
     }
 
+    /// An adaptation-only packet carrying `pcr` on a track's PID (no payload: same CC).
+    fn emit_pcr_only(&mut self, slot: usize, pcr: i64, sink: &mut impl Sink) {
+        let track = &self.tracks[slot];
+        let mut p = [0xffu8; PACKET_LEN];
+        p[0] = ts::SYNC_BYTE;
+        p[1] = (track.out_pid.0 >> 8) as u8;
+        p[2] = track.out_pid.0 as u8;
+        p[3] = 0x20 | track.cc;
+        p[4] = (PACKET_LEN - 5) as u8;
+        p[5] = 0x10;
+        ts::write_pcr(&mut p[6..12], pcr.rem_euclid(PCR_WRAP));
+        sink.packet(&p);
+        self.stats.n_packets_out += 1;
+    }
+
     fn process(&mut self, chunk: &mut [u8], sink: &mut impl Sink) {
         let Some(p) = Packet::new(chunk) else {
             self.stats.n_packets_dropped += 1;
@@ -419,6 +442,15 @@ impl Splicer {
             (Some(pcr), true) => {
                 let base = self.unwrap_in(pcr / 300);
                 let out = (base + shift) * 300 + pcr % 300;
+                if let Some(mut last) = self.last_pcr {
+                    let gap = out - last;
+                    if gap > PCR_MAX_GAP && gap <= PCR_FILL_MAX_GAP {
+                        while out - last > PCR_MAX_GAP {
+                            last += PCR_FILL_STEP;
+                            self.emit_pcr_only(slot, last, sink);
+                        }
+                    }
+                }
                 self.last_pcr = Some(out);
                 Some(out)
             }

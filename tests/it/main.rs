@@ -4,3 +4,4 @@ mod support;
 
 mod ops;
 mod platform;
+mod stream;

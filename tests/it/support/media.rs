@@ -52,3 +52,35 @@ pub fn ffmpeg(args: &[&str], out: &Path) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Like `clip`, with mono audio and in MPEG-TS (fast to seek), for streaming tests.
+pub fn clip_mono(path: &Path, seconds: f64, freq: u32) {
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size=320x240:rate=25:duration={seconds}"),
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency={freq}:sample_rate=48000:duration={seconds}"),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-ac",
+            "1",
+            "-b:a",
+            "64k",
+            "-shortest",
+        ],
+        path,
+    );
+}
