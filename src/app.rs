@@ -28,6 +28,9 @@ pub struct App {
     pub started_ms: UnixMs,
     /// Turns true once when the server begins to shut down.
     pub shutdown: watch::Receiver<bool>,
+    /// Cached client documents (lineup, M3U, discover.json, device.xml) and the HTTP address
+    /// they name (`iptv::cache`).
+    pub outputs: crate::iptv::cache::Outputs,
     settings: RwLock<Arc<Settings>>,
     /// Bumped by every write that changes what clients see (channels, playouts, media,
     /// settings); cached documents compare it to know they are stale.
@@ -46,6 +49,7 @@ pub struct AppParts {
 
 impl App {
     pub fn new(parts: AppParts) -> App {
+        let outputs = crate::iptv::cache::Outputs::new(parts.config.listen);
         App {
             config: parts.config,
             board: parts.board,
@@ -55,6 +59,7 @@ impl App {
             metrics: Metrics::default(),
             started_at: Instant::now(),
             started_ms: crate::time::now_ms(),
+            outputs,
             shutdown: parts.shutdown,
             settings: RwLock::new(Arc::new(parts.settings)),
             content_version: AtomicU64::new(1),

@@ -8,9 +8,23 @@ use tokio::task::JoinSet;
 
 use crate::app::App;
 
-pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, _http_addr: SocketAddr) {
+pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, http_addr: SocketAddr) {
+    // Documents and discovery replies name the real listening address (the port may be 0
+    // on the command line).
+    app.outputs.set_http_addr(http_addr);
     tasks.spawn(sample_event_loop_lag(app.clone()));
     tasks.spawn(crate::scheduler::run_horizon(app.clone()));
+    let hdhomerun = &app.settings().hdhomerun;
+    if let Some(port) = app.config.discovery_port {
+        if hdhomerun.enable_udp_discovery {
+            tasks.spawn(crate::hdhr::discovery::run(app.clone(), port));
+        }
+    }
+    if let Some(port) = app.config.ssdp_port {
+        if hdhomerun.enable_ssdp {
+            tasks.spawn(crate::hdhr::ssdp::run(app.clone(), port));
+        }
+    }
 }
 
 /// Measures how late a 1 s timer fires: the runtime's responsiveness, for /metrics.

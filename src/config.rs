@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8411";
 pub const DEFAULT_DISCOVERY_PORT: u16 = 65001;
+pub const DEFAULT_SSDP_PORT: u16 = 1900;
 /// The HDHomeRun tuner count is capped here and in the settings API (1–16).
 pub const MAX_TUNERS: u16 = 16;
 
@@ -26,6 +27,7 @@ Options (environment variable in brackets):
   --media DIR             a media folder to serve; repeatable [EXSTREAMTV_MEDIA, colon-separated]
   --tuners N              simultaneous channels, 1-16 [EXSTREAMTV_TUNERS] (default: the board's)
   --discovery-port PORT   HDHomeRun UDP discovery port, 0 disables [EXSTREAMTV_DISCOVERY_PORT] (default 65001)
+  --ssdp-port PORT        SSDP (UPnP) port, 0 disables [EXSTREAMTV_SSDP_PORT] (default 1900)
   --base-url URL          public base URL for emitted links [EXSTREAMTV_BASE_URL] (default: the request's Host)
   --board NAME            rpi3, rpi4, rpi5, x86-vaapi or generic [EXSTREAMTV_BOARD] (default: detected)
 
@@ -51,6 +53,8 @@ pub struct Config {
     pub tuners: Option<u16>,
     /// `None` when discovery is disabled (`--discovery-port 0`).
     pub discovery_port: Option<u16>,
+    /// `None` when SSDP is disabled (`--ssdp-port 0`, e.g. in tests run in parallel).
+    pub ssdp_port: Option<u16>,
     pub base_url: Option<String>,
     pub board: Option<String>,
     pub api_token: Option<String>,
@@ -124,6 +128,7 @@ impl Config {
         let mut media_from_flags: Vec<PathBuf> = Vec::new();
         let mut tuners = env_str("EXSTREAMTV_TUNERS")?;
         let mut discovery = env_str("EXSTREAMTV_DISCOVERY_PORT")?;
+        let mut ssdp = env_str("EXSTREAMTV_SSDP_PORT")?;
         let mut base_url = env_str("EXSTREAMTV_BASE_URL")?;
         let mut board = env_str("EXSTREAMTV_BOARD")?;
 
@@ -155,6 +160,7 @@ impl Config {
                 "--media" => media_from_flags.push(PathBuf::from(value(flag)?)),
                 "--tuners" => tuners = Some(os_to_string(value(flag)?, flag)?),
                 "--discovery-port" => discovery = Some(os_to_string(value(flag)?, flag)?),
+                "--ssdp-port" => ssdp = Some(os_to_string(value(flag)?, flag)?),
                 "--base-url" => base_url = Some(os_to_string(value(flag)?, flag)?),
                 "--board" => board = Some(os_to_string(value(flag)?, flag)?),
                 other if other.starts_with('-') => {
@@ -196,6 +202,18 @@ impl Config {
                 }
             },
         };
+        let ssdp_port = match ssdp {
+            None => Some(DEFAULT_SSDP_PORT),
+            Some(p) => match p.parse::<u16>() {
+                Ok(0) => None,
+                Ok(n) => Some(n),
+                Err(_) => {
+                    return Err(usage(format!(
+                        "--ssdp-port {p:?} must be a port number (0 disables)"
+                    )))
+                }
+            },
+        };
         let base_url = match base_url {
             None => None,
             Some(url) => Some(validate_base_url(&url)?),
@@ -214,6 +232,7 @@ impl Config {
             media_dirs: media,
             tuners,
             discovery_port,
+            ssdp_port,
             base_url,
             board,
             api_token: env_str("EXSTREAMTV_API_TOKEN")?,

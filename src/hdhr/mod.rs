@@ -1,14 +1,204 @@
 //! The HDHomeRun face of the server: the HTTP device API Plex, Jellyfin, Emby and Channels
-//! DVR read, UDP discovery on port 65001 and SSDP. It reads channels and the playout through
-//! the app's caches and hands tunes to `stream`.
+//! DVR read (`documents`), UDP discovery on port 65001 (`packet` is the wire format,
+//! `discovery` the socket) and SSDP (`ssdp`). Tunes are handed to `stream::http`; channels
+//! come from `iptv::lineup`, so every document lists the same channels.
 
 pub mod device_id;
+pub mod discovery;
+pub mod documents;
+pub mod packet;
+pub mod ssdp;
+mod udp;
 
 use std::sync::Arc;
 
-use crate::app::App;
-use crate::http::{router, ApiResult, Req};
+use bytes::Bytes;
 
-pub async fn route(_app: &Arc<App>, _req: &mut Req, _segs: &[&str]) -> ApiResult {
-    Err(router::not_found())
+use self::documents::{Identity, TunerStatus};
+use crate::app::App;
+use crate::http::router::{self, Verb};
+use crate::http::{body, ApiError, ApiResult, Req};
+use crate::iptv::cache::{self, Doc};
+use crate::iptv::origin::{self, Origin};
+use crate::iptv::{channel_number, lineup};
+
+const JSON: &str = "application/json";
+const XML: &str = "application/xml; charset=utf-8";
+
+/// `segs` is the tail after `/hdhomerun`, or the whole path for the root aliases
+/// (`/device.xml`, `/lineup.post`, `/auto/v{num}`) and `/api/lineup_status.json`.
+pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
+    // `/api/lineup_status.json` is open by contract (API.md §2.15); everything else here is
+    // behind the IPTV token when it is set.
+    if !req.parts.uri.path().starts_with("/api/") {
+        crate::http::auth::check_access_token(req, app.settings().access_token())?;
+    }
+    match segs {
+        ["discover.json"] => {
+            router::only_get(req)?;
+            let doc = cached(app, req, "discover", |app, origin, token| async move {
+                let settings = app.settings();
+                let id = Identity {
+                    settings: &settings.hdhomerun,
+                    tuner_count: app.tuner_count(),
+                };
+                Ok(documents::discover_json(&id, origin.as_str(), &token))
+            })
+            .await?;
+            Ok(cache::respond(req, doc, JSON, false))
+        }
+        ["lineup.json"] => {
+            router::only_get(req)?;
+            if let Some(show) = req.query("show") {
+                if !matches!(
+                    &*show,
+                    "found" | "all" | "unprotect" | "demo" | "subscribed"
+                ) {
+                    return Err(ApiError::bad_request(format_args!(
+                        "query parameter show: {show:?} is not found, all, unprotect, demo or subscribed"
+                    )));
+                }
+            }
+            let doc = cached(app, req, "lineup", |app, origin, token| async move {
+                let channels = lineup::enabled_channels(&app.db).await?;
+                Ok(documents::lineup_json(&channels, origin.as_str(), &token))
+            })
+            .await?;
+            Ok(cache::respond(req, doc, JSON, false))
+        }
+        ["lineup_status.json"] => {
+            router::only_get(req)?;
+            Ok(body::bytes(
+                JSON,
+                Bytes::from_static(documents::LINEUP_STATUS.as_bytes()),
+            ))
+        }
+        ["status.json"] => {
+            router::only_get(req)?;
+            let settings = app.settings();
+            let id = Identity {
+                settings: &settings.hdhomerun,
+                tuner_count: app.tuner_count(),
+            };
+            // The streaming engine's tuner snapshot is not wired yet: every tuner reads Idle.
+            let tuners: Vec<TunerStatus> = (0..id.tuner_count).map(TunerStatus::idle).collect();
+            Ok(body::bytes(JSON, documents::status_json(&id, &tuners)))
+        }
+        ["lineup.post"] => match req.verb() {
+            Verb::Post => match req.query("scan").as_deref() {
+                // A virtual tuner has nothing to scan: the lineup is the channel table.
+                Some("start" | "abort") => Ok(body::empty_ok()),
+                Some(other) => Err(ApiError::bad_request(format_args!(
+                    "query parameter scan: {other:?} is not start or abort"
+                ))),
+                None => Err(ApiError::bad_request(
+                    "query parameter scan is required (start or abort)",
+                )),
+            },
+            _ => Err(ApiError::method_not_allowed("POST")),
+        },
+        ["device.xml"] => {
+            router::only_get(req)?;
+            let doc = cached(app, req, "device.xml", |app, origin, _token| async move {
+                Ok(documents::device_xml(
+                    &app.settings().hdhomerun,
+                    origin.as_str(),
+                ))
+            })
+            .await?;
+            Ok(cache::respond(req, doc, XML, false))
+        }
+        ["service.xml"] => {
+            router::only_get(req)?;
+            Ok(body::bytes(
+                XML,
+                Bytes::from_static(documents::SERVICE_XML.as_bytes()),
+            ))
+        }
+        ["control"] => match req.verb() {
+            Verb::Post => Ok(body::empty_ok()),
+            _ => Err(ApiError::method_not_allowed("POST")),
+        },
+        ["event"] => match req.verb() {
+            Verb::Get | Verb::Post => Ok(body::empty_ok()),
+            _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
+        },
+        ["epg"] => {
+            router::only_get(req)?;
+            crate::iptv::xmltv(app, req).await
+        }
+        ["auto", channel] => {
+            router::only_get(req)?;
+            let number = channel
+                .strip_prefix('v')
+                .ok_or_else(|| ApiError::bad_request("expected auto/v<channel number>"))?;
+            let number = channel_number(number)?;
+            crate::stream::http::channel_ts(app, req, number, None).await
+        }
+        [tuner, "stream"] => {
+            let index = tuner
+                .strip_prefix("tuner")
+                .and_then(|n| n.parse::<u16>().ok())
+                .ok_or_else(router::not_found)?;
+            router::only_get(req)?;
+            if index >= app.tuner_count() {
+                return Err(ApiError::not_found(format_args!(
+                    "no tuner{index}: this device has {} tuners",
+                    app.tuner_count()
+                )));
+            }
+            let wanted = tuner_channel(req)?;
+            crate::stream::http::channel_ts(app, req, &wanted, Some(index)).await
+        }
+        _ => Err(router::not_found()),
+    }
+}
+
+/// The channel number a `tuner{n}/stream` request asks for: `?channel=auto:v100`, `v100` or
+/// `auto/v100`, or a `?url=` naming `.../auto/v100` or `.../channel/100.ts`.
+fn tuner_channel(req: &Req) -> Result<String, ApiError> {
+    let number = if let Some(channel) = req.query("channel") {
+        let c = channel.as_ref();
+        let n = c
+            .strip_prefix("auto:v")
+            .or_else(|| c.strip_prefix("auto/v"))
+            .or_else(|| c.strip_prefix('v'))
+            .unwrap_or(c);
+        n.to_string()
+    } else if let Some(url) = req.query("url") {
+        let path = url.split(['?', '#']).next().unwrap_or("");
+        let last = path.rsplit('/').next().unwrap_or("");
+        let n = last
+            .strip_prefix('v')
+            .or_else(|| last.strip_suffix(".ts"))
+            .ok_or_else(|| {
+                ApiError::bad_request("query parameter url: not a channel URL (…/auto/v<num>)")
+            })?;
+        n.to_string()
+    } else {
+        return Err(ApiError::bad_request(
+            "query parameter channel is required (auto:v<num>)",
+        ));
+    };
+    channel_number(&number)?;
+    Ok(number)
+}
+
+/// A document from the cache, or rendered by `render(app, origin, token_query)` and cached
+/// for this content version, origin and token.
+async fn cached<F, Fut>(app: &Arc<App>, req: &Req, kind: &str, render: F) -> Result<Doc, ApiError>
+where
+    F: FnOnce(Arc<App>, Origin, String) -> Fut,
+    Fut: std::future::Future<Output = Result<Bytes, ApiError>>,
+{
+    let origin = Origin::of_request(app, req);
+    let token_query = origin::token_query(app);
+    let key = format!("{kind} {} {token_query}", origin.as_str());
+    let version = app.content_version();
+    if let Some(doc) = app.outputs.get(version, &key) {
+        return Ok(doc);
+    }
+    let doc = Doc::new(render(app.clone(), origin, token_query).await?);
+    app.outputs.put(version, key, doc.clone());
+    Ok(doc)
 }

@@ -2,6 +2,9 @@
 
 mod support;
 
+mod hdhr;
+mod iptv;
 mod ops;
+mod outputs_fixture;
 mod platform;
 mod stream;

@@ -10,6 +10,8 @@ pub struct Client {
     pub addr: SocketAddr,
     token: Option<String>,
     headers: Vec<(String, String)>,
+    /// Replaces the `Host` header (default: the server's address).
+    host: Option<String>,
     pub timeout: Duration,
 }
 
@@ -69,12 +71,19 @@ impl Client {
             addr,
             token: None,
             headers: Vec::new(),
+            host: None,
             timeout: Duration::from_secs(30),
         }
     }
 
     pub fn token(mut self, token: &str) -> Client {
         self.token = Some(token.to_string());
+        self
+    }
+
+    /// Sends `Host: <host>` instead of the server's address.
+    pub fn host(mut self, host: &str) -> Client {
+        self.host = Some(host.to_string());
         self
     }
 
@@ -151,10 +160,8 @@ impl Client {
         let mut stream = TcpStream::connect_timeout(&self.addr, self.timeout)?;
         stream.set_read_timeout(Some(self.timeout))?;
         stream.set_write_timeout(Some(self.timeout))?;
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            self.addr
-        );
+        let host = self.host.clone().unwrap_or_else(|| self.addr.to_string());
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
         if let Some(t) = &self.token {
             head.push_str(&format!("Authorization: Bearer {t}\r\n"));
         }

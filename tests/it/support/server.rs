@@ -184,6 +184,8 @@ impl Builder {
             "127.0.0.1:0",
             "--discovery-port",
             "0",
+            "--ssdp-port",
+            "0",
             "--data",
         ])
         .arg(data.path())

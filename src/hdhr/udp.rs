@@ -1,0 +1,99 @@
+//! UDP sockets for the LAN discovery protocols, with the options tokio's `bind` does not
+//! set (SO_REUSEADDR so a second listener such as minissdpd can share the port and both
+//! get multicast, SO_BROADCAST, IPV6_V6ONLY), and the host's IPv4 interface addresses.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub broadcast: bool,
+}
+
+/// A non-blocking UDP socket bound to `addr`, registered with the current tokio runtime.
+pub fn bind(addr: SocketAddr, options: Options) -> std::io::Result<tokio::net::UdpSocket> {
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let fd = socket::socket(
+        family,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    if options.broadcast {
+        socket::setsockopt(&fd, sockopt::Broadcast, &true)?;
+    }
+    match addr {
+        SocketAddr::V4(v4) => socket::bind(fd.as_raw_fd(), &SockaddrIn::from(v4))?,
+        SocketAddr::V6(v6) => {
+            socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+            socket::bind(fd.as_raw_fd(), &SockaddrIn6::from(v6))?
+        }
+    }
+    let std_socket = std::net::UdpSocket::from(fd);
+    tokio::net::UdpSocket::from_std(std_socket)
+}
+
+/// The IPv4 addresses of the interfaces that are up (loopback included when asked).
+pub fn ipv4_interfaces(include_loopback: bool) -> Vec<Ipv4Addr> {
+    use nix::net::if_::InterfaceFlags;
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for ifa in addrs {
+        if !ifa.flags.contains(InterfaceFlags::IFF_UP) {
+            continue;
+        }
+        let is_loopback = ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK);
+        if is_loopback && !include_loopback {
+            continue;
+        }
+        if let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
+            let ip = sin.ip();
+            if !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+    }
+    out
+}
+
+/// A token bucket over all senders: discovery replies are larger than the requests that
+/// trigger them, so an unbounded responder would amplify a spoofed flood.
+pub struct RateLimit {
+    per_second: f64,
+    burst: f64,
+    tokens: f64,
+    last: tokio::time::Instant,
+}
+
+impl RateLimit {
+    pub fn new(per_second: u32, burst: u32) -> RateLimit {
+        RateLimit {
+            per_second: f64::from(per_second),
+            burst: f64::from(burst),
+            tokens: f64::from(burst),
+            last: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Takes `n` tokens if there are enough.
+    pub fn allow(&mut self, n: u32) -> bool {
+        let now = tokio::time::Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
+        if self.tokens >= f64::from(n) {
+            self.tokens -= f64::from(n);
+            true
+        } else {
+            false
+        }
+    }
+}
