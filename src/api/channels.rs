@@ -1,16 +1,797 @@
-//! `/api/channels`: channel CRUD, per-channel schedule views, icons.
+//! `/api/channels`: channel CRUD, the per-channel views of the stored timeline (schedule by
+//! number, programming), playback position, filler, enable toggle, and icons (uploaded PNGs
+//! in `DATA/channel_icons`, served open at `/static/channel_icons/{file}`).
 
 use std::sync::Arc;
 
-use crate::app::App;
-use crate::http::{router, ApiResult, Req};
+use rusqlite::{params, OptionalExtension};
+use serde_json::{json, Map, Value};
 
-pub async fn route(_app: &Arc<App>, _req: &mut Req, _segs: &[&str]) -> ApiResult {
-    Err(router::not_found())
+use super::columns::{
+    self, body_object, check_ref, col, opt, read, write_tx, Column, Kind, SqlResult, ID,
+};
+use crate::app::App;
+use crate::http::router::{self, Verb};
+use crate::http::{body, ApiError, ApiResult, Req};
+use crate::time::{now_ms, rfc3339};
+
+const PLAYOUT_MODES: &[&str] = &["continuous", "on_demand", "scheduled", "flood", "loop"];
+const STREAMING_MODES: &[&str] = &[
+    "transport_stream_hybrid",
+    "hls_hybrid",
+    "hls_direct",
+    "mpeg_ts",
+];
+
+pub const COLUMNS: &[Column] = &[
+    col("number", Kind::ChannelNumber),
+    col("name", Kind::Name),
+    Column {
+        json: "group",
+        sql: "\"group\"",
+        kind: Kind::Text,
+        nullable: false,
+    },
+    col("enabled", Kind::Bool),
+    opt("logo_path", Kind::Text),
+    opt("logo_url", Kind::Text),
+    col("playout_mode", Kind::Enum(PLAYOUT_MODES)),
+    col("streaming_mode", Kind::Enum(STREAMING_MODES)),
+    col("transcode_mode", Kind::Name),
+    opt("transcode_profile", Kind::Enum(&["cpu", "nvidia", "intel"])),
+    opt("ffmpeg_profile_id", ID),
+    opt("watermark_id", ID),
+    col("subtitle_mode", Kind::Name),
+    opt("preferred_audio_language_code", Kind::Text),
+    opt("preferred_audio_title", Kind::Text),
+    opt("preferred_subtitle_language_code", Kind::Text),
+    col("stream_selector_mode", Kind::Name),
+    opt("stream_selector", Kind::Text),
+    col("music_video_credits_mode", Kind::Name),
+    opt("music_video_credits_template", Kind::Text),
+    col("song_video_mode", Kind::Name),
+    col("idle_behavior", Kind::Name),
+    col("playout_source", Kind::Enum(&["generated", "mirror"])),
+    opt("mirror_source_channel_id", ID),
+    opt(
+        "playout_offset",
+        Kind::Int {
+            min: -86_400,
+            max: 86_400,
+        },
+    ),
+    col("show_in_epg", Kind::Bool),
+    col("is_yaml_source", Kind::Bool),
+];
+
+/// The programme views take `?hours=`; a week is the most a horizon holds.
+const MAX_VIEW_HOURS: i64 = 24 * 7;
+/// Uploaded icons above this are refused (API.md: 8 MiB multipart).
+const MAX_ICON_BODY: usize = 8 * 1024 * 1024;
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
+    match segs {
+        [] => match req.verb() {
+            Verb::Get => list(app, req).await,
+            Verb::Post => create(app, req).await,
+            _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
+        },
+        ["number", number] => {
+            router::only_get(req)?;
+            let number = number.to_string();
+            let found = read(app, move |conn| {
+                let id: Option<i64> = conn
+                    .query_row(
+                        "SELECT id FROM channels WHERE number = ?1",
+                        [&number],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .api()?;
+                id.map(|id| get_json(conn, id)).transpose()
+            })
+            .await?;
+            found
+                .flatten()
+                .map(|c| body::ok_json(&c))
+                .ok_or_else(|| ApiError::not_found("channel not found"))
+        }
+        [number, "schedule"] => {
+            router::only_get(req)?;
+            schedule_by_number(app, req, number).await
+        }
+        [id] => {
+            let id = router::id(id)?;
+            match req.verb() {
+                Verb::Get => Ok(body::ok_json(&fetch(app, id).await?)),
+                Verb::Put | Verb::Patch => update(app, req, id).await,
+                Verb::Delete => delete(app, id).await,
+                _ => Err(ApiError::method_not_allowed(
+                    "GET, HEAD, PUT, PATCH, DELETE",
+                )),
+            }
+        }
+        [id, "programming"] => {
+            router::only_get(req)?;
+            programming(app, req, router::id(id)?).await
+        }
+        [id, "playback-position"] => playback_position(app, req, router::id(id)?).await,
+        [id, "icon"] => icon(app, req, router::id(id)?).await,
+        [id, "playouts"] => {
+            router::only_get(req)?;
+            let id = router::id(id)?;
+            fetch(app, id).await?;
+            let list = read(app, move |conn| super::playouts::list_json(conn, Some(id))).await?;
+            Ok(body::ok_json(&list))
+        }
+        [id, "toggle-enabled"] => {
+            if req.verb() != Verb::Post {
+                return Err(ApiError::method_not_allowed("POST"));
+            }
+            let id = router::id(id)?;
+            let channel = write_tx(app, move |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE channels SET enabled = 1 - enabled, updated_at_ms = ?2 WHERE id = ?1",
+                        params![id, now_ms()],
+                    )
+                    .api()?;
+                if n == 0 {
+                    return Err(ApiError::not_found("channel not found"));
+                }
+                get_json(tx, id)?.ok_or_else(|| ApiError::not_found("channel not found"))
+            })
+            .await?;
+            app.content_changed();
+            Ok(body::ok_json(&channel))
+        }
+        [id, "filler"] => filler(app, req, router::id(id)?).await,
+        _ => Err(router::not_found()),
+    }
+}
+
+/// One channel as JSON, `None` when absent.
+pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
+    let sql = format!(
+        "SELECT {} FROM channels WHERE id = ?1",
+        columns::select_list(COLUMNS)
+    );
+    conn.query_row(&sql, [id], |row| columns::to_json(COLUMNS, row))
+        .optional()
+        .api()
+        .map(|m| m.map(Value::Object))
+}
+
+async fn fetch(app: &Arc<App>, id: i64) -> Result<Value, ApiError> {
+    read(app, move |conn| get_json(conn, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("channel not found"))
+}
+
+async fn list(app: &Arc<App>, req: &Req) -> ApiResult {
+    let with_status = req
+        .query("include_content_status")
+        .is_some_and(|v| v != "false" && v != "0");
+    let now = now_ms();
+    let channels = read(app, move |conn| {
+        let sql = format!(
+            "SELECT {}, EXISTS (SELECT 1 FROM playout_items pi JOIN playouts p ON p.id = pi.playout_id
+                 WHERE p.channel_id = channels.id AND p.is_active = 1 AND pi.finish_ms > ?1
+                   AND pi.media_item_id IS NOT NULL)
+             FROM channels ORDER BY CAST(number AS REAL), number",
+            columns::select_list(COLUMNS)
+        );
+        let mut stmt = conn.prepare(&sql).api()?;
+        let rows = stmt
+            .query_map([now], |row| {
+                let mut m = columns::to_json(COLUMNS, row)?;
+                if with_status {
+                    let has: bool = row.get(COLUMNS.len() + 3)?;
+                    m.insert("has_content".into(), Value::Bool(has));
+                }
+                Ok(Value::Object(m))
+            })
+            .api()?;
+        rows.collect::<Result<Vec<_>, _>>().api()
+    })
+    .await?;
+    Ok(body::ok_json(&channels))
+}
+
+/// References a channel body may carry: 422 when they point nowhere or at the channel itself.
+fn check_channel_refs(
+    tx: &rusqlite::Connection,
+    values: &[(&'static Column, rusqlite::types::Value)],
+    self_id: Option<i64>,
+) -> Result<(), ApiError> {
+    check_ref(
+        tx,
+        values,
+        "ffmpeg_profile_id",
+        "ffmpeg_profiles",
+        "profile",
+    )?;
+    check_ref(
+        tx,
+        values,
+        "mirror_source_channel_id",
+        "channels",
+        "channel",
+    )?;
+    if let (Some(id), Some(mirror)) = (
+        self_id,
+        columns::int_value(values, "mirror_source_channel_id"),
+    ) {
+        if id == mirror {
+            return Err(ApiError::invalid(
+                "mirror_source_channel_id",
+                "a channel cannot mirror itself",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn number_taken(tx: &rusqlite::Connection, number: &str, except: i64) -> Result<bool, ApiError> {
+    tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM channels WHERE number = ?1 AND id != ?2)",
+        params![number, except],
+        |r| r.get(0),
+    )
+    .api()
+}
+
+async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    let body = body_object(req).await?;
+    columns::require(&body, &["number", "name"])?;
+    let values = columns::changes(COLUMNS, &body)?;
+    let channel = write_tx(app, move |tx| {
+        check_channel_refs(tx, &values, None)?;
+        if let Some(number) = columns::text_value(&values, "number") {
+            if number_taken(tx, number, 0)? {
+                return Err(ApiError::conflict(format_args!(
+                    "channel number {number} is taken"
+                )));
+            }
+        }
+        let id = columns::insert(tx, "channels", &values, now_ms()).api()?;
+        get_json(tx, id)?.ok_or_else(|| ApiError::internal("inserted channel vanished"))
+    })
+    .await?;
+    app.content_changed();
+    Ok(body::created_json(&channel))
+}
+
+fn is_yaml_source(tx: &rusqlite::Connection, id: i64) -> Result<Option<bool>, ApiError> {
+    tx.query_row(
+        "SELECT is_yaml_source FROM channels WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .optional()
+    .api()
+}
+
+async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
+    let body = body_object(req).await?;
+    let values = columns::changes(COLUMNS, &body)?;
+    let channel = write_tx(app, move |tx| {
+        match is_yaml_source(tx, id)? {
+            None => return Err(ApiError::not_found("channel not found")),
+            Some(true) => {
+                return Err(ApiError::conflict(
+                    "the channel comes from a YAML file; edit the file instead",
+                ))
+            }
+            Some(false) => {}
+        }
+        check_channel_refs(tx, &values, Some(id))?;
+        if let Some(number) = columns::text_value(&values, "number") {
+            if number_taken(tx, number, id)? {
+                return Err(ApiError::conflict(format_args!(
+                    "channel number {number} is taken"
+                )));
+            }
+        }
+        columns::update(tx, "channels", id, &values, now_ms()).api()?;
+        get_json(tx, id)?.ok_or_else(|| ApiError::not_found("channel not found"))
+    })
+    .await?;
+    app.content_changed();
+    Ok(body::ok_json(&channel))
+}
+
+async fn delete(app: &Arc<App>, id: i64) -> ApiResult {
+    write_tx(app, move |tx| {
+        match is_yaml_source(tx, id)? {
+            None => return Err(ApiError::not_found("channel not found")),
+            Some(true) => {
+                return Err(ApiError::conflict(
+                    "the channel comes from a YAML file; remove it there",
+                ))
+            }
+            Some(false) => {}
+        }
+        let mirror: Option<(String, String)> = tx
+            .query_row(
+                "SELECT number, name FROM channels WHERE mirror_source_channel_id = ?1 LIMIT 1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .api()?;
+        if let Some((number, name)) = mirror {
+            return Err(ApiError::conflict(format_args!(
+                "channel {number} ({name}) mirrors this channel"
+            )));
+        }
+        // Playouts, their items and the playback position go with it (ON DELETE CASCADE).
+        tx.execute("DELETE FROM channels WHERE id = ?1", [id])
+            .api()?;
+        Ok(())
+    })
+    .await?;
+    let _ = tokio::fs::remove_file(icon_path(app, &format!("channel_{id}.png"))).await;
+    app.content_changed();
+    Ok(body::no_content())
+}
+
+fn view_hours(req: &Req) -> Result<i64, ApiError> {
+    let hours = req.query_parsed::<i64>("hours")?.unwrap_or(24);
+    if !(1..=MAX_VIEW_HOURS).contains(&hours) {
+        return Err(ApiError::bad_request(format_args!(
+            "query parameter hours: must be between 1 and {MAX_VIEW_HOURS}"
+        )));
+    }
+    Ok(hours)
+}
+
+/// `GET /api/channels/{num}/schedule`: the stored timeline of an enabled channel, by number.
+async fn schedule_by_number(app: &Arc<App>, req: &Req, number: &str) -> ApiResult {
+    let hours = view_hours(req)?;
+    let number = number.to_string();
+    let now = now_ms();
+    let doc = read(app, move |conn| {
+        let channel: Option<(i64, String, String, bool)> = conn
+            .query_row(
+                "SELECT id, number, name, enabled FROM channels WHERE number = ?1",
+                [&number],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .api()?;
+        let Some((id, number, name, true)) = channel else {
+            return Err(ApiError::not_found("channel not found or disabled"));
+        };
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT pi.title, pi.custom_title, pi.guide_mode, pi.start_ms, pi.finish_ms
+                 FROM playout_items pi JOIN playouts p ON p.id = pi.playout_id
+                 WHERE p.channel_id = ?1 AND p.is_active = 1 AND pi.finish_ms > ?2
+                   AND pi.start_ms < ?3
+                 ORDER BY pi.start_ms",
+            )
+            .api()?;
+        let rows = stmt
+            .query_map(params![id, now, now + hours * 3_600_000], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .api()?;
+        let mut programmes: Vec<(String, i64, i64)> = Vec::new();
+        for row in rows {
+            let (title, custom, guide_mode, start, stop) = row.api()?;
+            // A hidden item extends the programme before it (API.md: timeline).
+            if guide_mode == "hide" {
+                if let Some(last) = programmes.last_mut() {
+                    last.2 = stop;
+                    continue;
+                }
+            }
+            let title = match (guide_mode.as_str(), custom) {
+                ("custom", Some(custom)) => custom,
+                _ => title,
+            };
+            programmes.push((title, start, stop));
+        }
+        let mut doc = json!({
+            "channel_id": id,
+            "channel_number": number,
+            "channel_name": name,
+            "programmes": programmes.iter().map(|(title, start, stop)| json!({
+                "start": rfc3339(*start), "stop": rfc3339(*stop), "title": title,
+            })).collect::<Vec<_>>(),
+        });
+        if programmes.is_empty() {
+            doc["message"] = Value::from("nothing is scheduled on this channel");
+        }
+        Ok(doc)
+    })
+    .await?;
+    Ok(body::ok_json(&doc))
+}
+
+async fn programming(app: &Arc<App>, req: &Req, id: i64) -> ApiResult {
+    let hours = view_hours(req)?;
+    let now = now_ms();
+    let doc = read(app, move |conn| {
+        let channel: Option<(String, String)> = conn
+            .query_row(
+                "SELECT name, number FROM channels WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .api()?;
+        let Some((name, number)) = channel else {
+            return Err(ApiError::not_found("channel not found"));
+        };
+        let playout_id: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM playouts WHERE channel_id = ?1 AND is_active = 1 ORDER BY id LIMIT 1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .api()?;
+        let programs = match playout_id {
+            Some(pid) => super::playouts::items_between(conn, pid, now, now + hours * 3_600_000)?,
+            None => Vec::new(),
+        };
+        let mut doc = json!({
+            "channel_id": id, "channel_name": name, "channel_number": number,
+            "playout_id": playout_id, "hours": hours, "program_count": programs.len(),
+            "programs": programs,
+        });
+        if playout_id.is_none() {
+            doc["message"] = Value::from("the channel has no playout");
+        }
+        Ok(doc)
+    })
+    .await?;
+    Ok(body::ok_json(&doc))
+}
+
+async fn playback_position(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
+    match req.verb() {
+        Verb::Get => {
+            let doc = read(app, move |conn| {
+                if !columns::exists(conn, "channels", id)? {
+                    return Err(ApiError::not_found("channel not found"));
+                }
+                let row: Option<(i64, Option<i64>, Option<i64>, i64)> = conn
+                    .query_row(
+                        "SELECT item_index, media_id, last_played_at_ms, total_items_watched
+                         FROM playback_positions WHERE channel_id = ?1",
+                        [id],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )
+                    .optional()
+                    .api()?;
+                Ok(match row {
+                    Some((index, media, at, total)) => json!({
+                        "item_index": index, "media_id": media,
+                        "last_played_at": at.map(rfc3339), "total_items_watched": total,
+                        "resume_available": true,
+                    }),
+                    None => json!({
+                        "item_index": 0, "media_id": null, "last_played_at": null,
+                        "total_items_watched": 0, "resume_available": false,
+                    }),
+                })
+            })
+            .await?;
+            Ok(body::ok_json(&doc))
+        }
+        Verb::Post => {
+            let body = body_object(req).await?;
+            columns::require(&body, &["item_index"])?;
+            let index_col = col(
+                "item_index",
+                Kind::Int {
+                    min: 0,
+                    max: i64::from(i32::MAX),
+                },
+            );
+            let item_index = match columns::to_sql(&index_col, &body["item_index"])? {
+                rusqlite::types::Value::Integer(n) => n,
+                _ => 0,
+            };
+            let media_id = match body.get("media_id") {
+                None | Some(Value::Null) => None,
+                Some(v) => match columns::to_sql(&opt("media_id", ID), v)? {
+                    rusqlite::types::Value::Integer(n) => Some(n),
+                    _ => None,
+                },
+            };
+            let now = now_ms();
+            let doc = write_tx(app, move |tx| {
+                let mode: Option<String> = tx
+                    .query_row(
+                        "SELECT playout_mode FROM channels WHERE id = ?1",
+                        [id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .api()?;
+                match mode.as_deref() {
+                    None => return Err(ApiError::not_found("channel not found")),
+                    Some("on_demand") => {}
+                    Some(other) => {
+                        return Err(ApiError::conflict(format_args!(
+                            "the channel's playout_mode is {other}; a position is kept for on_demand channels only"
+                        )))
+                    }
+                }
+                tx.execute(
+                    "INSERT INTO playback_positions (channel_id, item_index, media_id, last_played_at_ms, total_items_watched)
+                     VALUES (?1, ?2, ?3, ?4, 1)
+                     ON CONFLICT(channel_id) DO UPDATE SET item_index = excluded.item_index,
+                         media_id = excluded.media_id, last_played_at_ms = excluded.last_played_at_ms,
+                         total_items_watched = total_items_watched + 1",
+                    params![id, item_index, media_id, now],
+                )
+                .api()?;
+                Ok(json!({
+                    "success": true, "channel_id": id, "item_index": item_index,
+                    "media_id": media_id, "last_played_at": rfc3339(now),
+                }))
+            })
+            .await?;
+            Ok(body::ok_json(&doc))
+        }
+        Verb::Delete => {
+            write_tx(app, move |tx| {
+                if !columns::exists(tx, "channels", id)? {
+                    return Err(ApiError::not_found("channel not found"));
+                }
+                tx.execute("DELETE FROM playback_positions WHERE channel_id = ?1", [id])
+                    .api()?;
+                Ok(())
+            })
+            .await?;
+            Ok(body::no_content())
+        }
+        _ => Err(ApiError::method_not_allowed("GET, HEAD, POST, DELETE")),
+    }
+}
+
+const FILLER_ROLES: [&str; 3] = ["fallback_filler", "pre_roll_filler", "post_roll_filler"];
+
+fn filler_json(conn: &rusqlite::Connection, id: i64) -> Result<Value, ApiError> {
+    let ids: Option<[Option<i64>; 3]> = conn
+        .query_row(
+            "SELECT fallback_filler_id, pre_roll_filler_id, post_roll_filler_id FROM channels WHERE id = ?1",
+            [id],
+            |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]),
+        )
+        .optional()
+        .api()?;
+    let Some(ids) = ids else {
+        return Err(ApiError::not_found("channel not found"));
+    };
+    let mut doc = Map::new();
+    doc.insert("channel_id".into(), Value::from(id));
+    for (role, preset_id) in FILLER_ROLES.iter().zip(ids) {
+        doc.insert(format!("{role}_id"), Value::from(preset_id));
+        let preset = match preset_id {
+            Some(pid) => conn
+                .query_row(
+                    "SELECT id, name, filler_mode FROM filler_presets WHERE id = ?1",
+                    [pid],
+                    |r| {
+                        Ok(
+                            json!({"id": r.get::<_, i64>(0)?, "name": r.get::<_, String>(1)?,
+                                  "filler_mode": r.get::<_, String>(2)?}),
+                        )
+                    },
+                )
+                .optional()
+                .api()?,
+            None => None,
+        };
+        doc.insert((*role).into(), preset.unwrap_or(Value::Null));
+    }
+    Ok(Value::Object(doc))
+}
+
+async fn filler(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
+    match req.verb() {
+        Verb::Get => {
+            let doc = read(app, move |conn| filler_json(conn, id)).await?;
+            Ok(body::ok_json(&doc))
+        }
+        Verb::Put | Verb::Patch => {
+            let body = body_object(req).await?;
+            let mut changes: Vec<(String, Option<i64>)> = Vec::new();
+            for role in FILLER_ROLES {
+                let field = format!("{role}_id");
+                match body.get(&field) {
+                    None => {}
+                    Some(Value::Null) => changes.push((field, None)),
+                    Some(v) => {
+                        let n = v
+                            .as_i64()
+                            .filter(|n| *n >= 0)
+                            .ok_or_else(|| ApiError::invalid(&field, "expected a preset id"))?;
+                        // 0 clears, as EXStreamTV's clients send it.
+                        changes.push((field, (n > 0).then_some(n)));
+                    }
+                }
+            }
+            let doc = write_tx(app, move |tx| {
+                if !columns::exists(tx, "channels", id)? {
+                    return Err(ApiError::not_found("channel not found"));
+                }
+                for (field, preset) in &changes {
+                    if let Some(pid) = preset {
+                        if !columns::exists(tx, "filler_presets", *pid)? {
+                            return Err(ApiError::invalid(
+                                field,
+                                format_args!("unknown filler preset {pid}"),
+                            ));
+                        }
+                    }
+                    // `field` is one of FILLER_ROLES + "_id": a fixed column name.
+                    tx.execute(
+                        &format!(
+                            "UPDATE channels SET {field} = ?2, updated_at_ms = ?3 WHERE id = ?1"
+                        ),
+                        params![id, preset, now_ms()],
+                    )
+                    .api()?;
+                }
+                filler_json(tx, id)
+            })
+            .await?;
+            crate::scheduler::channel_changed(app, id).await?;
+            app.content_changed();
+            Ok(body::ok_json(&doc))
+        }
+        _ => Err(ApiError::method_not_allowed("GET, HEAD, PUT, PATCH")),
+    }
+}
+
+fn icon_dir(app: &App) -> std::path::PathBuf {
+    app.config.data_dir.join("channel_icons")
+}
+
+fn icon_path(app: &App, file: &str) -> std::path::PathBuf {
+    icon_dir(app).join(file)
+}
+
+async fn icon(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
+    match req.verb() {
+        Verb::Post => {
+            fetch(app, id).await?;
+            let content_type = req
+                .header(hyper::header::CONTENT_TYPE)
+                .unwrap_or("")
+                .to_string();
+            let bytes = req.body_bytes(MAX_ICON_BODY).await?;
+            let png = multipart_file(&content_type, &bytes)?;
+            if !png.starts_with(PNG_SIGNATURE) {
+                return Err(ApiError::bad_request("file: only PNG icons are accepted"));
+            }
+            let file = format!("channel_{id}.png");
+            tokio::fs::create_dir_all(icon_dir(app))
+                .await
+                .map_err(ApiError::internal)?;
+            tokio::fs::write(icon_path(app, &file), png)
+                .await
+                .map_err(ApiError::internal)?;
+            let logo = format!("/static/channel_icons/{file}");
+            let channel = write_tx(app, move |tx| {
+                tx.execute(
+                    "UPDATE channels SET logo_path = ?2, updated_at_ms = ?3 WHERE id = ?1",
+                    params![id, logo, now_ms()],
+                )
+                .api()?;
+                get_json(tx, id)?.ok_or_else(|| ApiError::not_found("channel not found"))
+            })
+            .await?;
+            app.content_changed();
+            Ok(body::ok_json(&channel))
+        }
+        Verb::Delete => {
+            write_tx(app, move |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE channels SET logo_path = NULL, updated_at_ms = ?2 WHERE id = ?1",
+                        params![id, now_ms()],
+                    )
+                    .api()?;
+                if n == 0 {
+                    return Err(ApiError::not_found("channel not found"));
+                }
+                Ok(())
+            })
+            .await?;
+            let _ = tokio::fs::remove_file(icon_path(app, &format!("channel_{id}.png"))).await;
+            app.content_changed();
+            Ok(body::no_content())
+        }
+        _ => Err(ApiError::method_not_allowed("POST, DELETE")),
+    }
+}
+
+/// The content of the `file` part of a `multipart/form-data` body.
+fn multipart_file<'b>(content_type: &str, body: &'b [u8]) -> Result<&'b [u8], ApiError> {
+    let boundary = content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"'))
+        .filter(|b| !b.is_empty() && content_type.starts_with("multipart/form-data"))
+        .ok_or_else(|| {
+            ApiError::bad_request("expected a multipart/form-data body with a boundary")
+        })?;
+    let delimiter = format!("--{boundary}");
+    let delimiter = delimiter.as_bytes();
+    let mut rest = body;
+    while let Some(at) = find(rest, delimiter) {
+        rest = &rest[at + delimiter.len()..];
+        if rest.starts_with(b"--") {
+            break;
+        }
+        let Some(head_end) = find(rest, b"\r\n\r\n") else {
+            break;
+        };
+        let head = String::from_utf8_lossy(&rest[..head_end]).to_ascii_lowercase();
+        let content = &rest[head_end + 4..];
+        let end = find(content, delimiter)
+            .ok_or_else(|| ApiError::bad_request("the multipart body is truncated"))?;
+        let part = content[..end]
+            .strip_suffix(b"\r\n")
+            .unwrap_or(&content[..end]);
+        if head.contains("name=\"file\"") {
+            return Ok(part);
+        }
+        rest = &content[end..];
+    }
+    Err(ApiError::bad_request(
+        "file: field required (multipart part named \"file\")",
+    ))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// `GET /static/channel_icons/{file}` (open).
-pub async fn icon_file(_app: &Arc<App>, req: &mut Req, _file: &str) -> ApiResult {
+pub async fn icon_file(app: &Arc<App>, req: &mut Req, file: &str) -> ApiResult {
     router::only_get(req)?;
-    Err(router::not_found())
+    // Only names we write: `channel_<id>.png`. Nothing else, so no path can escape the dir.
+    let valid = file
+        .strip_prefix("channel_")
+        .and_then(|s| s.strip_suffix(".png"))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    if !valid {
+        return Err(router::not_found());
+    }
+    match tokio::fs::read(icon_path(app, file)).await {
+        Ok(bytes) => Ok(body::bytes("image/png", bytes.into())),
+        Err(_) => Err(router::not_found()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multipart_finds_the_file_part() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\nDATA\r\n--XyZ--\r\n";
+        let part = multipart_file("multipart/form-data; boundary=XyZ", body).unwrap();
+        assert_eq!(part, b"\x89PNG\r\n\x1a\nDATA");
+        assert!(multipart_file("application/json", body).is_err());
+        assert!(multipart_file("multipart/form-data; boundary=nope", body).is_err());
+        assert!(multipart_file("multipart/form-data; boundary=XyZ", b"--XyZ\r\nbad").is_err());
+    }
 }

@@ -2,10 +2,12 @@
 //! the health checks and `lineup_status.json`.
 
 pub mod channels;
+pub mod columns;
 pub mod dashboard;
 pub mod health;
 pub mod logs;
 pub mod metrics;
+pub mod playouts;
 pub mod settings;
 pub mod transfer;
 
@@ -23,6 +25,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     app.api_token.check(req)?;
     match segs {
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
+        ["playouts", rest @ ..] => playouts::route(app, req, rest).await,
         ["settings", rest @ ..] => settings::route(app, req, rest).await,
         ["logs", rest @ ..] => logs::route(app, req, rest).await,
         ["dashboard", rest @ ..] => dashboard::route(app, req, rest).await,

@@ -7,4 +7,5 @@ mod iptv;
 mod ops;
 mod outputs_fixture;
 mod platform;
+mod playout;
 mod stream;

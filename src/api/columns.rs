@@ -1,0 +1,414 @@
+//! Table-driven JSON ↔ SQLite for the plain CRUD resources (channels, schedules, schedule
+//! items, FFmpeg profiles, resolutions, filler presets): each resource lists its columns once
+//! with a kind, and gets validation (422 `"field: problem"`), partial updates (only the
+//! fields sent change; `null` clears a nullable one) and its JSON rendering from that list.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::Row;
+use serde_json::{Map, Value};
+
+use crate::http::ApiError;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Any string (a number is taken as its text).
+    Text,
+    /// A string with at least one non-blank character.
+    Name,
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Float,
+    Bool,
+    /// One of the listed values.
+    Enum(&'static [&'static str]),
+    /// `HH:MM[:SS]`, stored as `HH:MM:SS`.
+    Time,
+    /// `^\d+(\.\d+)?$`, as HDHomeRun GuideNumbers.
+    ChannelNumber,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// The JSON field.
+    pub json: &'static str,
+    /// The SQL column (quoted where it is a keyword).
+    pub sql: &'static str,
+    pub kind: Kind,
+    pub nullable: bool,
+}
+
+pub const fn col(json: &'static str, kind: Kind) -> Column {
+    Column {
+        json,
+        sql: json,
+        kind,
+        nullable: false,
+    }
+}
+
+pub const fn opt(json: &'static str, kind: Kind) -> Column {
+    Column {
+        json,
+        sql: json,
+        kind,
+        nullable: true,
+    }
+}
+
+pub const ID: Kind = Kind::Int {
+    min: 1,
+    max: i64::MAX,
+};
+
+/// The value of one JSON field as SQLite stores it, validated.
+pub fn to_sql(column: &Column, value: &Value) -> Result<SqlValue, ApiError> {
+    let field = column.json;
+    if value.is_null() {
+        return if column.nullable {
+            Ok(SqlValue::Null)
+        } else {
+            Err(ApiError::invalid(field, "may not be null"))
+        };
+    }
+    let text = || -> Result<String, ApiError> {
+        match value {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            _ => Err(ApiError::invalid(field, "expected a string")),
+        }
+    };
+    Ok(match column.kind {
+        Kind::Text => SqlValue::Text(text()?),
+        Kind::Name => {
+            let s = text()?;
+            if s.trim().is_empty() {
+                return Err(ApiError::invalid(field, "may not be empty"));
+            }
+            SqlValue::Text(s)
+        }
+        Kind::Int { min, max } => {
+            let n = match value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| ApiError::invalid(field, "expected an integer"))?;
+            if n < min || n > max {
+                return Err(ApiError::invalid(
+                    field,
+                    format_args!("must be between {min} and {max}"),
+                ));
+            }
+            SqlValue::Integer(n)
+        }
+        Kind::Float => {
+            let f = value
+                .as_f64()
+                .ok_or_else(|| ApiError::invalid(field, "expected a number"))?;
+            SqlValue::Real(f)
+        }
+        Kind::Bool => match value {
+            Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+            Value::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+                SqlValue::Integer(n.as_i64().unwrap_or(0))
+            }
+            Value::String(s) if s == "true" || s == "false" => {
+                SqlValue::Integer(i64::from(s == "true"))
+            }
+            _ => return Err(ApiError::invalid(field, "expected a boolean")),
+        },
+        Kind::Enum(allowed) => {
+            let s = text()?;
+            if !allowed.contains(&s.as_str()) {
+                return Err(ApiError::invalid(
+                    field,
+                    format_args!("must be one of {}", allowed.join(", ")),
+                ));
+            }
+            SqlValue::Text(s)
+        }
+        Kind::Time => {
+            let s = text()?;
+            let time = crate::playout::clock::parse_time(&s)
+                .ok_or_else(|| ApiError::invalid(field, "expected HH:MM:SS"))?;
+            SqlValue::Text(time.strftime("%H:%M:%S").to_string())
+        }
+        Kind::ChannelNumber => {
+            let s = text()?;
+            if !is_channel_number(&s) {
+                return Err(ApiError::invalid(
+                    field,
+                    "must be digits with an optional .subchannel (\"5\", \"5.1\")",
+                ));
+            }
+            SqlValue::Text(s)
+        }
+    })
+}
+
+/// `^\d+(\.\d+)?$`, at most 16 characters.
+pub fn is_channel_number(s: &str) -> bool {
+    if s.is_empty() || s.len() > 16 {
+        return false;
+    }
+    let (major, minor) = match s.split_once('.') {
+        Some((a, b)) => (a, Some(b)),
+        None => (s, None),
+    };
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    digits(major) && minor.is_none_or(digits)
+}
+
+/// The columns of `columns` present in `body`, validated, in `columns` order.
+pub fn changes(
+    columns: &'static [Column],
+    body: &Map<String, Value>,
+) -> Result<Vec<(&'static Column, SqlValue)>, ApiError> {
+    let mut out = Vec::new();
+    for column in columns {
+        if let Some(value) = body.get(column.json) {
+            out.push((column, to_sql(column, value)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Fails with `"<field>: field required"` for the first required field absent from `body`.
+pub fn require(body: &Map<String, Value>, fields: &[&str]) -> Result<(), ApiError> {
+    for field in fields {
+        if body.get(*field).is_none_or(Value::is_null) {
+            return Err(ApiError::invalid(field, "field required"));
+        }
+    }
+    Ok(())
+}
+
+/// `INSERT INTO table (cols..., created_at_ms, updated_at_ms) VALUES (...)`; returns the id.
+pub fn insert(
+    conn: &rusqlite::Connection,
+    table: &str,
+    values: &[(&'static Column, SqlValue)],
+    now_ms: i64,
+) -> Result<i64, rusqlite::Error> {
+    let mut names: Vec<&str> = values.iter().map(|(c, _)| c.sql).collect();
+    names.extend(["created_at_ms", "updated_at_ms"]);
+    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        names.join(", "),
+        placeholders.join(", ")
+    );
+    let mut params: Vec<SqlValue> = values.iter().map(|(_, v)| v.clone()).collect();
+    params.push(SqlValue::Integer(now_ms));
+    params.push(SqlValue::Integer(now_ms));
+    conn.execute(&sql, rusqlite::params_from_iter(params))?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// `UPDATE table SET ... , updated_at_ms = now WHERE id = ?`; returns whether the row exists.
+pub fn update(
+    conn: &rusqlite::Connection,
+    table: &str,
+    id: i64,
+    values: &[(&'static Column, SqlValue)],
+    now_ms: i64,
+) -> Result<bool, rusqlite::Error> {
+    let mut sets: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| format!("{} = ?{}", c.sql, i + 1))
+        .collect();
+    sets.push(format!("updated_at_ms = ?{}", values.len() + 1));
+    let sql = format!(
+        "UPDATE {table} SET {} WHERE id = ?{}",
+        sets.join(", "),
+        values.len() + 2
+    );
+    let mut params: Vec<SqlValue> = values.iter().map(|(_, v)| v.clone()).collect();
+    params.push(SqlValue::Integer(now_ms));
+    params.push(SqlValue::Integer(id));
+    Ok(conn.execute(&sql, rusqlite::params_from_iter(params))? > 0)
+}
+
+/// `id, <columns>, created_at_ms, updated_at_ms` for a SELECT.
+pub fn select_list(columns: &[Column]) -> String {
+    let mut out = String::from("id");
+    for column in columns {
+        out.push_str(", ");
+        out.push_str(column.sql);
+    }
+    out.push_str(", created_at_ms, updated_at_ms");
+    out
+}
+
+/// Renders a row selected with `select_list(columns)`.
+pub fn to_json(columns: &[Column], row: &Row<'_>) -> rusqlite::Result<Map<String, Value>> {
+    let mut out = Map::new();
+    out.insert("id".into(), Value::from(row.get::<_, i64>(0)?));
+    for (i, column) in columns.iter().enumerate() {
+        let value: SqlValue = row.get(i + 1)?;
+        let json = match (column.kind, value) {
+            (_, SqlValue::Null) => Value::Null,
+            (Kind::Bool, SqlValue::Integer(n)) => Value::Bool(n != 0),
+            (_, SqlValue::Integer(n)) => Value::from(n),
+            (_, SqlValue::Real(f)) => Value::from(f),
+            (_, SqlValue::Text(s)) => Value::String(s),
+            (_, SqlValue::Blob(_)) => Value::Null,
+        };
+        out.insert(column.json.into(), json);
+    }
+    let n = columns.len();
+    for (i, name) in [(n + 1, "created_at"), (n + 2, "updated_at")] {
+        let ms: i64 = row.get(i)?;
+        out.insert(name.into(), Value::String(crate::time::rfc3339(ms)));
+    }
+    Ok(out)
+}
+
+/// rusqlite errors inside an API transaction become `ApiError`s (a UNIQUE failure is a 409).
+pub trait SqlResult<T> {
+    fn api(self) -> Result<T, ApiError>;
+}
+
+impl<T> SqlResult<T> for rusqlite::Result<T> {
+    fn api(self) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::from(crate::db::DbError::from(e)))
+    }
+}
+
+/// Runs `f` in one write transaction on the DB writer: committed when it returns `Ok`,
+/// rolled back when it refuses (404/409/422). Checks and writes inside one transaction on
+/// the single writer cannot interleave with another edit: no lost update.
+pub async fn write_tx<T, F>(app: &crate::app::App, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+{
+    app.db
+        .write(move |conn| {
+            let tx = conn.transaction()?;
+            match f(&tx) {
+                Ok(value) => {
+                    tx.commit()?;
+                    Ok(Ok(value))
+                }
+                Err(err) => Ok(Err(err)),
+            }
+        })
+        .await?
+}
+
+/// Runs `f` on the reader connection.
+pub async fn read<T, F>(app: &crate::app::App, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&rusqlite::Connection) -> Result<T, ApiError> + Send + 'static,
+{
+    app.db.read(move |conn| Ok(f(conn))).await?
+}
+
+/// Whether a row with this id exists in `table`.
+pub fn exists(conn: &rusqlite::Connection, table: &str, id: i64) -> Result<bool, ApiError> {
+    conn.query_row(
+        &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)"),
+        [id],
+        |r| r.get(0),
+    )
+    .api()
+}
+
+/// 422 `"<field>: unknown <what> <id>"` unless the referenced row exists.
+pub fn check_ref(
+    conn: &rusqlite::Connection,
+    values: &[(&'static Column, SqlValue)],
+    field: &str,
+    table: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    for (column, value) in values {
+        if column.json == field {
+            if let SqlValue::Integer(id) = value {
+                if !exists(conn, table, *id)? {
+                    return Err(ApiError::invalid(
+                        field,
+                        format_args!("unknown {what} {id}"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value sent for `field`, if it is an integer.
+pub fn int_value(values: &[(&'static Column, SqlValue)], field: &str) -> Option<i64> {
+    values.iter().find_map(|(c, v)| match v {
+        SqlValue::Integer(n) if c.json == field => Some(*n),
+        _ => None,
+    })
+}
+
+/// The value sent for `field`, if it is text.
+pub fn text_value<'v>(values: &'v [(&'static Column, SqlValue)], field: &str) -> Option<&'v str> {
+    values.iter().find_map(|(c, v)| match v {
+        SqlValue::Text(s) if c.json == field => Some(s.as_str()),
+        _ => None,
+    })
+}
+
+/// Reads the body (or the query, for EXStreamTV's "q:" routes) as a JSON object.
+pub async fn body_object(req: &mut crate::http::Req) -> Result<Map<String, Value>, ApiError> {
+    req.params::<Map<String, Value>>().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_numbers() {
+        for ok in ["1", "100", "5.1", "007.25"] {
+            assert!(is_channel_number(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "5.",
+            ".1",
+            "5.1.2",
+            "-1",
+            "1 ",
+            "12345678901234567",
+        ] {
+            assert!(!is_channel_number(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn validates_by_kind() {
+        let c = col("n", Kind::Int { min: 1, max: 9 });
+        assert_eq!(to_sql(&c, &Value::from(3)).unwrap(), SqlValue::Integer(3));
+        assert_eq!(
+            to_sql(&c, &Value::from(0)).unwrap_err().detail,
+            "n: must be between 1 and 9"
+        );
+        assert_eq!(
+            to_sql(&c, &Value::Null).unwrap_err().detail,
+            "n: may not be null"
+        );
+        let t = opt("t", Kind::Time);
+        assert_eq!(
+            to_sql(&t, &Value::from("20:00")).unwrap(),
+            SqlValue::Text("20:00:00".into())
+        );
+        assert_eq!(to_sql(&t, &Value::Null).unwrap(), SqlValue::Null);
+        assert!(to_sql(&t, &Value::from("25:00")).is_err());
+        let e = col("e", Kind::Enum(&["a", "b"]));
+        assert_eq!(
+            to_sql(&e, &Value::from("c")).unwrap_err().detail,
+            "e: must be one of a, b"
+        );
+    }
+}
