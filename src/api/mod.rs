@@ -8,6 +8,8 @@ pub mod health;
 pub mod logs;
 pub mod metrics;
 pub mod playouts;
+pub mod schedule_items;
+pub mod schedules;
 pub mod settings;
 pub mod transfer;
 
@@ -26,6 +28,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
         ["playouts", rest @ ..] => playouts::route(app, req, rest).await,
+        ["schedules", rest @ ..] => schedules::route(app, req, rest).await,
+        ["schedule-items", rest @ ..] => schedule_items::route(app, req, rest).await,
         ["settings", rest @ ..] => settings::route(app, req, rest).await,
         ["logs", rest @ ..] => logs::route(app, req, rest).await,
         ["dashboard", rest @ ..] => dashboard::route(app, req, rest).await,

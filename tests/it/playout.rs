@@ -295,3 +295,285 @@ fn channel_icon_upload_is_served_open() {
         404
     );
 }
+
+/// Channel 50 flooding the demo collection shuffled, then one demo item, through the API.
+fn api_channel(c: &Client) -> (i64, i64, i64) {
+    let channel = c.post_json("/api/channels", &json!({"number": "50", "name": "Shuffle"}));
+    assert_eq!(channel.status, 201, "{}", channel.text());
+    let channel_id = channel.json()["id"].as_i64().unwrap();
+    let schedule = c.post_json(
+        "/api/schedules",
+        &json!({"name": "Mixed", "channel_id": channel_id}),
+    );
+    assert_eq!(schedule.status, 201, "{}", schedule.text());
+    let schedule_id = schedule.json()["id"].as_i64().unwrap();
+    let flood = c.post_json(
+        &format!("/api/schedules/{schedule_id}/items"),
+        &json!({"collection_type": "collection", "collection_id": 1,
+                "playback_mode": "multiple", "playback_order": "shuffled"}),
+    );
+    assert_eq!(
+        flood.status,
+        422,
+        "multiple needs a count: {}",
+        flood.text()
+    );
+    let flood = c.post(&format!(
+        "/api/schedules/{schedule_id}/items?collection_type=collection&collection_id=1&playback_mode=multiple&playback_order=shuffled&multiple_count=2"
+    ));
+    assert_eq!(flood.status, 201, "{}", flood.text());
+    assert_eq!(flood.json()["position"], 0);
+    assert_eq!(flood.json()["playback_mode"], "multiple");
+    let one = c.post_json(
+        "/api/schedule-items",
+        &json!({"schedule_id": schedule_id, "collection_type": "media_item", "media_item_id": 3,
+                "playout_mode": "one", "custom_title": "Clock Break", "guide_mode": "custom"}),
+    );
+    assert_eq!(one.status, 201, "{}", one.text());
+    assert_eq!(one.json()["index"], 1);
+    let playout = c.post_json(
+        "/api/playouts",
+        &json!({"channel_id": channel_id, "program_schedule_id": schedule_id}),
+    );
+    assert_eq!(playout.status, 201, "{}", playout.text());
+    (
+        channel_id,
+        schedule_id,
+        playout.json()["id"].as_i64().unwrap(),
+    )
+}
+
+#[test]
+fn a_channel_built_through_the_api_plays_at_once() {
+    let server = TestServer::start();
+    let c = server.client();
+    let (channel_id, schedule_id, playout_id) = api_channel(&c);
+    let now = c
+        .get(&format!("/api/playouts/{playout_id}/now-playing"))
+        .json();
+    assert!(now["current"]["id"].is_i64(), "{now}");
+    assert_eq!(
+        now["current"]["progress_seconds"].as_f64().unwrap().round(),
+        0.0
+    );
+    let items = all_items(&c, playout_id);
+    assert_contiguous(&items);
+    // Two shuffled demo items, then the clock under its custom title, over and over.
+    let pattern: Vec<bool> = items
+        .iter()
+        .take(6)
+        .map(|i| i["media_item_id"] == 3 && i["custom_title"] == "Clock Break")
+        .collect();
+    assert_eq!(
+        pattern,
+        [false, false, true, false, false, true],
+        "{items:?}"
+    );
+    let guide = c.get("/api/channels/50/schedule?hours=1").json();
+    assert_eq!(guide["programmes"][2]["title"], "Clock Break", "{guide}");
+    assert_eq!(
+        c.get(&format!("/api/channels/{channel_id}/playouts"))
+            .json()[0]["id"],
+        playout_id
+    );
+    let by_number = c.get("/api/playouts/channel/50").json();
+    assert_eq!(by_number["schedule"]["content_items"], 2);
+    assert!(by_number["time_blocks"].as_array().unwrap().len() <= 50);
+
+    // Reordering the schedule rebuilds from now, keeping what plays now.
+    let items_view = c.get(&format!("/api/schedules/{schedule_id}/items")).json();
+    let second = items_view[1]["id"].as_i64().unwrap();
+    let moved = c.post(&format!("/api/schedule-items/{second}/move?direction=up"));
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    assert_eq!(moved.json()["index"], 0);
+    assert_eq!(
+        c.post(&format!("/api/schedule-items/{second}/move?direction=up"))
+            .status,
+        409
+    );
+    assert_eq!(
+        c.post(&format!(
+            "/api/schedule-items/{second}/move?direction=sideways"
+        ))
+        .status,
+        400
+    );
+    let after = all_items(&c, playout_id);
+    assert_eq!(after[0], items[0], "the item playing now stays");
+    assert_contiguous(&after);
+    assert_eq!(after[1]["media_item_id"], 3, "{:?}", &after[..3]);
+
+    // A rebuild twice reproduces the shuffle (the seed is stored).
+    c.post(&format!("/api/playouts/{playout_id}/rebuild"));
+    let once = all_items(&c, playout_id);
+    c.post(&format!("/api/playouts/{playout_id}/rebuild"));
+    let twice = all_items(&c, playout_id);
+    let n = once.len().min(twice.len()) - 2;
+    assert_eq!(once[..n], twice[..n]);
+
+    // In use: the schedule cannot go while a playout uses it.
+    let r = c.delete(&format!("/api/schedules/{schedule_id}"));
+    assert_eq!(r.status, 409);
+    assert!(
+        r.detail().contains("channel 50 (Shuffle)"),
+        "{}",
+        r.detail()
+    );
+    assert_eq!(c.delete(&format!("/api/playouts/{playout_id}")).status, 204);
+    assert_eq!(
+        c.get(&format!("/api/playouts/{playout_id}/now-playing"))
+            .status,
+        404
+    );
+    assert_eq!(
+        c.delete(&format!("/api/schedules/{schedule_id}")).status,
+        204
+    );
+    assert_eq!(
+        c.get(&format!("/api/schedule-items?schedule_id={schedule_id}"))
+            .json(),
+        json!([])
+    );
+}
+
+#[test]
+fn schedule_items_validate_and_renumber() {
+    let server = TestServer::start();
+    let c = server.client();
+    let schedule_id = c.post_json("/api/schedules", &json!({"name": "S"})).json()["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(c.post_json("/api/schedules", &json!({})).status, 422);
+    assert_eq!(
+        c.post_json("/api/schedules", &json!({"name": "x", "channel_id": 999}))
+            .status,
+        422
+    );
+    let add = |body: Value| c.post_json("/api/schedule-items", &body);
+    let base =
+        json!({"schedule_id": schedule_id, "collection_type": "collection", "collection_id": 1});
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        b
+    };
+    for (body, status, detail) in [
+        (
+            with(json!({"collection_id": 999})),
+            422,
+            "collection_id: unknown collection 999",
+        ),
+        (with(json!({"schedule_id": 999})), 404, "schedule not found"),
+        (
+            with(json!({"playout_mode": "duration"})),
+            422,
+            "playout_duration_minutes:",
+        ),
+        (
+            with(json!({"start_type": "fixed"})),
+            422,
+            "start_time: required",
+        ),
+        (
+            with(json!({"start_time": "25:00"})),
+            422,
+            "start_time: expected HH:MM:SS",
+        ),
+        (
+            with(json!({"playback_order": "backwards"})),
+            422,
+            "playback_order: must be one of",
+        ),
+        (
+            with(json!({"pre_roll_filler_id": 77})),
+            422,
+            "pre_roll_filler_id: unknown filler preset 77",
+        ),
+        (
+            json!({"collection_type": "collection"}),
+            422,
+            "schedule_id: field required",
+        ),
+    ] {
+        let r = add(body.clone());
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+        assert!(r.detail().starts_with(detail), "{body}: {}", r.detail());
+    }
+    let a = add(with(json!({"start_type": "fixed", "start_time": "20:00"}))).json();
+    assert_eq!(a["start_time"], "20:00:00");
+    let b = add(base.clone()).json();
+    let front = add(with(json!({"index": 0}))).json();
+    let positions = |c: &Client| -> Vec<(i64, i64)> {
+        c.get(&format!("/api/schedule-items?schedule_id={schedule_id}"))
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["id"].as_i64().unwrap(), i["index"].as_i64().unwrap()))
+            .collect()
+    };
+    let ids = |v: &Value| v["id"].as_i64().unwrap();
+    assert_eq!(
+        positions(&c),
+        [(ids(&front), 0), (ids(&a), 1), (ids(&b), 2)]
+    );
+    assert_eq!(
+        c.delete(&format!("/api/schedules/{schedule_id}/items/{}", ids(&a)))
+            .status,
+        204
+    );
+    assert_eq!(positions(&c), [(ids(&front), 0), (ids(&b), 1)]);
+    assert_eq!(
+        c.delete(&format!("/api/schedules/{schedule_id}/items/{}", ids(&a)))
+            .status,
+        404
+    );
+    // A partial PUT keeps the rest, and the merged row must still make sense.
+    let put = c.put_json(
+        &format!("/api/schedule-items/{}", ids(&b)),
+        &json!({"playout_mode": "multiple"}),
+    );
+    assert_eq!(put.status, 422, "{}", put.text());
+    let put = c.put_json(
+        &format!("/api/schedule-items/{}", ids(&b)),
+        &json!({"playout_mode": "multiple", "multiple_count": 3}),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(put.json()["collection_id"], 1);
+
+    // Concurrent partial edits of one item: neither is lost.
+    let target = format!("/api/schedule-items/{}", ids(&b));
+    std::thread::scope(|s| {
+        for (field, value) in [
+            ("custom_title", json!("Late Show")),
+            ("guide_mode", json!("custom")),
+            ("multiple_count", json!(4)),
+            ("playback_order", json!("random")),
+        ] {
+            let c = c.clone();
+            let target = target.clone();
+            s.spawn(move || {
+                for _ in 0..5 {
+                    assert_eq!(c.put_json(&target, &json!({field: value})).status, 200);
+                }
+            });
+        }
+    });
+    let item = c.get(&target).json();
+    assert_eq!(
+        (
+            &item["custom_title"],
+            &item["guide_mode"],
+            &item["multiple_count"],
+            &item["playback_order"]
+        ),
+        (
+            &json!("Late Show"),
+            &json!("custom"),
+            &json!(4),
+            &json!("random")
+        )
+    );
+}
