@@ -78,6 +78,8 @@ CREATE TABLE media_items (
     external_id          TEXT,
     -- Local files: the path as raw bytes (file names need not be UTF-8) and a lossy display form.
     path_bytes           BLOB,
+    -- The parent directory's raw bytes: the scanner compares one directory at a time.
+    dir_bytes            BLOB,
     url                  TEXT NOT NULL,
     title                TEXT NOT NULL,
     description          TEXT,
@@ -100,6 +102,9 @@ CREATE TABLE media_items (
     -- What the scanner knows: size + mtime decide whether ffprobe runs again.
     file_size            INTEGER,
     file_mtime_ms        INTEGER,
+    -- Newest mtime of the NFO and artwork beside the file: metadata is re-read (no ffprobe)
+    -- when only a sidecar changed.
+    sidecar_mtime_ms     INTEGER,
     container            TEXT,
     video_codec          TEXT,
     width                INTEGER,
@@ -117,9 +122,19 @@ CREATE TABLE media_items (
     updated_at_ms        INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX media_items_url ON media_items(url);
-CREATE INDEX media_items_library ON media_items(library_id);
+CREATE UNIQUE INDEX media_items_path ON media_items(path_bytes);
+CREATE INDEX media_items_library ON media_items(library_id, dir_bytes);
 CREATE INDEX media_items_show ON media_items(show_title, season_number, episode_number);
 CREATE INDEX media_items_title ON media_items(title);
+
+-- Poster, thumb and fanart images found beside a file (kind: poster|thumb|fanart), served
+-- openly at /static/artwork/{media_item_id}/{kind} for M3U tvg-logo and XMLTV <icon>.
+CREATE TABLE media_artwork (
+    media_item_id INTEGER NOT NULL REFERENCES media_items(id) ON DELETE CASCADE,
+    kind          TEXT NOT NULL,
+    path_bytes    BLOB NOT NULL,
+    PRIMARY KEY (media_item_id, kind)
+) WITHOUT ROWID;
 
 -- ---------------------------------------------------------------- collections and playlists
 CREATE TABLE collections (
@@ -128,6 +143,9 @@ CREATE TABLE collections (
     description     TEXT,
     collection_type TEXT NOT NULL DEFAULT 'manual',  -- manual|smart|multi
     search_query    TEXT,
+    -- A first-run channel's collection follows its folder (absolute, lossy UTF-8): every
+    -- scan appends the folder's new items (library::collections::sync_auto_folders).
+    auto_folder     TEXT,
     created_at_ms   INTEGER NOT NULL,
     updated_at_ms   INTEGER NOT NULL
 );

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::http::auth::ApiToken;
 use crate::http::ApiError;
+use crate::library::scanner::Scanner;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::time::UnixMs;
@@ -31,6 +32,8 @@ pub struct App {
     /// Cached client documents (lineup, M3U, discover.json, device.xml) and the HTTP address
     /// they name (`iptv::cache`).
     pub outputs: crate::iptv::cache::Outputs,
+    /// Library scan requests and progress (`library::scanner`).
+    pub scanner: Scanner,
     settings: RwLock<Arc<Settings>>,
     /// Bumped by every write that changes what clients see (channels, playouts, media,
     /// settings); cached documents compare it to know they are stale.
@@ -61,6 +64,7 @@ impl App {
             started_ms: crate::time::now_ms(),
             outputs,
             shutdown: parts.shutdown,
+            scanner: Scanner::new(),
             settings: RwLock::new(Arc::new(parts.settings)),
             content_version: AtomicU64::new(1),
         }

@@ -14,6 +14,8 @@ pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, http_addr: SocketAddr)
     app.outputs.set_http_addr(http_addr);
     tasks.spawn(sample_event_loop_lag(app.clone()));
     tasks.spawn(crate::scheduler::run_horizon(app.clone()));
+    // Library scans (`--media` folders at start, API requests), one at a time.
+    tasks.spawn(crate::library::scanner::run(app.clone()));
     let hdhomerun = &app.settings().hdhomerun;
     if let Some(port) = app.config.discovery_port {
         if hdhomerun.enable_udp_discovery {

@@ -2,8 +2,13 @@
 //! whose programmes FFmpeg generates itself (test pattern, tone, title and clock), with a
 //! schedule and a playout, so the lineup, M3U, guide and stream work with no configuration.
 //! The programmes are `generated` media items; no media file is ever written.
+//!
+//! With `--media` on a database without channels, the first completed scan of each media
+//! folder creates one channel per top-level subfolder instead (`create_media_channels`).
 
-use rusqlite::params;
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::config::Config;
 use crate::db::{Db, DbError};
@@ -89,4 +94,171 @@ pub fn prepare(db: &Db, config: &Config) -> Result<bool, DbError> {
         tx.commit()?;
         Ok(true)
     })
+}
+
+/// Whether the first scans of the `--media` folders should create channels: there are media
+/// folders and not a single channel yet.
+pub fn wants_media_channels(db: &Db, config: &Config) -> Result<bool, DbError> {
+    if config.media_dirs.is_empty() {
+        return Ok(false);
+    }
+    db.write_blocking(|conn| {
+        let n: i64 = conn.query_row("SELECT count(*) FROM channels", [], |r| r.get(0))?;
+        Ok(n == 0)
+    })
+}
+
+/// Collection names tried per folder before giving up (`Name`, `Name (2)`, ...).
+const MAX_NAME_TRIES: usize = 100;
+
+/// One channel per top-level subfolder of the library's folder (sorted by name, numbered
+/// after the highest channel number, from 1), each with a collection of the folder's
+/// playable items that follows the folder (`collections.auto_folder`), a schedule with one
+/// flood item in season/episode order, and a playout, exactly as the demo channel is built.
+/// Files directly in the library folder get one more channel named after the folder. A
+/// folder that already has its collection, or has nothing playable, is skipped. Returns
+/// the number of channels created.
+pub fn create_media_channels(conn: &mut Connection, library_id: i64) -> Result<usize, DbError> {
+    let tx = conn.transaction()?;
+    let root: Option<String> = tx
+        .query_row(
+            "SELECT path FROM libraries WHERE id = ?1",
+            [library_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    let Some(root) = root else {
+        return Ok(0);
+    };
+    let root = root.trim_end_matches('/').to_string();
+    let prefix = format!("{root}/");
+    // Top-level folder name (None: a file in the root) → playable item ids, in order.
+    let mut groups: BTreeMap<Option<String>, Vec<i64>> = BTreeMap::new();
+    {
+        let mut stmt = tx.prepare(
+            "SELECT id, url FROM media_items
+             WHERE library_id = ?1 AND is_missing = 0 AND probe_error IS NULL
+             ORDER BY show_title IS NULL, lower(show_title), season_number, episode_number,
+                      lower(title), id",
+        )?;
+        let rows = stmt.query_map([library_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (id, url) = row?;
+            let Some(rel) = url.strip_prefix(&prefix) else {
+                continue;
+            };
+            let key = rel.split_once('/').map(|(top, _)| top.to_string());
+            groups.entry(key).or_default().push(id);
+        }
+    }
+    let root_name = std::path::Path::new(&root)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| root.clone());
+    // Folders by name first (BTreeMap order puts None first: move it last).
+    let mut ordered: Vec<(Option<String>, Vec<i64>)> = groups.into_iter().collect();
+    ordered.sort_by(|a, b| match (&a.0, &b.0) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (Some(x), Some(y)) => x.cmp(y),
+    });
+    let mut next_number: i64 = tx.query_row(
+        "SELECT coalesce(max(CAST(number AS INTEGER)), 0) + 1 FROM channels",
+        [],
+        |r| r.get(0),
+    )?;
+    let now = crate::time::now_ms();
+    let mut created = 0;
+    for (folder, item_ids) in ordered {
+        let (name, auto_folder) = match &folder {
+            Some(f) => (f.clone(), Some(format!("{root}/{f}"))),
+            None => (root_name.clone(), None),
+        };
+        if let Some(af) = &auto_folder {
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM collections WHERE auto_folder = ?1",
+                    [af],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if exists.is_some() {
+                continue;
+            }
+        }
+        let Some(collection_name) = free_collection_name(&tx, &name)? else {
+            tracing::warn!(folder = %name, "no free collection name; folder skipped");
+            continue;
+        };
+        tx.execute(
+            "INSERT INTO collections (name, description, collection_type, auto_folder, created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, 'manual', ?3, ?4, ?4)",
+            params![collection_name, format!("Media folder {name}"), auto_folder, now],
+        )?;
+        let collection_id = tx.last_insert_rowid();
+        for (position, media_id) in item_ids.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO collection_items (collection_id, media_item_id, position) VALUES (?1, ?2, ?3)",
+                params![collection_id, media_id, position as i64],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO channels (number, name, \"group\", created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, 'General', ?3, ?3)",
+            params![next_number.to_string(), name, now],
+        )?;
+        let channel_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO schedules (name, channel_id, collection_id, created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![name, channel_id, collection_id, now],
+        )?;
+        let schedule_id = tx.last_insert_rowid();
+        // season_episode: the playout sorts by show, season, episode, then title, so shows
+        // play in order and movies by title.
+        tx.execute(
+            "INSERT INTO schedule_items (schedule_id, position, collection_type, collection_id,
+                 playback_order, playout_mode, created_at_ms, updated_at_ms)
+             VALUES (?1, 0, 'collection', ?2, 'season_episode', 'flood', ?3, ?3)",
+            params![schedule_id, collection_id, now],
+        )?;
+        tx.execute(
+            "INSERT INTO playouts (channel_id, program_schedule_id, playout_type, seed, created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, 'continuous', ?3, ?4, ?4)",
+            params![channel_id, schedule_id, seed(channel_id, now), now],
+        )?;
+        next_number += 1;
+        created += 1;
+    }
+    tx.commit()?;
+    Ok(created)
+}
+
+/// A stored seed for the playout's shuffles: any value works (the schedule plays in order);
+/// varying it per channel keeps shuffles added later from being identical everywhere.
+fn seed(channel_id: i64, now: i64) -> i64 {
+    (now ^ channel_id.wrapping_mul(0x9E37_79B9)) & 0x7FFF_FFFF
+}
+
+fn free_collection_name(conn: &Connection, name: &str) -> Result<Option<String>, DbError> {
+    for n in 1..=MAX_NAME_TRIES {
+        let candidate = if n == 1 {
+            name.to_string()
+        } else {
+            format!("{name} ({n})")
+        };
+        let taken: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM collections WHERE name = ?1)",
+            [&candidate],
+            |r| r.get(0),
+        )?;
+        if !taken {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
 }

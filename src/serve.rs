@@ -90,13 +90,21 @@ pub fn prepare(config: Config, shutdown: watch::Receiver<bool>) -> Result<App, S
     if first_run {
         tracing::info!("first run: created the demo channel");
     }
+    let media_first_run =
+        crate::firstrun::wants_media_channels(&db, &config).map_err(ServeError::Db)?;
+    let media_dirs = config.media_dirs.clone();
+    let media_libraries = db
+        .write_blocking(move |conn| {
+            crate::library::store::ensure_media_libraries(conn, &media_dirs)
+        })
+        .map_err(ServeError::Db)?;
     // Timelines exist before the listener opens: the first tune or guide fetch finds them.
     match crate::scheduler::build_all_blocking(&db, &settings) {
         Ok(n_items) => tracing::info!(n_items, "playouts built"),
         Err(err) => tracing::warn!(%err, "could not build the playouts; the horizon task retries"),
     }
     tracing::info!(board = %board.name, encoder = %board.encoder, data = %config.data_dir.display(), "starting");
-    Ok(App::new(AppParts {
+    let app = App::new(AppParts {
         config,
         board,
         db,
@@ -104,7 +112,17 @@ pub fn prepare(config: Config, shutdown: watch::Receiver<bool>) -> Result<App, S
         tools,
         settings,
         shutdown,
-    }))
+    });
+    if media_first_run {
+        app.scanner.set_first_run(media_libraries.clone());
+    }
+    // Scanned in the background once the scanner task runs; the server answers meanwhile.
+    for library_id in media_libraries {
+        if let Err(e) = app.scanner.request(library_id) {
+            tracing::warn!(library = library_id, error = %e, "media folder scan not queued");
+        }
+    }
+    Ok(app)
 }
 
 pub fn run(config: Config) -> Result<(), ServeError> {

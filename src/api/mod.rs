@@ -2,11 +2,16 @@
 //! the health checks and `lineup_status.json`.
 
 pub mod channels;
+pub mod collections;
 pub mod columns;
 pub mod dashboard;
 pub mod health;
+pub mod libraries;
 pub mod logs;
+pub mod media;
+pub mod media_sources;
 pub mod metrics;
+pub mod playlists;
 pub mod playouts;
 pub mod schedule_items;
 pub mod schedules;
@@ -40,6 +45,11 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["debug", "panic"] if app.config.debug_routes => {
             panic!("panic requested through /api/debug/panic")
         }
+        ["libraries", rest @ ..] => libraries::route(app, req, rest).await,
+        ["media-sources", rest @ ..] => media_sources::route(app, req, rest).await,
+        ["media", rest @ ..] => media::route(app, req, rest).await,
+        ["collections", rest @ ..] => collections::route(app, req, rest).await,
+        ["playlists", rest @ ..] => playlists::route(app, req, rest).await,
         _ => Err(router::not_found()),
     }
 }

@@ -116,6 +116,10 @@ pub async fn route(app: &Arc<App>, req: &mut Req) -> ApiResult {
         }
         ["metrics"] => crate::api::metrics::route(app, req).await,
         ["static", "channel_icons", file] => crate::api::channels::icon_file(app, req, file).await,
+        // Open (TV clients cannot send the token): M3U tvg-logo and XMLTV <icon> point here.
+        ["static", "artwork", id, kind] => {
+            crate::api::media::artwork_file(app, req, id, kind).await
+        }
         [] => {
             only_get(req)?;
             Ok(body::ok_json(&serde_json::json!({

@@ -1,2 +1,11 @@
-//! The media library: local sources, the ffprobe scanner, metadata from file names and NFO
-//! sidecars, collections and playlists.
+//! The media library: local sources (`store`), the background scanner (`scanner`, `walk`,
+//! `probe`), metadata from file names (`names`) and Kodi NFO sidecars (`nfo`), and smart
+//! collections (`collections`). It must not know HTTP: the `api` handlers call in here.
+
+pub mod collections;
+pub mod names;
+pub mod nfo;
+pub mod probe;
+pub mod scanner;
+pub mod store;
+pub mod walk;

@@ -4,6 +4,7 @@ mod support;
 
 mod hdhr;
 mod iptv;
+mod library;
 mod ops;
 mod outputs_fixture;
 mod platform;

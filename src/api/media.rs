@@ -1,0 +1,676 @@
+//! `/api/media`: the media items — filtered, sorted and paged lists (SQL `LIMIT`/`OFFSET`,
+//! never the whole table), counts, filter values, shows and their episodes, search, one
+//! item, delete, adding one local file — and the open artwork files under
+//! `/static/artwork/{id}/{kind}` that M3U `tvg-logo` and XMLTV `<icon>` point at.
+
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use rusqlite::types::Value;
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::App;
+use crate::http::{body, router, ApiError, ApiResult, Req};
+use router::Verb;
+
+/// Page size when none is asked for (API.md).
+const DEFAULT_LIMIT: i64 = 100;
+/// The largest page: bounds one response however large the library.
+const MAX_LIMIT: i64 = 1000;
+/// Search results when `limit` is absent (API.md).
+const DEFAULT_SEARCH_LIMIT: i64 = 50;
+/// Artwork files above this are not served (a poster is a few hundred KiB).
+const MAX_ARTWORK_BYTES: u64 = 16 * 1024 * 1024;
+
+pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
+    match (req.verb(), segs) {
+        (Verb::Get, []) => list(app, req).await,
+        (Verb::Post, []) => create(app, req).await,
+        (_, []) => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
+        (Verb::Get, ["count"]) => count(app, req).await,
+        (Verb::Get, ["filters"]) => filters(app, req).await,
+        (Verb::Get, ["shows"]) => shows(app, req).await,
+        (Verb::Get, ["search"]) => search(app, req).await,
+        (_, ["count" | "filters" | "shows" | "search"]) => {
+            Err(ApiError::method_not_allowed("GET, HEAD"))
+        }
+        (Verb::Get, ["shows", title, "episodes"]) => {
+            let title = crate::http::query::percent_decode(title).into_owned();
+            episodes(app, title).await
+        }
+        (_, ["shows", _, "episodes"]) => Err(ApiError::method_not_allowed("GET, HEAD")),
+        (Verb::Get, [id]) => get(app, router::id(id)?).await,
+        (Verb::Delete, [id]) => delete(app, router::id(id)?).await,
+        (_, [id]) => {
+            router::id(id)?;
+            Err(ApiError::method_not_allowed("GET, HEAD, DELETE"))
+        }
+        _ => Err(router::not_found()),
+    }
+}
+
+/// The columns `media_json` reads, in order.
+pub const MEDIA_COLUMNS: &str = "id, source, source_id, external_id, library_id, url, title,
+    description, duration_ms, thumbnail, poster_path, art_url, meta_data, media_type, year,
+    content_rating, genres, studio, show_title, season_number, episode_number,
+    episode_number_end, added_at_ms, originally_available, rating, created_at_ms,
+    updated_at_ms, container, video_codec, width, height, frame_rate, field_order, audio_codec,
+    audio_channels, audio_sample_rate, probe_error, is_missing, file_size";
+
+/// API.md's MediaItem, plus ours: the probe's findings, `probe_error`, `is_missing`,
+/// `episode_number_end`, `file_size`. `duration` is in seconds, to the millisecond.
+pub fn media_json(r: &Row<'_>) -> rusqlite::Result<serde_json::Value> {
+    let ms = |i: usize| -> rusqlite::Result<Option<String>> {
+        Ok(r.get::<_, Option<i64>>(i)?.map(crate::time::rfc3339))
+    };
+    let mut m = serde_json::Map::with_capacity(42);
+    m.insert("id".into(), json!(r.get::<_, i64>(0)?));
+    m.insert("source".into(), json!(r.get::<_, String>(1)?));
+    m.insert("source_id".into(), json!(r.get::<_, Option<String>>(2)?));
+    m.insert("external_id".into(), json!(r.get::<_, Option<String>>(3)?));
+    m.insert("library_id".into(), json!(r.get::<_, Option<i64>>(4)?));
+    m.insert("url".into(), json!(r.get::<_, String>(5)?));
+    m.insert("title".into(), json!(r.get::<_, String>(6)?));
+    m.insert("description".into(), json!(r.get::<_, Option<String>>(7)?));
+    m.insert(
+        "duration".into(),
+        json!(r.get::<_, Option<i64>>(8)?.map(|d| d as f64 / 1000.0)),
+    );
+    m.insert("thumbnail".into(), json!(r.get::<_, Option<String>>(9)?));
+    m.insert("poster_path".into(), json!(r.get::<_, Option<String>>(10)?));
+    m.insert("art_url".into(), json!(r.get::<_, Option<String>>(11)?));
+    m.insert("uploader".into(), json!(null));
+    m.insert("upload_date".into(), json!(null));
+    m.insert("view_count".into(), json!(null));
+    m.insert("meta_data".into(), json!(r.get::<_, Option<String>>(12)?));
+    m.insert("media_type".into(), json!(r.get::<_, Option<String>>(13)?));
+    m.insert("year".into(), json!(r.get::<_, Option<i64>>(14)?));
+    m.insert(
+        "content_rating".into(),
+        json!(r.get::<_, Option<String>>(15)?),
+    );
+    m.insert("genres".into(), json!(r.get::<_, Option<String>>(16)?));
+    m.insert("studio".into(), json!(r.get::<_, Option<String>>(17)?));
+    m.insert("show_title".into(), json!(r.get::<_, Option<String>>(18)?));
+    m.insert("season_number".into(), json!(r.get::<_, Option<i64>>(19)?));
+    m.insert("episode_number".into(), json!(r.get::<_, Option<i64>>(20)?));
+    m.insert(
+        "episode_number_end".into(),
+        json!(r.get::<_, Option<i64>>(21)?),
+    );
+    m.insert("added_date".into(), json!(ms(22)?));
+    m.insert(
+        "originally_available".into(),
+        json!(r.get::<_, Option<String>>(23)?),
+    );
+    m.insert("rating".into(), json!(r.get::<_, Option<f64>>(24)?));
+    m.insert("created_at".into(), json!(ms(25)?));
+    m.insert("updated_at".into(), json!(ms(26)?));
+    m.insert("container".into(), json!(r.get::<_, Option<String>>(27)?));
+    m.insert("video_codec".into(), json!(r.get::<_, Option<String>>(28)?));
+    m.insert("width".into(), json!(r.get::<_, Option<i64>>(29)?));
+    m.insert("height".into(), json!(r.get::<_, Option<i64>>(30)?));
+    m.insert("frame_rate".into(), json!(r.get::<_, Option<f64>>(31)?));
+    m.insert("field_order".into(), json!(r.get::<_, Option<String>>(32)?));
+    m.insert("audio_codec".into(), json!(r.get::<_, Option<String>>(33)?));
+    m.insert("audio_channels".into(), json!(r.get::<_, Option<i64>>(34)?));
+    m.insert(
+        "audio_sample_rate".into(),
+        json!(r.get::<_, Option<i64>>(35)?),
+    );
+    m.insert("probe_error".into(), json!(r.get::<_, Option<String>>(36)?));
+    m.insert("is_missing".into(), json!(r.get::<_, bool>(37)?));
+    m.insert("file_size".into(), json!(r.get::<_, Option<i64>>(38)?));
+    Ok(serde_json::Value::Object(m))
+}
+
+/// One media item as JSON, if it exists.
+pub fn media_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<serde_json::Value>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MEDIA_COLUMNS} FROM media_items WHERE id = ?1"
+    ))?
+    .query_row([id], media_json)
+    .optional()
+}
+
+/// A `WHERE` built from query filters, with its parameters in order.
+#[derive(Default)]
+struct Filter {
+    clauses: Vec<&'static str>,
+    params: Vec<Value>,
+}
+
+impl Filter {
+    fn add(&mut self, clause: &'static str, values: impl IntoIterator<Item = Value>) {
+        self.clauses.push(clause);
+        self.params.extend(values);
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            "1".into()
+        } else {
+            self.clauses.join(" AND ")
+        }
+    }
+}
+
+fn text(v: &str) -> Value {
+    Value::Text(v.to_string())
+}
+
+/// The list filters of API.md (+ ours: `show`, `include_missing=false`).
+fn list_filter(req: &Req) -> Result<Filter, ApiError> {
+    let mut f = Filter::default();
+    if let Some(v) = req.query("source") {
+        f.add("source = ?", [text(&v)]);
+    }
+    if let Some(v) = req.query_parsed::<i64>("library_id")? {
+        f.add("library_id = ?", [Value::Integer(v)]);
+    }
+    if let Some(v) = req.query("media_type") {
+        f.add("media_type = ?", [text(&v)]);
+    }
+    if let Some(v) = req.query_parsed::<i64>("year")? {
+        f.add("year = ?", [Value::Integer(v)]);
+    }
+    if let Some(v) = req.query_parsed::<i64>("year_min")? {
+        f.add("year >= ?", [Value::Integer(v)]);
+    }
+    if let Some(v) = req.query_parsed::<i64>("year_max")? {
+        f.add("year <= ?", [Value::Integer(v)]);
+    }
+    if let Some(v) = req.query_parsed::<f64>("duration_min")? {
+        f.add("duration_ms >= ?", [Value::Integer((v * 1000.0) as i64)]);
+    }
+    if let Some(v) = req.query_parsed::<f64>("duration_max")? {
+        f.add("duration_ms <= ?", [Value::Integer((v * 1000.0) as i64)]);
+    }
+    if let Some(v) = req.query("content_rating") {
+        f.add("content_rating = ?", [text(&v)]);
+    }
+    if let Some(v) = req.query("genre") {
+        f.add(
+            "instr(',' || lower(replace(genres, ', ', ',')) || ',', ',' || lower(?) || ',') > 0",
+            [text(&v)],
+        );
+    }
+    if let Some(v) = req.query("show") {
+        f.add("show_title = ?", [text(&v)]);
+    }
+    if let Some(v) = req.query("search").filter(|v| !v.is_empty()) {
+        f.add(
+            "(instr(lower(title), lower(?)) > 0 OR instr(lower(coalesce(show_title, '')), lower(?)) > 0)",
+            [text(&v), text(&v)],
+        );
+    }
+    if req.query_parsed::<bool>("include_missing")? == Some(false) {
+        f.add("is_missing = 0", []);
+    }
+    Ok(f)
+}
+
+fn paging(req: &Req, default_limit: i64) -> Result<(i64, i64), ApiError> {
+    let skip = req.query_parsed::<i64>("skip")?.unwrap_or(0);
+    let limit = req.query_parsed::<i64>("limit")?.unwrap_or(default_limit);
+    if skip < 0 {
+        return Err(ApiError::bad_request(
+            "query parameter skip: must be 0 or more",
+        ));
+    }
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format_args!(
+            "query parameter limit: must be 1 to {MAX_LIMIT}"
+        )));
+    }
+    Ok((skip, limit))
+}
+
+async fn list(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    let filter = list_filter(req)?;
+    let (skip, limit) = paging(req, DEFAULT_LIMIT)?;
+    let sort_column = match req.query("sort_by").as_deref().unwrap_or("title") {
+        "title" => "lower(title)",
+        "year" => "year",
+        "duration" => "duration_ms",
+        "created_at" => "created_at_ms",
+        "added_date" => "added_at_ms",
+        other => {
+            return Err(ApiError::bad_request(format_args!(
+                "query parameter sort_by: {other:?} is not title, year, duration, created_at or added_date"
+            )))
+        }
+    };
+    let order = match req.query("sort_order").as_deref().unwrap_or("asc") {
+        "asc" => "ASC",
+        "desc" => "DESC",
+        other => {
+            return Err(ApiError::bad_request(format_args!(
+                "query parameter sort_order: {other:?} is not asc or desc"
+            )))
+        }
+    };
+    let paginated = req.query_parsed::<bool>("paginated")?.unwrap_or(false);
+    let where_sql = filter.sql();
+    let (items, total) = app
+        .db
+        .read(move |conn| {
+            let sql = format!(
+                "SELECT {MEDIA_COLUMNS} FROM media_items WHERE {where_sql}
+                 ORDER BY {sort_column} {order}, id {order} LIMIT {limit} OFFSET {skip}"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let items = stmt
+                .query_map(params_from_iter(filter.params.iter()), media_json)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let total: Option<i64> = if paginated {
+                Some(conn.query_row(
+                    &format!("SELECT count(*) FROM media_items WHERE {where_sql}"),
+                    params_from_iter(filter.params.iter()),
+                    |r| r.get(0),
+                )?)
+            } else {
+                None
+            };
+            Ok((items, total))
+        })
+        .await?;
+    match total {
+        Some(total) => Ok(body::ok_json(&json!({
+            "items": items, "total": total, "skip": skip, "limit": limit,
+            "has_more": skip + (items.len() as i64) < total,
+        }))),
+        None => Ok(body::ok_json(&items)),
+    }
+}
+
+async fn search(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    let q = req
+        .query("q")
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("query parameter q: required"))?
+        .into_owned();
+    let source = req.query("source").map(|s| s.into_owned());
+    let limit = req
+        .query_parsed::<i64>("limit")?
+        .unwrap_or(DEFAULT_SEARCH_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format_args!(
+            "query parameter limit: must be 1 to {MAX_LIMIT}"
+        )));
+    }
+    let items = app
+        .db
+        .read(move |conn| {
+            let sql = format!(
+                "SELECT {MEDIA_COLUMNS} FROM media_items
+                 WHERE (instr(lower(title), lower(?1)) > 0
+                        OR instr(lower(coalesce(show_title, '')), lower(?1)) > 0
+                        OR instr(lower(coalesce(description, '')), lower(?1)) > 0)
+                   AND (?2 IS NULL OR source = ?2)
+                 ORDER BY lower(title), id LIMIT ?3"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params![q, source, limit], media_json)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    Ok(body::ok_json(&items))
+}
+
+async fn count(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    let source = req.query("source").map(|s| s.into_owned());
+    let value = app
+        .db
+        .read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT source, count(*) FROM media_items
+                 WHERE ?1 IS NULL OR source = ?1 GROUP BY source ORDER BY source",
+            )?;
+            let mut by_source = serde_json::Map::new();
+            let mut total = 0i64;
+            for row in stmt.query_map([source], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })? {
+                let (s, n) = row?;
+                total += n;
+                by_source.insert(s, n.into());
+            }
+            Ok(json!({"total": total, "by_source": by_source}))
+        })
+        .await?;
+    Ok(body::ok_json(&value))
+}
+
+async fn filters(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    let source = req.query("source").map(|s| s.into_owned());
+    let library_id = req.query_parsed::<i64>("library_id")?;
+    let value = app
+        .db
+        .read(move |conn| {
+            let distinct = |column: &str| -> Result<Vec<serde_json::Value>, crate::db::DbError> {
+                let sql = format!(
+                    "SELECT DISTINCT {column} FROM media_items
+                     WHERE {column} IS NOT NULL AND (?1 IS NULL OR source = ?1)
+                       AND (?2 IS NULL OR library_id = ?2)
+                     ORDER BY {column}"
+                );
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let rows = stmt.query_map(rusqlite::params![source, library_id], |r| {
+                    r.get::<_, rusqlite::types::Value>(0)
+                })?;
+                let mut out = Vec::new();
+                for v in rows {
+                    out.push(match v? {
+                        Value::Integer(i) => i.into(),
+                        Value::Text(t) => t.into(),
+                        _ => serde_json::Value::Null,
+                    });
+                }
+                Ok(out)
+            };
+            let mut years = distinct("year")?;
+            years.reverse();
+            Ok(json!({
+                "years": years,
+                "year_ranges": [
+                    {"label": "2020s", "min": 2020, "max": 2029},
+                    {"label": "2010s", "min": 2010, "max": 2019},
+                    {"label": "2000s", "min": 2000, "max": 2009},
+                    {"label": "1990s", "min": 1990, "max": 1999},
+                    {"label": "1980s", "min": 1980, "max": 1989},
+                    {"label": "Older", "min": 1800, "max": 1979},
+                ],
+                "media_types": distinct("media_type")?,
+                "content_ratings": distinct("content_rating")?,
+                "sources": distinct("source")?,
+                "duration_ranges": [
+                    {"label": "Under 5 min", "min": 0, "max": 300},
+                    {"label": "5-30 min", "min": 300, "max": 1800},
+                    {"label": "30-60 min", "min": 1800, "max": 3600},
+                    {"label": "1-2 hours", "min": 3600, "max": 7200},
+                    {"label": "Over 2 hours", "min": 7200, "max": null},
+                ],
+            }))
+        })
+        .await?;
+    Ok(body::ok_json(&value))
+}
+
+async fn shows(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    let library_id = req.query_parsed::<i64>("library_id")?;
+    let (skip, limit) = paging(req, DEFAULT_LIMIT)?;
+    let value = app
+        .db
+        .read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT show_title, count(*), min(thumbnail), min(year), min(library_id),
+                        coalesce(sum(duration_ms), 0)
+                 FROM media_items
+                 WHERE show_title IS NOT NULL AND is_missing = 0
+                   AND (?1 IS NULL OR library_id = ?1)
+                 GROUP BY show_title ORDER BY lower(show_title) LIMIT ?2 OFFSET ?3",
+            )?;
+            let shows = stmt
+                .query_map(rusqlite::params![library_id, limit, skip], |r| {
+                    Ok(json!({
+                        "show_title": r.get::<_, String>(0)?,
+                        "episode_count": r.get::<_, i64>(1)?,
+                        "thumbnail": r.get::<_, Option<String>>(2)?,
+                        "year": r.get::<_, Option<i64>>(3)?,
+                        "library_id": r.get::<_, Option<i64>>(4)?,
+                        "total_duration": r.get::<_, i64>(5)? as f64 / 1000.0,
+                    }))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let total: i64 = conn.query_row(
+                "SELECT count(DISTINCT show_title) FROM media_items
+                 WHERE show_title IS NOT NULL AND is_missing = 0 AND (?1 IS NULL OR library_id = ?1)",
+                [library_id],
+                |r| r.get(0),
+            )?;
+            Ok(json!({
+                "has_more": skip + (shows.len() as i64) < total,
+                "shows": shows, "total": total, "skip": skip, "limit": limit,
+            }))
+        })
+        .await?;
+    Ok(body::ok_json(&value))
+}
+
+async fn episodes(app: &Arc<App>, show: String) -> ApiResult {
+    let value = app
+        .db
+        .read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, title, episode_number, season_number, duration_ms, thumbnail,
+                        description, year
+                 FROM media_items WHERE show_title = ?1 AND is_missing = 0
+                 ORDER BY season_number, episode_number, lower(title), id",
+            )?;
+            let mut seasons: Vec<(Option<i64>, Vec<serde_json::Value>)> = Vec::new();
+            let mut thumbnail = None;
+            let mut year = None;
+            let mut n = 0;
+            for row in stmt.query_map([&show], |r| {
+                Ok((
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<i64>>(7)?,
+                    json!({
+                        "id": r.get::<_, i64>(0)?,
+                        "title": r.get::<_, String>(1)?,
+                        "episode_number": r.get::<_, Option<i64>>(2)?,
+                        "season_number": r.get::<_, Option<i64>>(3)?,
+                        "duration": r.get::<_, Option<i64>>(4)?.map(|d| d as f64 / 1000.0),
+                        "thumbnail": r.get::<_, Option<String>>(5)?,
+                        "description": r.get::<_, Option<String>>(6)?,
+                        "year": r.get::<_, Option<i64>>(7)?,
+                    }),
+                ))
+            })? {
+                let (season, thumb, y, episode) = row?;
+                n += 1;
+                thumbnail = thumbnail.or(thumb);
+                year = year.or(y);
+                match seasons.last_mut() {
+                    Some((s, list)) if *s == season => list.push(episode),
+                    _ => seasons.push((season, vec![episode])),
+                }
+            }
+            if n == 0 {
+                return Ok(None);
+            }
+            let season_count = seasons.len();
+            let seasons: Vec<_> = seasons
+                .into_iter()
+                .map(|(s, eps)| json!({"season_number": s, "episode_count": eps.len(), "episodes": eps}))
+                .collect();
+            Ok(Some(json!({
+                "show_title": show, "thumbnail": thumbnail, "year": year,
+                "episode_count": n, "season_count": season_count, "seasons": seasons,
+            })))
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("show not found"))?;
+    Ok(body::ok_json(&value))
+}
+
+async fn get(app: &Arc<App>, id: i64) -> ApiResult {
+    let value = app
+        .db
+        .read(move |conn| {
+            let Some(mut item) = media_by_id(conn, id)? else {
+                return Ok(None);
+            };
+            // The stream list only here: it is large and lists do not need it.
+            let streams: Option<String> =
+                conn.query_row("SELECT streams FROM media_items WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            item["streams"] = streams
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or(serde_json::Value::Null);
+            Ok(Some(item))
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("media item not found"))?;
+    Ok(body::ok_json(&value))
+}
+
+async fn delete(app: &Arc<App>, id: i64) -> ApiResult {
+    let n = app
+        .db
+        .write(move |conn| Ok(conn.execute("DELETE FROM media_items WHERE id = ?1", [id])?))
+        .await?;
+    if n == 0 {
+        return Err(ApiError::not_found("media item not found"));
+    }
+    app.content_changed();
+    crate::scheduler::library_changed(app).await;
+    Ok(body::no_content())
+}
+
+#[derive(Deserialize)]
+struct CreateMedia {
+    url: String,
+    title: Option<String>,
+    description: Option<String>,
+    duration: Option<f64>,
+    thumbnail: Option<String>,
+}
+
+/// `POST /api/media`: one local file (a path or `file://` URL), probed now. Ours: the title
+/// defaults to the file stem and the duration comes from ffprobe.
+async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    let input: CreateMedia = req.json().await?;
+    let path = input
+        .url
+        .strip_prefix("file://")
+        .unwrap_or(&input.url)
+        .to_string();
+    if !path.starts_with('/') {
+        return Err(ApiError::invalid(
+            "url",
+            "must be an absolute path to a local file",
+        ));
+    }
+    let lookup = input.url.clone();
+    let lookup_path = path.clone();
+    let existing = app
+        .db
+        .read(move |conn| {
+            let id: Option<i64> = conn
+                .query_row(
+                    "SELECT id FROM media_items WHERE url = ?1 OR url = ?2",
+                    [&lookup, &lookup_path],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match id {
+                Some(id) => Ok(media_by_id(conn, id)?),
+                None => Ok(None),
+            }
+        })
+        .await?;
+    if let Some(item) = existing {
+        return Ok(body::ok_json(&item));
+    }
+    let meta = tokio::fs::metadata(&path)
+        .await
+        .map_err(|e| ApiError::invalid("url", format_args!("{path}: {e}")))?;
+    if !meta.is_file() {
+        return Err(ApiError::invalid(
+            "url",
+            format_args!("{path} is not a file"),
+        ));
+    }
+    let probed = crate::library::probe::probe(
+        app.tools.ffprobe.program(),
+        std::path::Path::new(&path),
+        app.shutdown.clone(),
+    )
+    .await;
+    app.scanner
+        .ffprobe_calls_total
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = probed.map_err(|e| ApiError::invalid("url", format_args!("{path}: {e}")))?;
+    let stem = std::path::Path::new(&path)
+        .file_stem()
+        .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
+        .unwrap_or_else(|| path.clone());
+    let title = input.title.filter(|t| !t.trim().is_empty()).unwrap_or(stem);
+    let duration_ms = input
+        .duration
+        .map(|d| (d * 1000.0) as i64)
+        .or(probe.duration_ms);
+    let dir = std::path::Path::new(&path)
+        .parent()
+        .map(|p| p.as_os_str().as_bytes().to_vec());
+    use std::os::unix::fs::MetadataExt;
+    let mtime_ms = meta.mtime() * 1000 + meta.mtime_nsec() / 1_000_000;
+    let size = meta.len() as i64;
+    let item = app
+        .db
+        .write(move |conn| {
+            let now = crate::time::now_ms();
+            conn.execute(
+                "INSERT INTO media_items (source, path_bytes, dir_bytes, url, title, description,
+                     duration_ms, thumbnail, media_type, file_size, file_mtime_ms, container,
+                     video_codec, width, height, frame_rate, field_order, audio_codec,
+                     audio_channels, audio_sample_rate, streams, added_at_ms, created_at_ms, updated_at_ms)
+                 VALUES ('local', ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'other', ?8, ?9, ?10, ?11, ?12, ?13,
+                     ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, ?20)",
+                rusqlite::params![
+                    path.as_bytes(), dir, path, title, input.description, duration_ms,
+                    input.thumbnail, size, mtime_ms, probe.container, probe.video_codec,
+                    probe.width, probe.height, probe.frame_rate, probe.field_order,
+                    probe.audio_codec, probe.audio_channels, probe.audio_sample_rate,
+                    probe.streams_json, now
+                ],
+            )?;
+            Ok(media_by_id(conn, conn.last_insert_rowid())?)
+        })
+        .await?
+        .ok_or_else(|| ApiError::internal("media item vanished after insert"))?;
+    app.content_changed();
+    Ok(body::created_json(&item))
+}
+
+/// `GET /static/artwork/{media_id}/{kind}` (open): the poster, thumb or fanart image found
+/// beside a media file.
+pub async fn artwork_file(app: &Arc<App>, req: &mut Req, id: &str, kind: &str) -> ApiResult {
+    router::only_get(req)?;
+    let id = router::id(id)?;
+    if !crate::library::walk::ARTWORK_KINDS.contains(&kind) {
+        return Err(router::not_found());
+    }
+    let kind_owned = kind.to_string();
+    let path = app
+        .db
+        .read(move |conn| crate::library::store::artwork_path(conn, id, &kind_owned))
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such artwork"))?;
+    let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&path));
+    let content_type = match path
+        .extension()
+        .map(|e| e.to_ascii_lowercase())
+        .as_ref()
+        .and_then(|e| e.to_str())
+    {
+        Some("png") => "image/png",
+        _ => "image/jpeg",
+    };
+    let meta = tokio::fs::metadata(&path)
+        .await
+        .map_err(|_| ApiError::not_found("the artwork file is gone"))?;
+    if meta.len() > MAX_ARTWORK_BYTES {
+        return Err(ApiError::not_found("the artwork file is too large"));
+    }
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| ApiError::not_found("the artwork file is unreadable"))?;
+    Ok(body::bytes(content_type, bytes::Bytes::from(bytes)))
+}

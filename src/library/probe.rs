@@ -1,0 +1,289 @@
+//! One ffprobe run: `ffprobe -v error -print_format json -show_format -show_streams FILE`
+//! in its own process group, killed and reaped on timeout or shutdown, and its JSON turned
+//! into `Probe` (duration, container, the first video and audio stream, the stream list).
+//! It knows files and processes, not the database.
+
+use std::fmt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+/// A healthy probe takes well under a second; 30 s allows a spun-down USB disk to wake.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// ffprobe's JSON for a file with many streams and tags stays far below this; more is
+/// garbage we refuse to buffer.
+const MAX_PROBE_OUTPUT: u64 = 4 * 1024 * 1024;
+/// Enough of stderr to say why a file is unreadable.
+const MAX_PROBE_STDERR: u64 = 4 * 1024;
+
+/// What the scanner stores about a file's streams.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Probe {
+    pub duration_ms: Option<i64>,
+    pub container: Option<String>,
+    pub video_codec: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub frame_rate: Option<f64>,
+    pub field_order: Option<String>,
+    pub audio_codec: Option<String>,
+    pub audio_channels: Option<i64>,
+    pub audio_sample_rate: Option<i64>,
+    /// The `streams` array as JSON text.
+    pub streams_json: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProbeError {
+    /// ffprobe could not be started (not installed, not executable).
+    Spawn(String),
+    /// ffprobe ran and refused the file; its first stderr line says why.
+    Unreadable(String),
+    /// Readable, but neither audio nor video.
+    NoStreams,
+    Timeout,
+    /// The server is shutting down; the file was not judged.
+    Cancelled,
+    BadOutput(String),
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProbeError::Spawn(e) => write!(f, "cannot run ffprobe: {e}"),
+            ProbeError::Unreadable(e) => write!(f, "ffprobe cannot read the file: {e}"),
+            ProbeError::NoStreams => f.write_str("no audio or video stream"),
+            ProbeError::Timeout => {
+                write!(f, "ffprobe took longer than {} s", PROBE_TIMEOUT.as_secs())
+            }
+            ProbeError::Cancelled => f.write_str("cancelled by shutdown"),
+            ProbeError::BadOutput(e) => write!(f, "unexpected ffprobe output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ProbeError {}
+
+/// Runs ffprobe on `file`. Returns early with `Cancelled` when `shutdown` turns true; the
+/// child is killed and reaped on every path out.
+pub async fn probe(
+    ffprobe: &Path,
+    file: &Path,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<Probe, ProbeError> {
+    let mut child = Command::new(ffprobe)
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
+        // `-i` then the path: a file named `-x` is not an option.
+        .arg("-i")
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        // The net, not the plan: every path below kills and waits explicitly.
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| ProbeError::Spawn(e.to_string()))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        stop(&mut child).await;
+        return Err(ProbeError::Spawn("no pipes".into()));
+    };
+    let run = async {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut stdout = stdout.take(MAX_PROBE_OUTPUT);
+        let mut stderr = stderr.take(MAX_PROBE_STDERR);
+        let (r_out, r_err) =
+            tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err),);
+        r_out.map_err(|e| ProbeError::BadOutput(e.to_string()))?;
+        let _ = r_err;
+        let status = child
+            .wait()
+            .await
+            .map_err(|e| ProbeError::BadOutput(e.to_string()))?;
+        Ok::<_, ProbeError>((status, out, err))
+    };
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(PROBE_TIMEOUT, run) => match r {
+            Ok(r) => r,
+            Err(_) => Err(ProbeError::Timeout),
+        },
+        _ = shutdown_signal(&mut shutdown) => Err(ProbeError::Cancelled),
+    };
+    let (status, out, err) = match outcome {
+        Ok(done) => done,
+        Err(e) => {
+            stop(&mut child).await;
+            return Err(e);
+        }
+    };
+    if !status.success() {
+        let text = String::from_utf8_lossy(&err);
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("ffprobe failed");
+        // ffprobe prefixes the path; the path is already known to the caller.
+        let reason = first.rsplit(": ").next().unwrap_or(first);
+        return Err(ProbeError::Unreadable(reason.to_string()));
+    }
+    parse(&out)
+}
+
+/// Resolves once the server begins to shut down (or the sender is gone). The watch guard
+/// is dropped inside, so the future stays `Send`.
+pub async fn shutdown_signal(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|down| *down).await;
+}
+
+/// Kills the whole process group and reaps the child.
+async fn stop(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        // The group id is the child's pid (process_group(0)).
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let _ = child.wait().await;
+}
+
+#[derive(Deserialize)]
+struct Output {
+    #[serde(default)]
+    streams: Vec<serde_json::Value>,
+    #[serde(default)]
+    format: Format,
+}
+
+#[derive(Deserialize, Default)]
+struct Format {
+    format_name: Option<String>,
+    duration: Option<String>,
+}
+
+/// Turns ffprobe's JSON into `Probe`. Cover art (`attached_pic`) is not video.
+pub fn parse(json: &[u8]) -> Result<Probe, ProbeError> {
+    let output: Output =
+        serde_json::from_slice(json).map_err(|e| ProbeError::BadOutput(e.to_string()))?;
+    let text =
+        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let int = |v: &serde_json::Value, k: &str| {
+        v.get(k).and_then(|x| {
+            x.as_i64()
+                .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+        })
+    };
+    let is_cover = |s: &serde_json::Value| {
+        s.pointer("/disposition/attached_pic")
+            .and_then(|x| x.as_i64())
+            == Some(1)
+    };
+    let video = output
+        .streams
+        .iter()
+        .find(|s| text(s, "codec_type").as_deref() == Some("video") && !is_cover(s));
+    let audio = output
+        .streams
+        .iter()
+        .find(|s| text(s, "codec_type").as_deref() == Some("audio"));
+    if video.is_none() && audio.is_none() {
+        return Err(ProbeError::NoStreams);
+    }
+    let seconds = |s: &str| s.parse::<f64>().ok().filter(|d| d.is_finite() && *d > 0.0);
+    let duration = output
+        .format
+        .duration
+        .as_deref()
+        .and_then(seconds)
+        .or_else(|| {
+            output
+                .streams
+                .iter()
+                .filter_map(|s| s.get("duration").and_then(|d| d.as_str()).and_then(seconds))
+                .reduce(f64::max)
+        });
+    let mut probe = Probe {
+        duration_ms: duration.map(|d| (d * 1000.0).round() as i64),
+        // "matroska,webm" → "matroska": the first name is the demuxer's own.
+        container: output
+            .format
+            .format_name
+            .as_deref()
+            .map(|f| f.split(',').next().unwrap_or(f).to_string()),
+        streams_json: serde_json::to_string(&output.streams).unwrap_or_else(|_| "[]".into()),
+        ..Probe::default()
+    };
+    if let Some(v) = video {
+        probe.video_codec = text(v, "codec_name");
+        probe.width = int(v, "width");
+        probe.height = int(v, "height");
+        probe.frame_rate = text(v, "avg_frame_rate")
+            .and_then(|r| rational(&r))
+            .or_else(|| text(v, "r_frame_rate").and_then(|r| rational(&r)));
+        probe.field_order = text(v, "field_order");
+    }
+    if let Some(a) = audio {
+        probe.audio_codec = text(a, "codec_name");
+        probe.audio_channels = int(a, "channels");
+        probe.audio_sample_rate = int(a, "sample_rate");
+    }
+    Ok(probe)
+}
+
+/// `30000/1001` → 29.97; `0/0` → None.
+fn rational(r: &str) -> Option<f64> {
+    let (n, d) = r.split_once('/')?;
+    let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
+    (d != 0.0 && n > 0.0).then(|| ((n / d) * 1000.0).round() / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ffprobe_json() {
+        let json = br#"{"streams":[
+            {"index":0,"codec_name":"h264","codec_type":"video","width":320,"height":240,
+             "avg_frame_rate":"25/1","r_frame_rate":"25/1","field_order":"progressive"},
+            {"index":1,"codec_name":"aac","codec_type":"audio","sample_rate":"48000","channels":2},
+            {"index":2,"codec_name":"mjpeg","codec_type":"video","disposition":{"attached_pic":1}}],
+            "format":{"format_name":"matroska,webm","duration":"2.000000"}}"#;
+        let p = parse(json).unwrap();
+        assert_eq!(p.duration_ms, Some(2000));
+        assert_eq!(p.container.as_deref(), Some("matroska"));
+        assert_eq!(
+            (p.video_codec.as_deref(), p.width, p.height),
+            (Some("h264"), Some(320), Some(240))
+        );
+        assert_eq!(p.frame_rate, Some(25.0));
+        assert_eq!(
+            (p.audio_channels, p.audio_sample_rate),
+            (Some(2), Some(48000))
+        );
+        assert_eq!(rational("30000/1001"), Some(29.97));
+        assert_eq!(rational("0/0"), None);
+    }
+
+    #[test]
+    fn no_streams_is_an_error() {
+        let only_cover =
+            br#"{"streams":[{"codec_type":"video","disposition":{"attached_pic":1}}],"format":{}}"#;
+        assert_eq!(parse(only_cover), Err(ProbeError::NoStreams));
+        assert!(matches!(parse(b"not json"), Err(ProbeError::BadOutput(_))));
+    }
+}

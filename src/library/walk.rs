@@ -1,0 +1,276 @@
+//! The directory walk of a scan: blocking file-system work on its own thread, handing one
+//! directory at a time (its media files with size, mtime and sidecars) to the scanner over a
+//! bounded channel. Hidden entries are skipped; symlinked folders are followed once (a loop
+//! or a second link to the same folder is not walked again). It knows nothing of SQL.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use tokio::sync::mpsc;
+
+/// A walk stops (with a library error) past this many folders: it bounds the visited set,
+/// and no media library on a small board has anywhere near 50 000 folders.
+pub const MAX_SCAN_DIRS: usize = 50_000;
+/// Entries read from one folder at most; the rest are skipped with a warning. 100 000 is
+/// ten times the "10k files in one folder" case and bounds one batch's memory.
+pub const MAX_DIR_ENTRIES: usize = 100_000;
+/// Folders the walker may run ahead of the scanner: enough to overlap the two, small enough
+/// that a huge tree never sits in memory.
+pub const WALK_AHEAD_DIRS: usize = 4;
+/// Folders deeper than this below the root are not walked (a bound on the stack).
+pub const MAX_DEPTH: usize = 32;
+
+/// The artwork kinds served at `/static/artwork/{id}/{kind}`.
+pub const ARTWORK_KINDS: [&str; 3] = ["poster", "thumb", "fanart"];
+const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
+
+#[derive(Debug)]
+pub struct MediaFile {
+    pub name: OsString,
+    pub size: u64,
+    pub mtime_ms: i64,
+    pub nfo: Option<PathBuf>,
+    /// Poster, thumb, fanart (in `ARTWORK_KINDS` order).
+    pub artwork: [Option<PathBuf>; 3],
+    /// Newest mtime among the NFO and artwork; 0 when there are none.
+    pub sidecar_mtime_ms: i64,
+}
+
+/// One walked folder.
+#[derive(Debug)]
+pub struct DirBatch {
+    pub dir: PathBuf,
+    /// Folder names from the root down to `dir` (lossy), for name parsing.
+    pub folders: Vec<String>,
+    pub files: Vec<MediaFile>,
+}
+
+#[derive(Debug)]
+pub enum WalkEvent {
+    Dir(DirBatch),
+    /// A folder below the root could not be read; its known items are left as they are.
+    DirError {
+        dir: PathBuf,
+        error: String,
+    },
+    /// The root is gone or unreadable, or the walk hit a bound: the scan fails.
+    Fatal(String),
+}
+
+/// What to walk.
+pub struct WalkSpec {
+    pub root: PathBuf,
+    pub recursive: bool,
+    /// Lower-case extensions without the dot.
+    pub extensions: Vec<String>,
+}
+
+/// Parses `".mp4,.mkv, avi"` into `["mp4", "mkv", "avi"]`.
+pub fn parse_extensions(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|e| e.trim().trim_start_matches('.').to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect()
+}
+
+fn extension_of(name: &OsStr) -> Option<String> {
+    let bytes = name.as_bytes();
+    let dot = bytes.iter().rposition(|b| *b == b'.')?;
+    (dot > 0).then(|| String::from_utf8_lossy(&bytes[dot + 1..]).to_ascii_lowercase())
+}
+
+fn stem_of(name: &OsStr) -> &[u8] {
+    let bytes = name.as_bytes();
+    match bytes.iter().rposition(|b| *b == b'.') {
+        Some(dot) if dot > 0 => &bytes[..dot],
+        _ => bytes,
+    }
+}
+
+fn mtime_ms(meta: &std::fs::Metadata) -> i64 {
+    meta.mtime() * 1000 + meta.mtime_nsec() / 1_000_000
+}
+
+/// Walks `spec.root` depth-first, sending one `WalkEvent` per folder. Blocking: run it on a
+/// blocking thread. Returns when done or when the receiver is dropped (scan cancelled).
+pub fn walk(spec: &WalkSpec, tx: &mpsc::Sender<WalkEvent>) {
+    let send = |event: WalkEvent| tx.blocking_send(event).is_ok();
+    let root_meta = match std::fs::metadata(&spec.root) {
+        Ok(m) if m.is_dir() => m,
+        Ok(_) => {
+            send(WalkEvent::Fatal(format!(
+                "{} is not a folder",
+                spec.root.display()
+            )));
+            return;
+        }
+        Err(e) => {
+            send(WalkEvent::Fatal(format!(
+                "cannot open {}: {e}",
+                spec.root.display()
+            )));
+            return;
+        }
+    };
+    let mut visited: HashSet<(u64, u64)> = HashSet::new();
+    visited.insert((root_meta.dev(), root_meta.ino()));
+    let mut stack: Vec<(PathBuf, Vec<String>)> = vec![(spec.root.clone(), Vec::new())];
+    while let Some((dir, folders)) = stack.pop() {
+        let entries = match read_dir_sorted(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                if dir == spec.root || !spec.root.is_dir() {
+                    send(WalkEvent::Fatal(format!(
+                        "the media folder {} is gone or unreadable: {e}",
+                        spec.root.display()
+                    )));
+                    return;
+                }
+                if !send(WalkEvent::DirError {
+                    dir,
+                    error: e.to_string(),
+                }) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut files = Vec::new();
+        let mut sidecars: Vec<(OsString, i64)> = Vec::new();
+        let mut subdirs = Vec::new();
+        for name in entries {
+            if name.as_bytes().first() == Some(&b'.') {
+                continue;
+            }
+            let path = dir.join(&name);
+            // Follows symlinks: a linked file or folder counts as what it points to.
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if spec.recursive && folders.len() < MAX_DEPTH {
+                    if !visited.insert((meta.dev(), meta.ino())) {
+                        tracing::debug!(path = %path.display(), "folder already walked (symlink); skipped");
+                        continue;
+                    }
+                    if visited.len() > MAX_SCAN_DIRS {
+                        send(WalkEvent::Fatal(format!(
+                            "more than {MAX_SCAN_DIRS} folders; split the library"
+                        )));
+                        return;
+                    }
+                    subdirs.push(name);
+                }
+                continue;
+            }
+            if !meta.is_file() {
+                continue;
+            }
+            let Some(ext) = extension_of(&name) else {
+                continue;
+            };
+            if spec.extensions.contains(&ext) {
+                files.push(MediaFile {
+                    name,
+                    size: meta.len(),
+                    mtime_ms: mtime_ms(&meta),
+                    nfo: None,
+                    artwork: [None, None, None],
+                    sidecar_mtime_ms: 0,
+                });
+            } else if ext == "nfo" || IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+                sidecars.push((name, mtime_ms(&meta)));
+            }
+        }
+        attach_sidecars(&dir, &mut files, &sidecars);
+        // Reverse order on the stack so folders are walked by name.
+        for name in subdirs.into_iter().rev() {
+            let mut sub_folders = folders.clone();
+            sub_folders.push(String::from_utf8_lossy(name.as_bytes()).into_owned());
+            stack.push((dir.join(&name), sub_folders));
+        }
+        if !send(WalkEvent::Dir(DirBatch {
+            dir,
+            folders,
+            files,
+        })) {
+            return;
+        }
+    }
+}
+
+fn read_dir_sorted(dir: &Path) -> std::io::Result<Vec<OsString>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if names.len() >= MAX_DIR_ENTRIES {
+            tracing::warn!(dir = %dir.display(), max = MAX_DIR_ENTRIES, "folder has too many entries; the rest are skipped");
+            break;
+        }
+        names.push(entry.file_name());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Kodi's names: `<stem>.nfo`; `<stem>-poster.jpg`, `poster.jpg`, `folder.jpg`;
+/// `<stem>-thumb.jpg`, `<stem>.jpg`; `<stem>-fanart.jpg`, `fanart.jpg` (folder-wide names
+/// apply to every file of the folder, as in a movie folder).
+fn attach_sidecars(dir: &Path, files: &mut [MediaFile], sidecars: &[(OsString, i64)]) {
+    if sidecars.is_empty() {
+        return;
+    }
+    let find = |candidates: &[Vec<u8>]| -> Option<(PathBuf, i64)> {
+        candidates.iter().find_map(|want| {
+            sidecars
+                .iter()
+                .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(want))
+                .map(|(name, mtime)| (dir.join(name), *mtime))
+        })
+    };
+    let with_images = |base: &[u8]| -> Vec<Vec<u8>> {
+        IMAGE_EXTENSIONS
+            .iter()
+            .map(|ext| [base, b".", ext.as_bytes()].concat())
+            .collect()
+    };
+    for file in files.iter_mut() {
+        let stem = stem_of(&file.name).to_vec();
+        let mut newest = 0;
+        if let Some((path, mtime)) = find(&[[stem.as_slice(), b".nfo"].concat()]) {
+            file.nfo = Some(path);
+            newest = newest.max(mtime);
+        }
+        let suffixed = |kind: &str| with_images(&[stem.as_slice(), b"-", kind.as_bytes()].concat());
+        let mut poster = suffixed("poster");
+        poster.extend(with_images(b"poster"));
+        poster.extend(with_images(b"folder"));
+        let mut thumb = suffixed("thumb");
+        thumb.extend(with_images(&stem));
+        let mut fanart = suffixed("fanart");
+        fanart.extend(with_images(b"fanart"));
+        for (slot, candidates) in [poster, thumb, fanart].iter().enumerate() {
+            if let Some((path, mtime)) = find(candidates) {
+                file.artwork[slot] = Some(path);
+                newest = newest.max(mtime);
+            }
+        }
+        file.sidecar_mtime_ms = newest;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions() {
+        assert_eq!(parse_extensions(".mp4, .MKV,avi,,"), ["mp4", "mkv", "avi"]);
+        assert_eq!(extension_of(OsStr::new("a.b.MKV")).as_deref(), Some("mkv"));
+        assert_eq!(extension_of(OsStr::new(".hidden")), None);
+        assert_eq!(stem_of(OsStr::new("Show - S01E01.mkv")), b"Show - S01E01");
+    }
+}
