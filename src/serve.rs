@@ -98,6 +98,11 @@ pub fn prepare(config: Config, shutdown: watch::Receiver<bool>) -> Result<App, S
             crate::library::store::ensure_media_libraries(conn, &media_dirs)
         })
         .map_err(ServeError::Db)?;
+    match crate::api::ffmpeg_profiles::ensure_default(&db, &board) {
+        Ok(true) => tracing::info!(board = %board.name, "created the default FFmpeg profile"),
+        Ok(false) => {}
+        Err(err) => tracing::warn!(%err, "could not create the default FFmpeg profile"),
+    }
     // Timelines exist before the listener opens: the first tune or guide fetch finds them.
     match crate::scheduler::build_all_blocking(&db, &settings) {
         Ok(n_items) => tracing::info!(n_items, "playouts built"),

@@ -4,7 +4,7 @@
 //! fields sent change; `null` clears a nullable one) and its JSON rendering from that list.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::Row;
+use rusqlite::{OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 use crate::http::ApiError;
@@ -361,6 +361,92 @@ pub fn text_value<'v>(values: &'v [(&'static Column, SqlValue)], field: &str) ->
 /// Reads the body (or the query, for EXStreamTV's "q:" routes) as a JSON object.
 pub async fn body_object(req: &mut crate::http::Req) -> Result<Map<String, Value>, ApiError> {
     req.params::<Map<String, Value>>().await
+}
+
+/// Tables without timestamps (resolutions) or with them render through the same helpers.
+pub fn has_timestamps(table: &str) -> bool {
+    table != "resolutions"
+}
+
+pub fn select(table: &str, cols: &[Column]) -> String {
+    if has_timestamps(table) {
+        select_list(cols)
+    } else {
+        let mut out = String::from("id");
+        for c in cols {
+            out.push_str(", ");
+            out.push_str(c.sql);
+        }
+        out
+    }
+}
+
+pub fn row_json(table: &str, cols: &[Column], row: &rusqlite::Row<'_>) -> rusqlite::Result<Value> {
+    if has_timestamps(table) {
+        return to_json(cols, row).map(Value::Object);
+    }
+    let mut out = serde_json::Map::new();
+    out.insert("id".into(), Value::from(row.get::<_, i64>(0)?));
+    for (i, c) in cols.iter().enumerate() {
+        let v: rusqlite::types::Value = row.get(i + 1)?;
+        out.insert(
+            c.json.into(),
+            match (c.kind, v) {
+                (Kind::Bool, rusqlite::types::Value::Integer(n)) => Value::Bool(n != 0),
+                (_, rusqlite::types::Value::Integer(n)) => Value::from(n),
+                (_, rusqlite::types::Value::Text(s)) => Value::from(s),
+                (_, rusqlite::types::Value::Real(f)) => Value::from(f),
+                _ => Value::Null,
+            },
+        );
+    }
+    Ok(Value::Object(out))
+}
+
+pub fn get(
+    conn: &rusqlite::Connection,
+    table: &str,
+    cols: &[Column],
+    id: i64,
+) -> Result<Option<Value>, ApiError> {
+    let sql = format!("SELECT {} FROM {table} WHERE id = ?1", select(table, cols));
+    conn.query_row(&sql, [id], |row| row_json(table, cols, row))
+        .optional()
+        .api()
+}
+
+pub fn list(
+    conn: &rusqlite::Connection,
+    table: &str,
+    cols: &[Column],
+    order: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let sql = format!(
+        "SELECT {} FROM {table} ORDER BY {order}",
+        select(table, cols)
+    );
+    let mut stmt = conn.prepare(&sql).api()?;
+    let rows = stmt.query_map([], |row| row_json(table, cols, row)).api()?;
+    rows.collect::<Result<Vec<_>, _>>().api()
+}
+
+pub fn insert_plain(
+    tx: &rusqlite::Connection,
+    table: &str,
+    values: &[(&'static Column, rusqlite::types::Value)],
+) -> Result<i64, ApiError> {
+    let names: Vec<&str> = values.iter().map(|(c, _)| c.sql).collect();
+    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    tx.execute(
+        &format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            names.join(", "),
+            placeholders.join(", ")
+        ),
+        rusqlite::params_from_iter(values.iter().map(|(_, v)| v)),
+    )
+    .api()?;
+    Ok(tx.last_insert_rowid())
 }
 
 #[cfg(test)]

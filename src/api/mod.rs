@@ -5,6 +5,8 @@ pub mod channels;
 pub mod collections;
 pub mod columns;
 pub mod dashboard;
+pub mod ffmpeg_profiles;
+pub mod filler_presets;
 pub mod health;
 pub mod libraries;
 pub mod logs;
@@ -13,6 +15,7 @@ pub mod media_sources;
 pub mod metrics;
 pub mod playlists;
 pub mod playouts;
+pub mod resolutions;
 pub mod schedule_items;
 pub mod schedules;
 pub mod settings;
@@ -33,6 +36,9 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
         ["playouts", rest @ ..] => playouts::route(app, req, rest).await,
+        ["ffmpeg-profiles", rest @ ..] => ffmpeg_profiles::route(app, req, rest).await,
+        ["resolutions", rest @ ..] => resolutions::route(app, req, rest).await,
+        ["filler-presets", rest @ ..] => filler_presets::route(app, req, rest).await,
         ["schedules", rest @ ..] => schedules::route(app, req, rest).await,
         ["schedule-items", rest @ ..] => schedule_items::route(app, req, rest).await,
         ["settings", rest @ ..] => settings::route(app, req, rest).await,

@@ -577,3 +577,177 @@ fn schedule_items_validate_and_renumber() {
         )
     );
 }
+
+#[test]
+fn profiles_resolutions_and_filler_presets() {
+    let server = TestServer::start();
+    let c = server.client();
+    // The first start seeds a default profile for the board (generic: libx264 720p30).
+    let profiles = c.get("/api/ffmpeg-profiles").json();
+    assert_eq!(profiles.as_array().unwrap().len(), 1, "{profiles}");
+    assert_eq!(profiles[0]["is_default"], true);
+    assert_eq!(profiles[0]["video_codec"], "libx264");
+    assert_eq!(profiles[0]["resolution_id"], 2);
+    let hw = c
+        .get("/api/ffmpeg-profiles/hardware-acceleration/available")
+        .json();
+    assert!(hw["available"].as_array().unwrap().contains(&json!("none")));
+
+    let res = c.post_json(
+        "/api/resolutions",
+        &json!({"name": "640x360", "width": 640, "height": 360}),
+    );
+    assert_eq!(res.status, 201, "{}", res.text());
+    let res_id = res.json()["id"].as_i64().unwrap();
+    assert_eq!(res.json()["is_custom"], true);
+    let sizes: Vec<i64> = c
+        .get("/api/resolutions")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["width"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sizes, [640, 720, 1280, 1920, 3840], "sorted by size");
+    assert_eq!(
+        c.post_json(
+            "/api/resolutions",
+            &json!({"name": "640x360", "width": 1, "height": 2})
+        )
+        .status,
+        422
+    );
+    assert_eq!(
+        c.post_json(
+            "/api/resolutions",
+            &json!({"name": "640x360", "width": 64, "height": 64})
+        )
+        .status,
+        409
+    );
+    assert_eq!(c.delete("/api/resolutions/1").status, 409, "built-in");
+
+    let profile = c.post_json(
+        "/api/ffmpeg-profiles",
+        &json!({"name": "Small", "resolution_id": res_id, "framerate": 25}),
+    );
+    assert_eq!(profile.status, 201, "{}", profile.text());
+    let profile_id = profile.json()["id"].as_i64().unwrap();
+    assert_eq!(profile.json()["video_bitrate"], "4000k");
+    assert_eq!(
+        c.post_json(
+            "/api/ffmpeg-profiles",
+            &json!({"name": "Small", "resolution_id": 1})
+        )
+        .status,
+        409
+    );
+    let r = c.post_json(
+        "/api/ffmpeg-profiles",
+        &json!({"name": "X", "resolution_id": 99}),
+    );
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (422, "resolution_id: unknown resolution 99")
+    );
+    let r = c.post_json(
+        "/api/ffmpeg-profiles",
+        &json!({"name": "X", "resolution_id": 1, "hardware_acceleration": "cuda"}),
+    );
+    assert_eq!(r.status, 422);
+    let r = c.delete(&format!("/api/resolutions/{res_id}"));
+    assert_eq!(r.status, 409);
+    assert!(r.detail().contains("Small"), "{}", r.detail());
+    let set = c
+        .post(&format!("/api/ffmpeg-profiles/{profile_id}/set-default"))
+        .json();
+    assert_eq!(set["is_default"], true);
+    let defaults: Vec<bool> = c
+        .get("/api/ffmpeg-profiles")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["is_default"].as_bool().unwrap())
+        .collect();
+    assert_eq!(defaults.iter().filter(|d| **d).count(), 1);
+    c.put_json("/api/channels/1", &json!({"ffmpeg_profile_id": profile_id}));
+    let r = c.delete(&format!("/api/ffmpeg-profiles/{profile_id}"));
+    assert_eq!(r.status, 409);
+    assert!(r.detail().contains("channel 1 (Demo)"), "{}", r.detail());
+
+    // Filler presets: the mode needs its parameter; items need one existing source.
+    let r = c.post_json(
+        "/api/filler-presets",
+        &json!({"name": "Pad", "filler_mode": "pad"}),
+    );
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (422, "pad_to_minutes: required for filler_mode \"pad\"")
+    );
+    let r = c.post_json(
+        "/api/filler-presets",
+        &json!({"name": "Bad", "filler_mode": "count", "count": 1,
+        "items": [{"media_item_id": 999}]}),
+    );
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (422, "media_item_id: unknown media item 999")
+    );
+    let pre = c.post_json(
+        "/api/filler-presets",
+        &json!({"name": "Bumper", "filler_mode": "count", "count": 1,
+        "playback_order": "chronological", "items": [{"media_item_id": 3}]}),
+    );
+    assert_eq!(pre.status, 201, "{}", pre.text());
+    let pre_id = pre.json()["id"].as_i64().unwrap();
+    assert_eq!(pre.json()["items"][0]["weight"], 1);
+    let item = c.post_json(
+        &format!("/api/filler-presets/{pre_id}/items"),
+        &json!({"collection_id": 1}),
+    );
+    assert_eq!(item.status, 201, "{}", item.text());
+    assert_eq!(item.json()["collection_type"], "collection");
+    let item_id = item.json()["id"].as_i64().unwrap();
+    assert_eq!(
+        c.delete(&format!("/api/filler-presets/{pre_id}/items/{item_id}"))
+            .status,
+        204
+    );
+    assert_eq!(
+        c.delete(&format!("/api/filler-presets/{pre_id}/items/{item_id}"))
+            .status,
+        404
+    );
+
+    // As the demo channel's pre-roll, it shows up in the timeline at the next rebuild point.
+    let r = c.put_json(
+        "/api/channels/1/filler",
+        &json!({"pre_roll_filler_id": pre_id}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["pre_roll_filler"]["name"], "Bumper");
+    let playout_id = c.get("/api/playouts?channel_id=1").json()[0]["id"]
+        .as_i64()
+        .unwrap();
+    let items = all_items(&c, playout_id);
+    assert_contiguous(&items);
+    assert!(
+        items
+            .iter()
+            .skip(1)
+            .take(2)
+            .any(|i| i["filler_kind"] == "pre_roll"),
+        "{:?}",
+        &items[..4]
+    );
+    let r = c.delete(&format!("/api/filler-presets/{pre_id}"));
+    assert_eq!(r.status, 409);
+    assert!(r.detail().contains("channel 1 (Demo)"), "{}", r.detail());
+    c.put_json("/api/channels/1/filler", &json!({"pre_roll_filler_id": 0}));
+    assert_eq!(
+        c.delete(&format!("/api/filler-presets/{pre_id}")).status,
+        204
+    );
+    assert_eq!(c.get(&format!("/api/filler-presets/{pre_id}")).status, 404);
+}
