@@ -349,3 +349,674 @@ fn fixed_start_follows_dst() {
     "#]]
     .assert_debug_eq(&prime);
 }
+
+/// Media ids of the content items (not filler, not offline), in order.
+fn content_ids(items: &[Item]) -> Vec<i64> {
+    items
+        .iter()
+        .filter(|i| i.filler_kind.is_none())
+        .filter_map(|i| i.media_id)
+        .collect()
+}
+
+fn shows() -> Vec<Media> {
+    // Two shows, given out of order, and two movies without numbers.
+    vec![
+        episode(12, "Beta", 1, 2, 30),
+        episode(21, "Alpha", 2, 1, 30),
+        Media {
+            date: Some("1999-05-01".into()),
+            ..media(31, "Zed Movie", 90)
+        },
+        episode(11, "Beta", 1, 1, 30),
+        episode(13, "Alpha", 1, 1, 30),
+        Media {
+            date: Some("1984".into()),
+            ..media(32, "Another Movie", 90)
+        },
+    ]
+}
+
+#[test]
+fn season_episode_and_chronological_orders() {
+    let lib = library(vec![(key(1), shows())]);
+    let by = |order| {
+        let case = Case::new(lib.clone(), vec![Slot::flood(key(1), order)]);
+        content_ids(&case.build(T0, T0 + 6 * 60 * MIN))[..6].to_vec()
+    };
+    // Movies (no show) sort first by title, then Alpha S1E1, Alpha S2E1, Beta S1E1, S1E2.
+    assert_eq!(by(Order::SeasonEpisode), [32, 31, 13, 21, 11, 12]);
+    // Dated first by date (1984, 1999-05-01), then the undated by season, episode, title.
+    assert_eq!(by(Order::Chronological), [32, 31, 13, 11, 12, 21]);
+}
+
+#[test]
+fn shuffled_passes_are_permutations_reproducible_by_seed() {
+    let lib = library(vec![(
+        key(1),
+        (1..=10).map(|i| media(i, &format!("M{i}"), 10)).collect(),
+    )]);
+    let run = |seed| {
+        let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), Order::Shuffled)]);
+        case.seed = seed;
+        content_ids(&case.build(T0, T0 + 300 * MIN))
+    };
+    let ids = run(7);
+    assert_eq!(ids.len(), 30);
+    let mut passes: Vec<Vec<i64>> = ids.chunks(10).map(<[i64]>::to_vec).collect();
+    assert_ne!(passes[0], passes[1], "each pass reshuffles");
+    for pass in &mut passes {
+        pass.sort();
+        assert_eq!(
+            *pass,
+            (1..=10).collect::<Vec<_>>(),
+            "every item once per pass"
+        );
+    }
+    assert_eq!(run(7), ids, "same seed, same timeline");
+    assert_ne!(run(8), ids, "another seed, another timeline");
+    expect![[r#"
+        [
+            9,
+            10,
+            6,
+            3,
+            4,
+            1,
+            7,
+            5,
+            8,
+            2,
+        ]
+    "#]]
+    .assert_debug_eq(&ids[..10].to_vec());
+}
+
+#[test]
+fn random_order_repeats_but_is_seeded() {
+    let lib = library(vec![(
+        key(1),
+        (1..=4).map(|i| media(i, &format!("M{i}"), 10)).collect(),
+    )]);
+    let run = |seed| {
+        let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), Order::Random)]);
+        case.seed = seed;
+        content_ids(&case.build(T0, T0 + 200 * MIN))
+    };
+    let ids = run(3);
+    assert_eq!(run(3), ids);
+    assert_ne!(run(4), ids);
+    let first_pass = &ids[..4];
+    let mut distinct = first_pass.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    assert!(
+        distinct.len() < 4 || ids[4..8] != *first_pass,
+        "independent picks: {ids:?}"
+    );
+    for id in 1..=4 {
+        assert!(ids.contains(&id), "{id} is picked within 20 draws: {ids:?}");
+    }
+}
+
+#[test]
+fn shuffle_in_order_keeps_each_show_in_order() {
+    let mut items = Vec::new();
+    for ep in 1..=5 {
+        items.push(episode(100 + ep, "Alpha", 1, ep as i32, 20));
+        items.push(episode(200 + ep, "Beta", 1, ep as i32, 20));
+        items.push(episode(300 + ep, "Gamma", 1, ep as i32, 20));
+    }
+    let case = Case::new(
+        library(vec![(key(1), items)]),
+        vec![Slot::flood(key(1), Order::ShuffleInOrder)],
+    );
+    let ids = content_ids(&case.build(T0, T0 + 15 * 20 * MIN));
+    assert_eq!(ids.len(), 15);
+    for show in [100, 200, 300] {
+        let eps: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|i| i / 100 * 100 == show)
+            .collect();
+        assert_eq!(eps, (1..=5).map(|e| show + e).collect::<Vec<_>>());
+    }
+    assert_ne!(
+        ids[..5],
+        [101, 102, 103, 104, 105],
+        "shows are interleaved: {ids:?}"
+    );
+}
+
+#[test]
+fn one_and_multiple_alternate_slots() {
+    let case = Case::new(
+        library(vec![
+            (
+                key(1),
+                vec![media(1, "A1", 10), media(2, "A2", 10), media(3, "A3", 10)],
+            ),
+            (key(2), vec![media(4, "B1", 5), media(5, "B2", 5)]),
+        ]),
+        vec![
+            Slot {
+                mode: Mode::Multiple(2),
+                ..Slot::flood(key(1), Order::Chronological)
+            },
+            Slot {
+                mode: Mode::One,
+                ..Slot::flood(key(2), Order::Chronological)
+            },
+        ],
+    );
+    snapshot(
+        &case,
+        1,
+        expect![[r#"
+            Mon 20:00:00  10m00s A1
+            Mon 20:10:00  10m00s A2
+            Mon 20:20:00   5m00s B1
+            Mon 20:25:00  10m00s A3
+            Mon 20:35:00  10m00s A1
+            Mon 20:45:00   5m00s B2
+            Mon 20:50:00  10m00s A2
+        "#]],
+    );
+}
+
+#[test]
+fn duration_blocks_with_each_tail() {
+    let content = || vec![media(1, "Long", 25), media(2, "Short", 20)];
+    let run = |tail| {
+        let mut case = Case::new(
+            library(vec![
+                (key(1), content()),
+                (key(2), vec![media(9, "Next", 10)]),
+                (filler_key(5), bumpers(50, &[240, 60])),
+            ]),
+            vec![
+                Slot {
+                    mode: Mode::Duration {
+                        duration_ms: 60 * MIN,
+                        tail,
+                    },
+                    fillers: Fillers {
+                        tail: Some(5),
+                        ..Fillers::default()
+                    },
+                    ..Slot::flood(key(1), Order::Chronological)
+                },
+                Slot {
+                    mode: Mode::One,
+                    ..Slot::flood(key(2), Order::Chronological)
+                },
+            ],
+        );
+        case.presets = vec![preset(5, FillerMode::Duration(0), Order::Chronological)];
+        render(&case.build(T0, T0 + 70 * MIN), &case.tz)
+    };
+    expect![[r#"
+        Mon 20:00:00  25m00s Long
+        Mon 20:25:00  20m00s Short
+        Mon 20:45:00  10m00s Next
+        Mon 20:55:00  25m00s Long
+    "#]]
+    .assert_eq(&run(Tail::None));
+    expect![[r#"
+        Mon 20:00:00  25m00s Long
+        Mon 20:25:00  20m00s Short
+        Mon 20:45:00  15m00s Offline [offline]
+        Mon 21:00:00  10m00s Next
+    "#]]
+    .assert_eq(&run(Tail::Offline));
+    expect![[r#"
+        Mon 20:00:00  25m00s Long
+        Mon 20:25:00  20m00s Short
+        Mon 20:45:00   4m00s Bumper 1 [tail]
+        Mon 20:49:00   1m00s Bumper 2 [tail]
+        Mon 20:50:00   4m00s Bumper 1 [tail]
+        Mon 20:54:00   1m00s Bumper 2 [tail]
+        Mon 20:55:00   4m00s Bumper 1 [tail]
+        Mon 20:59:00   1m00s Bumper 2 [tail]
+        Mon 21:00:00  10m00s Next
+    "#]]
+    .assert_eq(&run(Tail::Filler));
+}
+
+#[test]
+fn mid_roll_splits_the_item_and_fallback_fills_a_fixed_start_gap() {
+    let mut case = Case::new(
+        library(vec![
+            (key(1), vec![media(1, "Feature", 50)]),
+            (filler_key(6), bumpers(60, &[30, 45])),
+            (filler_key(7), vec![media(70, "Loop", 7)]),
+        ]),
+        vec![Slot {
+            mode: Mode::One,
+            fixed_start: Some(FixedStart {
+                time: clock::parse_time("21:00").unwrap(),
+                flexible: false,
+            }),
+            fillers: Fillers {
+                mid_roll: Some(6),
+                fallback: Some(7),
+                ..Fillers::default()
+            },
+            ..Slot::flood(key(1), Order::Chronological)
+        }],
+    );
+    case.presets = vec![
+        preset(6, FillerMode::Count(2), Order::Chronological),
+        preset(7, FillerMode::Count(1), Order::Chronological),
+    ];
+    snapshot(
+        &case,
+        2,
+        expect![[r#"
+            Mon 20:00:00   7m00s Loop [fallback]
+            Mon 20:07:00   7m00s Loop [fallback]
+            Mon 20:14:00   7m00s Loop [fallback]
+            Mon 20:21:00   7m00s Loop [fallback]
+            Mon 20:28:00   7m00s Loop [fallback]
+            Mon 20:35:00   7m00s Loop [fallback]
+            Mon 20:42:00   7m00s Loop [fallback]
+            Mon 20:49:00   7m00s Loop [fallback]
+            Mon 20:56:00   4m00s Loop [fallback]
+            Mon 21:00:00  25m00s Feature
+            Mon 21:25:00   0m30s Bumper 1 [mid_roll]
+            Mon 21:25:30   0m45s Bumper 2 [mid_roll]
+            Mon 21:26:15  25m00s Feature (from 1500s)
+            Mon 21:51:15   7m00s Loop [fallback]
+            Mon 21:58:15   7m00s Loop [fallback]
+            Mon 22:05:15   7m00s Loop [fallback]
+            Mon 22:12:15   7m00s Loop [fallback]
+            Mon 22:19:15   7m00s Loop [fallback]
+            Mon 22:26:15   7m00s Loop [fallback]
+            Mon 22:33:15   7m00s Loop [fallback]
+            Mon 22:40:15   7m00s Loop [fallback]
+            Mon 22:47:15   7m00s Loop [fallback]
+            Mon 22:54:15   7m00s Loop [fallback]
+            Mon 23:01:15   7m00s Loop [fallback]
+            Mon 23:08:15   7m00s Loop [fallback]
+            Mon 23:15:15   7m00s Loop [fallback]
+            Mon 23:22:15   7m00s Loop [fallback]
+            Mon 23:29:15   7m00s Loop [fallback]
+            Mon 23:36:15   7m00s Loop [fallback]
+            Mon 23:43:15   7m00s Loop [fallback]
+            Mon 23:50:15   7m00s Loop [fallback]
+            Mon 23:57:15   7m00s Loop [fallback]
+            Tue 00:04:15   7m00s Loop [fallback]
+            Tue 00:11:15   7m00s Loop [fallback]
+            Tue 00:18:15   7m00s Loop [fallback]
+            Tue 00:25:15   7m00s Loop [fallback]
+            Tue 00:32:15   7m00s Loop [fallback]
+            Tue 00:39:15   7m00s Loop [fallback]
+            Tue 00:46:15   7m00s Loop [fallback]
+            Tue 00:53:15   7m00s Loop [fallback]
+            Tue 01:00:15   7m00s Loop [fallback]
+            Tue 01:07:15   7m00s Loop [fallback]
+            Tue 01:14:15   7m00s Loop [fallback]
+            Tue 01:21:15   7m00s Loop [fallback]
+            Tue 01:28:15   7m00s Loop [fallback]
+            Tue 01:35:15   7m00s Loop [fallback]
+            Tue 01:42:15   7m00s Loop [fallback]
+            Tue 01:49:15   7m00s Loop [fallback]
+            Tue 01:56:15   7m00s Loop [fallback]
+            Tue 02:03:15   7m00s Loop [fallback]
+            Tue 02:10:15   7m00s Loop [fallback]
+            Tue 02:17:15   7m00s Loop [fallback]
+            Tue 02:24:15   7m00s Loop [fallback]
+            Tue 02:31:15   7m00s Loop [fallback]
+            Tue 02:38:15   7m00s Loop [fallback]
+            Tue 02:45:15   7m00s Loop [fallback]
+            Tue 02:52:15   7m00s Loop [fallback]
+            Tue 02:59:15   7m00s Loop [fallback]
+            Tue 03:06:15   7m00s Loop [fallback]
+            Tue 03:13:15   7m00s Loop [fallback]
+            Tue 03:20:15   7m00s Loop [fallback]
+            Tue 03:27:15   7m00s Loop [fallback]
+            Tue 03:34:15   7m00s Loop [fallback]
+            Tue 03:41:15   7m00s Loop [fallback]
+            Tue 03:48:15   7m00s Loop [fallback]
+            Tue 03:55:15   7m00s Loop [fallback]
+            Tue 04:02:15   7m00s Loop [fallback]
+            Tue 04:09:15   7m00s Loop [fallback]
+            Tue 04:16:15   7m00s Loop [fallback]
+            Tue 04:23:15   7m00s Loop [fallback]
+            Tue 04:30:15   7m00s Loop [fallback]
+            Tue 04:37:15   7m00s Loop [fallback]
+            Tue 04:44:15   7m00s Loop [fallback]
+            Tue 04:51:15   7m00s Loop [fallback]
+            Tue 04:58:15   7m00s Loop [fallback]
+            Tue 05:05:15   7m00s Loop [fallback]
+            Tue 05:12:15   7m00s Loop [fallback]
+            Tue 05:19:15   7m00s Loop [fallback]
+            Tue 05:26:15   7m00s Loop [fallback]
+            Tue 05:33:15   7m00s Loop [fallback]
+            Tue 05:40:15   7m00s Loop [fallback]
+            Tue 05:47:15   7m00s Loop [fallback]
+            Tue 05:54:15   7m00s Loop [fallback]
+            Tue 06:01:15   7m00s Loop [fallback]
+            Tue 06:08:15   7m00s Loop [fallback]
+            Tue 06:15:15   7m00s Loop [fallback]
+            Tue 06:22:15   7m00s Loop [fallback]
+            Tue 06:29:15   7m00s Loop [fallback]
+            Tue 06:36:15   7m00s Loop [fallback]
+            Tue 06:43:15   7m00s Loop [fallback]
+            Tue 06:50:15   7m00s Loop [fallback]
+            Tue 06:57:15   7m00s Loop [fallback]
+            Tue 07:04:15   7m00s Loop [fallback]
+            Tue 07:11:15   7m00s Loop [fallback]
+            Tue 07:18:15   7m00s Loop [fallback]
+            Tue 07:25:15   7m00s Loop [fallback]
+            Tue 07:32:15   7m00s Loop [fallback]
+            Tue 07:39:15   7m00s Loop [fallback]
+            Tue 07:46:15   7m00s Loop [fallback]
+            Tue 07:53:15   7m00s Loop [fallback]
+            Tue 08:00:15   7m00s Loop [fallback]
+            Tue 08:07:15   7m00s Loop [fallback]
+            Tue 08:14:15   7m00s Loop [fallback]
+            Tue 08:21:15   7m00s Loop [fallback]
+            Tue 08:28:15   7m00s Loop [fallback]
+            Tue 08:35:15   7m00s Loop [fallback]
+            Tue 08:42:15   7m00s Loop [fallback]
+            Tue 08:49:15   7m00s Loop [fallback]
+            Tue 08:56:15   7m00s Loop [fallback]
+            Tue 09:03:15   7m00s Loop [fallback]
+            Tue 09:10:15   7m00s Loop [fallback]
+            Tue 09:17:15   7m00s Loop [fallback]
+            Tue 09:24:15   7m00s Loop [fallback]
+            Tue 09:31:15   7m00s Loop [fallback]
+            Tue 09:38:15   7m00s Loop [fallback]
+            Tue 09:45:15   7m00s Loop [fallback]
+            Tue 09:52:15   7m00s Loop [fallback]
+            Tue 09:59:15   7m00s Loop [fallback]
+            Tue 10:06:15   7m00s Loop [fallback]
+            Tue 10:13:15   7m00s Loop [fallback]
+            Tue 10:20:15   7m00s Loop [fallback]
+            Tue 10:27:15   7m00s Loop [fallback]
+            Tue 10:34:15   7m00s Loop [fallback]
+            Tue 10:41:15   7m00s Loop [fallback]
+            Tue 10:48:15   7m00s Loop [fallback]
+            Tue 10:55:15   7m00s Loop [fallback]
+            Tue 11:02:15   7m00s Loop [fallback]
+            Tue 11:09:15   7m00s Loop [fallback]
+            Tue 11:16:15   7m00s Loop [fallback]
+            Tue 11:23:15   7m00s Loop [fallback]
+            Tue 11:30:15   7m00s Loop [fallback]
+            Tue 11:37:15   7m00s Loop [fallback]
+            Tue 11:44:15   7m00s Loop [fallback]
+            Tue 11:51:15   7m00s Loop [fallback]
+            Tue 11:58:15   7m00s Loop [fallback]
+            Tue 12:05:15   7m00s Loop [fallback]
+            Tue 12:12:15   7m00s Loop [fallback]
+            Tue 12:19:15   7m00s Loop [fallback]
+            Tue 12:26:15   7m00s Loop [fallback]
+            Tue 12:33:15   7m00s Loop [fallback]
+            Tue 12:40:15   7m00s Loop [fallback]
+            Tue 12:47:15   7m00s Loop [fallback]
+            Tue 12:54:15   7m00s Loop [fallback]
+            Tue 13:01:15   7m00s Loop [fallback]
+            Tue 13:08:15   7m00s Loop [fallback]
+            Tue 13:15:15   7m00s Loop [fallback]
+            Tue 13:22:15   7m00s Loop [fallback]
+            Tue 13:29:15   7m00s Loop [fallback]
+            Tue 13:36:15   7m00s Loop [fallback]
+            Tue 13:43:15   7m00s Loop [fallback]
+            Tue 13:50:15   7m00s Loop [fallback]
+            Tue 13:57:15   7m00s Loop [fallback]
+            Tue 14:04:15   7m00s Loop [fallback]
+            Tue 14:11:15   7m00s Loop [fallback]
+            Tue 14:18:15   7m00s Loop [fallback]
+            Tue 14:25:15   7m00s Loop [fallback]
+            Tue 14:32:15   7m00s Loop [fallback]
+            Tue 14:39:15   7m00s Loop [fallback]
+            Tue 14:46:15   7m00s Loop [fallback]
+            Tue 14:53:15   7m00s Loop [fallback]
+            Tue 15:00:15   7m00s Loop [fallback]
+            Tue 15:07:15   7m00s Loop [fallback]
+            Tue 15:14:15   7m00s Loop [fallback]
+            Tue 15:21:15   7m00s Loop [fallback]
+            Tue 15:28:15   7m00s Loop [fallback]
+            Tue 15:35:15   7m00s Loop [fallback]
+            Tue 15:42:15   7m00s Loop [fallback]
+            Tue 15:49:15   7m00s Loop [fallback]
+            Tue 15:56:15   7m00s Loop [fallback]
+            Tue 16:03:15   7m00s Loop [fallback]
+            Tue 16:10:15   7m00s Loop [fallback]
+            Tue 16:17:15   7m00s Loop [fallback]
+            Tue 16:24:15   7m00s Loop [fallback]
+            Tue 16:31:15   7m00s Loop [fallback]
+            Tue 16:38:15   7m00s Loop [fallback]
+            Tue 16:45:15   7m00s Loop [fallback]
+            Tue 16:52:15   7m00s Loop [fallback]
+            Tue 16:59:15   7m00s Loop [fallback]
+            Tue 17:06:15   7m00s Loop [fallback]
+            Tue 17:13:15   7m00s Loop [fallback]
+            Tue 17:20:15   7m00s Loop [fallback]
+            Tue 17:27:15   7m00s Loop [fallback]
+            Tue 17:34:15   7m00s Loop [fallback]
+            Tue 17:41:15   7m00s Loop [fallback]
+            Tue 17:48:15   7m00s Loop [fallback]
+            Tue 17:55:15   7m00s Loop [fallback]
+            Tue 18:02:15   7m00s Loop [fallback]
+            Tue 18:09:15   7m00s Loop [fallback]
+            Tue 18:16:15   7m00s Loop [fallback]
+            Tue 18:23:15   7m00s Loop [fallback]
+            Tue 18:30:15   7m00s Loop [fallback]
+            Tue 18:37:15   7m00s Loop [fallback]
+            Tue 18:44:15   7m00s Loop [fallback]
+            Tue 18:51:15   7m00s Loop [fallback]
+            Tue 18:58:15   7m00s Loop [fallback]
+            Tue 19:05:15   7m00s Loop [fallback]
+            Tue 19:12:15   7m00s Loop [fallback]
+            Tue 19:19:15   7m00s Loop [fallback]
+            Tue 19:26:15   7m00s Loop [fallback]
+            Tue 19:33:15   7m00s Loop [fallback]
+            Tue 19:40:15   7m00s Loop [fallback]
+            Tue 19:47:15   7m00s Loop [fallback]
+            Tue 19:54:15   7m00s Loop [fallback]
+            Tue 20:01:15   7m00s Loop [fallback]
+            Tue 20:08:15   7m00s Loop [fallback]
+            Tue 20:15:15   7m00s Loop [fallback]
+            Tue 20:22:15   7m00s Loop [fallback]
+            Tue 20:29:15   7m00s Loop [fallback]
+            Tue 20:36:15   7m00s Loop [fallback]
+            Tue 20:43:15   7m00s Loop [fallback]
+            Tue 20:50:15   7m00s Loop [fallback]
+            Tue 20:57:15   2m45s Loop [fallback]
+        "#]],
+    );
+}
+
+#[test]
+fn nothing_to_play_is_the_offline_slate_never_a_dead_channel() {
+    // An emptied collection, a slot pointing nowhere, a zero-length item: all become the slate
+    // at clean boundaries, and a playable slot beside them still plays.
+    let case = Case::new(
+        library(vec![
+            (key(1), Vec::new()),
+            (key(2), vec![media(5, "Zero", 0), media(6, "Real", 20)]),
+        ]),
+        vec![
+            Slot {
+                mode: Mode::One,
+                ..Slot::flood(key(1), Order::Chronological)
+            },
+            Slot {
+                content: None,
+                mode: Mode::One,
+                ..Slot::flood(key(1), Order::Chronological)
+            },
+            Slot {
+                mode: Mode::One,
+                ..Slot::flood(key(2), Order::Chronological)
+            },
+        ],
+    );
+    snapshot(
+        &case,
+        2,
+        expect![[r#"
+            Mon 20:00:00  30m00s Offline [offline]
+            Mon 20:30:00  30m00s Offline [offline]
+            Mon 21:00:00  20m00s Real
+            Mon 21:20:00  10m00s Offline [offline]
+            Mon 21:30:00  30m00s Offline [offline]
+        "#]],
+    );
+    let empty = Case::new(Library::default(), Vec::new());
+    let items = empty.build(T0 + 7 * MIN, T0 + 90 * MIN);
+    assert!(items
+        .iter()
+        .all(|i| i.filler_kind == Some(FillerKind::Offline)));
+    assert_eq!(items[0].finish_ms, T0 + 30 * MIN, "to the next :00/:30");
+}
+
+#[test]
+fn flood_stops_at_the_next_fixed_start_and_flexible_starts_late_slots_at_once() {
+    let slots = |flexible| {
+        vec![
+            Slot::flood(key(1), Order::Chronological),
+            Slot {
+                mode: Mode::One,
+                fixed_start: Some(FixedStart {
+                    time: clock::parse_time("20:40").unwrap(),
+                    flexible,
+                }),
+                ..Slot::flood(key(2), Order::Chronological)
+            },
+        ]
+    };
+    let lib = library(vec![
+        (key(1), vec![media(1, "Rerun", 15)]),
+        (key(2), vec![media(2, "News", 30)]),
+    ]);
+    let case = Case::new(lib.clone(), slots(false));
+    snapshot(
+        &case,
+        2,
+        expect![[r#"
+            Mon 20:00:00  15m00s Rerun
+            Mon 20:15:00  15m00s Rerun
+            Mon 20:30:00  10m00s Offline [offline]
+            Mon 20:40:00  30m00s News
+            Mon 21:10:00  15m00s Rerun
+            Mon 21:25:00  15m00s Rerun
+            Mon 21:40:00  15m00s Rerun
+            Mon 21:55:00  15m00s Rerun
+        "#]],
+    );
+    // Flexible: a "one" slot entered after 20:40 (here at 20:45) starts at once.
+    let case = Case::new(
+        lib,
+        vec![
+            Slot {
+                mode: Mode::One,
+                fixed_start: None,
+                ..Slot::flood(key(1), Order::Chronological)
+            },
+            slots(true).remove(1),
+        ],
+    );
+    let items = case.build(T0 + 30 * MIN, T0 + 60 * MIN);
+    assert_eq!(items[1].media_id, Some(2));
+    assert_eq!(items[1].start_ms, T0 + 45 * MIN);
+}
+
+#[test]
+fn a_busy_week_is_contiguous_and_resumable_everywhere() {
+    // Every feature at once, in a DST-observing zone, over a week that crosses a change.
+    let mut case = Case::new(
+        library(vec![
+            (key(1), shows()),
+            (
+                key(2),
+                (1..=40)
+                    .map(|i| media(1000 + i, &format!("Clip {i}"), 3 + i % 17))
+                    .collect(),
+            ),
+            (key(3), vec![media(2000, "Evening News", 30)]),
+            (filler_key(4), bumpers(3000, &[15, 20, 30, 45, 60, 90])),
+            (filler_key(5), bumpers(4000, &[300, 420])),
+        ]),
+        vec![
+            Slot {
+                fixed_start: Some(FixedStart {
+                    time: clock::parse_time("06:00").unwrap(),
+                    flexible: false,
+                }),
+                fillers: Fillers {
+                    pre_roll: Some(4),
+                    mid_roll: Some(4),
+                    ..Fillers::default()
+                },
+                ..Slot::flood(key(1), Order::ShuffleInOrder)
+            },
+            Slot {
+                mode: Mode::One,
+                fixed_start: Some(FixedStart {
+                    time: clock::parse_time("19:00").unwrap(),
+                    flexible: false,
+                }),
+                ..Slot::flood(key(3), Order::Chronological)
+            },
+            Slot {
+                mode: Mode::Duration {
+                    duration_ms: 150 * MIN,
+                    tail: Tail::Filler,
+                },
+                fillers: Fillers {
+                    tail: Some(4),
+                    post_roll: Some(4),
+                    ..Fillers::default()
+                },
+                ..Slot::flood(key(2), Order::Random)
+            },
+            Slot {
+                mode: Mode::Multiple(3),
+                ..Slot::flood(key(2), Order::Shuffled)
+            },
+        ],
+    );
+    case.presets = vec![
+        preset(4, FillerMode::Count(2), Order::Shuffled),
+        preset(5, FillerMode::Pad(30), Order::Random),
+    ];
+    case.channel_fillers = Fillers {
+        fallback: Some(5),
+        post_roll: Some(5),
+        ..Fillers::default()
+    };
+    case.tz = TimeZone::get("America/New_York").unwrap();
+    // 2026-10-29 .. 2026-11-05: New York leaves DST on 2026-11-01.
+    let from = "2026-10-29T13:17:00Z"
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .as_millisecond();
+    let items = case.build(from, from + 7 * 24 * 60 * MIN);
+    assert!(items.len() > 500, "{}", items.len());
+    let news: Vec<String> = items
+        .iter()
+        .filter(|i| i.media_id == Some(2000))
+        .map(|i| {
+            let local = jiff::Timestamp::from_millisecond(i.start_ms)
+                .unwrap()
+                .to_zoned(case.tz.clone());
+            local.strftime("%m-%d %H:%M").to_string()
+        })
+        .collect();
+    // The schedule starts at its 06:00 slot (strict): the first day waits for 06:00 on
+    // 10-30 (fallback filler meanwhile), then news is at 19:00 local on both sides of the change.
+    assert_eq!(
+        news,
+        [
+            "10-30 19:00",
+            "10-31 19:00",
+            "11-01 19:00",
+            "11-02 19:00",
+            "11-03 19:00",
+            "11-04 19:00"
+        ]
+    );
+}
