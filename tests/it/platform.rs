@@ -327,3 +327,73 @@ fn doctor_reports_board_ffmpeg_encoders_ports_and_data() {
         "{text}"
     );
 }
+
+#[test]
+fn kill_9_during_concurrent_writes_loses_no_acknowledged_write() {
+    use std::sync::{Arc, Mutex};
+    let data = Arc::new(crate::support::TempDir::new("kill9"));
+    let mut server = TestServer::builder().data(data.clone()).start();
+    let acked: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..20)
+        .map(|w| {
+            let client = server.client();
+            let acked = acked.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                for i in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let number = format!("{}.{}", 100 + w, i + 1);
+                    let body =
+                        serde_json::json!({"number": number, "name": format!("Writer {w} #{i}")});
+                    match client.try_request(
+                        "POST",
+                        "/api/channels",
+                        Some(body.to_string().as_bytes()),
+                    ) {
+                        Ok(r) if r.status == 201 => acked.lock().unwrap().push(number),
+                        Ok(r) => panic!("write refused: {} {}", r.status, r.text()),
+                        Err(_) => break, // the server died under us
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let the writers get going, then pull the plug.
+    assert!(crate::support::wait_until(
+        Duration::from_secs(20),
+        || acked.lock().unwrap().len() >= 200
+    ));
+    server.kill9();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let server = TestServer::builder().data(data.clone()).start();
+    let conn = rusqlite::Connection::open(data.path().join("exstreamtv.db")).unwrap();
+    let verdict: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(verdict, "ok");
+    let listed = server.client().get("/api/channels").json();
+    let numbers: std::collections::HashSet<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["number"].as_str())
+        .collect();
+    let lost: Vec<&String> = acked
+        .iter()
+        .filter(|n| !numbers.contains(n.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged writes lost: {:?}",
+        lost.len(),
+        acked.len(),
+        &lost[..lost.len().min(10)]
+    );
+}
