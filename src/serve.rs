@@ -152,6 +152,9 @@ async fn serve_until_signal(
     shutdown_tx: watch::Sender<bool>,
     shutdown_rx: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
+    // Installed before anything announces that we listen: a SIGTERM that arrives right after
+    // start must shut down gracefully, not kill the process with the default action.
+    let signals = Signals::install();
     let listener = TcpListener::bind(app.config.listen)
         .await
         .map_err(|e| ServeError::Bind(app.config.listen, e))?;
@@ -168,7 +171,7 @@ async fn serve_until_signal(
     ));
     crate::background::spawn_all(&app, &mut tasks, local);
 
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     let drain = async { while tasks.join_next().await.is_some() {} };
@@ -186,18 +189,31 @@ async fn serve_until_signal(
     Ok(())
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, both meaning "shut down gracefully".
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        if term.is_none() || int.is_none() {
+            tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        }
+        Signals { term, int }
+    }
+
+    async fn wait(mut self) {
+        let (Some(term), Some(int)) = (self.term.as_mut(), self.int.as_mut()) else {
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }
