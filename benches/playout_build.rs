@@ -1,0 +1,249 @@
+//! Playout build: 7 days for 100 channels from a 10k-item library, on one core (the issue's
+//! goal: ≤ 200 ms in total). Inputs are synthesised: 100 shows × 78 episodes, 2,000 movies,
+//! 200 bumpers; channels mix every mode, order and filler kind. Divan's AllocProfiler prints
+//! allocations per iteration beside the time (memory is bounded by the output).
+
+use divan::AllocProfiler;
+use exstreamtv::playout::clock::parse_time;
+use exstreamtv::playout::{
+    build, Anchor, ContentKey, ContentKind, FillerMode, FillerPreset, Fillers, FixedStart,
+    GuideMode, Input, Library, Media, Mode, Order, Slot, Tail,
+};
+use jiff::tz::TimeZone;
+
+#[global_allocator]
+static ALLOC: AllocProfiler = AllocProfiler::system();
+
+const MIN: i64 = 60_000;
+const DAY: i64 = 24 * 60 * MIN;
+/// 2026-01-05T20:00:00Z.
+const T0: i64 = 1_767_643_200_000;
+const N_SHOWS: i64 = 100;
+const EPISODES_PER_SHOW: i64 = 78;
+const N_MOVIES: i64 = 2_000;
+const N_BUMPERS: i64 = 200;
+
+fn main() {
+    let world = World::new();
+    // A figure outside divan's table, for the report: items per build and a single pass.
+    let started = std::time::Instant::now();
+    let n_items = world.build_all();
+    println!(
+        "one pass: {} channels x 7 days from {} media = {n_items} items in {:.1} ms",
+        world.channels.len(),
+        world.library.media.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    divan::main();
+}
+
+fn collection(id: i64) -> ContentKey {
+    ContentKey {
+        kind: ContentKind::Collection,
+        id,
+    }
+}
+
+fn filler(id: i64) -> ContentKey {
+    ContentKey {
+        kind: ContentKind::Filler,
+        id,
+    }
+}
+
+struct World {
+    library: Library,
+    presets: Vec<FillerPreset>,
+    channels: Vec<(Vec<Slot>, Fillers)>,
+    tz: TimeZone,
+}
+
+impl World {
+    fn new() -> World {
+        let mut library = Library::default();
+        let push = |library: &mut Library, key: ContentKey, media: Media| {
+            let index = library.media.len() as u32;
+            library.media.push(media);
+            library.contents.entry(key).or_default().push(index);
+        };
+        // Collections 1..=100: shows; 1000: movies; 2000: bumpers (also filler content).
+        for show in 1..=N_SHOWS {
+            for ep in 0..EPISODES_PER_SHOW {
+                let id = show * 1000 + ep;
+                push(
+                    &mut library,
+                    collection(show),
+                    Media {
+                        id,
+                        title: format!("Episode {ep}").into(),
+                        duration_ms: (21 + ep % 4) * MIN + ep * 1_013,
+                        show_title: Some(format!("Show {show}").into()),
+                        season: Some((ep / 13 + 1) as i32),
+                        episode: Some((ep % 13 + 1) as i32),
+                        date: Some(format!("{}", 1990 + show % 30).into()),
+                    },
+                );
+            }
+        }
+        for m in 0..N_MOVIES {
+            push(
+                &mut library,
+                collection(1000),
+                Media {
+                    id: 500_000 + m,
+                    title: format!("Movie {m:04}").into(),
+                    duration_ms: (80 + m % 60) * MIN + m * 37,
+                    show_title: None,
+                    season: None,
+                    episode: None,
+                    date: Some(format!("{}", 1950 + m % 70).into()),
+                },
+            );
+        }
+        for b in 0..N_BUMPERS {
+            let media = Media {
+                id: 900_000 + b,
+                title: format!("Bumper {b}").into(),
+                duration_ms: (15 + b % 46) * 1000,
+                show_title: None,
+                season: None,
+                episode: None,
+                date: None,
+            };
+            push(&mut library, collection(2000), media.clone());
+            let index = library.media.len() as u32 - 1;
+            for preset in [1, 2, 3] {
+                library
+                    .contents
+                    .entry(filler(preset))
+                    .or_default()
+                    .push(index);
+            }
+        }
+        let presets = vec![
+            FillerPreset {
+                id: 1,
+                mode: FillerMode::Count(1),
+                order: Order::Shuffled,
+                content: filler(1),
+            },
+            FillerPreset {
+                id: 2,
+                mode: FillerMode::Pad(30),
+                order: Order::Random,
+                content: filler(2),
+            },
+            FillerPreset {
+                id: 3,
+                mode: FillerMode::Duration(90_000),
+                order: Order::Shuffled,
+                content: filler(3),
+            },
+        ];
+        let base = |content, order, mode| Slot {
+            content: Some(content),
+            order,
+            mode,
+            fixed_start: None,
+            custom_title: None,
+            guide_mode: GuideMode::Normal,
+            fillers: Fillers::default(),
+        };
+        let mut channels = Vec::new();
+        for c in 0..100i64 {
+            let show = collection(c % N_SHOWS + 1);
+            let other_show = collection((c + 37) % N_SHOWS + 1);
+            let (slots, fillers) = match c % 3 {
+                // A show in order, a bumper before each episode, padded to :00/:30.
+                0 => (
+                    vec![base(show, Order::SeasonEpisode, Mode::Flood)],
+                    Fillers {
+                        pre_roll: Some(1),
+                        post_roll: Some(2),
+                        ..Fillers::default()
+                    },
+                ),
+                // The movie library shuffled, with a post-roll and fallback filler.
+                1 => (
+                    vec![base(collection(1000), Order::Shuffled, Mode::Flood)],
+                    Fillers {
+                        post_roll: Some(3),
+                        fallback: Some(1),
+                        ..Fillers::default()
+                    },
+                ),
+                // Two shows interleaved, a movie every day at 20:00, a 3 h block with a tail.
+                _ => (
+                    vec![
+                        base(show, Order::ShuffleInOrder, Mode::Multiple(2)),
+                        Slot {
+                            fixed_start: Some(FixedStart {
+                                time: parse_time("20:00").unwrap(),
+                                flexible: false,
+                            }),
+                            ..base(collection(1000), Order::Random, Mode::One)
+                        },
+                        Slot {
+                            fillers: Fillers {
+                                tail: Some(1),
+                                ..Fillers::default()
+                            },
+                            ..base(
+                                other_show,
+                                Order::Chronological,
+                                Mode::Duration {
+                                    duration_ms: 180 * MIN,
+                                    tail: Tail::Filler,
+                                },
+                            )
+                        },
+                    ],
+                    Fillers {
+                        fallback: Some(1),
+                        ..Fillers::default()
+                    },
+                ),
+            };
+            channels.push((slots, fillers));
+        }
+        World {
+            library,
+            presets,
+            channels,
+            tz: TimeZone::get("Europe/Berlin").unwrap(),
+        }
+    }
+
+    fn build_one(&self, c: usize) -> usize {
+        let (slots, fillers) = &self.channels[c];
+        let input = Input {
+            library: &self.library,
+            slots,
+            presets: &self.presets,
+            channel_fillers: *fillers,
+            seed: c as u64 * 7919,
+            time_zone: &self.tz,
+        };
+        build(&input, Anchor::default(), T0, T0 + 7 * DAY)
+            .items
+            .len()
+    }
+
+    fn build_all(&self) -> usize {
+        (0..self.channels.len()).map(|c| self.build_one(c)).sum()
+    }
+}
+
+/// The figure: all 100 channels, 7 days each, one core.
+#[divan::bench(sample_count = 20)]
+fn hundred_channels_seven_days(bencher: divan::Bencher) {
+    let world = World::new();
+    bencher.bench_local(|| divan::black_box(world.build_all()));
+}
+
+/// One channel of each kind, to see where the time goes.
+#[divan::bench(args = [0, 1, 2], sample_count = 50)]
+fn one_channel_seven_days(bencher: divan::Bencher, kind: usize) {
+    let world = World::new();
+    bencher.bench_local(|| divan::black_box(world.build_one(kind)));
+}
