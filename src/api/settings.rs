@@ -40,6 +40,10 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             let fields: Vec<String> = patch.keys().cloned().collect();
             let settings = app.update_settings(|s| section.apply(s, patch)).await?;
             tracing::info!(section = ?section, fields = ?fields, "settings updated");
+            if section == Section::Playout {
+                // The zone moves fixed start times and the horizon bounds the timelines.
+                crate::scheduler::rebuild_all(app).await?;
+            }
             Ok(body::ok_json(&section.render(app, &settings)))
         }
         _ => Err(ApiError::method_not_allowed("GET, HEAD, PUT, PATCH")),

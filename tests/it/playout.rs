@@ -369,6 +369,14 @@ fn a_channel_built_through_the_api_plays_at_once() {
         [false, false, true, false, false, true],
         "{items:?}"
     );
+    // The cached lineup documents see the new channel at once (content_changed).
+    let m3u = server.anon().get("/iptv/channels.m3u").text();
+    assert!(m3u.contains("tvg-chno=\"50\""), "{m3u}");
+    let xmltv = server.anon().get("/iptv/xmltv.xml").text();
+    assert!(
+        xmltv.contains(&format!("channel=\"exstream.{channel_id}\"")),
+        "{xmltv}"
+    );
     let guide = c.get("/api/channels/50/schedule?hours=1").json();
     assert_eq!(guide["programmes"][2]["title"], "Clock Break", "{guide}");
     assert_eq!(
@@ -750,4 +758,99 @@ fn profiles_resolutions_and_filler_presets() {
         204
     );
     assert_eq!(c.get(&format!("/api/filler-presets/{pre_id}")).status, 404);
+}
+
+#[test]
+fn fixed_start_times_follow_the_configured_zone() {
+    let server = TestServer::start();
+    let c = server.client();
+    let r = c.put_json(
+        "/api/settings/playout",
+        &json!({"time_zone": "Mars/Olympus_Mons"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    let channel_id = c
+        .post_json("/api/channels", &json!({"number": "20", "name": "Prime"}))
+        .json()["id"]
+        .clone();
+    let schedule_id = c
+        .post_json("/api/schedules", &json!({"name": "Prime"}))
+        .json()["id"]
+        .clone();
+    for body in [
+        json!({"schedule_id": schedule_id, "collection_type": "media_item", "media_item_id": 3,
+               "playout_mode": "one", "start_type": "fixed", "start_time": "20:00",
+               "custom_title": "Prime Clock"}),
+        json!({"schedule_id": schedule_id, "collection_type": "collection", "collection_id": 1,
+               "playout_mode": "flood"}),
+    ] {
+        let r = c.post_json("/api/schedule-items", &body);
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let playout_id = c
+        .post_json(
+            "/api/playouts",
+            &json!({"channel_id": channel_id, "program_schedule_id": schedule_id}),
+        )
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    // Only items that start after `after_ms`: a rebuild keeps the one playing now.
+    let local_starts = |c: &Client, zone: &str, after_ms: i64| -> Vec<String> {
+        let tz = jiff::tz::TimeZone::get(zone).unwrap();
+        all_items(c, playout_id)
+            .iter()
+            .filter(|i| i["custom_title"] == "Prime Clock" && ms(&i["start_time"]) > after_ms)
+            .map(|i| {
+                jiff::Timestamp::from_millisecond(ms(&i["start_time"]))
+                    .unwrap()
+                    .to_zoned(tz.clone())
+                    .strftime("%H:%M")
+                    .to_string()
+            })
+            .collect()
+    };
+    let utc = local_starts(&c, "UTC", 0);
+    assert!(utc.len() >= 2, "{utc:?}");
+    assert!(utc.iter().all(|t| t == "20:00"), "{utc:?}");
+    // Changing the zone rebuilds from now: fixed starts move to 20:00 in New York.
+    let changed_ms = jiff::Timestamp::now().as_millisecond();
+    let r = c.put_json(
+        "/api/settings/playout",
+        &json!({"time_zone": "America/New_York"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let current = c
+        .get(&format!("/api/playouts/{playout_id}/now-playing"))
+        .json();
+    let kept_until = ms(&current["current"]["finish_time"]).max(changed_ms);
+    let ny = local_starts(&c, "America/New_York", kept_until);
+    assert!(ny.len() >= 2, "{ny:?}");
+    assert!(ny.iter().all(|t| t == "20:00"), "{ny:?}");
+    assert_contiguous(&all_items(&c, playout_id));
+}
+
+#[test]
+fn a_deleted_media_item_leaves_the_timeline_after_what_plays_now() {
+    let server = TestServer::start();
+    let c = server.client();
+    let playout_id = c.get("/api/playouts?channel_id=1").json()[0]["id"]
+        .as_i64()
+        .unwrap();
+    let before = all_items(&c, playout_id);
+    assert!(before.iter().any(|i| i["media_item_id"] == 2));
+    let r = c.delete("/api/media/2");
+    assert_eq!(r.status, 204, "{}", r.text());
+    let after = all_items(&c, playout_id);
+    assert_eq!(after[0]["id"], before[0]["id"], "what plays now stays");
+    assert_contiguous(&after);
+    assert!(
+        after[1..].iter().all(|i| i["media_item_id"] != 2),
+        "{:?}",
+        &after[..4]
+    );
+    let now = c
+        .get(&format!("/api/playouts/{playout_id}/now-playing"))
+        .json();
+    assert!(now["current"]["id"].is_i64(), "{now}");
 }
