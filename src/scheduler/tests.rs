@@ -185,3 +185,22 @@ fn finished_items_retire_into_the_history_and_the_build_resumes_after_downtime()
         .unwrap();
     assert_eq!(n_history as usize, n_retired);
 }
+
+#[test]
+fn a_timeline_without_anchors_is_continued_never_overlapped() {
+    let t = demo_db("no-anchor");
+    extend(&t.db, NOW);
+    t.db.write_blocking(|conn| {
+        conn.execute("UPDATE playout_items SET anchor = NULL", [])?;
+        Ok(())
+    })
+    .unwrap();
+    let before = rows(&t.db);
+    let now = NOW + 7 * 60_000;
+    rebuild(&t.db, now);
+    let after = rows(&t.db);
+    assert_eq!(after[..before.len()], before[..], "kept whole");
+    assert_contiguous(&after);
+    extend(&t.db, NOW + 3 * DAY);
+    assert_contiguous(&rows(&t.db));
+}

@@ -94,9 +94,13 @@ pub fn extend(
         Some((finish_ms, _)) if finish_ms >= until_ms - EXTEND_SLACK_MS.min(horizon_ms / 2) => {
             return Ok(Outcome::default());
         }
-        Some((finish_ms, anchor)) if finish_ms > now_ms && anchor.is_some() => Resume {
+        // Items ahead: continue after the last one (never from now, which would overlap).
+        Some((finish_ms, anchor)) if finish_ms > now_ms => Resume {
             at_ms: finish_ms,
-            anchor: parse_anchor(anchor.as_deref()),
+            anchor: match anchor {
+                Some(text) => parse_anchor(Some(&text)),
+                None => last_anchor_before(&tx, playout_id, finish_ms)?,
+            },
         },
         // Nothing ahead (first build, or the server was off past the end): from now, with
         // the state the last build ended in.
@@ -125,20 +129,30 @@ fn resume_after_current(
          WHERE playout_id = ?1 AND finish_ms > ?2 ORDER BY start_ms",
     )?;
     let mut rows = stmt.query(params![playout_id, now_ms])?;
-    let mut playing_now = false;
+    let mut last_finish_ms = None;
     while let Some(row) = rows.next()? {
         let start_ms: i64 = row.get(0)?;
-        if !playing_now && start_ms > now_ms {
+        if last_finish_ms.is_none() && start_ms > now_ms {
+            // Nothing plays now (a hole): everything ahead is rebuilt from now.
             break;
         }
-        playing_now = true;
+        let finish_ms: i64 = row.get(1)?;
+        last_finish_ms = Some(finish_ms);
         let anchor: Option<String> = row.get(2)?;
         if anchor.is_some() {
             return Ok(Resume {
-                at_ms: row.get(1)?,
+                at_ms: finish_ms,
                 anchor: parse_anchor(anchor.as_deref()),
             });
         }
+    }
+    drop(rows);
+    if let Some(at_ms) = last_finish_ms {
+        // The stored timeline ends mid-step (it should not): keep all of it.
+        return Ok(Resume {
+            at_ms,
+            anchor: last_anchor_before(tx, playout_id, at_ms)?,
+        });
     }
     Ok(Resume {
         at_ms: now_ms,
