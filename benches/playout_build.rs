@@ -222,6 +222,7 @@ impl World {
             presets: &self.presets,
             channel_fillers: *fillers,
             seed: c as u64 * 7919,
+            random_start_point: c % 2 == 0,
             time_zone: &self.tz,
         };
         build(&input, Anchor::default(), T0, T0 + 7 * DAY)

@@ -225,6 +225,9 @@ pub struct Input<'a> {
     pub channel_fillers: Fillers,
     /// The playout's stored seed: shuffles and random picks derive from it alone.
     pub seed: u64,
+    /// Start each content at a seeded position rather than its first item (the schedule's
+    /// `random_start_point`), so two channels of one show do not air the same episode.
+    pub random_start_point: bool,
     pub time_zone: &'a jiff::tz::TimeZone,
 }
 

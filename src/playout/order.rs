@@ -121,13 +121,14 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl Anchor {
-    fn cursor_mut(&mut self, key: ContentKey, order: Order) -> &mut Cursor {
+    /// The cursor of `key` in `order`, and whether it was just created.
+    fn cursor_mut(&mut self, key: ContentKey, order: Order) -> (&mut Cursor, bool) {
         let found = self
             .cursors
             .iter()
             .position(|c| c.key() == Some((key, order)));
-        let index = match found {
-            Some(i) => i,
+        let (index, created) = match found {
+            Some(i) => (i, false),
             None => {
                 self.cursors.push(Cursor {
                     kind: key.kind.code(),
@@ -136,10 +137,10 @@ impl Anchor {
                     pos: 0,
                     epoch: 0,
                 });
-                self.cursors.len() - 1
+                (self.cursors.len() - 1, true)
             }
         };
-        &mut self.cursors[index]
+        (&mut self.cursors[index], created)
     }
 
     /// Moves on to the next slot.
@@ -173,12 +174,22 @@ fn stream_seed(seed: u64, key: ContentKey, order: Order, epoch: u32) -> u64 {
 #[derive(Default)]
 pub struct Sequencer {
     passes: HashMap<(ContentKey, Order), Pass>,
+    /// The schedule's `random_start_point`: a content first played starts at a seeded
+    /// position of its first pass instead of its beginning.
+    random_start: bool,
 }
 
 /// One pass over a content: its epoch and the media indices in play order.
 type Pass = (u32, Rc<[u32]>);
 
 impl Sequencer {
+    pub fn new(random_start: bool) -> Sequencer {
+        Sequencer {
+            passes: HashMap::new(),
+            random_start,
+        }
+    }
+
     /// The next media index (into `Library::media`) and the cursor moved past it; `None` when
     /// the content is empty.
     pub fn next(
@@ -194,7 +205,10 @@ impl Sequencer {
             return None;
         }
         let len = content.len() as u32;
-        let cursor = anchor.cursor_mut(key, order);
+        let (cursor, created) = anchor.cursor_mut(key, order);
+        if created && self.random_start && key.kind != ContentKind::Filler {
+            cursor.pos = (mix(stream_seed(seed, key, order, u32::MAX)) % u64::from(len)) as u32;
+        }
         if order == Order::Random {
             let draw = mix(stream_seed(seed, key, order, cursor.epoch) ^ u64::from(cursor.pos));
             cursor.pos = cursor.pos.wrapping_add(1);

@@ -85,6 +85,7 @@ struct Case {
     presets: Vec<FillerPreset>,
     channel_fillers: Fillers,
     seed: u64,
+    random_start_point: bool,
     tz: TimeZone,
 }
 
@@ -96,6 +97,7 @@ impl Case {
             presets: Vec::new(),
             channel_fillers: Fillers::default(),
             seed: 42,
+            random_start_point: false,
             tz: TimeZone::UTC,
         }
     }
@@ -107,6 +109,7 @@ impl Case {
             presets: &self.presets,
             channel_fillers: self.channel_fillers,
             seed: self.seed,
+            random_start_point: self.random_start_point,
             time_zone: &self.tz,
         }
     }
@@ -1019,4 +1022,26 @@ fn a_busy_week_is_contiguous_and_resumable_everywhere() {
             "11-04 19:00"
         ]
     );
+}
+
+#[test]
+fn random_start_point_starts_each_content_at_a_seeded_place() {
+    let lib = library(vec![(
+        key(1),
+        (1..=20)
+            .map(|i| media(i, &format!("E{i:02}"), 10))
+            .collect(),
+    )]);
+    let first = |seed, random_start_point| {
+        let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), Order::Chronological)]);
+        case.seed = seed;
+        case.random_start_point = random_start_point;
+        content_ids(&case.build(T0, T0 + 60 * MIN))
+    };
+    assert_eq!(first(1, false)[..3], [1, 2, 3]);
+    let a = first(1, true);
+    assert_eq!(a, first(1, true), "seeded");
+    assert_ne!(a[0], 1, "{a:?}");
+    assert_eq!(a[1], a[0] % 20 + 1, "then in order: {a:?}");
+    assert_ne!(first(2, true)[0], a[0], "another seed, another start");
 }

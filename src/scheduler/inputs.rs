@@ -26,6 +26,7 @@ pub struct PlayoutInputs {
     pub presets: Vec<FillerPreset>,
     pub channel_fillers: Fillers,
     pub seed: u64,
+    pub random_start_point: bool,
 }
 
 /// `None` when the playout does not exist or is inactive.
@@ -60,6 +61,15 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
     let slots = match schedule_id {
         Some(id) => load_slots(conn, id)?,
         None => Vec::new(),
+    };
+    let random_start_point = match schedule_id {
+        Some(id) => optional(conn.query_row(
+            "SELECT random_start_point FROM schedules WHERE id = ?1",
+            [id],
+            |r| r.get::<_, bool>(0),
+        ))?
+        .unwrap_or(false),
+        None => false,
     };
     let mut loader = ContentLoader {
         conn,
@@ -99,6 +109,7 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
         presets,
         channel_fillers,
         seed: seed as u64,
+        random_start_point,
     }))
 }
 

@@ -223,6 +223,7 @@ fn write_build(
         presets: &inputs.presets,
         channel_fillers: inputs.channel_fillers,
         seed: inputs.seed,
+        random_start_point: inputs.random_start_point,
         time_zone: tz,
     };
     let built = playout::build(&input, resume.anchor, resume.at_ms, until_ms);
