@@ -223,6 +223,7 @@ impl World {
             channel_fillers: *fillers,
             seed: c as u64 * 7919,
             random_start_point: c % 2 == 0,
+            shuffle_slots: false,
             time_zone: &self.tz,
         };
         build(&input, Anchor::default(), T0, T0 + 7 * DAY)

@@ -10,7 +10,7 @@ use super::clock;
 use super::model::{
     ContentKey, FillerKind, FillerMode, FillerPreset, Fillers, Input, Item, Mode, Slot, Tail,
 };
-use super::order::{Anchor, Sequencer};
+use super::order::{self, Anchor, Sequencer};
 
 /// A step that adds no time this many times in a row (beyond one pass over the slots) plays
 /// the slate instead, so a schedule of empty or zero-window slots can never spin.
@@ -44,6 +44,8 @@ pub fn build(input: &Input<'_>, anchor: Anchor, from_ms: i64, until_ms: i64) -> 
         state: anchor,
         items: Vec::new(),
         t: from_ms,
+        shuffle_slots: input.shuffle_slots && input.slots.iter().all(|s| s.fixed_start.is_none()),
+        slot_order: None,
     };
     let mut n_idle = 0;
     while builder.t < until_ms {
@@ -76,6 +78,10 @@ struct Builder<'i, 'a> {
     items: Vec<Item>,
     /// The running clock: the start of the next item.
     t: i64,
+    /// `Input::shuffle_slots`, when it applies (no fixed starts).
+    shuffle_slots: bool,
+    /// The current pass's slot order, when shuffled.
+    slot_order: Option<(u32, Vec<u32>)>,
 }
 
 /// What a rollback restores.
@@ -93,7 +99,7 @@ impl Builder<'_, '_> {
             self.offline(end);
             return;
         }
-        let index = self.state.slot as usize % slots.len();
+        let index = self.slot_index();
         let slot = &slots[index];
         let fillers = slot.fillers.or(self.input.channel_fillers);
         if !self.state.entered {
@@ -371,6 +377,24 @@ impl Builder<'_, '_> {
             let from = if other == index { self.t + 1 } else { self.t };
             Some(clock::next_occurrence(from, fixed.time, tz))
         })
+    }
+
+    /// The slot the state points at: in schedule order, or in this pass's shuffled order.
+    fn slot_index(&mut self) -> usize {
+        let slots = self.input.slots;
+        let position = self.state.slot as usize % slots.len();
+        if !self.shuffle_slots {
+            return position;
+        }
+        let pass = self.state.pass;
+        let order = match &self.slot_order {
+            Some((cached, order)) if *cached == pass => order,
+            _ => {
+                let order = order::slot_order(slots.len(), self.input.seed, pass);
+                &self.slot_order.insert((pass, order)).1
+            }
+        };
+        order[position] as usize
     }
 
     fn mark(&self) -> Mark {

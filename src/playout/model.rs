@@ -228,6 +228,9 @@ pub struct Input<'a> {
     /// Start each content at a seeded position rather than its first item (the schedule's
     /// `random_start_point`), so two channels of one show do not air the same episode.
     pub random_start_point: bool,
+    /// Play the slots in a new seeded order each pass (the schedule's
+    /// `shuffle_schedule_items`); ignored when a slot has a fixed start, whose order matters.
+    pub shuffle_slots: bool,
     pub time_zone: &'a jiff::tz::TimeZone,
 }
 

@@ -114,6 +114,14 @@ pub struct Anchor {
     pub entered: bool,
     #[serde(rename = "c", default)]
     pub cursors: Vec<Cursor>,
+    /// Completed passes over the slots: with `shuffle_schedule_items`, each pass plays the
+    /// slots in its own seeded order.
+    #[serde(rename = "q", default, skip_serializing_if = "is_zero")]
+    pub pass: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn is_false(b: &bool) -> bool {
@@ -150,6 +158,9 @@ impl Anchor {
         } else {
             (self.slot as usize + 1).rem_euclid(n_slots) as u32
         };
+        if self.slot == 0 {
+            self.pass = self.pass.wrapping_add(1);
+        }
         self.played = 0;
         self.block_end_ms = None;
         self.entered = false;
@@ -306,6 +317,18 @@ pub fn season_episode_cmp(a: &Media, b: &Media) -> std::cmp::Ordering {
 
 fn show(m: &Media) -> &str {
     m.show_title.as_deref().unwrap_or("")
+}
+
+/// The slot order of one pass when the schedule shuffles its items: a seeded permutation.
+pub fn slot_order(n_slots: usize, seed: u64, pass: u32) -> Vec<u32> {
+    /// Keeps the slot permutation's stream apart from every content's.
+    const SLOT_ORDER_TAG: u64 = 0x5107_0dde_0000_0000;
+    let mut order: Vec<u32> = (0..n_slots as u32).collect();
+    shuffle(
+        &mut order,
+        mix(mix(seed) ^ SLOT_ORDER_TAG ^ u64::from(pass)),
+    );
+    order
 }
 
 /// Fisher-Yates with SplitMix64.

@@ -86,6 +86,7 @@ struct Case {
     channel_fillers: Fillers,
     seed: u64,
     random_start_point: bool,
+    shuffle_slots: bool,
     tz: TimeZone,
 }
 
@@ -98,6 +99,7 @@ impl Case {
             channel_fillers: Fillers::default(),
             seed: 42,
             random_start_point: false,
+            shuffle_slots: false,
             tz: TimeZone::UTC,
         }
     }
@@ -110,6 +112,7 @@ impl Case {
             channel_fillers: self.channel_fillers,
             seed: self.seed,
             random_start_point: self.random_start_point,
+            shuffle_slots: self.shuffle_slots,
             time_zone: &self.tz,
         }
     }
@@ -1044,4 +1047,29 @@ fn random_start_point_starts_each_content_at_a_seeded_place() {
     assert_ne!(a[0], 1, "{a:?}");
     assert_eq!(a[1], a[0] % 20 + 1, "then in order: {a:?}");
     assert_ne!(first(2, true)[0], a[0], "another seed, another start");
+}
+
+#[test]
+fn shuffled_schedule_items_play_each_slot_once_per_pass_in_a_seeded_order() {
+    let slots: Vec<Slot> = (1..=4)
+        .map(|k| Slot {
+            mode: Mode::One,
+            ..Slot::flood(key(k), Order::Chronological)
+        })
+        .collect();
+    let lib = library(
+        (1..=4)
+            .map(|k| (key(k), vec![media(k, &format!("S{k}"), 10)]))
+            .collect(),
+    );
+    let mut case = Case::new(lib, slots);
+    case.shuffle_slots = true;
+    let ids = content_ids(&case.build(T0, T0 + 120 * MIN));
+    let passes: Vec<Vec<i64>> = ids.chunks(4).map(<[i64]>::to_vec).collect();
+    assert_ne!(passes[0], passes[1], "{ids:?}");
+    for pass in &passes {
+        let mut sorted = pass.clone();
+        sorted.sort();
+        assert_eq!(sorted, [1, 2, 3, 4], "{ids:?}");
+    }
 }

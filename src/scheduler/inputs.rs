@@ -27,6 +27,7 @@ pub struct PlayoutInputs {
     pub channel_fillers: Fillers,
     pub seed: u64,
     pub random_start_point: bool,
+    pub shuffle_slots: bool,
 }
 
 /// `None` when the playout does not exist or is inactive.
@@ -62,14 +63,14 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
         Some(id) => load_slots(conn, id)?,
         None => Vec::new(),
     };
-    let random_start_point = match schedule_id {
+    let (random_start_point, shuffle_slots) = match schedule_id {
         Some(id) => optional(conn.query_row(
-            "SELECT random_start_point FROM schedules WHERE id = ?1",
+            "SELECT random_start_point, shuffle_schedule_items FROM schedules WHERE id = ?1",
             [id],
-            |r| r.get::<_, bool>(0),
+            |r| Ok((r.get::<_, bool>(0)?, r.get::<_, bool>(1)?)),
         ))?
-        .unwrap_or(false),
-        None => false,
+        .unwrap_or((false, false)),
+        None => (false, false),
     };
     let mut loader = ContentLoader {
         conn,
@@ -110,6 +111,7 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
         channel_fillers,
         seed: seed as u64,
         random_start_point,
+        shuffle_slots,
     }))
 }
 

@@ -224,6 +224,7 @@ fn write_build(
         channel_fillers: inputs.channel_fillers,
         seed: inputs.seed,
         random_start_point: inputs.random_start_point,
+        shuffle_slots: inputs.shuffle_slots,
         time_zone: tz,
     };
     let built = playout::build(&input, resume.anchor, resume.at_ms, until_ms);
