@@ -3,6 +3,8 @@
 //! `Offline` programme; a `guide_mode=hide` item lengthens the programme before it.
 
 use rusqlite::params;
+use rusqlite::types::ValueRef;
+use smol_str::SmolStr;
 
 use crate::db::{Db, DbError};
 use crate::time::UnixMs;
@@ -24,17 +26,17 @@ pub enum GuideMode {
 /// What the library knows of the media an item plays.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MediaMeta {
-    pub title: Option<String>,
+    pub title: Option<SmolStr>,
     pub description: Option<String>,
     pub year: Option<i64>,
     /// Comma-separated, as stored.
-    pub genres: Option<String>,
+    pub genres: Option<SmolStr>,
     pub thumbnail: Option<String>,
-    pub show_title: Option<String>,
+    pub show_title: Option<SmolStr>,
     pub season: Option<i64>,
     pub episode: Option<i64>,
-    pub media_type: Option<String>,
-    pub content_rating: Option<String>,
+    pub media_type: Option<SmolStr>,
+    pub content_rating: Option<SmolStr>,
 }
 
 /// One stored playout item with its media's metadata.
@@ -43,9 +45,9 @@ pub struct GuideItem {
     pub id: i64,
     pub start_ms: UnixMs,
     pub finish_ms: UnixMs,
-    pub title: String,
-    pub episode_title: Option<String>,
-    pub custom_title: Option<String>,
+    pub title: SmolStr,
+    pub episode_title: Option<SmolStr>,
+    pub custom_title: Option<SmolStr>,
     pub guide_mode: GuideMode,
     pub media: MediaMeta,
 }
@@ -194,8 +196,14 @@ impl PageCursor {
     }
 }
 
+const ITEM_COLUMNS: &str =
+    "pi.id, pi.start_ms, pi.finish_ms, pi.title, pi.episode_title, pi.custom_title,
+    pi.guide_mode, mi.title, mi.description, mi.year, mi.genres, mi.thumbnail,
+    mi.show_title, mi.season_number, mi.episode_number, mi.media_type, mi.content_rating";
+
 /// Up to `PAGE_ITEMS` items of the channel's active playouts that end after `now_ms`, in
-/// start order, after `cursor`.
+/// start order, after `cursor`. With one active playout (the usual case) the index walks the
+/// items in order; several are merged by a sort.
 pub async fn page(
     db: &Db,
     channel_id: i64,
@@ -203,59 +211,80 @@ pub async fn page(
     cursor: PageCursor,
 ) -> Result<Vec<GuideItem>, DbError> {
     db.read(move |conn| {
-        let mut stmt = conn.prepare_cached(
-            "SELECT pi.id, pi.start_ms, pi.finish_ms, pi.title, pi.episode_title, pi.custom_title,
-                    pi.guide_mode, mi.title, mi.description, mi.year, mi.genres, mi.thumbnail,
-                    mi.show_title, mi.season_number, mi.episode_number, mi.media_type,
-                    mi.content_rating
-             FROM playout_items pi
-             JOIN playouts p ON p.id = pi.playout_id
-             LEFT JOIN media_items mi ON mi.id = pi.media_item_id
-             WHERE p.channel_id = ?1 AND p.is_active = 1 AND pi.finish_ms > ?2
-               AND (pi.start_ms, pi.id) > (?3, ?4)
-             ORDER BY pi.start_ms, pi.id
-             LIMIT ?5",
+        let mut playouts = conn.prepare_cached(
+            "SELECT id FROM playouts WHERE channel_id = ?1 AND is_active = 1 LIMIT 2",
         )?;
+        let ids = playouts
+            .query_map([channel_id], |row| row.get::<_, i64>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = match ids.as_slice() {
+            [] => return Ok(Vec::new()),
+            [_] => conn.prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS}
+                 FROM playout_items pi
+                 LEFT JOIN media_items mi ON mi.id = pi.media_item_id
+                 WHERE pi.playout_id = ?1 AND pi.finish_ms > ?2 AND (pi.start_ms, pi.id) > (?3, ?4)
+                 ORDER BY pi.start_ms, pi.id
+                 LIMIT ?5"
+            ))?,
+            _ => conn.prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS}
+                 FROM playout_items pi
+                 JOIN playouts p ON p.id = pi.playout_id
+                 LEFT JOIN media_items mi ON mi.id = pi.media_item_id
+                 WHERE p.channel_id = ?1 AND p.is_active = 1 AND pi.finish_ms > ?2
+                   AND (pi.start_ms, pi.id) > (?3, ?4)
+                 ORDER BY pi.start_ms, pi.id
+                 LIMIT ?5"
+            ))?,
+        };
+        let key = if ids.len() == 1 { ids[0] } else { channel_id };
         let rows = stmt.query_map(
-            params![
-                channel_id,
-                now_ms,
-                cursor.start_ms,
-                cursor.id,
-                PAGE_ITEMS as i64
-            ],
-            |row| {
-                let mode: String = row.get(6)?;
-                Ok(GuideItem {
-                    id: row.get(0)?,
-                    start_ms: row.get(1)?,
-                    finish_ms: row.get(2)?,
-                    title: row.get(3)?,
-                    episode_title: row.get(4)?,
-                    custom_title: row.get(5)?,
-                    guide_mode: match mode.as_str() {
-                        "hide" => GuideMode::Hide,
-                        "custom" => GuideMode::Custom,
-                        _ => GuideMode::Normal,
-                    },
-                    media: MediaMeta {
-                        title: row.get(7)?,
-                        description: row.get(8)?,
-                        year: row.get(9)?,
-                        genres: row.get(10)?,
-                        thumbnail: row.get(11)?,
-                        show_title: row.get(12)?,
-                        season: row.get(13)?,
-                        episode: row.get(14)?,
-                        media_type: row.get(15)?,
-                        content_rating: row.get(16)?,
-                    },
-                })
-            },
+            params![key, now_ms, cursor.start_ms, cursor.id, PAGE_ITEMS as i64],
+            item_from_row,
         )?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     })
     .await
+}
+
+fn item_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GuideItem> {
+    // Short texts (titles, types, ratings) stay inline in a SmolStr: no allocation.
+    let small = |i: usize| -> rusqlite::Result<Option<SmolStr>> {
+        Ok(match row.get_ref(i)? {
+            ValueRef::Text(t) => Some(match std::str::from_utf8(t) {
+                Ok(text) => SmolStr::new(text),
+                Err(_) => SmolStr::from(String::from_utf8_lossy(t)),
+            }),
+            _ => None,
+        })
+    };
+    let mode = match row.get_ref(6)? {
+        ValueRef::Text(b"hide") => GuideMode::Hide,
+        ValueRef::Text(b"custom") => GuideMode::Custom,
+        _ => GuideMode::Normal,
+    };
+    Ok(GuideItem {
+        id: row.get(0)?,
+        start_ms: row.get(1)?,
+        finish_ms: row.get(2)?,
+        title: small(3)?.unwrap_or_default(),
+        episode_title: small(4)?,
+        custom_title: small(5)?,
+        guide_mode: mode,
+        media: MediaMeta {
+            title: small(7)?,
+            description: row.get(8)?,
+            year: row.get(9)?,
+            genres: small(10)?,
+            thumbnail: row.get(11)?,
+            show_title: small(12)?,
+            season: row.get(13)?,
+            episode: row.get(14)?,
+            media_type: small(15)?,
+            content_rating: small(16)?,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -267,7 +296,7 @@ mod tests {
             id,
             start_ms: start,
             finish_ms: finish,
-            title: format!("t{id}"),
+            title: format!("t{id}").into(),
             episode_title: None,
             custom_title: None,
             guide_mode: mode,
@@ -281,7 +310,7 @@ mod tests {
         let mut push = |p: Programme| {
             let title = p
                 .item
-                .map(|i| i.title)
+                .map(|i| i.title.to_string())
                 .unwrap_or_else(|| OFFLINE_TITLE.to_string());
             out.push((p.start_ms, p.stop_ms, title));
         };

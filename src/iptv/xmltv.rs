@@ -26,7 +26,7 @@ const GENERATOR: &str = "exstreamtv";
 /// Writes XMLTV into an in-memory buffer that the caller drains in chunks.
 pub struct XmltvWriter {
     writer: Writer<Vec<u8>>,
-    /// Reused for times and numbers, so a programme costs no allocation for them.
+    /// Reused for start tags, times and numbers, so a programme costs no allocation for them.
     scratch: String,
 }
 
@@ -73,8 +73,8 @@ impl XmltvWriter {
         w.write_event(Event::Start(
             BytesStart::new("channel").with_attributes([("id", id.as_str())]),
         ))?;
-        text_element(w, "display-name", &ch.number, None)?;
-        text_element(w, "display-name", &ch.name, None)?;
+        text_element(w, "display-name", "display-name", &ch.number)?;
+        text_element(w, "display-name", "display-name", &ch.name)?;
         if let Some(logo) = ch.logo(origin) {
             w.write_event(Event::Empty(
                 BytesStart::new("icon").with_attributes([("src", clean(&logo).as_ref())]),
@@ -85,32 +85,30 @@ impl XmltvWriter {
     }
 
     /// One `<programme>`; children in DTD order: title, sub-title, desc, date, category*,
-    /// icon, episode-num*, rating.
+    /// icon, episode-num*, rating. Start tags are static text or built in a reused buffer,
+    /// so a programme allocates only when a text needs escaping.
     pub fn programme(&mut self, channel_id: &str, p: &Programme) -> XmlResult {
-        let mut start = std::mem::take(&mut self.scratch);
-        start.clear();
-        crate::time::write_xmltv(p.start_ms, &mut start);
-        let split = start.len();
-        crate::time::write_xmltv(p.stop_ms, &mut start);
-        let (start_text, stop_text) = start.split_at(split);
+        let mut tag = std::mem::take(&mut self.scratch);
+        tag.clear();
+        tag.push_str("programme start=\"");
+        push_xmltv_time(p.start_ms, &mut tag);
+        tag.push_str("\" stop=\"");
+        push_xmltv_time(p.stop_ms, &mut tag);
+        tag.push_str("\" channel=\"");
+        // Our own ids (`exstream.<int>`): nothing to escape.
+        tag.push_str(channel_id);
+        tag.push('"');
         let w = &mut self.writer;
         w.get_mut().extend_from_slice(b"\n  ");
-        w.write_event(Event::Start(BytesStart::new("programme").with_attributes(
-            [
-                ("start", start_text),
-                ("stop", stop_text),
-                ("channel", channel_id),
-            ],
-        )))?;
-        let result = match &p.item {
-            None => text_element(w, "title", OFFLINE_TITLE, Some("en")),
-            Some(item) => programme_children(w, item),
-        };
-        self.scratch = start;
-        result?;
-        self.writer
-            .write_event(Event::End(BytesEnd::new("programme")))?;
-        Ok(())
+        let result = w
+            .write_event(Event::Start(BytesStart::from_content(tag.as_str(), 9)))
+            .and_then(|()| match &p.item {
+                None => text_element(w, TITLE_EN, "title", OFFLINE_TITLE),
+                Some(item) => programme_children(w, &mut tag, item),
+            })
+            .and_then(|()| w.write_event(Event::End(BytesEnd::new("programme"))));
+        self.scratch = tag;
+        result
     }
 
     pub fn buffered(&self) -> usize {
@@ -124,74 +122,117 @@ impl XmltvWriter {
     }
 }
 
-fn programme_children(w: &mut Writer<Vec<u8>>, item: &GuideItem) -> XmlResult {
-    let en = Some("en");
-    text_element(w, "title", item.display_title(), en)?;
+/// Appends `YYYYMMDDhhmmss +0000` for `ms` (UTC) with plain digit arithmetic: the guide
+/// formats two per programme, and this is several times cheaper than a calendar library.
+pub fn push_xmltv_time(ms: UnixMs, out: &mut String) {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil from days (Howard Hinnant's algorithm), proleptic Gregorian.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = (yoe + era * 400 + i64::from(month <= 2)).clamp(0, 9999);
+    let mut digits = [0u8; 14];
+    let mut put = |at: usize, value: i64, width: usize| {
+        let mut v = value;
+        for i in (0..width).rev() {
+            digits[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(4, month, 2);
+    put(6, day, 2);
+    put(8, rem / 3600, 2);
+    put(10, rem % 3600 / 60, 2);
+    put(12, rem % 60, 2);
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&digits).unwrap_or("19700101000000"));
+    out.push_str(" +0000");
+}
+
+const TITLE_EN: &str = "title lang=\"en\"";
+
+fn programme_children(
+    w: &mut Writer<Vec<u8>>,
+    scratch: &mut String,
+    item: &GuideItem,
+) -> XmlResult {
+    use std::fmt::Write as _;
+    text_element(w, TITLE_EN, "title", item.display_title())?;
     if let Some(sub) = item.sub_title() {
-        text_element(w, "sub-title", sub, en)?;
+        text_element(w, "sub-title lang=\"en\"", "sub-title", sub)?;
     }
     let m = &item.media;
     if let Some(desc) = m.description.as_deref().filter(|d| !d.trim().is_empty()) {
-        text_element(w, "desc", desc, en)?;
+        text_element(w, "desc lang=\"en\"", "desc", desc)?;
     }
     if let Some(year) = m.year.filter(|y| (1000..=9999).contains(y)) {
-        text_element(w, "date", &year.to_string(), None)?;
+        scratch.clear();
+        let _ = write!(scratch, "{year}");
+        text_element(w, "date", "date", scratch)?;
     }
+    const CATEGORY: &str = "category lang=\"en\"";
     if let Some(genres) = &m.genres {
         for genre in genres.split(',').map(str::trim).filter(|g| !g.is_empty()) {
-            text_element(w, "category", genre, en)?;
+            text_element(w, CATEGORY, "category", genre)?;
         }
     }
     if item.is_episode() {
-        text_element(w, "category", "Series", en)?;
+        text_element(w, CATEGORY, "category", "Series")?;
     } else if item.is_movie() {
-        text_element(w, "category", "Movie", en)?;
+        text_element(w, CATEGORY, "category", "Movie")?;
     }
     if let Some(icon) = m.thumbnail.as_deref().filter(|t| is_http_url(t)) {
-        w.write_event(Event::Empty(
-            BytesStart::new("icon").with_attributes([("src", clean(icon).as_ref())]),
-        ))?;
+        scratch.clear();
+        scratch.push_str("icon src=\"");
+        scratch.push_str(&quick_xml::escape::escape(clean(icon)));
+        scratch.push('"');
+        w.write_event(Event::Empty(BytesStart::from_content(scratch.as_str(), 4)))?;
     }
     if item.is_episode() && (m.season.is_some() || m.episode.is_some()) {
-        let zero_based = |n: Option<i64>| n.filter(|n| *n > 0).map(|n| (n - 1).to_string());
-        let ns = format!(
-            "{}.{}.",
-            zero_based(m.season).unwrap_or_default(),
-            zero_based(m.episode).unwrap_or_default()
-        );
-        episode_num(w, "xmltv_ns", &ns)?;
-        let onscreen = match (m.season, m.episode) {
-            (Some(s), Some(e)) => format!("S{s:02}E{e:02}"),
-            (None, Some(e)) => format!("E{e:02}"),
-            (Some(s), None) => format!("S{s:02}"),
-            (None, None) => String::new(),
-        };
-        episode_num(w, "onscreen", &onscreen)?;
+        let zero_based = |n: Option<i64>| n.filter(|n| *n > 0).map(|n| n - 1);
+        scratch.clear();
+        if let Some(s) = zero_based(m.season) {
+            let _ = write!(scratch, "{s}");
+        }
+        scratch.push('.');
+        if let Some(e) = zero_based(m.episode) {
+            let _ = write!(scratch, "{e}");
+        }
+        scratch.push('.');
+        text_element(w, "episode-num system=\"xmltv_ns\"", "episode-num", scratch)?;
+        scratch.clear();
+        if let Some(s) = m.season {
+            let _ = write!(scratch, "S{s:02}");
+        }
+        if let Some(e) = m.episode {
+            let _ = write!(scratch, "E{e:02}");
+        }
+        text_element(w, "episode-num system=\"onscreen\"", "episode-num", scratch)?;
     }
     if let Some(rating) = m.content_rating.as_deref().filter(|r| !r.trim().is_empty()) {
-        w.write_event(Event::Start(
-            BytesStart::new("rating").with_attributes([("system", "VCHIP")]),
-        ))?;
-        text_element(w, "value", rating, None)?;
+        w.write_event(Event::Start(BytesStart::from_content(
+            "rating system=\"VCHIP\"",
+            6,
+        )))?;
+        text_element(w, "value", "value", rating)?;
         w.write_event(Event::End(BytesEnd::new("rating")))?;
     }
     Ok(())
 }
 
-fn episode_num(w: &mut Writer<Vec<u8>>, system: &str, text: &str) -> XmlResult {
-    w.write_event(Event::Start(
-        BytesStart::new("episode-num").with_attributes([("system", system)]),
-    ))?;
-    w.write_event(Event::Text(BytesText::new(text)))?;
-    w.write_event(Event::End(BytesEnd::new("episode-num")))
-}
-
-fn text_element(w: &mut Writer<Vec<u8>>, name: &str, text: &str, lang: Option<&str>) -> XmlResult {
-    let mut start = BytesStart::new(name);
-    if let Some(lang) = lang {
-        start.push_attribute(("lang", lang));
-    }
-    w.write_event(Event::Start(start))?;
+/// `<{start_tag}>text</{name}>`; `start_tag` is trusted static markup (name and attributes).
+fn text_element(w: &mut Writer<Vec<u8>>, start_tag: &str, name: &str, text: &str) -> XmlResult {
+    w.write_event(Event::Start(BytesStart::from_content(
+        start_tag,
+        name.len(),
+    )))?;
     w.write_event(Event::Text(BytesText::new(&clean(text))))?;
     w.write_event(Event::End(BytesEnd::new(name)))
 }
@@ -202,37 +243,53 @@ fn clean(text: &str) -> std::borrow::Cow<'_, str> {
     let bad = |c: char| {
         (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
     };
-    if text.contains(bad) {
+    // Byte scan first (the common, clean case): C0 controls, or 0xEF leading U+FFFE/U+FFFF.
+    let suspicious = text
+        .bytes()
+        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
+    if suspicious && text.contains(bad) {
         text.chars().filter(|c| !bad(*c)).collect::<String>().into()
     } else {
         text.into()
     }
 }
 
-type PageFuture = Pin<Box<dyn Future<Output = Result<Vec<GuideItem>, DbError>> + Send>>;
+type PageResult = Result<Vec<GuideItem>, DbError>;
+type PageFuture = Pin<Box<dyn Future<Output = PageResult> + Send>>;
 
 /// The streamed guide: a state machine hyper polls. Each poll writes programmes until a
-/// chunk is full; a page of items is fetched from the DB reader only when the previous one
-/// is written. Dropping it (a client that leaves) drops the pending read, nothing else.
+/// chunk is full and hands that chunk out. Reads are pipelined: when a page of items
+/// arrives the next one is requested at once, so the DB reader thread reads page n+1 while
+/// this task writes page n. At most two pages and one chunk are in memory, whatever the
+/// number of channels and days. Dropping the body (a client that leaves) drops the read.
 pub struct GuideBody {
     db: Db,
     now_ms: UnixMs,
     /// How far an Offline programme reaches for a channel with no timeline at all.
     horizon_ms: i64,
     channels: Vec<LineupChannel>,
-    next_channel: usize,
+    /// The page being read, for the channel at this index.
+    fetch: Option<Fetch>,
+    /// The channel whose programmes are being written.
     current: Option<ChannelCursor>,
-    fetch: Option<PageFuture>,
     writer: XmltvWriter,
     finished: bool,
 }
 
+struct Fetch {
+    channel: usize,
+    future: PageFuture,
+}
+
 struct ChannelCursor {
+    index: usize,
     xmltv_id: String,
-    db_id: i64,
-    cursor: PageCursor,
     assembler: Assembler,
     n_items: usize,
+    /// The rest of the page being written.
+    items: std::vec::IntoIter<GuideItem>,
+    /// The page being written is the channel's last.
+    last_page: bool,
 }
 
 impl GuideBody {
@@ -252,100 +309,134 @@ impl GuideBody {
         for ch in &channels {
             writer.channel(ch, origin)?;
         }
-        Ok(GuideBody {
+        let mut body = GuideBody {
             db,
             now_ms,
             horizon_ms,
             finished: channels.is_empty(),
             channels,
-            next_channel: 0,
-            current: None,
             fetch: None,
+            current: None,
             writer,
-        })
+        };
+        if !body.finished {
+            body.fetch = Some(body.request(0, PageCursor::FIRST));
+        }
+        Ok(body)
     }
 
-    /// Writes until a chunk is ready, the body ends, or a DB read is pending.
+    fn request(&self, channel: usize, cursor: PageCursor) -> Fetch {
+        let db = self.db.clone();
+        let now_ms = self.now_ms;
+        let channel_id = self.channels.get(channel).map_or(0, |c| c.id);
+        Fetch {
+            channel,
+            future: Box::pin(async move { guide::page(&db, channel_id, now_ms, cursor).await }),
+        }
+    }
+
+    /// Writes until a chunk is ready, the body ends, or the next page is still being read
+    /// (then whatever is buffered goes out, so the client is never kept waiting on it).
     fn advance(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         loop {
             if self.finished || self.writer.buffered() >= CHUNK_BYTES {
                 return Poll::Ready(Ok(()));
             }
-            if let Some(fetch) = self.fetch.as_mut() {
-                let items = match fetch.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok(items)) => items,
-                    Poll::Ready(Err(err)) => {
-                        tracing::warn!(%err, "xmltv: reading the timeline failed; the guide is cut short");
-                        return Poll::Ready(Err(std::io::Error::other(err.to_string())));
-                    }
-                };
-                self.fetch = None;
-                self.write_page(items)?;
-                continue;
-            }
-            if self.current.is_some() {
-                self.start_fetch();
-                continue;
-            }
-            match self.channels.get(self.next_channel) {
-                Some(ch) => {
-                    self.current = Some(ChannelCursor {
-                        xmltv_id: ch.xmltv_id(),
-                        db_id: ch.id,
-                        cursor: PageCursor::FIRST,
-                        assembler: Assembler::starting_at(self.now_ms),
-                        n_items: 0,
+            if let Some(cur) = self.current.as_mut() {
+                if let Some(item) = cur.items.next() {
+                    let (writer, id) = (&mut self.writer, cur.xmltv_id.as_str());
+                    let mut result = Ok(());
+                    cur.assembler.push(item, &mut |p| {
+                        if result.is_ok() {
+                            result = writer.programme(id, &p);
+                        }
                     });
-                    self.next_channel += 1;
+                    result?;
+                    continue;
                 }
-                None => {
-                    self.writer.end()?;
-                    self.finished = true;
+                if cur.last_page {
+                    self.finish_channel()?;
+                    if self.fetch.is_none() {
+                        self.writer.end()?;
+                        self.finished = true;
+                    }
+                    continue;
                 }
             }
+            let Some(fetch) = self.fetch.as_mut() else {
+                // Every page either requests the next or ends the document; never hang.
+                self.writer.end()?;
+                self.finished = true;
+                continue;
+            };
+            let items = match fetch.future.as_mut().poll(cx) {
+                Poll::Pending if self.writer.buffered() > 0 => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(items)) => items,
+                Poll::Ready(Err(err)) => {
+                    tracing::warn!(%err, "xmltv: reading the timeline failed; the guide is cut short");
+                    self.fetch = None;
+                    self.finished = true;
+                    return Poll::Ready(Err(std::io::Error::other(err.to_string())));
+                }
+            };
+            let channel = fetch.channel;
+            let last_page = items.len() < guide::PAGE_ITEMS;
+            let next = match items.last() {
+                Some(last) if !last_page => Some((channel, PageCursor::after(last))),
+                _ if channel + 1 < self.channels.len() => Some((channel + 1, PageCursor::FIRST)),
+                _ => None,
+            };
+            self.fetch = next.map(|(c, cursor)| self.request(c, cursor));
+            // Polling once hands the read to the DB thread now, while this page is written.
+            if let Some(f) = self.fetch.as_mut() {
+                if let Poll::Ready(result) = f.future.as_mut().poll(cx) {
+                    f.future = Box::pin(std::future::ready(result));
+                }
+            }
+            let mut cur = match self.current.take() {
+                Some(cur) if cur.index == channel => cur,
+                _ => ChannelCursor {
+                    index: channel,
+                    xmltv_id: self
+                        .channels
+                        .get(channel)
+                        .map(|c| c.xmltv_id())
+                        .unwrap_or_default(),
+                    assembler: Assembler::starting_at(self.now_ms),
+                    n_items: 0,
+                    items: Vec::new().into_iter(),
+                    last_page: false,
+                },
+            };
+            cur.n_items += items.len();
+            cur.items = items.into_iter();
+            cur.last_page = last_page;
+            self.current = Some(cur);
         }
     }
 
-    fn start_fetch(&mut self) {
-        if let Some(cur) = &self.current {
-            let db = self.db.clone();
-            let (channel_id, now_ms, cursor) = (cur.db_id, self.now_ms, cur.cursor);
-            self.fetch = Some(Box::pin(async move {
-                guide::page(&db, channel_id, now_ms, cursor).await
-            }));
-        }
-    }
-
-    fn write_page(&mut self, items: Vec<GuideItem>) -> std::io::Result<()> {
-        let Some(mut cur) = self.current.take() else {
+    /// The channel's last programme (held back by the assembler), or one Offline programme
+    /// when it has no timeline.
+    fn finish_channel(&mut self) -> std::io::Result<()> {
+        let Some(cur) = self.current.take() else {
             return Ok(());
         };
-        let last_page = items.len() < guide::PAGE_ITEMS;
-        cur.n_items += items.len();
-        if let Some(last) = items.last() {
-            cur.cursor = PageCursor::after(last);
-        }
-        let writer = &mut self.writer;
+        let (writer, id) = (&mut self.writer, cur.xmltv_id.as_str());
         let mut result = Ok(());
         let mut emit = |p: Programme| {
             if result.is_ok() {
-                result = writer.programme(&cur.xmltv_id, &p);
+                result = writer.programme(id, &p);
             }
         };
-        for item in items {
-            cur.assembler.push(item, &mut emit);
-        }
-        if last_page && cur.n_items == 0 {
+        if cur.n_items == 0 {
             emit(Programme {
                 start_ms: self.now_ms,
                 stop_ms: self.now_ms + self.horizon_ms,
                 item: None,
             });
-        } else if last_page {
-            cur.assembler.finish(&mut emit);
         } else {
-            self.current = Some(cur);
+            cur.assembler.finish(&mut emit);
         }
         result
     }
@@ -388,6 +479,7 @@ mod tests {
     fn escapes_and_orders_children() {
         let mut w = XmltvWriter::default();
         w.start(false).unwrap();
+        assert_eq!(clean("a\u{FFFF}b\u{0}c\td\u{FEFF}"), "abc\td\u{FEFF}");
         let ch = LineupChannel {
             id: 3,
             number: "5.1".into(),
@@ -439,6 +531,21 @@ mod tests {
             </tv>
         "#]]
         .assert_eq(&text);
+    }
+
+    #[test]
+    fn fast_times_match_the_calendar() {
+        let mut ms: i64 = -86_400_000 * 400;
+        while ms < 4_102_444_800_000 {
+            let (mut fast, mut slow) = (String::new(), String::new());
+            push_xmltv_time(ms, &mut fast);
+            crate::time::write_xmltv(ms, &mut slow);
+            assert_eq!(fast, slow, "{ms}");
+            ms += 7_777_777_777; // ~90 days and odd seconds
+        }
+        let mut s = String::new();
+        push_xmltv_time(1_767_643_200_999, &mut s);
+        assert_eq!(s, "20260105200000 +0000");
     }
 
     #[test]

@@ -57,6 +57,16 @@ fn discover_json_names_a_valid_device_and_a_safe_host() {
     assert_eq!(tuners[0]["Status"], "Idle");
     assert_eq!(tuners[0]["Lock"], "none");
 
+    // HTTP/1.0 without a Host: the listen address.
+    let raw = crate::support::http::raw(
+        server.addr,
+        b"GET /hdhomerun/discover.json HTTP/1.0\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.0 200"), "{raw}");
+    assert!(raw.contains(&format!("\"BaseURL\":\"{base}\"")), "{raw}");
+
     // A name the client chose is kept; a hostile Host never reaches a document.
     let named = server
         .anon()
@@ -371,6 +381,18 @@ fn udp_discovery_answers_probes_and_drops_garbage() {
     // Still alive and answering afterwards.
     client.send_to(&JELLYFIN_PROBE, target).unwrap();
     assert!(recv_reply(&client).is_some());
+
+    // IPv6, where the host has it (loopback here): the same reply.
+    if let Ok(client6) = UdpSocket::bind("[::1]:0") {
+        client6
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        client6.send_to(&JELLYFIN_PROBE, ("::1", port)).unwrap();
+        let reply6 = recv_reply(&client6).expect("a reply over IPv6");
+        let (_, payload6) = packet::unframe(&reply6).unwrap();
+        assert!(packet::tlvs(payload6)
+            .any(|(t, v)| t == packet::TAG_DEVICE_ID && v == our_id.to_be_bytes()));
+    }
 }
 
 #[test]

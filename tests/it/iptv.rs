@@ -349,6 +349,46 @@ fn m3u_modes_kodi_token_free_urls_and_etag() {
 }
 
 #[test]
+fn a_long_timeline_spans_many_pages_without_holes() {
+    let server = TestServer::start();
+    let conn = db(&server);
+    let ch = add_channel(&conn, "300", "Long", true);
+    let playout = add_playout(&conn, ch);
+    let base = now_ms() / MINUTE * MINUTE - 2 * MINUTE;
+    // 700 five-minute items: three pages of the guide's DB reads.
+    conn.execute_batch("BEGIN").unwrap();
+    for i in 0..700 {
+        let start = base + i * 5 * MINUTE;
+        add_item(
+            &conn,
+            playout,
+            None,
+            &format!("Item {i}"),
+            start,
+            start + 5 * MINUTE,
+            "normal",
+        );
+    }
+    conn.execute_batch("COMMIT").unwrap();
+    refresh(&server);
+    let xml = server.anon().get("/iptv/xmltv.xml").text();
+    let (_, progs) = parse_xmltv(&xml);
+    let ours: Vec<&Prog> = progs
+        .iter()
+        .filter(|p| p.channel == format!("exstream.{ch}"))
+        .collect();
+    assert_eq!(ours.len(), 700);
+    for (i, pair) in ours.windows(2).enumerate() {
+        assert_eq!(
+            pair[0].stop, pair[1].start,
+            "hole or overlap after programme {i}"
+        );
+        assert_eq!(pair[1].title, format!("Item {}", i + 1));
+    }
+    assert_eq!(ours[0].start, xmltv_time(base));
+}
+
+#[test]
 fn an_empty_lineup_is_still_a_document() {
     let server = TestServer::start();
     db(&server)
