@@ -34,7 +34,99 @@ fn main() {
         world.library.media.len(),
         started.elapsed().as_secs_f64() * 1000.0
     );
+    persisted_figures();
     divan::main();
+}
+
+/// The same library in a real SQLite file (WAL, as the server runs it): 100 channels, each
+/// flooding one show's collection. Prints the cost of the first build of the default
+/// 3-day horizon, written, and of a rebuild after a library change that changed nothing
+/// (the builder runs and compares; nothing is written).
+fn persisted_figures() {
+    use exstreamtv::db::Db;
+    use exstreamtv::scheduler::timeline;
+    use rusqlite::params;
+
+    let dir = std::env::temp_dir().join(format!("exstreamtv-bench-playout-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = Db::open(&dir.join("bench.db")).expect("open a temp database");
+    db.write_blocking(|conn| {
+        let tx = conn.transaction()?;
+        for show in 1..=N_SHOWS {
+            tx.execute(
+                "INSERT INTO collections (id, name, created_at_ms, updated_at_ms) VALUES (?1, ?2, 0, 0)",
+                params![show, format!("Show {show}")],
+            )?;
+        }
+        for i in 0..10_000i64 {
+            let show = i % N_SHOWS + 1;
+            tx.execute(
+                "INSERT INTO media_items (id, source, url, title, duration_ms, show_title,
+                     season_number, episode_number, added_at_ms, created_at_ms, updated_at_ms)
+                 VALUES (?1, 'generated', ?2, ?3, ?4, ?5, ?6, ?7, 0, 0, 0)",
+                params![i + 1, format!("generated://bench/{i}"), format!("Episode {i}"),
+                        (21 + i % 4) * MIN, format!("Show {show}"), i / 1300 + 1, i % 100 + 1],
+            )?;
+            tx.execute(
+                "INSERT INTO collection_items (collection_id, media_item_id, position) VALUES (?1, ?2, ?3)",
+                params![show, i + 1, i],
+            )?;
+        }
+        for c in 1..=100i64 {
+            tx.execute(
+                "INSERT INTO channels (id, number, name, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, 0, 0)",
+                params![c, c.to_string(), format!("Channel {c}")],
+            )?;
+            tx.execute(
+                "INSERT INTO schedules (id, name, created_at_ms, updated_at_ms) VALUES (?1, 'S', 0, 0)",
+                [c],
+            )?;
+            tx.execute(
+                "INSERT INTO schedule_items (schedule_id, position, collection_type, collection_id,
+                     playback_order, playout_mode, created_at_ms, updated_at_ms)
+                 VALUES (?1, 0, 'collection', ?1, 'season_episode', 'flood', 0, 0)",
+                [c],
+            )?;
+            tx.execute(
+                "INSERT INTO playouts (id, channel_id, program_schedule_id, seed, created_at_ms, updated_at_ms)
+                 VALUES (?1, ?1, ?1, ?1, 0, 0)",
+                [c],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    })
+    .expect("fill the temp database");
+    let horizon = 3 * DAY;
+    let run = |what: &str, f: fn(&mut rusqlite::Connection, i64, i64) -> usize| {
+        let started = std::time::Instant::now();
+        let n = db
+            .write_blocking(move |conn| {
+                let mut n = 0;
+                for id in 1..=100 {
+                    n += f(conn, id, horizon);
+                }
+                Ok(n)
+            })
+            .expect("build");
+        println!(
+            "persisted: {what}: 100 channels x 3 days, {n} rows written in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    };
+    run("first build", |conn, id, horizon| {
+        timeline::extend(conn, id, T0, horizon, &TimeZone::UTC).map_or(0, |o| o.n_written)
+    });
+    // A minute later: the rows written are the horizon's new tail only.
+    run(
+        "rebuild a minute later, nothing changed",
+        |conn, id, horizon| {
+            timeline::rebuild(conn, id, T0 + 60_000, horizon, &TimeZone::UTC)
+                .map_or(0, |o| o.n_written)
+        },
+    );
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn collection(id: i64) -> ContentKey {
