@@ -1073,3 +1073,26 @@ fn shuffled_schedule_items_play_each_slot_once_per_pass_in_a_seeded_order() {
         assert_eq!(sorted, [1, 2, 3, 4], "{ids:?}");
     }
 }
+
+#[test]
+fn a_ten_thousand_item_content_builds_a_week_quickly() {
+    let items: Vec<Media> = (0..10_000)
+        .map(|i| media(i, &format!("Clip {i:05}"), 1 + i % 7))
+        .collect();
+    for order in [
+        Order::Shuffled,
+        Order::SeasonEpisode,
+        Order::ShuffleInOrder,
+        Order::Random,
+    ] {
+        let case = Case::new(
+            library(vec![(key(1), items.clone())]),
+            vec![Slot::flood(key(1), order)],
+        );
+        // Contiguity only: resuming from every anchor of a week is the busy-week test's job.
+        let until = T0 + 7 * 24 * 60 * MIN;
+        let week = build(&case.input(), Anchor::default(), T0, until).items;
+        check_contiguous(&week, T0, until);
+        assert!(week.len() > 2_000, "{order:?}: {}", week.len());
+    }
+}

@@ -854,3 +854,46 @@ fn a_deleted_media_item_leaves_the_timeline_after_what_plays_now() {
         .json();
     assert!(now["current"]["id"].is_i64(), "{now}");
 }
+
+#[test]
+fn a_playout_without_a_schedule_plays_the_slate() {
+    let server = TestServer::start();
+    let c = server.client();
+    let channel_id = c
+        .post_json("/api/channels", &json!({"number": "9", "name": "Empty"}))
+        .json()["id"]
+        .clone();
+    let playout = c.post_json("/api/playouts", &json!({"channel_id": channel_id}));
+    assert_eq!(playout.status, 201, "{}", playout.text());
+    let playout_id = playout.json()["id"].as_i64().unwrap();
+    let now = c
+        .get(&format!("/api/playouts/{playout_id}/now-playing"))
+        .json();
+    assert_eq!(now["current"]["title"], "Offline", "{now}");
+    let items = all_items(&c, playout_id);
+    assert_contiguous(&items);
+    assert!(items.iter().all(|i| i["filler_kind"] == "offline"));
+    let r = c.post_json("/api/playouts", &json!({"channel_id": 999}));
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (422, "channel_id: unknown channel 999")
+    );
+    let r = c.post_json(
+        "/api/playouts",
+        &json!({"channel_id": channel_id, "program_schedule_id": 999}),
+    );
+    assert_eq!(r.status, 422);
+    assert_eq!(c.post("/api/playouts/999/rebuild").status, 404);
+    assert_eq!(c.post("/api/playouts/999/skip").status, 404);
+    assert_eq!(c.get("/api/playouts/999/history").status, 404);
+    assert_eq!(c.get("/api/playouts/999/items").status, 404);
+    assert_eq!(
+        c.get(&format!("/api/playouts/{playout_id}/items?limit=0"))
+            .status,
+        400
+    );
+    assert_eq!(
+        c.get(&format!("/api/playouts/{playout_id}/skip")).status,
+        405
+    );
+}
