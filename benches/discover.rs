@@ -94,6 +94,10 @@ fn bare_hyper(doc: Bytes) -> SocketAddr {
 }
 
 /// exstreamtv's own HTTP server (router, caches, metrics) on a one-thread runtime.
+fn data_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("exstreamtv-bench-discover-{}", std::process::id()))
+}
+
 fn ours() -> SocketAddr {
     let dir =
         std::env::temp_dir().join(format!("exstreamtv-bench-discover-{}", std::process::id()));
@@ -151,4 +155,5 @@ fn main() {
     println!("  bare hyper   {best_bare:>9.0} req/s");
     println!("  exstreamtv   {best_ours:>9.0} req/s");
     println!("  ratio        {:>9.2}", best_ours / best_bare);
+    let _ = std::fs::remove_dir_all(data_dir());
 }

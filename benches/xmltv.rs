@@ -226,6 +226,9 @@ fn main() {
         );
     }
     divan::main();
+    for f in sizes() {
+        let _ = std::fs::remove_dir_all(&f._dir);
+    }
 }
 
 #[divan::bench(args = ["10x1", "100x7"], sample_count = 20)]

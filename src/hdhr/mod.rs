@@ -31,7 +31,14 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     // `/api/lineup_status.json` is open by contract (API.md §2.15); everything else here is
     // behind the IPTV token when it is set.
     if !req.parts.uri.path().starts_with("/api/") {
-        crate::http::auth::check_access_token(req, app.settings().access_token())?;
+        let settings = app.settings();
+        // `hdhomerun.enabled` off: no tuner to find or tune (IPTV routes stay).
+        if !settings.hdhomerun.enabled {
+            return Err(ApiError::not_found(
+                "the HDHomeRun device is disabled (hdhomerun.enabled)",
+            ));
+        }
+        crate::http::auth::check_access_token(req, settings.access_token())?;
     }
     match segs {
         ["discover.json"] => {

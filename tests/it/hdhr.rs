@@ -536,3 +536,80 @@ fn ssdp_listener(port: u16) -> UdpSocket {
 fn recv_text(sock: &UdpSocket) -> Option<String> {
     recv_reply(sock).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
+
+#[test]
+fn documents_follow_api_writes_at_once() {
+    let server = TestServer::start();
+    let (api, c) = (server.client(), server.anon());
+    // Cached first, so a stale cache would show.
+    let before = c.get("/hdhomerun/lineup.json").json();
+    c.get("/iptv/channels.m3u");
+    c.get("/hdhomerun/discover.json");
+    let created = api.post_json(
+        "/api/channels",
+        &serde_json::json!({"number": "42", "name": "Via API"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_i64().unwrap();
+    let after = c.get("/hdhomerun/lineup.json").json();
+    assert_eq!(
+        after.as_array().unwrap().len(),
+        before.as_array().unwrap().len() + 1
+    );
+    assert!(c
+        .get("/iptv/channels.m3u")
+        .text()
+        .contains("/iptv/channel/42.ts"));
+    assert!(c
+        .get("/iptv/xmltv.xml")
+        .text()
+        .contains(&format!("<channel id=\"exstream.{id}\">")));
+
+    let put = api.put_json(
+        "/api/settings/hdhomerun",
+        &serde_json::json!({"friendly_name": "Den & <TV> 📺"}),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(
+        c.get("/hdhomerun/discover.json").json()["FriendlyName"],
+        "Den & <TV> 📺"
+    );
+    assert!(c
+        .get("/hdhomerun/device.xml")
+        .text()
+        .contains("<friendlyName>Den &amp; &lt;TV&gt; 📺</friendlyName>"));
+
+    let put = api.put_json(
+        "/api/settings/iptv",
+        &serde_json::json!({"access_token": "tok-12345"}),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(c.get("/hdhomerun/discover.json").status, 401);
+    let d = c.get("/hdhomerun/discover.json?access_token=tok-12345").json();
+    assert!(d["LineupURL"]
+        .as_str()
+        .unwrap()
+        .ends_with("/lineup.json?access_token=tok-12345"));
+    api.put_json(
+        "/api/settings/iptv",
+        &serde_json::json!({"access_token": ""}),
+    );
+    assert_eq!(c.get("/hdhomerun/discover.json").status, 200);
+
+    let put = api.put_json(
+        "/api/settings/hdhomerun",
+        &serde_json::json!({"enabled": false}),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    let off = c.get("/hdhomerun/discover.json");
+    assert_eq!(off.status, 404);
+    assert!(off.detail().contains("disabled"));
+    assert_eq!(c.get("/device.xml").status, 404);
+    assert_eq!(c.get("/iptv/channels.m3u").status, 200, "IPTV stays");
+
+    assert_eq!(api.delete(&format!("/api/channels/{id}")).status, 204);
+    assert!(!c
+        .get("/iptv/channels.m3u")
+        .text()
+        .contains("/iptv/channel/42.ts"));
+}
