@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::net::UdpSocket;
 
 use super::packet::{self, Reply, MAX_FRAME};
-use super::udp::{self, Options, RateLimit};
+use super::udp::{self, RateLimit};
 use crate::app::App;
 use crate::iptv::origin::Origin;
 
@@ -23,10 +23,7 @@ pub const REPLY_BURST: u32 = 100;
 /// Serves discovery on `port` until shutdown. A port that cannot be bound is a warning,
 /// never fatal: the HTTP API works without discovery (clients add `ip:port` by hand).
 pub async fn run(app: Arc<App>, port: u16) {
-    let v4 = match udp::bind(
-        (Ipv4Addr::UNSPECIFIED, port).into(),
-        Options { broadcast: true },
-    ) {
+    let v4 = match udp::bind_broadcast((Ipv4Addr::UNSPECIFIED, port).into()) {
         Ok(s) => s,
         Err(err) => {
             tracing::warn!(port, %err, "hdhomerun discovery: cannot bind the UDP port; discovery is off");
@@ -58,7 +55,7 @@ pub async fn run(app: Arc<App>, port: u16) {
 }
 
 fn bind_v6(port: u16) -> Option<UdpSocket> {
-    let sock = udp::bind((Ipv6Addr::UNSPECIFIED, port).into(), Options::default())
+    let sock = udp::bind((Ipv6Addr::UNSPECIFIED, port).into())
         .map_err(|err| tracing::debug!(%err, "hdhomerun discovery: no IPv6 socket"))
         .ok()?;
     if let Err(err) = sock.join_multicast_v6(&IPV6_GROUP, 0) {

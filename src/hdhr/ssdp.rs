@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 
-use super::udp::{self, Options, RateLimit};
+use super::udp::{self, RateLimit};
 use crate::app::App;
 use crate::iptv::origin::Origin;
 
@@ -143,7 +143,7 @@ fn announce_interfaces(app: &App) -> Vec<Ipv4Addr> {
     match app.outputs.http_addr().ip() {
         IpAddr::V4(ip) if !ip.is_unspecified() => vec![ip],
         _ => {
-            let found = udp::ipv4_interfaces(false);
+            let found = udp::lan_ipv4_addrs();
             if found.is_empty() {
                 vec![Ipv4Addr::LOCALHOST]
             } else {
@@ -155,7 +155,7 @@ fn announce_interfaces(app: &App) -> Vec<Ipv4Addr> {
 
 /// Serves SSDP on `port` until shutdown; a port that cannot be bound is a warning.
 pub async fn run(app: Arc<App>, port: u16) {
-    let sock = match udp::bind((Ipv4Addr::UNSPECIFIED, port).into(), Options::default()) {
+    let sock = match udp::bind((Ipv4Addr::UNSPECIFIED, port).into()) {
         Ok(s) => s,
         Err(err) => {
             tracing::warn!(port, %err, "ssdp: cannot bind the UDP port; SSDP is off");
@@ -169,7 +169,7 @@ pub async fn run(app: Arc<App>, port: u16) {
         if let Err(err) = sock.join_multicast_v4(GROUP, ip) {
             tracing::debug!(%ip, %err, "ssdp: cannot join the group on this interface");
         }
-        match udp::bind((ip, 0).into(), Options::default()) {
+        match udp::bind((ip, 0).into()) {
             Ok(s) => senders.push((ip, s)),
             Err(err) => tracing::debug!(%ip, %err, "ssdp: no sender on this interface"),
         }

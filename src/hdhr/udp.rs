@@ -7,13 +7,17 @@ use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6};
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
-    pub broadcast: bool,
+/// A non-blocking UDP socket bound to `addr`, registered with the current tokio runtime.
+pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+    bind_with(addr, false)
 }
 
-/// A non-blocking UDP socket bound to `addr`, registered with the current tokio runtime.
-pub fn bind(addr: SocketAddr, options: Options) -> std::io::Result<tokio::net::UdpSocket> {
+/// `bind`, with SO_BROADCAST: HDHomeRun discovery requests arrive as broadcasts.
+pub fn bind_broadcast(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+    bind_with(addr, true)
+}
+
+fn bind_with(addr: SocketAddr, broadcast: bool) -> std::io::Result<tokio::net::UdpSocket> {
     let family = match addr {
         SocketAddr::V4(_) => AddressFamily::Inet,
         SocketAddr::V6(_) => AddressFamily::Inet6,
@@ -25,7 +29,7 @@ pub fn bind(addr: SocketAddr, options: Options) -> std::io::Result<tokio::net::U
         None,
     )?;
     socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-    if options.broadcast {
+    if broadcast {
         socket::setsockopt(&fd, sockopt::Broadcast, &true)?;
     }
     match addr {
@@ -39,8 +43,8 @@ pub fn bind(addr: SocketAddr, options: Options) -> std::io::Result<tokio::net::U
     tokio::net::UdpSocket::from_std(std_socket)
 }
 
-/// The IPv4 addresses of the interfaces that are up (loopback included when asked).
-pub fn ipv4_interfaces(include_loopback: bool) -> Vec<Ipv4Addr> {
+/// The IPv4 addresses of the non-loopback interfaces that are up.
+pub fn lan_ipv4_addrs() -> Vec<Ipv4Addr> {
     use nix::net::if_::InterfaceFlags;
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return Vec::new();
@@ -50,8 +54,7 @@ pub fn ipv4_interfaces(include_loopback: bool) -> Vec<Ipv4Addr> {
         if !ifa.flags.contains(InterfaceFlags::IFF_UP) {
             continue;
         }
-        let is_loopback = ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK);
-        if is_loopback && !include_loopback {
+        if ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK) {
             continue;
         }
         if let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
@@ -95,5 +98,18 @@ impl RateLimit {
         } else {
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_allows_a_burst_then_refuses() {
+        let mut limit = RateLimit::new(1, 3);
+        assert!(limit.allow(3));
+        assert!(!limit.allow(1));
+        assert!(!limit.allow(2));
     }
 }

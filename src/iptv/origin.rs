@@ -77,43 +77,36 @@ pub fn local_ip_toward(peer: IpAddr) -> Option<IpAddr> {
 /// `.` and `_` only. Everything else (and so anything that could break out of a URL or a
 /// header) is refused.
 pub fn is_plain_host(host: &str) -> bool {
-    if host.is_empty() || host.len() > MAX_HOST_LEN + 7 {
-        return false;
-    }
-    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+    // `[v6]` keeps its colons inside the brackets; otherwise the last `:` starts the port.
+    let (name_ok, port) = if let Some(rest) = host.strip_prefix('[') {
         let Some((v6, after)) = rest.split_once(']') else {
             return false;
         };
-        if v6.parse::<std::net::Ipv6Addr>().is_err() {
-            return false;
-        }
-        match after {
-            "" => return true,
+        let port = match after {
+            "" => None,
             _ => match after.strip_prefix(':') {
-                Some(port) => ("ok", Some(port)),
+                Some(port) => Some(port),
                 None => return false,
             },
-        }
+        };
+        (v6.parse::<std::net::Ipv6Addr>().is_ok(), port)
     } else {
-        match host.split_once(':') {
+        let (name, port) = match host.split_once(':') {
             Some((name, port)) => (name, Some(port)),
             None => (host, None),
-        }
+        };
+        let name_ok = !name.is_empty()
+            && name.len() <= MAX_HOST_LEN
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        (name_ok, port)
     };
-    let name_ok = !name.is_empty()
-        && name.len() <= MAX_HOST_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-    let port_ok = match port {
-        None => true,
-        Some(p) => {
-            !p.is_empty()
-                && p.len() <= 5
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && p.parse::<u16>().is_ok()
-        }
-    };
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len())
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok()
+    });
     name_ok && port_ok
 }
 

@@ -585,7 +585,9 @@ fn documents_follow_api_writes_at_once() {
     );
     assert_eq!(put.status, 200, "{}", put.text());
     assert_eq!(c.get("/hdhomerun/discover.json").status, 401);
-    let d = c.get("/hdhomerun/discover.json?access_token=tok-12345").json();
+    let d = c
+        .get("/hdhomerun/discover.json?access_token=tok-12345")
+        .json();
     assert!(d["LineupURL"]
         .as_str()
         .unwrap()
@@ -612,4 +614,40 @@ fn documents_follow_api_writes_at_once() {
         .get("/iptv/channels.m3u")
         .text()
         .contains("/iptv/channel/42.ts"));
+}
+
+#[test]
+fn lineup_reports_each_channels_output_profile() {
+    let server = TestServer::start();
+    let api = server.client();
+    let profile = api.post_json(
+        "/api/ffmpeg-profiles",
+        &serde_json::json!({"name": "SD HEVC", "resolution_id": 1, "video_codec": "libx265", "audio_codec": "ac3"}),
+    );
+    assert_eq!(profile.status, 201, "{}", profile.text());
+    let profile_id = profile.json()["id"].as_i64().unwrap();
+    let ch = api.post_json(
+        "/api/channels",
+        &serde_json::json!({"number": "8", "name": "8 Classic Movies", "ffmpeg_profile_id": profile_id}),
+    );
+    assert_eq!(ch.status, 201, "{}", ch.text());
+    let lineup = server.anon().get("/hdhomerun/lineup.json").json();
+    let entry = lineup
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["GuideNumber"] == "8")
+        .expect("channel 8 listed")
+        .clone();
+    assert_eq!(
+        entry,
+        serde_json::json!({
+            "GuideNumber": "8",
+            "GuideName": "Classic Movies",
+            "URL": format!("http://{}/hdhomerun/auto/v8", server.addr),
+            "HD": 0,
+            "VideoCodec": "HEVC",
+            "AudioCodec": "AC3"
+        })
+    );
 }
