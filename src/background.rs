@@ -8,10 +8,7 @@ use tokio::task::JoinSet;
 
 use crate::app::App;
 
-pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, http_addr: SocketAddr) {
-    // Documents and discovery replies name the real listening address (the port may be 0
-    // on the command line).
-    app.outputs.set_http_addr(http_addr);
+pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, _http_addr: SocketAddr) {
     tasks.spawn(sample_event_loop_lag(app.clone()));
     tasks.spawn(crate::scheduler::run_horizon(app.clone()));
     // Library scans (`--media` folders at start, API requests), one at a time.

@@ -161,6 +161,9 @@ async fn serve_until_signal(
     let local = listener
         .local_addr()
         .map_err(|e| ServeError::Io("cannot read the bound address", e))?;
+    // Documents and discovery replies name the real address (the port may be 0 on the
+    // command line); set before the first request can be served.
+    app.outputs.set_http_addr(local);
     // Tests parse this line to find an ephemeral port.
     tracing::info!(addr = %local, "listening");
     let mut tasks = tokio::task::JoinSet::new();
