@@ -143,7 +143,7 @@ fn announce_interfaces(app: &App) -> Vec<Ipv4Addr> {
     match app.outputs.http_addr().ip() {
         IpAddr::V4(ip) if !ip.is_unspecified() => vec![ip],
         _ => {
-            let found = udp::lan_ipv4_addrs();
+            let found = crate::iptv::origin::lan_ipv4_addrs();
             if found.is_empty() {
                 vec![Ipv4Addr::LOCALHOST]
             } else {

@@ -1,8 +1,8 @@
 //! UDP sockets for the LAN discovery protocols, with the options tokio's `bind` does not
 //! set (SO_REUSEADDR so a second listener such as minissdpd can share the port and both
-//! get multicast, SO_BROADCAST, IPV6_V6ONLY), and the host's IPv4 interface addresses.
+//! get multicast, SO_BROADCAST, IPV6_V6ONLY), and the rate limit replies share.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6};
@@ -41,30 +41,6 @@ fn bind_with(addr: SocketAddr, broadcast: bool) -> std::io::Result<tokio::net::U
     }
     let std_socket = std::net::UdpSocket::from(fd);
     tokio::net::UdpSocket::from_std(std_socket)
-}
-
-/// The IPv4 addresses of the non-loopback interfaces that are up.
-pub fn lan_ipv4_addrs() -> Vec<Ipv4Addr> {
-    use nix::net::if_::InterfaceFlags;
-    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for ifa in addrs {
-        if !ifa.flags.contains(InterfaceFlags::IFF_UP) {
-            continue;
-        }
-        if ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK) {
-            continue;
-        }
-        if let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
-            let ip = sin.ip();
-            if !out.contains(&ip) {
-                out.push(ip);
-            }
-        }
-    }
-    out
 }
 
 /// A token bucket over all senders: discovery replies are larger than the requests that

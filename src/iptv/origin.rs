@@ -1,7 +1,8 @@
 //! Where emitted URLs point: `--base-url` when given; else the request's `Host` header when
 //! it is a plain `host[:port]`; else the address the server listens on, as the client sees
 //! it. A hostile `Host` (spaces, quotes, paths, CR/LF, `@`) never reaches a document.
-//! Also the `?access_token=` suffix every emitted URL carries when the IPTV token is on.
+//! Also the `?access_token=` suffix every emitted URL carries when the IPTV token is on, and
+//! the host's LAN addresses (for announcements when listening on `0.0.0.0`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 
@@ -55,8 +56,17 @@ pub fn reachable_addr(app: &App, peer: IpAddr) -> SocketAddr {
     if !bound.ip().is_unspecified() {
         return bound;
     }
-    let ip = local_ip_toward(peer).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    SocketAddr::new(ip, bound.port())
+    let ip = match (bound.ip(), peer) {
+        // An IPv4-only listener named to an IPv6 peer (discovery over ff02::176): the peer
+        // can only reach us over IPv4, so name our address on the LAN.
+        (IpAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => local_ip_toward(IpAddr::V4(v4)),
+            None if v6.is_loopback() => Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            None => lan_ipv4_addrs().first().copied().map(IpAddr::V4),
+        },
+        _ => local_ip_toward(peer),
+    };
+    SocketAddr::new(ip.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)), bound.port())
 }
 
 /// The local IP that routes to `peer`: connecting a UDP socket sends nothing, it only asks
@@ -71,6 +81,30 @@ pub fn local_ip_toward(peer: IpAddr) -> Option<IpAddr> {
     socket.connect((peer, 9)).ok()?;
     let ip = socket.local_addr().ok()?.ip();
     (!ip.is_unspecified()).then_some(ip)
+}
+
+/// The IPv4 addresses of the non-loopback interfaces that are up.
+pub fn lan_ipv4_addrs() -> Vec<Ipv4Addr> {
+    use nix::net::if_::InterfaceFlags;
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for ifa in addrs {
+        if !ifa.flags.contains(InterfaceFlags::IFF_UP) {
+            continue;
+        }
+        if ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK) {
+            continue;
+        }
+        if let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
+            let ip = sin.ip();
+            if !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+    }
+    out
 }
 
 /// `name[:port]`, `a.b.c.d[:port]` or `[v6][:port]`, with a name of letters, digits, `-`,
@@ -171,6 +205,11 @@ mod tests {
     #[test]
     fn encodes_tokens() {
         assert_eq!(percent_encode("a b&c=d~"), "a%20b%26c%3Dd~");
+    }
+
+    #[test]
+    fn lan_addresses_exclude_loopback() {
+        assert!(lan_ipv4_addrs().iter().all(|ip| !ip.is_loopback()));
     }
 
     #[test]
