@@ -233,6 +233,15 @@ fn check_channel_refs(
     Ok(())
 }
 
+/// After the write, inside its transaction: the merged row's mirror settings must make sense
+/// (a source, no cycle), and a mirror gets a playout to hold its copied timeline.
+fn settle_mirror(tx: &rusqlite::Connection, id: i64) -> Result<(), ApiError> {
+    crate::scheduler::mirror::validate(tx, id)
+        .map_err(|problem| ApiError::invalid("mirror_source_channel_id", problem))?;
+    crate::scheduler::mirror::ensure_playout(tx, id, now_ms())?;
+    Ok(())
+}
+
 fn number_taken(tx: &rusqlite::Connection, number: &str, except: i64) -> Result<bool, ApiError> {
     tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM channels WHERE number = ?1 AND id != ?2)",
@@ -256,9 +265,14 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
             }
         }
         let id = columns::insert(tx, "channels", &values, now_ms()).api()?;
+        settle_mirror(tx, id)?;
         get_json(tx, id)?.ok_or_else(|| ApiError::internal("inserted channel vanished"))
     })
     .await?;
+    if let Some(id) = channel["id"].as_i64() {
+        // A mirror's timeline is copied from its source at once.
+        crate::scheduler::channel_changed(app, id).await?;
+    }
     app.content_changed();
     Ok(body::created_json(&channel))
 }
@@ -295,9 +309,12 @@ async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
             }
         }
         columns::update(tx, "channels", id, &values, now_ms()).api()?;
+        settle_mirror(tx, id)?;
         get_json(tx, id)?.ok_or_else(|| ApiError::not_found("channel not found"))
     })
     .await?;
+    // A mirror's source or offset may have changed (and with it every mirror following it).
+    crate::scheduler::channel_changed(app, id).await?;
     app.content_changed();
     Ok(body::ok_json(&channel))
 }

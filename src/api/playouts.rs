@@ -152,7 +152,11 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         [id, "skip"] => {
             only_post(req)?;
             let id = router::id(id)?;
-            read(app, move |conn| ensure(conn, id)).await?;
+            read(app, move |conn| {
+                ensure(conn, id)?;
+                refuse_mirror(conn, id)
+            })
+            .await?;
             let doc = match crate::scheduler::skip(app, id).await? {
                 Some(skipped) => json!({
                     "playout_id": id, "skipped": true, "skipped_item_id": skipped.item_id,
@@ -194,6 +198,21 @@ fn ensure(conn: &rusqlite::Connection, id: i64) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(not_found())
+    }
+}
+
+/// A mirror plays its source's timeline: skipping is done on the source (409 otherwise).
+fn refuse_mirror(conn: &rusqlite::Connection, id: i64) -> Result<(), ApiError> {
+    use crate::scheduler::mirror::{self, Source};
+    let Some(channel_id) = mirror::playout_channel(conn, id)? else {
+        return Ok(());
+    };
+    match mirror::source_of(conn, channel_id)? {
+        Source::Generated => Ok(()),
+        Source::Mirror { root, .. } => Err(ApiError::conflict(format_args!(
+            "this playout mirrors channel {}: skip on the source channel",
+            root.map_or_else(|| "(none)".to_string(), |r| r.to_string())
+        ))),
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod cursor;
 pub mod inputs;
+pub mod mirror;
 pub mod timeline;
 
 use std::sync::Arc;

@@ -9,6 +9,7 @@ use crate::db::DbError;
 use crate::playout::{self, Anchor, Input, Item};
 
 use super::inputs;
+use super::mirror::{self, Source};
 
 /// Extending waits until the built timeline is this much shorter than the horizon, so the
 /// background task writes in chunks of hours rather than a few rows every check (SD card).
@@ -56,19 +57,35 @@ pub fn rebuild_in(
     horizon_ms: i64,
     tz: &jiff::tz::TimeZone,
 ) -> Result<Outcome, DbError> {
+    let Some(channel_id) = mirror::playout_channel(tx, playout_id)? else {
+        return Ok(Outcome::default());
+    };
+    if let Source::Mirror { .. } = mirror::source_of(tx, channel_id)? {
+        // A mirror's timeline is its root's, copied: nothing to build.
+        let n_written = mirror::sync(tx, playout_id, channel_id, now_ms)?;
+        let n_written = n_written + mirror::sync_mirrors_of(tx, channel_id, now_ms)?;
+        return Ok(Outcome {
+            n_written,
+            n_ahead: n_ahead(tx, playout_id, now_ms)?,
+        });
+    }
     let Some(inputs) = inputs::load(tx, playout_id)? else {
         return Ok(Outcome::default());
     };
     let resume = resume_after_current(tx, playout_id, now_ms)?;
-    write_build(
-        tx,
-        playout_id,
-        &inputs,
-        resume,
-        now_ms + horizon_ms,
-        tz,
-        now_ms,
-    )
+    let until_ms = now_ms + horizon_ms + mirror::lead_ms(tx, channel_id)?;
+    let mut outcome = write_build(tx, playout_id, &inputs, resume, until_ms, tz, now_ms)?;
+    outcome.n_written += mirror::sync_mirrors_of(tx, channel_id, now_ms)?;
+    Ok(outcome)
+}
+
+fn n_ahead(tx: &Transaction<'_>, playout_id: i64, now_ms: i64) -> Result<usize, DbError> {
+    let n: i64 = tx.query_row(
+        "SELECT count(*) FROM playout_items WHERE playout_id = ?1 AND finish_ms > ?2",
+        params![playout_id, now_ms],
+        |r| r.get(0),
+    )?;
+    Ok(n as usize)
 }
 
 /// Extends the timeline to `now + horizon` when it is more than `EXTEND_SLACK_MS` short.
@@ -81,6 +98,20 @@ pub fn extend(
     tz: &jiff::tz::TimeZone,
 ) -> Result<Outcome, DbError> {
     let tx = conn.transaction()?;
+    let Some(channel_id) = mirror::playout_channel(&tx, playout_id)? else {
+        return Ok(Outcome::default());
+    };
+    if let Source::Mirror { .. } = mirror::source_of(&tx, channel_id)? {
+        // Kept in step with its root (a diff: usually nothing to write).
+        let n_written = mirror::sync(&tx, playout_id, channel_id, now_ms)?;
+        let outcome = Outcome {
+            n_written,
+            n_ahead: n_ahead(&tx, playout_id, now_ms)?,
+        };
+        tx.commit()?;
+        return Ok(outcome);
+    }
+    let horizon_ms = horizon_ms + mirror::lead_ms(&tx, channel_id)?;
     let last: Option<(i64, Option<String>)> = tx
         .query_row(
             "SELECT finish_ms, anchor FROM playout_items WHERE playout_id = ?1
@@ -112,7 +143,10 @@ pub fn extend(
     let Some(inputs) = inputs::load(&tx, playout_id)? else {
         return Ok(Outcome::default());
     };
-    let outcome = write_build(&tx, playout_id, &inputs, resume, until_ms, tz, now_ms)?;
+    let mut outcome = write_build(&tx, playout_id, &inputs, resume, until_ms, tz, now_ms)?;
+    if outcome.n_written > 0 {
+        outcome.n_written += mirror::sync_mirrors_of(&tx, channel_id, now_ms)?;
+    }
     tx.commit()?;
     Ok(outcome)
 }
@@ -254,14 +288,9 @@ fn write_build(
             params![playout_id, anchor.to_string(), now_ms],
         )?;
     }
-    let n_ahead: i64 = tx.query_row(
-        "SELECT count(*) FROM playout_items WHERE playout_id = ?1 AND finish_ms > ?2",
-        params![playout_id, now_ms],
-        |r| r.get(0),
-    )?;
     Ok(Outcome {
         n_written,
-        n_ahead: n_ahead as usize,
+        n_ahead: n_ahead(tx, playout_id, now_ms)?,
     })
 }
 
@@ -400,6 +429,9 @@ pub fn skip(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'skipped')",
         params![playout_id, media_id, title, source_url, start_ms, new_finish],
     )?;
+    if let Some(channel_id) = mirror::playout_channel(&tx, playout_id)? {
+        mirror::sync_mirrors_of(&tx, channel_id, now_ms)?;
+    }
     tx.commit()?;
     extend(conn, playout_id, now_ms, horizon_ms, tz)?;
     Ok(Some(Skipped {

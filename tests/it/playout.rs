@@ -897,3 +897,231 @@ fn a_playout_without_a_schedule_plays_the_slate() {
         405
     );
 }
+
+/// `(channel, start ms, stop ms, title)` of every XMLTV programme.
+fn xmltv_programmes(xml: &str) -> Vec<(String, i64, i64, String)> {
+    use quick_xml::events::Event;
+    let parse_time = |text: &str| {
+        jiff::Timestamp::strptime("%Y%m%d%H%M%S %z", text)
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+            .as_millisecond()
+    };
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut progs = Vec::new();
+    let mut in_title = false;
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(e) if e.name().into_inner() == "programme" => {
+                let attr = |k: &str| {
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.into_inner() == k)
+                        .map(|a| a.value.to_string())
+                        .unwrap_or_default()
+                };
+                progs.push((
+                    attr("channel"),
+                    parse_time(&attr("start")),
+                    parse_time(&attr("stop")),
+                    String::new(),
+                ));
+            }
+            Event::Start(e) if e.name().into_inner() == "title" => in_title = true,
+            Event::End(e) if e.name().into_inner() == "title" => in_title = false,
+            Event::Text(t) if in_title => {
+                if let Some(last) = progs.last_mut() {
+                    last.3.push_str(&t);
+                }
+            }
+            Event::Eof => return progs,
+            _ => {}
+        }
+    }
+}
+
+/// The mirror's items are the source's shifted by `offset_ms`, from the mirror's first item
+/// to the source's last (what already ended on the mirror is not copied).
+fn assert_shifted_copy(source: &[Value], mirror: &[Value], offset_ms: i64) {
+    assert!(!mirror.is_empty());
+    let first = ms(&mirror[0]["start_time"]) - offset_ms;
+    let k = source
+        .iter()
+        .position(|i| ms(&i["start_time"]) == first)
+        .unwrap_or_else(|| panic!("mirror starts at no source item shifted: {}", mirror[0]));
+    assert_eq!(
+        source.len() - k,
+        mirror.len(),
+        "the mirror reaches the source's end"
+    );
+    for (s, m) in source[k..].iter().zip(mirror) {
+        assert_eq!(
+            ms(&s["start_time"]) + offset_ms,
+            ms(&m["start_time"]),
+            "{s} / {m}"
+        );
+        assert_eq!(ms(&s["finish_time"]) + offset_ms, ms(&m["finish_time"]));
+        assert_eq!(s["media_item_id"], m["media_item_id"]);
+        assert_eq!(s["title"], m["title"]);
+        assert_eq!(s["in_point_seconds"], m["in_point_seconds"]);
+    }
+    assert_contiguous(mirror);
+}
+
+#[test]
+fn a_mirror_channel_plays_its_source_shifted_and_follows_a_skip() {
+    const OFFSET_S: i64 = 600;
+    let server = TestServer::start();
+    let c = server.client();
+    let source_playout = c.get("/api/playouts?channel_id=1").json()[0]["id"]
+        .as_i64()
+        .unwrap();
+    let create = |number: &str, offset: i64| {
+        let r = c.post_json(
+            "/api/channels",
+            &json!({"number": number, "name": format!("Mirror {number}"),
+                    "playout_source": "mirror", "mirror_source_channel_id": 1,
+                    "playout_offset": offset}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let id = r.json()["id"].as_i64().unwrap();
+        let playouts = c.get(&format!("/api/channels/{id}/playouts")).json();
+        (
+            id,
+            playouts[0]["id"].as_i64().expect("a mirror gets a playout"),
+        )
+    };
+    let (later_id, later) = create("61", OFFSET_S);
+    let (same_id, same) = create("62", 0);
+    // A mirror of a mirror follows the root, the offsets adding up.
+    let (_, chained) = {
+        let r = c.post_json(
+            "/api/channels",
+            &json!({"number": "63", "name": "Chained", "playout_source": "mirror",
+                    "mirror_source_channel_id": later_id, "playout_offset": -60}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let id = r.json()["id"].as_i64().unwrap();
+        (
+            id,
+            c.get(&format!("/api/channels/{id}/playouts")).json()[0]["id"]
+                .as_i64()
+                .unwrap(),
+        )
+    };
+
+    // Bad settings: no source, itself, a cycle.
+    let r = c.post_json(
+        "/api/channels",
+        &json!({"number": "64", "name": "Nowhere", "playout_source": "mirror"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.detail().starts_with("mirror_source_channel_id:"),
+        "{}",
+        r.detail()
+    );
+    let r = c.put_json(
+        &format!("/api/channels/{same_id}"),
+        &json!({"mirror_source_channel_id": same_id}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = c.put_json(
+        "/api/channels/1",
+        &json!({"playout_source": "mirror", "mirror_source_channel_id": later_id}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.detail().contains("cycle"), "{}", r.detail());
+    assert_eq!(
+        c.get("/api/channels/1").json()["playout_source"],
+        "generated"
+    );
+
+    let source_items = all_items(&c, source_playout);
+    assert_shifted_copy(&source_items, &all_items(&c, later), OFFSET_S * 1000);
+    assert_shifted_copy(&source_items, &all_items(&c, same), 0);
+    assert_shifted_copy(
+        &source_items,
+        &all_items(&c, chained),
+        (OFFSET_S - 60) * 1000,
+    );
+
+    // Now playing: the simultaneous mirror plays the source's item; the delayed one starts
+    // with the source's first item, OFFSET_S later.
+    let now_playing = |p: i64| c.get(&format!("/api/playouts/{p}/now-playing")).json();
+    let src_now = now_playing(source_playout);
+    let same_now = now_playing(same);
+    for field in ["title", "start_time", "finish_time"] {
+        assert_eq!(
+            src_now["current"][field], same_now["current"][field],
+            "{field}"
+        );
+    }
+    let later_now = now_playing(later);
+    let first_source_start = ms(&source_items[0]["start_time"]);
+    let later_first = if later_now["current"].is_null() {
+        ms(&later_now["next"]["start_time"])
+    } else {
+        ms(&later_now["current"]["start_time"])
+    };
+    assert_eq!(
+        later_first,
+        first_source_start + OFFSET_S * 1000,
+        "{later_now}"
+    );
+
+    // The XMLTV lists the mirror's programmes as the source's, shifted.
+    let xml = server.anon().get("/iptv/xmltv.xml").text();
+    let progs = xmltv_programmes(&xml);
+    let of = |channel: i64| -> Vec<(i64, i64, String)> {
+        progs
+            .iter()
+            .filter(|p| p.0 == format!("exstream.{channel}") && p.3 != "Offline")
+            .map(|p| (p.1, p.2, p.3.clone()))
+            .collect()
+    };
+    let source_guide = of(1);
+    let later_guide = of(later_id);
+    assert!(later_guide.len() >= 5, "{later_guide:?}");
+    let shift = OFFSET_S * 1000;
+    let k = source_guide
+        .iter()
+        .position(|p| p.0 + shift == later_guide[0].0)
+        .expect("the mirror's first programme is a source programme, shifted");
+    for (s, m) in source_guide[k..].iter().zip(&later_guide[..5]) {
+        assert_eq!((s.0 + shift, s.1 + shift, &s.2), (m.0, m.1, &m.2));
+    }
+
+    // A skip on the source moves every mirror with it; a skip on a mirror is refused.
+    let skipped = c
+        .post(&format!("/api/playouts/{source_playout}/skip"))
+        .json();
+    assert_eq!(skipped["skipped"], true, "{skipped}");
+    let source_items = all_items(&c, source_playout);
+    assert_shifted_copy(&source_items, &all_items(&c, later), shift);
+    assert_shifted_copy(&source_items, &all_items(&c, same), 0);
+    assert_shifted_copy(
+        &source_items,
+        &all_items(&c, chained),
+        (OFFSET_S - 60) * 1000,
+    );
+    let src_now = now_playing(source_playout);
+    let same_now = now_playing(same);
+    for field in ["title", "start_time", "finish_time"] {
+        assert_eq!(
+            src_now["current"][field], same_now["current"][field],
+            "{field}"
+        );
+    }
+    let r = c.post(&format!("/api/playouts/{same}/skip"));
+    assert_eq!(r.status, 409, "{}", r.text());
+
+    // Changing the offset re-derives the copy; the mirrored source cannot be deleted.
+    let r = c.put_json(
+        &format!("/api/channels/{later_id}"),
+        &json!({"playout_offset": 120}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_shifted_copy(&source_items, &all_items(&c, later), 120_000);
+    assert_shifted_copy(&source_items, &all_items(&c, chained), 60_000);
+    assert_eq!(c.delete("/api/channels/1").status, 409);
+}
