@@ -500,8 +500,7 @@ impl Scan {
             let event = tokio::select! {
                 _ = probe::shutdown_signal(&mut shutdown) => {
                     drop(rx);
-                    self.drain_jobs().await;
-                    return Err(ScanEnd::Shutdown);
+                    return Err(self.abort(ScanEnd::Shutdown).await);
                 }
                 event = rx.recv() => event,
             };
@@ -512,8 +511,7 @@ impl Scan {
                         .insert(dir_hash(batch.dir.as_os_str().as_bytes()));
                     if let Err(end) = self.scan_dir(batch).await {
                         drop(rx);
-                        self.drain_jobs().await;
-                        return Err(end);
+                        return Err(self.abort(end).await);
                     }
                 }
                 Some(WalkEvent::DirError { dir, error }) => {
@@ -538,7 +536,9 @@ impl Scan {
             .scanner
             .update(self.library_id, |p| p.walk_complete = true);
         while !self.jobs.is_empty() {
-            self.collect_one().await?;
+            if let Err(end) = self.collect_one().await {
+                return Err(self.abort(end).await);
+            }
         }
         self.flush().await.map_err(ScanEnd::Failed)?;
         if let Some(error) = fatal {
@@ -770,9 +770,26 @@ impl Scan {
         Ok(())
     }
 
-    /// Waits for running file tasks (each kills and reaps its ffprobe on shutdown).
+    /// Ends a scan early: waits for the running file tasks; at shutdown, keeps what was
+    /// already probed, so the next start does not probe it again.
+    async fn abort(&mut self, end: ScanEnd) -> ScanEnd {
+        self.drain_jobs().await;
+        if matches!(end, ScanEnd::Shutdown) {
+            if let Err(e) = self.flush().await {
+                tracing::warn!(error = %e, "scan results lost at shutdown");
+            }
+        }
+        end
+    }
+
+    /// Waits for running file tasks (each kills and reaps its ffprobe on shutdown); the
+    /// files they finished are queued for writing, the cancelled ones are dropped.
     async fn drain_jobs(&mut self) {
-        while self.jobs.join_next().await.is_some() {}
+        while let Some(joined) = self.jobs.join_next().await {
+            if let Ok(FileOutcome::Item { item, .. }) = joined {
+                self.pending.push(Write::Item(item));
+            }
+        }
     }
 
     /// Folders the database knows but the walk did not reach are gone: their items are

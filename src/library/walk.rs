@@ -266,6 +266,94 @@ fn attach_sidecars(dir: &Path, files: &mut [MediaFile], sidecars: &[(OsString, i
 mod tests {
     use super::*;
 
+    /// Walks `root` on a thread (the walker blocks on a bounded channel) and collects events.
+    fn walk_all(root: &Path) -> Vec<WalkEvent> {
+        let (tx, mut rx) = mpsc::channel(WALK_AHEAD_DIRS);
+        let spec = WalkSpec {
+            root: root.to_path_buf(),
+            recursive: true,
+            extensions: parse_extensions(".mkv,.mp4"),
+        };
+        let walker = std::thread::spawn(move || walk(&spec, &tx));
+        let mut events = Vec::new();
+        while let Some(e) = rx.blocking_recv() {
+            events.push(e);
+        }
+        walker.join().unwrap();
+        events
+    }
+
+    #[test]
+    fn walks_without_loops_hidden_files_or_other_extensions() {
+        let root = std::env::temp_dir().join(format!("exstreamtv-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let touch = |p: &str| {
+            let path = root.join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"x").unwrap();
+        };
+        touch("b/Show - S01E01.mkv");
+        touch("b/Show - S01E01.nfo");
+        touch("b/Show - S01E01-thumb.jpg");
+        touch("b/fanart.png");
+        touch("a/Film (2001).MP4");
+        touch("a/poster.jpg");
+        touch("a/notes.txt");
+        touch(".hidden/x.mkv");
+        touch("a/.x.mkv");
+        // A loop back to the root, and a second link to a folder already walked.
+        std::os::unix::fs::symlink(&root, root.join("b/loop")).unwrap();
+        std::os::unix::fs::symlink(root.join("a"), root.join("again")).unwrap();
+        let events = walk_all(&root);
+        let dirs: Vec<(String, Vec<String>)> = events
+            .iter()
+            .map(|e| match e {
+                WalkEvent::Dir(b) => (
+                    b.folders.join("/"),
+                    b.files
+                        .iter()
+                        .map(|f| f.name.to_string_lossy().into_owned())
+                        .collect(),
+                ),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            dirs,
+            [
+                ("".to_string(), vec![]),
+                ("a".to_string(), vec!["Film (2001).MP4".to_string()]),
+                ("b".to_string(), vec!["Show - S01E01.mkv".to_string()]),
+            ]
+        );
+        let WalkEvent::Dir(b) = &events[2] else {
+            unreachable!()
+        };
+        let show = &b.files[0];
+        assert!(show.nfo.as_ref().unwrap().ends_with("Show - S01E01.nfo"));
+        assert!(show.artwork[1]
+            .as_ref()
+            .unwrap()
+            .ends_with("Show - S01E01-thumb.jpg"));
+        assert!(show.artwork[2].as_ref().unwrap().ends_with("fanart.png"));
+        assert!(show.sidecar_mtime_ms > 0);
+        let WalkEvent::Dir(a) = &events[1] else {
+            unreachable!()
+        };
+        assert!(a.files[0].artwork[0]
+            .as_ref()
+            .unwrap()
+            .ends_with("poster.jpg"));
+        assert_eq!(a.files[0].size, 1);
+
+        std::fs::remove_dir_all(&root).unwrap();
+        let events = walk_all(&root);
+        assert!(
+            matches!(&events[..], [WalkEvent::Fatal(e)] if e.contains("cannot open")),
+            "{events:?}"
+        );
+    }
+
     #[test]
     fn extensions() {
         assert_eq!(parse_extensions(".mp4, .MKV,avi,,"), ["mp4", "mkv", "avi"]);

@@ -1034,3 +1034,135 @@ fn a_missing_or_vanished_media_folder_is_a_library_error_not_a_crash() {
         "idle"
     );
 }
+
+#[test]
+fn first_run_numbers_channels_across_media_folders_and_restart_adds_none() {
+    let one = TempDir::new("lib-first-a");
+    let two = TempDir::new("lib-first-b");
+    let base = one.path().join("base.mkv");
+    clip(&base, 1.0, 440);
+    let link = |to: PathBuf| {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::hard_link(&base, to).unwrap();
+    };
+    link(one.path().join("Zed/Zed - S01E01.mkv"));
+    link(one.path().join("Alpha/Alpha - S01E01.mkv"));
+    link(two.path().join("Cartoons/Toon - S01E01.mkv"));
+    // Nothing playable: no channel.
+    write(&two.path().join("Empty/broken.mkv"), b"not a video");
+    let data = std::sync::Arc::new(TempDir::new("lib-first-data"));
+    let start = || {
+        TestServer::builder()
+            .data(data.clone())
+            .media(one.path())
+            .media(two.path())
+            .start()
+    };
+    let server = start();
+    let c = server.client();
+    let libs = c.get("/api/libraries").json();
+    let ids: Vec<i64> = libs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        assert_eq!(wait_scan(&c, *id)["status"], "done");
+    }
+    let channels = |server: &TestServer| -> Vec<(String, String)> {
+        open_db(server)
+            .prepare("SELECT number, name FROM channels ORDER BY CAST(number AS INTEGER)")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    // The first folder's subfolders by name, then the second's; its loose base.mkv gets a
+    // channel named after the folder itself, after its subfolders.
+    let root_name = one
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let expected = vec![
+        ("1".to_string(), "Alpha".to_string()),
+        ("2".into(), "Zed".into()),
+        ("3".into(), root_name),
+        ("4".into(), "Cartoons".into()),
+    ];
+    assert!(
+        wait_until(Duration::from_secs(10), || channels(&server) == expected),
+        "{:?}",
+        channels(&server)
+    );
+    drop(server);
+
+    // A restart with the same folders: the same libraries, no new channel.
+    let server = start();
+    let c = server.client();
+    let again: Vec<i64> = c
+        .get("/api/libraries")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(again, ids);
+    for id in &ids {
+        let p = wait_scan(&c, *id);
+        assert_eq!(p["ffprobe_calls"], 0, "{p}");
+    }
+    assert_eq!(channels(&server), expected);
+}
+
+#[test]
+fn shutdown_mid_scan_kills_and_reaps_ffprobe_and_keeps_what_was_probed() {
+    let media = TempDir::new("lib-stop");
+    let base = media.path().join("base.mkv");
+    clip(&base, 1.0, 440);
+    const N: usize = 30;
+    for i in 0..N {
+        std::fs::hard_link(
+            &base,
+            media.path().join(format!("Show - S01E{:02}.mkv", i + 1)),
+        )
+        .unwrap();
+    }
+    let data = std::sync::Arc::new(TempDir::new("lib-stop-data"));
+    let mut server = TestServer::builder()
+        .data(data.clone())
+        .media(media.path())
+        .start();
+    let c = server.client();
+    let id = library_id(&c);
+    // Stop once ffprobe is running; TestServer's drop then checks that none survived.
+    let mut seen = 0;
+    assert!(wait_until(SCAN_TIMEOUT, || {
+        let p = c.get(&format!("/api/libraries/scan-progress/{id}")).json();
+        seen = p["ffprobe_calls"].as_u64().unwrap_or(0);
+        seen >= 3
+    }));
+    let status = server
+        .stop(Duration::from_secs(5))
+        .expect("stopped in time");
+    assert!(status.success(), "{status}");
+    drop(server);
+
+    let server = TestServer::builder().data(data).media(media.path()).start();
+    let c = server.client();
+    let p = wait_scan(&c, id);
+    assert_eq!(p["status"], "done", "{p}");
+    assert_eq!(p["total_files"], N + 1);
+    let resumed = p["ffprobe_calls"].as_u64().unwrap();
+    assert!(
+        resumed <= (N + 1) as u64 - seen,
+        "files probed before the stop are not probed again: {resumed} after {seen}"
+    );
+    let count = c.get("/api/media/count?source=local").json();
+    assert_eq!(count["total"], N + 1);
+}
