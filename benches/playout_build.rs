@@ -172,6 +172,7 @@ impl World {
                         show_title: Some(format!("Show {show}").into()),
                         season: Some((ep / 13 + 1) as i32),
                         episode: Some((ep % 13 + 1) as i32),
+                        episode_end: None,
                         date: Some(format!("{}", 1990 + show % 30).into()),
                     },
                 );
@@ -188,6 +189,7 @@ impl World {
                     show_title: None,
                     season: None,
                     episode: None,
+                    episode_end: None,
                     date: Some(format!("{}", 1950 + m % 70).into()),
                 },
             );
@@ -200,6 +202,7 @@ impl World {
                 show_title: None,
                 season: None,
                 episode: None,
+                episode_end: None,
                 date: None,
             };
             push(&mut library, collection(2000), media.clone());
@@ -316,6 +319,8 @@ impl World {
             seed: c as u64 * 7919,
             random_start_point: c % 2 == 0,
             shuffle_slots: false,
+            keep_multi_part: false,
+            daily_reset: None,
             time_zone: &self.tz,
         };
         build(&input, Anchor::default(), T0, T0 + 7 * DAY)

@@ -40,7 +40,7 @@ pub struct Build {
 pub fn build(input: &Input<'_>, anchor: Anchor, from_ms: i64, until_ms: i64) -> Build {
     let mut builder = Builder {
         input,
-        seq: Sequencer::new(input.random_start_point),
+        seq: Sequencer::new(input.random_start_point, input.keep_multi_part),
         state: anchor,
         items: Vec::new(),
         t: from_ms,

@@ -19,6 +19,8 @@ pub struct Media {
     pub show_title: Option<SmolStr>,
     pub season: Option<i32>,
     pub episode: Option<i32>,
+    /// The last episode of a multi-episode file (`S01E01-E02`); `None` for a single one.
+    pub episode_end: Option<i32>,
     /// `originally_available` ("1999-05-01") or the year ("1999"): sorts as text.
     pub date: Option<SmolStr>,
 }
@@ -231,6 +233,12 @@ pub struct Input<'a> {
     /// Play the slots in a new seeded order each pass (the schedule's
     /// `shuffle_schedule_items`); ignored when a slot has a fixed start, whose order matters.
     pub shuffle_slots: bool,
+    /// Keep the parts of a multi-part episode together, in order, when an order shuffles
+    /// or picks at random (the schedule's `keep_multi_part_episodes_together`).
+    pub keep_multi_part: bool,
+    /// The playout's `daily_reset_time` (local, in `time_zone`): each day at this time the
+    /// schedule starts over from its first slot.
+    pub daily_reset: Option<jiff::civil::Time>,
     pub time_zone: &'a jiff::tz::TimeZone,
 }
 

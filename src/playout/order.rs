@@ -82,6 +82,10 @@ pub struct Cursor {
     pos: u32,
     #[serde(rename = "e")]
     epoch: u32,
+    /// `Random` with multi-part episodes kept together: the parts of the unit drawn at `pos`
+    /// already played (the draw moves on once the whole unit has).
+    #[serde(rename = "g", default, skip_serializing_if = "is_zero")]
+    part: u32,
 }
 
 impl Cursor {
@@ -144,6 +148,7 @@ impl Anchor {
                     order: order.code(),
                     pos: 0,
                     epoch: 0,
+                    part: 0,
                 });
                 (self.cursors.len() - 1, true)
             }
@@ -188,17 +193,178 @@ pub struct Sequencer {
     /// The schedule's `random_start_point`: a content first played starts at a seeded
     /// position of its first pass instead of its beginning.
     random_start: bool,
+    /// The schedule's `keep_multi_part_episodes_together`.
+    keep_multi_part: bool,
+    /// Per content, its multi-part units (for `Random`), computed once per build.
+    units: HashMap<ContentKey, Rc<Units>>,
+}
+
+/// A content in season-episode order, cut into play units: a multi-part episode is one
+/// unit, every other item a unit of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Units {
+    pub items: Vec<u32>,
+    /// Where each unit starts in `items`.
+    pub starts: Vec<u32>,
+}
+
+impl Units {
+    pub fn new(content: &[u32], media: &[Media]) -> Units {
+        let items = sorted(content, media, season_episode_cmp);
+        let mut starts = Vec::with_capacity(items.len());
+        for i in 0..items.len() {
+            let continues =
+                i > 0 && continues_part(&media[items[i - 1] as usize], &media[items[i] as usize]);
+            if !continues {
+                starts.push(i as u32);
+            }
+        }
+        Units { items, starts }
+    }
+
+    /// Whether any unit has more than one part.
+    pub fn has_multi_part(&self) -> bool {
+        self.starts.len() < self.items.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    pub fn unit(&self, index: usize) -> &[u32] {
+        let start = self.starts[index] as usize;
+        let end = self
+            .starts
+            .get(index + 1)
+            .map_or(self.items.len(), |e| *e as usize);
+        &self.items[start..end]
+    }
+}
+
+/// Whether `next` is the part after `prev` of one multi-part episode: the same show and
+/// season, the next episode number (after a multi-episode file's last), and titles with the
+/// same stem and consecutive part markers ("Title (1)" → "Title (2)", "Part 1" → "Part 2").
+pub fn continues_part(prev: &Media, next: &Media) -> bool {
+    let same_show = matches!((&prev.show_title, &next.show_title), (Some(a), Some(b)) if !a.is_empty() && a == b);
+    if !same_show || prev.season != next.season {
+        return false;
+    }
+    let (Some(prev_last), Some(next_ep)) = (prev.episode_end.or(prev.episode), next.episode) else {
+        return false;
+    };
+    if next_ep != prev_last + 1 {
+        return false;
+    }
+    match (part_marker(&prev.title), part_marker(&next.title)) {
+        (Some((stem_a, part_a)), Some((stem_b, part_b))) => {
+            part_b == part_a + 1 && stem_a.eq_ignore_ascii_case(stem_b)
+        }
+        _ => false,
+    }
+}
+
+/// Parts numbered past this are not recognised (nobody splits an episode into more).
+const MAX_PART_NUMBER: u32 = 20;
+
+/// `(stem, part)` of a title ending in a part marker: "Title (2)", "Title (Part 2)",
+/// "Title, Part Two", "Title - Pt. II", "Title Part 2".
+pub fn part_marker(title: &str) -> Option<(&str, u32)> {
+    let t = title.trim_end();
+    let (stem, marker) = if let Some(inner) = t.strip_suffix(')') {
+        let open = inner.rfind('(')?;
+        let marker = inner[open + 1..].trim();
+        // A bare "(2)" must be digits: "(II)" or "(One)" alone are too often part of a name.
+        let part = match part_word(marker) {
+            Some((true, _)) => marker,
+            _ if marker.bytes().all(|b| b.is_ascii_digit()) => marker,
+            _ => return None,
+        };
+        (&inner[..open], part)
+    } else {
+        let last_space = t.rfind(char::is_whitespace)?;
+        let before = t[..last_space].trim_end();
+        let word_start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let word = &before[word_start..];
+        if !is_part_word(word) {
+            return None;
+        }
+        (&before[..word_start], &t[word_start..])
+    };
+    let number = match part_word(marker) {
+        Some((_, n)) => n,
+        None => marker.parse().ok()?,
+    };
+    if number == 0 || number > MAX_PART_NUMBER {
+        return None;
+    }
+    let stem = stem
+        .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '-' | ':' | '–' | '—'));
+    (!stem.is_empty()).then_some((stem, number))
+}
+
+fn is_part_word(word: &str) -> bool {
+    ["part", "pt.", "pt"]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// "Part N" / "Pt. N" (N in digits, words or roman numerals): `(true, N)`.
+fn part_word(marker: &str) -> Option<(bool, u32)> {
+    let mut words = marker.split_whitespace();
+    let first = words.next()?;
+    if !is_part_word(first) {
+        return None;
+    }
+    let number = words.next()?;
+    if words.next().is_some() {
+        return None;
+    }
+    Some((true, number_word(number)?))
+}
+
+fn number_word(word: &str) -> Option<u32> {
+    const WORDS: [&str; 10] = [
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    ];
+    const ROMAN: [&str; 10] = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"];
+    if let Ok(n) = word.parse::<u32>() {
+        return Some(n);
+    }
+    let lower = word.to_ascii_lowercase();
+    WORDS
+        .iter()
+        .chain(ROMAN.iter())
+        .position(|w| *w == lower)
+        .map(|i| (i % 10) as u32 + 1)
 }
 
 /// One pass over a content: its epoch and the media indices in play order.
 type Pass = (u32, Rc<[u32]>);
 
 impl Sequencer {
-    pub fn new(random_start: bool) -> Sequencer {
+    pub fn new(random_start: bool, keep_multi_part: bool) -> Sequencer {
         Sequencer {
             passes: HashMap::new(),
             random_start,
+            keep_multi_part,
+            units: HashMap::new(),
         }
+    }
+
+    /// The content's units when multi-part episodes are kept together and it has some.
+    fn multi_part_units(&mut self, library: &Library, key: ContentKey) -> Option<Rc<Units>> {
+        if !self.keep_multi_part || key.kind == ContentKind::Filler {
+            return None;
+        }
+        let units = self
+            .units
+            .entry(key)
+            .or_insert_with(|| Rc::new(Units::new(library.content(key), &library.media)));
+        units.has_multi_part().then(|| units.clone())
     }
 
     /// The next media index (into `Library::media`) and the cursor moved past it; `None` when
@@ -216,9 +382,28 @@ impl Sequencer {
             return None;
         }
         let len = content.len() as u32;
+        let units = match order {
+            Order::Random => self.multi_part_units(library, key),
+            _ => None,
+        };
         let (cursor, created) = anchor.cursor_mut(key, order);
         if created && self.random_start && key.kind != ContentKind::Filler {
             cursor.pos = (mix(stream_seed(seed, key, order, u32::MAX)) % u64::from(len)) as u32;
+        }
+        if let Some(units) = units {
+            // Each draw picks a unit; its parts play in order before the next draw.
+            let draw = mix(stream_seed(seed, key, order, cursor.epoch) ^ u64::from(cursor.pos));
+            let unit = units.unit((draw % units.len() as u64) as usize);
+            let part = (cursor.part as usize).min(unit.len() - 1);
+            cursor.part = part as u32 + 1;
+            if cursor.part as usize >= unit.len() {
+                cursor.part = 0;
+                cursor.pos = cursor.pos.wrapping_add(1);
+                if cursor.pos == 0 {
+                    cursor.epoch = cursor.epoch.wrapping_add(1);
+                }
+            }
+            return Some(unit[part]);
         }
         if order == Order::Random {
             let draw = mix(stream_seed(seed, key, order, cursor.epoch) ^ u64::from(cursor.pos));
@@ -262,12 +447,18 @@ impl Sequencer {
         let pass: Rc<[u32]> = match order {
             Order::Chronological => sorted(content, &library.media, chronological_cmp).into(),
             Order::SeasonEpisode => sorted(content, &library.media, season_episode_cmp).into(),
-            Order::Shuffled | Order::Random => {
-                let mut items = content.to_vec();
-                shuffle(&mut items, rng);
-                items.into()
+            Order::Shuffled | Order::Random => match self.multi_part_units(library, key) {
+                Some(units) => shuffle_units(&units, rng).into(),
+                None => {
+                    let mut items = content.to_vec();
+                    shuffle(&mut items, rng);
+                    items.into()
+                }
+            },
+            Order::ShuffleInOrder => {
+                let keep = self.multi_part_units(library, key).is_some();
+                shuffle_in_order(content, &library.media, rng, keep).into()
             }
-            Order::ShuffleInOrder => shuffle_in_order(content, &library.media, rng).into(),
         };
         self.passes.insert((key, order), (epoch, pass.clone()));
         pass
@@ -341,41 +532,63 @@ fn shuffle(items: &mut [u32], seed: u64) {
     }
 }
 
+/// The units in a seeded random order, each unit's parts in order.
+fn shuffle_units(units: &Units, seed: u64) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..units.len() as u32).collect();
+    shuffle(&mut order, seed);
+    let mut items = Vec::with_capacity(units.items.len());
+    for u in order {
+        items.extend_from_slice(units.unit(u as usize));
+    }
+    items
+}
+
 /// Groups by show (an item without one is its own group), keeps each group in season and
 /// episode order, and interleaves the groups uniformly at random: a shuffled multiset of
-/// group labels says which group plays next. O(n log n).
-fn shuffle_in_order(content: &[u32], media: &[Media], seed: u64) -> Vec<u32> {
-    let mut items = content.to_vec();
-    items.sort_by(|a, b| season_episode_cmp(&media[*a as usize], &media[*b as usize]));
-    // Group boundaries in the sorted list.
-    let mut starts: Vec<usize> = Vec::new();
-    for (i, m) in items.iter().enumerate() {
-        let show = media[*m as usize]
+/// group labels says which group plays next. With `keep_multi_part`, a label hands out a
+/// whole multi-part unit, so another show never lands between its parts. O(n log n).
+fn shuffle_in_order(
+    content: &[u32],
+    media: &[Media],
+    seed: u64,
+    keep_multi_part: bool,
+) -> Vec<u32> {
+    let units = if keep_multi_part {
+        Units::new(content, media)
+    } else {
+        let items = sorted(content, media, season_episode_cmp);
+        let starts = (0..items.len() as u32).collect();
+        Units { items, starts }
+    };
+    let show_of = |u: usize| {
+        media[units.unit(u)[0] as usize]
             .show_title
             .as_deref()
-            .filter(|s| !s.is_empty());
-        let new_group = match (i, show) {
+            .filter(|s| !s.is_empty())
+    };
+    // Group boundaries, in units.
+    let mut group_starts: Vec<usize> = Vec::new();
+    for u in 0..units.len() {
+        let new_group = match (u, show_of(u)) {
             (0, _) | (_, None) => true,
-            (_, Some(s)) => media[items[i - 1] as usize].show_title.as_deref() != Some(s),
+            (_, Some(s)) => show_of(u - 1) != Some(s),
         };
         if new_group {
-            starts.push(i);
+            group_starts.push(u);
         }
     }
-    let mut labels: Vec<u32> = Vec::with_capacity(items.len());
-    for (g, start) in starts.iter().enumerate() {
-        let end = starts.get(g + 1).copied().unwrap_or(items.len());
+    let mut labels: Vec<u32> = Vec::with_capacity(units.len());
+    for (g, start) in group_starts.iter().enumerate() {
+        let end = group_starts.get(g + 1).copied().unwrap_or(units.len());
         labels.extend(std::iter::repeat_n(g as u32, end - start));
     }
     shuffle(&mut labels, seed);
-    let mut next_in_group = starts.clone();
-    labels
-        .into_iter()
-        .map(|g| {
-            let slot = &mut next_in_group[g as usize];
-            let item = items[*slot];
-            *slot += 1;
-            item
-        })
-        .collect()
+    let mut next_in_group = group_starts;
+    let mut items = Vec::with_capacity(units.items.len());
+    for g in labels {
+        let next = &mut next_in_group[g as usize];
+        items.extend_from_slice(units.unit(*next));
+        *next += 1;
+    }
+    items
 }

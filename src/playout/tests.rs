@@ -23,6 +23,7 @@ fn media(id: i64, title: &str, minutes: i64) -> Media {
         show_title: None,
         season: None,
         episode: None,
+        episode_end: None,
         date: None,
     }
 }
@@ -87,6 +88,8 @@ struct Case {
     seed: u64,
     random_start_point: bool,
     shuffle_slots: bool,
+    keep_multi_part: bool,
+    daily_reset: Option<jiff::civil::Time>,
     tz: TimeZone,
 }
 
@@ -100,6 +103,8 @@ impl Case {
             seed: 42,
             random_start_point: false,
             shuffle_slots: false,
+            keep_multi_part: false,
+            daily_reset: None,
             tz: TimeZone::UTC,
         }
     }
@@ -113,6 +118,8 @@ impl Case {
             seed: self.seed,
             random_start_point: self.random_start_point,
             shuffle_slots: self.shuffle_slots,
+            keep_multi_part: self.keep_multi_part,
+            daily_reset: self.daily_reset,
             time_zone: &self.tz,
         }
     }
@@ -1095,4 +1102,139 @@ fn a_ten_thousand_item_content_builds_a_week_quickly() {
         check_contiguous(&week, T0, until);
         assert!(week.len() > 2_000, "{order:?}: {}", week.len());
     }
+}
+
+// ---------------------------------------------------------------- multi-part episodes
+
+fn part(id: i64, show: &str, ep: i32, title: &str) -> Media {
+    Media {
+        title: title.into(),
+        ..episode(id, show, 1, ep, 20)
+    }
+}
+
+/// A show with a two-part pilot, a three-part finale, a multi-episode file continued by a
+/// second part, and look-alikes that must not be joined; and another show to mix in.
+fn multi_part_show() -> Vec<Media> {
+    vec![
+        part(1, "Saga", 1, "Pilot (1)"),
+        part(2, "Saga", 2, "Pilot (2)"),
+        part(3, "Saga", 3, "Alone"),
+        part(4, "Saga", 4, "Finale, Part 1"),
+        part(5, "Saga", 5, "Finale, Part Two"),
+        part(6, "Saga", 6, "Finale - Pt. III"),
+        Media {
+            episode_end: Some(8),
+            ..part(7, "Saga", 7, "Double (1)")
+        },
+        part(9, "Saga", 9, "Double (2)"),
+        // Part 2 of another stem, and a part 2 whose part 1 is not the episode before.
+        part(10, "Saga", 10, "Other (2)"),
+        part(12, "Saga", 12, "Gap (1)"),
+        part(14, "Saga", 14, "Gap (2)"),
+        episode(21, "Else", 1, 1, 20),
+        episode(22, "Else", 1, 2, 20),
+        episode(23, "Else", 1, 3, 20),
+        episode(24, "Else", 1, 4, 20),
+    ]
+}
+
+#[test]
+fn part_markers_and_units() {
+    use super::order::{part_marker, Units};
+    assert_eq!(part_marker("Pilot (1)"), Some(("Pilot", 1)));
+    assert_eq!(part_marker("Finale, Part Two"), Some(("Finale", 2)));
+    assert_eq!(part_marker("Finale - Pt. III"), Some(("Finale", 3)));
+    assert_eq!(part_marker("The End (Part 2)"), Some(("The End", 2)));
+    assert_eq!(part_marker("Rocky (II)"), None);
+    assert_eq!(part_marker("Part 2"), None, "no stem");
+    assert_eq!(part_marker("Catch-22"), None);
+    assert_eq!(part_marker("Apollo 13"), None);
+    let media = multi_part_show();
+    let content: Vec<u32> = (0..media.len() as u32).rev().collect();
+    let units = Units::new(&content, &media);
+    let ids: Vec<Vec<i64>> = (0..units.len())
+        .map(|u| {
+            units
+                .unit(u)
+                .iter()
+                .map(|i| media[*i as usize].id)
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            vec![21],
+            vec![22],
+            vec![23],
+            vec![24],
+            vec![1, 2],
+            vec![3],
+            vec![4, 5, 6],
+            vec![7, 9],
+            vec![10],
+            vec![12],
+            vec![14],
+        ]
+    );
+}
+
+/// The media ids of the content items in `items` (no filler here).
+fn media_ids(items: &[Item]) -> Vec<i64> {
+    items.iter().filter_map(|i| i.media_id).collect()
+}
+
+/// Every later part directly follows the part before it.
+fn parts_together(ids: &[i64]) -> bool {
+    let before = |id: i64| match id {
+        2 => Some(1),
+        5 => Some(4),
+        6 => Some(5),
+        9 => Some(7),
+        _ => None,
+    };
+    ids.windows(2)
+        .all(|w| before(w[1]).is_none_or(|b| w[0] == b))
+        && ids.first().is_none_or(|first| before(*first).is_none())
+}
+
+#[test]
+fn multi_part_episodes_stay_together_in_every_shuffling_order() {
+    let lib = library(vec![(key(1), multi_part_show())]);
+    for order in [Order::Shuffled, Order::Random, Order::ShuffleInOrder] {
+        let mut n_split_without = 0;
+        for seed in 1..=20 {
+            let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), order)]);
+            case.seed = seed;
+            case.keep_multi_part = true;
+            // Two days: several passes (Shuffled), hundreds of draws (Random).
+            let ids = media_ids(&case.build(T0, T0 + 48 * 60 * MIN));
+            assert!(parts_together(&ids), "{order:?} seed {seed}: {ids:?}");
+            case.keep_multi_part = false;
+            if !parts_together(&media_ids(&case.build(T0, T0 + 48 * 60 * MIN))) {
+                n_split_without += 1;
+            }
+        }
+        assert!(
+            n_split_without > 0,
+            "{order:?} never split a multi-part episode"
+        );
+    }
+    // Sorted orders keep them together anyway; the flag changes nothing there.
+    let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), Order::SeasonEpisode)]);
+    case.keep_multi_part = true;
+    let ids = media_ids(&case.build(T0, T0 + 10 * 60 * MIN));
+    assert_eq!(ids[..10], [21, 22, 23, 24, 1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn multi_part_shuffle_snapshot() {
+    let mut case = Case::new(
+        library(vec![(key(1), multi_part_show())]),
+        vec![Slot::flood(key(1), Order::Shuffled)],
+    );
+    case.keep_multi_part = true;
+    let ids = media_ids(&case.build(T0, T0 + 15 * 20 * MIN));
+    expect!["[23, 3, 12, 24, 14, 4, 5, 6, 1, 2, 10, 22, 21, 7, 9]"].assert_eq(&format!("{ids:?}"));
 }

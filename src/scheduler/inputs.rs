@@ -28,13 +28,16 @@ pub struct PlayoutInputs {
     pub seed: u64,
     pub random_start_point: bool,
     pub shuffle_slots: bool,
+    pub keep_multi_part: bool,
+    pub daily_reset: Option<jiff::civil::Time>,
 }
 
 /// `None` when the playout does not exist or is inactive.
 pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>, DbError> {
     let row = optional(conn.query_row(
         "SELECT p.channel_id, p.program_schedule_id, p.seed, p.is_active,
-                c.fallback_filler_id, c.pre_roll_filler_id, c.post_roll_filler_id
+                c.fallback_filler_id, c.pre_roll_filler_id, c.post_roll_filler_id,
+                p.daily_reset_time
          FROM playouts p JOIN channels c ON c.id = p.channel_id WHERE p.id = ?1",
         [playout_id],
         |r| {
@@ -50,10 +53,11 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
                     mid_roll: None,
                     tail: None,
                 },
+                r.get::<_, Option<String>>(7)?,
             ))
         },
     ))?;
-    let Some((channel_id, schedule_id, seed, is_active, channel_fillers)) = row else {
+    let Some((channel_id, schedule_id, seed, is_active, channel_fillers, daily_reset)) = row else {
         return Ok(None);
     };
     if !is_active {
@@ -63,14 +67,21 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
         Some(id) => load_slots(conn, id)?,
         None => Vec::new(),
     };
-    let (random_start_point, shuffle_slots) = match schedule_id {
+    let (random_start_point, shuffle_slots, keep_multi_part) = match schedule_id {
         Some(id) => optional(conn.query_row(
-            "SELECT random_start_point, shuffle_schedule_items FROM schedules WHERE id = ?1",
+            "SELECT random_start_point, shuffle_schedule_items, keep_multi_part_episodes_together
+             FROM schedules WHERE id = ?1",
             [id],
-            |r| Ok((r.get::<_, bool>(0)?, r.get::<_, bool>(1)?)),
+            |r| {
+                Ok((
+                    r.get::<_, bool>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
+            },
         ))?
-        .unwrap_or((false, false)),
-        None => (false, false),
+        .unwrap_or((false, false, false)),
+        None => (false, false, false),
     };
     let mut loader = ContentLoader {
         conn,
@@ -112,6 +123,9 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
         seed: seed as u64,
         random_start_point,
         shuffle_slots,
+        keep_multi_part,
+        // The API validates "HH:MM"; anything unreadable in an old database means no reset.
+        daily_reset: daily_reset.as_deref().and_then(parse_time),
     }))
 }
 
@@ -234,7 +248,8 @@ struct ContentLoader<'c> {
 }
 
 const MEDIA_COLUMNS: &str = "m.id, m.title, m.duration_ms, m.show_title, m.season_number,
-    m.episode_number, coalesce(m.originally_available, CAST(m.year AS TEXT))";
+    m.episode_number, coalesce(m.originally_available, CAST(m.year AS TEXT)),
+    m.episode_number_end";
 const PLAYABLE: &str = "m.duration_ms > 0 AND m.is_missing = 0";
 
 impl ContentLoader<'_> {
@@ -284,6 +299,7 @@ impl ContentLoader<'_> {
                 season: r.get(4)?,
                 episode: r.get(5)?,
                 date: r.get::<_, Option<String>>(6)?.map(SmolStr::from),
+                episode_end: r.get(7)?,
             })
         })?;
         let mut indices = Vec::new();

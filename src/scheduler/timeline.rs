@@ -259,6 +259,8 @@ fn write_build(
         seed: inputs.seed,
         random_start_point: inputs.random_start_point,
         shuffle_slots: inputs.shuffle_slots,
+        keep_multi_part: inputs.keep_multi_part,
+        daily_reset: inputs.daily_reset,
         time_zone: tz,
     };
     let built = playout::build(&input, resume.anchor, resume.at_ms, until_ms);
