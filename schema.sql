@@ -123,7 +123,7 @@ CREATE TABLE media_items (
 );
 CREATE UNIQUE INDEX media_items_url ON media_items(url);
 CREATE UNIQUE INDEX media_items_path ON media_items(path_bytes);
-CREATE INDEX media_items_library ON media_items(library_id, dir_bytes);
+CREATE INDEX media_items_library ON media_items(library_id, dir_bytes, path_bytes);
 CREATE INDEX media_items_show ON media_items(show_title, season_number, episode_number);
 CREATE INDEX media_items_title ON media_items(title);
 

@@ -6,6 +6,7 @@
 //! It never stops for a bad file; only a gone or unreadable root fails a scan.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::ffi::OsStr;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -555,6 +556,8 @@ impl Scan {
             dir,
             folders,
             files,
+            after,
+            is_last,
         } = batch;
         let n_files = files.len() as u64;
         self.app
@@ -563,10 +566,26 @@ impl Scan {
         let dir_bytes = dir.as_os_str().as_bytes().to_vec();
         let library_id = self.library_id;
         let query_dir = dir_bytes.clone();
+        // The chunk's share of the folder's names: after the previous chunk's last, up to
+        // this chunk's last (or the end).
+        let path_of = |name: &OsStr| dir.join(name).into_os_string().into_vec();
+        let lower = after.as_deref().map(path_of);
+        let upper = match (is_last, files.last()) {
+            (false, Some(f)) => Some(path_of(&f.name)),
+            _ => None,
+        };
         let mut known = self
             .app
             .db
-            .read(move |conn| store::known_in_dir(conn, library_id, &query_dir))
+            .read(move |conn| {
+                store::known_in_dir(
+                    conn,
+                    library_id,
+                    &query_dir,
+                    lower.as_deref(),
+                    upper.as_deref(),
+                )
+            })
             .await
             .map_err(|e| ScanEnd::Failed(format!("database: {e}")))?;
         let folders: Arc<[String]> = folders.into();

@@ -230,17 +230,21 @@ pub struct Known {
     pub is_missing: bool,
 }
 
-/// The items of one folder, keyed by their full path bytes.
+/// The items of one folder whose paths lie in (`after`, `up_to`] (an absent bound is open),
+/// keyed by their full path bytes. SQLite compares BLOBs as bytes, as the walker sorts.
 pub fn known_in_dir(
     conn: &Connection,
     library_id: i64,
     dir: &[u8],
+    after: Option<&[u8]>,
+    up_to: Option<&[u8]>,
 ) -> Result<HashMap<Vec<u8>, Known>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, path_bytes, file_size, file_mtime_ms, sidecar_mtime_ms, is_missing
-         FROM media_items WHERE library_id = ?1 AND dir_bytes = ?2",
+         FROM media_items WHERE library_id = ?1 AND dir_bytes = ?2
+           AND (?3 IS NULL OR path_bytes > ?3) AND (?4 IS NULL OR path_bytes <= ?4)",
     )?;
-    let rows = stmt.query_map(params![library_id, dir], |r| {
+    let rows = stmt.query_map(params![library_id, dir, after, up_to], |r| {
         Ok((
             r.get::<_, Vec<u8>>(1)?,
             Known {

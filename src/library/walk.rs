@@ -22,6 +22,9 @@ pub const MAX_DIR_ENTRIES: usize = 100_000;
 pub const WALK_AHEAD_DIRS: usize = 4;
 /// Folders deeper than this below the root are not walked (a bound on the stack).
 pub const MAX_DEPTH: usize = 32;
+/// A folder's files go to the scanner in chunks of at most this many, so a scan's memory
+/// does not grow with the size of a folder (10k files in one folder is a case we meet).
+pub const WALK_CHUNK_FILES: usize = 1000;
 
 /// The artwork kinds served at `/static/artwork/{id}/{kind}`.
 pub const ARTWORK_KINDS: [&str; 3] = ["poster", "thumb", "fanart"];
@@ -39,13 +42,18 @@ pub struct MediaFile {
     pub sidecar_mtime_ms: i64,
 }
 
-/// One walked folder.
+/// One walked folder, or one chunk of it. A folder's chunks arrive in name order and cover
+/// its names without gaps: this chunk stands for every name after `after` (the previous
+/// chunk's last) up to its own last file, or to the end when `is_last`.
 #[derive(Debug)]
 pub struct DirBatch {
     pub dir: PathBuf,
     /// Folder names from the root down to `dir` (lossy), for name parsing.
     pub folders: Vec<String>,
+    /// Sorted by name (bytes).
     pub files: Vec<MediaFile>,
+    pub after: Option<OsString>,
+    pub is_last: bool,
 }
 
 #[derive(Debug)]
@@ -192,12 +200,26 @@ pub fn walk(spec: &WalkSpec, tx: &mpsc::Sender<WalkEvent>) {
             sub_folders.push(String::from_utf8_lossy(name.as_bytes()).into_owned());
             stack.push((dir.join(&name), sub_folders));
         }
-        if !send(WalkEvent::Dir(DirBatch {
-            dir,
-            folders,
-            files,
-        })) {
-            return;
+        let mut files = files.into_iter().peekable();
+        let mut after = None;
+        loop {
+            let chunk: Vec<MediaFile> = files.by_ref().take(WALK_CHUNK_FILES).collect();
+            let is_last = files.peek().is_none();
+            let last_name = chunk.last().map(|f| f.name.clone());
+            let batch = DirBatch {
+                dir: dir.clone(),
+                folders: folders.clone(),
+                files: chunk,
+                after: after.take(),
+                is_last,
+            };
+            if !send(WalkEvent::Dir(batch)) {
+                return;
+            }
+            if is_last {
+                break;
+            }
+            after = last_name;
         }
     }
 }

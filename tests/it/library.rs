@@ -1166,3 +1166,54 @@ fn shutdown_mid_scan_kills_and_reaps_ffprobe_and_keeps_what_was_probed() {
     let count = c.get("/api/media/count?source=local").json();
     assert_eq!(count["total"], N + 1);
 }
+
+#[test]
+fn a_big_folder_is_scanned_in_chunks_without_losing_track_of_any_file() {
+    // 2 500 files in one folder: three walker chunks of at most 1 000. Empty files are stored
+    // with an error and never probed, which keeps this quick; the bookkeeping is the same.
+    let media = TempDir::new("lib-big");
+    let name = |i: usize| format!("f{i:05}.mkv");
+    for i in 0..2500 {
+        write(&media.path().join(name(i)), b"");
+    }
+    let server = TestServer::builder().media(media.path()).start();
+    let c = server.client();
+    let id = library_id(&c);
+    let p = wait_scan(&c, id);
+    assert_eq!(
+        (&p["total_files"], &p["new_items"], &p["ffprobe_calls"]),
+        (&json!(2500), &json!(2500), &json!(0)),
+        "{p}"
+    );
+
+    // Remove the files on each side of both chunk boundaries and one inside; add one
+    // between two chunks' names.
+    for i in [0, 999, 1000, 1999, 2000, 2499, 1500] {
+        std::fs::remove_file(media.path().join(name(i))).unwrap();
+    }
+    write(&media.path().join("f00999b.mkv"), b"");
+    let p = rescan(&c, id);
+    assert_eq!(
+        (
+            &p["total_files"],
+            &p["missing_items"],
+            &p["new_items"],
+            &p["unchanged_items"],
+            &p["ffprobe_calls"]
+        ),
+        (&json!(2494), &json!(7), &json!(1), &json!(2493), &json!(0)),
+        "{p}"
+    );
+    let missing = c
+        .get(&format!(
+            "/api/media?library_id={id}&limit=1000&paginated=true&include_missing=false"
+        ))
+        .json();
+    assert_eq!(missing["total"], 2494);
+    let p = rescan(&c, id);
+    assert_eq!(
+        (&p["missing_items"], &p["new_items"], &p["unchanged_items"]),
+        (&json!(0), &json!(0), &json!(2494)),
+        "{p}"
+    );
+}
