@@ -47,8 +47,18 @@ pub fn build(input: &Input<'_>, anchor: Anchor, from_ms: i64, until_ms: i64) -> 
         shuffle_slots: input.shuffle_slots && input.slots.iter().all(|s| s.fixed_start.is_none()),
         slot_order: None,
     };
+    let mut next_reset = input
+        .daily_reset
+        .map(|time| first_reset(from_ms, time, input.time_zone, builder.state.reset_ms));
     let mut n_idle = 0;
     while builder.t < until_ms {
+        if let Some(reset_ms) = next_reset.filter(|r| builder.t >= *r) {
+            // Resuming exactly at a reset not yet applied.
+            builder.reset(reset_ms);
+            next_reset = input
+                .daily_reset
+                .map(|time| clock::next_occurrence(reset_ms + 1, time, input.time_zone));
+        }
         let (t_before, n_before) = (builder.t, builder.items.len());
         builder.step();
         if builder.t == t_before {
@@ -61,6 +71,16 @@ pub fn build(input: &Input<'_>, anchor: Anchor, from_ms: i64, until_ms: i64) -> 
         } else {
             n_idle = 0;
         }
+        if let Some(reset_ms) = next_reset.filter(|r| builder.t >= *r) {
+            // The daily reset: what runs at that instant is cut there (ErsatzTV resets the
+            // playout at its daily rebuild time and builds afresh from then), and the schedule
+            // starts over from its first slot with every content from its start.
+            builder.cut_at(reset_ms);
+            builder.reset(reset_ms);
+            next_reset = input
+                .daily_reset
+                .map(|time| clock::next_occurrence(reset_ms + 1, time, input.time_zone));
+        }
         if builder.items.len() > n_before {
             builder.mark_anchor();
         }
@@ -68,6 +88,21 @@ pub fn build(input: &Input<'_>, anchor: Anchor, from_ms: i64, until_ms: i64) -> 
     Build {
         items: builder.items,
         anchor: builder.state,
+    }
+}
+
+/// The first daily reset at or after `from_ms` that the state has not applied yet.
+fn first_reset(
+    from_ms: i64,
+    time: jiff::civil::Time,
+    tz: &jiff::tz::TimeZone,
+    applied_ms: i64,
+) -> i64 {
+    let first = clock::next_occurrence(from_ms, time, tz);
+    if first == applied_ms {
+        clock::next_occurrence(first + 1, time, tz)
+    } else {
+        first
     }
 }
 
@@ -203,15 +238,13 @@ impl Builder<'_, '_> {
     /// Returns false when the content had nothing playable (nothing was emitted for it).
     fn unit(&mut self, slot: &Slot, content: ContentKey, fillers: Fillers) -> bool {
         let library = self.input.library;
+        let seed = self.seed();
         let mut picked = None;
         for _ in 0..MAX_UNPLAYABLE_SKIPS {
-            let Some(index) = self.seq.next(
-                library,
-                content,
-                slot.order,
-                self.input.seed,
-                &mut self.state,
-            ) else {
+            let Some(index) = self
+                .seq
+                .next(library, content, slot.order, seed, &mut self.state)
+            else {
                 break;
             };
             if library.media[index as usize].duration_ms > 0 {
@@ -316,14 +349,11 @@ impl Builder<'_, '_> {
 
     fn next_filler(&mut self, preset: &FillerPreset) -> Option<u32> {
         let library = self.input.library;
+        let seed = self.seed();
         for _ in 0..MAX_UNPLAYABLE_SKIPS {
-            let index = self.seq.next(
-                library,
-                preset.content,
-                preset.order,
-                self.input.seed,
-                &mut self.state,
-            )?;
+            let index =
+                self.seq
+                    .next(library, preset.content, preset.order, seed, &mut self.state)?;
             if library.media[index as usize].duration_ms > 0 {
                 return Some(index);
             }
@@ -390,11 +420,36 @@ impl Builder<'_, '_> {
         let order = match &self.slot_order {
             Some((cached, order)) if *cached == pass => order,
             _ => {
-                let order = order::slot_order(slots.len(), self.input.seed, pass);
+                let order = order::slot_order(slots.len(), self.seed(), pass);
                 &self.slot_order.insert((pass, order)).1
             }
         };
         order[position] as usize
+    }
+
+    /// Drops what starts at or after `at_ms` and ends the item running then at `at_ms`.
+    fn cut_at(&mut self, at_ms: i64) {
+        while self.items.last().is_some_and(|i| i.start_ms >= at_ms) {
+            self.items.pop();
+        }
+        if let Some(last) = self.items.last_mut() {
+            if last.finish_ms > at_ms {
+                last.finish_ms = at_ms;
+            }
+        }
+        self.t = at_ms;
+    }
+
+    /// The schedule starts over at `at_ms` (the daily reset).
+    fn reset(&mut self, at_ms: i64) {
+        self.state = Anchor::reset(at_ms);
+        self.seq = Sequencer::new(self.input.random_start_point, self.input.keep_multi_part);
+        self.slot_order = None;
+    }
+
+    /// The seed of the current day (see `Anchor::seed`).
+    fn seed(&self) -> u64 {
+        self.state.seed(self.input.seed)
     }
 
     fn mark(&self) -> Mark {

@@ -122,6 +122,14 @@ pub struct Anchor {
     /// slots in its own seeded order.
     #[serde(rename = "q", default, skip_serializing_if = "is_zero")]
     pub pass: u32,
+    /// The instant of the last daily reset applied (0: none): the schedule started over
+    /// there, with the seed mixed with this instant so each day shuffles anew.
+    #[serde(rename = "r", default, skip_serializing_if = "is_zero_ms")]
+    pub reset_ms: i64,
+}
+
+fn is_zero_ms(n: &i64) -> bool {
+    *n == 0
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -133,6 +141,24 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl Anchor {
+    /// The state right after a daily reset at `at_ms`: the first slot, every content from
+    /// its start.
+    pub fn reset(at_ms: i64) -> Anchor {
+        Anchor {
+            reset_ms: at_ms,
+            ..Anchor::default()
+        }
+    }
+
+    /// The seed shuffles and random picks use: the playout's, mixed with the last reset.
+    pub fn seed(&self, playout_seed: u64) -> u64 {
+        if self.reset_ms == 0 {
+            playout_seed
+        } else {
+            mix(playout_seed ^ mix(self.reset_ms as u64))
+        }
+    }
+
     /// The cursor of `key` in `order`, and whether it was just created.
     fn cursor_mut(&mut self, key: ContentKey, order: Order) -> (&mut Cursor, bool) {
         let found = self

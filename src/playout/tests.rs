@@ -1238,3 +1238,110 @@ fn multi_part_shuffle_snapshot() {
     let ids = media_ids(&case.build(T0, T0 + 15 * 20 * MIN));
     expect!["[23, 3, 12, 24, 14, 4, 5, 6, 1, 2, 10, 22, 21, 7, 9]"].assert_eq(&format!("{ids:?}"));
 }
+
+// ---------------------------------------------------------------- daily reset
+
+fn ms_at(text: &str) -> i64 {
+    text.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+}
+
+#[test]
+fn daily_reset_restarts_the_schedule_each_day_across_a_dst_change() {
+    // Two shows alternating one episode each, 50 minutes long, so no reset lands on a
+    // boundary by chance. Berlin switches to summer time on 2026-03-29 at 02:00.
+    let alpha: Vec<Media> = (1..=9)
+        .map(|e| episode(100 + e as i64, "Alpha", 1, e, 50))
+        .collect();
+    let beta: Vec<Media> = (1..=9)
+        .map(|e| episode(200 + e as i64, "Beta", 1, e, 50))
+        .collect();
+    let one = |k| Slot {
+        mode: Mode::One,
+        ..Slot::flood(key(k), Order::SeasonEpisode)
+    };
+    let mut case = Case::new(
+        library(vec![(key(1), alpha), (key(2), beta)]),
+        vec![one(1), one(2)],
+    );
+    case.tz = TimeZone::get("Europe/Berlin").unwrap();
+    case.daily_reset = clock::parse_time("06:00");
+    let from = ms_at("2026-03-27T20:10:00Z");
+    let until = ms_at("2026-03-30T12:00:00Z");
+    let items = case.build(from, until);
+    // 06:00 local: CET (05:00Z) before the change, CEST (04:00Z) after.
+    let resets = [
+        ms_at("2026-03-28T05:00:00Z"),
+        ms_at("2026-03-29T04:00:00Z"),
+        ms_at("2026-03-30T04:00:00Z"),
+    ];
+    for reset in resets {
+        let at = items
+            .iter()
+            .position(|i| i.start_ms == reset)
+            .unwrap_or_else(|| panic!("an item starts at the reset {reset}"));
+        // The schedule starts over: the first slot, its first episode.
+        assert_eq!(items[at].media_id, Some(101), "{:?}", items[at]);
+        assert_eq!(items[at + 1].media_id, Some(201));
+        // What ran at the reset was cut there (not a whole 50 minutes).
+        let before = &items[at - 1];
+        assert_eq!(before.finish_ms, reset);
+        assert!(before.duration_ms() < 50 * MIN, "{before:?}");
+    }
+    // Between resets the schedule goes on as usual: no other item is cut.
+    let n_cut = items[..items.len() - 1]
+        .iter()
+        .filter(|i| i.duration_ms() != 50 * MIN)
+        .count();
+    assert_eq!(n_cut, resets.len());
+    // Resuming from any anchored item (just before, at, just after a reset) reproduces
+    // the rest: the applied reset travels in the anchor.
+    for (i, item) in items.iter().enumerate() {
+        let Some(anchor) = item.anchor.as_deref() else {
+            continue;
+        };
+        let rest = build(&case.input(), anchor.clone(), item.finish_ms, until);
+        let strip = |v: &[Item]| -> Vec<(Option<i64>, i64, i64)> {
+            v.iter()
+                .map(|x| (x.media_id, x.start_ms, x.finish_ms))
+                .collect()
+        };
+        assert_eq!(
+            strip(&rest.items),
+            strip(&items[i + 1..]),
+            "resume after {i}"
+        );
+    }
+    // Without a reset the same schedule runs straight through.
+    case.daily_reset = None;
+    let straight = case.build(from, until);
+    assert!(straight[..straight.len() - 1]
+        .iter()
+        .all(|i| i.duration_ms() == 50 * MIN));
+}
+
+#[test]
+fn each_day_after_a_reset_shuffles_anew() {
+    let shows: Vec<Media> = (1..=12)
+        .map(|e| episode(e as i64, "Mix", 1, e, 60))
+        .collect();
+    let mut case = Case::new(
+        library(vec![(key(1), shows)]),
+        vec![Slot::flood(key(1), Order::Shuffled)],
+    );
+    case.daily_reset = clock::parse_time("00:00");
+    let day = 24 * 60 * MIN;
+    let start = ms_at("2026-01-05T00:00:00Z");
+    let items = case.build(start, start + 3 * day);
+    let day_ids = |d: i64| -> Vec<Option<i64>> {
+        items
+            .iter()
+            .filter(|i| {
+                i.start_ms >= start + d * day && i.start_ms < start + d * day + 12 * 60 * MIN
+            })
+            .map(|i| i.media_id)
+            .collect()
+    };
+    assert_eq!(day_ids(1).len(), 12);
+    assert_ne!(day_ids(1), day_ids(2), "a new seed each day");
+    assert_ne!(day_ids(0), day_ids(1));
+}

@@ -1125,3 +1125,52 @@ fn a_mirror_channel_plays_its_source_shifted_and_follows_a_skip() {
     assert_shifted_copy(&source_items, &all_items(&c, chained), 60_000);
     assert_eq!(c.delete("/api/channels/1").status, 409);
 }
+
+#[test]
+fn a_daily_reset_time_restarts_the_timeline_at_that_time_each_day() {
+    const DAY_MS: i64 = 86_400_000;
+    let server = TestServer::start();
+    let c = server.client();
+    let playout_id = c.get("/api/playouts?channel_id=1").json()[0]["id"]
+        .as_i64()
+        .unwrap();
+    let bad = c.put_json(
+        &format!("/api/playouts/{playout_id}"),
+        &json!({"daily_reset_time": "25:00"}),
+    );
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    // A whole minute about two hours from now, in the configured zone (UTC by default).
+    let first_reset = (jiff::Timestamp::now().as_millisecond() / 60_000 + 127) * 60_000;
+    let time = jiff::Timestamp::from_millisecond(first_reset)
+        .unwrap()
+        .strftime("%H:%M")
+        .to_string();
+    let r = c.put_json(
+        &format!("/api/playouts/{playout_id}"),
+        &json!({"daily_reset_time": time}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["daily_reset_time"], format!("{time}:00"));
+    let items = all_items(&c, playout_id);
+    assert_contiguous(&items);
+    let last = ms(&items.last().unwrap()["finish_time"]);
+    let mut reset = first_reset;
+    let mut n_resets = 0;
+    while reset < last {
+        let at = items
+            .iter()
+            .position(|i| ms(&i["start_time"]) == reset)
+            .unwrap_or_else(|| panic!("no item starts at the reset {reset}"));
+        assert_eq!(ms(&items[at - 1]["finish_time"]), reset);
+        n_resets += 1;
+        reset += DAY_MS;
+    }
+    assert!(n_resets >= 2, "the horizon holds several days");
+    // The stored builder state knows the last reset, so extending resumes after it.
+    let playout = c.get(&format!("/api/playouts/{playout_id}")).json();
+    assert_eq!(
+        playout["anchor"]["collection_state"]["r"],
+        reset - DAY_MS,
+        "{playout}"
+    );
+}
