@@ -25,6 +25,8 @@ pub struct App {
     pub api_token: ApiToken,
     pub tools: Tools,
     pub metrics: Metrics,
+    /// The streaming engine: running channels, tuners, viewers.
+    pub streams: crate::stream::Manager,
     pub started_at: Instant,
     pub started_ms: UnixMs,
     /// Turns true once when the server begins to shut down.
@@ -60,6 +62,7 @@ impl App {
             api_token: parts.api_token,
             tools: parts.tools,
             metrics: Metrics::default(),
+            streams: crate::stream::Manager::default(),
             started_at: Instant::now(),
             started_ms: crate::time::now_ms(),
             outputs,

@@ -24,6 +24,8 @@ pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, _http_addr: SocketAddr
             tasks.spawn(crate::hdhr::ssdp::run(app.clone(), port));
         }
     }
+    // Probes the encoder, then at shutdown stops every channel and reaps its FFmpeg.
+    tasks.spawn(crate::stream::manager::run(app.clone()));
 }
 
 /// Measures how late a 1 s timer fires: the runtime's responsiveness, for /metrics.

@@ -1,34 +1,211 @@
 //! The HTTP entry points of the streaming engine. The `iptv` and `hdhr` routers call these;
-//! they own the tune semantics (404 unknown channel, 503 + 805 when no tuner is free, HEAD
-//! starts nothing).
+//! they own the tune semantics (400 bad number, 404 unknown or disabled channel, 503 + 805
+//! when no tuner is free, HEAD starts nothing) and the stream response headers.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
+use bytes::Bytes;
+use hyper::body::Frame;
+use hyper::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::StatusCode;
+
+use super::manager::TuneError;
 use crate::app::App;
-use crate::http::{ApiError, ApiResult, Req};
+use crate::http::{ApiError, ApiResult, Body, Req, Response};
+use crate::scheduler::cursor::{self, ChannelInfo};
+
+/// How long a first playlist fetch waits for the first segment of a channel it started.
+const FIRST_SEGMENT_WAIT: Duration = Duration::from_secs(12);
+
+impl From<TuneError> for ApiError {
+    fn from(err: TuneError) -> Self {
+        match err {
+            TuneError::AllTunersInUse => ApiError::unavailable(&err, 5).with_header(
+                HeaderName::from_static("x-hdhomerun-error"),
+                HeaderValue::from_static("805 All Tuners In Use"),
+            ),
+            TuneError::NoSuchTuner => ApiError::not_found(&err),
+            TuneError::TooManyViewers | TuneError::FfmpegMissing | TuneError::ShuttingDown => {
+                ApiError::unavailable(&err, 5)
+            }
+        }
+    }
+}
+
+/// A channel number as API.md defines it: `^\d+(\.\d+)?$`.
+pub fn is_channel_number(s: &str) -> bool {
+    let (whole, frac) = match s.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (s, None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    digits(whole) && frac.is_none_or(digits)
+}
+
+async fn enabled_channel(app: &App, number: &str) -> Result<ChannelInfo, ApiError> {
+    if !is_channel_number(number) {
+        return Err(ApiError::bad_request(format_args!(
+            "invalid channel number {number:?}: expected digits, optionally with one dot (\"100\", \"5.1\")"
+        )));
+    }
+    match cursor::channel_by_number(&app.db, number).await? {
+        Some(info) if info.enabled => Ok(info),
+        _ => Err(ApiError::not_found(format_args!("channel {number} not found"))),
+    }
+}
+
+fn stream_headers(resp: &mut Response, content_type: &'static str) {
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate, private"),
+    );
+    h.insert(
+        HeaderName::from_static("access-control-allow-origin"),
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+}
+
+fn ts_response(body: Body) -> Response {
+    let mut resp = hyper::Response::new(body);
+    stream_headers(&mut resp, "video/mp2t");
+    resp
+}
+
+/// The body of a HEAD answer: never polled by hyper, and of unknown length, so the headers
+/// match the GET's (chunked, no Content-Length).
+struct HeadOnly;
+
+impl hyper::body::Body for HeadOnly {
+    type Data = Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(None)
+    }
+}
 
 /// A continuous MPEG-TS of the channel numbered `number` (`/iptv/channel/{num}.ts`,
 /// `/hdhomerun/auto/v{num}`); `tuner` is `Some(n)` for `/hdhomerun/tuner{n}/stream`.
 pub async fn channel_ts(
-    _app: &Arc<App>,
-    _req: &mut Req,
-    _number: &str,
-    _tuner: Option<u16>,
+    app: &Arc<App>,
+    req: &mut Req,
+    number: &str,
+    tuner: Option<u16>,
 ) -> ApiResult {
-    Err(ApiError::unavailable("streaming is not available yet", 5))
+    let info = enabled_channel(app, number).await?;
+    if tuner.is_some_and(|n| n >= app.tuner_count()) {
+        return Err(TuneError::NoSuchTuner.into());
+    }
+    if req.is_head() {
+        app.streams.check(app, info.id, tuner)?;
+        return Ok(ts_response(Body::stream(HeadOnly)));
+    }
+    let viewer = app.streams.tune(app, &info, tuner).await?;
+    Ok(ts_response(Body::stream(viewer)))
 }
 
-/// The live HLS playlist of a channel (`/iptv/channel/{num}.m3u8`).
-pub async fn hls_playlist(_app: &Arc<App>, _req: &mut Req, _number: &str) -> ApiResult {
-    Err(ApiError::unavailable("streaming is not available yet", 5))
+/// The query suffix every emitted URL carries when the IPTV token is on.
+fn token_suffix(app: &App) -> String {
+    match app.settings().access_token() {
+        Some(token) => {
+            let mut s = String::from("?access_token=");
+            for b in token.bytes() {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    s.push(b as char);
+                } else {
+                    s.push_str(&format!("%{b:02X}"));
+                }
+            }
+            s
+        }
+        None => String::new(),
+    }
 }
 
-/// One HLS segment (`/iptv/channel/{num}/seg/{seq}.ts`).
-pub async fn hls_segment(_app: &Arc<App>, _req: &mut Req, _number: &str, _seq: u64) -> ApiResult {
-    Err(ApiError::unavailable("streaming is not available yet", 5))
+/// The live HLS playlist of a channel (`/iptv/channel/{num}.m3u8`). The first fetch starts
+/// the channel; each fetch keeps it (and its tuner) for another `hls::HOLD`.
+pub async fn hls_playlist(app: &Arc<App>, req: &mut Req, number: &str) -> ApiResult {
+    let info = enabled_channel(app, number).await?;
+    if req.is_head() {
+        app.streams.check(app, info.id, None)?;
+        let mut resp = hyper::Response::new(Body::Empty);
+        stream_headers(&mut resp, "application/vnd.apple.mpegurl");
+        return Ok(resp);
+    }
+    let channel = app.streams.ensure_running(app, &info).await?;
+    channel.hls.touch();
+    if !channel.hls.wait_for_segment(FIRST_SEGMENT_WAIT).await {
+        return Err(ApiError::unavailable("the stream is starting", 2));
+    }
+    let text = channel
+        .hls
+        .playlist(&format!("{number}/seg/"), &token_suffix(app));
+    let mut resp = hyper::Response::new(Body::from(Bytes::from(text)));
+    stream_headers(&mut resp, "application/vnd.apple.mpegurl");
+    Ok(resp)
+}
+
+/// One HLS segment (`/iptv/channel/{num}/seg/{seq}.ts`), from memory.
+pub async fn hls_segment(app: &Arc<App>, req: &mut Req, number: &str, seq: u64) -> ApiResult {
+    let info = enabled_channel(app, number).await?;
+    let chunks = app
+        .streams
+        .running(info.id)
+        .and_then(|ch| ch.hls.segment(seq))
+        .ok_or_else(|| ApiError::not_found(format_args!("segment {seq} expired")))?;
+    let len: usize = chunks.iter().map(Bytes::len).sum();
+    let body = if req.is_head() {
+        Body::Empty
+    } else {
+        Body::stream(Chunks(chunks.into_iter()))
+    };
+    let mut resp = ts_response(body);
+    resp.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
+    *resp.status_mut() = StatusCode::OK;
+    Ok(resp)
+}
+
+/// A finite body of shared chunks (an HLS segment): sent as they are, never copied.
+struct Chunks(std::vec::IntoIter<Bytes>);
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(self.get_mut().0.next().map(|b| Ok(Frame::data(b))))
+    }
 }
 
 /// One library item as MPEG-TS (`/iptv/stream/{media_id}`, `?start=` seconds).
 pub async fn media_item(_app: &Arc<App>, _req: &mut Req, _media_id: i64) -> ApiResult {
     Err(ApiError::unavailable("streaming is not available yet", 5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_numbers() {
+        for good in ["1", "100", "5.1", "0012.30"] {
+            assert!(is_channel_number(good), "{good}");
+        }
+        for bad in ["", "a", "1.", ".1", "1.2.3", "-1", "1e3", "５", " 1"] {
+            assert!(!is_channel_number(bad), "{bad}");
+        }
+    }
 }

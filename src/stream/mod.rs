@@ -1,10 +1,24 @@
 //! The streaming engine: one FFmpeg per tuned channel, spliced into one continuous MPEG-TS,
 //! fanned out to every viewer from a zero-copy ring buffer.
 //!
+//! - `ts`: packet views, PAT/PMT, timestamps; `splicer`: items joined into one stream.
+//! - `ring`: the zero-copy fan-out; `hls`: segments cut from it in memory.
+//! - `ffmpeg`: the command builder and child processes; `pool`: the tuners;
+//!   `breaker`: failures, backoff and the circuit breaker.
+//! - `channel`: one tuned channel and its feeder; `manager`: tunes, idle stop, shutdown,
+//!   stats; `http`: the entry points the routers call.
+//!
 //! **Architecture invariant:** `stream` knows nothing of SQL; it is handed a playout cursor.
 
+pub mod breaker;
+pub mod channel;
 pub mod ffmpeg;
+pub mod hls;
 pub mod http;
+pub mod manager;
+pub mod pool;
 pub mod ring;
 pub mod splicer;
 pub mod ts;
+
+pub use manager::Manager;

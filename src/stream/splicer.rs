@@ -120,6 +120,9 @@ pub struct Splicer {
     in_ref: Option<i64>,
     /// Output PCR, unwrapped 27 MHz.
     last_pcr: Option<i64>,
+    first_pcr: Option<i64>,
+    /// The first DTS ever written (output axis): where the stream's clock starts.
+    first_dts: Option<i64>,
     first_pcr_in: Option<i64>,
     pending: Vec<u8>,
     is_pending: bool,
@@ -150,6 +153,8 @@ impl Splicer {
             shift: 0,
             in_ref: None,
             last_pcr: None,
+            first_pcr: None,
+            first_dts: None,
             first_pcr_in: None,
             pending: Vec::with_capacity(PENDING_MAX_PACKETS * PACKET_LEN),
             is_pending: false,
@@ -168,6 +173,20 @@ impl Splicer {
     /// The last PCR written, in 27 MHz ticks on the unwrapped output axis.
     pub fn last_pcr(&self) -> Option<i64> {
         self.last_pcr
+    }
+
+    /// The first PCR written (27 MHz, output axis).
+    pub fn first_pcr(&self) -> Option<i64> {
+        self.first_pcr
+    }
+
+    /// How far the output has advanced, in milliseconds of stream time, from its first
+    /// DTS to the end of the latest stream.
+    pub fn elapsed_ms(&self) -> i64 {
+        match (self.first_dts, self.end_dts()) {
+            (Some(first), Some(end)) => (end - first) / 90,
+            _ => 0,
+        }
     }
 
     /// Where the output ends so far (the latest stream end), 90 kHz on the output axis.
@@ -452,6 +471,7 @@ impl Splicer {
                     }
                 }
                 self.last_pcr = Some(out);
+                self.first_pcr.get_or_insert(out);
                 Some(out)
             }
             _ => None,
@@ -472,6 +492,7 @@ impl Splicer {
         }
         let track = &mut self.tracks[slot];
         if let Some(d) = dts_out.or(pts_out) {
+            self.first_dts.get_or_insert(d);
             if let Some(last) = track.last_dts {
                 let step = d - last;
                 if step > 0 && step <= MAX_FRAME_TICKS {

@@ -1,0 +1,716 @@
+//! A tuned channel and its feeder task. The feeder walks the playout from "now": the first
+//! item starts with a seek to the right offset; shortly before an item ends the next item's
+//! FFmpeg is started; at each boundary the splicer joins them, and the output goes into the
+//! ring in chunks. FFmpeg's stdout is read only while the stream is less than `MAX_LEAD_MS`
+//! ahead of the wall clock (PCR): backpressure, not `-re`.
+//!
+//! Faults: an FFmpeg that exits non-zero, stalls or produces nothing is restarted at the
+//! stream's position with backoff; an item that fails twice in a row is skipped (slate for
+//! its slot); repeated failures open the circuit breaker and the slate plays meanwhile.
+//!
+//! It reads the timeline only through `scheduler::cursor`; it knows no SQL and no HTTP.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use hyper::body::Frame;
+use smol_str::SmolStr;
+use tokio::io::AsyncReadExt;
+use tokio::process::ChildStdout;
+use tokio::sync::Notify;
+
+use super::breaker::{Breaker, BreakerConfig, BreakerState};
+use super::ffmpeg::{self, Hardware, Job, Process, Source, StderrTail};
+use super::hls::Hls;
+use super::pool::Permit;
+use super::ring::{Cursor, Read, Ring, CHUNK_MAX_PACKETS};
+use super::splicer::{Sink, Splicer};
+use super::ts::{Aligner, PACKET_LEN};
+use crate::app::App;
+use crate::scheduler::cursor::{self, Input, MediaInfo, OutputProfile};
+use crate::time::{now_ms, UnixMs};
+
+/// How far ahead of the wall clock the stream may run. The first second is the initial
+/// burst a new viewer gets; after it, bytes flow in real time. 1 s keeps what is sent
+/// within a second of what the guide says.
+pub const MAX_LEAD_MS: i64 = 1000;
+/// The next item's FFmpeg starts this long (stream time) before the current one ends, so its
+/// first packets are ready at the boundary (FFmpeg needs ~0.1–0.5 s to open and encode).
+pub const PRESTART_MS: i64 = 3000;
+/// No byte from FFmpeg for this long while we want data is a stall (it is killed and
+/// restarted). Its first bytes get longer: it may be opening a remote URL.
+pub const STALL: Duration = Duration::from_secs(5);
+pub const FIRST_BYTE_STALL: Duration = Duration::from_secs(15);
+/// FFmpeg's stdout is read this much at a time: one pipe buffer.
+pub const READ_SIZE: usize = 64 * 1024;
+/// Chunks are cut from blocks of this size: one allocation per 256 KiB of stream, none
+/// per packet or per chunk.
+const CHUNK_BLOCK: usize = 256 * 1024;
+/// How often the feeder checks whether its last viewer has been gone for the grace period.
+const IDLE_CHECK: Duration = Duration::from_millis(250);
+/// A programme with less than this left is not started (the next one is).
+const MIN_ITEM_MS: i64 = 250;
+/// With no programme (empty or ended playout) the slate plays in pieces of this length,
+/// and the playout is looked at again after each.
+const SLATE_PIECE_MS: i64 = 60_000;
+/// An item that fails this many times in a row is skipped for its slot.
+const ITEM_FAILURES_TO_SKIP: u32 = 2;
+/// Items skipped as unplayable, remembered per channel (the oldest is forgotten first).
+const SKIPPED_ITEMS_MAX: usize = 16;
+/// A stream more than this behind the wall clock (after an outage) jumps back to "now".
+const RESYNC_BEHIND_MS: i64 = 3000;
+/// Most viewers one channel can have whatever the setting says (ring reader slots).
+pub const MAX_READERS: u16 = 256;
+
+/// Per-channel counters, read by stats snapshots without locking.
+#[derive(Default)]
+pub struct Stats {
+    pub bytes_in: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub chunks_dropped: AtomicU64,
+    pub restarts: AtomicU64,
+    pub failures: AtomicU64,
+    pub items: AtomicU64,
+    pub last_output_ms: AtomicI64,
+    pub ffmpeg_pid: AtomicU32,
+    pub breaker_code: AtomicU32,
+    pub recent_failures: AtomicU32,
+}
+
+/// What the channel is sending now.
+#[derive(Debug, Clone, Default)]
+pub struct NowPlaying {
+    pub item_id: Option<i64>,
+    pub title: String,
+    /// The stream (playout) time the piece began at.
+    pub from_ms: UnixMs,
+    pub slate: bool,
+}
+
+pub struct Channel {
+    pub id: i64,
+    pub number: SmolStr,
+    pub name: String,
+    pub tuner: u16,
+    pub started_ms: UnixMs,
+    pub ring: Ring,
+    pub hls: Hls,
+    pub stats: Stats,
+    pub stderr: Arc<StderrTail>,
+    pub now_playing: Mutex<NowPlaying>,
+    /// Viewers attached (changed under the manager's lock when attaching).
+    viewers: AtomicU32,
+    /// When the last viewer left (ms since `created`), or -1 while someone watches.
+    idle_since_ms: AtomicI64,
+    created: Instant,
+    stopping: AtomicBool,
+    stop: Notify,
+}
+
+impl Channel {
+    pub fn new(id: i64, number: SmolStr, name: String, tuner: u16) -> Channel {
+        Channel {
+            id,
+            number,
+            name,
+            tuner,
+            started_ms: now_ms(),
+            ring: Ring::new(MAX_READERS),
+            hls: Hls::default(),
+            stats: Stats::default(),
+            stderr: Arc::new(StderrTail::default()),
+            now_playing: Mutex::new(NowPlaying::default()),
+            viewers: AtomicU32::new(0),
+            idle_since_ms: AtomicI64::new(0),
+            created: Instant::now(),
+            stopping: AtomicBool::new(false),
+            stop: Notify::new(),
+        }
+    }
+
+    pub fn viewers(&self) -> u32 {
+        self.viewers.load(Ordering::Acquire)
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Asks the feeder to stop (it closes the ring, so viewers end, and reaps FFmpeg).
+    pub fn request_stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.stop.notify_one();
+    }
+
+    /// Called by the manager under its lock; `None` when the ring has no reader slot left.
+    pub(super) fn attach(self: &Arc<Self>) -> Option<Viewer> {
+        let cursor = self.ring.attach()?;
+        self.viewers.fetch_add(1, Ordering::AcqRel);
+        self.idle_since_ms.store(-1, Ordering::Release);
+        Some(Viewer {
+            channel: self.clone(),
+            cursor: Some(cursor),
+        })
+    }
+
+    fn viewer_left(&self) {
+        if self.viewers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.idle_since_ms
+                .store(self.created.elapsed().as_millis() as i64, Ordering::Release);
+        }
+    }
+
+    /// How long no TS viewer has watched, `None` while someone does (HLS is `hls.idle_for`).
+    pub fn idle_for(&self) -> Option<Duration> {
+        if self.viewers() > 0 {
+            return None;
+        }
+        let since = self.idle_since_ms.load(Ordering::Acquire);
+        if since < 0 {
+            return None;
+        }
+        Some(
+            self.created
+                .elapsed()
+                .saturating_sub(Duration::from_millis(since as u64)),
+        )
+    }
+
+    pub fn now_playing(&self) -> NowPlaying {
+        self.now_playing
+            .lock()
+            .map(|n| n.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// One viewer: a cursor into the channel's ring, polled by hyper as the response body.
+/// It holds no buffer of its own: memory per viewer is constant.
+pub struct Viewer {
+    channel: Arc<Channel>,
+    cursor: Option<Cursor>,
+}
+
+impl Viewer {
+    pub fn channel(&self) -> &Arc<Channel> {
+        &self.channel
+    }
+}
+
+impl hyper::body::Body for Viewer {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let Some(cursor) = this.cursor.as_mut() else {
+            return Poll::Ready(None);
+        };
+        loop {
+            match this.channel.ring.read(cursor, Some(cx.waker())) {
+                Read::Chunk(bytes) => {
+                    this.channel
+                        .stats
+                        .bytes_sent
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    return Poll::Ready(Some(Ok(Frame::data(bytes))));
+                }
+                Read::Lagged { n_skipped } => {
+                    this.channel
+                        .stats
+                        .chunks_dropped
+                        .fetch_add(n_skipped, Ordering::Relaxed);
+                }
+                Read::CaughtUp => return Poll::Pending,
+                Read::Closed => return Poll::Ready(None),
+            }
+        }
+    }
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        if let Some(cursor) = self.cursor.take() {
+            self.channel.ring.detach(cursor);
+        }
+        self.channel.viewer_left();
+    }
+}
+
+/// Builds ring chunks: packets are copied once, from FFmpeg's read buffer into a block;
+/// a chunk is cut at a keyframe, at `CHUNK_MAX_PACKETS`, or at the end of each read.
+struct ChunkWriter {
+    buf: BytesMut,
+    n_packets: usize,
+    keyframe: bool,
+}
+
+struct Out<'a> {
+    writer: &'a mut ChunkWriter,
+    channel: &'a Channel,
+    /// The stream time reached (for HLS segment durations), as of this read.
+    stream_ms: i64,
+}
+
+impl Out<'_> {
+    fn flush(&mut self) {
+        let w = &mut *self.writer;
+        if w.buf.is_empty() {
+            return;
+        }
+        let chunk = w.buf.split().freeze();
+        let now = now_ms();
+        self.channel
+            .hls
+            .on_chunk(&chunk, w.keyframe, self.stream_ms, now);
+        self.channel.ring.publish(chunk, w.keyframe);
+        self.channel
+            .stats
+            .last_output_ms
+            .store(now, Ordering::Relaxed);
+        w.keyframe = false;
+        w.n_packets = 0;
+    }
+}
+
+impl Sink for Out<'_> {
+    fn packet(&mut self, packet: &[u8]) {
+        let w = &mut *self.writer;
+        if w.buf.capacity() - w.buf.len() < PACKET_LEN {
+            w.buf.reserve(CHUNK_BLOCK);
+        }
+        w.buf.extend_from_slice(packet);
+        w.n_packets += 1;
+        if w.n_packets >= CHUNK_MAX_PACKETS {
+            self.flush();
+        }
+    }
+
+    fn keyframe(&mut self) {
+        self.flush();
+        self.writer.keyframe = true;
+    }
+}
+
+/// What one FFmpeg is asked to play, and the slot of the timeline it covers.
+#[derive(Debug, Clone)]
+struct Plan {
+    item_id: Option<i64>,
+    title: String,
+    /// Stream (playout) time at which it starts and is planned to end.
+    start_ms: UnixMs,
+    end_ms: UnixMs,
+    seek_ms: i64,
+    what: What,
+}
+
+#[derive(Debug, Clone)]
+enum What {
+    Media { input: Input, media: MediaInfo },
+    Slate(&'static str),
+}
+
+struct Running {
+    plan: Plan,
+    process: Process,
+    stdout: ChildStdout,
+    n_bytes: u64,
+}
+
+enum Outcome {
+    Eof,
+    Stalled,
+    Stopped,
+}
+
+/// Runs the channel until it is stopped, idle for the grace period, or the server stops.
+/// Holds the tuner `permit` for as long as it runs.
+pub async fn run(app: Arc<App>, channel: Arc<Channel>, hardware: Hardware, permit: Permit) {
+    let profile = match cursor::output_profile(&app.db, channel.id).await {
+        Ok(p) => p,
+        Err(err) => {
+            tracing::warn!(channel = %channel.number, %err, "cannot read the output profile; using the default");
+            OutputProfile::default()
+        }
+    };
+    let mut feeder = Feeder {
+        app: app.clone(),
+        channel: channel.clone(),
+        hardware,
+        profile,
+        splicer: Splicer::new(),
+        aligner: Aligner::new(READ_SIZE),
+        writer: ChunkWriter {
+            buf: BytesMut::with_capacity(CHUNK_BLOCK),
+            n_packets: 0,
+            keyframe: false,
+        },
+        origin_ms: None,
+        next: None,
+        breaker: Breaker::new(),
+        skipped: heapless::Deque::new(),
+        failed_item: None,
+        shutdown: app.shutdown.clone(),
+    };
+    tracing::info!(channel = %channel.number, tuner = channel.tuner, "channel started");
+    feeder.run().await;
+    // Viewers end first (they get what is in the ring), then the children are reaped.
+    channel.ring.close();
+    if let Some(next) = feeder.next.take() {
+        next.process.stop().await;
+    }
+    app.streams.forget(&channel);
+    drop(permit);
+    tracing::info!(channel = %channel.number, "channel stopped");
+}
+
+struct Feeder {
+    app: Arc<App>,
+    channel: Arc<Channel>,
+    hardware: Hardware,
+    profile: OutputProfile,
+    splicer: Splicer,
+    aligner: Aligner,
+    writer: ChunkWriter,
+    /// The playout time of the stream's first DTS; `None` until the first output.
+    origin_ms: Option<UnixMs>,
+    next: Option<Running>,
+    breaker: Breaker,
+    skipped: heapless::Deque<i64, SKIPPED_ITEMS_MAX>,
+    /// The item that failed last and how many times in a row.
+    failed_item: Option<(i64, u32)>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Feeder {
+    /// The playout time the output has reached (from its DTS).
+    fn pos_ms(&self) -> UnixMs {
+        match self.origin_ms {
+            Some(origin) => origin + self.splicer.elapsed_ms(),
+            None => now_ms(),
+        }
+    }
+
+    /// How far the stream is ahead of the wall clock, by its PCR.
+    fn ahead_ms(&self) -> i64 {
+        let (Some(origin), Some(first), Some(last)) = (
+            self.origin_ms,
+            self.splicer.first_pcr(),
+            self.splicer.last_pcr(),
+        ) else {
+            return 0;
+        };
+        origin + (last - first) / 27_000 - now_ms()
+    }
+
+    fn stopped(&self) -> bool {
+        self.channel.is_stopping() || *self.shutdown.borrow()
+    }
+
+    fn breaker_config(&self) -> BreakerConfig {
+        BreakerConfig::from(&self.app.settings().breaker)
+    }
+
+    async fn run(&mut self) {
+        loop {
+            if self.stopped() {
+                return;
+            }
+            // After an outage the stream has fallen behind: continue from "now" (a jump
+            // in content; the timestamps stay continuous).
+            let behind = now_ms() - self.pos_ms();
+            if let (Some(origin), true) = (self.origin_ms.as_mut(), behind > RESYNC_BEHIND_MS) {
+                *origin += behind;
+            }
+            let pos = self.pos_ms();
+            let running = match self.next.take() {
+                Some(next) if (next.plan.start_ms - pos).abs() <= 1500 => Some(next),
+                Some(stale) => {
+                    stale.process.stop().await;
+                    None
+                }
+                None => None,
+            };
+            let mut running = match running {
+                Some(r) => r,
+                None => {
+                    let plan = self.plan_at(pos).await;
+                    match self.start(plan) {
+                        Some(r) => r,
+                        None => {
+                            self.failed(None).await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            self.splicer.begin_item();
+            self.aligner.reset();
+            self.channel.stats.items.fetch_add(1, Ordering::Relaxed);
+            self.channel
+                .stats
+                .ffmpeg_pid
+                .store(running.process.pid(), Ordering::Relaxed);
+            if let Ok(mut now) = self.channel.now_playing.lock() {
+                *now = NowPlaying {
+                    item_id: running.plan.item_id,
+                    title: running.plan.title.clone(),
+                    from_ms: pos,
+                    slate: matches!(running.plan.what, What::Slate(_)),
+                };
+            }
+            let outcome = self.pump(&mut running).await;
+            let Running {
+                plan,
+                mut process,
+                stdout,
+                n_bytes,
+            } = running;
+            drop(stdout);
+            match outcome {
+                Outcome::Stopped => {
+                    process.stop().await;
+                    return;
+                }
+                Outcome::Stalled => {
+                    tracing::warn!(channel = %self.channel.number, item = ?plan.item_id, "ffmpeg stalled; restarting");
+                    process.stop().await;
+                    self.failed(Some(&plan)).await;
+                }
+                Outcome::Eof => {
+                    // Let it flush its last packets into the splicer's pending buffer.
+                    let stream_ms = self.splicer.elapsed_ms();
+                    let mut out = Out {
+                        writer: &mut self.writer,
+                        channel: &self.channel,
+                        stream_ms,
+                    };
+                    self.splicer.flush(&mut out);
+                    out.flush();
+                    let status =
+                        match tokio::time::timeout(Duration::from_secs(2), process.wait()).await {
+                            Ok(Ok(status)) => Some(status),
+                            _ => {
+                                process.stop().await;
+                                None
+                            }
+                        };
+                    // Success is an exit 0 that moved the stream on (seeking past the end
+                    // of a file shorter than its slot exits 0 with nothing to show).
+                    let reached = self.pos_ms();
+                    let progressed =
+                        reached - pos >= 500 || reached >= plan.end_ms - 1000;
+                    let ok = status.is_some_and(|s| s.success()) && n_bytes > 0 && progressed;
+                    if ok {
+                        self.breaker.record_success();
+                        self.failed_item = None;
+                    } else {
+                        tracing::warn!(
+                            channel = %self.channel.number,
+                            item = ?plan.item_id,
+                            status = ?status,
+                            stderr = ?self.channel.stderr.lines(),
+                            "ffmpeg failed"
+                        );
+                        self.failed(Some(&plan)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts a failure (breaker, per-item skip), then waits out the backoff.
+    async fn failed(&mut self, plan: Option<&Plan>) {
+        let now = Instant::now();
+        let cfg = self.breaker_config();
+        self.breaker.record_failure(now, cfg);
+        let stats = &self.channel.stats;
+        stats.failures.fetch_add(1, Ordering::Relaxed);
+        stats.restarts.fetch_add(1, Ordering::Relaxed);
+        stats
+            .recent_failures
+            .store(self.breaker.recent_failures(now, cfg), Ordering::Relaxed);
+        let state = self.breaker.state(now);
+        stats
+            .breaker_code
+            .store(state.code() as u32, Ordering::Relaxed);
+        if let BreakerState::Open { .. } = state {
+            tracing::warn!(channel = %self.channel.number, "circuit breaker open: serving the slate");
+        }
+        if let Some(item_id) = plan.and_then(|p| p.item_id) {
+            let n = match self.failed_item {
+                Some((id, n)) if id == item_id => n + 1,
+                _ => 1,
+            };
+            self.failed_item = Some((item_id, n));
+            if n >= ITEM_FAILURES_TO_SKIP {
+                tracing::warn!(channel = %self.channel.number, item = item_id, "item unplayable; skipping it");
+                if self.skipped.is_full() {
+                    self.skipped.pop_front();
+                }
+                let _ = self.skipped.push_back(item_id);
+                self.failed_item = None;
+            }
+        }
+        let wait = self.breaker.backoff();
+        if !wait.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.channel.stop.notified() => {}
+                _ = self.shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// What plays at stream time `pos`.
+    async fn plan_at(&mut self, pos: UnixMs) -> Plan {
+        let now = Instant::now();
+        let breaker = self.breaker.state(now);
+        let slate = |title: &'static str, end_ms: UnixMs| Plan {
+            item_id: None,
+            title: title.to_string(),
+            start_ms: pos,
+            end_ms: end_ms.max(pos + MIN_ITEM_MS),
+            seek_ms: 0,
+            what: What::Slate(title),
+        };
+        let programmes = match cursor::programmes(&self.app.db, self.channel.id, pos, 3).await {
+            Ok(p) => p,
+            Err(err) => {
+                tracing::warn!(channel = %self.channel.number, %err, "cannot read the playout");
+                return slate("Technical difficulties", pos + 5000);
+            }
+        };
+        let current = programmes
+            .iter()
+            .find(|p| p.start_ms <= pos && p.finish_ms - pos >= MIN_ITEM_MS);
+        let Some(p) = current else {
+            // A hole or the end of the playout: the slate until the next programme.
+            let next_start = programmes
+                .iter()
+                .map(|p| p.start_ms)
+                .find(|s| *s > pos)
+                .unwrap_or(pos + SLATE_PIECE_MS);
+            return slate("Offline", next_start.min(pos + SLATE_PIECE_MS));
+        };
+        if let BreakerState::Open { until } = breaker {
+            let left = until.saturating_duration_since(now).as_millis() as i64;
+            return slate("Technical difficulties", p.finish_ms.min(pos + left.max(1000)));
+        }
+        if self.skipped.iter().any(|id| *id == p.item_id) {
+            return slate("Technical difficulties", p.finish_ms);
+        }
+        Plan {
+            item_id: Some(p.item_id),
+            title: p.title.clone(),
+            start_ms: pos,
+            end_ms: p.finish_ms,
+            seek_ms: p.in_point_ms + (pos - p.start_ms).max(0),
+            what: What::Media {
+                input: p.input.clone(),
+                media: p.media.clone(),
+            },
+        }
+    }
+
+    fn start(&self, plan: Plan) -> Option<Running> {
+        let source = match &plan.what {
+            What::Media { input, media } => Source::Media {
+                input,
+                media,
+                title: &plan.title,
+            },
+            What::Slate(text) => Source::Slate { text },
+        };
+        let job = Job {
+            source,
+            seek_ms: plan.seek_ms,
+            duration_ms: Some(plan.end_ms - plan.start_ms),
+        };
+        let args = ffmpeg::command(&self.hardware, &self.profile, &job);
+        let program = self.app.tools.ffmpeg.program();
+        match ffmpeg::spawn(program, &args, self.channel.stderr.clone()) {
+            Ok(mut process) => {
+                let stdout = process.stdout.take()?;
+                tracing::debug!(channel = %self.channel.number, item = ?plan.item_id, seek_ms = plan.seek_ms, "ffmpeg started");
+                Some(Running {
+                    plan,
+                    process,
+                    stdout,
+                    n_bytes: 0,
+                })
+            }
+            Err(err) => {
+                tracing::warn!(channel = %self.channel.number, %err, "cannot start ffmpeg");
+                self.channel.stderr.push(&err.to_string());
+                None
+            }
+        }
+    }
+
+    /// Reads the current FFmpeg into the splicer and the ring, paced by the wall clock,
+    /// until it ends, stalls, or the channel stops.
+    async fn pump(&mut self, running: &mut Running) -> Outcome {
+        let mut idle_check = tokio::time::interval(IDLE_CHECK);
+        let mut last_data = Instant::now();
+        loop {
+            if self.stopped() {
+                return Outcome::Stopped;
+            }
+            // Start the next item's FFmpeg ahead of the boundary.
+            if self.next.is_none() && self.pos_ms() >= running.plan.end_ms - PRESTART_MS {
+                let overrun = (self.pos_ms() - running.plan.end_ms).max(0);
+                let plan = self.plan_at(running.plan.end_ms + overrun).await;
+                self.next = self.start(plan);
+            }
+            let ahead = self.ahead_ms();
+            let pace = (ahead > MAX_LEAD_MS).then(|| Duration::from_millis((ahead - MAX_LEAD_MS) as u64));
+            let stall = if running.n_bytes == 0 {
+                FIRST_BYTE_STALL
+            } else {
+                STALL
+            };
+            tokio::select! {
+                biased;
+                _ = self.channel.stop.notified() => return Outcome::Stopped,
+                _ = self.shutdown.changed() => return Outcome::Stopped,
+                _ = idle_check.tick() => {
+                    if self.app.streams.retire_if_idle(&self.app, &self.channel) {
+                        return Outcome::Stopped;
+                    }
+                }
+                _ = tokio::time::sleep(pace.unwrap_or_default()), if pace.is_some() => {
+                    // We were not reading: the stall clock restarts.
+                    last_data = Instant::now();
+                }
+                _ = tokio::time::sleep_until((last_data + stall).into()), if pace.is_none() => {
+                    return Outcome::Stalled;
+                }
+                read = running.stdout.read(self.aligner.spare()), if pace.is_none() => {
+                    let n = match read {
+                        Ok(0) | Err(_) => return Outcome::Eof,
+                        Ok(n) => n,
+                    };
+                    last_data = Instant::now();
+                    running.n_bytes += n as u64;
+                    self.channel.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                    let packets = self.aligner.filled(n);
+                    let stream_ms = self.splicer.elapsed_ms();
+                    let mut out = Out { writer: &mut self.writer, channel: &self.channel, stream_ms };
+                    self.splicer.push(packets, &mut out);
+                    out.flush();
+                    self.aligner.consume();
+                    if self.origin_ms.is_none() && self.splicer.first_pcr().is_some() {
+                        self.origin_ms = Some(running.plan.start_ms);
+                    }
+                }
+            }
+        }
+    }
+}

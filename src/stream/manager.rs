@@ -1,0 +1,380 @@
+//! The channel manager: one running `Channel` (one FFmpeg at a time, one tuner) per tuned
+//! channel, shared by all its viewers. A tune attaches a viewer to the running channel or
+//! starts it (taking a tuner from the pool, or failing at once when none is free); a channel
+//! stops once it has had no viewer for the idle grace (setting `channels.idle_grace_seconds`)
+//! and no HLS playlist fetch for `hls::HOLD`. It owns the feeder tasks (a `JoinSet`) and
+//! stops them all, reaping every FFmpeg, at shutdown.
+//!
+//! Stats snapshots for metrics, the dashboard, health and status.json come from here.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::OnceCell;
+use tokio::task::JoinSet;
+
+use super::channel::{self, Channel, Viewer, MAX_READERS};
+use super::ffmpeg::{self, Hardware};
+use super::pool::{Owner, Pool, PoolError};
+use crate::app::App;
+use crate::scheduler::cursor::ChannelInfo;
+use crate::time::now_ms;
+
+/// The feeders get this long to stop (and reap their FFmpeg) at shutdown before they are
+/// aborted: inside the 5 s process budget, after the 2 s HTTP drain runs beside it.
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TuneError {
+    AllTunersInUse,
+    NoSuchTuner,
+    TooManyViewers,
+    FfmpegMissing,
+    ShuttingDown,
+}
+
+impl std::fmt::Display for TuneError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TuneError::AllTunersInUse => f.write_str("All tuners in use"),
+            TuneError::NoSuchTuner => f.write_str("no such tuner"),
+            TuneError::TooManyViewers => f.write_str("too many viewers on this channel"),
+            TuneError::FfmpegMissing => {
+                f.write_str("ffmpeg is not installed: streams cannot start")
+            }
+            TuneError::ShuttingDown => f.write_str("shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for TuneError {}
+
+impl From<PoolError> for TuneError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::AllTunersInUse => TuneError::AllTunersInUse,
+            PoolError::NoSuchTuner => TuneError::NoSuchTuner,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Manager {
+    /// Running channels by id; at most `pool::MAX_TUNERS` (each holds a tuner).
+    channels: Mutex<HashMap<i64, Arc<Channel>>>,
+    pub pool: Arc<Pool>,
+    tasks: Mutex<JoinSet<()>>,
+    hardware: OnceCell<Hardware>,
+    media_seq: AtomicU64,
+    pub totals: Totals,
+}
+
+/// Process-wide counters (channels come and go; these stay).
+#[derive(Default)]
+pub struct Totals {
+    pub channel_starts: AtomicU64,
+    pub tunes: AtomicU64,
+    pub tunes_rejected: AtomicU64,
+}
+
+/// One running channel, as metrics, the dashboard, health and status.json see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelSnapshot {
+    pub channel_id: i64,
+    pub number: String,
+    pub name: String,
+    pub tuner: u16,
+    pub viewers: u32,
+    pub started_ms: i64,
+    pub uptime_seconds: u64,
+    pub restarts: u64,
+    pub failures: u64,
+    pub error_count_5min: u32,
+    pub bytes_in: u64,
+    pub bytes_sent: u64,
+    pub chunks_dropped: u64,
+    pub items: u64,
+    /// `closed`, `half_open` or `open`.
+    pub breaker: &'static str,
+    /// 0 closed, 1 half-open, 2 open (the Prometheus gauge).
+    pub breaker_code: u8,
+    pub last_output_ms: Option<i64>,
+    pub last_output_seconds_ago: Option<f64>,
+    pub current_item_id: Option<i64>,
+    pub current_title: String,
+    pub on_slate: bool,
+    pub ffmpeg_pid: Option<u32>,
+    pub stderr_tail: Vec<String>,
+    pub hls_segments: usize,
+}
+
+impl Manager {
+    fn lock(&self) -> MutexGuard<'_, HashMap<i64, Arc<Channel>>> {
+        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn tasks(&self) -> MutexGuard<'_, JoinSet<()>> {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The encoder the machine can use (probed once; the first call waits for the probe).
+    pub async fn hardware(&self, app: &App) -> Hardware {
+        self.hardware
+            .get_or_init(|| async {
+                let wanted = Hardware::from_board(&app.board, &app.settings().ffmpeg);
+                ffmpeg::probe(app.tools.ffmpeg.program(), &wanted).await
+            })
+            .await
+            .clone()
+    }
+
+    fn precheck(&self, app: &App) -> Result<(), TuneError> {
+        if app.is_shutting_down() {
+            return Err(TuneError::ShuttingDown);
+        }
+        if !app.tools.ffmpeg.is_available() {
+            return Err(TuneError::FfmpegMissing);
+        }
+        Ok(())
+    }
+
+    fn max_viewers(app: &App) -> u32 {
+        app.settings()
+            .channels
+            .max_viewers_per_channel
+            .clamp(1, MAX_READERS as u32)
+    }
+
+    /// What a tune would answer, without starting or reserving anything (HEAD).
+    pub fn check(&self, app: &App, channel_id: i64, want: Option<u16>) -> Result<(), TuneError> {
+        self.precheck(app)?;
+        let limit = app.tuner_count();
+        let map = self.lock();
+        if let Some(ch) = map.get(&channel_id).filter(|c| !c.is_stopping()) {
+            if want.is_some_and(|n| n >= limit) {
+                return Err(TuneError::NoSuchTuner);
+            }
+            if let Some(n) = want.filter(|n| *n != ch.tuner) {
+                self.pool.would_grant(limit, Some(n))?;
+            }
+            if ch.viewers() >= Self::max_viewers(app) {
+                return Err(TuneError::TooManyViewers);
+            }
+            return Ok(());
+        }
+        Ok(self.pool.would_grant(limit, want)?)
+    }
+
+    /// Attaches a viewer to the channel, starting it if needed.
+    pub async fn tune(
+        &self,
+        app: &Arc<App>,
+        info: &ChannelInfo,
+        want: Option<u16>,
+    ) -> Result<Viewer, TuneError> {
+        self.totals.tunes.fetch_add(1, Ordering::Relaxed);
+        let result = self.tune_inner(app, info, want, true).await;
+        if result.is_err() {
+            self.totals.tunes_rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        result.map(|(_, viewer)| viewer.expect("tune_inner attaches when asked"))
+    }
+
+    /// Starts the channel if needed, without a TS viewer (HLS).
+    pub async fn ensure_running(
+        &self,
+        app: &Arc<App>,
+        info: &ChannelInfo,
+    ) -> Result<Arc<Channel>, TuneError> {
+        self.tune_inner(app, info, None, false)
+            .await
+            .map(|(ch, _)| ch)
+    }
+
+    async fn tune_inner(
+        &self,
+        app: &Arc<App>,
+        info: &ChannelInfo,
+        want: Option<u16>,
+        attach: bool,
+    ) -> Result<(Arc<Channel>, Option<Viewer>), TuneError> {
+        self.precheck(app)?;
+        // Probed before any lock is taken (the first call may take a moment).
+        let hardware = self.hardware(app).await;
+        let limit = app.tuner_count();
+        let max_viewers = Self::max_viewers(app);
+        let mut map = self.lock();
+        if let Some(ch) = map.get(&info.id).filter(|c| !c.is_stopping()) {
+            if want.is_some_and(|n| n >= limit) {
+                return Err(TuneError::NoSuchTuner);
+            }
+            if let Some(n) = want.filter(|n| *n != ch.tuner) {
+                self.pool.would_grant(limit, Some(n))?;
+            }
+            if !attach {
+                return Ok((ch.clone(), None));
+            }
+            if ch.viewers() >= max_viewers {
+                return Err(TuneError::TooManyViewers);
+            }
+            let viewer = ch.attach().ok_or(TuneError::TooManyViewers)?;
+            return Ok((ch.clone(), Some(viewer)));
+        }
+        let permit = self.pool.acquire(Owner::Channel(info.id), limit, want)?;
+        let ch = Arc::new(Channel::new(
+            info.id,
+            info.number.clone(),
+            info.name.clone(),
+            permit.tuner(),
+        ));
+        let viewer = if attach { ch.attach() } else { None };
+        map.insert(info.id, ch.clone());
+        drop(map);
+        self.totals.channel_starts.fetch_add(1, Ordering::Relaxed);
+        let mut tasks = self.tasks();
+        // Finished feeders are collected here, so the set stays as small as the channels.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(channel::run(app.clone(), ch.clone(), hardware, permit));
+        Ok((ch, viewer))
+    }
+
+    /// The running channel with this id, if any.
+    pub fn running(&self, channel_id: i64) -> Option<Arc<Channel>> {
+        self.lock()
+            .get(&channel_id)
+            .filter(|c| !c.is_stopping())
+            .cloned()
+    }
+
+    /// Called by a feeder every few hundred ms: stops the channel (under the lock, so no
+    /// tune can attach meanwhile) when nobody has watched it for the grace period.
+    pub(super) fn retire_if_idle(&self, app: &App, ch: &Arc<Channel>) -> bool {
+        let grace = Duration::from_secs(app.settings().channels.idle_grace_seconds as u64);
+        let mut map = self.lock();
+        match ch.idle_for() {
+            Some(idle) if idle >= grace && ch.hls.idle_for() >= super::hls::HOLD => {}
+            _ => return false,
+        }
+        ch.request_stop();
+        if map.get(&ch.id).is_some_and(|c| Arc::ptr_eq(c, ch)) {
+            map.remove(&ch.id);
+        }
+        tracing::info!(channel = %ch.number, "no viewers for the idle grace; stopping");
+        true
+    }
+
+    /// Removes a stopped channel (its feeder ended for any reason).
+    pub(super) fn forget(&self, ch: &Arc<Channel>) {
+        let mut map = self.lock();
+        if map.get(&ch.id).is_some_and(|c| Arc::ptr_eq(c, ch)) {
+            map.remove(&ch.id);
+        }
+    }
+
+    /// A number for each `/iptv/stream` session (its pool owner).
+    pub(super) fn next_media_session(&self) -> u64 {
+        self.media_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(super) fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut tasks = self.tasks();
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(task);
+    }
+
+    /// Every running channel's figures.
+    pub fn snapshot(&self) -> Vec<ChannelSnapshot> {
+        let channels: Vec<Arc<Channel>> = self.lock().values().cloned().collect();
+        let now = now_ms();
+        let mut out: Vec<ChannelSnapshot> = channels
+            .iter()
+            .map(|ch| {
+                let s = &ch.stats;
+                let last = s.last_output_ms.load(Ordering::Relaxed);
+                let now_playing = ch.now_playing();
+                let breaker_code = s.breaker_code.load(Ordering::Relaxed) as u8;
+                let pid = s.ffmpeg_pid.load(Ordering::Relaxed);
+                ChannelSnapshot {
+                    channel_id: ch.id,
+                    number: ch.number.to_string(),
+                    name: ch.name.clone(),
+                    tuner: ch.tuner,
+                    viewers: ch.viewers(),
+                    started_ms: ch.started_ms,
+                    uptime_seconds: ((now - ch.started_ms).max(0) / 1000) as u64,
+                    restarts: s.restarts.load(Ordering::Relaxed),
+                    failures: s.failures.load(Ordering::Relaxed),
+                    error_count_5min: s.recent_failures.load(Ordering::Relaxed),
+                    bytes_in: s.bytes_in.load(Ordering::Relaxed),
+                    bytes_sent: s.bytes_sent.load(Ordering::Relaxed),
+                    chunks_dropped: s.chunks_dropped.load(Ordering::Relaxed),
+                    items: s.items.load(Ordering::Relaxed),
+                    breaker: match breaker_code {
+                        2 => "open",
+                        1 => "half_open",
+                        _ => "closed",
+                    },
+                    breaker_code,
+                    last_output_ms: (last > 0).then_some(last),
+                    last_output_seconds_ago: (last > 0)
+                        .then(|| (now - last).max(0) as f64 / 1000.0),
+                    current_item_id: now_playing.item_id,
+                    current_title: now_playing.title,
+                    on_slate: now_playing.slate,
+                    ffmpeg_pid: (pid > 0).then_some(pid),
+                    stderr_tail: ch.stderr.lines(),
+                    hls_segments: ch.hls.n_segments(),
+                }
+            })
+            .collect();
+        out.sort_by_key(|s| s.tuner);
+        out
+    }
+
+    /// FFmpeg-backed streams running now (channels and `/iptv/stream` sessions).
+    pub fn active_processes(&self) -> usize {
+        self.pool.in_use()
+    }
+
+    /// Stops every channel and waits (bounded) for their FFmpeg to be reaped.
+    pub async fn shutdown(&self) {
+        let channels: Vec<Arc<Channel>> = self.lock().values().cloned().collect();
+        for ch in &channels {
+            ch.request_stop();
+        }
+        let mut tasks = std::mem::take(&mut *self.tasks());
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_BUDGET, drain).await.is_err() {
+            tracing::warn!("some channels did not stop in time; aborting them");
+            tasks.abort_all();
+            // Aborted feeders drop their processes, which SIGKILL their groups.
+            let _ = tokio::time::timeout(Duration::from_millis(200), async {
+                while tasks.join_next().await.is_some() {}
+            })
+            .await;
+        }
+    }
+}
+
+/// The background task: probes the encoder at start (so the first tune does not wait for
+/// it), then, at shutdown, stops every channel.
+pub async fn run(app: Arc<App>) {
+    let mut shutdown = app.shutdown.clone();
+    if app.tools.ffmpeg.is_available() {
+        tokio::select! {
+            hw = app.streams.hardware(&app) => {
+                tracing::info!(encoder = ?hw.encoder, drawtext = hw.drawtext, "stream encoder ready");
+            }
+            _ = shutdown.changed() => {}
+        }
+    }
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            break;
+        }
+    }
+    app.streams.shutdown().await;
+}
