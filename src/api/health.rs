@@ -25,6 +25,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             Err(e) => Err(ApiError::unavailable(format_args!("not ready: {e}"), 5)),
         },
         ["detailed"] => detailed(app, timestamp).await,
+        ["channels"] => Ok(body::ok_json(&channels(app, timestamp))),
+        ["streaming"] => Ok(body::ok_json(&streaming(app, timestamp))),
         ["db"] => {
             let ok = db_ok(app).await;
             let status = if ok.is_ok() {
@@ -111,4 +113,79 @@ async fn detailed(app: &Arc<App>, timestamp: String) -> ApiResult {
             "tuner_count": app.tuner_count(),
         },
     })))
+}
+
+/// A running channel is unhealthy after this long without output (API.md §2.12).
+const CHANNEL_SILENT_UNHEALTHY_S: f64 = 60.0;
+
+/// `/api/health/channels`: every running channel's output age, restarts and recent errors.
+fn channels(app: &App, timestamp: String) -> serde_json::Value {
+    let snapshot = app.streams.snapshot();
+    let mut by_id = serde_json::Map::new();
+    let mut n_unhealthy = 0;
+    for ch in &snapshot {
+        // A channel that has not produced anything yet counts from its start.
+        let silent_s = ch
+            .last_output_seconds_ago
+            .unwrap_or(ch.uptime_seconds as f64);
+        let unhealthy = silent_s > CHANNEL_SILENT_UNHEALTHY_S || ch.breaker_code == 2;
+        if unhealthy {
+            n_unhealthy += 1;
+        }
+        by_id.insert(
+            ch.channel_id.to_string(),
+            json!({
+                "last_output_seconds_ago": ch.last_output_seconds_ago,
+                "restart_count": ch.restarts,
+                "error_count_5min": ch.error_count_5min,
+                "healthy": !unhealthy,
+                "number": ch.number,
+                "name": ch.name,
+                "tuner": ch.tuner,
+                "viewers": ch.viewers,
+                "breaker": ch.breaker,
+                "current_item_id": ch.current_item_id,
+                "current_title": ch.current_title,
+                "on_slate": ch.on_slate,
+                "bytes_sent": ch.bytes_sent,
+                "chunks_dropped": ch.chunks_dropped,
+                "ffmpeg_pid": ch.ffmpeg_pid,
+                "last_stderr": ch.stderr_tail,
+            }),
+        );
+    }
+    let status = match n_unhealthy {
+        0 => "healthy",
+        n if n == snapshot.len() => "error",
+        _ => "degraded",
+    };
+    json!({
+        "status": status,
+        "total_channels": snapshot.len(),
+        "unhealthy_channels": n_unhealthy,
+        "channels": by_id,
+        "timestamp": timestamp,
+    })
+}
+
+/// `/api/health/streaming`: FFmpeg processes and the watchdog's counters.
+fn streaming(app: &App, timestamp: String) -> serde_json::Value {
+    use std::sync::atomic::Ordering::Relaxed;
+    let totals = &app.streams.totals;
+    json!({
+        "status": if app.tools.ffmpeg.is_available() { "healthy" } else { "error" },
+        "detail": (!app.tools.ffmpeg.is_available()).then_some("ffmpeg is not installed: streams cannot start"),
+        "watchdog": {
+            "active_processes": app.streams.active_processes(),
+            "total_kills": totals.ffmpeg_kills.load(Relaxed),
+            "total_timeouts": totals.ffmpeg_stalls.load(Relaxed),
+            "total_failures": totals.ffmpeg_failures.load(Relaxed),
+        },
+        "tuners": {
+            "count": app.tuner_count(),
+            "in_use": app.streams.pool.in_use(),
+        },
+        "url_resolver": {"cache_size": 0, "registered_resolvers": 0},
+        "timestamp": timestamp,
+    })
 }

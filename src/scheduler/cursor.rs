@@ -245,3 +245,19 @@ pub async fn output_profile(db: &Db, channel_id: i64) -> Result<OutputProfile, D
     })
     .await
 }
+
+/// One library item as a programme, for `/iptv/stream/{media_id}`: its input and media info
+/// (the timing fields are zero). `None` when there is no such item.
+pub async fn media_programme(db: &Db, media_id: i64) -> Result<Option<Programme>, DbError> {
+    db.read(move |conn| {
+        let mut stmt = conn.prepare_cached(
+            "SELECT 0, mi.id, mi.title, 0, 0, 0, NULL, mi.source, mi.url, mi.path_bytes,
+                    mi.is_missing, mi.duration_ms, mi.container, mi.video_codec, mi.width,
+                    mi.height, mi.frame_rate, mi.field_order, mi.audio_codec, mi.audio_channels,
+                    mi.audio_sample_rate
+             FROM media_items mi WHERE mi.id = ?1",
+        )?;
+        optional(stmt.query_row([media_id], programme_from_row))
+    })
+    .await
+}

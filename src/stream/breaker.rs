@@ -16,7 +16,9 @@ pub const MAX_TRACKED_FAILURES: usize = 32;
 pub enum BreakerState {
     Closed,
     /// Serving the slate until the instant given.
-    Open { until: Instant },
+    Open {
+        until: Instant,
+    },
     /// The cooldown is over; the next attempt decides.
     HalfOpen,
 }
@@ -160,7 +162,10 @@ mod tests {
         }
         b.record_failure(t0 + Duration::from_secs(40), cfg());
         let open_until = t0 + Duration::from_secs(160);
-        assert_eq!(b.state(t0 + Duration::from_secs(41)), BreakerState::Open { until: open_until });
+        assert_eq!(
+            b.state(t0 + Duration::from_secs(41)),
+            BreakerState::Open { until: open_until }
+        );
         assert_eq!(b.state(open_until), BreakerState::HalfOpen);
         // A failed trial opens it again; a good one closes it.
         b.record_failure(open_until, cfg());
@@ -186,13 +191,19 @@ mod tests {
     fn backoff_grows_and_resets() {
         let t0 = Instant::now();
         let mut b = Breaker::new();
-        let big = BreakerConfig { failure_threshold: 32, ..cfg() };
+        let big = BreakerConfig {
+            failure_threshold: 32,
+            ..cfg()
+        };
         let mut waits = Vec::new();
         for _ in 0..10 {
             b.record_failure(t0, big);
             waits.push(b.backoff().as_millis());
         }
-        assert_eq!(waits, vec![0, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+        assert_eq!(
+            waits,
+            vec![0, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        );
         b.record_success();
         assert_eq!(b.backoff(), Duration::ZERO);
     }

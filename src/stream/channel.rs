@@ -46,13 +46,17 @@ pub const STALL: Duration = Duration::from_secs(5);
 pub const FIRST_BYTE_STALL: Duration = Duration::from_secs(15);
 /// FFmpeg's stdout is read this much at a time: one pipe buffer.
 pub const READ_SIZE: usize = 64 * 1024;
+/// Read data is spliced this many packets at a time, with the pacing checked between
+/// slices: one read of a still slate can hold seconds of stream.
+const SLICE_PACKETS: usize = CHUNK_MAX_PACKETS;
 /// Chunks are cut from blocks of this size: one allocation per 256 KiB of stream, none
 /// per packet or per chunk.
 const CHUNK_BLOCK: usize = 256 * 1024;
 /// How often the feeder checks whether its last viewer has been gone for the grace period.
 const IDLE_CHECK: Duration = Duration::from_millis(250);
-/// A programme with less than this left is not started (the next one is).
-const MIN_ITEM_MS: i64 = 250;
+/// A programme with less than this left is not started (the next one is): FFmpeg needs a
+/// moment to start, and a sliver of an item can hold audio with barely any video.
+const MIN_ITEM_MS: i64 = 500;
 /// With no programme (empty or ended playout) the slate plays in pieces of this length,
 /// and the playout is looked at again after each.
 const SLATE_PIECE_MS: i64 = 60_000;
@@ -397,16 +401,14 @@ impl Feeder {
         }
     }
 
-    /// How far the stream is ahead of the wall clock, by its PCR.
+    /// How far the stream is ahead of the wall clock. Measured on the output's DTS, which
+    /// the PCR follows at a constant distance (the splicer writes a PCR where FFmpeg
+    /// wrote none, so the two never part).
     fn ahead_ms(&self) -> i64 {
-        let (Some(origin), Some(first), Some(last)) = (
-            self.origin_ms,
-            self.splicer.first_pcr(),
-            self.splicer.last_pcr(),
-        ) else {
-            return 0;
-        };
-        origin + (last - first) / 27_000 - now_ms()
+        match self.origin_ms {
+            Some(_) => self.pos_ms() - now_ms(),
+            None => 0,
+        }
     }
 
     fn stopped(&self) -> bool {
@@ -475,10 +477,18 @@ impl Feeder {
             drop(stdout);
             match outcome {
                 Outcome::Stopped => {
+                    self.app
+                        .streams
+                        .totals
+                        .ffmpeg_kills
+                        .fetch_add(1, Ordering::Relaxed);
                     process.stop().await;
                     return;
                 }
                 Outcome::Stalled => {
+                    let totals = &self.app.streams.totals;
+                    totals.ffmpeg_stalls.fetch_add(1, Ordering::Relaxed);
+                    totals.ffmpeg_kills.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(channel = %self.channel.number, item = ?plan.item_id, "ffmpeg stalled; restarting");
                     process.stop().await;
                     self.failed(Some(&plan)).await;
@@ -504,8 +514,7 @@ impl Feeder {
                     // Success is an exit 0 that moved the stream on (seeking past the end
                     // of a file shorter than its slot exits 0 with nothing to show).
                     let reached = self.pos_ms();
-                    let progressed =
-                        reached - pos >= 500 || reached >= plan.end_ms - 1000;
+                    let progressed = reached - pos >= 500 || reached >= plan.end_ms - 1000;
                     let ok = status.is_some_and(|s| s.success()) && n_bytes > 0 && progressed;
                     if ok {
                         self.breaker.record_success();
@@ -530,6 +539,11 @@ impl Feeder {
         let now = Instant::now();
         let cfg = self.breaker_config();
         self.breaker.record_failure(now, cfg);
+        self.app
+            .streams
+            .totals
+            .ffmpeg_failures
+            .fetch_add(1, Ordering::Relaxed);
         let stats = &self.channel.stats;
         stats.failures.fetch_add(1, Ordering::Relaxed);
         stats.restarts.fetch_add(1, Ordering::Relaxed);
@@ -543,6 +557,7 @@ impl Feeder {
         if let BreakerState::Open { .. } = state {
             tracing::warn!(channel = %self.channel.number, "circuit breaker open: serving the slate");
         }
+        let mut skipping = false;
         if let Some(item_id) = plan.and_then(|p| p.item_id) {
             let n = match self.failed_item {
                 Some((id, n)) if id == item_id => n + 1,
@@ -556,10 +571,12 @@ impl Feeder {
                 }
                 let _ = self.skipped.push_back(item_id);
                 self.failed_item = None;
+                skipping = true;
             }
         }
+        // Backoff spaces out retries of the same thing; a skipped item is not retried.
         let wait = self.breaker.backoff();
-        if !wait.is_zero() {
+        if !wait.is_zero() && !skipping {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.channel.stop.notified() => {}
@@ -587,9 +604,11 @@ impl Feeder {
                 return slate("Technical difficulties", pos + 5000);
             }
         };
+        // The programme playing at `pos`; with less than `MIN_ITEM_MS` of it left, the next
+        // one, started that much early.
         let current = programmes
             .iter()
-            .find(|p| p.start_ms <= pos && p.finish_ms - pos >= MIN_ITEM_MS);
+            .find(|p| p.start_ms <= pos + MIN_ITEM_MS && p.finish_ms - pos >= MIN_ITEM_MS);
         let Some(p) = current else {
             // A hole or the end of the playout: the slate until the next programme.
             let next_start = programmes
@@ -601,7 +620,10 @@ impl Feeder {
         };
         if let BreakerState::Open { until } = breaker {
             let left = until.saturating_duration_since(now).as_millis() as i64;
-            return slate("Technical difficulties", p.finish_ms.min(pos + left.max(1000)));
+            return slate(
+                "Technical difficulties",
+                p.finish_ms.min(pos + left.max(1000)),
+            );
         }
         if self.skipped.iter().any(|id| *id == p.item_id) {
             return slate("Technical difficulties", p.finish_ms);
@@ -670,7 +692,14 @@ impl Feeder {
                 self.next = self.start(plan);
             }
             let ahead = self.ahead_ms();
-            let pace = (ahead > MAX_LEAD_MS).then(|| Duration::from_millis((ahead - MAX_LEAD_MS) as u64));
+            let pace =
+                (ahead > MAX_LEAD_MS).then(|| Duration::from_millis((ahead - MAX_LEAD_MS) as u64));
+            // Packets already read are spliced (paced, a slice at a time) before reading more.
+            let buffered = !self.aligner.whole().is_empty();
+            if buffered && pace.is_none() {
+                self.splice_slice(running);
+                continue;
+            }
             let stall = if running.n_bytes == 0 {
                 FIRST_BYTE_STALL
             } else {
@@ -692,7 +721,7 @@ impl Feeder {
                 _ = tokio::time::sleep_until((last_data + stall).into()), if pace.is_none() => {
                     return Outcome::Stalled;
                 }
-                read = running.stdout.read(self.aligner.spare()), if pace.is_none() => {
+                read = running.stdout.read(self.aligner.spare()), if pace.is_none() && !buffered => {
                     let n = match read {
                         Ok(0) | Err(_) => return Outcome::Eof,
                         Ok(n) => n,
@@ -700,17 +729,28 @@ impl Feeder {
                     last_data = Instant::now();
                     running.n_bytes += n as u64;
                     self.channel.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
-                    let packets = self.aligner.filled(n);
-                    let stream_ms = self.splicer.elapsed_ms();
-                    let mut out = Out { writer: &mut self.writer, channel: &self.channel, stream_ms };
-                    self.splicer.push(packets, &mut out);
-                    out.flush();
-                    self.aligner.consume();
-                    if self.origin_ms.is_none() && self.splicer.first_pcr().is_some() {
-                        self.origin_ms = Some(running.plan.start_ms);
-                    }
+                    self.aligner.commit(n);
+                    self.splice_slice(running);
                 }
             }
+        }
+    }
+
+    /// Splices up to `SLICE_PACKETS` of the packets read, into the ring.
+    fn splice_slice(&mut self, running: &Running) {
+        let stream_ms = self.splicer.elapsed_ms();
+        let whole = self.aligner.whole();
+        let n = whole.len().min(SLICE_PACKETS * PACKET_LEN);
+        let mut out = Out {
+            writer: &mut self.writer,
+            channel: &self.channel,
+            stream_ms,
+        };
+        self.splicer.push(&mut whole[..n], &mut out);
+        out.flush();
+        self.aligner.consume_bytes(n);
+        if self.origin_ms.is_none() && self.splicer.has_output() {
+            self.origin_ms = Some(running.plan.start_ms);
         }
     }
 }

@@ -240,7 +240,9 @@ pub fn command(hw: &Hardware, profile: &OutputProfile, job: &Job<'_>) -> Vec<OsS
             ("0:v:0", "1:a:0", Some("Offline".to_string()))
         }
         Source::Media { input, media, .. } => {
-            copy = can_copy(profile, media);
+            // Copy only from the start: copying from a seek point inside a GOP drops the
+            // video up to the next keyframe while the audio starts at once.
+            copy = can_copy(profile, media) && job.seek_ms == 0;
             if let Input::Url(_) = input {
                 a.push_all(&[
                     "-reconnect",
@@ -714,7 +716,7 @@ mod tests {
     }
 
     #[test]
-    fn a_matching_file_is_copied_with_seek_and_trim() {
+    fn a_matching_file_is_copied_and_trimmed_but_transcoded_when_seeking() {
         let input = Input::File("/media/a b.mp4".into());
         let media = h264_file();
         let job = Job {
@@ -723,11 +725,18 @@ mod tests {
                 media: &media,
                 title: "A",
             },
-            seek_ms: 1500,
+            seek_ms: 0,
             duration_ms: Some(6250),
         };
-        expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -ss 1.500 -i /media/a b.mp4 -map 0:v:0 -map 0:a:0 -t 6.250 -c:v copy -c:a copy -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
+        expect!["-hide_banner -nostdin -nostats -loglevel warning -i /media/a b.mp4 -map 0:v:0 -map 0:a:0 -t 6.250 -c:v copy -c:a copy -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"]
             .assert_eq(&render(&command(&board("generic"), &small(), &job)));
+        let seeking = Job {
+            seek_ms: 1500,
+            ..job
+        };
+        let argv = render(&command(&board("generic"), &small(), &seeking));
+        assert!(argv.contains("-ss 1.500 -i /media/a b.mp4"), "{argv}");
+        assert!(argv.contains("-c:v libx264"), "{argv}");
     }
 
     #[test]

@@ -213,7 +213,10 @@ mod tests {
         let text = hls.playlist("100/seg/", "");
         let expected_first = 14 - WINDOW as u64; // 14 segments of 4 s were finished
         assert!(text.starts_with("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n"));
-        assert!(text.contains(&format!("#EXT-X-MEDIA-SEQUENCE:{expected_first}\n")), "{text}");
+        assert!(
+            text.contains(&format!("#EXT-X-MEDIA-SEQUENCE:{expected_first}\n")),
+            "{text}"
+        );
         assert_eq!(text.matches("#EXTINF:4.000,").count(), WINDOW);
         assert!(!text.contains("ENDLIST"));
         let seg = hls.segment(expected_first).unwrap();

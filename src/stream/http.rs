@@ -15,7 +15,7 @@ use hyper::StatusCode;
 use super::manager::TuneError;
 use crate::app::App;
 use crate::http::{ApiError, ApiResult, Body, Req, Response};
-use crate::scheduler::cursor::{self, ChannelInfo};
+use crate::scheduler::cursor::{self, ChannelInfo, Input};
 
 /// How long a first playlist fetch waits for the first segment of a channel it started.
 const FIRST_SEGMENT_WAIT: Duration = Duration::from_secs(12);
@@ -23,13 +23,13 @@ const FIRST_SEGMENT_WAIT: Duration = Duration::from_secs(12);
 impl From<TuneError> for ApiError {
     fn from(err: TuneError) -> Self {
         match err {
-            TuneError::AllTunersInUse => ApiError::unavailable(&err, 5).with_header(
+            TuneError::AllTunersInUse => ApiError::unavailable(err, 5).with_header(
                 HeaderName::from_static("x-hdhomerun-error"),
                 HeaderValue::from_static("805 All Tuners In Use"),
             ),
-            TuneError::NoSuchTuner => ApiError::not_found(&err),
+            TuneError::NoSuchTuner => ApiError::not_found(err),
             TuneError::TooManyViewers | TuneError::FfmpegMissing | TuneError::ShuttingDown => {
-                ApiError::unavailable(&err, 5)
+                ApiError::unavailable(err, 5)
             }
         }
     }
@@ -53,7 +53,9 @@ async fn enabled_channel(app: &App, number: &str) -> Result<ChannelInfo, ApiErro
     }
     match cursor::channel_by_number(&app.db, number).await? {
         Some(info) if info.enabled => Ok(info),
-        _ => Err(ApiError::not_found(format_args!("channel {number} not found"))),
+        _ => Err(ApiError::not_found(format_args!(
+            "channel {number} not found"
+        ))),
     }
 }
 
@@ -171,7 +173,8 @@ pub async fn hls_segment(app: &Arc<App>, req: &mut Req, number: &str, seq: u64) 
         Body::stream(Chunks(chunks.into_iter()))
     };
     let mut resp = ts_response(body);
-    resp.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
+    resp.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
     *resp.status_mut() = StatusCode::OK;
     Ok(resp)
 }
@@ -190,9 +193,30 @@ impl hyper::body::Body for Chunks {
     }
 }
 
-/// One library item as MPEG-TS (`/iptv/stream/{media_id}`, `?start=` seconds).
-pub async fn media_item(_app: &Arc<App>, _req: &mut Req, _media_id: i64) -> ApiResult {
-    Err(ApiError::unavailable("streaming is not available yet", 5))
+/// One library item as MPEG-TS (`/iptv/stream/{media_id}`, `?start=` seconds), in the
+/// default output profile, through the tuner pool (it holds a tuner while it plays).
+pub async fn media_item(app: &Arc<App>, req: &mut Req, media_id: i64) -> ApiResult {
+    let start_s: f64 = req.query_parsed("start")?.unwrap_or(0.0);
+    if !(start_s.is_finite() && start_s >= 0.0) {
+        return Err(ApiError::bad_request("start: expected seconds, 0 or more"));
+    }
+    let programme = cursor::media_programme(&app.db, media_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format_args!("media item {media_id} not found")))?;
+    if matches!(programme.input, Input::Offline) {
+        return Err(ApiError::bad_request(format_args!(
+            "media item {media_id} has no playable source"
+        )));
+    }
+    if req.is_head() {
+        app.streams.check_media(app)?;
+        return Ok(ts_response(Body::stream(HeadOnly)));
+    }
+    let body = app
+        .streams
+        .play_media(app, programme, (start_s * 1000.0) as i64)
+        .await?;
+    Ok(ts_response(Body::stream(body)))
 }
 
 #[cfg(test)]

@@ -18,9 +18,13 @@ use tokio::task::JoinSet;
 
 use super::channel::{self, Channel, Viewer, MAX_READERS};
 use super::ffmpeg::{self, Hardware};
-use super::pool::{Owner, Pool, PoolError};
+use bytes::Bytes;
+
+use super::ffmpeg::{Job, Source};
+use super::pool::{Owner, Permit, Pool, PoolError};
 use crate::app::App;
 use crate::scheduler::cursor::ChannelInfo;
+use crate::scheduler::cursor::{self, Programme};
 use crate::time::now_ms;
 
 /// The feeders get this long to stop (and reap their FFmpeg) at shutdown before they are
@@ -78,6 +82,12 @@ pub struct Totals {
     pub channel_starts: AtomicU64,
     pub tunes: AtomicU64,
     pub tunes_rejected: AtomicU64,
+    /// FFmpeg runs that failed (non-zero exit, no output, or a stall).
+    pub ffmpeg_failures: AtomicU64,
+    /// FFmpeg runs killed for producing nothing for `channel::STALL`.
+    pub ffmpeg_stalls: AtomicU64,
+    /// FFmpeg processes we killed before they finished (stalls, stops, idle channels).
+    pub ffmpeg_kills: AtomicU64,
 }
 
 /// One running channel, as metrics, the dashboard, health and status.json see it.
@@ -274,12 +284,54 @@ impl Manager {
         }
     }
 
-    /// A number for each `/iptv/stream` session (its pool owner).
-    pub(super) fn next_media_session(&self) -> u64 {
-        self.media_seq.fetch_add(1, Ordering::Relaxed)
+    /// Whether `/iptv/stream` could start now (HEAD).
+    pub fn check_media(&self, app: &App) -> Result<(), TuneError> {
+        self.precheck(app)?;
+        Ok(self.pool.would_grant(app.tuner_count(), None)?)
     }
 
-    pub(super) fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+    /// Starts FFmpeg for one library item (`/iptv/stream/{id}`), holding a tuner until
+    /// the returned body is dropped.
+    pub async fn play_media(
+        &self,
+        app: &Arc<App>,
+        programme: Programme,
+        seek_ms: i64,
+    ) -> Result<MediaBody, TuneError> {
+        self.precheck(app)?;
+        let hardware = self.hardware(app).await;
+        let session = self.media_seq.fetch_add(1, Ordering::Relaxed);
+        let permit = self
+            .pool
+            .acquire(Owner::Media(session), app.tuner_count(), None)?;
+        // No channel: the default profile.
+        let profile = cursor::output_profile(&app.db, -1)
+            .await
+            .unwrap_or_default();
+        let job = Job {
+            source: Source::Media {
+                input: &programme.input,
+                media: &programme.media,
+                title: &programme.title,
+            },
+            seek_ms: programme.in_point_ms + seek_ms,
+            duration_ms: None,
+        };
+        let args = ffmpeg::command(&hardware, &profile, &job);
+        let tail = Arc::new(ffmpeg::StderrTail::default());
+        let mut process = ffmpeg::spawn(app.tools.ffmpeg.program(), &args, tail)
+            .map_err(|_| TuneError::FfmpegMissing)?;
+        let stdout = process.stdout.take().ok_or(TuneError::FfmpegMissing)?;
+        Ok(MediaBody {
+            app: app.clone(),
+            stdout,
+            buf: vec![0u8; MEDIA_READ].into_boxed_slice(),
+            process: Some(process),
+            permit: Some(permit),
+        })
+    }
+
+    fn spawn_task(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
         let mut tasks = self.tasks();
         while tasks.try_join_next().is_some() {}
         tasks.spawn(task);
@@ -356,6 +408,55 @@ impl Manager {
             })
             .await;
         }
+    }
+}
+
+/// The body of `/iptv/stream/{id}`: FFmpeg's stdout as it comes (the client's reading
+/// paces it). Dropping it stops and reaps FFmpeg, then frees the tuner.
+pub struct MediaBody {
+    app: Arc<App>,
+    stdout: tokio::process::ChildStdout,
+    buf: Box<[u8]>,
+    process: Option<ffmpeg::Process>,
+    permit: Option<Permit>,
+}
+
+/// Read from FFmpeg's stdout at a time for `/iptv/stream`.
+const MEDIA_READ: usize = 64 * 1024;
+
+impl hyper::body::Body for MediaBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        use tokio::io::AsyncRead;
+        let this = self.get_mut();
+        let mut read_buf = tokio::io::ReadBuf::new(&mut this.buf);
+        match std::pin::Pin::new(&mut this.stdout).poll_read(cx, &mut read_buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Ok(())) if read_buf.filled().is_empty() => Poll::Ready(None),
+            // One copy per read: this path serves one client per FFmpeg, nothing to share.
+            Poll::Ready(Ok(())) => Poll::Ready(Some(Ok(hyper::body::Frame::data(
+                Bytes::copy_from_slice(read_buf.filled()),
+            )))),
+        }
+    }
+}
+
+impl Drop for MediaBody {
+    fn drop(&mut self) {
+        let (Some(process), permit) = (self.process.take(), self.permit.take()) else {
+            return;
+        };
+        self.app.streams.spawn_task(async move {
+            process.stop().await;
+            drop(permit);
+        });
     }
 }
 

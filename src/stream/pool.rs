@@ -83,7 +83,11 @@ impl Pool {
     }
 }
 
-fn pick(slots: &[Option<Owner>; MAX_TUNERS], limit: u16, want: Option<u16>) -> Result<u16, PoolError> {
+fn pick(
+    slots: &[Option<Owner>; MAX_TUNERS],
+    limit: u16,
+    want: Option<u16>,
+) -> Result<u16, PoolError> {
     let limit = (limit as usize).min(MAX_TUNERS);
     let in_use = slots.iter().filter(|s| s.is_some()).count();
     if in_use >= limit {
@@ -123,13 +127,19 @@ mod tests {
         let a = pool.acquire(Owner::Channel(1), 2, None).unwrap();
         let b = pool.acquire(Owner::Channel(2), 2, None).unwrap();
         assert_eq!((a.tuner(), b.tuner()), (0, 1));
-        assert_eq!(pool.acquire(Owner::Channel(3), 2, None).err(), Some(PoolError::AllTunersInUse));
+        assert_eq!(
+            pool.acquire(Owner::Channel(3), 2, None).err(),
+            Some(PoolError::AllTunersInUse)
+        );
         assert_eq!(pool.would_grant(2, None), Err(PoolError::AllTunersInUse));
         drop(a);
         assert_eq!(pool.in_use(), 1);
         let c = pool.acquire(Owner::Channel(3), 2, None).unwrap();
         assert_eq!(c.tuner(), 0);
-        assert_eq!(pool.tuners(2), vec![Some(Owner::Channel(3)), Some(Owner::Channel(2))]);
+        assert_eq!(
+            pool.tuners(2),
+            vec![Some(Owner::Channel(3)), Some(Owner::Channel(2))]
+        );
     }
 
     #[test]

@@ -36,6 +36,10 @@ const MAX_FRAME_TICKS: i64 = PTS_HZ;
 const PCR_FILL_STEP: i64 = 80 * 27_000;
 const PCR_FILL_MAX_GAP: i64 = 2 * 27_000_000;
 const PCR_MAX_GAP: i64 = 100 * 27_000;
+/// Some FFmpeg outputs (short ones, some copies) carry no PCR at all. Then the splicer
+/// writes one itself, at most every 80 ms, this far before the video DTS (FFmpeg's default
+/// `muxdelay`), or as far as the last real PCR was.
+const DEFAULT_PCR_LEAD: i64 = 63_000;
 
 /// Where spliced packets go.
 pub trait Sink {
@@ -73,6 +77,67 @@ struct Track {
     last_step: i64,
     /// The pending item's first DTS, on its own (unwrapped input) axis.
     first_dts_in: Option<i64>,
+    /// ADTS (AAC) frames counted in the current PES. FFmpeg packs several small AAC frames
+    /// (silence) into one PES, so a stream's end is the last DTS plus all of them.
+    adts: AdtsCounter,
+}
+
+/// Counts the ADTS frames of the PES being written, by walking frame lengths across packets.
+#[derive(Debug, Default)]
+struct AdtsCounter {
+    frames: u32,
+    /// Bytes left of the current frame.
+    skip: usize,
+    header: [u8; 6],
+    header_len: usize,
+    /// One frame's duration (1024 samples) in 90 kHz ticks, from the last header.
+    frame_ticks: i64,
+    lost: bool,
+}
+
+/// ADTS sampling-frequency indexes 0..=12, in Hz.
+const ADTS_RATES: [i64; 13] = [
+    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+];
+
+impl AdtsCounter {
+    fn start_pes(&mut self) {
+        self.frames = 0;
+        self.skip = 0;
+        self.header_len = 0;
+        self.lost = false;
+    }
+
+    fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && !self.lost {
+            if self.skip > 0 {
+                let n = self.skip.min(data.len());
+                self.skip -= n;
+                data = &data[n..];
+                continue;
+            }
+            let n = (6 - self.header_len).min(data.len());
+            self.header[self.header_len..self.header_len + n].copy_from_slice(&data[..n]);
+            self.header_len += n;
+            data = &data[n..];
+            if self.header_len < 6 {
+                return;
+            }
+            let h = self.header;
+            self.header_len = 0;
+            let len =
+                (((h[3] & 0x03) as usize) << 11) | ((h[4] as usize) << 3) | (h[5] as usize >> 5);
+            if h[0] != 0xff || h[1] & 0xf0 != 0xf0 || len < 7 {
+                self.lost = true;
+                return;
+            }
+            if let Some(rate) = ADTS_RATES.get(((h[2] >> 2) & 0x0f) as usize) {
+                self.frame_ticks = 1024 * PTS_HZ / rate;
+            }
+            self.frames += 1;
+            self.skip = len - 6;
+        }
+    }
 }
 
 impl Track {
@@ -86,12 +151,20 @@ impl Track {
             last_dts: None,
             last_step: 0,
             first_dts_in: None,
+            adts: AdtsCounter::default(),
         }
     }
 
-    /// Where this stream's previous item ended (last DTS plus one frame).
+    /// Where this stream's previous item ended: the last DTS plus the last PES's frames
+    /// (AAC), or plus one frame step.
     fn end(&self) -> Option<i64> {
-        self.last_dts.map(|d| d + self.last_step)
+        let span = if self.stream_type == 0x0f && self.adts.frames > 0 && self.adts.frame_ticks > 0
+        {
+            self.adts.frames as i64 * self.adts.frame_ticks
+        } else {
+            self.last_step
+        };
+        self.last_dts.map(|d| d + span)
     }
 }
 
@@ -121,6 +194,8 @@ pub struct Splicer {
     /// Output PCR, unwrapped 27 MHz.
     last_pcr: Option<i64>,
     first_pcr: Option<i64>,
+    /// How far the PCR runs behind the video DTS (90 kHz), from the last real PCR.
+    pcr_lead: i64,
     /// The first DTS ever written (output axis): where the stream's clock starts.
     first_dts: Option<i64>,
     first_pcr_in: Option<i64>,
@@ -154,6 +229,7 @@ impl Splicer {
             in_ref: None,
             last_pcr: None,
             first_pcr: None,
+            pcr_lead: DEFAULT_PCR_LEAD,
             first_dts: None,
             first_pcr_in: None,
             pending: Vec::with_capacity(PENDING_MAX_PACKETS * PACKET_LEN),
@@ -173,6 +249,11 @@ impl Splicer {
     /// The last PCR written, in 27 MHz ticks on the unwrapped output axis.
     pub fn last_pcr(&self) -> Option<i64> {
         self.last_pcr
+    }
+
+    /// Whether anything has been written yet.
+    pub fn has_output(&self) -> bool {
+        self.first_dts.is_some()
     }
 
     /// The first PCR written (27 MHz, output axis).
@@ -451,6 +532,21 @@ impl Splicer {
         let dts = p.dts();
         let random_access = p.random_access();
         let has_payload = p.has_payload();
+        let pusi = p.pusi();
+        if self.tracks[slot].stream_type == 0x0f {
+            let payload = p.payload();
+            let adts = &mut self.tracks[slot].adts;
+            if pusi {
+                adts.start_pes();
+                // Skip the PES header (9 bytes + its optional fields).
+                if payload.len() >= 9 && payload[..3] == [0, 0, 1] {
+                    let at = 9 + payload[8] as usize;
+                    adts.feed(payload.get(at..).unwrap_or(&[]));
+                }
+            } else {
+                adts.feed(payload);
+            }
+        }
         if slot == 0 && random_access {
             sink.keyframe();
             self.emit_pat(sink);
@@ -460,7 +556,11 @@ impl Splicer {
         let pcr_out = match (pcr, is_pcr_pid) {
             (Some(pcr), true) => {
                 let base = self.unwrap_in(pcr / 300);
-                let out = (base + shift) * 300 + pcr % 300;
+                let mut out = (base + shift) * 300 + pcr % 300;
+                if let Some(last) = self.last_pcr {
+                    // Never backwards, even after a PCR of our own.
+                    out = out.max(last + 1);
+                }
                 if let Some(mut last) = self.last_pcr {
                     let gap = out - last;
                     if gap > PCR_MAX_GAP && gap <= PCR_FILL_MAX_GAP {
@@ -478,6 +578,29 @@ impl Splicer {
         };
         let pts_out = pts.map(|t| self.unwrap_in(t) + shift);
         let dts_out = dts.map(|t| self.unwrap_in(t) + shift);
+        if slot == 0 {
+            match (pcr_out, dts_out.or(pts_out)) {
+                (Some(pcr), Some(d)) => {
+                    let lead = d - pcr / 300;
+                    if (0..2 * PTS_HZ).contains(&lead) {
+                        self.pcr_lead = lead;
+                    }
+                }
+                (None, Some(d)) => {
+                    let want = (d - self.pcr_lead) * 300;
+                    let due = self
+                        .last_pcr
+                        .is_none_or(|last| want - last >= PCR_FILL_STEP);
+                    if due {
+                        let pcr = self.last_pcr.map_or(want, |last| want.max(last + 1));
+                        self.emit_pcr_only(slot, pcr, sink);
+                        self.last_pcr = Some(pcr);
+                        self.first_pcr.get_or_insert(pcr);
+                    }
+                }
+                _ => {}
+            }
+        }
         let Some(mut m) = PacketMut::new(chunk) else {
             return; // unreachable: `Packet::new` accepted the same bytes
         };

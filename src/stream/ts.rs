@@ -459,6 +459,25 @@ impl Aligner {
     /// Records `n` bytes read into `spare()`, then returns the whole packets now available
     /// (aligned, editable). Call `consume` afterwards.
     pub fn filled(&mut self, n: usize) -> &mut [u8] {
+        self.commit(n);
+        self.whole()
+    }
+
+    /// The whole packets held (aligned, editable).
+    pub fn whole(&mut self) -> &mut [u8] {
+        let whole = self.len / PACKET_LEN * PACKET_LEN;
+        &mut self.buf[..whole]
+    }
+
+    /// Drops the first `n` bytes (whole packets from `whole()`), keeping the rest.
+    pub fn consume_bytes(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.buf.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+
+    /// Records `n` bytes read into `spare()` and resynchronises on a sync byte.
+    pub fn commit(&mut self, n: usize) {
         self.len = (self.len + n).min(self.buf.len());
         let mut start = 0;
         // Resynchronise: a packet starts at a sync byte followed, one packet on, by another
@@ -477,8 +496,6 @@ impl Aligner {
             self.buf.copy_within(start..self.len, 0);
             self.len -= start;
         }
-        let whole = self.len / PACKET_LEN * PACKET_LEN;
-        &mut self.buf[..whole]
     }
 
     /// Drops the whole packets returned by `filled`, keeping the partial tail.

@@ -10,3 +10,4 @@ mod outputs_fixture;
 mod platform;
 mod playout;
 mod stream;
+mod stream_fixture;

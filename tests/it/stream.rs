@@ -121,7 +121,7 @@ pub fn decode_errors(ts: &[u8], dir: &Path) -> String {
 pub fn make_clips(dir: &Path, n: usize, seconds: f64) -> Vec<PathBuf> {
     (0..n)
         .map(|i| {
-            let path = dir.join(format!("clip{i}.ts"));
+            let path = dir.join(format!("clip{i}.mp4"));
             media::clip_mono(&path, seconds, 300 + 100 * i as u32);
             path
         })
@@ -148,6 +148,8 @@ fn splicing_real_ffmpeg_output_has_no_errors_copy_and_transcode() {
         // 21 items: 20 boundaries, including trimmed and seeked items.
         for i in 0..21 {
             let clip = &clips[i % clips.len()];
+            // Seeking makes the item a transcode (see `ffmpeg::command`): this mixes
+            // copied and transcoded items in the copy profile.
             let (seek, ms) = if i % 4 == 3 { (1000, 1500) } else { (0, 3000) };
             let mut ts = run_item(&profile, clip, &clip_info(3.0), seek, ms);
             splicer.begin_item();
@@ -174,4 +176,491 @@ fn splicing_real_ffmpeg_output_has_no_errors_copy_and_transcode() {
             "{mode}: span {span}"
         );
     }
+}
+
+use std::time::{Duration, Instant};
+
+use crate::stream_fixture::{self as fx, item, Media};
+use crate::support::wait_until;
+
+/// The parts of a stream response every TS route must have.
+fn assert_stream_headers(s: &crate::support::http::Stream) {
+    assert_eq!(s.status, 200);
+    assert_eq!(s.header("content-type"), Some("video/mp2t"));
+    assert_eq!(
+        s.header("cache-control"),
+        Some("no-cache, no-store, must-revalidate, private")
+    );
+    assert_eq!(s.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(s.header("x-accel-buffering"), Some("no"));
+    assert_eq!(s.header("content-length"), None);
+}
+
+#[test]
+fn a_channel_streams_seamlessly_across_twenty_boundaries() {
+    let media = TempDir::new("bounds");
+    let clips = fx::clips(media.path(), 3, 1.0);
+    let start = fx::now_ms() - 300;
+    let items: Vec<_> = (0..40)
+        .map(|i| item(&clips[i % 3], 1000, &format!("clip {i}")))
+        .collect();
+    let server = fx::server_with(&[], |conn| {
+        fx::add_channel(conn, "900", &items, start);
+    });
+    let mut s = server.anon().stream("/iptv/channel/900.ts").unwrap();
+    assert_stream_headers(&s);
+    let (ts, arrivals) = fx::read_for(&mut s.body, Duration::from_secs(23));
+    s.body.close();
+    if let Ok(p) = std::env::var("STREAM_TEST_DUMP") {
+        std::fs::write(p, &ts).unwrap();
+        eprintln!("{}", server.log_text());
+    }
+    let report = tscheck::check(&ts);
+    assert_eq!(report.first_pids, vec![0, 0x1000], "starts with PAT, PMT");
+    assert!(
+        report.starts_with_keyframe,
+        "the first video packet is a keyframe"
+    );
+    assert_eq!(report.total_errors(), 0, "{:?}", report.errors);
+    let video = report.pid(0x100).expect("video");
+    let span_s = (video.last_dts - video.first_dts) as f64 / 90_000.0;
+    // 1 s items: more than 20 s of video is more than 20 boundaries.
+    assert!(span_s > 21.0, "only {span_s} s of video");
+    // Paced: 23 s of wall clock carry at most ~23 s + the 1 s lead (+ a GOP of fast tune).
+    assert!(
+        span_s < 23.0 + 2.5,
+        "{span_s} s of video in 23 s: not paced"
+    );
+    let first_at = arrivals.first().unwrap().0;
+    let burst = arrivals
+        .iter()
+        .take_while(|(t, _)| t.duration_since(first_at) < Duration::from_millis(200))
+        .last()
+        .unwrap()
+        .1;
+    assert!(burst > 0);
+    // The capture ends mid-frame; decode up to the last complete one.
+    let last_frame_at = video.pes.last().unwrap().1;
+    let errors = decode_errors(&ts[..last_frame_at], media.path());
+    assert!(errors.trim().is_empty(), "ffmpeg reported: {errors}");
+}
+
+/// A long generated programme (a transcode of FFmpeg's own test card), from a second ago.
+fn long_generated() -> Vec<fx::Item> {
+    vec![item(&Media::Generated(2), 600_000, "Long")]
+}
+
+fn read_some(s: &mut crate::support::http::Stream, n: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = vec![0u8; n];
+    s.body.read_exact(&mut out).expect("stream bytes");
+    out
+}
+
+#[test]
+fn viewers_share_one_ffmpeg_and_the_tuner_limit_holds() {
+    let start = fx::now_ms() - 1000;
+    let server = fx::server_with(&["--tuners", "1"], |conn| {
+        fx::set_setting(
+            conn,
+            "channels",
+            r#"{"max_viewers_per_channel":2,"idle_grace_seconds":30}"#,
+        );
+        fx::add_channel(conn, "900", &long_generated(), start);
+        fx::add_channel(conn, "901", &long_generated(), start);
+        let off = fx::add_channel(conn, "902", &long_generated(), start);
+        conn.execute("UPDATE channels SET enabled = 0 WHERE id = ?1", [off])
+            .unwrap();
+    });
+    let c = server.anon();
+    // The encoder probe runs at start; let it finish.
+    assert!(wait_until(Duration::from_secs(10), || server
+        .log_text()
+        .contains("stream encoder ready")));
+    assert!(wait_until(Duration::from_secs(10), || fx::n_ffmpeg(
+        &server
+    ) == 0));
+    // HEAD answers with the stream headers and starts nothing.
+    let head = c.head("/iptv/channel/900.ts");
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some("video/mp2t"));
+    assert_eq!(head.header("content-length"), None);
+    assert_eq!(fx::n_ffmpeg(&server), 0, "HEAD started FFmpeg");
+    // Bad and unknown numbers.
+    assert_eq!(c.get("/iptv/channel/9x.ts").status, 400);
+    let unknown = c.get("/iptv/channel/999.ts");
+    assert_eq!(unknown.status, 404);
+    unknown.detail();
+    assert_eq!(
+        c.get("/hdhomerun/auto/v902").status,
+        404,
+        "disabled channel"
+    );
+    // Two viewers, two routes, one FFmpeg.
+    let mut a = c.stream("/iptv/channel/900.ts").unwrap();
+    assert_stream_headers(&a);
+    let mut b = c.stream("/hdhomerun/auto/v900").unwrap();
+    assert_stream_headers(&b);
+    let first_a = read_some(&mut a, 188 * 50);
+    let first_b = read_some(&mut b, 188 * 50);
+    for first in [&first_a, &first_b] {
+        let report = tscheck::check(first);
+        assert_eq!(report.first_pids, vec![0, 0x1000]);
+    }
+    assert!(wait_until(Duration::from_secs(3), || fx::n_ffmpeg(&server) == 1));
+    // The channel's limit of 2 viewers.
+    let third = c.get("/iptv/channel/900.ts");
+    assert_eq!(third.status, 503);
+    third.detail();
+    // The only tuner is busy: another channel gets 805, at once.
+    let t = Instant::now();
+    let busy = c.get("/iptv/channel/901.ts");
+    assert!(t.elapsed() < Duration::from_secs(1));
+    assert_eq!(busy.status, 503);
+    assert_eq!(
+        busy.header("x-hdhomerun-error"),
+        Some("805 All Tuners In Use")
+    );
+    assert_eq!(busy.header("retry-after"), Some("5"));
+    assert_eq!(busy.detail(), "All tuners in use");
+    assert_eq!(c.head("/hdhomerun/auto/v901").status, 503);
+    assert_eq!(
+        c.get("/hdhomerun/tuner0/stream?channel=auto:v901").status,
+        503
+    );
+    assert_eq!(
+        c.get("/hdhomerun/tuner1/stream?channel=auto:v900").status,
+        404
+    );
+    // The channel status is visible to health.
+    let health = server.anon().get("/api/health/channels").json();
+    assert_eq!(health["total_channels"], 1, "{health}");
+    let ch = health["channels"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(ch["viewers"], 2, "{health}");
+    assert_eq!(ch["number"], "900");
+    let streaming = server.anon().get("/api/health/streaming").json();
+    assert_eq!(streaming["watchdog"]["active_processes"], 1, "{streaming}");
+    a.body.close();
+    b.body.close();
+}
+
+#[test]
+fn an_idle_channel_stops_after_the_grace_and_a_quick_retune_is_instant() {
+    let start = fx::now_ms() - 1000;
+    let server = fx::server_with(&[], |conn| {
+        fx::set_setting(
+            conn,
+            "channels",
+            r#"{"max_viewers_per_channel":50,"idle_grace_seconds":2}"#,
+        );
+        fx::add_channel(conn, "900", &long_generated(), start);
+    });
+    let c = server.anon();
+    let mut a = c.stream("/iptv/channel/900.ts").unwrap();
+    read_some(&mut a, 188 * 100);
+    let pids = fx::ffmpeg_pids(&server);
+    assert_eq!(pids.len(), 1);
+    a.body.close();
+    // Re-tune within the grace: the same FFmpeg, bytes at once.
+    let t = Instant::now();
+    let mut b = c.stream("/iptv/channel/900.ts").unwrap();
+    let first = read_some(&mut b, 188 * 7);
+    let warm = t.elapsed();
+    assert!(warm < Duration::from_millis(200), "warm tune took {warm:?}");
+    assert_eq!(fx::ffmpeg_pids(&server), pids);
+    let report = tscheck::check(&first);
+    assert_eq!(
+        report.first_pids,
+        vec![0, 0x1000],
+        "a re-tune starts at PAT, PMT"
+    );
+    b.body.close();
+    let left = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(10), || fx::n_ffmpeg(&server) == 0),
+        "the idle channel did not stop"
+    );
+    let stopped_after = left.elapsed();
+    assert!(
+        stopped_after >= Duration::from_millis(1800),
+        "stopped after {stopped_after:?}, before the grace"
+    );
+    assert_eq!(
+        server.anon().get("/api/health/channels").json()["total_channels"],
+        0
+    );
+}
+
+#[test]
+fn a_killed_ffmpeg_is_restarted_and_bytes_resume_within_two_seconds() {
+    let start = fx::now_ms() - 1000;
+    let server = fx::server_with(&[], |conn| {
+        fx::add_channel(conn, "900", &long_generated(), start);
+    });
+    let mut s = server.anon().stream("/iptv/channel/900.ts").unwrap();
+    s.body.set_timeout(Duration::from_secs(5));
+    let (before, _) = fx::read_for(&mut s.body, Duration::from_secs(3));
+    let pids = fx::ffmpeg_pids(&server);
+    assert_eq!(pids.len(), 1);
+    let killed_at = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-9", &pids[0].to_string()])
+        .status()
+        .unwrap();
+    let (after, arrivals) = fx::read_for(&mut s.body, Duration::from_secs(6));
+    s.body.close();
+    // The longest silence after the kill.
+    let mut last = killed_at;
+    let mut longest = Duration::ZERO;
+    for (t, _) in &arrivals {
+        longest = longest.max(t.duration_since(last));
+        last = *t;
+    }
+    longest = longest.max(Instant::now().duration_since(last));
+    assert!(
+        longest < Duration::from_secs(2),
+        "no bytes for {longest:?} after the kill"
+    );
+    let restarted = fx::ffmpeg_pids(&server);
+    assert_eq!(restarted.len(), 1);
+    assert_ne!(restarted, pids);
+    // The stream stayed one continuous TS through the restart.
+    let mut all = before;
+    all.extend_from_slice(&after);
+    let report = tscheck::check(&all);
+    assert_eq!(
+        report.cc_errors + report.pts_errors + report.pcr_errors,
+        0,
+        "{:?}",
+        report.errors
+    );
+    let health = server.anon().get("/api/health/channels").json();
+    let ch = health["channels"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert!(ch["restart_count"].as_u64().unwrap() >= 1, "{health}");
+}
+
+#[test]
+fn a_broken_file_in_the_playout_is_skipped_without_dropping_the_viewer() {
+    let media = TempDir::new("broken");
+    let clips = fx::clips(media.path(), 2, 1.0);
+    let broken = media.path().join("broken.ts");
+    std::fs::write(&broken, b"this is not a video file at all").unwrap();
+    let start = fx::now_ms() - 200;
+    let mut items: Vec<_> = (0..2)
+        .map(|i| item(&clips[0], 1000, &format!("a{i}")))
+        .collect();
+    items.push(item(&Media::Broken(broken), 3000, "broken"));
+    items.extend((0..6).map(|i| item(&clips[1], 1000, &format!("b{i}"))));
+    let server = fx::server_with(&[], |conn| {
+        fx::add_channel(conn, "900", &items, start);
+    });
+    let mut s = server.anon().stream("/iptv/channel/900.ts").unwrap();
+    s.body.set_timeout(Duration::from_secs(5));
+    let (ts, arrivals) = fx::read_for(&mut s.body, Duration::from_secs(9));
+    s.body.close();
+    if let Ok(p) = std::env::var("STREAM_TEST_DUMP") {
+        std::fs::write(p, &ts).unwrap();
+    }
+    let mut longest = Duration::ZERO;
+    for w in arrivals.windows(2) {
+        longest = longest.max(w[1].0.duration_since(w[0].0));
+    }
+    let t0 = arrivals[0].0;
+    let timeline: Vec<_> = arrivals
+        .iter()
+        .map(|(t, n)| (t.duration_since(t0).as_millis(), *n))
+        .collect();
+    assert!(
+        longest < Duration::from_secs(2),
+        "the viewer waited {longest:?}: {timeline:?}\n{}",
+        server.log_text()
+    );
+    let report = tscheck::check(&ts);
+    assert_eq!(
+        report.cc_errors + report.pts_errors,
+        0,
+        "{:?}",
+        report.errors
+    );
+    let video = report.pid(0x100).unwrap();
+    let span_s = (video.last_dts - video.first_dts) as f64 / 90_000.0;
+    assert!(span_s > 7.0, "only {span_s} s of video in 9 s");
+    assert!(
+        server.log_text().contains("item unplayable; skipping it"),
+        "{}",
+        server.log_text()
+    );
+}
+
+#[test]
+fn fifty_viewers_and_a_slow_one_does_not_slow_the_others() {
+    let start = fx::now_ms() - 1000;
+    let server = fx::server_with(&[], |conn| {
+        fx::add_channel(conn, "900", &long_generated(), start);
+    });
+    let addr = server.addr;
+    // One viewer that never reads.
+    let stalled = crate::support::Client::new(addr)
+        .stream("/iptv/channel/900.ts")
+        .unwrap();
+    let readers: Vec<_> = (0..49)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut s = crate::support::Client::new(addr)
+                    .stream("/iptv/channel/900.ts")
+                    .unwrap();
+                assert_eq!(s.status, 200);
+                s.body.set_timeout(Duration::from_secs(5));
+                let (ts, _) = fx::read_for(&mut s.body, Duration::from_secs(6));
+                s.body.close();
+                ts
+            })
+        })
+        .collect();
+    let results: Vec<Vec<u8>> = readers.into_iter().map(|h| h.join().unwrap()).collect();
+    let spans: Vec<f64> = results
+        .iter()
+        .map(|ts| {
+            let r = tscheck::check(ts);
+            assert_eq!(r.first_pids, vec![0, 0x1000]);
+            assert_eq!(r.cc_errors, 0, "{:?}", r.errors);
+            let v = r.pid(0x100).unwrap();
+            (v.last_dts - v.first_dts) as f64 / 90_000.0
+        })
+        .collect();
+    let min = spans.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(
+        min > 4.0,
+        "a viewer got only {min} s of video in 6 s: {spans:?}"
+    );
+    assert_eq!(fx::n_ffmpeg(&server), 1);
+    stalled.body.close();
+}
+
+#[test]
+fn hls_is_read_by_ffmpeg() {
+    let start = fx::now_ms() - 1000;
+    let server = fx::server_with(&[], |conn| {
+        fx::add_channel(conn, "900", &long_generated(), start);
+    });
+    let playlist = server.anon().get("/iptv/channel/900.m3u8");
+    assert_eq!(playlist.status, 200, "{}", playlist.text());
+    assert_eq!(
+        playlist.header("content-type"),
+        Some("application/vnd.apple.mpegurl")
+    );
+    let text = playlist.text();
+    assert!(
+        text.starts_with("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:"),
+        "{text}"
+    );
+    assert!(text.contains("900/seg/0.ts"), "{text}");
+    assert!(!text.contains("ENDLIST"));
+    let seg = server.anon().get("/iptv/channel/900/seg/0.ts");
+    assert_eq!(seg.status, 200);
+    let report = tscheck::check(&seg.body);
+    assert_eq!(report.first_pids, vec![0, 0x1000]);
+    assert!(report.starts_with_keyframe);
+    assert_eq!(
+        server.anon().get("/iptv/channel/900/seg/999.ts").status,
+        404
+    );
+    let url = format!("http://{}/iptv/channel/900.m3u8", server.addr);
+    let out = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-v",
+            "error",
+            "-i",
+            &url,
+            "-t",
+            "6",
+            "-f",
+            "null",
+            "-",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(errors.trim().is_empty(), "ffmpeg reported: {errors}");
+}
+
+#[test]
+fn a_media_item_streams_from_an_offset_through_the_pool() {
+    let media = TempDir::new("item");
+    let clips = fx::clips(media.path(), 1, 3.0);
+    let Media::Clip(path) = &clips[0] else {
+        unreachable!()
+    };
+    let server = fx::server_with(&["--tuners", "1"], |conn| {
+        fx::add_channel(
+            conn,
+            "900",
+            &[item(&clips[0], 3000, "c")],
+            fx::now_ms() + 3_600_000,
+        );
+    });
+    let conn = rusqlite::Connection::open(server.data_dir().join("exstreamtv.db")).unwrap();
+    let id: i64 = conn
+        .query_row(
+            "SELECT id FROM media_items WHERE url = ?1",
+            [path.display().to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let c = server.anon();
+    assert_eq!(c.head(&format!("/iptv/stream/{id}")).status, 200);
+    assert_eq!(c.get("/iptv/stream/999999").status, 404);
+    assert_eq!(c.get(&format!("/iptv/stream/{id}?start=-1")).status, 400);
+    let r = c.get(&format!("/iptv/stream/{id}?start=1"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("video/mp2t"));
+    let report = tscheck::check(&r.body);
+    assert_eq!(report.total_errors(), 0, "{:?}", report.errors);
+    let v = report.pid(0x100).unwrap();
+    let span = (v.last_dts - v.first_dts) as f64 / 90_000.0;
+    assert!((1.5..2.5).contains(&span), "span {span}");
+    assert!(wait_until(Duration::from_secs(3), || fx::n_ffmpeg(&server) == 0));
+}
+
+#[test]
+fn shutdown_with_viewers_reaps_every_ffmpeg_within_the_budget() {
+    let start = fx::now_ms() - 1000;
+    let mut server = fx::server_with(&[], |conn| {
+        fx::add_channel(conn, "900", &long_generated(), start);
+        fx::add_channel(conn, "901", &long_generated(), start);
+    });
+    let mut a = server.anon().stream("/iptv/channel/900.ts").unwrap();
+    let mut b = server.anon().stream("/iptv/channel/901.ts").unwrap();
+    read_some(&mut a, 188 * 10);
+    read_some(&mut b, 188 * 10);
+    assert_eq!(fx::n_ffmpeg(&server), 2);
+    let marker = server.marker.clone();
+    let t = Instant::now();
+    let status = server.stop(Duration::from_secs(6)).expect("exited");
+    assert!(status.success());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        t.elapsed()
+    );
+    assert!(crate::support::server::marked_processes(&marker).is_empty());
 }

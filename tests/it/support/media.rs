@@ -53,7 +53,8 @@ pub fn ffmpeg(args: &[&str], out: &Path) {
     );
 }
 
-/// Like `clip`, with mono audio and in MPEG-TS (fast to seek), for streaming tests.
+/// Like `clip`, with mono audio (the container follows the extension; use .mp4, which
+/// seeks exactly, for streaming tests).
 pub fn clip_mono(path: &Path, seconds: f64, freq: u32) {
     ffmpeg(
         &[
