@@ -236,8 +236,9 @@ fn check_channel_refs(
 /// After the write, inside its transaction: the merged row's mirror settings must make sense
 /// (a source, no cycle), and a mirror gets a playout to hold its copied timeline.
 fn settle_mirror(tx: &rusqlite::Connection, id: i64) -> Result<(), ApiError> {
-    crate::scheduler::mirror::validate(tx, id)
-        .map_err(|problem| ApiError::invalid("mirror_source_channel_id", problem))?;
+    if let Some(problem) = crate::scheduler::mirror::validate(tx, id)? {
+        return Err(ApiError::invalid("mirror_source_channel_id", problem));
+    }
     crate::scheduler::mirror::ensure_playout(tx, id, now_ms())?;
     Ok(())
 }

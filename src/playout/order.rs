@@ -444,9 +444,21 @@ impl Sequencer {
             cursor.pos = 0;
             cursor.epoch = cursor.epoch.wrapping_add(1);
         }
-        let (pos, epoch) = (cursor.pos, cursor.epoch);
+        let (mut pos, epoch) = (cursor.pos, cursor.epoch);
         cursor.pos += 1;
         let pass = self.pass(library, key, order, seed, epoch);
+        if created && self.random_start && self.keep_multi_part && key.kind != ContentKind::Filler {
+            // A random start inside a multi-part episode starts at its first part.
+            let media = &library.media;
+            while pos > 0
+                && pass.get(pos as usize).is_some_and(|m| {
+                    continues_part(&media[pass[pos as usize - 1] as usize], &media[*m as usize])
+                })
+            {
+                pos -= 1;
+            }
+            anchor.cursor_mut(key, order).0.pos = pos + 1;
+        }
         pass.get(pos as usize).copied()
     }
 

@@ -1345,3 +1345,24 @@ fn each_day_after_a_reset_shuffles_anew() {
     assert_ne!(day_ids(1), day_ids(2), "a new seed each day");
     assert_ne!(day_ids(0), day_ids(1));
 }
+
+#[test]
+fn a_random_start_point_never_lands_inside_a_multi_part_episode() {
+    let lib = library(vec![(key(1), multi_part_show())]);
+    for order in [Order::SeasonEpisode, Order::Shuffled, Order::ShuffleInOrder] {
+        let mut n_split_without = 0;
+        for seed in 1..=30 {
+            let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), order)]);
+            case.seed = seed;
+            case.random_start_point = true;
+            case.keep_multi_part = true;
+            let ids = media_ids(&case.build(T0, T0 + 10 * 60 * MIN));
+            assert!(parts_together(&ids), "{order:?} seed {seed}: {ids:?}");
+            case.keep_multi_part = false;
+            if !parts_together(&media_ids(&case.build(T0, T0 + 10 * 60 * MIN))) {
+                n_split_without += 1;
+            }
+        }
+        assert!(n_split_without > 0, "{order:?}: no seed starts mid-episode");
+    }
+}

@@ -119,32 +119,32 @@ impl std::fmt::Display for Invalid {
 /// Checks the stored settings of `channel_id` (call it inside the write transaction, after
 /// the write, so it sees the merged row): a mirror needs a source, and the chain from it must
 /// reach a generated channel without coming back.
-pub fn validate(conn: &Connection, channel_id: i64) -> Result<(), Invalid> {
-    let Ok(Some(link)) = mirror_settings(conn, channel_id) else {
-        return Ok(());
+pub fn validate(conn: &Connection, channel_id: i64) -> Result<Option<Invalid>, DbError> {
+    let Some(link) = mirror_settings(conn, channel_id)? else {
+        return Ok(None);
     };
     let Some(source) = link.source else {
-        return Err(Invalid::NoSource);
+        return Ok(Some(Invalid::NoSource));
     };
     if source == channel_id {
-        return Err(Invalid::SelfMirror);
+        return Ok(Some(Invalid::SelfMirror));
     }
     let mut current = source;
     for _ in 0..MAX_MIRROR_DEPTH {
-        match mirror_settings(conn, current) {
-            Ok(Some(Link {
+        match mirror_settings(conn, current)? {
+            Some(Link {
                 source: Some(next), ..
-            })) => {
+            }) => {
                 if next == channel_id {
-                    return Err(Invalid::Cycle { through: current });
+                    return Ok(Some(Invalid::Cycle { through: current }));
                 }
                 current = next;
             }
             // A generated root, or a mirror without a source (it plays the slate): no cycle.
-            _ => return Ok(()),
+            _ => return Ok(None),
         }
     }
-    Err(Invalid::TooDeep)
+    Ok(Some(Invalid::TooDeep))
 }
 
 /// Every mirror that follows `channel_id`, directly or through other mirrors, breadth first.
@@ -222,6 +222,22 @@ pub fn ensure_playout(
         params![channel_id, now_ms],
     )?;
     Ok(Some(conn.last_insert_rowid()))
+}
+
+/// Gives every mirror channel without an active playout one (channels that became mirrors
+/// some other way than the channel API: an import, an old database).
+pub fn ensure_all_playouts(conn: &Connection, now_ms: i64) -> Result<usize, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM channels c WHERE playout_source = 'mirror' AND NOT EXISTS
+             (SELECT 1 FROM playouts p WHERE p.channel_id = c.id AND p.is_active = 1)",
+    )?;
+    let ids = stmt
+        .query_map([], |r| r.get::<_, i64>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    for id in &ids {
+        ensure_playout(conn, *id, now_ms)?;
+    }
+    Ok(ids.len())
 }
 
 /// One timeline row as the copy compares and writes it.
@@ -480,10 +496,13 @@ mod tests {
         );
         assert_eq!(mirrors_of(&conn, 1).unwrap(), [2, 3]);
         assert_eq!(lead_ms(&conn, 1).unwrap(), 240_000);
-        assert_eq!(validate(&conn, 3), Ok(()));
+        assert_eq!(validate(&conn, 3).unwrap(), None);
         // 1 → 3 would close the loop 1 → 3 → 2 → 1.
         channel(&conn, 1, Some(3), 0);
-        assert_eq!(validate(&conn, 1), Err(Invalid::Cycle { through: 2 }));
+        assert_eq!(
+            validate(&conn, 1).unwrap(),
+            Some(Invalid::Cycle { through: 2 })
+        );
         assert_eq!(
             source_of(&conn, 2).unwrap(),
             Source::Mirror {
@@ -492,9 +511,9 @@ mod tests {
             }
         );
         channel(&conn, 4, Some(4), 0);
-        assert_eq!(validate(&conn, 4), Err(Invalid::SelfMirror));
+        assert_eq!(validate(&conn, 4).unwrap(), Some(Invalid::SelfMirror));
         conn.execute("INSERT INTO channels VALUES (5, 'mirror', NULL, 0)", [])
             .unwrap();
-        assert_eq!(validate(&conn, 5), Err(Invalid::NoSource));
+        assert_eq!(validate(&conn, 5).unwrap(), Some(Invalid::NoSource));
     }
 }

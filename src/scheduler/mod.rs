@@ -66,7 +66,7 @@ fn extend_all(
     horizon: i64,
     tz: &jiff::tz::TimeZone,
 ) -> Result<usize, DbError> {
-    let mut n_written = 0;
+    let mut n_written = mirror::ensure_all_playouts(conn, now)?;
     for playout_id in active_playouts(conn)? {
         n_written += timeline::extend(conn, playout_id, now, horizon, tz)?.n_written;
     }
@@ -119,7 +119,13 @@ pub async fn channel_changed(app: &Arc<App>, channel_id: i64) -> Result<(), DbEr
 
 /// Rebuilds every active playout from now (a filler preset or a collection changed).
 pub async fn rebuild_all(app: &Arc<App>) -> Result<(), DbError> {
-    let ids = app.db.read(active_playouts).await?;
+    let ids = app
+        .db
+        .write(|conn| {
+            mirror::ensure_all_playouts(conn, now_ms())?;
+            active_playouts(conn)
+        })
+        .await?;
     rebuild_many(app, ids).await
 }
 
