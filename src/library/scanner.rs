@@ -35,6 +35,9 @@ const WRITE_INTERVAL: Duration = Duration::from_secs(2);
 const RECENT_ERRORS: usize = 20;
 /// The progress line in the log, at most this often.
 const LOG_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the scanner looks for libraries whose `scan_interval_hours` has passed. An
+/// unchanged rescan costs a walk and no ffprobe, so checking often is cheap.
+const DUE_CHECK_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// ffprobe runs at once when neither the setting nor the board says (never 0).
 const MIN_CONCURRENCY: usize = 1;
 
@@ -268,9 +271,15 @@ pub async fn run(app: Arc<App>) {
         return;
     };
     let mut shutdown = app.shutdown.clone();
+    let mut due_check = tokio::time::interval(DUE_CHECK_INTERVAL);
+    due_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let library_id = tokio::select! {
             _ = probe::shutdown_signal(&mut shutdown) => return,
+            _ = due_check.tick() => {
+                queue_due_scans(&app).await;
+                continue;
+            }
             next = requests.recv() => match next {
                 Some(id) => id,
                 None => return,
@@ -280,6 +289,37 @@ pub async fn run(app: Arc<App>) {
         if app.is_shutting_down() {
             return;
         }
+    }
+}
+
+/// Queues a scan of every enabled local library whose `scan_interval_hours` (0: never) has
+/// passed since its last successful scan. A failed library is retried at each check, so a
+/// folder that comes back (a remounted disk) is noticed.
+async fn queue_due_scans(app: &Arc<App>) {
+    let now = crate::time::now_ms();
+    let due = app
+        .db
+        .read(move |conn| {
+            let rows = store::libraries(conn, Some("local"))?;
+            Ok(rows
+                .into_iter()
+                .filter(|l| l.is_enabled && l.scan_interval_hours > 0)
+                .filter(|l| match l.last_scan_ms {
+                    Some(last) => now - last >= l.scan_interval_hours * 3_600_000,
+                    None => l.last_error.is_some(),
+                })
+                .map(|l| l.id)
+                .collect::<Vec<_>>())
+        })
+        .await;
+    match due {
+        Ok(ids) => {
+            for id in ids {
+                // Already queued or scanning: nothing to add.
+                let _ = app.scanner.request(id);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot look for libraries due a scan"),
     }
 }
 
@@ -348,64 +388,45 @@ async fn scan_library(app: &Arc<App>, library_id: i64) {
     finish(app, library_id, result).await;
 }
 
-/// Records the end of a scan, then tells the rest of the server what changed.
+/// Records the end of a scan, then tells the rest of the server what changed. A scan reads
+/// `done` once its collections and first-run channels are written, so a client that waits
+/// for `done` finds them; the playout rebuild follows.
 async fn finish(app: &Arc<App>, library_id: i64, result: Result<u64, ScanEnd>) {
     let now = crate::time::now_ms();
-    let (error, changed) = match &result {
-        Ok(changed) => (None, *changed),
-        Err(ScanEnd::Failed(e)) => (Some(e.clone()), 0),
-        Err(ScanEnd::Shutdown) => (None, 0),
+    let changed = match result {
+        Ok(changed) => changed,
+        Err(ScanEnd::Shutdown) => {
+            app.scanner.update(library_id, |p| {
+                p.status = ScanStatus::Error;
+                p.error = Some("cancelled by shutdown".into());
+            });
+            return;
+        }
+        Err(ScanEnd::Failed(error)) => {
+            let stored = error.clone();
+            if let Err(e) = app
+                .db
+                .write(move |conn| store::set_scan_result(conn, library_id, now, Some(&stored)))
+                .await
+            {
+                tracing::warn!(library = library_id, error = %e, "cannot record the scan result");
+            }
+            tracing::warn!(library = library_id, %error, "library scan failed");
+            app.scanner.update(library_id, |p| {
+                p.finished_at = Some(crate::time::rfc3339(now));
+                p.current_file = None;
+                p.status = ScanStatus::Error;
+                p.error = Some(error);
+            });
+            return;
+        }
     };
-    if matches!(result, Err(ScanEnd::Shutdown)) {
-        app.scanner.update(library_id, |p| {
-            p.status = ScanStatus::Error;
-            p.error = Some("cancelled by shutdown".into());
-        });
-        return;
-    }
-    let stored_error = error.clone();
     if let Err(e) = app
         .db
-        .write(move |conn| store::set_scan_result(conn, library_id, now, stored_error.as_deref()))
+        .write(move |conn| store::set_scan_result(conn, library_id, now, None))
         .await
     {
         tracing::warn!(library = library_id, error = %e, "cannot record the scan result");
-    }
-    let mut summary = None;
-    app.scanner.update(library_id, |p| {
-        p.finished_at = Some(crate::time::rfc3339(now));
-        p.current_file = None;
-        match &error {
-            Some(e) => {
-                p.status = ScanStatus::Error;
-                p.error = Some(e.clone());
-            }
-            None => p.status = ScanStatus::Done,
-        }
-        summary = Some(p.clone());
-    });
-    if let Some(p) = summary {
-        let elapsed_ms = p
-            .started
-            .map(|s| s.elapsed().as_millis() as u64)
-            .unwrap_or(0);
-        match &error {
-            Some(e) => tracing::warn!(library = library_id, error = %e, "library scan failed"),
-            None => tracing::info!(
-                library = library_id,
-                files = p.total_files,
-                new = p.new_items,
-                changed = p.changed_items,
-                missing = p.missing_items,
-                failed = p.failed,
-                ffprobe_calls = p.ffprobe_calls,
-                elapsed_ms,
-                "library scan done"
-            ),
-        }
-    }
-    if error.is_some() {
-        return;
     }
     if changed > 0 {
         if let Err(e) = app.db.write(super::collections::refresh_after_scan).await {
@@ -433,6 +454,30 @@ async fn finish(app: &Arc<App>, library_id: i64, result: Result<u64, ScanEnd>) {
                 tracing::warn!(library = library_id, error = %e, "first run: cannot create channels")
             }
         }
+    }
+    let mut summary = None;
+    app.scanner.update(library_id, |p| {
+        p.finished_at = Some(crate::time::rfc3339(now));
+        p.current_file = None;
+        p.status = ScanStatus::Done;
+        summary = Some(p.clone());
+    });
+    if let Some(p) = summary {
+        let elapsed_ms = p
+            .started
+            .map(|s| s.elapsed().as_millis() as u64)
+            .unwrap_or(0);
+        tracing::info!(
+            library = library_id,
+            files = p.total_files,
+            new = p.new_items,
+            changed = p.changed_items,
+            missing = p.missing_items,
+            failed = p.failed,
+            ffprobe_calls = p.ffprobe_calls,
+            elapsed_ms,
+            "library scan done"
+        );
     }
     if changed > 0 || created > 0 {
         app.content_changed();
@@ -557,7 +602,7 @@ impl Scan {
             folders,
             files,
             after,
-            is_last,
+            up_to,
         } = batch;
         let n_files = files.len() as u64;
         self.app
@@ -570,10 +615,7 @@ impl Scan {
         // this chunk's last (or the end).
         let path_of = |name: &OsStr| dir.join(name).into_os_string().into_vec();
         let lower = after.as_deref().map(path_of);
-        let upper = match (is_last, files.last()) {
-            (false, Some(f)) => Some(path_of(&f.name)),
-            _ => None,
-        };
+        let upper = up_to.as_deref().map(path_of);
         let mut known = self
             .app
             .db

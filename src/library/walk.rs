@@ -44,7 +44,7 @@ pub struct MediaFile {
 
 /// One walked folder, or one chunk of it. A folder's chunks arrive in name order and cover
 /// its names without gaps: this chunk stands for every name after `after` (the previous
-/// chunk's last) up to its own last file, or to the end when `is_last`.
+/// chunk's `up_to`) up to `up_to`, or to the end when `up_to` is `None` (the last chunk).
 #[derive(Debug)]
 pub struct DirBatch {
     pub dir: PathBuf,
@@ -53,7 +53,7 @@ pub struct DirBatch {
     /// Sorted by name (bytes).
     pub files: Vec<MediaFile>,
     pub after: Option<OsString>,
-    pub is_last: bool,
+    pub up_to: Option<OsString>,
 }
 
 #[derive(Debug)]
@@ -146,11 +146,25 @@ pub fn walk(spec: &WalkSpec, tx: &mpsc::Sender<WalkEvent>) {
                 continue;
             }
         };
-        let mut files = Vec::new();
+        // Pass 1: folders and sidecars are stat'ed now; media files are only named, so a
+        // huge folder costs a sorted list of names, not a list of files.
+        let mut media_names = Vec::new();
         let mut sidecars: Vec<(OsString, i64)> = Vec::new();
         let mut subdirs = Vec::new();
-        for name in entries {
+        for (name, kind) in entries {
             if name.as_bytes().first() == Some(&b'.') {
+                continue;
+            }
+            let ext = extension_of(&name);
+            let is_media = ext.as_ref().is_some_and(|e| spec.extensions.contains(e));
+            let is_sidecar = ext
+                .as_deref()
+                .is_some_and(|e| e == "nfo" || IMAGE_EXTENSIONS.contains(&e));
+            if kind == EntryKind::File && is_media {
+                media_names.push(name);
+                continue;
+            }
+            if kind == EntryKind::File && !is_sidecar {
                 continue;
             }
             let path = dir.join(&name);
@@ -172,59 +186,72 @@ pub fn walk(spec: &WalkSpec, tx: &mpsc::Sender<WalkEvent>) {
                     }
                     subdirs.push(name);
                 }
-                continue;
-            }
-            if !meta.is_file() {
-                continue;
-            }
-            let Some(ext) = extension_of(&name) else {
-                continue;
-            };
-            if spec.extensions.contains(&ext) {
-                files.push(MediaFile {
-                    name,
-                    size: meta.len(),
-                    mtime_ms: mtime_ms(&meta),
-                    nfo: None,
-                    artwork: [None, None, None],
-                    sidecar_mtime_ms: 0,
-                });
-            } else if ext == "nfo" || IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+            } else if meta.is_file() && is_media {
+                media_names.push(name);
+            } else if meta.is_file() && is_sidecar {
                 sidecars.push((name, mtime_ms(&meta)));
             }
         }
-        attach_sidecars(&dir, &mut files, &sidecars);
+        // A symlinked media file joins out of order: keep the names sorted.
+        media_names.sort();
         // Reverse order on the stack so folders are walked by name.
         for name in subdirs.into_iter().rev() {
             let mut sub_folders = folders.clone();
             sub_folders.push(String::from_utf8_lossy(name.as_bytes()).into_owned());
             stack.push((dir.join(&name), sub_folders));
         }
-        let mut files = files.into_iter().peekable();
-        let mut after = None;
+        // Pass 2: one chunk of files at a time, each covering the names after the previous
+        // chunk's last name up to its own last name.
+        let mut after: Option<OsString> = None;
+        let mut chunks = media_names.chunks(WALK_CHUNK_FILES).peekable();
         loop {
-            let chunk: Vec<MediaFile> = files.by_ref().take(WALK_CHUNK_FILES).collect();
-            let is_last = files.peek().is_none();
-            let last_name = chunk.last().map(|f| f.name.clone());
+            let names = chunks.next().unwrap_or(&[]);
+            let is_last = chunks.peek().is_none();
+            let mut files = Vec::with_capacity(names.len());
+            for name in names {
+                let Ok(meta) = std::fs::metadata(dir.join(name)) else {
+                    continue;
+                };
+                if !meta.is_file() {
+                    continue;
+                }
+                files.push(MediaFile {
+                    name: name.clone(),
+                    size: meta.len(),
+                    mtime_ms: mtime_ms(&meta),
+                    nfo: None,
+                    artwork: [None, None, None],
+                    sidecar_mtime_ms: 0,
+                });
+            }
+            attach_sidecars(&dir, &mut files, &sidecars);
+            let up_to = if is_last { None } else { names.last().cloned() };
             let batch = DirBatch {
                 dir: dir.clone(),
                 folders: folders.clone(),
-                files: chunk,
+                files,
                 after: after.take(),
-                is_last,
+                up_to: up_to.clone(),
             };
             if !send(WalkEvent::Dir(batch)) {
                 return;
             }
-            if is_last {
-                break;
+            match up_to {
+                Some(last) => after = Some(last),
+                None => break,
             }
-            after = last_name;
         }
     }
 }
 
-fn read_dir_sorted(dir: &Path) -> std::io::Result<Vec<OsString>> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    File,
+    /// A folder, a symlink or anything else: decided by following it.
+    Other,
+}
+
+fn read_dir_sorted(dir: &Path) -> std::io::Result<Vec<(OsString, EntryKind)>> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -232,9 +259,14 @@ fn read_dir_sorted(dir: &Path) -> std::io::Result<Vec<OsString>> {
             tracing::warn!(dir = %dir.display(), max = MAX_DIR_ENTRIES, "folder has too many entries; the rest are skipped");
             break;
         }
-        names.push(entry.file_name());
+        // The kind comes with the directory entry on Linux (no stat).
+        let kind = match entry.file_type() {
+            Ok(t) if t.is_file() => EntryKind::File,
+            _ => EntryKind::Other,
+        };
+        names.push((entry.file_name(), kind));
     }
-    names.sort();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(names)
 }
 
