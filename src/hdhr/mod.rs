@@ -87,8 +87,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 settings: &settings.hdhomerun,
                 tuner_count: app.tuner_count(),
             };
-            // The streaming engine's tuner snapshot is not wired yet: every tuner reads Idle.
-            let tuners: Vec<TunerStatus> = (0..id.tuner_count).map(TunerStatus::idle).collect();
+            let tuners = tuner_status(app, id.tuner_count);
             Ok(body::bytes(JSON, documents::status_json(&id, &tuners)))
         }
         ["lineup.post"] => match req.verb() {
@@ -159,6 +158,38 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         _ => Err(router::not_found()),
     }
+}
+
+/// One line per tuner, from the streaming engine's pool (who holds each tuner) and its
+/// running channels (number, viewers, last output).
+fn tuner_status(app: &App, tuner_count: u16) -> Vec<TunerStatus> {
+    use crate::stream::pool::Owner;
+    let running = app.streams.snapshot();
+    app.streams
+        .pool
+        .tuners(tuner_count)
+        .into_iter()
+        .zip(0u16..)
+        .map(|(owner, index)| match owner {
+            None => TunerStatus::idle(index),
+            Some(owner) => {
+                let channel = match owner {
+                    Owner::Channel(id) => running.iter().find(|c| c.channel_id == id),
+                    Owner::Media(_) => None,
+                };
+                TunerStatus {
+                    tuner: format!("tuner{index}"),
+                    status: "Streaming",
+                    channel: channel.map(|c| c.number.clone()),
+                    lock: "tuner",
+                    client_count: channel.map_or(1, |c| c.viewers),
+                    last_activity: channel
+                        .and_then(|c| c.last_output_ms)
+                        .map(crate::time::rfc3339),
+                }
+            }
+        })
+        .collect()
 }
 
 /// The channel number a `tuner{n}/stream` request asks for: `?channel=auto:v100`, `v100` or

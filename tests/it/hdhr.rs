@@ -176,7 +176,7 @@ fn base_url_flag_wins_and_device_documents_answer() {
 }
 
 #[test]
-fn tuner_and_auto_routes_validate_and_every_lineup_url_reaches_the_stream_engine() {
+fn tuner_and_auto_routes_validate_and_every_lineup_url_answers_head_with_mp2t() {
     let server = TestServer::start();
     let conn = db(&server);
     add_channel(&conn, "5.1", "Sub", true);
@@ -203,8 +203,7 @@ fn tuner_and_auto_routes_validate_and_every_lineup_url_reaches_the_stream_engine
     assert_eq!(r.status, 404, "tuner{tuners} of {tuners}");
     assert_eq!(c.get("/hdhomerun/tunerX/stream").status, 404);
 
-    // Each lineup URL is a stream route: HEAD reaches the streaming engine, which answers
-    // 200 video/mp2t, or 503 with Retry-After while it cannot tune.
+    // Each lineup URL is a stream: HEAD answers with the stream's headers (and starts nothing).
     let lineup = c.get("/hdhomerun/lineup.json").json();
     let entries = lineup.as_array().unwrap();
     assert!(entries.len() >= 2);
@@ -215,12 +214,50 @@ fn tuner_and_auto_routes_validate_and_every_lineup_url_reaches_the_stream_engine
             .unwrap();
         assert!(!url.contains('?'), "no query string: {url}");
         let r = c.head(path);
-        match r.status {
-            200 => assert_eq!(r.header("content-type"), Some("video/mp2t"), "{url}"),
-            503 => assert!(r.header("retry-after").is_some(), "{url}"),
-            other => panic!("HEAD {url}: {other}"),
-        }
+        assert_eq!(r.status, 200, "HEAD {url}");
+        assert_eq!(r.header("content-type"), Some("video/mp2t"), "{url}");
+        let root = c.head(path.strip_prefix("/hdhomerun").unwrap());
+        assert_eq!(root.status, 200, "root alias of {url}");
     }
+    let unknown = c.head("/hdhomerun/auto/v999");
+    assert_eq!(unknown.status, 404);
+}
+
+#[test]
+fn status_json_shows_the_tuner_a_viewer_holds() {
+    use crate::stream_fixture::{self as fx, item, Media};
+    let start = fx::now_ms() - 1000;
+    let server = fx::server_with(&["--tuners", "2"], |conn| {
+        fx::add_channel(
+            conn,
+            "900",
+            &[item(&Media::Generated(2), 600_000, "Long")],
+            start,
+        );
+    });
+    let c = server.anon();
+    let idle = c.get("/hdhomerun/status.json").json();
+    let tuners = idle["TunerStatus"].as_array().unwrap().clone();
+    assert_eq!(tuners.len(), 2);
+    assert!(tuners.iter().all(|t| t["Status"] == "Idle"), "{idle}");
+
+    let mut viewer = c.stream("/hdhomerun/auto/v900").unwrap();
+    assert_eq!(viewer.status, 200);
+    let mut first = [0u8; 188];
+    std::io::Read::read_exact(&mut viewer.body, &mut first).unwrap();
+    assert_eq!(first[0], 0x47, "MPEG-TS sync byte");
+    let status = c.get("/hdhomerun/status.json").json();
+    let busy: Vec<&serde_json::Value> = status["TunerStatus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["Status"] == "Streaming")
+        .collect();
+    assert_eq!(busy.len(), 1, "{status}");
+    assert_eq!(busy[0]["Channel"], "900");
+    assert_eq!(busy[0]["Lock"], "tuner");
+    assert_eq!(busy[0]["ClientCount"], 1);
+    viewer.body.close();
 }
 
 #[test]
