@@ -61,7 +61,10 @@ impl From<&crate::settings::Breaker> for BreakerConfig {
 
 #[derive(Debug)]
 pub struct Breaker {
+    /// Failures counting towards opening (cleared when it opens).
     failures: heapless::Deque<Instant, MAX_TRACKED_FAILURES>,
+    /// Every failure within the window, for health (`error_count_5min`).
+    recent: heapless::Deque<Instant, MAX_TRACKED_FAILURES>,
     state: BreakerState,
     /// Failures in a row since the last success (drives the backoff).
     consecutive: u32,
@@ -77,6 +80,7 @@ impl Breaker {
     pub fn new() -> Breaker {
         Breaker {
             failures: heapless::Deque::new(),
+            recent: heapless::Deque::new(),
             state: BreakerState::Closed,
             consecutive: 0,
         }
@@ -98,6 +102,10 @@ impl Breaker {
             self.failures.pop_front();
         }
         let _ = self.failures.push_back(now);
+        if self.recent.is_full() {
+            self.recent.pop_front();
+        }
+        let _ = self.recent.push_back(now);
         self.prune(now, cfg);
         let trial_failed = self.state(now) == BreakerState::HalfOpen;
         if trial_failed || self.failures.len() as u32 >= cfg.failure_threshold {
@@ -118,15 +126,17 @@ impl Breaker {
     /// Failures within the window (for health: `error_count_5min`).
     pub fn recent_failures(&mut self, now: Instant, cfg: BreakerConfig) -> u32 {
         self.prune(now, cfg);
-        self.failures.len() as u32
+        self.recent.len() as u32
     }
 
     fn prune(&mut self, now: Instant, cfg: BreakerConfig) {
-        while let Some(first) = self.failures.front() {
-            if now.duration_since(*first) > cfg.window {
-                self.failures.pop_front();
-            } else {
-                break;
+        for list in [&mut self.failures, &mut self.recent] {
+            while let Some(first) = list.front() {
+                if now.duration_since(*first) > cfg.window {
+                    list.pop_front();
+                } else {
+                    break;
+                }
             }
         }
     }

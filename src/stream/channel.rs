@@ -360,6 +360,7 @@ pub async fn run(app: Arc<App>, channel: Arc<Channel>, hardware: Hardware, permi
         breaker: Breaker::new(),
         skipped: heapless::Deque::new(),
         failed_item: None,
+        retry_at: None,
         shutdown: app.shutdown.clone(),
     };
     tracing::info!(channel = %channel.number, tuner = channel.tuner, "channel started");
@@ -389,6 +390,8 @@ struct Feeder {
     skipped: heapless::Deque<i64, SKIPPED_ITEMS_MAX>,
     /// The item that failed last and how many times in a row.
     failed_item: Option<(i64, u32)>,
+    /// Until then (a failure's backoff) the slate plays instead of a retry.
+    retry_at: Option<Instant>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -575,8 +578,13 @@ impl Feeder {
             }
         }
         // Backoff spaces out retries of the same thing; a skipped item is not retried.
+        // Meanwhile viewers get the slate, unless the slate (or the spawn) is what failed:
+        // then there is nothing to show and the feeder just waits.
         let wait = self.breaker.backoff();
-        if !wait.is_zero() && !skipping {
+        let slate_can_cover = plan.is_some_and(|p| matches!(p.what, What::Media { .. }));
+        if !wait.is_zero() && !skipping && slate_can_cover {
+            self.retry_at = Some(now + wait);
+        } else if !wait.is_zero() && !skipping {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.channel.stop.notified() => {}
@@ -623,6 +631,13 @@ impl Feeder {
             return slate(
                 "Technical difficulties",
                 p.finish_ms.min(pos + left.max(1000)),
+            );
+        }
+        if let Some(retry_at) = self.retry_at.filter(|t| *t > now) {
+            let left = retry_at.duration_since(now).as_millis() as i64;
+            return slate(
+                "Technical difficulties",
+                p.finish_ms.min(pos + left.max(MIN_ITEM_MS)),
             );
         }
         if self.skipped.iter().any(|id| *id == p.item_id) {

@@ -664,3 +664,84 @@ fn shutdown_with_viewers_reaps_every_ffmpeg_within_the_budget() {
     );
     assert!(crate::support::server::marked_processes(&marker).is_empty());
 }
+
+#[test]
+fn repeated_failures_open_the_breaker_and_viewers_get_the_slate() {
+    let media = TempDir::new("breaker");
+    let broken: Vec<_> = (0..6)
+        .map(|i| {
+            let path = media.path().join(format!("broken{i}.ts"));
+            std::fs::write(&path, b"garbage, not media").unwrap();
+            item(&Media::Broken(path), 1500, &format!("broken {i}"))
+        })
+        .collect();
+    let start = fx::now_ms();
+    let server = fx::server_with(&[], |conn| {
+        fx::set_setting(
+            conn,
+            "breaker",
+            r#"{"failure_threshold":3,"window_seconds":300,"cooldown_seconds":4}"#,
+        );
+        fx::add_channel(conn, "900", &broken, start);
+    });
+    let mut s = server.anon().stream("/iptv/channel/900.ts").unwrap();
+    s.body.set_timeout(Duration::from_secs(5));
+    let mut saw_open = false;
+    let reader = std::thread::spawn(move || {
+        let got = fx::read_for(&mut s.body, Duration::from_secs(6));
+        s.body.close();
+        got
+    });
+    let deadline = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < deadline && !saw_open {
+        let health = server.anon().get("/api/health/channels").json();
+        if let Some(ch) = health["channels"]
+            .as_object()
+            .and_then(|m| m.values().next())
+        {
+            if ch["breaker"] == "open" && ch["on_slate"] == true {
+                saw_open = true;
+                assert_eq!(ch["current_title"], "Technical difficulties", "{health}");
+                assert!(ch["error_count_5min"].as_u64().unwrap() >= 3, "{health}");
+                assert!(
+                    !ch["last_stderr"].as_array().unwrap().is_empty(),
+                    "{health}"
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(saw_open, "the breaker never opened:\n{}", server.log_text());
+    let (ts, arrivals) = reader.join().unwrap();
+    // The viewer was never dropped and kept getting the slate.
+    let t0 = arrivals[0].0;
+    let timeline: Vec<_> = arrivals
+        .iter()
+        .map(|(t, n)| (t.duration_since(t0).as_millis(), *n))
+        .collect();
+    assert!(
+        arrivals.last().unwrap().0.duration_since(t0) > Duration::from_secs(4),
+        "{timeline:?}\n{}",
+        server.log_text()
+    );
+    let report = tscheck::check(&ts);
+    assert_eq!(report.cc_errors, 0, "{:?}", report.errors);
+}
+
+#[test]
+fn without_ffmpeg_tunes_get_503_with_a_detail() {
+    let server = fx::server_with(&[], |conn| {
+        fx::set_setting(conn, "ffmpeg", r#"{"ffmpeg_path":"/nonexistent/ffmpeg"}"#);
+        fx::add_channel(conn, "900", &long_generated(), fx::now_ms());
+    });
+    let r = server.anon().get("/iptv/channel/900.ts");
+    assert_eq!(r.status, 503);
+    assert!(
+        r.detail().contains("ffmpeg is not installed"),
+        "{}",
+        r.detail()
+    );
+    assert_eq!(server.anon().head("/hdhomerun/auto/v900").status, 503);
+    let health = server.anon().get("/api/health/streaming").json();
+    assert_eq!(health["status"], "error", "{health}");
+}
