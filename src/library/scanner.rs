@@ -492,6 +492,11 @@ enum FileOutcome {
         probed: bool,
         ffprobe_run: bool,
     },
+    /// The file was gone when ffprobe looked (a folder unmounted mid-scan): not judged, so
+    /// that it is probed again when it is back.
+    Vanished {
+        existing_id: Option<i64>,
+    },
     Cancelled,
 }
 
@@ -538,6 +543,7 @@ impl Scan {
     }
 
     async fn run(&mut self, spec: WalkSpec) -> Result<(), ScanEnd> {
+        let root = spec.root.clone();
         let (tx, mut rx) = mpsc::channel(walk::WALK_AHEAD_DIRS);
         let walker = tokio::task::spawn_blocking(move || walk::walk(&spec, &tx));
         let mut shutdown = self.app.shutdown.clone();
@@ -590,6 +596,12 @@ impl Scan {
         if let Some(error) = fatal {
             // Nothing is marked missing: an unmounted disk must not empty the channels.
             return Err(ScanEnd::Failed(error));
+        }
+        if !tokio::fs::metadata(&root).await.is_ok_and(|m| m.is_dir()) {
+            return Err(ScanEnd::Failed(format!(
+                "the media folder {} vanished during the scan",
+                root.display()
+            )));
         }
         self.mark_unwalked_dirs_missing()
             .await
@@ -757,6 +769,20 @@ impl Scan {
         };
         match outcome {
             FileOutcome::Cancelled => Err(ScanEnd::Shutdown),
+            FileOutcome::Vanished { existing_id } => {
+                self.app.scanner.update(self.library_id, |p| {
+                    p.scanned_files += 1;
+                    p.ffprobe_calls += 1;
+                });
+                self.app
+                    .scanner
+                    .ffprobe_calls_total
+                    .fetch_add(1, Ordering::Relaxed);
+                match existing_id {
+                    Some(id) => self.push(Write::Missing(id)).await,
+                    None => Ok(()),
+                }
+            }
             FileOutcome::Item {
                 item,
                 probed,
@@ -921,6 +947,9 @@ async fn examine(
         match probe::probe(&ctx.ffprobe, &path, ctx.shutdown.clone()).await {
             Ok(p) => (Some(Ok(p)), true, true),
             Err(probe::ProbeError::Cancelled) => return FileOutcome::Cancelled,
+            Err(_) if tokio::fs::metadata(&path).await.is_err() => {
+                return FileOutcome::Vanished { existing_id }
+            }
             Err(e) => (Some(Err(e.to_string())), false, true),
         }
     };

@@ -1217,3 +1217,71 @@ fn a_big_folder_is_scanned_in_chunks_without_losing_track_of_any_file() {
         "{p}"
     );
 }
+
+#[test]
+fn a_folder_that_vanishes_mid_scan_fails_the_scan_and_marks_no_file_broken() {
+    let parent = TempDir::new("lib-vanish");
+    let folder = parent.path().join("disk");
+    let away = parent.path().join("unmounted");
+    let base = parent.path().join("base.mkv");
+    clip(&base, 1.0, 440);
+    const N: usize = 20;
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in 0..N {
+        std::fs::hard_link(&base, folder.join(format!("Show - S01E{:02}.mkv", i + 1))).unwrap();
+    }
+    let server = TestServer::start();
+    let c = server.client();
+    assert_eq!(
+        c.put_json("/api/settings/library", &json!({"scan_concurrency": 1}))
+            .status,
+        200
+    );
+    let r = c.post_json(
+        "/api/libraries/local",
+        &json!({"name": "Disk", "path": folder}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_i64().unwrap();
+    assert!(wait_until(SCAN_TIMEOUT, || {
+        c.get(&format!("/api/libraries/scan-progress/{id}")).json()["ffprobe_calls"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 2
+    }));
+    std::fs::rename(&folder, &away).unwrap();
+    let p = wait_scan(&c, id);
+    assert_eq!(p["status"], "error", "{p}");
+    assert!(p["error"].as_str().unwrap().contains("vanished"), "{p}");
+    let broken = c
+        .get(&format!("/api/media?library_id={id}&limit=1000"))
+        .json();
+    let broken: Vec<&Value> = broken
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["probe_error"].is_null())
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "files of an unmounted folder are not judged: {broken:?}"
+    );
+
+    // Back again: every file is scanned and playable.
+    std::fs::rename(&away, &folder).unwrap();
+    let p = rescan(&c, id);
+    assert_eq!(
+        (&p["status"], &p["failed"]),
+        (&json!("done"), &json!(0)),
+        "{p}"
+    );
+    let items = c
+        .get(&format!("/api/media?library_id={id}&limit=1000"))
+        .json();
+    assert_eq!(items.as_array().unwrap().len(), N);
+    assert!(items
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["probe_error"].is_null() && m["duration"].as_f64().is_some()));
+}
