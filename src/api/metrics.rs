@@ -138,4 +138,82 @@ async fn render(app: &App, out: &mut Exposition) {
         "The tuner count (the FFmpeg pool size).",
         app.tuner_count(),
     );
+    render_streams(app, out);
+}
+
+/// The streaming engine's figures, from `stream::Manager::snapshot` and its totals.
+fn render_streams(app: &App, out: &mut Exposition) {
+    let streams = &app.streams;
+    let totals = &streams.totals;
+    let snapshot = streams.snapshot();
+    out.single(
+        "tuners_in_use",
+        "gauge",
+        "Tuners streaming now (channels and /iptv/stream items).",
+        streams.pool.in_use(),
+    );
+    out.single(
+        "ffmpeg_processes_active",
+        "gauge",
+        "FFmpeg-backed streams running now.",
+        streams.active_processes(),
+    );
+    out.single(
+        "ffmpeg_spawn_rejected_total",
+        "counter",
+        "Tunes refused (no tuner free, too many viewers, no FFmpeg).",
+        totals.tunes_rejected.load(Ordering::Relaxed),
+    );
+    out.single(
+        "stream_failure_total",
+        "counter",
+        "FFmpeg runs that failed (non-zero exit, no output, or a stall).",
+        totals.ffmpeg_failures.load(Ordering::Relaxed),
+    );
+    out.single(
+        "health_timeouts_total",
+        "counter",
+        "FFmpeg runs killed for a stall.",
+        totals.ffmpeg_stalls.load(Ordering::Relaxed),
+    );
+    out.family("viewers", "gauge", "Viewers per running channel.");
+    for ch in &snapshot {
+        out.sample("viewers", &[("channel", &ch.number)], ch.viewers);
+    }
+    out.family(
+        "channel_restart_total",
+        "counter",
+        "FFmpeg restarts per running channel.",
+    );
+    for ch in &snapshot {
+        out.sample(
+            "channel_restart_total",
+            &[("channel", &ch.number)],
+            ch.restarts,
+        );
+    }
+    out.family(
+        "circuit_breaker_state",
+        "gauge",
+        "Per channel: 0 closed, 1 half-open, 2 open.",
+    );
+    for ch in &snapshot {
+        out.sample(
+            "circuit_breaker_state",
+            &[("channel", &ch.number)],
+            ch.breaker_code,
+        );
+    }
+    out.family(
+        "viewer_dropped_total",
+        "counter",
+        "Ring chunks skipped by viewers too slow to keep up, per running channel.",
+    );
+    for ch in &snapshot {
+        out.sample(
+            "viewer_dropped_total",
+            &[("channel", &ch.number)],
+            ch.chunks_dropped,
+        );
+    }
 }

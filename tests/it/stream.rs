@@ -346,6 +346,16 @@ fn viewers_share_one_ffmpeg_and_the_tuner_limit_holds() {
     assert_eq!(ch["number"], "900");
     let streaming = server.anon().get("/api/health/streaming").json();
     assert_eq!(streaming["watchdog"]["active_processes"], 1, "{streaming}");
+    let metrics = server.anon().get("/metrics").text();
+    assert!(
+        metrics.contains("exstreamtv_viewers{channel=\"900\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("exstreamtv_tuners_in_use 1"), "{metrics}");
+    assert!(
+        metrics.contains("exstreamtv_circuit_breaker_state{channel=\"900\"} 0"),
+        "{metrics}"
+    );
     a.body.close();
     b.body.close();
 }
