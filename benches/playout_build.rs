@@ -1,6 +1,7 @@
 //! Playout build: 7 days for 100 channels from a 10k-item library, on one core (the issue's
-//! goal: ≤ 200 ms in total). Inputs are synthesised: 100 shows × 78 episodes, 2,000 movies,
-//! 200 bumpers; channels mix every mode, order and filler kind. Divan's AllocProfiler prints
+//! goal: ≤ 200 ms in total). Inputs are synthesised: 100 shows × 78 episodes (a quarter of
+//! them open each season with a two-parter), 2,000 movies, 200 bumpers; channels mix every
+//! mode, order and filler kind. Divan's AllocProfiler prints
 //! allocations per iteration beside the time (memory is bounded by the output).
 
 use divan::AllocProfiler;
@@ -125,6 +126,42 @@ fn persisted_figures() {
                 .map_or(0, |o| o.n_written)
         },
     );
+    // 100 mirror channels, one per channel, 10 minutes late: the first copy, then a sync
+    // that finds nothing changed (what the horizon task does every check).
+    db.write_blocking(|conn| {
+        let tx = conn.transaction()?;
+        for c in 1..=100i64 {
+            tx.execute(
+                "INSERT INTO channels (id, number, name, playout_source, mirror_source_channel_id,
+                     playout_offset, created_at_ms, updated_at_ms)
+                 VALUES (?1, ?2, 'Mirror', 'mirror', ?3, 600, 0, 0)",
+                params![100 + c, (100 + c).to_string(), c],
+            )?;
+        }
+        exstreamtv::scheduler::mirror::ensure_all_playouts(&tx, T0)?;
+        tx.commit()?;
+        Ok(())
+    })
+    .expect("add mirrors");
+    let mirrors = |what: &str| {
+        let started = std::time::Instant::now();
+        let n = db
+            .write_blocking(move |conn| {
+                let mut n = 0;
+                for id in 101..=200 {
+                    n += timeline::extend(conn, id, T0 + 60_000, horizon, &TimeZone::UTC)
+                        .map_or(0, |o| o.n_written);
+                }
+                Ok(n)
+            })
+            .expect("sync mirrors");
+        println!(
+            "persisted: {what}: 100 mirrors x 3 days, {n} rows written in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    };
+    mirrors("mirror first copy");
+    mirrors("mirror sync, nothing changed");
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -167,7 +204,13 @@ impl World {
                     collection(show),
                     Media {
                         id,
-                        title: format!("Episode {ep}").into(),
+                        // Every fourth show opens each season with a two-parter, so
+                        // keeping multi-part episodes together has groups to keep.
+                        title: match (show % 4, ep % 13) {
+                            (0, part @ (0 | 1)) => format!("Story {} ({})", ep / 13, part + 1),
+                            _ => format!("Episode {ep}"),
+                        }
+                        .into(),
                         duration_ms: (21 + ep % 4) * MIN + ep * 1_013,
                         show_title: Some(format!("Show {show}").into()),
                         season: Some((ep / 13 + 1) as i32),
@@ -310,6 +353,16 @@ impl World {
     }
 
     fn build_one(&self, c: usize) -> usize {
+        self.build_one_with(c, false, None)
+    }
+
+    /// With the schedule's `keep_multi_part_episodes_together` and a playout daily reset.
+    fn build_one_with(
+        &self,
+        c: usize,
+        keep_multi_part: bool,
+        daily_reset: Option<jiff::civil::Time>,
+    ) -> usize {
         let (slots, fillers) = &self.channels[c];
         let input = Input {
             library: &self.library,
@@ -319,8 +372,8 @@ impl World {
             seed: c as u64 * 7919,
             random_start_point: c % 2 == 0,
             shuffle_slots: false,
-            keep_multi_part: false,
-            daily_reset: None,
+            keep_multi_part,
+            daily_reset,
             time_zone: &self.tz,
         };
         build(&input, Anchor::default(), T0, T0 + 7 * DAY)
@@ -338,6 +391,22 @@ impl World {
 fn hundred_channels_seven_days(bencher: divan::Bencher) {
     let world = World::new();
     bencher.bench_local(|| divan::black_box(world.build_all()));
+}
+
+/// The same with multi-part episodes kept together, a daily reset at 06:00 (Berlin), or
+/// both: what those options cost.
+#[divan::bench(args = ["multi_part", "daily_reset", "both"], sample_count = 20)]
+fn hundred_channels_seven_days_with(bencher: divan::Bencher, options: &str) {
+    let world = World::new();
+    let keep_multi_part = options != "daily_reset";
+    let reset = parse_time("06:00").filter(|_| options != "multi_part");
+    bencher.bench_local(|| {
+        divan::black_box(
+            (0..world.channels.len())
+                .map(|c| world.build_one_with(c, keep_multi_part, reset))
+                .sum::<usize>(),
+        )
+    });
 }
 
 /// One channel of each kind, to see where the time goes.

@@ -440,10 +440,10 @@ impl Builder<'_, '_> {
         self.t = at_ms;
     }
 
-    /// The schedule starts over at `at_ms` (the daily reset).
+    /// The schedule starts over at `at_ms` (the daily reset). The sequencer stays: its
+    /// passes are keyed by seed, so sorted orders and multi-part units are not recomputed.
     fn reset(&mut self, at_ms: i64) {
         self.state = Anchor::reset(at_ms);
-        self.seq = Sequencer::new(self.input.random_start_point, self.input.keep_multi_part);
         self.slot_order = None;
     }
 

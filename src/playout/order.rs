@@ -222,7 +222,9 @@ pub struct Sequencer {
     /// The schedule's `keep_multi_part_episodes_together`.
     keep_multi_part: bool,
     /// Per content, its multi-part units (for `Random`), computed once per build.
-    units: HashMap<ContentKey, Rc<Units>>,
+    /// `None`: the content has no multi-part episode (most have none: found by a scan of
+    /// the titles, without sorting).
+    units: HashMap<ContentKey, Option<Rc<Units>>>,
 }
 
 /// A content in season-episode order, cut into play units: a multi-part episode is one
@@ -368,8 +370,9 @@ fn number_word(word: &str) -> Option<u32> {
         .map(|i| (i % 10) as u32 + 1)
 }
 
-/// One pass over a content: its epoch and the media indices in play order.
-type Pass = (u32, Rc<[u32]>);
+/// One pass over a content: its epoch, the seed it was drawn with (a daily reset changes
+/// the seed mid-build) and the media indices in play order.
+type Pass = (u32, u64, Rc<[u32]>);
 
 impl Sequencer {
     pub fn new(random_start: bool, keep_multi_part: bool) -> Sequencer {
@@ -386,11 +389,22 @@ impl Sequencer {
         if !self.keep_multi_part || key.kind == ContentKind::Filler {
             return None;
         }
-        let units = self
-            .units
+        self.units
             .entry(key)
-            .or_insert_with(|| Rc::new(Units::new(library.content(key), &library.media)));
-        units.has_multi_part().then(|| units.clone())
+            .or_insert_with(|| {
+                let content = library.content(key);
+                let media = &library.media;
+                // A multi-part episode needs a part marker in a title: scan before sorting.
+                if !content
+                    .iter()
+                    .any(|i| part_marker(&media[*i as usize].title).is_some())
+                {
+                    return None;
+                }
+                let units = Units::new(content, media);
+                units.has_multi_part().then(|| Rc::new(units))
+            })
+            .clone()
     }
 
     /// The next media index (into `Library::media`) and the cursor moved past it; `None` when
@@ -470,13 +484,13 @@ impl Sequencer {
         seed: u64,
         epoch: u32,
     ) -> Rc<[u32]> {
-        // Sorted orders are the same every pass.
-        let epoch = match order {
-            Order::Chronological | Order::SeasonEpisode => 0,
-            _ => epoch,
+        // Sorted orders are the same every pass, whatever the seed.
+        let (epoch, seed) = match order {
+            Order::Chronological | Order::SeasonEpisode => (0, 0),
+            _ => (epoch, seed),
         };
-        if let Some((cached_epoch, pass)) = self.passes.get(&(key, order)) {
-            if *cached_epoch == epoch {
+        if let Some((cached_epoch, cached_seed, pass)) = self.passes.get(&(key, order)) {
+            if *cached_epoch == epoch && *cached_seed == seed {
                 return pass.clone();
             }
         }
@@ -494,11 +508,12 @@ impl Sequencer {
                 }
             },
             Order::ShuffleInOrder => {
-                let keep = self.multi_part_units(library, key).is_some();
-                shuffle_in_order(content, &library.media, rng, keep).into()
+                let units = self.multi_part_units(library, key);
+                shuffle_in_order(content, &library.media, rng, units.as_deref()).into()
             }
         };
-        self.passes.insert((key, order), (epoch, pass.clone()));
+        self.passes
+            .insert((key, order), (epoch, seed, pass.clone()));
         pass
     }
 }
@@ -583,20 +598,23 @@ fn shuffle_units(units: &Units, seed: u64) -> Vec<u32> {
 
 /// Groups by show (an item without one is its own group), keeps each group in season and
 /// episode order, and interleaves the groups uniformly at random: a shuffled multiset of
-/// group labels says which group plays next. With `keep_multi_part`, a label hands out a
+/// group labels says which group plays next. With `multi_part` units, a label hands out a
 /// whole multi-part unit, so another show never lands between its parts. O(n log n).
 fn shuffle_in_order(
     content: &[u32],
     media: &[Media],
     seed: u64,
-    keep_multi_part: bool,
+    multi_part: Option<&Units>,
 ) -> Vec<u32> {
-    let units = if keep_multi_part {
-        Units::new(content, media)
-    } else {
-        let items = sorted(content, media, season_episode_cmp);
-        let starts = (0..items.len() as u32).collect();
-        Units { items, starts }
+    let singles;
+    let units = match multi_part {
+        Some(units) => units,
+        None => {
+            let items = sorted(content, media, season_episode_cmp);
+            let starts = (0..items.len() as u32).collect();
+            singles = Units { items, starts };
+            &singles
+        }
     };
     let show_of = |u: usize| {
         media[units.unit(u)[0] as usize]
