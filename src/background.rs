@@ -10,6 +10,7 @@ use crate::app::App;
 
 pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, _http_addr: SocketAddr) {
     tasks.spawn(sample_event_loop_lag(app.clone()));
+    tasks.spawn(sample_stream_history(app.clone()));
     tasks.spawn(crate::scheduler::run_horizon(app.clone()));
     // Library scans (`--media` folders at start, API requests), one at a time.
     tasks.spawn(crate::library::scanner::run(app.clone()));
@@ -44,5 +45,32 @@ async fn sample_event_loop_lag(app: Arc<App>) {
             late.as_micros().min(u64::MAX as u128) as u64,
             std::sync::atomic::Ordering::Relaxed,
         );
+    }
+}
+
+/// Samples viewers, tunes and bytes every 30 s for the dashboard's history.
+async fn sample_stream_history(app: Arc<App>) {
+    use std::sync::atomic::Ordering;
+    let mut shutdown = app.shutdown.clone();
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(30));
+    let (mut last_tunes, mut last_bytes) = (0u64, 0u64);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let channels = app.streams.snapshot();
+        let viewers: u64 = channels.iter().map(|c| u64::from(c.viewers)).sum();
+        let bytes: u64 = channels.iter().map(|c| c.bytes_sent).sum();
+        let tunes = app.streams.totals.tunes.load(Ordering::Relaxed);
+        // Channels that stopped take their byte counts with them: count growth only.
+        let new_bytes = bytes.saturating_sub(last_bytes);
+        app.metrics.stream_history.sample(
+            crate::time::now_ms(),
+            viewers,
+            tunes - last_tunes,
+            new_bytes,
+        );
+        (last_tunes, last_bytes) = (tunes, bytes);
     }
 }

@@ -15,8 +15,135 @@ use crate::http::Req;
 /// invent paths; past this bound new series are counted under route="other".
 pub const MAX_ROUTE_SERIES: usize = 256;
 
+/// Upper bounds of the tune-latency histogram buckets, in seconds: a warm tune lands in
+/// the first buckets, a cold copy tune around 0.1-0.3 s, a transcode within a second.
+pub const TUNE_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// A fixed-bucket histogram of durations, lock-free.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Observations at or below `TUNE_BUCKETS[i]`, not cumulative.
+    buckets: [AtomicU64; TUNE_BUCKETS.len()],
+    /// Above the last bound.
+    overflow: AtomicU64,
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        match TUNE_BUCKETS.iter().position(|le| secs <= *le) {
+            Some(i) => self.buckets[i].fetch_add(1, Ordering::Relaxed),
+            None => self.overflow.fetch_add(1, Ordering::Relaxed),
+        };
+        self.sum_micros.fetch_add(
+            d.as_micros().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (upper bound, cumulative count) per bucket, then the sum in seconds and the count.
+    pub fn cumulative(&self) -> (Vec<(f64, u64)>, f64, u64) {
+        let mut running = 0;
+        let buckets = TUNE_BUCKETS
+            .iter()
+            .zip(&self.buckets)
+            .map(|(le, n)| {
+                running += n.load(Ordering::Relaxed);
+                (*le, running)
+            })
+            .collect();
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        (buckets, sum, self.count.load(Ordering::Relaxed))
+    }
+}
+
+/// (label, value) points of a dashboard chart.
+pub type Series = Vec<(String, u64)>;
+
+/// Viewers and traffic over time for the dashboard, in fixed buckets (24 hours, 7 days).
+#[derive(Debug, Default)]
+pub struct StreamHistory {
+    /// (hour since the epoch, peak viewers in it), the last 24.
+    hourly_viewers: Mutex<std::collections::VecDeque<(i64, u64)>>,
+    /// (day since the epoch, tunes that day, bytes sent that day), the last 7.
+    daily: Mutex<std::collections::VecDeque<(i64, u64, u64)>>,
+}
+
+impl StreamHistory {
+    /// Records one sample: viewers now, and the tunes and bytes since the last sample.
+    pub fn sample(&self, now_ms: i64, viewers: u64, new_tunes: u64, new_bytes: u64) {
+        let hour = now_ms.div_euclid(3_600_000);
+        if let Ok(mut h) = self.hourly_viewers.lock() {
+            match h.back_mut() {
+                Some((last, peak)) if *last == hour => *peak = (*peak).max(viewers),
+                _ => {
+                    if h.len() == 24 {
+                        h.pop_front();
+                    }
+                    h.push_back((hour, viewers));
+                }
+            }
+        }
+        let day = now_ms.div_euclid(86_400_000);
+        if let Ok(mut d) = self.daily.lock() {
+            match d.back_mut() {
+                Some((last, tunes, bytes)) if *last == day => {
+                    *tunes += new_tunes;
+                    *bytes += new_bytes;
+                }
+                _ => {
+                    if d.len() == 7 {
+                        d.pop_front();
+                    }
+                    d.push_back((day, new_tunes, new_bytes));
+                }
+            }
+        }
+    }
+
+    /// (hour label, peak viewers), (day label, tunes), (day label, MB sent).
+    pub fn series(&self) -> (Series, Series, Series) {
+        let label = |ms: i64, len: usize| {
+            crate::time::rfc3339(ms)
+                .chars()
+                .take(len)
+                .collect::<String>()
+        };
+        let hourly = self
+            .hourly_viewers
+            .lock()
+            .map(|h| {
+                h.iter()
+                    .map(|(hour, n)| (label(hour * 3_600_000, 13) + ":00", *n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (streams, bandwidth) = self
+            .daily
+            .lock()
+            .map(|d| {
+                (
+                    d.iter()
+                        .map(|(day, t, _)| (label(day * 86_400_000, 10), *t))
+                        .collect(),
+                    d.iter()
+                        .map(|(day, _, b)| (label(day * 86_400_000, 10), b / 1_000_000))
+                        .collect(),
+                )
+            })
+            .unwrap_or_default();
+        (hourly, streams, bandwidth)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Metrics {
+    pub stream_history: StreamHistory,
+    /// From a tune request to the viewer's stream being ready to send.
+    pub tune_latency: Histogram,
     /// (route label, status, count).
     http: Mutex<Vec<(SmolStr, u16, u64)>>,
     pub http_request_micros_total: AtomicU64,

@@ -61,9 +61,19 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 .min(crate::logging::RING_RECORDS);
             activity(limit)
         }
-        ["stream-history"] => json!({
-            "hourly_viewers": [], "daily_streams": [], "weekly_bandwidth": [],
-        }),
+        ["stream-history"] => {
+            let (hourly, daily, bandwidth) = app.metrics.stream_history.series();
+            let series = |v: crate::metrics::Series| -> Vec<Value> {
+                v.into_iter()
+                    .map(|(label, value)| json!({"label": label, "value": value}))
+                    .collect()
+            };
+            json!({
+                "hourly_viewers": series(hourly),
+                "daily_streams": series(daily),
+                "weekly_bandwidth": series(bandwidth),
+            })
+        }
         ["library-stats"] => library_stats(app).await?,
         _ => return Err(router::not_found()),
     };
@@ -154,8 +164,28 @@ fn resource_usage(app: &App) -> Value {
     })
 }
 
-fn active_streams(_app: &App) -> Vec<Value> {
-    Vec::new()
+fn active_streams(app: &App) -> Vec<Value> {
+    app.streams
+        .snapshot()
+        .into_iter()
+        .map(|c| {
+            // Average over the channel's life: bytes sent to all viewers, per second.
+            let kbps = (c.uptime_seconds > 0).then(|| c.bytes_sent * 8 / 1000 / c.uptime_seconds);
+            json!({
+                "channel_id": c.channel_id,
+                "channel_name": c.name,
+                "channel_number": c.number,
+                "current_item": (!c.current_title.is_empty()).then_some(c.current_title),
+                "viewers": c.viewers,
+                "uptime_minutes": c.uptime_seconds / 60,
+                "bitrate_kbps": kbps,
+                "tuner": c.tuner,
+                "on_slate": c.on_slate,
+                "breaker": c.breaker,
+                "restarts": c.restarts,
+            })
+        })
+        .collect()
 }
 
 /// Recent events, from the log ring: errors, warnings and the notable info records.

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use crate::app::App;
 use crate::http::{body, router, ApiResult, Req};
+use crate::stream::manager::ChannelSnapshot;
 
 pub async fn route(app: &Arc<App>, req: &mut Req) -> ApiResult {
     router::only_get(req)?;
@@ -139,81 +140,179 @@ async fn render(app: &App, out: &mut Exposition) {
         app.tuner_count(),
     );
     render_streams(app, out);
+    render_library(app, out).await;
 }
 
-/// The streaming engine's figures, from `stream::Manager::snapshot` and its totals.
+/// A per-channel family: name, type, help, and the value read from a channel's snapshot.
+type PerChannel = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ChannelSnapshot) -> u64,
+);
+
+/// The streaming engine: tuners, FFmpeg, viewers, bytes, drops, breakers, tune latency.
 fn render_streams(app: &App, out: &mut Exposition) {
-    let streams = &app.streams;
-    let totals = &streams.totals;
-    let snapshot = streams.snapshot();
+    let channels = app.streams.snapshot();
+    let totals = &app.streams.totals;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     out.single(
         "tuners_in_use",
         "gauge",
         "Tuners streaming now (channels and /iptv/stream items).",
-        streams.pool.in_use(),
+        app.streams.pool.in_use(),
     );
     out.single(
         "ffmpeg_processes_active",
         "gauge",
         "FFmpeg-backed streams running now.",
-        streams.active_processes(),
+        app.streams.active_processes(),
     );
     out.single(
+        "ffmpeg_pool_capacity",
+        "gauge",
+        "The FFmpeg pool bound (= tuners).",
+        app.tuner_count(),
+    );
+    out.single(
+        "ffmpeg_spawn_pending",
+        "gauge",
+        "FFmpeg starts waiting for a permit (tunes never wait).",
+        0,
+    );
+    out.family(
         "ffmpeg_spawn_rejected_total",
         "counter",
         "Tunes refused (no tuner free, too many viewers, no FFmpeg).",
-        totals.tunes_rejected.load(Ordering::Relaxed),
+    );
+    out.sample(
+        "ffmpeg_spawn_rejected_total",
+        &[("reason", "capacity")],
+        load(&totals.tunes_rejected),
+    );
+    out.single(
+        "stream_success_total",
+        "counter",
+        "Tunes that got a stream.",
+        load(&totals.tunes),
     );
     out.single(
         "stream_failure_total",
         "counter",
         "FFmpeg runs that failed (non-zero exit, no output, or a stall).",
-        totals.ffmpeg_failures.load(Ordering::Relaxed),
+        load(&totals.ffmpeg_failures),
+    );
+    out.single(
+        "channel_starts_total",
+        "counter",
+        "Channels started (cold tunes).",
+        load(&totals.channel_starts),
     );
     out.single(
         "health_timeouts_total",
         "counter",
         "FFmpeg runs killed for a stall.",
-        totals.ffmpeg_stalls.load(Ordering::Relaxed),
+        load(&totals.ffmpeg_stalls),
     );
-    out.family("viewers", "gauge", "Viewers per running channel.");
-    for ch in &snapshot {
-        out.sample("viewers", &[("channel", &ch.number)], ch.viewers);
-    }
-    out.family(
-        "channel_restart_total",
+    out.single(
+        "ffmpeg_kills_total",
         "counter",
-        "FFmpeg restarts per running channel.",
+        "FFmpeg processes stopped before they finished.",
+        load(&totals.ffmpeg_kills),
     );
-    for ch in &snapshot {
-        out.sample(
+    let per_channel: [PerChannel; 5] = [
+        ("viewers", "gauge", "Viewers per running channel.", |c| {
+            u64::from(c.viewers)
+        }),
+        (
             "channel_restart_total",
-            &[("channel", &ch.number)],
-            ch.restarts,
-        );
-    }
-    out.family(
-        "circuit_breaker_state",
-        "gauge",
-        "Per channel: 0 closed, 1 half-open, 2 open.",
-    );
-    for ch in &snapshot {
-        out.sample(
+            "counter",
+            "FFmpeg restarts per running channel.",
+            |c| c.restarts,
+        ),
+        (
             "circuit_breaker_state",
-            &[("channel", &ch.number)],
-            ch.breaker_code,
-        );
-    }
-    out.family(
-        "viewer_dropped_total",
-        "counter",
-        "Ring chunks skipped by viewers too slow to keep up, per running channel.",
-    );
-    for ch in &snapshot {
-        out.sample(
+            "gauge",
+            "Per running channel: 0 closed, 1 half-open, 2 open.",
+            |c| u64::from(c.breaker_code),
+        ),
+        (
+            "channel_bytes_sent_total",
+            "counter",
+            "Bytes sent to viewers, per running channel.",
+            |c| c.bytes_sent,
+        ),
+        (
             "viewer_dropped_total",
-            &[("channel", &ch.number)],
-            ch.chunks_dropped,
+            "counter",
+            "Ring chunks skipped by viewers too slow to keep up, per running channel.",
+            |c| c.chunks_dropped,
+        ),
+    ];
+    for (name, kind, help, value) in per_channel {
+        out.family(name, kind, help);
+        for c in &channels {
+            out.sample(name, &[("channel", &c.number)], value(c));
+        }
+    }
+    let (buckets, sum, count) = app.metrics.tune_latency.cumulative();
+    out.family(
+        "tune_latency_seconds",
+        "histogram",
+        "From a tune request to the stream being ready.",
+    );
+    for (le, n) in buckets {
+        out.sample("tune_latency_seconds_bucket", &[("le", &le.to_string())], n);
+    }
+    out.sample("tune_latency_seconds_bucket", &[("le", "+Inf")], count);
+    out.sample("tune_latency_seconds_sum", &[], sum);
+    out.sample("tune_latency_seconds_count", &[], count);
+}
+
+/// The library and the timelines: media counts, ffprobe calls, each channel's built horizon.
+async fn render_library(app: &App, out: &mut Exposition) {
+    out.single(
+        "scan_ffprobe_calls_total",
+        "counter",
+        "ffprobe runs by the library scanner.",
+        app.scanner.ffprobe_calls_total.load(Ordering::Relaxed),
+    );
+    let now = crate::time::now_ms();
+    let read = app
+        .db
+        .read(move |conn| {
+            let media: i64 = conn.query_row(
+                "SELECT count(*) FROM media_items WHERE is_missing = 0",
+                [],
+                |r| r.get(0),
+            )?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT c.number, max(pi.finish_ms) FROM channels c
+                 JOIN playouts p ON p.channel_id = c.id AND p.is_active = 1
+                 JOIN playout_items pi ON pi.playout_id = p.id
+                 GROUP BY c.id ORDER BY c.number",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            Ok((media, rows.collect::<Result<Vec<_>, _>>()?))
+        })
+        .await;
+    let Ok((media, horizons)) = read else { return };
+    out.single(
+        "library_media_items",
+        "gauge",
+        "Media items present in the library.",
+        media,
+    );
+    out.family(
+        "playout_horizon_seconds",
+        "gauge",
+        "How far ahead each channel's timeline is built.",
+    );
+    for (number, finish_ms) in horizons {
+        out.sample(
+            "playout_horizon_seconds",
+            &[("channel", &number)],
+            (finish_ms - now).max(0) / 1000,
         );
     }
 }

@@ -113,7 +113,9 @@ pub async fn channel_ts(
         app.streams.check(app, info.id, tuner)?;
         return Ok(ts_response(Body::stream(HeadOnly)));
     }
+    let started = std::time::Instant::now();
     let viewer = app.streams.tune(app, &info, tuner).await?;
+    app.metrics.tune_latency.observe(started.elapsed());
     Ok(ts_response(Body::stream(viewer)))
 }
 

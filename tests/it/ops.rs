@@ -478,3 +478,45 @@ fn a_half_valid_import_applies_nothing_and_lists_every_error() {
     assert_eq!(c.request("POST", "/api/import", Some(b"nope")).status, 400);
     assert_eq!(c.get("/api/import").status, 405);
 }
+
+#[test]
+fn metrics_and_dashboard_report_a_live_stream() {
+    use std::io::Read;
+    let server = TestServer::start();
+    let mut viewer = server.anon().stream("/iptv/channel/1.ts").expect("tune");
+    assert_eq!(viewer.status, 200);
+    let mut buf = vec![0u8; 188 * 64];
+    viewer.body.read_exact(&mut buf).expect("TS bytes");
+    let text = server.anon().get("/metrics").text();
+    assert!(
+        text.contains("exstreamtv_viewers{channel=\"1\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("exstreamtv_tuners_in_use 1"), "{text}");
+    assert!(
+        text.contains("exstreamtv_tune_latency_seconds_count 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("exstreamtv_playout_horizon_seconds{channel=\"1\"}"),
+        "{text}"
+    );
+    let streams = server.client().get("/api/dashboard/active-streams").json();
+    assert_eq!(streams[0]["channel_number"], "1", "{streams}");
+    assert_eq!(streams[0]["viewers"], 1);
+    let dir = crate::support::TempDir::new("promtool-live");
+    let file = dir.path().join("metrics.txt");
+    std::fs::write(&file, text.as_bytes()).unwrap();
+    let out = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    viewer.body.close();
+}
