@@ -170,7 +170,10 @@ pub fn ensure_media_libraries(
             )
             .optional()?;
         if let Some(id) = existing {
-            ids.push(id);
+            // The same folder given twice (or by two spellings) is one library, scanned once.
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
             continue;
         }
         let name = key
