@@ -61,7 +61,11 @@ pub fn rebuild_in(
         return Ok(Outcome::default());
     };
     if let Source::Mirror { .. } = mirror::source_of(tx, channel_id)? {
-        // A mirror's timeline is its root's, copied: nothing to build.
+        // A mirror's timeline is its root's, copied: nothing to build (and nothing for a
+        // playout the channel does not play).
+        if mirror::active_playout(tx, channel_id)? != Some(playout_id) {
+            return Ok(Outcome::default());
+        }
         let n_written = mirror::sync(tx, playout_id, channel_id, now_ms)?;
         let n_written = n_written + mirror::sync_mirrors_of(tx, channel_id, now_ms)?;
         return Ok(Outcome {
@@ -103,6 +107,9 @@ pub fn extend(
     };
     if let Source::Mirror { .. } = mirror::source_of(&tx, channel_id)? {
         // Kept in step with its root (a diff: usually nothing to write).
+        if mirror::active_playout(&tx, channel_id)? != Some(playout_id) {
+            return Ok(Outcome::default());
+        }
         let n_written = mirror::sync(&tx, playout_id, channel_id, now_ms)?;
         let outcome = Outcome {
             n_written,

@@ -992,6 +992,8 @@ fn a_mirror_channel_plays_its_source_shifted_and_follows_a_skip() {
     };
     let (later_id, later) = create("61", OFFSET_S);
     let (same_id, same) = create("62", 0);
+    // Ahead of its source: the copy still reaches the source's end.
+    let (_, ahead) = create("65", -OFFSET_S);
     // A mirror of a mirror follows the root, the offsets adding up.
     let (_, chained) = {
         let r = c.post_json(
@@ -1044,6 +1046,7 @@ fn a_mirror_channel_plays_its_source_shifted_and_follows_a_skip() {
         &all_items(&c, chained),
         (OFFSET_S - 60) * 1000,
     );
+    assert_shifted_copy(&source_items, &all_items(&c, ahead), -OFFSET_S * 1000);
 
     // Now playing: the simultaneous mirror plays the source's item; the delayed one starts
     // with the source's first item, OFFSET_S later.
@@ -1104,6 +1107,7 @@ fn a_mirror_channel_plays_its_source_shifted_and_follows_a_skip() {
         &all_items(&c, chained),
         (OFFSET_S - 60) * 1000,
     );
+    assert_shifted_copy(&source_items, &all_items(&c, ahead), -OFFSET_S * 1000);
     let src_now = now_playing(source_playout);
     let same_now = now_playing(same);
     for field in ["title", "start_time", "finish_time"] {
