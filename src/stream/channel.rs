@@ -33,10 +33,10 @@ use crate::app::App;
 use crate::scheduler::cursor::{self, Input, MediaInfo, OutputProfile};
 use crate::time::{now_ms, UnixMs};
 
-/// How far ahead of the wall clock the stream may run. The first second is the initial
-/// burst a new viewer gets; after it, bytes flow in real time. 1 s keeps what is sent
-/// within a second of what the guide says.
-pub const MAX_LEAD_MS: i64 = 1000;
+/// How far ahead of the wall clock the stream may run. This lead is the burst a new viewer
+/// gets (with the GOP before it, from the last keyframe); after it, bytes flow in real time.
+/// 750 ms keeps what is sent within a second of what the guide says (scripts/stream-figures).
+pub const MAX_LEAD_MS: i64 = 750;
 /// The next item's FFmpeg starts this long (stream time) before the current one ends, so its
 /// first packets are ready at the boundary (FFmpeg needs ~0.1–0.5 s to open and encode).
 pub const PRESTART_MS: i64 = 3000;

@@ -815,6 +815,104 @@ mod tests {
         assert_eq!(report.cc_errors + report.pts_errors, 0, "{report:?}");
     }
 
+    /// An audio PES holding several ADTS frames (FFmpeg packs small ones, e.g. silence):
+    /// the stream's end is its DTS plus all its frames, so the next item does not overlap.
+    #[test]
+    fn a_pes_of_several_aac_frames_extends_the_audio_end() {
+        fn adts_pes(pid: Pid, dts: i64, n_frames: usize, cc: &mut u8) -> Vec<u8> {
+            let mut payload = vec![0u8, 0, 1, 0xc0, 0, 0, 0x80, 0x80, 5, 0x21, 0, 1, 0, 1];
+            write_timestamp(&mut payload[9..14], dts);
+            for _ in 0..n_frames {
+                let len = 40usize;
+                // ADTS header: sync, MPEG-4, no CRC, AAC LC, 48 kHz (index 3), mono.
+                let mut f = vec![0xff, 0xf1, 0x4c, 0x40, 0, 0x1f, 0xfc];
+                f[3] |= ((len >> 11) & 0x03) as u8;
+                f[4] = ((len >> 3) & 0xff) as u8;
+                f[5] = (((len & 0x07) << 5) as u8) | 0x1f;
+                f.resize(len, 0x11);
+                payload.extend_from_slice(&f);
+            }
+            let mut out = Vec::new();
+            for (i, piece) in payload.chunks(PACKET_LEN - 4).enumerate() {
+                let mut p = [0xffu8; PACKET_LEN];
+                p[0] = SYNC_BYTE;
+                p[1] = if i == 0 { 0x40 } else { 0 } | (pid.0 >> 8) as u8;
+                p[2] = pid.0 as u8;
+                *cc = (*cc + 1) & 0x0f;
+                if piece.len() == PACKET_LEN - 4 {
+                    p[3] = 0x10 | *cc;
+                    p[4..].copy_from_slice(piece);
+                } else {
+                    // Stuff the short last packet with an adaptation field.
+                    let stuff = PACKET_LEN - 4 - piece.len();
+                    p[3] = 0x30 | *cc;
+                    p[4] = (stuff - 1) as u8;
+                    if stuff > 1 {
+                        p[5] = 0;
+                    }
+                    p[4 + stuff..].copy_from_slice(piece);
+                }
+                out.extend_from_slice(&p);
+            }
+            out
+        }
+        let mut item = |first: i64| {
+            let mut out = Vec::new();
+            let mut p = [0u8; PACKET_LEN];
+            write_pat(&mut p, 1, 1, Pid(0x1000));
+            out.extend_from_slice(&p);
+            let streams = [PmtStream {
+                stream_type: 0x0f,
+                pid: Pid(0x101),
+                es_info: heapless::Vec::new(),
+            }];
+            write_pmt(&mut p, Pid(0x1000), 1, 0, Pid(0x101), &streams);
+            out.extend_from_slice(&p);
+            let mut cc = 0x0f;
+            // One PES of 10 frames (10 × 1920 ticks), then a single frame.
+            out.extend(adts_pes(Pid(0x101), first, 10, &mut cc));
+            out.extend(adts_pes(Pid(0x101), first + 10 * 1920, 1, &mut cc));
+            out
+        };
+        let items = vec![item(126_000), item(126_000)];
+        let sink = splice(items, 188 * 5);
+        let report = tscheck::check(&sink.out);
+        assert_eq!(
+            report.cc_errors + report.pts_errors,
+            0,
+            "{:?}",
+            report.errors
+        );
+        let audio = report.pid(0x101).unwrap();
+        let dts: Vec<i64> = audio.pes.iter().map(|(pts, _)| *pts).collect();
+        // The second item starts right after the first one's single last frame.
+        assert_eq!(dts, vec![126_000, 145_200, 147_120, 166_320]);
+
+        // A PES of many frames at the end of an item pushes the next one back by all of them.
+        let mut tail_heavy = |first: i64| {
+            let mut out = item(first);
+            let mut cc = 0x0f;
+            for p in out.chunks_mut(PACKET_LEN) {
+                if p[1] & 0x1f == 0x01 {
+                    cc = p[3] & 0x0f;
+                }
+            }
+            out.extend(adts_pes(Pid(0x101), first + 11 * 1920, 8, &mut cc));
+            out
+        };
+        let sink = splice(vec![tail_heavy(126_000), item(126_000)], 188 * 3);
+        let report = tscheck::check(&sink.out);
+        assert_eq!(
+            report.cc_errors + report.pts_errors,
+            0,
+            "{:?}",
+            report.errors
+        );
+        let audio = report.pid(0x101).unwrap();
+        let second_item_first = audio.pes[3].0;
+        assert_eq!(second_item_first, 126_000 + 19 * 1920);
+    }
+
     #[test]
     fn random_input_never_panics() {
         let mut seed: u64 = 0xDEAD_BEEF_CAFE_F00D;
