@@ -856,7 +856,7 @@ mod tests {
             }
             out
         }
-        let mut item = |first: i64| {
+        let item = |first: i64| {
             let mut out = Vec::new();
             let mut p = [0u8; PACKET_LEN];
             write_pat(&mut p, 1, 1, Pid(0x1000));
@@ -889,7 +889,7 @@ mod tests {
         assert_eq!(dts, vec![126_000, 145_200, 147_120, 166_320]);
 
         // A PES of many frames at the end of an item pushes the next one back by all of them.
-        let mut tail_heavy = |first: i64| {
+        let tail_heavy = |first: i64| {
             let mut out = item(first);
             let mut cc = 0x0f;
             for p in out.chunks_mut(PACKET_LEN) {
