@@ -102,9 +102,9 @@ CREATE TABLE media_items (
     -- What the scanner knows: size + mtime decide whether ffprobe runs again.
     file_size            INTEGER,
     file_mtime_ms        INTEGER,
-    -- Newest mtime of the NFO and artwork beside the file: metadata is re-read (no ffprobe)
-    -- when only a sidecar changed.
-    sidecar_mtime_ms     INTEGER,
+    -- A stamp of the NFO and artwork beside the file (their mtimes summed, plus their count):
+    -- metadata is re-read (no ffprobe) when a sidecar is added, changed or removed.
+    sidecar_stamp        INTEGER,
     container            TEXT,
     video_codec          TEXT,
     width                INTEGER,

@@ -271,7 +271,11 @@ pub async fn run(app: Arc<App>) {
         return;
     };
     let mut shutdown = app.shutdown.clone();
-    let mut due_check = tokio::time::interval(DUE_CHECK_INTERVAL);
+    // The first check one interval after start: the start-up scans are already queued.
+    let mut due_check = tokio::time::interval_at(
+        tokio::time::Instant::now() + DUE_CHECK_INTERVAL,
+        DUE_CHECK_INTERVAL,
+    );
     due_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let library_id = tokio::select! {
@@ -649,7 +653,7 @@ impl Scan {
             let path_bytes = path.as_os_str().as_bytes().to_vec();
             match known.remove(&path_bytes) {
                 Some(k) if same_file(&k, &file) => {
-                    if k.sidecar_mtime_ms.unwrap_or(0) != file.sidecar_mtime_ms {
+                    if k.sidecar_stamp.unwrap_or(0) != file.sidecar_stamp {
                         self.spawn_file(
                             path,
                             dir_bytes.clone(),
@@ -967,7 +971,7 @@ async fn examine(
             url,
             size: file.size as i64,
             mtime_ms: file.mtime_ms,
-            sidecar_mtime_ms: file.sidecar_mtime_ms,
+            sidecar_stamp: file.sidecar_stamp,
             meta,
             probe,
             artwork,

@@ -229,7 +229,7 @@ pub struct Known {
     pub id: i64,
     pub size: Option<i64>,
     pub mtime_ms: Option<i64>,
-    pub sidecar_mtime_ms: Option<i64>,
+    pub sidecar_stamp: Option<i64>,
     pub is_missing: bool,
 }
 
@@ -243,7 +243,7 @@ pub fn known_in_dir(
     up_to: Option<&[u8]>,
 ) -> Result<HashMap<Vec<u8>, Known>, DbError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, path_bytes, file_size, file_mtime_ms, sidecar_mtime_ms, is_missing
+        "SELECT id, path_bytes, file_size, file_mtime_ms, sidecar_stamp, is_missing
          FROM media_items WHERE library_id = ?1 AND dir_bytes = ?2
            AND (?3 IS NULL OR path_bytes > ?3) AND (?4 IS NULL OR path_bytes <= ?4)",
     )?;
@@ -254,7 +254,7 @@ pub fn known_in_dir(
                 id: r.get(0)?,
                 size: r.get(2)?,
                 mtime_ms: r.get(3)?,
-                sidecar_mtime_ms: r.get(4)?,
+                sidecar_stamp: r.get(4)?,
                 is_missing: r.get(5)?,
             },
         ))
@@ -300,7 +300,7 @@ pub struct Scanned {
     pub url: String,
     pub size: i64,
     pub mtime_ms: i64,
-    pub sidecar_mtime_ms: i64,
+    pub sidecar_stamp: i64,
     pub meta: Metadata,
     /// `None`: only the sidecars changed; the stream columns stay as they are.
     pub probe: Option<Result<Probe, String>>,
@@ -375,7 +375,7 @@ fn write_item(tx: &Connection, item: &Scanned, now: UnixMs) -> Result<bool, DbEr
                      year = ?6, content_rating = ?7, genres = ?8, studio = ?9, show_title = ?10,
                      season_number = ?11, episode_number = ?12, episode_number_end = ?13,
                      originally_available = ?14, rating = ?15, file_size = ?16, file_mtime_ms = ?17,
-                     sidecar_mtime_ms = ?18, is_missing = 0, updated_at_ms = ?19
+                     sidecar_stamp = ?18, is_missing = 0, updated_at_ms = ?19
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -396,7 +396,7 @@ fn write_item(tx: &Connection, item: &Scanned, now: UnixMs) -> Result<bool, DbEr
                 m.rating,
                 item.size,
                 item.mtime_ms,
-                item.sidecar_mtime_ms,
+                item.sidecar_stamp,
                 now
             ])?;
             id
@@ -406,7 +406,7 @@ fn write_item(tx: &Connection, item: &Scanned, now: UnixMs) -> Result<bool, DbEr
                 "INSERT INTO media_items (library_id, source, path_bytes, dir_bytes, url, title,
                      description, media_type, year, content_rating, genres, studio, show_title,
                      season_number, episode_number, episode_number_end, originally_available, rating,
-                     file_size, file_mtime_ms, sidecar_mtime_ms, added_at_ms, created_at_ms, updated_at_ms)
+                     file_size, file_mtime_ms, sidecar_stamp, added_at_ms, created_at_ms, updated_at_ms)
                  VALUES (?1, 'local', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
                      ?16, ?17, ?18, ?19, ?20, ?21, ?21, ?21)",
             )?
@@ -414,7 +414,7 @@ fn write_item(tx: &Connection, item: &Scanned, now: UnixMs) -> Result<bool, DbEr
                 item.library_id, item.path_bytes, item.dir_bytes, item.url, m.title, m.description,
                 kind, m.year, m.content_rating, m.genres, m.studio, m.show_title, m.season_number,
                 m.episode_number, m.episode_number_end, m.originally_available, m.rating, item.size,
-                item.mtime_ms, item.sidecar_mtime_ms, now
+                item.mtime_ms, item.sidecar_stamp, now
             ])?;
             tx.last_insert_rowid()
         }

@@ -38,8 +38,8 @@ pub struct MediaFile {
     pub nfo: Option<PathBuf>,
     /// Poster, thumb, fanart (in `ARTWORK_KINDS` order).
     pub artwork: [Option<PathBuf>; 3],
-    /// Newest mtime among the NFO and artwork; 0 when there are none.
-    pub sidecar_mtime_ms: i64,
+    /// A stamp of the NFO and artwork (mtimes summed, plus their count); 0 when there are none.
+    pub sidecar_stamp: i64,
 }
 
 /// One walked folder, or one chunk of it. A folder's chunks arrive in name order and cover
@@ -221,7 +221,7 @@ pub fn walk(spec: &WalkSpec, tx: &mpsc::Sender<WalkEvent>) {
                     mtime_ms: mtime_ms(&meta),
                     nfo: None,
                     artwork: [None, None, None],
-                    sidecar_mtime_ms: 0,
+                    sidecar_stamp: 0,
                 });
             }
             attach_sidecars(&dir, &mut files, &sidecars);
@@ -293,10 +293,11 @@ fn attach_sidecars(dir: &Path, files: &mut [MediaFile], sidecars: &[(OsString, i
     };
     for file in files.iter_mut() {
         let stem = stem_of(&file.name).to_vec();
-        let mut newest = 0;
+        // Sum of mtimes plus count: adding, changing or removing any sidecar changes it.
+        let mut stamp: i64 = 0;
         if let Some((path, mtime)) = find(&[[stem.as_slice(), b".nfo"].concat()]) {
             file.nfo = Some(path);
-            newest = newest.max(mtime);
+            stamp = stamp.wrapping_add(mtime).wrapping_add(1);
         }
         let suffixed = |kind: &str| with_images(&[stem.as_slice(), b"-", kind.as_bytes()].concat());
         let mut poster = suffixed("poster");
@@ -309,10 +310,10 @@ fn attach_sidecars(dir: &Path, files: &mut [MediaFile], sidecars: &[(OsString, i
         for (slot, candidates) in [poster, thumb, fanart].iter().enumerate() {
             if let Some((path, mtime)) = find(candidates) {
                 file.artwork[slot] = Some(path);
-                newest = newest.max(mtime);
+                stamp = stamp.wrapping_add(mtime).wrapping_add(1);
             }
         }
-        file.sidecar_mtime_ms = newest;
+        file.sidecar_stamp = stamp;
     }
 }
 
@@ -390,7 +391,7 @@ mod tests {
             .unwrap()
             .ends_with("Show - S01E01-thumb.jpg"));
         assert!(show.artwork[2].as_ref().unwrap().ends_with("fanart.png"));
-        assert!(show.sidecar_mtime_ms > 0);
+        assert!(show.sidecar_stamp > 0);
         let WalkEvent::Dir(a) = &events[1] else {
             unreachable!()
         };

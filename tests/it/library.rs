@@ -408,6 +408,36 @@ fn scans_a_tree_then_rescans_incrementally_and_makes_a_channel_per_folder() {
         "{p}"
     );
 
+    // Only the NFO changes: the metadata is read again, ffprobe is not run.
+    write(
+        &media.path().join("Movies/Old Film.nfo"),
+        b"<movie><title>The Old Film, Restored</title><year>1951</year></movie>",
+    );
+    let p = rescan(&c, id);
+    assert_eq!(
+        (
+            &p["ffprobe_calls"],
+            &p["changed_items"],
+            &p["unchanged_items"]
+        ),
+        (&json!(0), &json!(1), &json!(8)),
+        "{p}"
+    );
+    let restored = c.get(&format!("/api/media/{}", avi["id"])).json();
+    assert_eq!(
+        (
+            &restored["title"],
+            &restored["year"],
+            &restored["video_codec"]
+        ),
+        (
+            &json!("The Old Film, Restored"),
+            &json!(1951),
+            &json!("mpeg4")
+        )
+    );
+    assert_duration(&restored, 1.8);
+
     // Add two files, change one, remove one, then scan twice at once: 409.
     clip(
         &media.path().join("Shows/Beta/Beta - S02E01 - New.mkv"),
