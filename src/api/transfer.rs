@@ -32,6 +32,7 @@ const TABLES: &[&str] = &[
     "ffmpeg_profiles",
     "libraries",
     "media_items",
+    "media_artwork",
     "collections",
     "collection_items",
     "multi_collections",
@@ -174,7 +175,8 @@ fn export_tables(conn: &rusqlite::Connection) -> Result<Map<String, Value>, DbEr
             .map(|c| format!("\"{c}\""))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut stmt = conn.prepare(&format!("SELECT {list} FROM {table} ORDER BY rowid"))?;
+        // By the leading (key) columns, not rowid: WITHOUT ROWID tables have none.
+        let mut stmt = conn.prepare(&format!("SELECT {list} FROM {table} ORDER BY 1, 2"))?;
         let mut rows = stmt.query([])?;
         let mut items = Vec::new();
         while let Some(row) = rows.next()? {
