@@ -755,3 +755,29 @@ fn without_ffmpeg_tunes_get_503_with_a_detail() {
     let health = server.anon().get("/api/health/streaming").json();
     assert_eq!(health["status"], "error", "{health}");
 }
+
+#[test]
+fn a_hardware_encoder_that_fails_its_probe_falls_back_to_libx264() {
+    // This machine has no VAAPI device: the one-frame probe fails and streams use libx264.
+    let server = fx::server_with(&[], |conn| {
+        fx::set_setting(
+            conn,
+            "ffmpeg",
+            r#"{"hwaccel":"vaapi","hwaccel_device":"/dev/dri/renderD199"}"#,
+        );
+        fx::add_channel(conn, "900", &long_generated(), fx::now_ms() - 1000);
+    });
+    assert!(
+        wait_until(Duration::from_secs(15), || server.log_text().contains(
+            "hardware encoder failed its one-frame probe; using libx264"
+        )),
+        "{}",
+        server.log_text()
+    );
+    let mut s = server.anon().stream("/iptv/channel/900.ts").unwrap();
+    assert_eq!(s.status, 200);
+    let report = tscheck::check(&read_some(&mut s, 188 * 200));
+    assert_eq!(report.first_pids, vec![0, 0x1000]);
+    assert!(report.starts_with_keyframe);
+    s.body.close();
+}
