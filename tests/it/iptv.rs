@@ -386,6 +386,18 @@ fn a_long_timeline_spans_many_pages_without_holes() {
         assert_eq!(pair[1].title, format!("Item {}", i + 1));
     }
     assert_eq!(ours[0].start, xmltv_time(base));
+
+    // A client that leaves mid-guide costs nothing lasting: the next fetch is whole.
+    let mut partial = server.anon().stream("/iptv/xmltv.xml").unwrap();
+    let mut head = [0u8; 4096];
+    std::io::Read::read_exact(&mut partial.body, &mut head).unwrap();
+    partial.body.close();
+    let (_, again) = parse_xmltv(&server.anon().get("/iptv/xmltv.xml").text());
+    let again: Vec<&Prog> = again
+        .iter()
+        .filter(|p| p.channel == format!("exstream.{ch}"))
+        .collect();
+    assert_eq!(again, ours);
 }
 
 #[test]
