@@ -28,6 +28,9 @@ pub struct XmltvWriter {
     writer: Writer<Vec<u8>>,
     /// Reused for start tags, times and numbers, so a programme costs no allocation for them.
     scratch: String,
+    /// Prefixed to server-relative artwork paths (`/static/artwork/...`): XMLTV icons must be
+    /// absolute URLs.
+    origin: String,
 }
 
 impl Default for XmltvWriter {
@@ -35,6 +38,7 @@ impl Default for XmltvWriter {
         XmltvWriter {
             writer: Writer::new(Vec::with_capacity(CHUNK_BYTES + 4096)),
             scratch: String::with_capacity(32),
+            origin: String::new(),
         }
     }
 }
@@ -104,7 +108,7 @@ impl XmltvWriter {
             .write_event(Event::Start(BytesStart::from_content(tag.as_str(), 9)))
             .and_then(|()| match &p.item {
                 None => text_element(w, TITLE_EN, "title", OFFLINE_TITLE),
-                Some(item) => programme_children(w, &mut tag, item),
+                Some(item) => programme_children(w, &mut tag, &self.origin, item),
             })
             .and_then(|()| w.write_event(Event::End(BytesEnd::new("programme"))));
         self.scratch = tag;
@@ -161,6 +165,7 @@ const TITLE_EN: &str = "title lang=\"en\"";
 fn programme_children(
     w: &mut Writer<Vec<u8>>,
     scratch: &mut String,
+    origin: &str,
     item: &GuideItem,
 ) -> XmlResult {
     use std::fmt::Write as _;
@@ -188,9 +193,17 @@ fn programme_children(
     } else if item.is_movie() {
         text_element(w, CATEGORY, "category", "Movie")?;
     }
-    if let Some(icon) = m.thumbnail.as_deref().filter(|t| is_http_url(t)) {
+    // Absolute URLs as they are; our own artwork routes (`/static/...`) behind the origin.
+    let icon = m
+        .thumbnail
+        .as_deref()
+        .filter(|t| is_http_url(t) || (t.starts_with('/') && !origin.is_empty()));
+    if let Some(icon) = icon {
         scratch.clear();
         scratch.push_str("icon src=\"");
+        if icon.starts_with('/') {
+            scratch.push_str(&quick_xml::escape::escape(clean(origin)));
+        }
         scratch.push_str(&quick_xml::escape::escape(clean(icon)));
         scratch.push('"');
         w.write_event(Event::Empty(BytesStart::from_content(scratch.as_str(), 4)))?;
@@ -304,7 +317,10 @@ impl GuideBody {
         horizon_ms: i64,
     ) -> std::io::Result<GuideBody> {
         channels.retain(|c| c.show_in_epg);
-        let mut writer = XmltvWriter::default();
+        let mut writer = XmltvWriter {
+            origin: origin.to_string(),
+            ..XmltvWriter::default()
+        };
         writer.start(channels.is_empty())?;
         for ch in &channels {
             writer.channel(ch, origin)?;

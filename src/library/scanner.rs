@@ -459,6 +459,12 @@ async fn finish(app: &Arc<App>, library_id: i64, result: Result<u64, ScanEnd>) {
             }
         }
     }
+    // Timelines first, then "done": a client that sees the scan finished must find the
+    // new media in the guide and the stream already.
+    if changed > 0 || created > 0 {
+        app.content_changed();
+        crate::scheduler::library_changed(app).await;
+    }
     let mut summary = None;
     app.scanner.update(library_id, |p| {
         p.finished_at = Some(crate::time::rfc3339(now));
@@ -482,10 +488,6 @@ async fn finish(app: &Arc<App>, library_id: i64, result: Result<u64, ScanEnd>) {
             elapsed_ms,
             "library scan done"
         );
-    }
-    if changed > 0 || created > 0 {
-        app.content_changed();
-        crate::scheduler::library_changed(app).await;
     }
 }
 
