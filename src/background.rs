@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 
 use crate::app::App;
 
-pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, _http_addr: SocketAddr) {
+pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, http_addr: SocketAddr) {
     tasks.spawn(sample_event_loop_lag(app.clone()));
     tasks.spawn(sample_stream_history(app.clone()));
     tasks.spawn(crate::scheduler::run_horizon(app.clone()));
@@ -19,6 +19,9 @@ pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, _http_addr: SocketAddr
         if hdhomerun.enable_udp_discovery {
             tasks.spawn(crate::hdhr::discovery::run(app.clone(), port));
         }
+    }
+    if hdhomerun.port80 && http_addr.port() != JELLYFIN_HTTP_PORT {
+        tasks.spawn(serve_port80(app.clone(), http_addr));
     }
     if let Some(port) = app.config.ssdp_port {
         if hdhomerun.enable_ssdp {
@@ -72,5 +75,23 @@ async fn sample_stream_history(app: Arc<App>) {
             new_bytes,
         );
         (last_tunes, last_bytes) = (tunes, bytes);
+    }
+}
+
+/// Where Jellyfin looks for `discover.json` after a UDP discovery reply, whatever BASE_URL says.
+const JELLYFIN_HTTP_PORT: u16 = 80;
+
+/// The same HTTP service on port 80 of the listen address (`hdhomerun.port80`). A port that
+/// cannot be bound (no privilege, in use) is a warning: the main port keeps serving.
+async fn serve_port80(app: Arc<App>, http_addr: SocketAddr) {
+    let addr = SocketAddr::new(http_addr.ip(), JELLYFIN_HTTP_PORT);
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            tracing::info!(%addr, "also listening on port 80 for Jellyfin (hdhomerun.port80)");
+            crate::http::server::serve(app.clone(), listener, app.shutdown.clone()).await;
+        }
+        Err(err) => {
+            tracing::warn!(%addr, %err, "hdhomerun.port80 is on but port 80 cannot be bound")
+        }
     }
 }

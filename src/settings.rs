@@ -35,6 +35,10 @@ pub struct Hdhomerun {
     pub model_number: String,
     pub enable_ssdp: bool,
     pub enable_udp_discovery: bool,
+    /// Also serve HTTP on port 80 (same address as `--listen`). Jellyfin ignores BASE_URL
+    /// after a UDP discovery reply and fetches `http://<ip>:80/discover.json`. Off by
+    /// default; needs the right to bind port 80; applies at the next start.
+    pub port80: bool,
 }
 
 impl Default for Hdhomerun {
@@ -48,6 +52,7 @@ impl Default for Hdhomerun {
             model_number: "HDTC-2US".into(),
             enable_ssdp: true,
             enable_udp_discovery: true,
+            port80: false,
         }
     }
 }

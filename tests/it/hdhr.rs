@@ -688,3 +688,36 @@ fn lineup_reports_each_channels_output_profile() {
         })
     );
 }
+
+#[test]
+fn port80_serves_discover_json_for_jellyfin_when_asked() {
+    use std::sync::Arc;
+    let data = Arc::new(crate::support::TempDir::new("port80"));
+    {
+        let server = TestServer::builder().data(data.clone()).start();
+        let r = server.client().put_json(
+            "/api/settings/hdhomerun",
+            &serde_json::json!({"port80": true}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["port80"], true);
+    }
+    // Applies at the next start: the listen address's port 80 serves the same documents.
+    let server = TestServer::builder().data(data.clone()).start();
+    let port80 = crate::support::Client::new("127.0.0.1:80".parse().unwrap());
+    assert!(
+        crate::support::wait_until(Duration::from_secs(5), || port80
+            .try_request("GET", "/discover.json", None)
+            .is_ok()),
+        "nothing on port 80; log:\n{}",
+        server.log_text()
+    );
+    let r = port80.get("/hdhomerun/discover.json");
+    assert_eq!(r.status, 200);
+    let doc = r.json();
+    assert_eq!(
+        doc["DeviceID"],
+        server.anon().get("/hdhomerun/discover.json").json()["DeviceID"]
+    );
+    assert_eq!(port80.get("/discover.json").status, 307);
+}

@@ -380,7 +380,11 @@ fn scans_a_tree_then_rescans_incrementally_and_makes_a_channel_per_folder() {
         "<icon src=\"http://{}/static/artwork/{}/poster\"/>",
         server.addr, movie["id"]
     );
-    assert!(guide.contains(&icon), "no {icon} in the guide:\n{}", &guide[..guide.len().min(3000)]);
+    assert!(
+        guide.contains(&icon),
+        "no {icon} in the guide:\n{}",
+        &guide[..guide.len().min(3000)]
+    );
     let shows = c.get("/api/collections").json();
     let shows = shows
         .as_array()
