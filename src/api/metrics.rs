@@ -220,6 +220,24 @@ fn render_streams(app: &App, out: &mut Exposition) {
         "FFmpeg processes stopped before they finished.",
         load(&totals.ffmpeg_kills),
     );
+    out.single(
+        "restarts_total",
+        "counter",
+        "Health-triggered FFmpeg restarts admitted by the restart gate.",
+        load(&totals.restarts),
+    );
+    out.single(
+        "restarts_deferred_total",
+        "counter",
+        "Restarts deferred by the per-channel cooldown or the all-channel rate (the slate played meanwhile).",
+        load(&totals.restarts_deferred),
+    );
+    out.single(
+        "restart_rate_per_minute",
+        "gauge",
+        "Health-triggered restarts in the last minute, across all channels.",
+        app.streams.restart_rate_per_minute(),
+    );
     let per_channel: [PerChannel; 5] = [
         ("viewers", "gauge", "Viewers per running channel.", |c| {
             u64::from(c.viewers)

@@ -26,6 +26,7 @@ use super::breaker::{Breaker, BreakerConfig, BreakerState};
 use super::ffmpeg::{self, Hardware, Job, Process, Source, StderrTail};
 use super::hls::Hls;
 use super::pool::Permit;
+use super::restart::{Admission, ChannelRestarts, Reason};
 use super::ring::{Cursor, Read, Ring, CHUNK_MAX_PACKETS};
 use super::splicer::{Sink, Splicer};
 use super::ts::{Aligner, PACKET_LEN};
@@ -62,6 +63,8 @@ const MIN_ITEM_MS: i64 = 500;
 const SLATE_PIECE_MS: i64 = 60_000;
 /// An item that fails this many times in a row is skipped for its slot.
 const ITEM_FAILURES_TO_SKIP: u32 = 2;
+/// A run that played this much of its item before failing resets the item's failure count.
+const PLAYED_MS: i64 = 2000;
 /// Items skipped as unplayable, remembered per channel (the oldest is forgotten first).
 const SKIPPED_ITEMS_MAX: usize = 16;
 /// A stream more than this behind the wall clock (after an outage) jumps back to "now".
@@ -361,6 +364,8 @@ pub async fn run(app: Arc<App>, channel: Arc<Channel>, hardware: Hardware, permi
         skipped: heapless::Deque::new(),
         failed_item: None,
         retry_at: None,
+        restart: ChannelRestarts::default(),
+        pending_restart: None,
         shutdown: app.shutdown.clone(),
     };
     tracing::info!(channel = %channel.number, tuner = channel.tuner, "channel started");
@@ -392,7 +397,19 @@ struct Feeder {
     failed_item: Option<(i64, u32)>,
     /// Until then (a failure's backoff) the slate plays instead of a retry.
     retry_at: Option<Instant>,
+    /// This channel's half of the restart gate (its last health-triggered restart).
+    restart: ChannelRestarts,
+    /// A failed item waiting to be restarted through the gate.
+    pending_restart: Option<PendingRestart>,
     shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// A restart of `item_id` at the stream's position, not yet admitted by the gate.
+#[derive(Debug, Clone, Copy)]
+struct PendingRestart {
+    item_id: Option<i64>,
+    /// Whether the gate has deferred it (a deferral is counted once).
+    deferred: bool,
 }
 
 impl Feeder {
@@ -494,6 +511,7 @@ impl Feeder {
                     totals.ffmpeg_kills.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(channel = %self.channel.number, item = ?plan.item_id, "ffmpeg stalled; restarting");
                     process.stop().await;
+                    self.forgive_if_played(pos);
                     self.failed(Some(&plan)).await;
                 }
                 Outcome::Eof => {
@@ -530,10 +548,20 @@ impl Feeder {
                             stderr = ?self.channel.stderr.lines(),
                             "ffmpeg failed"
                         );
+                        self.forgive_if_played(pos);
                         self.failed(Some(&plan)).await;
                     }
                 }
             }
+        }
+    }
+
+    /// A run that moved the stream on by `PLAYED_MS` before it failed did play its item:
+    /// the item's failures in a row start again (a long item killed twice an hour apart
+    /// is not unplayable).
+    fn forgive_if_played(&mut self, started_at: UnixMs) {
+        if self.pos_ms() - started_at >= PLAYED_MS {
+            self.failed_item = None;
         }
     }
 
@@ -549,7 +577,6 @@ impl Feeder {
             .fetch_add(1, Ordering::Relaxed);
         let stats = &self.channel.stats;
         stats.failures.fetch_add(1, Ordering::Relaxed);
-        stats.restarts.fetch_add(1, Ordering::Relaxed);
         stats
             .recent_failures
             .store(self.breaker.recent_failures(now, cfg), Ordering::Relaxed);
@@ -580,15 +607,79 @@ impl Feeder {
         // Backoff spaces out retries of the same thing; a skipped item is not retried.
         // Meanwhile viewers get the slate, unless the slate (or the spawn) is what failed:
         // then there is nothing to show and the feeder just waits.
+        // The retry is a restart: it goes through the gate (`restart`), asked in `plan_at`
+        // when the item comes up again, or here when there is no slate to wait behind.
+        if skipping {
+            self.pending_restart = None;
+            return;
+        }
         let wait = self.breaker.backoff();
         let slate_can_cover = plan.is_some_and(|p| matches!(p.what, What::Media { .. }));
-        if !wait.is_zero() && !skipping && slate_can_cover {
-            self.retry_at = Some(now + wait);
-        } else if !wait.is_zero() && !skipping {
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.channel.stop.notified() => {}
-                _ = self.shutdown.changed() => {}
+        if slate_can_cover {
+            if !wait.is_zero() {
+                self.retry_at = Some(now + wait);
+            }
+            self.pending_restart = Some(PendingRestart {
+                item_id: plan.and_then(|p| p.item_id),
+                deferred: false,
+            });
+            return;
+        }
+        self.pending_restart = None;
+        if !wait.is_zero() && !self.pause(wait).await {
+            return;
+        }
+        let mut pending = PendingRestart {
+            item_id: None,
+            deferred: false,
+        };
+        while let Some(until) = self.ask_restart(&mut pending) {
+            if !self
+                .pause(until.saturating_duration_since(Instant::now()))
+                .await
+            {
+                return;
+            }
+        }
+    }
+
+    /// Waits `how_long`; false when the channel or the server stopped meanwhile.
+    async fn pause(&mut self, how_long: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(how_long) => true,
+            _ = self.channel.stop.notified() => false,
+            _ = self.shutdown.changed() => false,
+        }
+    }
+
+    /// Asks the restart gate for `pending`: `None` when admitted (counted as a restart),
+    /// else when to ask again (the first deferral is counted and logged).
+    fn ask_restart(&mut self, pending: &mut PendingRestart) -> Option<Instant> {
+        match self.app.streams.admit_restart(&mut self.restart) {
+            Admission::Now => {
+                self.channel.stats.restarts.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Admission::Defer { until, reason } => {
+                if !pending.deferred {
+                    pending.deferred = true;
+                    self.app
+                        .streams
+                        .totals
+                        .restarts_deferred
+                        .fetch_add(1, Ordering::Relaxed);
+                    let why = match reason {
+                        Reason::Cooldown => "this channel was restarted less than a minute ago",
+                        Reason::Storm => "too many restarts across all channels",
+                    };
+                    tracing::warn!(
+                        channel = %self.channel.number,
+                        item = ?pending.item_id,
+                        wait_ms = until.saturating_duration_since(Instant::now()).as_millis() as u64,
+                        "restart deferred ({why}): serving the slate"
+                    );
+                }
+                Some(until)
             }
         }
     }
@@ -642,6 +733,21 @@ impl Feeder {
         }
         if self.skipped.iter().any(|id| *id == p.item_id) {
             return slate("Technical difficulties", p.finish_ms);
+        }
+        // Starting the item that failed again is a restart: the gate decides when.
+        // Any other item is a programme starting normally; the failed one is behind us.
+        if let Some(mut pending) = self.pending_restart.take() {
+            if pending.item_id == Some(p.item_id) {
+                if let Some(until) = self.ask_restart(&mut pending) {
+                    self.pending_restart = Some(pending);
+                    self.retry_at = Some(until);
+                    let left = until.saturating_duration_since(now).as_millis() as i64;
+                    return slate(
+                        "Technical difficulties",
+                        p.finish_ms.min(pos + left.max(MIN_ITEM_MS)),
+                    );
+                }
+            }
         }
         Plan {
             item_id: Some(p.item_id),

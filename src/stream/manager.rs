@@ -22,6 +22,7 @@ use bytes::Bytes;
 
 use super::ffmpeg::{Job, Source};
 use super::pool::{Owner, Permit, Pool, PoolError};
+use super::restart::{Admission, ChannelRestarts, RestartGate};
 use crate::app::App;
 use crate::scheduler::cursor::ChannelInfo;
 use crate::scheduler::cursor::{self, Programme};
@@ -73,6 +74,9 @@ pub struct Manager {
     tasks: Mutex<JoinSet<()>>,
     hardware: OnceCell<Hardware>,
     media_seq: AtomicU64,
+    /// The all-channel half of the restart gate (`restart`): every health-triggered
+    /// restart of every channel asks it through `admit_restart`.
+    restarts: Mutex<RestartGate>,
     pub totals: Totals,
 }
 
@@ -88,6 +92,11 @@ pub struct Totals {
     pub ffmpeg_stalls: AtomicU64,
     /// FFmpeg processes we killed before they finished (stalls, stops, idle channels).
     pub ffmpeg_kills: AtomicU64,
+    /// Health-triggered restarts admitted by the restart gate.
+    pub restarts: AtomicU64,
+    /// Restarts the gate deferred (per-channel cooldown or all-channel rate), each
+    /// counted once however often it is asked again.
+    pub restarts_deferred: AtomicU64,
 }
 
 /// One running channel, as metrics, the dashboard, health and status.json see it.
@@ -274,6 +283,23 @@ impl Manager {
         }
         tracing::info!(channel = %ch.number, "no viewers for the idle grace; stopping");
         true
+    }
+
+    /// The one restart entry point (API.md §6 "Health restart"): a channel's feeder asks
+    /// here before it restarts a failed FFmpeg; `channel` is that channel's cooldown state.
+    pub(super) fn admit_restart(&self, channel: &mut ChannelRestarts) -> Admission {
+        let mut gate = self.restarts.lock().unwrap_or_else(|p| p.into_inner());
+        let admission = gate.admit(channel, std::time::Instant::now());
+        if admission == Admission::Now {
+            self.totals.restarts.fetch_add(1, Ordering::Relaxed);
+        }
+        admission
+    }
+
+    /// Health-triggered restarts admitted in the last minute, across all channels.
+    pub fn restart_rate_per_minute(&self) -> usize {
+        let mut gate = self.restarts.lock().unwrap_or_else(|p| p.into_inner());
+        gate.rate_per_minute(std::time::Instant::now())
     }
 
     /// Removes a stopped channel (its feeder ended for any reason).

@@ -4,7 +4,8 @@
 //! - `ts`: packet views, PAT/PMT, timestamps; `splicer`: items joined into one stream.
 //! - `ring`: the zero-copy fan-out; `hls`: segments cut from it in memory.
 //! - `ffmpeg`: the command builder and child processes; `pool`: the tuners;
-//!   `breaker`: failures, backoff and the circuit breaker.
+//!   `breaker`: failures, backoff and the circuit breaker; `restart`: the restart gate
+//!   (per-channel cooldown, all-channel rate).
 //! - `channel`: one tuned channel and its feeder; `manager`: tunes, idle stop, shutdown,
 //!   stats; `http`: the entry points the routers call.
 //!
@@ -17,6 +18,7 @@ pub mod hls;
 pub mod http;
 pub mod manager;
 pub mod pool;
+pub mod restart;
 pub mod ring;
 pub mod splicer;
 pub mod ts;

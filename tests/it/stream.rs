@@ -781,3 +781,109 @@ fn a_hardware_encoder_that_fails_its_probe_falls_back_to_libx264() {
     assert!(report.starts_with_keyframe);
     s.body.close();
 }
+
+/// A running channel's entry in `/api/health/channels`, by number.
+fn channel_health(server: &crate::support::TestServer, number: &str) -> serde_json::Value {
+    let health = server.anon().get("/api/health/channels").json();
+    health["channels"]
+        .as_object()
+        .and_then(|m| m.values().find(|c| c["number"] == number).cloned())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn kill9(pid: u64) {
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+#[test]
+fn restarts_beyond_two_a_minute_or_within_a_channels_cooldown_are_deferred_to_the_slate() {
+    let start = fx::now_ms() - 1000;
+    let server = fx::server_with(&["--tuners", "3"], |conn| {
+        for n in ["900", "901", "902"] {
+            fx::add_channel(conn, n, &long_generated(), start);
+        }
+    });
+    let mut viewers: Vec<_> = ["900", "901", "902"]
+        .iter()
+        .map(|n| {
+            let mut s = server
+                .anon()
+                .stream(&format!("/iptv/channel/{n}.ts"))
+                .unwrap();
+            s.body.set_timeout(Duration::from_secs(5));
+            read_some(&mut s, 188 * 20);
+            s
+        })
+        .collect();
+    let pid_of = |n: &str| channel_health(&server, n)["ffmpeg_pid"].as_u64();
+    // Two channels' FFmpeg die: both come back at once (2 restarts in the minute).
+    for n in ["900", "901"] {
+        let pid = pid_of(n).expect("running");
+        kill9(pid);
+        assert!(
+            wait_until(Duration::from_secs(5), || {
+                let ch = channel_health(&server, n);
+                ch["restart_count"] == 1
+                    && ch["on_slate"] == false
+                    && ch["ffmpeg_pid"].as_u64().is_some_and(|p| p != pid)
+            }),
+            "{n} was not restarted: {}",
+            server.log_text()
+        );
+    }
+    let metrics = server.anon().get("/metrics").text();
+    assert!(
+        metrics.contains("exstreamtv_restarts_deferred_total 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("exstreamtv_restart_rate_per_minute 2\n"),
+        "{metrics}"
+    );
+    // A third in the same minute is deferred: its viewer gets the slate, not a restart.
+    kill9(pid_of("902").unwrap());
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let ch = channel_health(&server, "902");
+            ch["on_slate"] == true && ch["current_title"] == "Technical difficulties"
+        }),
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(channel_health(&server, "902")["restart_count"], 0);
+    let (ts, _) = fx::read_for(&mut viewers[2].body, Duration::from_secs(2));
+    assert!(
+        ts.len() > 188 * 10,
+        "the viewer of 902 got {} bytes",
+        ts.len()
+    );
+    // 900 again, within its own cooldown: after its backoff, deferred too.
+    kill9(pid_of("900").unwrap());
+    assert!(
+        wait_until(Duration::from_secs(5), || server
+            .anon()
+            .get("/metrics")
+            .text()
+            .contains("exstreamtv_restarts_deferred_total 2\n")),
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(channel_health(&server, "900")["on_slate"], true);
+    let metrics = server.anon().get("/metrics").text();
+    assert!(
+        metrics.contains("exstreamtv_restarts_total 2\n"),
+        "{metrics}"
+    );
+    assert!(server
+        .log_text()
+        .contains("restart deferred (too many restarts across all channels)"));
+    assert!(server
+        .log_text()
+        .contains("restart deferred (this channel was restarted less than a minute ago)"));
+    for v in viewers {
+        v.body.close();
+    }
+}
