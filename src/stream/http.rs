@@ -198,6 +198,9 @@ impl hyper::body::Body for Chunks {
 /// One library item as MPEG-TS (`/iptv/stream/{media_id}`, `?start=` seconds), in the
 /// default output profile, through the tuner pool (it holds a tuner while it plays).
 pub async fn media_item(app: &Arc<App>, req: &mut Req, media_id: i64) -> ApiResult {
+    if matches!(req.query("raw").as_deref(), Some("1" | "true")) {
+        return raw_media_item(app, req, media_id).await;
+    }
     let start_s: f64 = req.query_parsed("start")?.unwrap_or(0.0);
     if !(start_s.is_finite() && start_s >= 0.0) {
         return Err(ApiError::bad_request("start: expected seconds, 0 or more"));
@@ -219,6 +222,86 @@ pub async fn media_item(app: &Arc<App>, req: &mut Req, media_id: i64) -> ApiResu
         .play_media(app, programme, (start_s * 1000.0) as i64)
         .await?;
     Ok(ts_response(Body::stream(body)))
+}
+
+/// `?raw=1`: the local file itself (`Range`: 206 with `Content-Range`, 416 beyond the end),
+/// read from disk as the client takes it, or a 302 to a remote item's URL. No FFmpeg, no
+/// tuner.
+async fn raw_media_item(app: &Arc<App>, req: &mut Req, media_id: i64) -> ApiResult {
+    use super::raw::{self, RangeAsk};
+    use hyper::header::{ACCEPT_RANGES, CONTENT_RANGE, LOCATION};
+    let programme = cursor::media_programme(&app.db, media_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format_args!("media item {media_id} not found")))?;
+    let path = match programme.input {
+        Input::File(path) => path,
+        Input::Url(url) => {
+            let location = HeaderValue::from_str(&url).map_err(|_| {
+                ApiError::bad_request(format_args!("media item {media_id} has no usable URL"))
+            })?;
+            let mut resp = hyper::Response::new(Body::Empty);
+            *resp.status_mut() = StatusCode::FOUND;
+            resp.headers_mut().insert(LOCATION, location);
+            return Ok(resp);
+        }
+        Input::Generated(_) | Input::Offline => {
+            return Err(ApiError::bad_request(format_args!(
+                "media item {media_id} has no file or URL to serve"
+            )))
+        }
+    };
+    let gone = || ApiError::not_found(format_args!("the file of media item {media_id} is gone"));
+    let file = tokio::fs::File::open(&path).await.map_err(|_| gone())?;
+    let meta = file.metadata().await.map_err(|_| gone())?;
+    if !meta.is_file() {
+        return Err(gone());
+    }
+    let len = meta.len();
+    let (status, start, n_bytes) = match raw::parse_range(req.header("range"), len) {
+        RangeAsk::Whole => (StatusCode::OK, 0, len),
+        RangeAsk::Part { start, end } => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
+        RangeAsk::Unsatisfiable => {
+            return Err(ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                format_args!("range not satisfiable: the file has {len} bytes"),
+            )
+            .with_header(
+                CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{len}")).map_err(ApiError::internal)?,
+            ));
+        }
+    };
+    let body = if req.is_head() {
+        Body::Empty
+    } else {
+        use tokio::io::AsyncSeekExt;
+        let mut file = file;
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(|_| gone())?;
+        Body::stream(raw::FileBody::new(file, n_bytes))
+    };
+    let mut resp = hyper::Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(raw::content_type(&path)),
+    );
+    h.insert(CONTENT_LENGTH, HeaderValue::from(n_bytes));
+    h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        HeaderName::from_static("access-control-allow-origin"),
+        HeaderValue::from_static("*"),
+    );
+    if status == StatusCode::PARTIAL_CONTENT {
+        let range = format!("bytes {start}-{}/{len}", start + n_bytes - 1);
+        h.insert(
+            CONTENT_RANGE,
+            HeaderValue::from_str(&range).map_err(ApiError::internal)?,
+        );
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]

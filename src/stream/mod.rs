@@ -7,7 +7,8 @@
 //!   `breaker`: failures, backoff and the circuit breaker; `restart`: the restart gate
 //!   (per-channel cooldown, all-channel rate).
 //! - `channel`: one tuned channel and its feeder; `manager`: tunes, idle stop, shutdown,
-//!   stats; `http`: the entry points the routers call.
+//!   stats; `http`: the entry points the routers call; `raw`: a library file as it is
+//!   (`?raw=1`, with `Range`).
 //!
 //! **Architecture invariant:** `stream` knows nothing of SQL; it is handed a playout cursor.
 
@@ -18,6 +19,7 @@ pub mod hls;
 pub mod http;
 pub mod manager;
 pub mod pool;
+pub mod raw;
 pub mod restart;
 pub mod ring;
 pub mod splicer;

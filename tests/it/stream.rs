@@ -887,3 +887,134 @@ fn restarts_beyond_two_a_minute_or_within_a_channels_cooldown_are_deferred_to_th
         v.body.close();
     }
 }
+
+#[test]
+fn a_raw_media_item_is_the_file_itself_with_ranges_or_a_redirect() {
+    let media = TempDir::new("raw");
+    let clips = fx::clips(media.path(), 1, 3.0);
+    let Media::Clip(path) = &clips[0] else {
+        unreachable!()
+    };
+    let file = std::fs::read(path).unwrap();
+    let len = file.len();
+    assert!(
+        len > 64 * 1024,
+        "the clip should span several read chunks: {len}"
+    );
+    let server = fx::server_with(&["--tuners", "1"], |conn| {
+        fx::add_channel(
+            conn,
+            "900",
+            &[
+                item(&clips[0], 3000, "c"),
+                item(&Media::Generated(3), 3000, "g"),
+            ],
+            fx::now_ms() + 3_600_000,
+        );
+        conn.execute(
+            "INSERT INTO media_items (source, url, title, added_at_ms, created_at_ms, updated_at_ms)
+             VALUES ('jellyfin', 'http://127.0.0.1:9/Videos/42/stream.mkv?static=true', 'remote', 0, 0, 0)",
+            [],
+        )
+        .unwrap();
+    });
+    let conn = rusqlite::Connection::open(server.data_dir().join("exstreamtv.db")).unwrap();
+    let id_of = |url: &str| -> i64 {
+        conn.query_row("SELECT id FROM media_items WHERE url = ?1", [url], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let id = id_of(&path.display().to_string());
+    let url = format!("/iptv/stream/{id}?raw=1");
+    // The encoder probe at start is the only FFmpeg this server runs.
+    assert!(wait_until(Duration::from_secs(10), || server
+        .log_text()
+        .contains("stream encoder ready")));
+    assert!(wait_until(Duration::from_secs(5), || fx::n_ffmpeg(&server) == 0));
+    let c = server.anon();
+    // The whole file.
+    let whole = c.get(&url);
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.header("content-type"), Some("video/mp4"));
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    assert_eq!(
+        whole.header("content-length"),
+        Some(len.to_string().as_str())
+    );
+    assert!(whole.body == file, "the body is not the file");
+    // A byte range.
+    let part = c.clone().header("Range", "bytes=70000-70099").get(&url);
+    assert_eq!(part.status, 206);
+    assert_eq!(
+        part.header("content-range"),
+        Some(format!("bytes 70000-70099/{len}").as_str())
+    );
+    assert_eq!(part.body, file[70000..70100]);
+    // From an offset to the end, and a suffix.
+    let tail = c.clone().header("Range", "bytes=1000-").get(&url);
+    assert_eq!(tail.status, 206);
+    assert_eq!(tail.body, file[1000..]);
+    let suffix = c.clone().header("Range", "bytes=-500").get(&url);
+    assert_eq!(suffix.status, 206);
+    assert_eq!(
+        suffix.header("content-range"),
+        Some(format!("bytes {}-{}/{len}", len - 500, len - 1).as_str())
+    );
+    assert_eq!(suffix.body, file[len - 500..]);
+    // Beyond the end.
+    let beyond = c
+        .clone()
+        .header("Range", &format!("bytes={len}-"))
+        .get(&url);
+    assert_eq!(beyond.status, 416);
+    assert_eq!(
+        beyond.header("content-range"),
+        Some(format!("bytes */{len}").as_str())
+    );
+    assert!(beyond.detail().contains("range not satisfiable"));
+    // HEAD: the headers only.
+    let head = c.head(&url);
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.header("content-length"),
+        Some(len.to_string().as_str())
+    );
+    assert!(head.body.is_empty());
+    let head_part = c.clone().header("Range", "bytes=0-9").head(&url);
+    assert_eq!(head_part.status, 206);
+    assert_eq!(head_part.header("content-length"), Some("10"));
+    // A remote item redirects; a generated one has nothing to serve; unknown ids are 404.
+    let remote = id_of("http://127.0.0.1:9/Videos/42/stream.mkv?static=true");
+    let redirect = c.get(&format!("/iptv/stream/{remote}?raw=1"));
+    assert_eq!(redirect.status, 302);
+    assert_eq!(
+        redirect.header("location"),
+        Some("http://127.0.0.1:9/Videos/42/stream.mkv?static=true")
+    );
+    let generated = id_of("generated://demo/3");
+    let none = c.get(&format!("/iptv/stream/{generated}?raw=1"));
+    assert_eq!(none.status, 400);
+    none.detail();
+    let unknown = c.get("/iptv/stream/999999?raw=1");
+    assert_eq!(unknown.status, 404);
+    unknown.detail();
+    // The CORS preflight.
+    let options = c.request("OPTIONS", &url, None);
+    assert_eq!(options.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        options.header("access-control-allow-methods"),
+        Some("GET, HEAD, OPTIONS")
+    );
+    assert_eq!(
+        options.header("access-control-allow-headers"),
+        Some("Range, Content-Range, Content-Type")
+    );
+    // None of it went through FFmpeg or took a tuner.
+    assert_eq!(fx::n_ffmpeg(&server), 0);
+    let metrics = c.get("/metrics").text();
+    assert!(
+        metrics.contains("exstreamtv_tuners_in_use 0\n"),
+        "{metrics}"
+    );
+}
