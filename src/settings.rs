@@ -153,6 +153,9 @@ pub struct Channels {
     pub max_viewers_per_channel: u32,
     /// A channel keeps running this long after its last viewer leaves (instant re-tune).
     pub idle_grace_seconds: u32,
+    /// An HLS viewer holds its tuner until this long passes without a playlist fetch
+    /// (API.md §5: 30 s).
+    pub hls_hold_seconds: u32,
 }
 
 impl Default for Channels {
@@ -160,6 +163,7 @@ impl Default for Channels {
         Channels {
             max_viewers_per_channel: 50,
             idle_grace_seconds: 30,
+            hls_hold_seconds: crate::stream::hls::HOLD.as_secs() as u32,
         }
     }
 }

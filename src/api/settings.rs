@@ -186,6 +186,13 @@ impl Section {
                     s.channels.idle_grace_seconds.into(),
                     0,
                     3600,
+                )?;
+                // At least one target duration (4 s) or a playing client loses its tuner.
+                in_range(
+                    "hls_hold_seconds",
+                    s.channels.hls_hold_seconds.into(),
+                    4,
+                    3600,
                 )
             }
             Section::Breaker => {

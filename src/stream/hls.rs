@@ -1,8 +1,9 @@
 //! Live HLS cut from a channel's ring: segments of about `TARGET_MS`, each starting at a
 //! keyframe chunk (which begins with PAT and PMT), kept in memory as the ring's own `Bytes`
 //! (shared, never copied, never on disk), a window of `WINDOW` listed. Segments are
-//! collected only while an HLS client fetched the playlist within `HOLD`; that same
-//! window is what keeps the channel (and its tuner) alive for HLS viewers.
+//! collected only while an HLS client fetched the playlist within the hold (setting
+//! `channels.hls_hold_seconds`, default `HOLD`); that same window is what keeps the channel
+//! (and its tuner) alive for HLS viewers.
 //!
 //! It knows nothing of FFmpeg or HTTP; the playlist text is rendered here.
 
@@ -19,7 +20,9 @@ use crate::time::{now_ms, UnixMs};
 pub const WINDOW: usize = 6;
 /// Segments cut near this duration, at the first keyframe after `TARGET_MS - 500`.
 pub const TARGET_MS: i64 = 4000;
-/// An HLS viewer holds the channel's tuner until this long passes without a playlist fetch.
+/// An HLS viewer holds the channel's tuner until this long passes without a playlist fetch
+/// (API.md §5). The default of `channels.hls_hold_seconds`: a player refetches the live
+/// playlist every target duration (4 s), so 30 s survives several missed fetches.
 pub const HOLD: Duration = Duration::from_secs(30);
 /// Kept beyond the window, so a player that fetches the oldest listed segment just as it
 /// slides out still gets it.
@@ -33,6 +36,8 @@ pub struct Hls {
     inner: Mutex<Inner>,
     /// Wall ms of the last playlist fetch; 0 = never.
     last_fetch_ms: AtomicI64,
+    /// The hold in force at the last fetch, in ms (0 before any: `HOLD`).
+    hold_ms: AtomicI64,
     segment_ready: Notify,
 }
 
@@ -61,12 +66,28 @@ impl Hls {
 
     fn is_active(&self, now: UnixMs) -> bool {
         let last = self.last_fetch_ms.load(Ordering::Relaxed);
-        last > 0 && now - last < HOLD.as_millis() as i64
+        last > 0 && now - last < self.hold().as_millis() as i64
     }
 
-    /// Records a playlist fetch (starts collecting segments).
-    pub fn touch(&self) {
+    /// Records a playlist fetch (starts collecting segments); `hold` is how long it keeps
+    /// the channel.
+    pub fn touch(&self, hold: Duration) {
+        self.hold_ms
+            .store(hold.as_millis().max(1) as i64, Ordering::Relaxed);
         self.last_fetch_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long the last playlist fetch holds the channel.
+    pub fn hold(&self) -> Duration {
+        match self.hold_ms.load(Ordering::Relaxed) {
+            ms if ms > 0 => Duration::from_millis(ms as u64),
+            _ => HOLD,
+        }
+    }
+
+    /// Whether an HLS viewer still holds the channel: a fetch within the hold.
+    pub fn holds(&self) -> bool {
+        self.idle_for() < self.hold()
     }
 
     /// How long since the last playlist fetch (`Duration::MAX` if never).
@@ -203,7 +224,7 @@ mod tests {
         // Not active: nothing is collected.
         hls.on_chunk(&Bytes::from_static(b"k"), true, 0, wall);
         assert_eq!(hls.n_segments(), 0);
-        hls.touch();
+        hls.touch(HOLD);
         // Chunks every 500 ms, a keyframe every 2 s, for 60 s.
         for i in 0..120i64 {
             let key = i % 4 == 0;

@@ -138,7 +138,8 @@ fn token_suffix(app: &App) -> String {
 }
 
 /// The live HLS playlist of a channel (`/iptv/channel/{num}.m3u8`). The first fetch starts
-/// the channel; each fetch keeps it (and its tuner) for another `hls::HOLD`.
+/// the channel; each fetch keeps it (and its tuner) for another hold
+/// (`channels.hls_hold_seconds`, default `hls::HOLD`).
 pub async fn hls_playlist(app: &Arc<App>, req: &mut Req, number: &str) -> ApiResult {
     let info = enabled_channel(app, number).await?;
     if req.is_head() {
@@ -148,10 +149,13 @@ pub async fn hls_playlist(app: &Arc<App>, req: &mut Req, number: &str) -> ApiRes
         return Ok(resp);
     }
     let channel = app.streams.ensure_running(app, &info).await?;
-    channel.hls.touch();
+    let hold = Duration::from_secs(u64::from(app.settings().channels.hls_hold_seconds));
+    channel.hls.touch(hold);
     if !channel.hls.wait_for_segment(FIRST_SEGMENT_WAIT).await {
         return Err(ApiError::unavailable("the stream is starting", 2));
     }
+    // The hold runs from the answer: the first one may have waited for its segment.
+    channel.hls.touch(hold);
     let text = channel
         .hls
         .playlist(&format!("{number}/seg/"), &token_suffix(app));

@@ -2,7 +2,7 @@
 //! channel, shared by all its viewers. A tune attaches a viewer to the running channel or
 //! starts it (taking a tuner from the pool, or failing at once when none is free); a channel
 //! stops once it has had no viewer for the idle grace (setting `channels.idle_grace_seconds`)
-//! and no HLS playlist fetch for `hls::HOLD`. It owns the feeder tasks (a `JoinSet`) and
+//! and no HLS playlist fetch for the hold (`channels.hls_hold_seconds`). It owns the feeder tasks (a `JoinSet`) and
 //! stops them all, reaping every FFmpeg, at shutdown.
 //!
 //! Stats snapshots for metrics, the dashboard, health and status.json come from here.
@@ -274,7 +274,7 @@ impl Manager {
         let grace = Duration::from_secs(app.settings().channels.idle_grace_seconds as u64);
         let mut map = self.lock();
         match ch.idle_for() {
-            Some(idle) if idle >= grace && ch.hls.idle_for() >= super::hls::HOLD => {}
+            Some(idle) if idle >= grace && !ch.hls.holds() => {}
             _ => return false,
         }
         ch.request_stop();

@@ -87,7 +87,7 @@ fn json_body_errors_are_400_413_and_422_naming_the_field() {
     let s = c.get("/api/settings/channels").json();
     assert_eq!(
         s,
-        json!({"max_viewers_per_channel": 50, "idle_grace_seconds": 30})
+        json!({"max_viewers_per_channel": 50, "idle_grace_seconds": 30, "hls_hold_seconds": 30})
     );
 }
 
@@ -105,7 +105,7 @@ fn settings_apply_live_redact_secrets_and_survive_a_restart() {
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(
             r.json(),
-            json!({"max_viewers_per_channel": 50, "idle_grace_seconds": 5})
+            json!({"max_viewers_per_channel": 50, "idle_grace_seconds": 5, "hls_hold_seconds": 30})
         );
         let r = c.put_json(
             "/api/settings/iptv",

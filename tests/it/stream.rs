@@ -1018,3 +1018,63 @@ fn a_raw_media_item_is_the_file_itself_with_ranges_or_a_redirect() {
         "{metrics}"
     );
 }
+
+#[test]
+fn an_hls_viewer_holds_the_tuner_while_it_fetches_the_playlist_and_frees_it_after_the_hold() {
+    let start = fx::now_ms() - 1000;
+    let server = fx::server_with(&[], |conn| {
+        fx::set_setting(
+            conn,
+            "channels",
+            r#"{"max_viewers_per_channel":50,"idle_grace_seconds":0,"hls_hold_seconds":4}"#,
+        );
+        fx::add_channel(conn, "900", &long_generated(), start);
+    });
+    let c = server.anon();
+    // Out of range through the API.
+    let r = server.client().put_json(
+        "/api/settings/channels",
+        &serde_json::json!({"hls_hold_seconds": 1}),
+    );
+    assert_eq!(r.status, 422);
+    assert!(
+        r.detail().starts_with("hls_hold_seconds: "),
+        "{}",
+        r.detail()
+    );
+    assert_eq!(c.get("/iptv/channel/900.m3u8").status, 200);
+    let pids = fx::ffmpeg_pids(&server);
+    assert_eq!(pids.len(), 1);
+    // A player fetching the playlist every second keeps the channel for twice the hold.
+    let until = Instant::now() + Duration::from_secs(8);
+    let mut last_fetch = Instant::now();
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_secs(1));
+        let p = c.get("/iptv/channel/900.m3u8");
+        last_fetch = Instant::now();
+        assert_eq!(p.status, 200);
+        assert_eq!(
+            fx::ffmpeg_pids(&server),
+            pids,
+            "the channel was not held:\n{}",
+            server.log_text()
+        );
+        assert_eq!(c.get("/api/health/channels").json()["total_channels"], 1);
+    }
+    // Then the player goes: the tuner is freed once the hold passes, not before.
+    assert!(
+        wait_until(Duration::from_secs(10), || fx::n_ffmpeg(&server) == 0),
+        "the channel was never released"
+    );
+    let released_after = last_fetch.elapsed();
+    assert!(
+        released_after >= Duration::from_millis(3500),
+        "released {released_after:?} after the last fetch, inside the 4 s hold"
+    );
+    // The tuner is returned just after FFmpeg is reaped.
+    assert!(wait_until(Duration::from_secs(2), || c
+        .get("/metrics")
+        .text()
+        .contains("exstreamtv_tuners_in_use 0\n")));
+    assert_eq!(c.get("/api/health/channels").json()["total_channels"], 0);
+}
