@@ -1326,3 +1326,63 @@ fn a_folder_that_vanishes_mid_scan_fails_the_scan_and_marks_no_file_broken() {
         .iter()
         .all(|m| m["probe_error"].is_null() && m["duration"].as_f64().is_some()));
 }
+
+#[test]
+fn unreadable_files_and_folders_are_per_item_errors_and_the_rest_is_scanned() {
+    use std::os::unix::fs::PermissionsExt;
+    let media = TempDir::new("perm-media");
+    let root = media.path();
+    clip(&root.join("Shows/Fine - S01E01.mp4"), 1.0, 440);
+    clip(&root.join("Shows/Locked - S01E02.mp4"), 1.0, 550);
+    clip(&root.join("Shows/Closed/Inside - S01E03.mp4"), 1.0, 660);
+    std::fs::set_permissions(
+        root.join("Shows/Locked - S01E02.mp4"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        root.join("Shows/Closed"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    // Root reads anything: the server runs as nobody, as systemd's DynamicUser would.
+    let server = TestServer::builder().as_nobody().media(root).start();
+    let c = server.client();
+    let id = library_id(&c);
+    let progress = wait_scan(&c, id);
+    assert_eq!(progress["status"], "done", "{progress}");
+    // Both the unreadable folder and the unreadable file are named, with the reason.
+    let errors = progress["recent_errors"].as_array().unwrap();
+    for name in ["Shows/Closed", "Locked - S01E02.mp4"] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["path"].as_str().unwrap().ends_with(name)
+                    && e["error"].as_str().unwrap().contains("Permission denied")),
+            "{name} not reported: {progress}"
+        );
+    }
+    let items = all_media(&c);
+    let fine = by_url(&items, "Fine - S01E01.mp4");
+    assert_duration(fine, 1.0);
+    let locked = c
+        .get("/api/media?include_missing=true&search=Locked")
+        .json();
+    let locked_row = open_db(&server)
+        .query_row(
+            "SELECT probe_error FROM media_items WHERE url LIKE '%Locked - S01E02.mp4'",
+            [],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .unwrap_or(None);
+    assert!(
+        locked_row.as_deref().is_some_and(|e| !e.is_empty()),
+        "the unreadable file has no error recorded: {locked_row:?} {locked}"
+    );
+    assert_eq!(server.anon().get("/api/health").status, 200);
+    std::fs::set_permissions(
+        root.join("Shows/Closed"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+}

@@ -29,6 +29,8 @@ pub struct Builder {
     envs: Vec<(String, String)>,
     data: Option<Arc<TempDir>>,
     token: Option<String>,
+    /// Run the server as this user (root tests cannot see permission errors otherwise).
+    user: Option<&'static str>,
 }
 
 impl TestServer {
@@ -38,6 +40,7 @@ impl TestServer {
             envs: Vec::new(),
             data: None,
             token: Some(TOKEN.into()),
+            user: None,
         }
     }
 
@@ -166,6 +169,13 @@ impl Builder {
         self
     }
 
+    /// Runs the server as `nobody` (through util-linux `setpriv`), with the data dir handed
+    /// over to it: file permissions then apply as they would under systemd's DynamicUser.
+    pub fn as_nobody(mut self) -> Self {
+        self.user = Some("nobody");
+        self
+    }
+
     pub fn media(self, dir: &Path) -> Self {
         self.arg("--media").arg(dir.display().to_string())
     }
@@ -177,7 +187,30 @@ impl Builder {
             std::process::id(),
             data.path().display().to_string().len() as u64 ^ rand_u64()
         );
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match self.user {
+            None => Command::new(BIN),
+            Some(user) => {
+                let uid = nix::unistd::User::from_name(user)
+                    .ok()
+                    .flatten()
+                    .expect("the user exists");
+                std::os::unix::fs::chown(
+                    data.path(),
+                    Some(uid.uid.as_raw()),
+                    Some(uid.gid.as_raw()),
+                )
+                .expect("chown the data dir");
+                let mut cmd = Command::new("setpriv");
+                cmd.args([
+                    format!("--reuid={}", uid.uid),
+                    format!("--regid={}", uid.gid),
+                    "--clear-groups".to_string(),
+                    "--".to_string(),
+                    BIN.to_string(),
+                ]);
+                cmd
+            }
+        };
         cmd.args([
             "serve",
             "--listen",
