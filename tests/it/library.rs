@@ -1346,7 +1346,7 @@ fn unreadable_files_and_folders_are_per_item_errors_and_the_rest_is_scanned() {
     )
     .unwrap();
     // Root reads anything: the server runs as nobody, as systemd's DynamicUser would.
-    let server = TestServer::builder().as_nobody().media(root).start();
+    let server = TestServer::builder().run_as_nobody().media(root).start();
     let c = server.client();
     let id = library_id(&c);
     let progress = wait_scan(&c, id);

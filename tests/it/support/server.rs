@@ -171,7 +171,7 @@ impl Builder {
 
     /// Runs the server as `nobody` (through util-linux `setpriv`), with the data dir handed
     /// over to it: file permissions then apply as they would under systemd's DynamicUser.
-    pub fn as_nobody(mut self) -> Self {
+    pub fn run_as_nobody(mut self) -> Self {
         self.user = Some("nobody");
         self
     }
