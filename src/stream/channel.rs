@@ -1,8 +1,9 @@
 //! A tuned channel and its feeder task. The feeder walks the playout from "now": the first
 //! item starts with a seek to the right offset; shortly before an item ends the next item's
 //! FFmpeg is started; at each boundary the splicer joins them, and the output goes into the
-//! ring in chunks. FFmpeg's stdout is read only while the stream is less than `MAX_LEAD_MS`
-//! ahead of the wall clock (PCR): backpressure, not `-re`.
+//! ring in chunks. FFmpeg's stdout is read only while the stream is inside the limit of the
+//! `stream_throttler` mode (`pacing`: by default less than 750 ms ahead of the wall clock, by
+//! PCR): backpressure, not `-re`.
 //!
 //! Faults: an FFmpeg that exits non-zero, stalls or produces nothing is restarted at the
 //! stream's position with backoff; an item that fails twice in a row is skipped (slate for
@@ -25,6 +26,7 @@ use tokio::sync::Notify;
 use super::breaker::{Breaker, BreakerConfig, BreakerState};
 use super::ffmpeg::{self, Hardware, Job, Process, Source, StderrTail};
 use super::hls::Hls;
+use super::pacing::{self, Limit, Observation, Pacer};
 use super::pool::Permit;
 use super::restart::{Admission, ChannelRestarts, Reason};
 use super::ring::{Cursor, Read, Ring, CHUNK_MAX_PACKETS};
@@ -34,10 +36,6 @@ use crate::app::App;
 use crate::scheduler::cursor::{self, Input, MediaInfo, OutputProfile};
 use crate::time::{now_ms, UnixMs};
 
-/// How far ahead of the wall clock the stream may run. This lead is the burst a new viewer
-/// gets (with the GOP before it, from the last keyframe); after it, bytes flow in real time.
-/// 750 ms keeps what is sent within a second of what the guide says (scripts/stream-figures).
-pub const MAX_LEAD_MS: i64 = 750;
 /// The next item's FFmpeg starts this long (stream time) before the current one ends, so its
 /// first packets are ready at the boundary (FFmpeg needs ~0.1–0.5 s to open and encode).
 pub const PRESTART_MS: i64 = 3000;
@@ -366,6 +364,9 @@ pub async fn run(app: Arc<App>, channel: Arc<Channel>, hardware: Hardware, permi
         retry_at: None,
         restart: ChannelRestarts::default(),
         pending_restart: None,
+        pacer: Pacer::new(pacing::Mode::from_settings(
+            &app.settings().stream_throttler,
+        )),
         shutdown: app.shutdown.clone(),
     };
     tracing::info!(channel = %channel.number, tuner = channel.tuner, "channel started");
@@ -401,6 +402,8 @@ struct Feeder {
     restart: ChannelRestarts,
     /// A failed item waiting to be restarted through the gate.
     pending_restart: Option<PendingRestart>,
+    /// How far ahead it may run (the `stream_throttler` mode).
+    pacer: Pacer,
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -812,9 +815,7 @@ impl Feeder {
                 let plan = self.plan_at(running.plan.end_ms + overrun).await;
                 self.next = self.start(plan);
             }
-            let ahead = self.ahead_ms();
-            let pace =
-                (ahead > MAX_LEAD_MS).then(|| Duration::from_millis((ahead - MAX_LEAD_MS) as u64));
+            let pace = self.pace();
             // Packets already read are spliced (paced, a slice at a time) before reading more.
             let buffered = !self.aligner.whole().is_empty();
             if buffered && pace.is_none() {
@@ -834,6 +835,7 @@ impl Feeder {
                     if self.app.streams.retire_if_idle(&self.app, &self.channel) {
                         return Outcome::Stopped;
                     }
+                    self.update_pacer();
                 }
                 _ = tokio::time::sleep(pace.unwrap_or_default()), if pace.is_some() => {
                     // We were not reading: the stall clock restarts.
@@ -854,6 +856,39 @@ impl Feeder {
                     self.splice_slice(running);
                 }
             }
+        }
+    }
+
+    /// How long to wait before reading FFmpeg again, `None` to read now.
+    fn pace(&self) -> Option<Duration> {
+        match self.pacer.limit(self.channel.viewers()) {
+            Limit::AheadOfClock(lead_ms) => {
+                let ahead = self.ahead_ms();
+                (ahead > lead_ms).then(|| Duration::from_millis((ahead - lead_ms) as u64))
+            }
+            Limit::AheadOfLeader(max_behind) => match self.channel.ring.reader_lags() {
+                Some((leader, _)) if leader >= max_behind => Some(pacing::LEADER_POLL),
+                _ => None,
+            },
+        }
+    }
+
+    /// Applies a settings change of the mode and shows adaptive what the viewers did.
+    fn update_pacer(&mut self) {
+        self.pacer.set_mode(pacing::Mode::from_settings(
+            &self.app.settings().stream_throttler,
+        ));
+        if self.pacer.mode() == pacing::Mode::Adaptive {
+            let ring = &self.channel.ring;
+            self.pacer.observe(
+                Instant::now(),
+                Observation {
+                    viewers: self.channel.viewers(),
+                    published: ring.n_published(),
+                    dropped: self.channel.stats.chunks_dropped.load(Ordering::Relaxed),
+                    slowest_lag: ring.reader_lags().map_or(0, |(_, slow)| slow),
+                },
+            );
         }
     }
 

@@ -6,6 +6,7 @@
 //! - `ffmpeg`: the command builder and child processes; `pool`: the tuners;
 //!   `breaker`: failures, backoff and the circuit breaker; `restart`: the restart gate
 //!   (per-channel cooldown, all-channel rate).
+//! - `pacing`: the stream_throttler modes (how far ahead a feeder may run).
 //! - `channel`: one tuned channel and its feeder; `manager`: tunes, idle stop, shutdown,
 //!   stats; `http`: the entry points the routers call; `raw`: a library file as it is
 //!   (`?raw=1`, with `Range`).
@@ -18,6 +19,7 @@ pub mod ffmpeg;
 pub mod hls;
 pub mod http;
 pub mod manager;
+pub mod pacing;
 pub mod pool;
 pub mod raw;
 pub mod restart;

@@ -41,8 +41,13 @@ struct Inner {
     closed: bool,
     /// One per possible reader; `free` lists the unused ones.
     waiters: Box<[Option<Waker>]>,
+    /// Each attached reader's position, by its waiter slot (`DETACHED` when free): the
+    /// feeder's pacing reads how far the leading and the slowest readers are behind.
+    positions: Box<[u64]>,
     free: Vec<u16>,
 }
+
+const DETACHED: u64 = u64::MAX;
 
 /// A reader's position. Dropping it without `Ring::detach` leaks only its waiter slot,
 /// so readers detach (the viewer guard does).
@@ -83,6 +88,7 @@ impl Ring {
                 last_keyframe: None,
                 closed: false,
                 waiters: (0..max_readers).map(|_| None).collect(),
+                positions: (0..max_readers).map(|_| DETACHED).collect(),
                 free: (0..max_readers).rev().collect(),
             }),
         }
@@ -137,6 +143,7 @@ impl Ring {
             Some(k) if k >= oldest => (k, true),
             _ => (inner.next_seq, false),
         };
+        inner.positions[waiter as usize] = seq;
         Some(Cursor {
             seq,
             waiter,
@@ -148,6 +155,9 @@ impl Ring {
         let mut inner = self.lock();
         if let Some(slot) = inner.waiters.get_mut(cursor.waiter as usize) {
             *slot = None;
+        }
+        if let Some(pos) = inner.positions.get_mut(cursor.waiter as usize) {
+            *pos = DETACHED;
         }
         inner.free.push(cursor.waiter);
     }
@@ -170,6 +180,7 @@ impl Ring {
                     cursor.synced = false;
                 }
             }
+            inner.positions[cursor.waiter as usize] = cursor.seq;
             return Read::Lagged { n_skipped };
         }
         if !cursor.synced {
@@ -196,12 +207,28 @@ impl Ring {
         }
         let at = (cursor.seq % RING_CHUNKS as u64) as usize;
         cursor.seq += 1;
+        inner.positions[cursor.waiter as usize] = cursor.seq;
         Read::Chunk(inner.slots[at].bytes.clone())
     }
 
     /// How many chunks `cursor` is behind the newest.
     pub fn lag(&self, cursor: &Cursor) -> u64 {
         self.lock().next_seq.saturating_sub(cursor.seq)
+    }
+
+    /// How many chunks the leading and the slowest attached readers are behind the head,
+    /// `None` with no reader. One pass over the reader slots (the feeder's pacing).
+    pub fn reader_lags(&self) -> Option<(u64, u64)> {
+        let inner = self.lock();
+        let mut lags = None;
+        for pos in inner.positions.iter().filter(|p| **p != DETACHED) {
+            let lag = inner.next_seq.saturating_sub(*pos);
+            lags = Some(match lags {
+                None => (lag, lag),
+                Some((lead, slow)) => (lag.min(lead), lag.max(slow)),
+            });
+        }
+        lags
     }
 
     /// Chunks published so far.

@@ -1078,3 +1078,59 @@ fn an_hls_viewer_holds_the_tuner_while_it_fetches_the_playlist_and_frees_it_afte
         .contains("exstreamtv_tuners_in_use 0\n")));
     assert_eq!(c.get("/api/health/channels").json()["total_channels"], 0);
 }
+
+/// Seconds of video in a capture.
+fn video_span_s(ts: &[u8]) -> f64 {
+    let report = tscheck::check(ts);
+    let v = report.pid(0x100).expect("video");
+    (v.last_dts - v.first_dts) as f64 / 90_000.0
+}
+
+#[test]
+fn burst_fills_a_new_viewer_fast_and_disabled_delivers_faster_than_real_time() {
+    let start = fx::now_ms() - 1000;
+    let server = fx::server_with(&["--tuners", "2"], |conn| {
+        fx::add_channel(conn, "900", &long_generated(), start);
+        fx::add_channel(conn, "901", &long_generated(), start);
+    });
+    let c = server.client();
+    // A bad mode is refused.
+    let r = c.put_json(
+        "/api/settings/stream-throttler",
+        &serde_json::json!({"mode": "warp"}),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.detail().starts_with("mode: "), "{}", r.detail());
+    // Burst: a new viewer gets about 5 s of stream straight away, then real time.
+    let r = c.put_json(
+        "/api/settings/stream-throttler",
+        &serde_json::json!({"mode": "burst"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut s = server.anon().stream("/iptv/channel/900.ts").unwrap();
+    s.body.set_timeout(Duration::from_secs(5));
+    let (ts, _) = fx::read_for(&mut s.body, Duration::from_secs(2));
+    s.body.close();
+    let burst = video_span_s(&ts);
+    // Realtime would give at most 2 s + 0.75 s of lead.
+    assert!(burst > 4.0, "burst gave {burst} s of video in 2 s");
+    assert!(burst < 2.0 + 5.0 + 2.5, "burst gave {burst} s in 2 s");
+    // Disabled: FFmpeg's own speed, paced only by the viewer's reading.
+    let r = c.put_json(
+        "/api/settings/stream-throttler",
+        &serde_json::json!({"enabled": true, "mode": "disabled"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut s = server.anon().stream("/iptv/channel/901.ts").unwrap();
+    s.body.set_timeout(Duration::from_secs(5));
+    let (ts, _) = fx::read_for(&mut s.body, Duration::from_secs(3));
+    s.body.close();
+    let report = tscheck::check(&ts);
+    assert_eq!(report.cc_errors, 0, "{:?}", report.errors);
+    let unpaced = video_span_s(&ts);
+    assert!(
+        unpaced > 3.0 * 2.0,
+        "disabled gave {unpaced} s of video in 3 s: not faster than real time"
+    );
+    eprintln!("video in the first 2 s with burst: {burst:.1} s; in 3 s with pacing disabled: {unpaced:.1} s");
+}
