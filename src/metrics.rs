@@ -164,13 +164,13 @@ impl Metrics {
         };
         if let Some(entry) = table
             .iter_mut()
-            .find(|(l, s, _)| *s == status && *l == label)
+            .find(|(l, s, _)| *s == status && l.as_str() == label.as_str())
         {
             entry.2 += 1;
             return;
         }
         if table.len() < MAX_ROUTE_SERIES {
-            table.push((label, status, 1));
+            table.push((SmolStr::new(label.as_str()), status, 1));
             return;
         }
         match table
@@ -195,27 +195,39 @@ impl Metrics {
 
 /// A low-cardinality label for a path: ids and channel numbers become `{id}`, unknown
 /// routes are "unmatched", so a crawler cannot create a series per URL.
-pub fn route_label(path: &str, status: StatusCode) -> SmolStr {
+pub fn route_label(path: &str, status: StatusCode) -> RouteLabel {
+    let mut label = RouteLabel::new();
     if status == StatusCode::NOT_FOUND {
-        return SmolStr::new_static("unmatched");
+        let _ = label.push_str("unmatched");
+        return label;
     }
-    let mut label = String::with_capacity(48);
-    for seg in path.split('/').filter(|s| !s.is_empty()).take(4) {
-        label.push('/');
+    for seg in path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .take(MAX_LABEL_SEGMENTS)
+    {
         let is_id = seg.bytes().next().is_some_and(|b| b.is_ascii_digit())
             || seg.starts_with('v') && seg[1..].bytes().next().is_some_and(|b| b.is_ascii_digit())
-            || seg.len() > 40;
-        if is_id {
-            label.push_str("{id}");
-        } else {
-            label.push_str(seg);
-        }
+            || seg.len() > MAX_LABEL_SEGMENT;
+        // Cannot overflow: MAX_LABEL_SEGMENTS × (1 + MAX_LABEL_SEGMENT) fits LABEL_CAPACITY.
+        let _ = label.push('/');
+        let _ = label.push_str(if is_id { "{id}" } else { seg });
     }
     if label.is_empty() {
-        label.push('/');
+        let _ = label.push('/');
     }
-    SmolStr::new(label)
+    label
 }
+
+/// Path segments kept in a route label, and the longest kept as written (longer ones are
+/// taken as ids): enough for every route, small enough for a stack buffer.
+const MAX_LABEL_SEGMENTS: usize = 4;
+const MAX_LABEL_SEGMENT: usize = 40;
+const LABEL_CAPACITY: usize = MAX_LABEL_SEGMENTS * (1 + MAX_LABEL_SEGMENT);
+
+/// A route label built on the stack: recording a request allocates nothing unless the
+/// (route, status) pair is new.
+pub type RouteLabel = heapless::String<LABEL_CAPACITY>;
 
 #[cfg(test)]
 mod tests {
