@@ -75,6 +75,8 @@ pub struct Ffmpeg {
     pub hwaccel: String,
     pub hwaccel_device: Option<String>,
     pub extra_flags: Option<String>,
+    /// One FFmpeg run older than this is handed over to a fresh one (`stream::longrun`).
+    pub long_run_hours: u32,
 }
 
 impl Default for Ffmpeg {
@@ -87,6 +89,7 @@ impl Default for Ffmpeg {
             hwaccel: String::new(),
             hwaccel_device: None,
             extra_flags: None,
+            long_run_hours: 24,
         }
     }
 }

@@ -51,6 +51,23 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["debug", "panic"] if app.config.debug_routes => {
             panic!("panic requested through /api/debug/panic")
         }
+        // Fault injection, likewise: the running channel's FFmpeg counts as older than
+        // `ffmpeg.long_run_hours`, so its handover is exercised without waiting a day.
+        ["debug", "channels", number, "age-out"] if app.config.debug_routes => {
+            if req.verb() != router::Verb::Post {
+                return Err(crate::http::ApiError::method_not_allowed("POST"));
+            }
+            let channel = crate::scheduler::cursor::channel_by_number(&app.db, number)
+                .await?
+                .and_then(|info| app.streams.running(info.id))
+                .ok_or_else(|| {
+                    crate::http::ApiError::not_found(format_args!(
+                        "channel {number} is not running"
+                    ))
+                })?;
+            channel.age_out_run();
+            Ok(crate::http::body::no_content())
+        }
         ["libraries", rest @ ..] => libraries::route(app, req, rest).await,
         ["media-sources", rest @ ..] => media_sources::route(app, req, rest).await,
         ["media", rest @ ..] => media::route(app, req, rest).await,

@@ -287,6 +287,7 @@ fn validate_ffmpeg(f: &settings::Ffmpeg) -> Result<(), ApiError> {
         ],
     )?;
     in_range("threads", f.threads.into(), 0, 64)?;
+    in_range("long_run_hours", f.long_run_hours.into(), 1, 168)?;
     one_of(
         "hwaccel",
         &f.hwaccel,

@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 use super::breaker::{Breaker, BreakerConfig, BreakerState};
 use super::ffmpeg::{self, Hardware, Job, Process, Source, StderrTail};
 use super::hls::Hls;
+use super::longrun;
 use super::pacing::{self, Limit, Observation, Pacer};
 use super::pool::Permit;
 use super::restart::{Admission, ChannelRestarts, Reason};
@@ -113,6 +114,8 @@ pub struct Channel {
     created: Instant,
     stopping: AtomicBool,
     stop: Notify,
+    /// Set by the debug route: the current run counts as past the long-run limit.
+    aged_out: AtomicBool,
 }
 
 impl Channel {
@@ -133,7 +136,14 @@ impl Channel {
             created: Instant::now(),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
+            aged_out: AtomicBool::new(false),
         }
+    }
+
+    /// Fault injection (`/api/debug/channels/{num}/age-out`): the running FFmpeg is
+    /// treated as older than `ffmpeg.long_run_hours` at the feeder's next check.
+    pub fn age_out_run(&self) {
+        self.aged_out.store(true, Ordering::Relaxed);
     }
 
     pub fn viewers(&self) -> u32 {
@@ -326,12 +336,18 @@ struct Running {
     process: Process,
     stdout: ChildStdout,
     n_bytes: u64,
+    started: Instant,
+    /// A long-run handover is planned: `plan.end_ms` was moved to the cut; this is the
+    /// programme's own end.
+    handover_from: Option<UnixMs>,
 }
 
 enum Outcome {
     Eof,
     Stalled,
     Stopped,
+    /// A long run reached its cut; its successor is ready in `next`.
+    HandedOver,
 }
 
 /// Runs the channel until it is stopped, idle for the grace period, or the server stops.
@@ -364,6 +380,7 @@ pub async fn run(app: Arc<App>, channel: Arc<Channel>, hardware: Hardware, permi
         retry_at: None,
         restart: ChannelRestarts::default(),
         pending_restart: None,
+        handover_retry_at: None,
         pacer: Pacer::new(pacing::Mode::from_settings(
             &app.settings().stream_throttler,
         )),
@@ -404,6 +421,8 @@ struct Feeder {
     pending_restart: Option<PendingRestart>,
     /// How far ahead it may run (the `stream_throttler` mode).
     pacer: Pacer,
+    /// A long-run handover whose successor failed to start is not tried again before this.
+    handover_retry_at: Option<Instant>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -496,9 +515,29 @@ impl Feeder {
                 mut process,
                 stdout,
                 n_bytes,
+                ..
             } = running;
             drop(stdout);
             match outcome {
+                Outcome::HandedOver => {
+                    let stream_ms = self.splicer.elapsed_ms();
+                    let mut out = Out {
+                        writer: &mut self.writer,
+                        channel: &self.channel,
+                        stream_ms,
+                    };
+                    self.splicer.flush(&mut out);
+                    out.flush();
+                    self.app
+                        .streams
+                        .totals
+                        .ffmpeg_kills
+                        .fetch_add(1, Ordering::Relaxed);
+                    process.stop().await;
+                    self.breaker.record_success();
+                    self.failed_item = None;
+                    tracing::info!(channel = %self.channel.number, item = ?plan.item_id, "long FFmpeg run handed over to a fresh one");
+                }
                 Outcome::Stopped => {
                     self.app
                         .streams
@@ -790,6 +829,8 @@ impl Feeder {
                     process,
                     stdout,
                     n_bytes: 0,
+                    started: Instant::now(),
+                    handover_from: None,
                 })
             }
             Err(err) => {
@@ -808,6 +849,17 @@ impl Feeder {
         loop {
             if self.stopped() {
                 return Outcome::Stopped;
+            }
+            if let (Some(end_ms), true) =
+                (running.handover_from, self.pos_ms() >= running.plan.end_ms)
+            {
+                if self.next.is_some() {
+                    return Outcome::HandedOver;
+                }
+                // The successor did not start: this run goes on to its programme's end.
+                running.plan.end_ms = end_ms;
+                running.handover_from = None;
+                self.handover_retry_at = Some(Instant::now() + longrun::RETRY_AFTER);
             }
             // Start the next item's FFmpeg ahead of the boundary.
             if self.next.is_none() && self.pos_ms() >= running.plan.end_ms - PRESTART_MS {
@@ -836,6 +888,7 @@ impl Feeder {
                         return Outcome::Stopped;
                     }
                     self.update_pacer();
+                    self.plan_long_run(running);
                 }
                 _ = tokio::time::sleep(pace.unwrap_or_default()), if pace.is_some() => {
                     // We were not reading: the stall clock restarts.
@@ -856,6 +909,29 @@ impl Feeder {
                     self.splice_slice(running);
                 }
             }
+        }
+    }
+
+    /// A run older than `ffmpeg.long_run_hours` gets a cut (`longrun`): the prestart
+    /// starts its successor at the cut, and the pump hands over when the stream gets there.
+    fn plan_long_run(&mut self, running: &mut Running) {
+        if running.handover_from.is_some()
+            || self.next.is_some()
+            || self.handover_retry_at.is_some_and(|t| Instant::now() < t)
+        {
+            return;
+        }
+        let limit = longrun::limit(self.app.settings().ffmpeg.long_run_hours);
+        let age = if self.channel.aged_out.swap(false, Ordering::Relaxed) {
+            limit
+        } else {
+            running.started.elapsed()
+        };
+        let pos = self.pos_ms();
+        if let Some(cut) = longrun::handover_at(age, limit, pos, running.plan.end_ms) {
+            tracing::info!(channel = %self.channel.number, item = ?running.plan.item_id, "FFmpeg has run for the long-run limit; handing over to a fresh one");
+            running.handover_from = Some(running.plan.end_ms);
+            running.plan.end_ms = cut;
         }
     }
 

@@ -7,6 +7,7 @@
 //!   `breaker`: failures, backoff and the circuit breaker; `restart`: the restart gate
 //!   (per-channel cooldown, all-channel rate).
 //! - `pacing`: the stream_throttler modes (how far ahead a feeder may run).
+//! - `longrun`: when a day-long FFmpeg run is handed over to a fresh one.
 //! - `channel`: one tuned channel and its feeder; `manager`: tunes, idle stop, shutdown,
 //!   stats; `http`: the entry points the routers call; `raw`: a library file as it is
 //!   (`?raw=1`, with `Range`).
@@ -18,6 +19,7 @@ pub mod channel;
 pub mod ffmpeg;
 pub mod hls;
 pub mod http;
+pub mod longrun;
 pub mod manager;
 pub mod pacing;
 pub mod pool;

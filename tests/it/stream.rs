@@ -1134,3 +1134,65 @@ fn burst_fills_a_new_viewer_fast_and_disabled_delivers_faster_than_real_time() {
     );
     eprintln!("video in the first 2 s with burst: {burst:.1} s; in 3 s with pacing disabled: {unpaced:.1} s");
 }
+
+#[test]
+fn a_run_past_the_long_run_limit_is_handed_over_seamlessly() {
+    let start = fx::now_ms() - 1000;
+    let server = fx::server_with_env(&[], &[("EXSTREAMTV_DEBUG_ROUTES", "1")], |conn| {
+        // An hour-long programme: far from its boundary, so the handover is a cut.
+        fx::add_channel(
+            conn,
+            "900",
+            &[item(&Media::Generated(2), 3_600_000, "Long")],
+            start,
+        );
+    });
+    let c = server.client();
+    // The long-run limit is validated.
+    let r = c.put_json(
+        "/api/settings/ffmpeg",
+        &serde_json::json!({"long_run_hours": 0}),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.detail().starts_with("long_run_hours: "), "{}", r.detail());
+    assert_eq!(
+        c.post("/api/debug/channels/900/age-out").status,
+        404,
+        "not running yet"
+    );
+    let mut s = server.anon().stream("/iptv/channel/900.ts").unwrap();
+    s.body.set_timeout(Duration::from_secs(5));
+    let (before, _) = fx::read_for(&mut s.body, Duration::from_secs(2));
+    let pids = fx::ffmpeg_pids(&server);
+    assert_eq!(pids.len(), 1);
+    assert_eq!(c.post("/api/debug/channels/900/age-out").status, 204);
+    let aged_at = Instant::now();
+    // The successor starts ahead of the cut, then takes over; the viewer reads on.
+    let (after, arrivals) = fx::read_for(&mut s.body, Duration::from_secs(7));
+    s.body.close();
+    assert!(
+        server
+            .log_text()
+            .contains("long FFmpeg run handed over to a fresh one"),
+        "{}",
+        server.log_text()
+    );
+    let now_pids = fx::ffmpeg_pids(&server);
+    assert_eq!(now_pids.len(), 1, "{now_pids:?}");
+    assert_ne!(now_pids, pids, "the same FFmpeg still runs");
+    // No gap for the viewer, and one continuous TS.
+    let mut last = aged_at;
+    let mut longest = Duration::ZERO;
+    for (t, _) in &arrivals {
+        longest = longest.max(t.duration_since(last));
+        last = *t;
+    }
+    assert!(longest < Duration::from_secs(1), "a gap of {longest:?}");
+    let mut all = before;
+    all.extend_from_slice(&after);
+    let report = tscheck::check(&all);
+    assert_eq!(report.total_errors(), 0, "{:?}", report.errors);
+    let health = channel_health(&server, "900");
+    assert_eq!(health["restart_count"], 0, "a handover is not a restart");
+    assert_eq!(health["current_title"], "Long");
+}

@@ -60,6 +60,15 @@ pub fn tone(i: usize) -> u32 {
 /// A server whose data dir was prepared by `setup` (run on the SQLite file between a first
 /// start, which creates the schema, and the real start).
 pub fn server_with(args: &[&str], setup: impl FnOnce(&Connection)) -> TestServer {
+    server_with_env(args, &[], setup)
+}
+
+/// `server_with`, the real start with extra environment variables.
+pub fn server_with_env(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    setup: impl FnOnce(&Connection),
+) -> TestServer {
     let data = Arc::new(TempDir::new("stream-data"));
     {
         let mut first = TestServer::builder().data(data.clone()).start();
@@ -69,10 +78,13 @@ pub fn server_with(args: &[&str], setup: impl FnOnce(&Connection)) -> TestServer
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
     setup(&conn);
     drop(conn);
-    TestServer::builder()
+    let mut builder = TestServer::builder()
         .data(data)
-        .args(args.iter().map(|s| s.to_string()))
-        .start()
+        .args(args.iter().map(|s| s.to_string()));
+    for (k, v) in envs {
+        builder = builder.env(k, v);
+    }
+    builder.start()
 }
 
 pub fn set_setting(conn: &Connection, section: &str, json: &str) {
