@@ -1087,11 +1087,12 @@ fn video_span_s(ts: &[u8]) -> f64 {
 }
 
 #[test]
-fn burst_fills_a_new_viewer_fast_and_disabled_delivers_faster_than_real_time() {
+fn burst_fills_a_new_viewer_fast_adaptive_grows_and_disabled_delivers_faster_than_real_time() {
     let start = fx::now_ms() - 1000;
-    let server = fx::server_with(&["--tuners", "2"], |conn| {
-        fx::add_channel(conn, "900", &long_generated(), start);
-        fx::add_channel(conn, "901", &long_generated(), start);
+    let server = fx::server_with(&["--tuners", "3"], |conn| {
+        for n in ["900", "901", "902"] {
+            fx::add_channel(conn, n, &long_generated(), start);
+        }
     });
     let c = server.client();
     // A bad mode is refused.
@@ -1132,7 +1133,37 @@ fn burst_fills_a_new_viewer_fast_and_disabled_delivers_faster_than_real_time() {
         unpaced > 3.0 * 2.0,
         "disabled gave {unpaced} s of video in 3 s: not faster than real time"
     );
-    eprintln!("video in the first 2 s with burst: {burst:.1} s; in 3 s with pacing disabled: {unpaced:.1} s");
+    // Adaptive: realtime's lead at first, growing while the viewer keeps up (×1.2 a
+    // second: about 3.2 s after 8 s), where realtime stays at 0.75 s.
+    let r = c.put_json(
+        "/api/settings/stream-throttler",
+        &serde_json::json!({"mode": "adaptive"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut s = server.anon().stream("/iptv/channel/902.ts").unwrap();
+    s.body.set_timeout(Duration::from_secs(5));
+    let (first, _) = fx::read_for(&mut s.body, Duration::from_secs(1));
+    let early = video_span_s(&first);
+    assert!(
+        early < 1.0 + 0.75 + 0.5,
+        "adaptive started with {early} s in 1 s"
+    );
+    let (rest, _) = fx::read_for(&mut s.body, Duration::from_secs(7));
+    s.body.close();
+    let mut all = first;
+    all.extend_from_slice(&rest);
+    let adaptive = video_span_s(&all);
+    assert!(
+        adaptive > 8.0 + 1.5,
+        "adaptive gave {adaptive} s of video in 8 s: its lead did not grow"
+    );
+    assert!(
+        adaptive < 8.0 + 5.0 + 0.5,
+        "adaptive gave {adaptive} s in 8 s"
+    );
+    eprintln!(
+        "video in the first 2 s with burst: {burst:.1} s; in 3 s with pacing disabled: {unpaced:.1} s; in 8 s adaptive: {adaptive:.1} s"
+    );
 }
 
 #[test]
