@@ -180,6 +180,9 @@ fn streaming(app: &App, timestamp: String) -> serde_json::Value {
             "total_kills": totals.ffmpeg_kills.load(Relaxed),
             "total_timeouts": totals.ffmpeg_stalls.load(Relaxed),
             "total_failures": totals.ffmpeg_failures.load(Relaxed),
+            "total_restarts": totals.restarts.load(Relaxed),
+            "restarts_deferred": totals.restarts_deferred.load(Relaxed),
+            "restart_rate_per_minute": app.streams.restart_rate_per_minute(),
         },
         "tuners": {
             "count": app.tuner_count(),

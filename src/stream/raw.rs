@@ -9,7 +9,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
 use tokio::io::AsyncRead;
 
@@ -117,7 +117,8 @@ pub fn content_type(path: &std::path::Path) -> &'static str {
 pub struct FileBody {
     file: tokio::fs::File,
     remaining: u64,
-    buf: BytesMut,
+    /// The one read buffer, allocated when the download starts.
+    buf: Box<[u8]>,
 }
 
 impl FileBody {
@@ -125,7 +126,7 @@ impl FileBody {
         FileBody {
             file,
             remaining,
-            buf: BytesMut::new(),
+            buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
         }
     }
 }
@@ -143,17 +144,9 @@ impl hyper::body::Body for FileBody {
             return Poll::Ready(None);
         }
         let want = this.remaining.min(READ_CHUNK as u64) as usize;
-        if this.buf.capacity() < want {
-            this.buf.reserve(want);
-        }
-        // Zero-filled, so `ReadBuf` gets initialised memory (no unsafe).
-        this.buf.resize(want, 0);
         let mut read_buf = tokio::io::ReadBuf::new(&mut this.buf[..want]);
         match Pin::new(&mut this.file).poll_read(cx, &mut read_buf) {
-            Poll::Pending => {
-                this.buf.clear();
-                Poll::Pending
-            }
+            Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
             Poll::Ready(Ok(())) => {
                 let n = read_buf.filled().len();
@@ -164,9 +157,11 @@ impl hyper::body::Body for FileBody {
                         "the file ended early",
                     ))));
                 }
-                this.buf.truncate(n);
                 this.remaining -= n as u64;
-                Poll::Ready(Some(Ok(Frame::data(this.buf.split().freeze()))))
+                // One copy per read: hyper keeps the frame until the socket took it.
+                Poll::Ready(Some(Ok(Frame::data(Bytes::copy_from_slice(
+                    read_buf.filled(),
+                )))))
             }
         }
     }

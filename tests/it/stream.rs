@@ -877,6 +877,10 @@ fn restarts_beyond_two_a_minute_or_within_a_channels_cooldown_are_deferred_to_th
         metrics.contains("exstreamtv_restarts_total 2\n"),
         "{metrics}"
     );
+    let watchdog = server.anon().get("/api/health/streaming").json()["watchdog"].clone();
+    assert_eq!(watchdog["restarts_deferred"], 2, "{watchdog}");
+    assert_eq!(watchdog["total_restarts"], 2, "{watchdog}");
+    assert_eq!(watchdog["restart_rate_per_minute"], 2, "{watchdog}");
     assert!(server
         .log_text()
         .contains("restart deferred (too many restarts across all channels)"));
