@@ -667,7 +667,8 @@ impl Feeder {
             });
             return;
         }
-        self.pending_restart = None;
+        // The slate (or a spawn) failed: restart it behind the gate. A media restart still
+        // pending stays pending.
         if !wait.is_zero() && !self.pause(wait).await {
             return;
         }
