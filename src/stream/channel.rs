@@ -6,7 +6,8 @@
 //! PCR): backpressure, not `-re`.
 //!
 //! Faults: an FFmpeg that exits non-zero, stalls or produces nothing is restarted at the
-//! stream's position with backoff; an item that fails twice in a row is skipped (slate for
+//! stream's position with backoff, when the restart gate (`restart`) admits it (the slate
+//! plays meanwhile); a run older than `ffmpeg.long_run_hours` is handed over (`longrun`); an item that fails twice in a row is skipped (slate for
 //! its slot); repeated failures open the circuit breaker and the slate plays meanwhile.
 //!
 //! It reads the timeline only through `scheduler::cursor`; it knows no SQL and no HTTP.
