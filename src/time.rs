@@ -49,6 +49,16 @@ pub fn write_xmltv(ms: UnixMs, out: &mut String) {
     );
 }
 
+/// A configured time zone: an IANA name from the system's tz database
+/// (`/usr/share/zoneinfo`, "Europe/Berlin"), or a POSIX TZ rule ("CET-1CEST,M3.5.0,M10.5.0/3",
+/// what OpenWrt routers keep in /etc/TZ) for boxes without that database. Both follow DST.
+pub fn zone(name: &str) -> Option<jiff::tz::TimeZone> {
+    if let Ok(tz) = jiff::tz::TimeZone::get(name) {
+        return Some(tz);
+    }
+    jiff::tz::TimeZone::posix(name).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +75,17 @@ mod tests {
         let mut s = String::new();
         write_xmltv(ms, &mut s);
         assert_eq!(s, "20260105200000 +0000");
+    }
+
+    #[test]
+    fn zones_by_name_or_posix_rule() {
+        let berlin_rule = zone("CET-1CEST,M3.5.0,M10.5.0/3").expect("POSIX rule");
+        // 2026-07-01T12:00:00Z is 14:00 summer time in both.
+        let ts = Timestamp::from_millisecond(1_782_907_200_000).unwrap();
+        assert_eq!(ts.to_zoned(berlin_rule).hour(), 14);
+        if let Some(named) = zone("Europe/Berlin") {
+            assert_eq!(ts.to_zoned(named).hour(), 14);
+        }
+        assert!(zone("Mars/Olympus_Mons").is_none());
     }
 }

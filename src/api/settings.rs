@@ -156,10 +156,10 @@ impl Section {
                     1,
                     168,
                 )?;
-                if jiff::tz::TimeZone::get(&p.time_zone).is_err() {
+                if crate::time::zone(&p.time_zone).is_none() {
                     return Err(ApiError::invalid(
                         "time_zone",
-                        format_args!("unknown time zone {:?}", p.time_zone),
+                        format_args!("unknown time zone {:?} (an IANA name such as Europe/Berlin, or a POSIX TZ rule)", p.time_zone),
                     ));
                 }
                 Ok(())

@@ -36,10 +36,10 @@ pub fn horizon_ms(settings: &Settings) -> i64 {
 /// The configured zone; an unknown name (validation refuses it, but an old database may hold
 /// one) falls back to UTC with a warning.
 pub fn time_zone(settings: &Settings) -> jiff::tz::TimeZone {
-    match jiff::tz::TimeZone::get(&settings.playout.time_zone) {
-        Ok(tz) => tz,
-        Err(err) => {
-            tracing::warn!(zone = %settings.playout.time_zone, %err, "unknown time zone; using UTC");
+    match crate::time::zone(&settings.playout.time_zone) {
+        Some(tz) => tz,
+        None => {
+            tracing::warn!(zone = %settings.playout.time_zone, "unknown time zone; using UTC");
             jiff::tz::TimeZone::UTC
         }
     }

@@ -520,3 +520,23 @@ fn metrics_and_dashboard_report_a_live_stream() {
     );
     viewer.body.close();
 }
+
+#[test]
+fn time_zones_are_iana_names_or_posix_rules() {
+    let server = TestServer::start();
+    let c = server.client();
+    for zone in [
+        "Europe/Berlin",
+        "UTC",
+        "CET-1CEST,M3.5.0,M10.5.0/3",
+        "EST5EDT,M3.2.0,M11.1.0",
+    ] {
+        let r = c.put_json("/api/settings/playout", &json!({"time_zone": zone}));
+        assert_eq!(r.status, 200, "{zone}: {}", r.text());
+    }
+    let r = c.put_json(
+        "/api/settings/playout",
+        &json!({"time_zone": "Nowhere/Atlantis"}),
+    );
+    assert_eq!(r.status, 422);
+}
