@@ -1,6 +1,7 @@
-//! Logging: `tracing` to stderr (journald picks it up under systemd), filtered by
-//! `EXSTREAMTV_LOG`, and into an in-memory ring of recent records that `/api/logs` reads and
-//! `/api/logs/stream` follows live. Nothing is written to disk (SD-card wear).
+//! Logging: one `tracing` layer, filtered by `EXSTREAMTV_LOG`, that writes each record to
+//! stderr (journald picks it up under systemd) and into an in-memory ring of recent records
+//! that `/api/logs` reads and `/api/logs/stream` follows live. Nothing is written to disk
+//! (SD-card wear).
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -122,12 +123,7 @@ pub fn init(filter: &str) {
         Ok(t) => (t, false),
         Err(_) => ("info".parse::<Targets>().unwrap_or_default(), true),
     };
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_target(true);
     let _ = tracing_subscriber::registry()
-        .with(fmt.with_filter(targets.clone()))
         .with(RingLayer.with_filter(targets))
         .try_init();
     if bad {
@@ -162,6 +158,15 @@ impl<S: tracing::Subscriber> Layer<S> for RingLayer {
         let ring = ring();
         let timestamp = crate::time::rfc3339(crate::time::now_ms());
         let raw = format!("{timestamp} {level} {}: {message}", meta.target());
+        // The same line to stderr (journald under systemd), in one write so that lines from
+        // different threads never interleave. A closed stderr is not our problem to report.
+        {
+            use std::io::Write;
+            let mut line = Vec::with_capacity(raw.len() + 1);
+            line.extend_from_slice(raw.as_bytes());
+            line.push(b'\n');
+            let _ = std::io::stderr().lock().write_all(&line);
+        }
         ring.push(LogEntry {
             id: ring
                 .next_id
