@@ -122,7 +122,7 @@ pub fn make_clips(dir: &Path, n: usize, seconds: f64) -> Vec<PathBuf> {
     (0..n)
         .map(|i| {
             let path = dir.join(format!("clip{i}.mp4"));
-            media::clip_mono(&path, seconds, 300 + 100 * i as u32);
+            media::clip(&path, seconds, 300 + 100 * i as u32);
             path
         })
         .collect()

@@ -47,7 +47,7 @@ pub fn clips(dir: &Path, n: usize, seconds: f64) -> Vec<Media> {
     (0..n)
         .map(|i| {
             let path = dir.join(format!("clip{i}.mp4"));
-            media::clip_mono(&path, seconds, tone(i));
+            media::clip(&path, seconds, tone(i));
             Media::Clip(path)
         })
         .collect()

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// An H.264/AAC clip of `seconds` at 320x240, with a tone of `freq` Hz (its identity).
+/// An H.264/AAC clip of `seconds` at 320x240, with a mono tone of `freq` Hz (its identity).
+/// The container follows the extension; streaming tests use .mp4, which seeks exactly.
 pub fn clip(path: &Path, seconds: f64, freq: u32) {
     ffmpeg(
         &[
@@ -50,38 +51,5 @@ pub fn ffmpeg(args: &[&str], out: &Path) {
         output.status.success(),
         "ffmpeg failed: {}",
         String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Like `clip`, with mono audio (the container follows the extension; use .mp4, which
-/// seeks exactly, for streaming tests).
-pub fn clip_mono(path: &Path, seconds: f64, freq: u32) {
-    ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc2=size=320x240:rate=25:duration={seconds}"),
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("sine=frequency={freq}:sample_rate=48000:duration={seconds}"),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "25",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-ac",
-            "1",
-            "-b:a",
-            "64k",
-            "-shortest",
-        ],
-        path,
     );
 }
