@@ -153,14 +153,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
 
 /// One channel as JSON, `None` when absent.
 pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
-    let sql = format!(
-        "SELECT {} FROM channels WHERE id = ?1",
-        columns::select_list(COLUMNS)
-    );
-    conn.query_row(&sql, [id], |row| columns::to_json(COLUMNS, row))
-        .optional()
-        .api()
-        .map(|m| m.map(Value::Object))
+    columns::get(conn, "channels", COLUMNS, id)
 }
 
 async fn fetch(app: &Arc<App>, id: i64) -> Result<Value, ApiError> {

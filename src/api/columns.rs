@@ -245,6 +245,17 @@ pub fn select_list(columns: &[Column]) -> String {
 
 /// Renders a row selected with `select_list(columns)`.
 pub fn to_json(columns: &[Column], row: &Row<'_>) -> rusqlite::Result<Map<String, Value>> {
+    let mut out = id_and_columns(columns, row)?;
+    let n = columns.len();
+    for (i, name) in [(n + 1, "created_at"), (n + 2, "updated_at")] {
+        let ms: i64 = row.get(i)?;
+        out.insert(name.into(), Value::String(crate::time::rfc3339(ms)));
+    }
+    Ok(out)
+}
+
+/// `id` and the listed columns of a row that starts with them (booleans as booleans).
+fn id_and_columns(columns: &[Column], row: &Row<'_>) -> rusqlite::Result<Map<String, Value>> {
     let mut out = Map::new();
     out.insert("id".into(), Value::from(row.get::<_, i64>(0)?));
     for (i, column) in columns.iter().enumerate() {
@@ -258,11 +269,6 @@ pub fn to_json(columns: &[Column], row: &Row<'_>) -> rusqlite::Result<Map<String
             (_, SqlValue::Blob(_)) => Value::Null,
         };
         out.insert(column.json.into(), json);
-    }
-    let n = columns.len();
-    for (i, name) in [(n + 1, "created_at"), (n + 2, "updated_at")] {
-        let ms: i64 = row.get(i)?;
-        out.insert(name.into(), Value::String(crate::time::rfc3339(ms)));
     }
     Ok(out)
 }
@@ -385,22 +391,7 @@ pub fn row_json(table: &str, cols: &[Column], row: &rusqlite::Row<'_>) -> rusqli
     if has_timestamps(table) {
         return to_json(cols, row).map(Value::Object);
     }
-    let mut out = serde_json::Map::new();
-    out.insert("id".into(), Value::from(row.get::<_, i64>(0)?));
-    for (i, c) in cols.iter().enumerate() {
-        let v: rusqlite::types::Value = row.get(i + 1)?;
-        out.insert(
-            c.json.into(),
-            match (c.kind, v) {
-                (Kind::Bool, rusqlite::types::Value::Integer(n)) => Value::Bool(n != 0),
-                (_, rusqlite::types::Value::Integer(n)) => Value::from(n),
-                (_, rusqlite::types::Value::Text(s)) => Value::from(s),
-                (_, rusqlite::types::Value::Real(f)) => Value::from(f),
-                _ => Value::Null,
-            },
-        );
-    }
-    Ok(Value::Object(out))
+    id_and_columns(cols, row).map(Value::Object)
 }
 
 pub fn get(

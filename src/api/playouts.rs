@@ -217,14 +217,7 @@ fn refuse_mirror(conn: &rusqlite::Connection, id: i64) -> Result<(), ApiError> {
 }
 
 pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
-    let sql = format!(
-        "SELECT {} FROM playouts WHERE id = ?1",
-        columns::select_list(COLUMNS)
-    );
-    conn.query_row(&sql, [id], |row| columns::to_json(COLUMNS, row))
-        .optional()
-        .api()
-        .map(|m| m.map(Value::Object))
+    columns::get(conn, "playouts", COLUMNS, id)
 }
 
 /// Every playout, or one channel's.

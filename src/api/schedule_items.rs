@@ -215,14 +215,7 @@ fn schedule_of(tx: &rusqlite::Connection, id: i64) -> Result<i64, ApiError> {
 }
 
 pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
-    let sql = format!(
-        "SELECT {} FROM schedule_items WHERE id = ?1",
-        columns::select_list(COLUMNS)
-    );
-    conn.query_row(&sql, [id], |row| columns::to_json(COLUMNS, row))
-        .optional()
-        .api()
-        .map(|m| m.map(Value::Object))
+    columns::get(conn, "schedule_items", COLUMNS, id)
 }
 
 /// Items by schedule and position (one schedule's, or every one's).

@@ -179,14 +179,7 @@ fn not_found() -> ApiError {
 }
 
 pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
-    let sql = format!(
-        "SELECT {} FROM schedules WHERE id = ?1",
-        columns::select_list(COLUMNS)
-    );
-    conn.query_row(&sql, [id], |row| columns::to_json(COLUMNS, row))
-        .optional()
-        .api()
-        .map(|m| m.map(Value::Object))
+    columns::get(conn, "schedules", COLUMNS, id)
 }
 
 fn check_refs(
