@@ -151,6 +151,20 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     }
 }
 
+/// (id, number, name, enabled) of the channel numbered `number`, if any.
+pub fn by_number(
+    conn: &rusqlite::Connection,
+    number: &str,
+) -> Result<Option<(i64, String, String, bool)>, ApiError> {
+    conn.query_row(
+        "SELECT id, number, name, enabled FROM channels WHERE number = ?1",
+        [number],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .optional()
+    .api()
+}
+
 /// One channel as JSON, `None` when absent.
 pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
     columns::get(conn, "channels", COLUMNS, id)
@@ -364,14 +378,7 @@ async fn schedule_by_number(app: &Arc<App>, req: &Req, number: &str) -> ApiResul
     let number = number.to_string();
     let now = now_ms();
     let doc = read(app, move |conn| {
-        let channel: Option<(i64, String, String, bool)> = conn
-            .query_row(
-                "SELECT id, number, name, enabled FROM channels WHERE number = ?1",
-                [&number],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
-            .api()?;
+        let channel = by_number(conn, &number)?;
         let Some((id, number, name, true)) = channel else {
             return Err(ApiError::not_found("channel not found or disabled"));
         };

@@ -440,14 +440,7 @@ async fn by_channel_number(app: &Arc<App>, number: &str) -> ApiResult {
     let number = number.to_string();
     let now = now_ms();
     let doc = read(app, move |conn| {
-        let channel: Option<(i64, String, String, bool)> = conn
-            .query_row(
-                "SELECT id, number, name, enabled FROM channels WHERE number = ?1",
-                [&number],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
-            .api()?;
+        let channel = crate::api::channels::by_number(conn, &number)?;
         let Some((channel_id, number, name, enabled)) = channel else {
             return Err(ApiError::not_found("channel not found"));
         };
