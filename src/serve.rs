@@ -105,8 +105,10 @@ pub fn prepare(config: Config, shutdown: watch::Receiver<bool>) -> Result<App, S
     }
     // Timelines exist before the listener opens: the first tune or guide fetch finds them.
     match crate::scheduler::build_all_blocking(&db, &settings) {
-        Ok(n_items) => tracing::info!(n_items, "playouts built"),
-        Err(err) => tracing::warn!(%err, "could not build the playouts; the horizon task retries"),
+        Ok(n_changed) => tracing::info!(n_changed, "playouts built"),
+        Err(err) => {
+            tracing::warn!(%err, "could not build the playouts; the horizon task retries in 10 minutes")
+        }
     }
     tracing::info!(board = %board.name, encoder = %board.encoder, data = %config.data_dir.display(), "starting");
     let app = App::new(AppParts {

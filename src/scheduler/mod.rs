@@ -52,12 +52,25 @@ fn active_playouts(conn: &rusqlite::Connection) -> Result<Vec<i64>, DbError> {
     Ok(rows.collect::<Result<Vec<i64>, _>>()?)
 }
 
-/// Builds (or extends) every active playout up to the horizon. Blocking: for start-up,
-/// before the listener opens, so the first request already finds a timeline.
+/// Builds (or extends) every active playout up to the horizon and retires finished items.
+/// Blocking: for start-up, before the listener opens, so the first request already finds a
+/// timeline. It is the horizon task's first pass (`run_horizon` waits an interval first).
 pub fn build_all_blocking(db: &Db, settings: &Settings) -> Result<usize, DbError> {
     let horizon = horizon_ms(settings);
     let tz = time_zone(settings);
-    db.write_blocking(move |conn| extend_all(conn, now_ms(), horizon, &tz))
+    db.write_blocking(move |conn| horizon_pass(conn, now_ms(), horizon, &tz))
+}
+
+/// One pass of the horizon task: every timeline extended to `now + horizon`, finished items
+/// retired. Returns how many rows it wrote or retired.
+fn horizon_pass(
+    conn: &mut rusqlite::Connection,
+    now: UnixMs,
+    horizon: i64,
+    tz: &jiff::tz::TimeZone,
+) -> Result<usize, DbError> {
+    let n_written = extend_all(conn, now, horizon, tz)?;
+    Ok(n_written + timeline::retire_finished(conn, now)?)
 }
 
 fn extend_all(
@@ -172,37 +185,33 @@ pub async fn library_changed(app: &Arc<App>) {
 }
 
 /// The background task: extends every timeline to the horizon and retires finished items,
-/// every `HORIZON_CHECK_INTERVAL` until shutdown.
+/// every `HORIZON_CHECK_INTERVAL` until shutdown. Start-up already made the first pass
+/// (`build_all_blocking`), so this one waits an interval first: a pass right at start would
+/// redo that work, and would change the guide at a moment nobody chose.
 pub async fn run_horizon(app: Arc<App>) {
     let mut shutdown = app.shutdown.clone();
     loop {
-        let settings = app.settings();
-        let (horizon, tz) = (horizon_ms(&settings), time_zone(&settings));
-        let result = app
-            .db
-            .write(move |conn| {
-                let now = now_ms();
-                let n_written = extend_all(conn, now, horizon, &tz)?;
-                let n_retired = timeline::retire_finished(conn, now)?;
-                Ok((n_written, n_retired))
-            })
-            .await;
-        match result {
-            Ok((n_written, n_retired)) => {
-                if n_written > 0 || n_retired > 0 {
-                    tracing::debug!(n_written, n_retired, "playout horizon extended");
-                    app.content_changed();
-                }
-            }
-            Err(DbError::Closed) => return,
-            Err(err) => tracing::warn!(%err, "could not extend the playout horizon"),
-        }
         tokio::select! {
             _ = tokio::time::sleep(HORIZON_CHECK_INTERVAL) => {}
             _ = shutdown.changed() => return,
         }
         if app.is_shutting_down() {
             return;
+        }
+        let settings = app.settings();
+        let (horizon, tz) = (horizon_ms(&settings), time_zone(&settings));
+        let result = app
+            .db
+            .write(move |conn| horizon_pass(conn, now_ms(), horizon, &tz))
+            .await;
+        match result {
+            Ok(0) => {}
+            Ok(n_changed) => {
+                tracing::debug!(n_changed, "playout horizon extended");
+                app.content_changed();
+            }
+            Err(DbError::Closed) => return,
+            Err(err) => tracing::warn!(%err, "could not extend the playout horizon"),
         }
     }
 }

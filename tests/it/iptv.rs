@@ -355,9 +355,12 @@ fn a_long_timeline_spans_many_pages_without_holes() {
     let ch = add_channel(&conn, "300", "Long", true);
     let playout = add_playout(&conn, ch);
     let base = now_ms() / MINUTE * MINUTE - 2 * MINUTE;
-    // 700 five-minute items: three pages of the guide's DB reads.
+    // 900 five-minute items (75 h): several pages of the guide's DB reads, and past the
+    // 72 h playout horizon, so the horizon task never appends the slate to this
+    // schedule-less playout whenever it happens to run.
+    const ITEMS: usize = 900;
     conn.execute_batch("BEGIN").unwrap();
-    for i in 0..700 {
+    for i in 0..ITEMS as i64 {
         let start = base + i * 5 * MINUTE;
         add_item(
             &conn,
@@ -377,7 +380,7 @@ fn a_long_timeline_spans_many_pages_without_holes() {
         .iter()
         .filter(|p| p.channel == format!("exstream.{ch}"))
         .collect();
-    assert_eq!(ours.len(), 700);
+    assert_eq!(ours.len(), ITEMS);
     for (i, pair) in ours.windows(2).enumerate() {
         assert_eq!(
             pair[0].stop, pair[1].start,
