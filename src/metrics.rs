@@ -146,6 +146,9 @@ pub struct Metrics {
     pub tune_latency: Histogram,
     /// (route label, status, count).
     http: Mutex<Vec<(SmolStr, u16, u64)>>,
+    /// 200s of the documents answered from the cache (`PolledDoc`), counted without the
+    /// table's lock: TV clients poll them every few seconds.
+    polled: [AtomicU64; PolledDoc::ALL.len()],
     pub http_request_micros_total: AtomicU64,
     /// How late the runtime woke a 1 s timer, last sample, in microseconds.
     pub event_loop_lag_micros: AtomicU64,
@@ -187,9 +190,59 @@ impl Metrics {
         }
     }
 
-    /// A copy of the (route, status, count) table, for rendering.
+    /// A 200 for a polled document served from the cache: one relaxed atomic add. Not
+    /// timed (a cache hit takes about a microsecond; two clock reads would cost more than
+    /// the rest of the accounting), so `http_request_micros_total` covers routed requests.
+    pub fn record_polled(&self, doc: PolledDoc) {
+        self.polled[doc as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A copy of the (route, status, count) table, for rendering; the polled documents'
+    /// counts are folded into their rows.
     pub fn http_requests(&self) -> Vec<(SmolStr, u16, u64)> {
-        self.http.lock().map(|t| t.clone()).unwrap_or_default()
+        let mut table = self.http.lock().map(|t| t.clone()).unwrap_or_default();
+        for doc in PolledDoc::ALL {
+            let n = self.polled[doc as usize].load(Ordering::Relaxed);
+            if n == 0 {
+                continue;
+            }
+            match table
+                .iter_mut()
+                .find(|(l, s, _)| *s == 200 && l == doc.label())
+            {
+                Some(row) => row.2 += n,
+                None => table.push((SmolStr::new_static(doc.label()), 200, n)),
+            }
+        }
+        table
+    }
+}
+
+/// The documents HDHomeRun clients poll, answered from the cache without the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolledDoc {
+    Discover,
+    Lineup,
+    DeviceXml,
+    RootDeviceXml,
+}
+
+impl PolledDoc {
+    pub const ALL: [PolledDoc; 4] = [
+        PolledDoc::Discover,
+        PolledDoc::Lineup,
+        PolledDoc::DeviceXml,
+        PolledDoc::RootDeviceXml,
+    ];
+
+    /// The label `route_label` gives the same request.
+    pub fn label(self) -> &'static str {
+        match self {
+            PolledDoc::Discover => "/hdhomerun/discover.json",
+            PolledDoc::Lineup => "/hdhomerun/lineup.json",
+            PolledDoc::DeviceXml => "/hdhomerun/device.xml",
+            PolledDoc::RootDeviceXml => "/device.xml",
+        }
     }
 }
 
@@ -249,5 +302,23 @@ mod tests {
         );
         assert_eq!(route_label("/nope/x", StatusCode::NOT_FOUND), "unmatched");
         assert_eq!(route_label("/", StatusCode::OK), "/");
+        for doc in PolledDoc::ALL {
+            assert_eq!(route_label(doc.label(), StatusCode::OK), doc.label());
+        }
+    }
+
+    #[test]
+    fn polled_documents_share_their_route_row() {
+        let m = Metrics::default();
+        m.polled[PolledDoc::Discover as usize].fetch_add(2, Ordering::Relaxed);
+        m.http
+            .lock()
+            .unwrap()
+            .push(("/hdhomerun/discover.json".into(), 200, 3));
+        m.polled[PolledDoc::Lineup as usize].fetch_add(1, Ordering::Relaxed);
+        let rows = m.http_requests();
+        assert!(rows.contains(&("/hdhomerun/discover.json".into(), 200, 5)));
+        assert!(rows.contains(&("/hdhomerun/lineup.json".into(), 200, 1)));
+        assert_eq!(rows.len(), 2);
     }
 }

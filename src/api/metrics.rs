@@ -85,7 +85,7 @@ async fn render(app: &App, out: &mut Exposition) {
     out.single(
         "http_request_duration_seconds_total",
         "counter",
-        "Time spent producing HTTP response heads.",
+        "Time spent producing HTTP response heads (routed requests; cached polled documents are not timed).",
         m.http_request_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
     );
     out.single(

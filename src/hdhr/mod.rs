@@ -7,6 +7,7 @@ pub mod device_id;
 pub mod discovery;
 pub mod documents;
 pub mod packet;
+pub mod polled;
 pub mod ssdp;
 mod udp;
 
@@ -22,8 +23,8 @@ use crate::iptv::cache::{self, Doc};
 use crate::iptv::origin::{self, Origin};
 use crate::iptv::{channel_number, lineup};
 
-const JSON: &str = "application/json";
-const XML: &str = "application/xml; charset=utf-8";
+pub(crate) const JSON: &str = "application/json";
+pub(crate) const XML: &str = "application/xml; charset=utf-8";
 
 /// `segs` is the tail after `/hdhomerun`, or the whole path for the root aliases
 /// (`/device.xml`, `/lineup.post`, `/auto/v{num}`) and `/api/lineup_status.json`.
@@ -229,15 +230,8 @@ where
     F: FnOnce(Arc<App>, Origin, String) -> Fut,
     Fut: std::future::Future<Output = Result<Bytes, ApiError>>,
 {
+    // Hits are mostly answered by `polled::answer` before the router runs; this is the rest.
     let version = app.content_version();
-    // The hot path (Plex and Jellyfin poll these): a cached document is found with the key
-    // built on the stack, allocating nothing.
-    let mut stack_key = StackKey::new();
-    if write_fast_key(&mut stack_key, app, req, kind).is_ok() {
-        if let Some(doc) = app.outputs.get(version, &stack_key) {
-            return Ok(doc);
-        }
-    }
     let origin = Origin::of_request(app, req);
     let token_query = origin::token_query(app);
     let key = format!("{kind} {} {token_query}", origin.as_str());
@@ -247,54 +241,4 @@ where
     let doc = Doc::new(render(app.clone(), origin, token_query).await?);
     app.outputs.put(version, key, doc.clone());
     Ok(doc)
-}
-
-/// A cache key that fits a real Host header and token; longer ones take the allocating path.
-type StackKey = heapless::String<320>;
-
-/// Writes the same key as the allocating path (`"{kind} {origin} {token_query}"`) for the
-/// common cases — `--base-url`, or a plain Host header — and fails for the rest (no Host:
-/// the origin then depends on the route to the peer) or when it does not fit.
-fn write_fast_key(key: &mut StackKey, app: &App, req: &Req, kind: &str) -> Result<(), ()> {
-    use std::fmt::Write;
-    write!(key, "{kind} ").map_err(drop)?;
-    match (&app.config.base_url, req.header(hyper::header::HOST)) {
-        (Some(base), _) => key.push_str(base).map_err(drop)?,
-        (None, Some(host)) if origin::is_plain_host(host) => {
-            write!(key, "http://{host}").map_err(drop)?
-        }
-        _ => return Err(()),
-    }
-    key.push(' ').map_err(drop)?;
-    if let Some(token) = app.settings().access_token() {
-        key.push_str("?access_token=").map_err(drop)?;
-        push_percent_encoded(key, token)?;
-    }
-    Ok(())
-}
-
-/// `origin::percent_encode`, into the stack key.
-fn push_percent_encoded(key: &mut StackKey, text: &str) -> Result<(), ()> {
-    use std::fmt::Write;
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            key.push(char::from(b)).map_err(drop)?;
-        } else {
-            write!(key, "%{b:02X}").map_err(drop)?;
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_stack_key_is_the_allocating_key() {
-        // Both paths must encode the token alike, or the fast path would always miss.
-        for token in ["plain-token_1.2~", "a b/é?&="] {
-            let mut fast = super::StackKey::new();
-            super::push_percent_encoded(&mut fast, token).unwrap();
-            assert_eq!(fast.as_str(), crate::iptv::origin::percent_encode(token));
-        }
-    }
 }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod head_timeout;
 pub mod query;
 pub mod request;
 pub mod router;

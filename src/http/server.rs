@@ -2,6 +2,7 @@
 //! connection task per socket, panics in handlers caught and answered with 500, and a
 //! graceful shutdown (stop accepting, let requests finish, bounded grace, abort the rest).
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,16 +13,17 @@ use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::error::ApiError;
+use super::head_timeout::ConnTimer;
 use super::request::Req;
 use super::{router, Response};
 use crate::app::App;
+use crate::hdhr::polled::LastPolled;
 
 /// Concurrent connections. A LAN box serves a handful of TV clients and their keep-alive
 /// sockets; 512 leaves room for that plus a burst while keeping a slowloris from exhausting
@@ -42,6 +44,10 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut connections = JoinSet::new();
+    // One oneshot per connection, dropped together at shutdown. A connection task polls its
+    // receiver at every wake-up (every request), which costs an atomic load; a shared watch
+    // there would take the watch's waiter lock each time, across all connections.
+    let mut closers: Vec<oneshot::Sender<()>> = Vec::new();
     let mut backoff = Duration::from_millis(5);
     loop {
         // The permit is taken before accept(), so at the limit new sockets wait in the
@@ -71,20 +77,28 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Re
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let mut conn_shutdown = shutdown.clone();
+        closers.retain(|closer| !closer.is_closed());
+        let (closer, mut closed) = oneshot::channel::<()>();
+        closers.push(closer);
         connections.spawn(async move {
             let _permit = permit;
-            let service = service_fn(move |req| handle(app.clone(), req, peer));
+            let service = ConnService {
+                app,
+                peer,
+                last_polled: Cell::new(None),
+            };
             let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
+                .timer(ConnTimer::unarmed())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .max_buf_size(MAX_HEADER_BYTES)
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {
+                biased;
                 _ = conn.as_mut() => {}
-                _ = conn_shutdown.changed() => {
+                // The sender is dropped only at shutdown.
+                _ = &mut closed => {
                     conn.as_mut().graceful_shutdown();
                     let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
                 }
@@ -94,6 +108,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Re
         while connections.try_join_next().is_some() {}
     }
     drop(listener);
+    drop(closers);
     let drain = async { while connections.join_next().await.is_some() {} };
     if tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_millis(500), drain)
         .await
@@ -103,15 +118,66 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Re
     }
 }
 
-async fn handle(
+/// One connection's requests. `call` answers the polled HDHomeRun documents itself, from
+/// the cache (no future, no allocation: Plex and Jellyfin poll them every few seconds);
+/// everything else runs the router in one boxed future.
+struct ConnService {
     app: Arc<App>,
-    req: hyper::Request<Incoming>,
     peer: SocketAddr,
-) -> Result<Response, Infallible> {
-    let (parts, body) = req.into_parts();
-    let mut req = Req::new(parts, body, peer);
+    /// The connection's last polled document (`hdhr::polled::LastPolled`); taken out and
+    /// put back by `call`, which hyper never runs twice at once.
+    last_polled: Cell<Option<LastPolled>>,
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for ConnService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn call(&self, req: hyper::Request<Incoming>) -> Answer {
+        let (parts, body) = req.into_parts();
+        let req = Req::new(parts, body, self.peer);
+        let mut last = self.last_polled.take();
+        // A panic here is not answered: the router meets it again and answers 500.
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            router::polled(&self.app, &req, &mut last)
+        }));
+        self.last_polled.set(last);
+        if let Ok(Some((resp, doc))) = polled {
+            self.app.metrics.record_polled(doc);
+            return Answer::Ready(Some(resp));
+        }
+        Answer::Routed(Box::pin(handle(self.app.clone(), req)))
+    }
+}
+
+/// The response `ConnService::call` promises.
+enum Answer {
+    Ready(Option<Response>),
+    Routed(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+impl Future for Answer {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            // hyper polls a service future until it is ready, and not after.
+            Answer::Ready(resp) => Poll::Ready(Ok(resp.take().unwrap_or_else(|| {
+                ApiError::new(
+                    hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                    "response polled twice",
+                )
+                .into_response()
+            }))),
+            Answer::Routed(routed) => routed.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
+async fn handle(app: Arc<App>, mut req: Req) -> Response {
     let started = std::time::Instant::now();
-    let outcome = CatchPanic(Box::pin(router::route(&app, &mut req))).await;
+    let outcome = CatchPanic(std::pin::pin!(router::route(&app, &mut req))).await;
     let resp = match outcome {
         Ok(Ok(resp)) => resp,
         Ok(Err(err)) => err.into_response(),
@@ -126,14 +192,14 @@ async fn handle(
     };
     app.metrics
         .record_request(&req, resp.status(), started.elapsed());
-    Ok(resp)
+    resp
 }
 
 /// Resolves to `Err(())` if polling the inner future panics: a panicking handler dies alone
 /// and its client gets a 500, while the connection and the server live on.
-struct CatchPanic<F>(Pin<Box<F>>);
+struct CatchPanic<'a, F>(Pin<&'a mut F>);
 
-impl<F: Future> Future for CatchPanic<F> {
+impl<F: Future> Future for CatchPanic<'_, F> {
     type Output = Result<F::Output, ()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

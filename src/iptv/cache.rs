@@ -67,10 +67,19 @@ impl Outputs {
 
     /// The document rendered for `key` at content version `version`, if still cached.
     pub fn get(&self, version: u64, key: &str) -> Option<Doc> {
+        self.find(version, key, |doc| doc.clone())
+    }
+
+    /// Only the body of `get`: what a response without an ETag needs.
+    pub fn get_body(&self, version: u64, key: &str) -> Option<Bytes> {
+        self.find(version, key, |doc| doc.body.clone())
+    }
+
+    fn find<T>(&self, version: u64, key: &str, take: impl FnOnce(&Doc) -> T) -> Option<T> {
         let docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         docs.iter()
             .find(|e| e.version == version && e.key == key)
-            .map(|e| e.doc.clone())
+            .map(|e| take(&e.doc))
     }
 
     /// Stores a rendering made from data read at `version` (read the version *before* the
@@ -123,18 +132,28 @@ pub fn not_modified_response(etag: HeaderValue) -> Response {
     resp
 }
 
-/// 200 with a cached document; `etag` adds the ETag and honours `If-None-Match`.
+/// 200 with a cached document; `etag` adds the ETag and `Cache-Control: no-cache` (store,
+/// but revalidate) and honours `If-None-Match`. Without a validator nothing caches the
+/// document, so it needs no Cache-Control (`respond_plain`).
 pub fn respond(req: &Req, doc: Doc, content_type: &'static str, with_etag: bool) -> Response {
-    if with_etag && not_modified(req, &doc.etag) {
+    if !with_etag {
+        return respond_plain(doc.body, content_type);
+    }
+    if not_modified(req, &doc.etag) {
         return not_modified_response(doc.etag);
     }
-    let mut resp = hyper::Response::new(Body::from(doc.body));
+    let mut resp = respond_plain(doc.body, content_type);
     let headers = resp.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if with_etag {
-        headers.insert(ETAG, doc.etag);
-    }
+    headers.insert(ETAG, doc.etag);
+    resp
+}
+
+/// 200 with a body and its Content-Type.
+pub fn respond_plain(body: Bytes, content_type: &'static str) -> Response {
+    let mut resp = hyper::Response::new(Body::from(body));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 

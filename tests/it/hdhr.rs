@@ -8,6 +8,7 @@ use std::time::Duration;
 use exstreamtv::hdhr::{device_id, packet};
 
 use crate::outputs_fixture::*;
+use crate::support::http::KeepAlive;
 use crate::support::{TestServer, TOKEN};
 
 const JELLYFIN_PROBE: [u8; 20] = [
@@ -651,6 +652,120 @@ fn documents_follow_api_writes_at_once() {
         .get("/iptv/channels.m3u")
         .text()
         .contains("/iptv/channel/42.ts"));
+}
+
+#[test]
+fn polled_documents_on_one_keep_alive_connection_follow_writes_at_once() {
+    // TV clients poll on keep-alive connections, and repeats are answered from the
+    // connection's memory of its last answer (hdhr::polled): it must never outlive a change.
+    let server = TestServer::start();
+    let api = server.client();
+    let mut tv = KeepAlive::connect(server.addr);
+    // Rendered by the full route, then the shared cache, then the connection's memory.
+    let first = tv.get("/hdhomerun/discover.json");
+    assert_eq!(first.status, 200);
+    for _ in 0..3 {
+        let again = tv.get("/hdhomerun/discover.json");
+        assert_eq!(again.status, 200);
+        assert_eq!(again.header("content-type"), Some("application/json"));
+        assert_eq!(again.body, first.body);
+    }
+    assert_eq!(
+        server.anon().get("/hdhomerun/discover.json").body,
+        first.body
+    );
+    let head = tv.request("HEAD", "/hdhomerun/discover.json");
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.header("content-length"),
+        first.header("content-length")
+    );
+    let lineup = tv.get("/hdhomerun/lineup.json");
+    assert_eq!(lineup.status, 200);
+    assert_eq!(tv.get("/hdhomerun/lineup.json").body, lineup.body);
+    assert_eq!(tv.get("/hdhomerun/lineup.json?show=bogus").status, 400);
+    for path in ["/hdhomerun/device.xml", "/device.xml", "/device.xml"] {
+        let xml = tv.get(path);
+        assert_eq!(xml.status, 200);
+        assert_eq!(
+            xml.header("content-type"),
+            Some("application/xml; charset=utf-8")
+        );
+    }
+
+    // Before each change, the connection remembers the very request asked after it.
+    let remember = |tv: &mut KeepAlive, path: &str| {
+        let a = tv.get(path);
+        assert_eq!(tv.get(path).body, a.body);
+    };
+    remember(&mut tv, "/hdhomerun/discover.json");
+    let put = api.put_json(
+        "/api/settings/hdhomerun",
+        &serde_json::json!({"friendly_name": "Kitchen"}),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(
+        tv.get("/hdhomerun/discover.json").json()["FriendlyName"],
+        "Kitchen"
+    );
+    remember(&mut tv, "/hdhomerun/discover.json");
+
+    let put = api.put_json(
+        "/api/settings/iptv",
+        &serde_json::json!({"access_token": "tok-777777"}),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(tv.get("/hdhomerun/discover.json").status, 401);
+    for _ in 0..3 {
+        let d = tv.get("/hdhomerun/discover.json?access_token=tok-777777");
+        assert_eq!(d.status, 200);
+        assert!(d.json()["LineupURL"]
+            .as_str()
+            .unwrap()
+            .ends_with("?access_token=tok-777777"));
+    }
+    assert_eq!(
+        tv.get("/hdhomerun/discover.json?access_token=tok-777778")
+            .status,
+        401
+    );
+    assert_eq!(tv.get("/hdhomerun/discover.json").status, 401);
+    // A changed token: the remembered answer to the old one is not served.
+    remember(&mut tv, "/hdhomerun/discover.json?access_token=tok-777777");
+    let put = api.put_json(
+        "/api/settings/iptv",
+        &serde_json::json!({"access_token": "tok-888888"}),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(
+        tv.get("/hdhomerun/discover.json?access_token=tok-777777")
+            .status,
+        401
+    );
+
+    api.put_json(
+        "/api/settings/iptv",
+        &serde_json::json!({"access_token": ""}),
+    );
+    assert_eq!(tv.get("/hdhomerun/discover.json").status, 200);
+    remember(&mut tv, "/hdhomerun/discover.json");
+    let put = api.put_json(
+        "/api/settings/hdhomerun",
+        &serde_json::json!({"enabled": false}),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(tv.get("/hdhomerun/discover.json").status, 404);
+    assert_eq!(tv.get("/device.xml").status, 404);
+
+    // Every answer is counted, however it was found: 1 + 3 + 1 + 1 (HEAD) + 2 + 1 (name)
+    // + 2 + 3 (token) + 2 + 1 (token removed) + 2.
+    let metrics = api.get("/metrics").text();
+    assert!(
+        metrics.contains(
+            "exstreamtv_http_requests_total{route=\"/hdhomerun/discover.json\",status=\"200\"} 19"
+        ),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -121,10 +121,11 @@ fn hostile_bytes_get_an_error_status_and_the_server_keeps_serving() {
 }
 
 #[test]
-fn half_open_connections_do_not_delay_a_normal_request() {
+fn half_open_connections_neither_delay_requests_nor_outlive_the_header_timeout() {
     use std::io::Write;
     let server = TestServer::start();
     // 200 clients that send half a request head and then wait (slowloris).
+    let opened = std::time::Instant::now();
     let mut idle = Vec::new();
     for _ in 0..200 {
         let mut s = std::net::TcpStream::connect(server.addr).expect("connect");
@@ -139,6 +140,41 @@ fn half_open_connections_do_not_delay_a_normal_request() {
     assert!(
         elapsed < Duration::from_secs(1),
         "normal request took {elapsed:?} behind 200 half-open connections"
+    );
+
+    // The header-read timeout (10 s, http::server::HEADER_READ_TIMEOUT) closes them. A
+    // keep-alive client that asked again at 4 s has until 14 s for its next head: the
+    // deadline of each head counts from the end of the previous answer.
+    let mut keep = crate::support::http::KeepAlive::connect(server.addr);
+    assert_eq!(keep.get("/api/health").status, 200);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(keep.get("/api/health").status, 200);
+    let answered = std::time::Instant::now();
+    let closed_after = |s: &mut std::net::TcpStream, t0: std::time::Instant| {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = [0u8; 512];
+        // EOF, a 408, or a reset all mean the server closed it; a timeout means it did not.
+        loop {
+            match std::io::Read::read(s, &mut buf) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("still open after {:?}: {e}", t0.elapsed()),
+            }
+        }
+        t0.elapsed()
+    };
+    // Timed from before the connect (the server's clock starts later) and from after the
+    // answer; the upper bounds leave room for a loaded machine.
+    let slow = closed_after(&mut idle[0], opened);
+    assert!(
+        (Duration::from_secs(10)..Duration::from_secs(14)).contains(&slow),
+        "a half-sent head was closed after {slow:?}"
+    );
+    let kept = closed_after(keep.socket(), answered);
+    assert!(
+        (Duration::from_millis(9_500)..Duration::from_secs(14)).contains(&kept),
+        "an idle keep-alive connection was closed {kept:?} after its last answer"
     );
     drop(idle);
 }

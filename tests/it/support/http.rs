@@ -305,6 +305,75 @@ fn read_head(stream: &mut TcpStream) -> std::io::Result<(u16, Headers, BodyReade
     Ok((status, headers, body))
 }
 
+/// One persistent HTTP/1.1 connection: requests go one after another on the same socket,
+/// as a TV client's keep-alive polling does. Bodies are read by Content-Length.
+pub struct KeepAlive {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+    host: String,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: SocketAddr) -> KeepAlive {
+        let writer = TcpStream::connect(addr).expect("connect");
+        writer
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let reader = BufReader::new(writer.try_clone().unwrap());
+        KeepAlive {
+            writer,
+            reader,
+            host: addr.to_string(),
+        }
+    }
+
+    pub fn get(&mut self, path: &str) -> Response {
+        self.request("GET", path)
+    }
+
+    pub fn socket(&mut self) -> &mut TcpStream {
+        &mut self.writer
+    }
+
+    pub fn request(&mut self, method: &str, path: &str) -> Response {
+        let head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
+        self.writer.write_all(head.as_bytes()).expect("send");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("status line");
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {line:?}"));
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).expect("header line");
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        let mut resp = Response {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        let len: usize = resp
+            .header("content-length")
+            .map(|v| v.parse().expect("content-length"))
+            .unwrap_or(0);
+        if method != "HEAD" {
+            resp.body.resize(len, 0);
+            self.reader.read_exact(&mut resp.body).expect("body");
+        }
+        resp
+    }
+}
+
 /// Sends raw bytes and returns whatever the server answers before closing (or timing out).
 pub fn raw(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> Vec<u8> {
     let Ok(mut s) = TcpStream::connect(addr) else {
