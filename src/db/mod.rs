@@ -99,7 +99,16 @@ impl DbError {
     }
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// What a job gives back: its `Result<T, DbError>`, boxed as `Any`. The queue, the answer
+/// channel and the async wait are then compiled once instead of once per call site (there
+/// are about 150; this saves ~40 KB of a binary meant for small boards).
+type Answer = Box<dyn std::any::Any + Send>;
+
+/// A closure to run on a DB thread, and where its answer goes.
+struct Job {
+    run: Box<dyn FnOnce(&mut Connection) -> Answer + Send>,
+    answer: oneshot::Sender<Answer>,
+}
 
 /// A cheap, cloneable handle to the two DB threads.
 #[derive(Clone)]
@@ -128,11 +137,12 @@ impl Db {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&reader)?;
+        let in_flight = Arc::new(AtomicU64::new(0));
         Ok(Db {
-            writer: spawn_thread("exstreamtv-db-w", writer)?,
-            reader: spawn_thread("exstreamtv-db-r", reader)?,
+            writer: spawn_thread("exstreamtv-db-w", writer, in_flight.clone())?,
+            reader: spawn_thread("exstreamtv-db-r", reader, in_flight.clone())?,
             path: path.to_path_buf(),
-            in_flight: Arc::new(AtomicU64::new(0)),
+            in_flight,
         })
     }
 
@@ -151,7 +161,7 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
     {
-        call(&self.writer, &self.in_flight, f).await
+        unbox(call(&self.writer, &self.in_flight, erase(f)).await?)
     }
 
     /// Runs `f` on the read-only connection; it sees every committed write.
@@ -160,12 +170,8 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
     {
-        call(
-            &self.reader,
-            &self.in_flight,
-            move |conn: &mut Connection| f(conn),
-        )
-        .await
+        let job = erase(move |conn: &mut Connection| f(conn));
+        unbox(call(&self.reader, &self.in_flight, job).await?)
     }
 
     /// Runs `f` on the writer from blocking code (startup, subcommands, tests).
@@ -174,41 +180,55 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn));
-        });
-        self.writer
-            .blocking_send(job)
-            .map_err(|_| DbError::Closed)?;
-        rx.blocking_recv().map_err(|_| DbError::Closed)?
+        let (answer, rx) = oneshot::channel();
+        let job = Job {
+            run: erase(f),
+            answer,
+        };
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        if self.writer.blocking_send(job).is_err() {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return Err(DbError::Closed);
+        }
+        unbox(rx.blocking_recv().map_err(|_| DbError::Closed)?)
     }
 }
 
-async fn call<T, F>(
-    queue: &mpsc::Sender<Job>,
-    in_flight: &Arc<AtomicU64>,
-    f: F,
-) -> Result<T, DbError>
+fn erase<T, F>(f: F) -> Box<dyn FnOnce(&mut Connection) -> Answer + Send>
 where
     T: Send + 'static,
     F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
 {
-    let (tx, rx) = oneshot::channel();
-    let counter = in_flight.clone();
-    counter.fetch_add(1, Ordering::Relaxed);
-    let job: Job = Box::new(move |conn| {
-        let _ = tx.send(f(conn));
-        counter.fetch_sub(1, Ordering::Relaxed);
-    });
-    if queue.send(job).await.is_err() {
+    Box::new(move |conn| Box::new(f(conn)) as Answer)
+}
+
+fn unbox<T: 'static>(answer: Answer) -> Result<T, DbError> {
+    match answer.downcast::<Result<T, DbError>>() {
+        Ok(result) => *result,
+        // `erase` boxes exactly this type, and each answer goes back to its own caller.
+        Err(_) => unreachable!("a DB job answered with another type"),
+    }
+}
+
+async fn call(
+    queue: &mpsc::Sender<Job>,
+    in_flight: &AtomicU64,
+    run: Box<dyn FnOnce(&mut Connection) -> Answer + Send>,
+) -> Result<Answer, DbError> {
+    let (answer, rx) = oneshot::channel();
+    in_flight.fetch_add(1, Ordering::Relaxed);
+    if queue.send(Job { run, answer }).await.is_err() {
         in_flight.fetch_sub(1, Ordering::Relaxed);
         return Err(DbError::Closed);
     }
-    rx.await.map_err(|_| DbError::Closed)?
+    rx.await.map_err(|_| DbError::Closed)
 }
 
-fn spawn_thread(name: &str, mut conn: Connection) -> Result<mpsc::Sender<Job>, DbError> {
+fn spawn_thread(
+    name: &str,
+    mut conn: Connection,
+    in_flight: Arc<AtomicU64>,
+) -> Result<mpsc::Sender<Job>, DbError> {
     let (tx, mut rx) = mpsc::channel::<Job>(QUEUE_LEN);
     std::thread::Builder::new()
         .name(name.into())
@@ -216,8 +236,14 @@ fn spawn_thread(name: &str, mut conn: Connection) -> Result<mpsc::Sender<Job>, D
             // Ends when every Db handle is dropped; the connection closes with it.
             while let Some(job) = rx.blocking_recv() {
                 // A panicking job must not take the DB thread down with it: the caller sees
-                // its oneshot dropped (DbError::Closed for that one call) and we go on.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+                // its answer channel dropped (DbError::Closed for that one call) and we go on.
+                let run = job.run;
+                let answered =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut conn)));
+                if let Ok(answer) = answered {
+                    let _ = job.answer.send(answer);
+                }
+                in_flight.fetch_sub(1, Ordering::Relaxed);
             }
         })
         .map_err(DbError::Io)?;
