@@ -133,7 +133,12 @@ pub fn to_sql(column: &Column, value: &Value) -> Result<SqlValue, ApiError> {
             let s = text()?;
             let time = crate::playout::clock::parse_time(&s)
                 .ok_or_else(|| ApiError::invalid(field, "expected HH:MM:SS"))?;
-            SqlValue::Text(time.strftime("%H:%M:%S").to_string())
+            SqlValue::Text(format!(
+                "{:02}:{:02}:{:02}",
+                time.hour(),
+                time.minute(),
+                time.second()
+            ))
         }
         Kind::ChannelNumber => {
             let s = text()?;

@@ -1,7 +1,7 @@
-//! Logging: one `tracing` layer, filtered by `EXSTREAMTV_LOG`, that writes each record to
-//! stderr (journald picks it up under systemd) and into an in-memory ring of recent records
-//! that `/api/logs` reads and `/api/logs/stream` follows live. Nothing is written to disk
-//! (SD-card wear).
+//! Logging: one `tracing` subscriber, filtered by `EXSTREAMTV_LOG` (`filter`), that writes
+//! each record to stderr (journald picks it up under systemd) and into an in-memory ring of
+//! recent records that `/api/logs` reads and `/api/logs/stream` follows live. Nothing is
+//! written to disk (SD-card wear).
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -10,10 +10,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::Serialize;
 use tokio::sync::broadcast;
 use tracing::field::{Field, Visit};
-use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
+use tracing::level_filters::LevelFilter;
+use tracing::span;
+
+use self::filter::Filter;
+
+mod filter;
 
 /// Records kept for `/api/logs/entries`: about an hour of a busy server's info lines, at most
 /// ~2000 × 4 KiB = 8 MiB in the worst case and typically well under 1 MiB.
@@ -119,13 +121,11 @@ pub fn ring() -> &'static LogRing {
 
 /// Installs the global subscriber. An unparsable filter falls back to `info` with a warning.
 pub fn init(filter: &str) {
-    let (targets, bad) = match filter.parse::<Targets>() {
-        Ok(t) => (t, false),
-        Err(_) => ("info".parse::<Targets>().unwrap_or_default(), true),
+    let (parsed, bad) = match Filter::parse(filter) {
+        Ok(f) => (f, false),
+        Err(_) => (Filter::everything_at(LevelFilter::INFO), true),
     };
-    let _ = tracing_subscriber::registry()
-        .with(RingLayer.with_filter(targets))
-        .try_init();
+    let _ = tracing::subscriber::set_global_default(RingSubscriber { filter: parsed });
     if bad {
         tracing::warn!(
             filter,
@@ -134,52 +134,81 @@ pub fn init(filter: &str) {
     }
 }
 
-struct RingLayer;
+/// The process's subscriber: events only. Nothing here opens spans, so spans are accepted
+/// and ignored.
+struct RingSubscriber {
+    filter: Filter,
+}
 
-impl<S: tracing::Subscriber> Layer<S> for RingLayer {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        let meta = event.metadata();
-        let mut visitor = MessageVisitor {
-            message: String::new(),
-            fields: String::new(),
-        };
-        event.record(&mut visitor);
-        let mut message = visitor.message;
-        if !visitor.fields.is_empty() {
-            message.push_str(&visitor.fields);
-        }
-        truncate(&mut message, MAX_MESSAGE_BYTES);
-        let level = match *meta.level() {
-            tracing::Level::ERROR => "ERROR",
-            tracing::Level::WARN => "WARNING",
-            tracing::Level::INFO => "INFO",
-            _ => "DEBUG",
-        };
-        let ring = ring();
-        let timestamp = crate::time::rfc3339(crate::time::now_ms());
-        let raw = format!("{timestamp} {level} {}: {message}", meta.target());
-        // The same line to stderr (journald under systemd), in one write so that lines from
-        // different threads never interleave. A closed stderr is not our problem to report.
-        {
-            use std::io::Write;
-            let mut line = Vec::with_capacity(raw.len() + 1);
-            line.extend_from_slice(raw.as_bytes());
-            line.push(b'\n');
-            let _ = std::io::stderr().lock().write_all(&line);
-        }
-        ring.push(LogEntry {
-            id: ring
-                .next_id
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            raw,
-            timestamp,
-            level,
-            logger: meta.target().to_string(),
-            message,
-            is_error: level == "ERROR",
-            matched_scripts: [],
-        });
+impl tracing::Subscriber for RingSubscriber {
+    fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
+        self.filter.allows(meta.target(), *meta.level())
     }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.filter.max_level())
+    }
+
+    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        write_record(event);
+    }
+
+    fn enter(&self, _: &span::Id) {}
+
+    fn exit(&self, _: &span::Id) {}
+}
+
+/// One record to stderr and into the ring.
+fn write_record(event: &tracing::Event<'_>) {
+    let meta = event.metadata();
+    let mut visitor = MessageVisitor {
+        message: String::new(),
+        fields: String::new(),
+    };
+    event.record(&mut visitor);
+    let mut message = visitor.message;
+    if !visitor.fields.is_empty() {
+        message.push_str(&visitor.fields);
+    }
+    truncate(&mut message, MAX_MESSAGE_BYTES);
+    let level = match *meta.level() {
+        tracing::Level::ERROR => "ERROR",
+        tracing::Level::WARN => "WARNING",
+        tracing::Level::INFO => "INFO",
+        _ => "DEBUG",
+    };
+    let ring = ring();
+    let timestamp = crate::time::rfc3339(crate::time::now_ms());
+    let raw = format!("{timestamp} {level} {}: {message}", meta.target());
+    // The same line to stderr (journald under systemd), in one write so that lines from
+    // different threads never interleave. A closed stderr is not our problem to report.
+    {
+        use std::io::Write;
+        let mut line = Vec::with_capacity(raw.len() + 1);
+        line.extend_from_slice(raw.as_bytes());
+        line.push(b'\n');
+        let _ = std::io::stderr().lock().write_all(&line);
+    }
+    ring.push(LogEntry {
+        id: ring
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        raw,
+        timestamp,
+        level,
+        logger: meta.target().to_string(),
+        message,
+        is_error: level == "ERROR",
+        matched_scripts: [],
+    });
 }
 
 struct MessageVisitor {
