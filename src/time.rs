@@ -20,16 +20,7 @@ pub fn rfc3339(ms: UnixMs) -> String {
         Err(_) => (0, utc(Timestamp::UNIX_EPOCH)),
     };
     let mut out = String::with_capacity(24);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        dt.year(),
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    );
+    push_fields(&mut out, dt, ["-", "T", ":"]);
     let millis = ms.rem_euclid(1000);
     if millis != 0 {
         let _ = write!(out, ".{millis:03}");
@@ -40,6 +31,22 @@ pub fn rfc3339(ms: UnixMs) -> String {
 
 fn utc(ts: Timestamp) -> jiff::civil::DateTime {
     ts.to_zoned(jiff::tz::TimeZone::UTC).datetime()
+}
+
+/// Year, month, day, hour, minute, second as zero-padded digits; `[date, between, time]`
+/// separate the date's fields, the date from the time, and the time's fields.
+fn push_fields(out: &mut String, dt: jiff::civil::DateTime, [date, between, time]: [&str; 3]) {
+    use std::fmt::Write;
+    let _ = write!(
+        out,
+        "{:04}{date}{:02}{date}{:02}{between}{:02}{time}{:02}{time}{:02}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    );
 }
 
 /// Parses RFC 3339; a naive date-time (no zone) is taken as UTC, as API.md says.
@@ -56,18 +63,9 @@ pub fn parse_rfc3339(text: &str) -> Option<UnixMs> {
 
 /// XMLTV's `YYYYMMDDhhmmss +0000`, written into `out` without allocating.
 pub fn write_xmltv(ms: UnixMs, out: &mut String) {
-    use std::fmt::Write;
     let dt = utc(Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH));
-    let _ = write!(
-        out,
-        "{:04}{:02}{:02}{:02}{:02}{:02} +0000",
-        dt.year(),
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    );
+    push_fields(out, dt, ["", "", ""]);
+    out.push_str(" +0000");
 }
 
 /// A configured time zone: an IANA name from the system's tz database
