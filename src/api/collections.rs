@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
+use super::columns::{self, Removal};
 use crate::app::App;
 use crate::db::DbError;
 use crate::http::{body, router, ApiError, ApiResult, Req};
@@ -333,51 +334,18 @@ async fn refresh(app: &Arc<App>, id: i64) -> ApiResult {
 }
 
 /// Schedules that play a collection: a collection they use cannot be deleted (409).
-fn schedule_using_collection(conn: &Connection, id: i64) -> Result<Option<i64>, DbError> {
-    Ok(conn
-        .query_row(
-            "SELECT schedule_id FROM schedule_items
-             WHERE collection_id = ?1 AND collection_type IN ('collection', 'smart_collection')
-             UNION ALL SELECT id FROM schedules WHERE collection_id = ?1
-             LIMIT 1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?)
-}
-
 async fn delete(app: &Arc<App>, id: i64) -> ApiResult {
-    enum Outcome {
-        NotFound,
-        InUse(i64),
-        Deleted,
-    }
-    let outcome = app
-        .db
-        .write(move |conn| {
-            let tx = conn.transaction()?;
-            if let Some(schedule) = schedule_using_collection(&tx, id)? {
-                return Ok(Outcome::InUse(schedule));
-            }
-            let n = tx.execute("DELETE FROM collections WHERE id = ?1", [id])?;
-            tx.commit()?;
-            Ok(if n == 0 {
-                Outcome::NotFound
-            } else {
-                Outcome::Deleted
-            })
-        })
-        .await?;
-    match outcome {
-        Outcome::NotFound => Err(ApiError::not_found("collection not found")),
-        Outcome::InUse(s) => Err(ApiError::conflict(format_args!(
-            "the collection is used by schedule {s}"
-        ))),
-        Outcome::Deleted => {
-            app.content_changed();
-            Ok(body::no_content())
-        }
-    }
+    columns::delete_unless_scheduled(
+        app,
+        "collections",
+        "collection",
+        "SELECT schedule_id FROM schedule_items
+         WHERE collection_id = ?1 AND collection_type IN ('collection', 'smart_collection')
+         UNION ALL SELECT id FROM schedules WHERE collection_id = ?1
+         LIMIT 1",
+        id,
+    )
+    .await
 }
 
 /// The result of a membership change, decided on the DB thread.
@@ -422,11 +390,7 @@ async fn add_item(app: &Arc<App>, id: i64, media_id: i64) -> ApiResult {
             if kind != "manual" {
                 return Ok(Membership::NotManual);
             }
-            let media: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM media_items WHERE id = ?1)",
-                [media_id],
-                |r| r.get(0),
-            )?;
+            let media = crate::db::exists(&tx, "media_items", media_id)?;
             if !media {
                 return Ok(Membership::NoMedia);
             }
@@ -455,28 +419,23 @@ async fn add_item(app: &Arc<App>, id: i64, media_id: i64) -> ApiResult {
 }
 
 async fn remove_item(app: &Arc<App>, id: i64, media_id: i64) -> ApiResult {
-    let outcome = app
+    let removal = app
         .db
         .write(move |conn| {
-            let exists: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM collections WHERE id = ?1)",
-                [id],
-                |r| r.get(0),
-            )?;
-            if !exists {
-                return Ok(Membership::NoCollection);
-            }
-            let n = conn.execute(
+            columns::remove_member(
+                conn,
+                "collections",
+                id,
                 "DELETE FROM collection_items WHERE collection_id = ?1 AND media_item_id = ?2",
-                params![id, media_id],
-            )?;
-            Ok(if n == 0 {
-                Membership::NotMember
-            } else {
-                Membership::Done
-            })
+                media_id,
+            )
         })
         .await?;
+    let outcome = match removal {
+        Removal::NoContainer => Membership::NoCollection,
+        Removal::NotMember => Membership::NotMember,
+        Removal::Removed => Membership::Done,
+    };
     outcome.into_result(|| {
         app.content_changed();
         Ok(body::no_content())
@@ -608,11 +567,7 @@ async fn multi_create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .write(move |conn| {
             let tx = conn.transaction()?;
             for cid in &ids {
-                let exists: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM collections WHERE id = ?1)",
-                    [cid],
-                    |r| r.get(0),
-                )?;
+                let exists = crate::db::exists(&tx, "collections", *cid)?;
                 if !exists {
                     return Ok(Err(*cid));
                 }
@@ -674,33 +629,15 @@ async fn multi_update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
 }
 
 async fn multi_delete(app: &Arc<App>, id: i64) -> ApiResult {
-    let in_use: Option<i64> = app
-        .db
-        .read(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT schedule_id FROM schedule_items
-                     WHERE collection_type = 'multi_collection' AND collection_id = ?1 LIMIT 1",
-                    [id],
-                    |r| r.get(0),
-                )
-                .optional()?)
-        })
-        .await?;
-    if let Some(s) = in_use {
-        return Err(ApiError::conflict(format_args!(
-            "the multi-collection is used by schedule {s}"
-        )));
-    }
-    let n = app
-        .db
-        .write(move |conn| Ok(conn.execute("DELETE FROM multi_collections WHERE id = ?1", [id])?))
-        .await?;
-    if n == 0 {
-        return Err(ApiError::not_found("multi-collection not found"));
-    }
-    app.content_changed();
-    Ok(body::no_content())
+    columns::delete_unless_scheduled(
+        app,
+        "multi_collections",
+        "multi-collection",
+        "SELECT schedule_id FROM schedule_items
+         WHERE collection_type = 'multi_collection' AND collection_id = ?1 LIMIT 1",
+        id,
+    )
+    .await
 }
 
 async fn multi_link(app: &Arc<App>, id: i64, cid: i64) -> ApiResult {
@@ -715,19 +652,11 @@ async fn multi_link(app: &Arc<App>, id: i64, cid: i64) -> ApiResult {
         .db
         .write(move |conn| {
             let tx = conn.transaction()?;
-            let multi: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM multi_collections WHERE id = ?1)",
-                [id],
-                |r| r.get(0),
-            )?;
+            let multi = crate::db::exists(&tx, "multi_collections", id)?;
             if !multi {
                 return Ok(Outcome::NoMulti);
             }
-            let coll: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM collections WHERE id = ?1)",
-                [cid],
-                |r| r.get(0),
-            )?;
+            let coll = crate::db::exists(&tx, "collections", cid)?;
             if !coll {
                 return Ok(Outcome::NoCollection);
             }
@@ -770,11 +699,7 @@ async fn multi_unlink(app: &Arc<App>, id: i64, cid: i64) -> ApiResult {
     let (multi, n) = app
         .db
         .write(move |conn| {
-            let multi: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM multi_collections WHERE id = ?1)",
-                [id],
-                |r| r.get(0),
-            )?;
+            let multi = crate::db::exists(conn, "multi_collections", id)?;
             let n = conn.execute(
                 "DELETE FROM multi_collection_links WHERE multi_collection_id = ?1 AND collection_id = ?2",
                 params![id, cid],

@@ -322,12 +322,69 @@ where
 
 /// Whether a row with this id exists in `table`.
 pub fn exists(conn: &rusqlite::Connection, table: &str, id: i64) -> Result<bool, ApiError> {
-    conn.query_row(
-        &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)"),
-        [id],
-        |r| r.get(0),
-    )
-    .api()
+    Ok(crate::db::exists(conn, table, id)?)
+}
+
+/// Deletes row `id` of `table` unless a schedule uses it, in one write transaction (a
+/// schedule created meanwhile cannot slip in between the check and the delete). `used_by`
+/// (`?1` = id) selects the id of a schedule that refers to the row. 404 when there is no
+/// such row, 409 naming the schedule.
+pub async fn delete_unless_scheduled(
+    app: &crate::app::App,
+    table: &'static str,
+    what: &'static str,
+    used_by: &'static str,
+    id: i64,
+) -> crate::http::ApiResult {
+    use rusqlite::OptionalExtension;
+    let outcome = app
+        .db
+        .write(move |conn| {
+            let tx = conn.transaction()?;
+            let schedule: Option<i64> = tx.query_row(used_by, [id], |r| r.get(0)).optional()?;
+            if let Some(schedule) = schedule {
+                return Ok(Err(schedule));
+            }
+            let n = tx.execute(&format!("DELETE FROM {table} WHERE id = ?1"), [id])?;
+            tx.commit()?;
+            Ok(Ok(n))
+        })
+        .await?;
+    match outcome {
+        Err(schedule) => Err(ApiError::conflict(format_args!(
+            "the {what} is used by schedule {schedule}"
+        ))),
+        Ok(0) => Err(ApiError::not_found(format_args!("{what} not found"))),
+        Ok(_) => {
+            app.content_changed();
+            Ok(crate::http::body::no_content())
+        }
+    }
+}
+
+/// How removing a member from a container (a collection's item, a playlist's entry) went.
+pub enum Removal {
+    NoContainer,
+    NotMember,
+    Removed,
+}
+
+/// Deletes what `delete` (`?1` = the container's id, `?2` = the member) matches, once the
+/// container is known to exist in `container_table`.
+pub fn remove_member(
+    conn: &rusqlite::Connection,
+    container_table: &str,
+    id: i64,
+    delete: &str,
+    member: i64,
+) -> Result<Removal, crate::db::DbError> {
+    if !crate::db::exists(conn, container_table, id)? {
+        return Ok(Removal::NoContainer);
+    }
+    Ok(match conn.execute(delete, rusqlite::params![id, member])? {
+        0 => Removal::NotMember,
+        _ => Removal::Removed,
+    })
 }
 
 /// 422 `"<field>: unknown <what> <id>"` unless the referenced row exists.

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::collections::{check_name, lenient_string};
+use super::columns::{self, Removal};
 use crate::app::App;
 use crate::db::DbError;
 use crate::http::{body, router, ApiError, ApiResult, Req};
@@ -157,11 +158,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .db
         .write(move |conn| {
             if let Some(cid) = channel_id {
-                let exists: bool = conn.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM channels WHERE id = ?1)",
-                    [cid],
-                    |r| r.get(0),
-                )?;
+                let exists = crate::db::exists(conn, "channels", cid)?;
                 if !exists {
                     return Ok(None);
                 }
@@ -208,35 +205,17 @@ async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
 }
 
 async fn delete(app: &Arc<App>, id: i64) -> ApiResult {
-    let in_use: Option<i64> = app
-        .db
-        .read(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT schedule_id FROM schedule_items
-                     WHERE playlist_id = ?1 OR (collection_type = 'playlist' AND collection_id = ?1)
-                     UNION ALL SELECT id FROM schedules WHERE playlist_id = ?1
-                     LIMIT 1",
-                    [id],
-                    |r| r.get(0),
-                )
-                .optional()?)
-        })
-        .await?;
-    if let Some(s) = in_use {
-        return Err(ApiError::conflict(format_args!(
-            "the playlist is used by schedule {s}"
-        )));
-    }
-    let n = app
-        .db
-        .write(move |conn| Ok(conn.execute("DELETE FROM playlists WHERE id = ?1", [id])?))
-        .await?;
-    if n == 0 {
-        return Err(ApiError::not_found("playlist not found"));
-    }
-    app.content_changed();
-    Ok(body::no_content())
+    columns::delete_unless_scheduled(
+        app,
+        "playlists",
+        "playlist",
+        "SELECT schedule_id FROM schedule_items
+         WHERE playlist_id = ?1 OR (collection_type = 'playlist' AND collection_id = ?1)
+         UNION ALL SELECT id FROM schedules WHERE playlist_id = ?1
+         LIMIT 1",
+        id,
+    )
+    .await
 }
 
 enum Change {
@@ -254,11 +233,7 @@ async fn add(app: &Arc<App>, id: i64, entry: Entry) -> ApiResult {
         .db
         .write(move |conn| {
             let tx = conn.transaction()?;
-            let exists: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM playlists WHERE id = ?1)",
-                [id],
-                |r| r.get(0),
-            )?;
+            let exists = crate::db::exists(&tx, "playlists", id)?;
             if !exists {
                 return Ok(Change::NoPlaylist);
             }
@@ -333,32 +308,22 @@ fn touch(conn: &Connection, id: i64) -> Result<(), DbError> {
 }
 
 async fn remove(app: &Arc<App>, id: i64, item_id: i64) -> ApiResult {
-    let outcome = app
+    let removal = app
         .db
         .write(move |conn| {
-            let exists: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM playlists WHERE id = ?1)",
-                [id],
-                |r| r.get(0),
-            )?;
-            if !exists {
-                return Ok(Change::NoPlaylist);
-            }
-            let n = conn.execute(
+            columns::remove_member(
+                conn,
+                "playlists",
+                id,
                 "DELETE FROM playlist_items WHERE playlist_id = ?1 AND id = ?2",
-                params![id, item_id],
-            )?;
-            Ok(if n == 0 {
-                Change::NoEntry
-            } else {
-                Change::Done
-            })
+                item_id,
+            )
         })
         .await?;
-    match outcome {
-        Change::NoPlaylist => Err(ApiError::not_found("playlist not found")),
-        Change::NoEntry => Err(ApiError::not_found("no such entry in the playlist")),
-        _ => {
+    match removal {
+        Removal::NoContainer => Err(ApiError::not_found("playlist not found")),
+        Removal::NotMember => Err(ApiError::not_found("no such entry in the playlist")),
+        Removal::Removed => {
             app.content_changed();
             Ok(body::no_content())
         }
@@ -387,11 +352,7 @@ async fn move_entry(app: &Arc<App>, req: &mut Req, id: i64, item_id: i64) -> Api
         .db
         .write(move |conn| {
             let tx = conn.transaction()?;
-            let exists: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM playlists WHERE id = ?1)",
-                [id],
-                |r| r.get(0),
-            )?;
+            let exists = crate::db::exists(&tx, "playlists", id)?;
             if !exists {
                 return Ok(Change::NoPlaylist);
             }

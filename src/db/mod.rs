@@ -99,6 +99,12 @@ impl DbError {
     }
 }
 
+/// Whether `table` has a row with this id. `table` is one of ours, never user input.
+pub fn exists(conn: &Connection, table: &str, id: i64) -> Result<bool, DbError> {
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)");
+    Ok(conn.query_row(&sql, [id], |r| r.get(0))?)
+}
+
 /// What a job gives back: its `Result<T, DbError>`, boxed as `Any`. The queue, the answer
 /// channel and the async wait are then compiled once instead of once per call site (there
 /// are about 150; this saves ~40 KB of a binary meant for small boards).

@@ -1016,6 +1016,26 @@ fn collections_and_playlists(c: &Client) {
         404
     );
     assert_eq!(c.get("/api/playlists").json().as_array().unwrap().len(), 1);
+    // What a schedule plays cannot be deleted from under it (409 naming the schedule).
+    let schedule = c.post_json("/api/schedules", &json!({"name": "Uses them"}));
+    assert_eq!(schedule.status, 201, "{}", schedule.text());
+    let sid = schedule.json()["id"].as_i64().unwrap();
+    for (kind, id) in [("collection", coll), ("playlist", pl)] {
+        let item = c.post_json(
+            &format!("/api/schedules/{sid}/items"),
+            &json!({"collection_type": kind, "collection_id": id}),
+        );
+        assert_eq!(item.status, 201, "{}", item.text());
+    }
+    for path in [
+        format!("/api/playlists/{pl}"),
+        format!("/api/collections/{coll}"),
+    ] {
+        let r = c.delete(&path);
+        assert_eq!(r.status, 409, "{}", r.text());
+        assert!(r.detail().contains(&format!("used by schedule {sid}")));
+    }
+    assert_eq!(c.delete(&format!("/api/schedules/{sid}")).status, 204);
     assert_eq!(c.delete(&format!("/api/playlists/{pl}")).status, 204);
     assert_eq!(c.get(&format!("/api/playlists/{pl}")).status, 404);
     assert_eq!(c.delete(&format!("/api/collections/{coll}")).status, 204);
