@@ -107,7 +107,7 @@ pub fn exists(conn: &Connection, table: &str, id: i64) -> Result<bool, DbError> 
 
 /// What a job gives back: its `Result<T, DbError>`, boxed as `Any`. The queue, the answer
 /// channel and the async wait are then compiled once instead of once per call site (there
-/// are about 150; this saves ~40 KB of a binary meant for small boards).
+/// are about 150; this saved ~170 KB of a binary meant for small boards).
 type Answer = Box<dyn std::any::Any + Send>;
 
 /// A closure to run on a DB thread, and where its answer goes.
