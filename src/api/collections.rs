@@ -154,15 +154,9 @@ async fn list(app: &Arc<App>) -> ApiResult {
     let out = app
         .db
         .read(|conn| {
-            let ids: Vec<i64> = conn
-                .prepare_cached("SELECT id FROM collections ORDER BY lower(name), id")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                out.extend(collection_json(conn, id, false)?);
-            }
-            Ok(out)
+            columns::all_by_name(conn, "collections", |conn, id| {
+                collection_json(conn, id, false)
+            })
         })
         .await?;
     Ok(body::ok_json(&out))

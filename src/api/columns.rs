@@ -362,6 +362,24 @@ pub async fn delete_unless_scheduled(
     }
 }
 
+/// Every row of `table`, by name (case-insensitive) then id, each as `render` shows it
+/// (the collection and playlist lists).
+pub fn all_by_name(
+    conn: &rusqlite::Connection,
+    table: &str,
+    render: impl Fn(&rusqlite::Connection, i64) -> Result<Option<Value>, crate::db::DbError>,
+) -> Result<Vec<Value>, crate::db::DbError> {
+    let ids: Vec<i64> = conn
+        .prepare_cached(&format!("SELECT id FROM {table} ORDER BY lower(name), id"))?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(render(conn, id)?);
+    }
+    Ok(out)
+}
+
 /// How removing a member from a container (a collection's item, a playlist's entry) went.
 pub enum Removal {
     NoContainer,

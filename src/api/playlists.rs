@@ -116,17 +116,7 @@ fn playlist_json(conn: &Connection, id: i64) -> Result<Option<serde_json::Value>
 async fn list(app: &Arc<App>) -> ApiResult {
     let out = app
         .db
-        .read(|conn| {
-            let ids: Vec<i64> = conn
-                .prepare_cached("SELECT id FROM playlists ORDER BY lower(name), id")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                out.extend(playlist_json(conn, id)?);
-            }
-            Ok(out)
-        })
+        .read(|conn| columns::all_by_name(conn, "playlists", playlist_json))
         .await?;
     Ok(body::ok_json(&out))
 }
