@@ -10,10 +10,8 @@ use hyper::{Method, StatusCode};
 use super::body::{self, Body};
 use super::error::ApiError;
 use super::request::Req;
-use super::{ApiResult, Response};
+use super::ApiResult;
 use crate::app::App;
-use crate::hdhr::polled::LastPolled;
-use crate::metrics::PolledDoc;
 
 /// The deepest route has 7 segments (`/api/collections/multi/{id}/collections/{cid}`);
 /// a longer path cannot match anything and is a 404 without further work.
@@ -81,16 +79,6 @@ pub fn id(seg: &str) -> Result<i64, ApiError> {
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(not_found)
-}
-
-/// The synchronous front of `route`: the polled HDHomeRun documents when they are cached
-/// (`hdhr::polled`). `None` means "take the full route".
-pub fn polled(
-    app: &App,
-    req: &Req,
-    last: &mut Option<LastPolled>,
-) -> Option<(Response, PolledDoc)> {
-    crate::hdhr::polled::answer(app, req, last)
 }
 
 pub async fn route(app: &Arc<App>, req: &mut Req) -> ApiResult {

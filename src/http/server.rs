@@ -140,7 +140,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnService {
         let mut last = self.last_polled.take();
         // A panic here is not answered: the router meets it again and answers 500.
         let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            router::polled(&self.app, &req, &mut last)
+            crate::hdhr::polled::answer(&self.app, &req, &mut last)
         }));
         self.last_polled.set(last);
         if let Ok(Some((resp, doc))) = polled {
