@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 use crate::board::Board;
+use crate::changes::Changes;
 use crate::config::Config;
 use crate::db::Db;
 use crate::http::auth::ApiToken;
@@ -109,10 +110,26 @@ impl App {
             .unwrap_or(self.board.tuners)
     }
 
-    /// Marks cached documents (lineup, M3U, XMLTV, discover.json) stale. Call after any
-    /// committed write that changes channels, playouts, media or the settings they show.
+    /// Acts on what a committed write changed (`changes`), the one place that does: cached
+    /// documents (lineup, M3U, XMLTV, discover.json) become stale, and the running channels
+    /// whose timeline changed re-read it at once (their feeders cut over when what should
+    /// play now is not what plays).
+    pub fn apply(&self, changes: Changes) {
+        if changes.content {
+            self.content_version.fetch_add(1, Ordering::Release);
+        }
+        if !changes.timelines.is_unchanged() {
+            self.streams
+                .timelines_changed(&changes.timelines, &changes.cause);
+        }
+    }
+
+    /// A write whose effect is not described more precisely: `apply(Changes::any(..))`.
+    /// Every running channel re-checks its timeline (one small read each, at most the tuner
+    /// count), so a write that forgets to say what it touched can never leave a stream
+    /// playing what the guide no longer says.
     pub fn content_changed(&self) {
-        self.content_version.fetch_add(1, Ordering::Release);
+        self.apply(Changes::any("write"));
     }
 
     pub fn content_version(&self) -> u64 {

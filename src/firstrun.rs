@@ -12,6 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::scheduler::BuildClock;
 
 /// The URL scheme of media FFmpeg synthesises (lavfi); `stream::ffmpeg` knows how to play it.
 pub const GENERATED_SCHEME: &str = "generated://";
@@ -116,9 +117,14 @@ const MAX_NAME_TRIES: usize = 100;
 /// playable items that follows the folder (`collections.auto_folder`), a schedule with one
 /// flood item in season/episode order, and a playout, exactly as the demo channel is built.
 /// Files directly in the library folder get one more channel named after the folder. A
-/// folder that already has its collection, or has nothing playable, is skipped. Returns
-/// the number of channels created.
-pub fn create_media_channels(conn: &mut Connection, library_id: i64) -> Result<usize, DbError> {
+/// folder that already has its collection, or has nothing playable, is skipped. Each
+/// channel is committed with its first horizon of programmes (built from `clock`), so no
+/// client ever lists one of them without a timeline. Returns the number of channels created.
+pub fn create_media_channels(
+    conn: &mut Connection,
+    library_id: i64,
+    clock: &BuildClock,
+) -> Result<usize, DbError> {
     let tx = conn.transaction()?;
     let root: Option<String> = tx
         .query_row(
@@ -231,6 +237,7 @@ pub fn create_media_channels(conn: &mut Connection, library_id: i64) -> Result<u
              VALUES (?1, ?2, 'continuous', ?3, ?4, ?4)",
             params![channel_id, schedule_id, seed(channel_id, now), now],
         )?;
+        crate::scheduler::rebuild_in(&tx, tx.last_insert_rowid(), clock)?;
         next_number += 1;
         created += 1;
     }

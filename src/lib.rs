@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod background;
 pub mod board;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod doctor;

@@ -11,6 +11,7 @@ use super::columns::{self, body_object, col, opt, read, write_tx, Column, Kind, 
 use crate::app::App;
 use crate::http::router::{self, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
+use crate::scheduler::BuildClock;
 use crate::time::{now_ms, rfc3339};
 
 pub const COLUMNS: &[Column] = &[
@@ -398,15 +399,19 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     columns::require(&body, &["channel_id"])?;
     let mut values = columns::changes(COLUMNS, &body)?;
     values.push((&SEED, rusqlite::types::Value::Integer(random_seed()?)));
+    let clock = BuildClock::now(&app.settings());
+    // Committed with its timeline: no client lists the playout (or tunes its channel)
+    // before it has programmes.
     let id = write_tx(app, move |tx| {
         check_refs(tx, &values)?;
         let id = columns::insert(tx, "playouts", &values, now_ms()).api()?;
         deactivate_others(tx, id)?;
+        crate::scheduler::rebuild_in(tx, id, &clock)?;
         Ok(id)
     })
     .await;
     let id = id?;
-    crate::scheduler::rebuild_playout(app, id).await?;
+    // Another playout of the channel may have been deactivated: its channel re-reads.
     app.content_changed();
     let doc = read(app, move |conn| get_json(conn, id))
         .await?
@@ -417,15 +422,16 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
 async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
     let body = body_object(req).await?;
     let values = columns::changes(COLUMNS, &body)?;
+    let clock = BuildClock::now(&app.settings());
     let doc = write_tx(app, move |tx| {
         ensure(tx, id)?;
         check_refs(tx, &values)?;
         columns::update(tx, "playouts", id, &values, now_ms()).api()?;
         deactivate_others(tx, id)?;
+        crate::scheduler::rebuild_in(tx, id, &clock)?;
         get_json(tx, id)?.ok_or_else(not_found)
     })
     .await?;
-    crate::scheduler::rebuild_playout(app, id).await?;
     app.content_changed();
     Ok(body::ok_json(&doc))
 }

@@ -439,9 +439,10 @@ async fn finish(app: &Arc<App>, library_id: i64, result: Result<u64, ScanEnd>) {
     }
     let mut created = 0;
     if app.scanner.take_first_run(library_id) {
+        let clock = crate::scheduler::BuildClock::now(&app.settings());
         match app
             .db
-            .write(move |conn| crate::firstrun::create_media_channels(conn, library_id))
+            .write(move |conn| crate::firstrun::create_media_channels(conn, library_id, &clock))
             .await
         {
             Ok(n) => {

@@ -4,8 +4,11 @@
 //! stream feeder, the guide) go through `cursor`.
 //!
 //! Every change that can alter a timeline (schedule, channel filler, collection, media)
-//! calls `rebuild_playout`/`rebuild_channel`/`library_changed`: they rebuild from now on and
-//! keep the item playing now, so a viewer never sees the current programme cut.
+//! calls `rebuild_playout`/`channel_changed`/`library_changed` (or `rebuild_in` inside its
+//! own write transaction): they rebuild from now on and keep the item playing now, so a
+//! viewer never sees the current programme cut, and they report the channels whose stored
+//! timeline changed (`changes::Timelines`, the channel and its mirrors), which `App::apply`
+//! hands to the running channels so the stream follows the new timeline at once.
 
 pub mod cursor;
 pub mod inputs;
@@ -16,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
+use crate::changes::{Changes, Timelines};
 use crate::db::{Db, DbError};
 use crate::settings::Settings;
 use crate::time::{now_ms, UnixMs};
@@ -43,6 +47,66 @@ pub fn time_zone(settings: &Settings) -> jiff::tz::TimeZone {
             jiff::tz::TimeZone::UTC
         }
     }
+}
+
+/// What a build needs besides the database: the instant it builds from, and the settings'
+/// horizon and zone.
+pub struct BuildClock {
+    pub now_ms: UnixMs,
+    pub horizon_ms: i64,
+    pub tz: jiff::tz::TimeZone,
+}
+
+impl BuildClock {
+    pub fn now(settings: &Settings) -> BuildClock {
+        BuildClock {
+            now_ms: now_ms(),
+            horizon_ms: horizon_ms(settings),
+            tz: time_zone(settings),
+        }
+    }
+}
+
+/// Rebuilds one playout from now inside the caller's transaction (so a route that creates
+/// or edits a playout commits it with its timeline: no client sees one without the other).
+/// Returns what it did and the channels whose stored timeline changed.
+pub fn rebuild_in(
+    tx: &rusqlite::Transaction<'_>,
+    playout_id: i64,
+    clock: &BuildClock,
+) -> Result<(Outcome, Timelines), DbError> {
+    let outcome = timeline::rebuild_in(tx, playout_id, clock.now_ms, clock.horizon_ms, &clock.tz)?;
+    let timelines = if outcome.n_written > 0 {
+        channels_of(tx, playout_id)?
+    } else {
+        Timelines::Unchanged
+    };
+    Ok((outcome, timelines))
+}
+
+/// The channel that plays `playout_id` and every mirror that follows it: the timelines a
+/// write to that playout's items changes.
+fn channels_of(conn: &rusqlite::Connection, playout_id: i64) -> Result<Timelines, DbError> {
+    let mut timelines = Timelines::Unchanged;
+    if let Some(channel_id) = mirror::playout_channel(conn, playout_id)? {
+        timelines.add(channel_id);
+        for mirror_id in mirror::mirrors_of(conn, channel_id)? {
+            timelines.add(mirror_id);
+        }
+    }
+    Ok(timelines)
+}
+
+/// Rebuilds one playout in a transaction of its own.
+fn rebuild_one(
+    conn: &mut rusqlite::Connection,
+    playout_id: i64,
+    clock: &BuildClock,
+) -> Result<(Outcome, Timelines), DbError> {
+    let tx = conn.transaction()?;
+    let done = rebuild_in(&tx, playout_id, clock)?;
+    tx.commit()?;
+    Ok(done)
 }
 
 fn active_playouts(conn: &rusqlite::Connection) -> Result<Vec<i64>, DbError> {
@@ -88,15 +152,12 @@ fn extend_all(
 
 /// Rebuilds one playout from now on (keeping what plays now).
 pub async fn rebuild_playout(app: &Arc<App>, playout_id: i64) -> Result<Outcome, DbError> {
-    let settings = app.settings();
-    let (horizon, tz) = (horizon_ms(&settings), time_zone(&settings));
-    let outcome = app
+    let clock = BuildClock::now(&app.settings());
+    let (outcome, timelines) = app
         .db
-        .write(move |conn| timeline::rebuild(conn, playout_id, now_ms(), horizon, &tz))
+        .write(move |conn| rebuild_one(conn, playout_id, &clock))
         .await?;
-    if outcome.n_written > 0 {
-        app.content_changed();
-    }
+    app.apply(Changes::timelines(timelines, "rebuild"));
     Ok(outcome)
 }
 
@@ -144,20 +205,17 @@ pub async fn rebuild_all(app: &Arc<App>) -> Result<(), DbError> {
 
 async fn rebuild_many(app: &Arc<App>, ids: Vec<i64>) -> Result<(), DbError> {
     let settings = app.settings();
-    let (horizon, tz) = (horizon_ms(&settings), time_zone(&settings));
     // One transaction per playout: a rebuild of 100 channels never holds the writer for long.
-    let mut n_written = 0;
+    let mut changed = Timelines::Unchanged;
     for playout_id in ids {
-        let tz = tz.clone();
-        n_written += app
+        let clock = BuildClock::now(&settings);
+        let (_, timelines) = app
             .db
-            .write(move |conn| timeline::rebuild(conn, playout_id, now_ms(), horizon, &tz))
-            .await?
-            .n_written;
+            .write(move |conn| rebuild_one(conn, playout_id, &clock))
+            .await?;
+        changed.merge(timelines);
     }
-    if n_written > 0 {
-        app.content_changed();
-    }
+    app.apply(Changes::timelines(changed, "rebuild"));
     Ok(())
 }
 
@@ -165,13 +223,18 @@ async fn rebuild_many(app: &Arc<App>, ids: Vec<i64>) -> Result<(), DbError> {
 pub async fn skip(app: &Arc<App>, playout_id: i64) -> Result<Option<Skipped>, DbError> {
     let settings = app.settings();
     let (horizon, tz) = (horizon_ms(&settings), time_zone(&settings));
-    let skipped = app
+    let (skipped, timelines) = app
         .db
-        .write(move |conn| timeline::skip(conn, playout_id, now_ms(), horizon, &tz))
+        .write(move |conn| {
+            let skipped = timeline::skip(conn, playout_id, now_ms(), horizon, &tz)?;
+            let timelines = match skipped {
+                Some(_) => channels_of(conn, playout_id)?,
+                None => Timelines::Unchanged,
+            };
+            Ok((skipped, timelines))
+        })
         .await?;
-    if skipped.is_some() {
-        app.content_changed();
-    }
+    app.apply(Changes::timelines(timelines, "skip"));
     Ok(skipped)
 }
 
@@ -208,7 +271,10 @@ pub async fn run_horizon(app: Arc<App>) {
             Ok(0) => {}
             Ok(n_changed) => {
                 tracing::debug!(n_changed, "playout horizon extended");
-                app.content_changed();
+                // Extensions append far ahead and retiring removes finished items, so no
+                // running channel's programme changes; they re-read anyway (a timeline that
+                // had run out, after the server was off, gets its programmes back here).
+                app.apply(Changes::timelines(Timelines::All, "horizon"));
             }
             Err(DbError::Closed) => return,
             Err(err) => tracing::warn!(%err, "could not extend the playout horizon"),

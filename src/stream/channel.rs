@@ -35,7 +35,7 @@ use super::ring::{Cursor, Read, Ring, CHUNK_MAX_PACKETS};
 use super::splicer::{Sink, Splicer};
 use super::ts::{Aligner, PACKET_LEN};
 use crate::app::App;
-use crate::scheduler::cursor::{self, Input, MediaInfo, OutputProfile};
+use crate::scheduler::cursor::{self, Input, MediaInfo, OutputProfile, Programme};
 use crate::time::{now_ms, UnixMs};
 
 /// The next item's FFmpeg starts this long (stream time) before the current one ends, so its
@@ -61,6 +61,26 @@ const MIN_ITEM_MS: i64 = 500;
 /// With no programme (empty or ended playout) the slate plays in pieces of this length,
 /// and the playout is looked at again after each.
 const SLATE_PIECE_MS: i64 = 60_000;
+/// A timeline change that replaces what plays now cuts over this far ahead of the stream
+/// position: at once. The successor's FFmpeg needs ~0.1–0.5 s to its first packet; the
+/// viewers do not starve meanwhile, because the stream runs ahead of the clock by the pacing
+/// lead (`pacing`: 750 ms at least), and its timestamps stay continuous (the splicer).
+const TIMELINE_CUT_AHEAD_MS: i64 = 0;
+/// Re-reads of a changed timeline are at least this far apart: a storm of writes folds into
+/// a few re-reads (and at most a few cut-overs) instead of one FFmpeg start per write.
+const TIMELINE_RECHECK: Duration = Duration::from_millis(200);
+/// The playing programme still matches the timeline when its position in the media differs
+/// from the stored one by at most this (the splice drifts a few ms per item; a rebuild that
+/// keeps the programme keeps its in-point exactly).
+const SAME_OFFSET_MS: i64 = 1000;
+/// At a handover, the old item is read on to its next frame start for at most this much
+/// stream time (a frame lasts 20–42 ms; a stream without video would never get there).
+const MAX_FRAME_END_MS: i64 = 500;
+/// ... and waits at most this long for each read of it (a stalled FFmpeg is cut as it is).
+const FRAME_END_WAIT: Duration = Duration::from_millis(250);
+/// The slates' titles; `follow` tells "nothing scheduled" from "failing" by them.
+const OFFLINE: &str = "Offline";
+const TROUBLE: &str = "Technical difficulties";
 /// An item that fails this many times in a row is skipped for its slot.
 const ITEM_FAILURES_TO_SKIP: u32 = 2;
 /// A run that played this much of its item before failing resets the item's failure count.
@@ -115,6 +135,9 @@ pub struct Channel {
     created: Instant,
     stopping: AtomicBool,
     stop: Notify,
+    /// Woken when the channel's stored timeline changed (`changes`); a wake while the feeder
+    /// is busy is kept (one permit), so many writes fold into one re-read.
+    timeline: Notify,
     /// Set by the debug route: the current run counts as past the long-run limit.
     aged_out: AtomicBool,
 }
@@ -137,6 +160,7 @@ impl Channel {
             created: Instant::now(),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
+            timeline: Notify::new(),
             aged_out: AtomicBool::new(false),
         }
     }
@@ -159,6 +183,12 @@ impl Channel {
     pub fn request_stop(&self) {
         self.stopping.store(true, Ordering::Release);
         self.stop.notify_one();
+    }
+
+    /// The stored timeline changed: the feeder re-reads it and cuts over when the programme
+    /// that should play now is not the one playing.
+    pub fn timeline_changed(&self) {
+        self.timeline.notify_one();
     }
 
     /// Called by the manager under its lock; `None` when the ring has no reader slot left.
@@ -332,15 +362,85 @@ enum What {
     Slate(&'static str),
 }
 
+/// The programme playing at stream time `pos`; with less than `MIN_ITEM_MS` of it left, the
+/// next one (started that much early).
+fn current(programmes: &[Programme], pos: UnixMs) -> Option<&Programme> {
+    programmes
+        .iter()
+        .find(|p| p.start_ms <= pos + MIN_ITEM_MS && p.finish_ms - pos >= MIN_ITEM_MS)
+}
+
+/// Where an Offline slate starting at `pos` ends: the next programme, or a piece later (the
+/// timeline is looked at again then).
+fn offline_until(programmes: &[Programme], pos: UnixMs) -> UnixMs {
+    programmes
+        .iter()
+        .map(|p| p.start_ms)
+        .find(|s| *s > pos)
+        .unwrap_or(pos + SLATE_PIECE_MS)
+        .min(pos + SLATE_PIECE_MS)
+}
+
+/// Whether `plan`, at stream time `at`, plays what `programmes` say plays then: the same
+/// playout item at the same position in its media, or the Offline slate in a hole. A
+/// failing channel's slate is always right: its retry reads the timeline when it is due.
+fn still_right(plan: &Plan, programmes: &[Programme], at: UnixMs) -> bool {
+    match (&plan.what, current(programmes, at)) {
+        (What::Slate(title), _) if *title != OFFLINE => true,
+        (What::Slate(_), wanted) => wanted.is_none(),
+        (What::Media { .. }, Some(p)) => {
+            let playing = plan.seek_ms + (at - plan.start_ms);
+            let stored = p.in_point_ms + (at - p.start_ms);
+            plan.item_id == Some(p.item_id) && (playing - stored).abs() <= SAME_OFFSET_MS
+        }
+        (What::Media { .. }, None) => false,
+    }
+}
+
+/// What a feeder does about a changed timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Follow {
+    /// What plays is what the timeline says, to its end.
+    Keep,
+    /// Cut over to the timeline at this stream time.
+    CutAt(UnixMs),
+}
+
+/// Whether `plan`, playing at stream time `pos`, still matches the stored timeline
+/// (`programmes`, read from `pos` or just before): a different programme (or a programme
+/// where the slate plays) is cut over to at once; the same one that now ends sooner (a
+/// skip, a programme added into a hole) is cut at its new end.
+fn follow(plan: &Plan, programmes: &[Programme], pos: UnixMs) -> Follow {
+    let soon = pos + TIMELINE_CUT_AHEAD_MS;
+    // Judged inside the plan: with less than `MIN_ITEM_MS` left, `current` names the next.
+    let at = pos.min(plan.end_ms - MIN_ITEM_MS).max(plan.start_ms);
+    if !still_right(plan, programmes, at) {
+        return Follow::CutAt(soon);
+    }
+    let end_ms = match (&plan.what, current(programmes, at)) {
+        (What::Slate(title), _) if *title != OFFLINE => return Follow::Keep,
+        (What::Slate(_), _) => offline_until(programmes, at),
+        (What::Media { .. }, Some(p)) => p.finish_ms,
+        (What::Media { .. }, None) => return Follow::Keep,
+    };
+    if end_ms < plan.end_ms - SAME_OFFSET_MS {
+        Follow::CutAt(end_ms.max(soon))
+    } else {
+        Follow::Keep
+    }
+}
+
 struct Running {
     plan: Plan,
     process: Process,
     stdout: ChildStdout,
     n_bytes: u64,
     started: Instant,
-    /// A long-run handover is planned: `plan.end_ms` was moved to the cut; this is the
-    /// programme's own end.
+    /// A handover is planned: `plan.end_ms` was moved to the cut; this is the programme's
+    /// own end.
     handover_from: Option<UnixMs>,
+    /// The planned handover is a cut-over to a changed timeline (not a long-run one).
+    timeline_cut: bool,
 }
 
 enum Outcome {
@@ -382,6 +482,8 @@ pub async fn run(app: Arc<App>, channel: Arc<Channel>, hardware: Hardware, permi
         restart: ChannelRestarts::default(),
         pending_restart: None,
         handover_retry_at: None,
+        timeline_checked: None,
+        timeline_due: None,
         pacer: Pacer::new(pacing::Mode::from_settings(
             &app.settings().stream_throttler,
         )),
@@ -424,6 +526,11 @@ struct Feeder {
     pacer: Pacer,
     /// A long-run handover whose successor failed to start is not tried again before this.
     handover_retry_at: Option<Instant>,
+    /// When the timeline was last re-read after a change, and when a change that came
+    /// sooner than `TIMELINE_RECHECK` after it is to be read (kept across items, so a
+    /// change is never lost between two runs).
+    timeline_checked: Option<Instant>,
+    timeline_due: Option<Instant>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -516,6 +623,7 @@ impl Feeder {
                 mut process,
                 stdout,
                 n_bytes,
+                timeline_cut,
                 ..
             } = running;
             drop(stdout);
@@ -537,7 +645,11 @@ impl Feeder {
                     process.stop().await;
                     self.breaker.record_success();
                     self.failed_item = None;
-                    tracing::info!(channel = %self.channel.number, item = ?plan.item_id, "long FFmpeg run handed over to a fresh one");
+                    if timeline_cut {
+                        tracing::info!(channel = %self.channel.number, item = ?plan.item_id, "cut over to the changed timeline");
+                    } else {
+                        tracing::info!(channel = %self.channel.number, item = ?plan.item_id, "long FFmpeg run handed over to a fresh one");
+                    }
                 }
                 Outcome::Stopped => {
                     self.app
@@ -744,39 +856,23 @@ impl Feeder {
             Ok(p) => p,
             Err(err) => {
                 tracing::warn!(channel = %self.channel.number, %err, "cannot read the playout");
-                return slate("Technical difficulties", pos + 5000);
+                return slate(TROUBLE, pos + 5000);
             }
         };
-        // The programme playing at `pos`; with less than `MIN_ITEM_MS` of it left, the next
-        // one, started that much early.
-        let current = programmes
-            .iter()
-            .find(|p| p.start_ms <= pos + MIN_ITEM_MS && p.finish_ms - pos >= MIN_ITEM_MS);
-        let Some(p) = current else {
+        let Some(p) = current(&programmes, pos) else {
             // A hole or the end of the playout: the slate until the next programme.
-            let next_start = programmes
-                .iter()
-                .map(|p| p.start_ms)
-                .find(|s| *s > pos)
-                .unwrap_or(pos + SLATE_PIECE_MS);
-            return slate("Offline", next_start.min(pos + SLATE_PIECE_MS));
+            return slate(OFFLINE, offline_until(&programmes, pos));
         };
         if let BreakerState::Open { until } = breaker {
             let left = until.saturating_duration_since(now).as_millis() as i64;
-            return slate(
-                "Technical difficulties",
-                p.finish_ms.min(pos + left.max(1000)),
-            );
+            return slate(TROUBLE, p.finish_ms.min(pos + left.max(1000)));
         }
         if let Some(retry_at) = self.retry_at.filter(|t| *t > now) {
             let left = retry_at.duration_since(now).as_millis() as i64;
-            return slate(
-                "Technical difficulties",
-                p.finish_ms.min(pos + left.max(MIN_ITEM_MS)),
-            );
+            return slate(TROUBLE, p.finish_ms.min(pos + left.max(MIN_ITEM_MS)));
         }
         if self.skipped.iter().any(|id| *id == p.item_id) {
-            return slate("Technical difficulties", p.finish_ms);
+            return slate(TROUBLE, p.finish_ms);
         }
         // Starting the item that failed again is a restart: the gate decides when.
         // Any other item is a programme starting normally; the failed one is behind us.
@@ -786,10 +882,7 @@ impl Feeder {
                     self.pending_restart = Some(pending);
                     self.retry_at = Some(until);
                     let left = until.saturating_duration_since(now).as_millis() as i64;
-                    return slate(
-                        "Technical difficulties",
-                        p.finish_ms.min(pos + left.max(MIN_ITEM_MS)),
-                    );
+                    return slate(TROUBLE, p.finish_ms.min(pos + left.max(MIN_ITEM_MS)));
                 }
             }
         }
@@ -833,6 +926,7 @@ impl Feeder {
                     n_bytes: 0,
                     started: Instant::now(),
                     handover_from: None,
+                    timeline_cut: false,
                 })
             }
             Err(err) => {
@@ -852,22 +946,42 @@ impl Feeder {
             if self.stopped() {
                 return Outcome::Stopped;
             }
-            if let (Some(end_ms), true) =
-                (running.handover_from, self.pos_ms() >= running.plan.end_ms)
-            {
-                if self.next.is_some() {
-                    return Outcome::HandedOver;
-                }
-                // The successor did not start: this run goes on to its programme's end.
-                running.plan.end_ms = end_ms;
-                running.handover_from = None;
-                self.handover_retry_at = Some(Instant::now() + longrun::RETRY_AFTER);
-            }
-            // Start the next item's FFmpeg ahead of the boundary.
+            // Start the next item's FFmpeg ahead of the boundary (or of a planned cut, which
+            // may be right now: it is started before the handover below looks for it).
             if self.next.is_none() && self.pos_ms() >= running.plan.end_ms - PRESTART_MS {
                 let overrun = (self.pos_ms() - running.plan.end_ms).max(0);
                 let plan = self.plan_at(running.plan.end_ms + overrun).await;
                 self.next = self.start(plan);
+            }
+            if let (Some(end_ms), true) =
+                (running.handover_from, self.pos_ms() >= running.plan.end_ms)
+            {
+                // The old item ends on a whole frame: up to the next frame start, read
+                // further if need be (a frame is tens of ms), but never for long.
+                let overrun = self.pos_ms() - running.plan.end_ms;
+                if self.next.is_some()
+                    && (self.splice_to_frame_end(running) || overrun > MAX_FRAME_END_MS)
+                {
+                    return Outcome::HandedOver;
+                }
+                if self.next.is_some() {
+                    // Read on (unpaced) to the frame's end.
+                    let read = running.stdout.read(self.aligner.spare());
+                    match tokio::time::timeout(FRAME_END_WAIT, read).await {
+                        Ok(Ok(0) | Err(_)) | Err(_) => return Outcome::HandedOver,
+                        Ok(Ok(n)) => {
+                            running.n_bytes += n as u64;
+                            self.aligner.commit(n);
+                        }
+                    }
+                    continue;
+                }
+                // The successor did not start: this run goes on to its programme's end.
+                tracing::warn!(channel = %self.channel.number, "cannot start the successor; playing on");
+                running.plan.end_ms = end_ms;
+                running.handover_from = None;
+                running.timeline_cut = false;
+                self.handover_retry_at = Some(Instant::now() + longrun::RETRY_AFTER);
             }
             let pace = self.pace();
             // Packets already read are spliced (paced, a slice at a time) before reading more.
@@ -885,6 +999,16 @@ impl Feeder {
                 biased;
                 _ = self.channel.stop.notified() => return Outcome::Stopped,
                 _ = self.shutdown.changed() => return Outcome::Stopped,
+                _ = self.channel.timeline.notified(), if self.timeline_due.is_none() => {
+                    let earliest = self.timeline_checked.map(|t| t + TIMELINE_RECHECK);
+                    match earliest {
+                        Some(at) if at > Instant::now() => self.timeline_due = Some(at),
+                        _ => self.follow_timeline(running).await,
+                    }
+                }
+                _ = tokio::time::sleep_until(self.timeline_due.unwrap_or_else(Instant::now).into()), if self.timeline_due.is_some() => {
+                    self.follow_timeline(running).await;
+                }
                 _ = idle_check.tick() => {
                     if self.app.streams.retire_if_idle(&self.app, &self.channel) {
                         return Outcome::Stopped;
@@ -912,6 +1036,56 @@ impl Feeder {
                 }
             }
         }
+    }
+
+    /// The stored timeline changed: re-reads it and, when what plays (or is prestarted) is
+    /// no longer what it says, plans a cut through the prestart and the splicer, as a
+    /// long-run handover does: the successor starts now, the viewers stay connected.
+    async fn follow_timeline(&mut self, running: &mut Running) {
+        self.timeline_checked = Some(Instant::now());
+        self.timeline_due = None;
+        let pos = self.pos_ms();
+        // Read from a moment inside the running plan, so the programme it plays is among
+        // those read even when it ends in less than `MIN_ITEM_MS`.
+        let at = pos
+            .min(running.plan.end_ms - MIN_ITEM_MS)
+            .max(running.plan.start_ms);
+        let programmes = match cursor::programmes(&self.app.db, self.channel.id, at, 4).await {
+            Ok(p) => p,
+            Err(err) => {
+                tracing::warn!(channel = %self.channel.number, %err, "cannot read the changed playout");
+                return;
+            }
+        };
+        let next_is_stale = self
+            .next
+            .as_ref()
+            .is_some_and(|next| !still_right(&next.plan, &programmes, next.plan.start_ms));
+        let cut = follow(&running.plan, &programmes, pos);
+        if next_is_stale || matches!(cut, Follow::CutAt(_)) {
+            // Planned from the old timeline (or for the old end): the prestart plans it
+            // again from the new one.
+            if let Some(next) = self.next.take() {
+                self.app
+                    .streams
+                    .totals
+                    .ffmpeg_kills
+                    .fetch_add(1, Ordering::Relaxed);
+                next.process.stop().await;
+            }
+        }
+        let Follow::CutAt(cut) = cut else {
+            return;
+        };
+        tracing::info!(
+            channel = %self.channel.number,
+            item = ?running.plan.item_id,
+            in_ms = cut - pos,
+            "timeline changed: cutting over"
+        );
+        running.handover_from.get_or_insert(running.plan.end_ms);
+        running.plan.end_ms = cut;
+        running.timeline_cut = true;
     }
 
     /// A run older than `ffmpeg.long_run_hours` gets a cut (`longrun`): the prestart
@@ -972,9 +1146,30 @@ impl Feeder {
 
     /// Splices up to `SLICE_PACKETS` of the packets read, into the ring.
     fn splice_slice(&mut self, running: &Running) {
+        let n = self.aligner.whole().len().min(SLICE_PACKETS * PACKET_LEN);
+        self.splice_bytes(running, n);
+    }
+
+    /// At a handover's cut: splices the packets read up to the next video frame start and
+    /// drops the rest, so the old item ends on whole frames (`Splicer::starts_video_frame`).
+    /// False when the packets read end inside a frame: more must be read first.
+    fn splice_to_frame_end(&mut self, running: &Running) -> bool {
+        let whole = self.aligner.whole();
+        let found = whole
+            .chunks_exact(PACKET_LEN)
+            .position(|packet| self.splicer.starts_video_frame(packet));
+        let n = found.map_or(whole.len(), |i| i * PACKET_LEN);
+        self.splice_bytes(running, n);
+        if found.is_some() {
+            self.aligner.reset();
+        }
+        found.is_some()
+    }
+
+    /// Splices the first `n` bytes of the packets read into the ring.
+    fn splice_bytes(&mut self, running: &Running, n: usize) {
         let stream_ms = self.splicer.elapsed_ms();
         let whole = self.aligner.whole();
-        let n = whole.len().min(SLICE_PACKETS * PACKET_LEN);
         let mut out = Out {
             writer: &mut self.writer,
             channel: &self.channel,
@@ -986,5 +1181,119 @@ impl Feeder {
         if self.origin_ms.is_none() && self.splicer.has_output() {
             self.origin_ms = Some(running.plan.start_ms);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: UnixMs = 1_000_000;
+
+    fn programme(item_id: i64, start_ms: UnixMs, finish_ms: UnixMs) -> Programme {
+        Programme {
+            item_id,
+            media_id: Some(item_id),
+            title: format!("item {item_id}"),
+            start_ms,
+            finish_ms,
+            in_point_ms: 0,
+            filler_kind: None,
+            input: Input::Generated("generated://demo/1".into()),
+            media: MediaInfo::default(),
+        }
+    }
+
+    /// What the feeder planned for `p` when it started it at `start_ms`.
+    fn playing(p: &Programme, start_ms: UnixMs) -> Plan {
+        Plan {
+            item_id: Some(p.item_id),
+            title: p.title.clone(),
+            start_ms,
+            end_ms: p.finish_ms,
+            seek_ms: p.in_point_ms + (start_ms - p.start_ms),
+            what: What::Media {
+                input: p.input.clone(),
+                media: p.media.clone(),
+            },
+        }
+    }
+
+    fn slate(title: &'static str, start_ms: UnixMs, end_ms: UnixMs) -> Plan {
+        Plan {
+            item_id: None,
+            title: title.into(),
+            start_ms,
+            end_ms,
+            seek_ms: 0,
+            what: What::Slate(title),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_programme_is_kept_to_its_end() {
+        let a = programme(1, T0, T0 + 60_000);
+        let b = programme(2, T0 + 60_000, T0 + 90_000);
+        let plan = playing(&a, T0 + 5_000);
+        let pos = T0 + 20_000;
+        assert_eq!(follow(&plan, &[a.clone(), b.clone()], pos), Follow::Keep);
+        // In its last half second `current` names the next programme; still kept.
+        assert_eq!(follow(&plan, &[a, b], T0 + 59_800), Follow::Keep);
+    }
+
+    #[test]
+    fn another_programme_now_or_another_offset_cuts_over_at_once() {
+        let a = programme(1, T0, T0 + 60_000);
+        let plan = playing(&a, T0);
+        let pos = T0 + 20_000;
+        let rebuilt = programme(7, T0 - 10_000, T0 + 50_000);
+        assert_eq!(
+            follow(&plan, &[rebuilt], pos),
+            Follow::CutAt(pos + TIMELINE_CUT_AHEAD_MS)
+        );
+        // The same item moved by more than the tolerance (a new in-point).
+        let mut moved = a.clone();
+        moved.in_point_ms = 30_000;
+        assert!(matches!(follow(&plan, &[moved], pos), Follow::CutAt(_)));
+        // Deleted playout: nothing stored at all, the Offline slate takes over.
+        assert!(matches!(follow(&plan, &[], pos), Follow::CutAt(_)));
+        assert!(still_right(&slate(OFFLINE, pos, pos + 60_000), &[], pos));
+    }
+
+    #[test]
+    fn a_skip_cuts_over_to_the_next_programme() {
+        let a = programme(1, T0, T0 + 60_000);
+        let plan = playing(&a, T0);
+        let pos = T0 + 20_000;
+        // The skip ended `a` at the wall clock, just behind the stream.
+        let mut skipped = a.clone();
+        skipped.finish_ms = pos - 400;
+        let b = programme(2, pos - 400, pos + 30_000);
+        assert_eq!(
+            follow(&plan, &[skipped, b], pos),
+            Follow::CutAt(pos + TIMELINE_CUT_AHEAD_MS)
+        );
+    }
+
+    #[test]
+    fn the_offline_slate_gives_way_to_a_programme_now_or_at_its_start() {
+        let pos = T0 + 1_000;
+        let plan = slate(OFFLINE, T0, T0 + SLATE_PIECE_MS);
+        assert_eq!(follow(&plan, &[], pos), Follow::Keep);
+        let now = programme(1, pos - 5_000, pos + 60_000);
+        assert_eq!(
+            follow(&plan, &[now], pos),
+            Follow::CutAt(pos + TIMELINE_CUT_AHEAD_MS)
+        );
+        let later = programme(1, pos + 20_000, pos + 80_000);
+        assert_eq!(follow(&plan, &[later], pos), Follow::CutAt(pos + 20_000));
+    }
+
+    #[test]
+    fn a_failing_channels_slate_is_left_to_its_retry() {
+        let pos = T0 + 1_000;
+        let plan = slate(TROUBLE, T0, T0 + 5_000);
+        let now = programme(1, T0, T0 + 60_000);
+        assert_eq!(follow(&plan, &[now], pos), Follow::Keep);
     }
 }

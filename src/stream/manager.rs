@@ -268,6 +268,17 @@ impl Manager {
             .cloned()
     }
 
+    /// Tells every running channel in `timelines` that its stored timeline changed: its
+    /// feeder re-reads it at once (`Channel::timeline_changed`).
+    pub fn timelines_changed(&self, timelines: &crate::changes::Timelines, cause: &str) {
+        for ch in self.lock().values() {
+            if timelines.contains(ch.id) && !ch.is_stopping() {
+                tracing::debug!(channel = %ch.number, cause, "timeline changed");
+                ch.timeline_changed();
+            }
+        }
+    }
+
     /// Called by a feeder every few hundred ms: stops the channel (under the lock, so no
     /// tune can attach meanwhile) when nobody has watched it for the grace period.
     pub(super) fn retire_if_idle(&self, app: &App, ch: &Arc<Channel>) -> bool {

@@ -275,6 +275,15 @@ impl Splicer {
         self.tracks.iter().filter_map(Track::end).max()
     }
 
+    /// Whether `packet` (of the current item's input) starts a video frame: a clean place to
+    /// cut the item off. FFmpeg's muxer writes every PES whole, so before this packet each
+    /// stream's last frame is complete, and nothing decodes half a picture at the cut.
+    pub fn starts_video_frame(&self, packet: &[u8]) -> bool {
+        Packet::new(packet).is_some_and(|p| {
+            p.pusi() && self.tracks[0].in_pid.is_some() && Some(p.pid()) == self.tracks[0].in_pid
+        })
+    }
+
     /// The next packets come from a new FFmpeg (the next programme, or a restart).
     pub fn begin_item(&mut self) {
         self.stats.n_items += 1;

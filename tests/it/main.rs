@@ -2,6 +2,7 @@
 
 mod support;
 
+mod follow;
 mod hdhr;
 mod iptv;
 mod library;

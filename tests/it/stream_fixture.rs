@@ -98,7 +98,7 @@ pub fn set_setting(conn: &Connection, section: &str, json: &str) {
 
 /// The small output profile the test channels use: 320x240@25, ultrafast, mono AAC, so the
 /// clips are copied and generated items transcode cheaply.
-fn small_profile(conn: &Connection) -> i64 {
+pub fn small_profile(conn: &Connection) -> i64 {
     conn.execute(
         "INSERT OR IGNORE INTO resolutions (name, width, height) VALUES ('test 240', 320, 240)",
         [],
@@ -127,7 +127,7 @@ fn small_profile(conn: &Connection) -> i64 {
     .unwrap()
 }
 
-fn add_media(conn: &Connection, media: &Media, title: &str, ms: i64) -> Option<i64> {
+pub fn add_media(conn: &Connection, media: &Media, title: &str, ms: i64) -> Option<i64> {
     let (source, url, path, probed) = match media {
         Media::Clip(p) => ("local", p.display().to_string(), Some(p), true),
         Media::Broken(p) => ("local", p.display().to_string(), Some(p), true),

@@ -6,6 +6,7 @@
 pub mod http;
 pub mod media;
 pub mod server;
+pub mod tones;
 pub mod tscheck;
 
 pub use http::{Client, Response};

@@ -1,0 +1,154 @@
+//! What a committed write changed, as one value, and the one place that acts on it
+//! (`App::apply`): the content version moves (cached documents become stale) and every
+//! running channel whose stored timeline changed is told at once, so its feeder re-reads the
+//! timeline and cuts over when the programme that should play now is not the one playing
+//! (`stream::channel`). Writers describe their effect; none of them invalidates a cache or
+//! wakes a channel by hand.
+//!
+//! It must not know SQL, HTTP or the streaming engine's internals: it is plain data.
+
+use smol_str::SmolStr;
+
+/// Channels listed one by one before a change counts as touching every timeline: a write
+/// that rebuilds more than this (a library scan, an import) is cheaper to announce to all
+/// running channels (at most the tuner count, each a one-row read) than to track.
+pub const MAX_LISTED: usize = 8;
+
+/// Which channels' stored timelines a write changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Timelines {
+    #[default]
+    Unchanged,
+    /// These channels (ids), no others.
+    Of(heapless::Vec<i64, MAX_LISTED>),
+    /// Any channel's may have changed: every running channel re-reads its timeline.
+    All,
+}
+
+impl Timelines {
+    pub fn contains(&self, channel_id: i64) -> bool {
+        match self {
+            Timelines::Unchanged => false,
+            Timelines::Of(ids) => ids.contains(&channel_id),
+            Timelines::All => true,
+        }
+    }
+
+    pub fn is_unchanged(&self) -> bool {
+        matches!(self, Timelines::Unchanged)
+    }
+
+    /// Adds one channel; past `MAX_LISTED` the set becomes `All`.
+    pub fn add(&mut self, channel_id: i64) {
+        match self {
+            Timelines::All => {}
+            Timelines::Unchanged => {
+                let mut ids = heapless::Vec::new();
+                // Capacity ≥ 1: cannot fail.
+                let _ = ids.push(channel_id);
+                *self = Timelines::Of(ids);
+            }
+            Timelines::Of(ids) => {
+                if ids.contains(&channel_id) {
+                    return;
+                }
+                if ids.push(channel_id).is_err() {
+                    *self = Timelines::All;
+                }
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: Timelines) {
+        match other {
+            Timelines::Unchanged => {}
+            Timelines::All => *self = Timelines::All,
+            Timelines::Of(ids) => ids.into_iter().for_each(|id| self.add(id)),
+        }
+    }
+}
+
+/// The effect of one committed write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// What clients see (lineup, M3U, XMLTV, discover.json) may differ: cached documents are
+    /// stale.
+    pub content: bool,
+    pub timelines: Timelines,
+    /// Why, for the debug log of the cut-over ("rebuild", "skip", "horizon", ...).
+    pub cause: SmolStr,
+}
+
+impl Changes {
+    /// Nothing changed (a rebuild that came out the same).
+    pub fn none() -> Changes {
+        Changes::default()
+    }
+
+    /// A write whose effect on timelines is not tracked: the documents are stale and every
+    /// running channel re-reads its timeline. Safe for any write; precise values are cheaper.
+    pub fn any(cause: &str) -> Changes {
+        Changes {
+            content: true,
+            timelines: Timelines::All,
+            cause: cause.into(),
+        }
+    }
+
+    /// The stored timelines of `timelines` changed (and so did the guide).
+    pub fn timelines(timelines: Timelines, cause: &str) -> Changes {
+        Changes {
+            content: !timelines.is_unchanged(),
+            timelines,
+            cause: cause.into(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.content && self.timelines.is_unchanged()
+    }
+
+    pub fn merge(&mut self, other: Changes) {
+        self.content |= other.content;
+        self.timelines.merge(other.timelines);
+        if self.cause.is_empty() {
+            self.cause = other.cause;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_set_grows_to_all_past_its_capacity_and_ignores_repeats() {
+        let mut t = Timelines::Unchanged;
+        assert!(!t.contains(1));
+        t.add(1);
+        t.add(1);
+        assert_eq!(t, Timelines::Of(heapless::Vec::from_slice(&[1]).unwrap()));
+        for id in 2..=MAX_LISTED as i64 {
+            t.add(id);
+        }
+        assert!(matches!(t, Timelines::Of(_)));
+        assert!(!t.contains(99));
+        t.add(99);
+        assert_eq!(t, Timelines::All);
+        assert!(t.contains(12345));
+    }
+
+    #[test]
+    fn merging_keeps_content_and_the_union_of_channels() {
+        let mut a = Changes::none();
+        assert!(a.is_empty());
+        let mut one = Timelines::Unchanged;
+        one.add(3);
+        a.merge(Changes::timelines(one, "rebuild"));
+        assert!(a.content && a.timelines.contains(3) && !a.timelines.contains(4));
+        assert_eq!(a.cause, "rebuild");
+        a.merge(Changes::any("import"));
+        assert_eq!(a.timelines, Timelines::All);
+        assert!(Changes::timelines(Timelines::Unchanged, "x").is_empty());
+    }
+}
