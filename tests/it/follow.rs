@@ -25,6 +25,8 @@ const TONES: [u32; 4] = [SILENCE, A, B, C];
 const CLIP_S: f64 = 30.0;
 /// The promise: the new programme reaches the viewer within this of the write's answer.
 const CUT_OVER: Duration = Duration::from_secs(1);
+/// How precisely a heard window is placed in time (arrival of its read, PTS mapping).
+const PLACEMENT: Duration = Duration::from_millis(250);
 /// How long a viewer has watched before the first write.
 const BEFORE: Duration = Duration::from_secs(2);
 /// How long it is watched after each write (an observation, not a synchronisation).
@@ -216,7 +218,11 @@ fn assert_follows(rig: &Rig, cap: &Capture, changes: &[Change]) -> Vec<Duration>
     let mut latencies = Vec::new();
     for (i, change) in changes.iter().enumerate() {
         let until = changes.get(i + 1).map(|c| c.sent);
-        let before: Vec<&Window> = windows.iter().filter(|w| w.arrival < change.sent).collect();
+        // Windows are placed in time to a read (200 ms) and a few tens of ms of PTS.
+        let before: Vec<&Window> = windows
+            .iter()
+            .filter(|w| w.arrival + PLACEMENT < change.sent)
+            .collect();
         let n_old = before
             .iter()
             .rev()
@@ -337,6 +343,29 @@ fn a_skip_cuts_over_to_the_next_programme() {
     let rig = Rig::new();
     let playout_id = row(&rig);
     let viewer = Viewer::watch(rig.server.addr, "60");
+    let change = Change::timed(A, B, || {
+        let r = rig
+            .client()
+            .post(&format!("/api/playouts/{playout_id}/skip"));
+        assert_eq!(r.json()["skipped"], true, "{}", r.text());
+    });
+    std::thread::sleep(AFTER);
+    assert_follows(&rig, &viewer.finish(), &[change]);
+}
+
+/// A mirror plays its root's timeline: a skip on the root moves the mirror's viewer on too
+/// (the skip names the root and every mirror of it as changed).
+#[test]
+fn a_mirror_follows_a_skip_on_its_root() {
+    let rig = Rig::new();
+    let playout_id = row(&rig);
+    let mirror = rig.client().post_json(
+        "/api/channels",
+        &json!({"number": "61", "name": "Mirror", "playout_source": "mirror",
+                "mirror_source_channel_id": rig.channel_id}),
+    );
+    assert_eq!(mirror.status, 201, "{}", mirror.text());
+    let viewer = Viewer::watch(rig.server.addr, "61");
     let change = Change::timed(A, B, || {
         let r = rig
             .client()

@@ -29,9 +29,19 @@ pub fn windows(ts: &[u8], arrivals: &[(Instant, usize)], tones: &[u32], dir: &Pa
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-v", "error", "-i"])
         .arg(&cap)
+        // async: samples are padded or trimmed to the timestamps, so window k is at PTS
+        // first + k × 50 ms even where a decoder drops priming samples at a splice.
         .args([
-            "-map", "0:a:0", "-ac", "1", "-ar", "8000", "-f", "s16le", "pipe:1",
+            "-map",
+            "0:a:0",
+            "-af",
+            "aresample=async=1",
+            "-ac",
+            "1",
+            "-ar",
+            "8000",
         ])
+        .args(["-f", "s16le", "pipe:1"])
         .output()
         .expect("ffmpeg decodes the capture");
     let _ = std::fs::remove_file(&cap);
