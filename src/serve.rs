@@ -2,7 +2,12 @@
 //! runs every long-lived task until SIGTERM/SIGINT, then shuts down in order: stop
 //! accepting, end streams, kill and reap children, exit.
 //!
-//! Each start-up step's cost is logged at debug (`EXSTREAMTV_LOG=info,exstreamtv::serve=debug`).
+//! The goal is start to healthy ≤ 20 ms on a warm data dir (`scripts/perf-platform
+//! --start-only`), so before the listener comes only what the first guide or tune request
+//! needs (the DB, the token, the settings, first-run content, the timelines) and nothing that
+//! runs a program: the tools check and the encoder probe start right after it
+//! (`background`). Each step's cost is logged at debug
+//! (`EXSTREAMTV_LOG=info,exstreamtv::serve=debug`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,7 +22,6 @@ use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::http::auth::{ApiToken, TokenSource};
 use crate::settings::Settings;
-use crate::tools::Tools;
 
 /// Whole-process shutdown budget is 5 s (issue 3); the server drains in 2.5 s of it, the rest
 /// is for background tasks and child processes.
@@ -70,7 +74,9 @@ impl Steps {
     }
 }
 
-/// Everything before the runtime: the parts of `App` that need blocking I/O.
+/// Everything before the listener: the parts of `App` that need blocking I/O, and what the
+/// first guide or tune request must find (first-run content, timelines). The tools stay
+/// unknown: `background::spawn_all` checks them.
 pub fn prepare(config: Config, shutdown: watch::Receiver<bool>) -> Result<App, ServeError> {
     prepare_steps(config, shutdown, &mut Steps::start())
 }
@@ -114,14 +120,6 @@ fn prepare_steps(
     });
     let settings = settings.map_err(ServeError::Db)?;
     steps.done("settings");
-    let tools = Tools::detect(&settings.ffmpeg.ffmpeg_path, &settings.ffmpeg.ffprobe_path);
-    match &tools.ffmpeg.version {
-        Some(v) => tracing::info!(version = %v, "ffmpeg found"),
-        None => {
-            tracing::warn!(name = %tools.ffmpeg.name, "ffmpeg not found: streams will not start until it is installed")
-        }
-    }
-    steps.done("tools");
     let first_run = crate::firstrun::prepare(&db, &config).map_err(ServeError::Db)?;
     if first_run {
         tracing::info!("first run: created the demo channel");
@@ -155,7 +153,6 @@ fn prepare_steps(
         board,
         db,
         api_token,
-        tools,
         settings,
         shutdown,
     });
@@ -219,6 +216,7 @@ async fn serve_until_signal(
         listener,
         shutdown_rx.clone(),
     ));
+    // The tools check and the encoder probe start here, after the listener (`background`).
     crate::background::spawn_all(&app, &mut tasks, local);
     steps.done("tasks");
 
