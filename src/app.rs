@@ -17,14 +17,16 @@ use crate::library::scanner::Scanner;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::time::UnixMs;
-use crate::tools::Tools;
+use crate::tools::ToolsCheck;
 
 pub struct App {
     pub config: Config,
     pub board: Board,
     pub db: Db,
     pub api_token: ApiToken,
-    pub tools: Tools,
+    /// FFmpeg and ffprobe: checked in the background once the listener is open
+    /// (`background::check_tools`); unknown until then.
+    pub tools: ToolsCheck,
     pub metrics: Metrics,
     /// The streaming engine: running channels, tuners, viewers.
     pub streams: crate::stream::Manager,
@@ -48,7 +50,6 @@ pub struct AppParts {
     pub board: Board,
     pub db: Db,
     pub api_token: ApiToken,
-    pub tools: Tools,
     pub settings: Settings,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -61,7 +62,7 @@ impl App {
             board: parts.board,
             db: parts.db,
             api_token: parts.api_token,
-            tools: parts.tools,
+            tools: ToolsCheck::checking(),
             metrics: Metrics::default(),
             streams: crate::stream::Manager::default(),
             started_at: Instant::now(),

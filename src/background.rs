@@ -9,6 +9,8 @@ use tokio::task::JoinSet;
 use crate::app::App;
 
 pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, http_addr: SocketAddr) {
+    // First: tunes, scans and the encoder probe wait for it.
+    tasks.spawn(check_tools(app.clone()));
     tasks.spawn(sample_event_loop_lag(app.clone()));
     tasks.spawn(sample_stream_history(app.clone()));
     tasks.spawn(crate::scheduler::run_horizon(app.clone()));
@@ -30,6 +32,26 @@ pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, http_addr: SocketAddr)
     }
     // Probes the encoder, then at shutdown stops every channel and reaps its FFmpeg.
     tasks.spawn(crate::stream::manager::run(app.clone()));
+}
+
+/// Finds FFmpeg and ffprobe and their versions and publishes them (`App::tools`). Runs here,
+/// after the listener opened, not before it: the two `-version` runs cost more than the
+/// rest of the start together.
+async fn check_tools(app: Arc<App>) {
+    let settings = app.settings();
+    let mut shutdown = app.shutdown.clone();
+    let tools = tokio::select! {
+        tools = crate::tools::Tools::detect(&settings.ffmpeg.ffmpeg_path, &settings.ffmpeg.ffprobe_path) => tools,
+        // Dropping the check kills its children (`tools::Tools::detect` is cancel-safe).
+        _ = shutdown.wait_for(|down| *down) => return,
+    };
+    match &tools.ffmpeg.version {
+        Some(v) => tracing::info!(version = %v, "ffmpeg found"),
+        None => {
+            tracing::warn!(name = %tools.ffmpeg.name, "ffmpeg not found: streams will not start until it is installed")
+        }
+    }
+    app.tools.publish(tools);
 }
 
 /// Measures how late a 1 s timer fires: the runtime's responsiveness, for /metrics.

@@ -49,7 +49,7 @@ pub fn run(config: &Config) -> Result<(), DoctorError> {
         config.tuners.unwrap_or(board.tuners),
         board.encoder
     );
-    let tools = Tools::detect("ffmpeg", "ffprobe");
+    let tools = detect_tools();
     for tool in [&tools.ffmpeg, &tools.ffprobe] {
         match (&tool.path, &tool.version) {
             (Some(path), Some(v)) => println!(
@@ -121,6 +121,29 @@ pub fn run(config: &Config) -> Result<(), DoctorError> {
         return Err(DoctorError(failures));
     }
     Ok(())
+}
+
+/// `Tools::detect` (async: `serve` runs it beside the server) on a runtime of its own; the
+/// doctor is a blocking command. Without a runtime both are reported missing.
+fn detect_tools() -> Tools {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(Tools::detect("ffmpeg", "ffprobe")),
+        Err(err) => {
+            println!("tools:     cannot start a runtime to check them ({err})");
+            let missing = |name: &str| crate::tools::Tool {
+                name: name.to_string(),
+                path: None,
+                version: None,
+            };
+            Tools {
+                ffmpeg: missing("ffmpeg"),
+                ffprobe: missing("ffprobe"),
+            }
+        }
+    }
 }
 
 fn encode_one_frame(ffmpeg: &std::path::Path, encoder: &str, pre: &[&str]) -> bool {

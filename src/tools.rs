@@ -1,8 +1,33 @@
-//! The external programs we drive — FFmpeg and ffprobe — found once at start: where they
-//! are and which version, for health, doctor and the command builders.
+//! The external programs we drive — FFmpeg and ffprobe: where they are and which version,
+//! for health, doctor and the command builders.
+//!
+//! `serve` checks them only after the listener is open: each `-version` costs tens of ms of
+//! dynamic linking (100-300 ms on a loaded two-core box), several times the whole start
+//! budget. So the server holds a `ToolsCheck`, unknown until the background task publishes
+//! what it found: readers that report (health) say "checking" meanwhile; readers that need a
+//! program (a tune, a scan, the encoder probe) wait for it, bounded by `TOOLS_WAIT`.
+//! It must not know HTTP or `App`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
+
+/// One `-version` gets this long. It answers in tens of ms, a few hundred on a loaded Pi 3; a
+/// program that hangs (a stale network mount) is reported missing rather than never known.
+/// Below `TOOLS_WAIT`, so a reader that waits from the start sees the answer.
+pub const VERSION_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// How long a reader that needs the tools (a tune, a scan, the encoder probe) waits for the
+/// check: above `VERSION_TIMEOUT` plus the spawns, so only a starved runtime runs out first.
+pub const TOOLS_WAIT: Duration = Duration::from_secs(5);
+
+/// Stdout read from `-version`: only its first line counts, and FFmpeg's whole answer is
+/// ~2 KiB; the bound is for a program that prints without end.
+const VERSION_OUTPUT_MAX: u64 = 16 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Tool {
@@ -35,43 +60,127 @@ pub struct Tools {
 }
 
 impl Tools {
-    /// Blocking (runs `-version`): call at start-up or from `spawn_blocking`.
-    pub fn detect(ffmpeg: &str, ffprobe: &str) -> Tools {
-        // Both at once: each `-version` costs tens of ms of dynamic linking, on the start-up path.
-        std::thread::scope(|scope| {
-            let probe = scope.spawn(|| detect_tool(ffprobe));
-            let ffmpeg = detect_tool(ffmpeg);
-            let ffprobe = probe.join().unwrap_or_else(|_| Tool {
-                name: ffprobe.to_string(),
-                path: None,
-                version: None,
-            });
-            Tools { ffmpeg, ffprobe }
-        })
+    /// Finds both and runs their `-version` at once, each bounded by `VERSION_TIMEOUT`.
+    /// Cancel-safe: dropping the future kills both children's process groups.
+    pub async fn detect(ffmpeg: &str, ffprobe: &str) -> Tools {
+        let (ffmpeg, ffprobe) = tokio::join!(detect_tool(ffmpeg), detect_tool(ffprobe));
+        Tools { ffmpeg, ffprobe }
     }
 }
 
-fn detect_tool(name: &str) -> Tool {
+async fn detect_tool(name: &str) -> Tool {
+    // A few stat calls, the same PATH walk the exec below would make itself.
     let path = resolve(name);
-    let version = path.as_deref().and_then(|p| {
-        let out = Command::new(p)
-            .arg("-version")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        // "ffmpeg version 5.1.6-0+deb12u1 Copyright (c) ..."
-        text.lines()
-            .next()?
-            .split_whitespace()
-            .nth(2)
-            .map(str::to_string)
-    });
+    let version = match &path {
+        Some(p) => version_of(p, VERSION_TIMEOUT).await,
+        None => None,
+    };
     Tool {
         name: name.to_string(),
         path,
         version,
+    }
+}
+
+/// `program -version` in its own process group, bounded by `timeout`; the version word of
+/// its first line.
+async fn version_of(program: &Path, timeout: Duration) -> Option<String> {
+    let mut child = tokio::process::Command::new(program)
+        .arg("-version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        // The net under `group`: the leader is killed and reaped even if the group kill fails.
+        .kill_on_drop(true)
+        .spawn()
+        .ok()?;
+    // Declared after `child`, so dropped before it: the group dies while its leader is
+    // unreaped (its pid, the group id, cannot have been reused).
+    let mut group = GroupKill(child.id().map(|pid| nix::unistd::Pid::from_raw(pid as i32)));
+    let mut stdout = child.stdout.take()?;
+    let run = async {
+        let mut out = Vec::new();
+        (&mut stdout)
+            .take(VERSION_OUTPUT_MAX)
+            .read_to_end(&mut out)
+            .await
+            .ok()?;
+        // Closed before the wait: a program with more to say gets EPIPE, not a full pipe.
+        drop(stdout);
+        child.wait().await.ok()?;
+        group.0 = None;
+        Some(out)
+    };
+    let out = tokio::time::timeout(timeout, run).await.ok()??;
+    parse_version(&out)
+}
+
+/// Kills a child's whole process group when dropped before the child was reaped (a timeout,
+/// or a shutdown that dropped the check): a wrapper script's own children go with it.
+struct GroupKill(Option<nix::unistd::Pid>);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// "ffmpeg version 5.1.6-0+deb12u1 Copyright (c) ..." → `5.1.6-0+deb12u1`.
+fn parse_version(out: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(out);
+    text.lines()
+        .next()?
+        .split_whitespace()
+        .nth(2)
+        .map(str::to_string)
+}
+
+/// What the server knows of its tools: nothing while the check runs, then what it found.
+/// The check publishes once, on every path (a missing or hanging tool is published as
+/// missing), so a wait ends within `VERSION_TIMEOUT` of the check's start.
+pub struct ToolsCheck(watch::Sender<Option<Arc<Tools>>>);
+
+impl Default for ToolsCheck {
+    fn default() -> Self {
+        ToolsCheck::checking()
+    }
+}
+
+impl ToolsCheck {
+    pub fn checking() -> ToolsCheck {
+        ToolsCheck(watch::Sender::new(None))
+    }
+
+    /// The tools once the check has finished; `None` while it runs.
+    pub fn known(&self) -> Option<Arc<Tools>> {
+        self.0.borrow().clone()
+    }
+
+    /// The tools, waiting for the check for up to `TOOLS_WAIT`; `None` if it is still
+    /// running then, or once `shutdown` turns true (the check is dropped then, unpublished).
+    pub async fn wait(&self, mut shutdown: watch::Receiver<bool>) -> Option<Arc<Tools>> {
+        if let Some(tools) = self.known() {
+            return Some(tools);
+        }
+        let mut receiver = self.0.subscribe();
+        let published = async {
+            match receiver.wait_for(Option::is_some).await {
+                Ok(tools) => tools.clone(),
+                // The sender lives in `App` beside every waiter: never closed under one.
+                Err(_) => None,
+            }
+        };
+        tokio::select! {
+            tools = tokio::time::timeout(TOOLS_WAIT, published) => tools.ok().flatten(),
+            _ = shutdown.wait_for(|down| *down) => None,
+        }
+    }
+
+    pub fn publish(&self, tools: Tools) {
+        self.0.send_replace(Some(Arc::new(tools)));
     }
 }
 
@@ -91,4 +200,97 @@ pub fn resolve(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|p| is_exec(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_is_the_third_word_of_the_first_line() {
+        let out = b"ffmpeg version 5.1.6-0+deb12u1 Copyright (c) 2000-2024\nbuilt with gcc 12\n";
+        assert_eq!(parse_version(out).as_deref(), Some("5.1.6-0+deb12u1"));
+        assert_eq!(parse_version(b"ffmpeg\n"), None);
+        assert_eq!(parse_version(b""), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_ends_with_the_published_tools_after_its_bound_or_at_shutdown() {
+        let check = Arc::new(ToolsCheck::checking());
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        assert!(check.known().is_none());
+        // Nothing published: the wait gives up after TOOLS_WAIT (the paused clock jumps).
+        let started = tokio::time::Instant::now();
+        assert!(check.wait(shutdown.clone()).await.is_none());
+        assert!(started.elapsed() >= TOOLS_WAIT);
+        let waiter = tokio::spawn({
+            let (check, shutdown) = (check.clone(), shutdown.clone());
+            async move { check.wait(shutdown).await }
+        });
+        tokio::task::yield_now().await;
+        let missing = Tool {
+            name: "ffmpeg".into(),
+            path: None,
+            version: None,
+        };
+        check.publish(Tools {
+            ffmpeg: missing.clone(),
+            ffprobe: missing,
+        });
+        let tools = waiter.await.unwrap().expect("published before the bound");
+        assert!(!tools.ffmpeg.is_available());
+        assert!(check.known().is_some());
+        // A shutdown ends a wait at once.
+        let unknown = ToolsCheck::checking();
+        shutdown_tx.send(true).unwrap();
+        let started = tokio::time::Instant::now();
+        assert!(unknown.wait(shutdown).await.is_none());
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_program_that_hangs_is_killed_with_its_group_at_the_timeout() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("exstreamtv-tools-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (script, pid_file) = (dir.join("hangs"), dir.join("pid"));
+        // The shell's child (the sleep) is what a group kill must reach.
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nsleep 30 &\necho $! > '{}'\nwait\n",
+                pid_file.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(version_of(&script, Duration::from_millis(500)).await, None);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let stat = format!("/proc/{}/stat", pid.trim());
+        // Gone, or a zombie waiting for whoever reaps orphans here.
+        let dead = || {
+            std::fs::read_to_string(&stat)
+                .map(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .is_some_and(|r| r.trim_start().starts_with('Z'))
+                })
+                .unwrap_or(true)
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while !dead() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(dead(), "the hanging program's child outlived the check");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_found_missing_without_running_anything() {
+        let tools = Tools::detect("/nonexistent/ffmpeg", "/nonexistent/ffprobe").await;
+        assert!(tools.ffmpeg.path.is_none() && tools.ffmpeg.version.is_none());
+        assert_eq!(tools.ffprobe.program(), Path::new("/nonexistent/ffprobe"));
+    }
 }

@@ -1,5 +1,10 @@
 //! `/api/health` and `/api/health/*` (open): liveness, readiness, FFmpeg, the database, free
 //! space on the data dir, uptime.
+//!
+//! FFmpeg and ffprobe are checked after the listener opens (`tools::ToolsCheck`): until then
+//! `detailed` reports each as `"checking"` and `streaming` says `"checking"`; only a tool
+//! known to be missing degrades them. `/api/health` itself, the probe scripts use to see
+//! "started", never looked at FFmpeg: it answers 200 healthy from the first request.
 
 use std::sync::Arc;
 
@@ -67,12 +72,14 @@ pub fn disk_space(path: &std::path::Path) -> Option<(u64, u64)> {
 
 async fn detailed(app: &Arc<App>, timestamp: String) -> ApiResult {
     let db = db_ok(app).await;
-    let tool = |t: &crate::tools::Tool| {
-        json!({
+    let tools = app.tools.known();
+    let tool = |t: Option<&crate::tools::Tool>| match t {
+        Some(t) => json!({
             "status": if t.is_available() { "available" } else { "missing" },
             "version": t.version,
             "path": t.path.as_ref().map(|p| p.display().to_string()),
-        })
+        }),
+        None => json!({"status": "checking", "version": null, "path": null}),
     };
     let uname = nix::sys::utsname::uname().ok();
     let uname_field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
@@ -82,7 +89,9 @@ async fn detailed(app: &Arc<App>, timestamp: String) -> ApiResult {
             .unwrap_or_default()
     };
     let disk = disk_space(&app.config.data_dir);
-    let healthy = db.is_ok() && app.tools.ffmpeg.is_available();
+    // Still checking is not a fault: only FFmpeg known to be missing degrades the status.
+    let ffmpeg_missing = tools.as_ref().is_some_and(|t| !t.ffmpeg.is_available());
+    let healthy = db.is_ok() && !ffmpeg_missing;
     Ok(body::ok_json(&json!({
         "status": if healthy { "healthy" } else { "degraded" },
         "version": crate::VERSION,
@@ -98,8 +107,8 @@ async fn detailed(app: &Arc<App>, timestamp: String) -> ApiResult {
             "encoder": app.board.encoder.as_str(),
         },
         "components": {
-            "ffmpeg": tool(&app.tools.ffmpeg),
-            "ffprobe": tool(&app.tools.ffprobe),
+            "ffmpeg": tool(tools.as_ref().map(|t| &t.ffmpeg)),
+            "ffprobe": tool(tools.as_ref().map(|t| &t.ffprobe)),
             "database": {"status": if db.is_ok() { "healthy" } else { "error" }},
         },
         "disk": {
@@ -172,9 +181,17 @@ fn channels(app: &App, timestamp: String) -> serde_json::Value {
 fn streaming(app: &App, timestamp: String) -> serde_json::Value {
     use std::sync::atomic::Ordering::Relaxed;
     let totals = &app.streams.totals;
+    let (status, detail) = match app.tools.known() {
+        None => ("checking", Some("checking ffmpeg after start")),
+        Some(tools) if tools.ffmpeg.is_available() => ("healthy", None),
+        Some(_) => (
+            "error",
+            Some("ffmpeg is not installed: streams cannot start"),
+        ),
+    };
     json!({
-        "status": if app.tools.ffmpeg.is_available() { "healthy" } else { "error" },
-        "detail": (!app.tools.ffmpeg.is_available()).then_some("ffmpeg is not installed: streams cannot start"),
+        "status": status,
+        "detail": detail,
         "watchdog": {
             "active_processes": app.streams.active_processes(),
             "total_kills": totals.ffmpeg_kills.load(Relaxed),

@@ -587,8 +587,14 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
             format_args!("{path} is not a file"),
         ));
     }
+    // A request right after start waits for the tools check (bounded).
+    let tools = app
+        .tools
+        .wait(app.shutdown.clone())
+        .await
+        .ok_or_else(|| ApiError::unavailable("still checking ffprobe after start", 1))?;
     let probed = crate::library::probe::probe(
-        app.tools.ffprobe.program(),
+        tools.ffprobe.program(),
         std::path::Path::new(&path),
         app.shutdown.clone(),
     )

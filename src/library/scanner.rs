@@ -327,6 +327,16 @@ async fn queue_due_scans(app: &Arc<App>) {
     }
 }
 
+/// The ffprobe a scan runs: the checked one (a scan queued at start waits for the tools
+/// check); if the check has no answer within `tools::TOOLS_WAIT` (a starved start), the
+/// configured name, which is what an unresolved tool runs anyway.
+async fn ffprobe_program(app: &App) -> PathBuf {
+    match app.tools.wait(app.shutdown.clone()).await {
+        Some(tools) => tools.ffprobe.program().to_path_buf(),
+        None => PathBuf::from(&app.settings().ffmpeg.ffprobe_path),
+    }
+}
+
 /// Why a scan ended early.
 enum ScanEnd {
     Failed(String),
@@ -382,7 +392,13 @@ async fn scan_library(app: &Arc<App>, library_id: i64) {
         recursive: library.recursive,
         extensions: walk::parse_extensions(&library.file_extensions),
     };
-    let mut scan = Scan::new(app.clone(), library_id, library.library_type.clone());
+    let ffprobe = ffprobe_program(app).await;
+    let mut scan = Scan::new(
+        app.clone(),
+        library_id,
+        library.library_type.clone(),
+        ffprobe,
+    );
     let result = scan.run(spec).await;
     let changed = scan.changed;
     let result = match result {
@@ -511,6 +527,7 @@ struct Scan {
     app: Arc<App>,
     library_id: i64,
     library_type: String,
+    ffprobe: PathBuf,
     concurrency: usize,
     jobs: JoinSet<FileOutcome>,
     pending: Vec<Write>,
@@ -530,7 +547,7 @@ fn dir_hash(dir: &[u8]) -> u64 {
 }
 
 impl Scan {
-    fn new(app: Arc<App>, library_id: i64, library_type: String) -> Scan {
+    fn new(app: Arc<App>, library_id: i64, library_type: String, ffprobe: PathBuf) -> Scan {
         let setting = app.settings().library.scan_concurrency;
         let concurrency = setting
             .unwrap_or(app.board.scan_concurrency)
@@ -539,6 +556,7 @@ impl Scan {
             app,
             library_id,
             library_type,
+            ffprobe,
             concurrency,
             jobs: JoinSet::new(),
             pending: Vec::new(),
@@ -744,7 +762,7 @@ impl Scan {
             .scanner
             .update(self.library_id, |p| p.current_file = Some(shown));
         let ctx = FileContext {
-            ffprobe: self.app.tools.ffprobe.program().to_path_buf(),
+            ffprobe: self.ffprobe.clone(),
             shutdown: self.app.shutdown.clone(),
             library_id: self.library_id,
             library_type: self.library_type.clone(),

@@ -37,6 +37,7 @@ use super::ts::{Aligner, PACKET_LEN};
 use crate::app::App;
 use crate::scheduler::cursor::{self, Input, MediaInfo, OutputProfile, Programme};
 use crate::time::{now_ms, UnixMs};
+use crate::tools::Tools;
 
 /// The next item's FFmpeg starts this long (stream time) before the current one ends, so its
 /// first packets are ready at the boundary (FFmpeg needs ~0.1–0.5 s to open and encode).
@@ -453,7 +454,13 @@ enum Outcome {
 
 /// Runs the channel until it is stopped, idle for the grace period, or the server stops.
 /// Holds the tuner `permit` for as long as it runs.
-pub async fn run(app: Arc<App>, channel: Arc<Channel>, hardware: Hardware, permit: Permit) {
+pub async fn run(
+    app: Arc<App>,
+    channel: Arc<Channel>,
+    hardware: Hardware,
+    tools: Arc<Tools>,
+    permit: Permit,
+) {
     let profile = match cursor::output_profile(&app.db, channel.id).await {
         Ok(p) => p,
         Err(err) => {
@@ -465,6 +472,7 @@ pub async fn run(app: Arc<App>, channel: Arc<Channel>, hardware: Hardware, permi
         app: app.clone(),
         channel: channel.clone(),
         hardware,
+        tools,
         profile,
         splicer: Splicer::new(),
         aligner: Aligner::new(READ_SIZE),
@@ -505,6 +513,8 @@ struct Feeder {
     app: Arc<App>,
     channel: Arc<Channel>,
     hardware: Hardware,
+    /// The FFmpeg to run: known before the tune that started the channel got its answer.
+    tools: Arc<Tools>,
     profile: OutputProfile,
     splicer: Splicer,
     aligner: Aligner,
@@ -914,7 +924,7 @@ impl Feeder {
             duration_ms: Some(plan.end_ms - plan.start_ms),
         };
         let args = ffmpeg::command(&self.hardware, &self.profile, &job);
-        let program = self.app.tools.ffmpeg.program();
+        let program = self.tools.ffmpeg.program();
         match ffmpeg::spawn(program, &args, self.channel.stderr.clone()) {
             Ok(mut process) => {
                 let stdout = process.stdout.take()?;

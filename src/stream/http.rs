@@ -1,6 +1,7 @@
 //! The HTTP entry points of the streaming engine. The `iptv` and `hdhr` routers call these;
 //! they own the tune semantics (400 bad number, 404 unknown or disabled channel, 503 + 805
-//! when no tuner is free, HEAD starts nothing) and the stream response headers.
+//! when no tuner is free, HEAD starts nothing; a tune that arrives while the start-up tools
+//! check runs waits for it) and the stream response headers.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ impl From<TuneError> for ApiError {
             TuneError::TooManyViewers | TuneError::FfmpegMissing | TuneError::ShuttingDown => {
                 ApiError::unavailable(err, 5)
             }
+            // The check ends within seconds of the start: worth a quick retry.
+            TuneError::FfmpegUnchecked => ApiError::unavailable(err, 1),
         }
     }
 }
@@ -110,7 +113,7 @@ pub async fn channel_ts(
         return Err(TuneError::NoSuchTuner.into());
     }
     if req.is_head() {
-        app.streams.check(app, info.id, tuner)?;
+        app.streams.check(app, info.id, tuner).await?;
         return Ok(ts_response(Body::stream(HeadOnly)));
     }
     let started = std::time::Instant::now();
@@ -143,7 +146,7 @@ fn token_suffix(app: &App) -> String {
 pub async fn hls_playlist(app: &Arc<App>, req: &mut Req, number: &str) -> ApiResult {
     let info = enabled_channel(app, number).await?;
     if req.is_head() {
-        app.streams.check(app, info.id, None)?;
+        app.streams.check(app, info.id, None).await?;
         let mut resp = hyper::Response::new(Body::Empty);
         stream_headers(&mut resp, "application/vnd.apple.mpegurl");
         return Ok(resp);
@@ -218,7 +221,7 @@ pub async fn media_item(app: &Arc<App>, req: &mut Req, media_id: i64) -> ApiResu
         )));
     }
     if req.is_head() {
-        app.streams.check_media(app)?;
+        app.streams.check_media(app).await?;
         return Ok(ts_response(Body::stream(HeadOnly)));
     }
     let body = app

@@ -27,6 +27,7 @@ use crate::app::App;
 use crate::scheduler::cursor::ChannelInfo;
 use crate::scheduler::cursor::{self, Programme};
 use crate::time::now_ms;
+use crate::tools::Tools;
 
 /// The feeders get this long to stop (and reap their FFmpeg) at shutdown before they are
 /// aborted: inside the 5 s process budget, after the 2 s HTTP drain runs beside it.
@@ -38,6 +39,8 @@ pub enum TuneError {
     NoSuchTuner,
     TooManyViewers,
     FfmpegMissing,
+    /// The tools check (`tools::ToolsCheck`) had not finished within `tools::TOOLS_WAIT`.
+    FfmpegUnchecked,
     ShuttingDown,
 }
 
@@ -49,6 +52,9 @@ impl std::fmt::Display for TuneError {
             TuneError::TooManyViewers => f.write_str("too many viewers on this channel"),
             TuneError::FfmpegMissing => {
                 f.write_str("ffmpeg is not installed: streams cannot start")
+            }
+            TuneError::FfmpegUnchecked => {
+                f.write_str("still checking ffmpeg after start: try again in a moment")
             }
             TuneError::ShuttingDown => f.write_str("shutting down"),
         }
@@ -139,25 +145,30 @@ impl Manager {
         self.tasks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The encoder the machine can use (probed once; the first call waits for the probe).
-    pub async fn hardware(&self, app: &App) -> Hardware {
+    /// The encoder the machine can use (probed once with `tools`' FFmpeg; the first call
+    /// waits for the probe).
+    pub async fn hardware(&self, app: &App, tools: &Tools) -> Hardware {
         self.hardware
             .get_or_init(|| async {
                 let wanted = Hardware::from_board(&app.board, &app.settings().ffmpeg);
-                ffmpeg::probe(app.tools.ffmpeg.program(), &wanted).await
+                ffmpeg::probe(tools.ffmpeg.program(), &wanted).await
             })
             .await
             .clone()
     }
 
-    fn precheck(&self, app: &App) -> Result<(), TuneError> {
+    /// The tools a stream needs, once known: a tune that arrives while the start-up check
+    /// runs waits for it (bounded by `tools::TOOLS_WAIT`) instead of failing.
+    async fn precheck(&self, app: &App) -> Result<Arc<Tools>, TuneError> {
+        let tools = app.tools.wait(app.shutdown.clone()).await;
         if app.is_shutting_down() {
             return Err(TuneError::ShuttingDown);
         }
-        if !app.tools.ffmpeg.is_available() {
+        let tools = tools.ok_or(TuneError::FfmpegUnchecked)?;
+        if !tools.ffmpeg.is_available() {
             return Err(TuneError::FfmpegMissing);
         }
-        Ok(())
+        Ok(tools)
     }
 
     fn max_viewers(app: &App) -> u32 {
@@ -168,8 +179,13 @@ impl Manager {
     }
 
     /// What a tune would answer, without starting or reserving anything (HEAD).
-    pub fn check(&self, app: &App, channel_id: i64, want: Option<u16>) -> Result<(), TuneError> {
-        self.precheck(app)?;
+    pub async fn check(
+        &self,
+        app: &App,
+        channel_id: i64,
+        want: Option<u16>,
+    ) -> Result<(), TuneError> {
+        self.precheck(app).await?;
         let limit = app.tuner_count();
         let map = self.lock();
         if let Some(ch) = map.get(&channel_id).filter(|c| !c.is_stopping()) {
@@ -220,9 +236,9 @@ impl Manager {
         want: Option<u16>,
         attach: bool,
     ) -> Result<(Arc<Channel>, Option<Viewer>), TuneError> {
-        self.precheck(app)?;
+        let tools = self.precheck(app).await?;
         // Probed before any lock is taken (the first call may take a moment).
-        let hardware = self.hardware(app).await;
+        let hardware = self.hardware(app, &tools).await;
         let limit = app.tuner_count();
         let max_viewers = Self::max_viewers(app);
         let mut map = self.lock();
@@ -256,7 +272,13 @@ impl Manager {
         let mut tasks = self.tasks();
         // Finished feeders are collected here, so the set stays as small as the channels.
         while tasks.try_join_next().is_some() {}
-        tasks.spawn(channel::run(app.clone(), ch.clone(), hardware, permit));
+        tasks.spawn(channel::run(
+            app.clone(),
+            ch.clone(),
+            hardware,
+            tools,
+            permit,
+        ));
         Ok((ch, viewer))
     }
 
@@ -322,8 +344,8 @@ impl Manager {
     }
 
     /// Whether `/iptv/stream` could start now (HEAD).
-    pub fn check_media(&self, app: &App) -> Result<(), TuneError> {
-        self.precheck(app)?;
+    pub async fn check_media(&self, app: &App) -> Result<(), TuneError> {
+        self.precheck(app).await?;
         Ok(self.pool.would_grant(app.tuner_count(), None)?)
     }
 
@@ -335,8 +357,8 @@ impl Manager {
         programme: Programme,
         seek_ms: i64,
     ) -> Result<MediaBody, TuneError> {
-        self.precheck(app)?;
-        let hardware = self.hardware(app).await;
+        let tools = self.precheck(app).await?;
+        let hardware = self.hardware(app, &tools).await;
         let session = self.media_seq.fetch_add(1, Ordering::Relaxed);
         let permit = self
             .pool
@@ -356,7 +378,7 @@ impl Manager {
         };
         let args = ffmpeg::command(&hardware, &profile, &job);
         let tail = Arc::new(ffmpeg::StderrTail::default());
-        let mut process = ffmpeg::spawn(app.tools.ffmpeg.program(), &args, tail)
+        let mut process = ffmpeg::spawn(tools.ffmpeg.program(), &args, tail)
             .map_err(|_| TuneError::FfmpegMissing)?;
         let stdout = process.stdout.take().ok_or(TuneError::FfmpegMissing)?;
         Ok(MediaBody {
@@ -497,13 +519,15 @@ impl Drop for MediaBody {
     }
 }
 
-/// The background task: probes the encoder at start (so the first tune does not wait for
-/// it), then, at shutdown, stops every channel.
+/// The background task: probes the encoder once the tools check found FFmpeg (so the first
+/// tune does not wait for the probe), then, at shutdown, stops every channel.
 pub async fn run(app: Arc<App>) {
     let mut shutdown = app.shutdown.clone();
-    if app.tools.ffmpeg.is_available() {
+    // Unknown after the wait (a starved start): the first tune probes instead.
+    let tools = app.tools.wait(shutdown.clone()).await;
+    if let Some(tools) = tools.filter(|t| t.ffmpeg.is_available()) {
         tokio::select! {
-            hw = app.streams.hardware(&app) => {
+            hw = app.streams.hardware(&app, &tools) => {
                 tracing::info!(encoder = ?hw.encoder, drawtext = hw.drawtext, "stream encoder ready");
             }
             _ = shutdown.changed() => {}

@@ -12,11 +12,18 @@ fn starts_and_reports_health() {
     assert_eq!(health.json()["status"], "healthy");
     let detailed = server.anon().get("/api/health/detailed").json();
     assert_eq!(detailed["components"]["database"]["status"], "healthy");
+    assert!(detailed["disk"]["free_bytes"].as_u64().unwrap() > 0);
+    // The tools are checked after the listener opened: known within moments.
+    let detailed = ffmpeg_known(&server);
+    assert_eq!(
+        detailed["components"]["ffmpeg"]["status"], "available",
+        "{detailed}"
+    );
     assert!(
         detailed["components"]["ffmpeg"]["version"].is_string(),
         "{detailed}"
     );
-    assert!(detailed["disk"]["free_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(detailed["status"], "healthy", "{detailed}");
     assert_eq!(
         server.anon().get("/api/health/live").json()["status"],
         "alive"
@@ -25,6 +32,132 @@ fn starts_and_reports_health() {
         server.anon().get("/api/health/ready").json()["status"],
         "ready"
     );
+}
+
+/// How long the test FFmpeg takes to answer `-version`: far longer than a start, so the
+/// requests made right after it land while the check runs.
+const SLOW_VERSION: &str = "1.5";
+/// Bounds the wait for the tools check (its own bound is 4 s after the listener opens).
+const TOOLS_KNOWN_WITHIN: Duration = Duration::from_secs(10);
+
+/// `/api/health/detailed` once the tools check has finished (polled against a deadline).
+fn ffmpeg_known(server: &TestServer) -> serde_json::Value {
+    let mut detailed = serde_json::Value::Null;
+    let known = crate::support::wait_until(TOOLS_KNOWN_WITHIN, || {
+        detailed = server.anon().get("/api/health/detailed").json();
+        detailed["components"]["ffmpeg"]["status"] != "checking"
+    });
+    assert!(known, "the tools check never finished: {detailed}");
+    detailed
+}
+
+/// The FFmpeg on PATH, where the test's wrapper hands over to.
+fn real_ffmpeg() -> std::path::PathBuf {
+    let path = std::env::var_os("PATH").expect("PATH");
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("ffmpeg"))
+        .find(|p| p.is_file())
+        .expect("ffmpeg on PATH")
+}
+
+/// Writes an `ffmpeg` into `bin` that sleeps `seconds` before answering `-version` (an SD
+/// card, a loaded board) and otherwise is the real one; returns it and a PATH that finds it
+/// first.
+fn slow_ffmpeg(bin: &crate::support::TempDir, seconds: &str) -> (std::path::PathBuf, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let wrapper = bin.path().join("ffmpeg");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = -version ]; then sleep {seconds}; fi\nexec '{}' \"$@\"\n",
+            real_ffmpeg().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").expect("PATH")
+    );
+    (wrapper, path)
+}
+
+#[test]
+fn a_slow_ffmpeg_check_delays_neither_health_nor_an_early_tune() {
+    use std::io::Read;
+    let bin = crate::support::TempDir::new("slow-ffmpeg");
+    let (wrapper, path) = slow_ffmpeg(&bin, SLOW_VERSION);
+    let server = TestServer::builder().env("PATH", &path).start();
+
+    // Started means started: the basic probe is healthy at once, the detail says checking.
+    let health = server.anon().get("/api/health");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "healthy");
+    let detailed = server.anon().get("/api/health/detailed").json();
+    assert_eq!(
+        detailed["components"]["ffmpeg"]["status"], "checking",
+        "{detailed}"
+    );
+    assert!(detailed["components"]["ffmpeg"]["version"].is_null());
+    assert_eq!(detailed["status"], "healthy", "{detailed}");
+    assert_eq!(
+        server.anon().get("/api/health/streaming").json()["status"],
+        "checking"
+    );
+
+    // Tunes made during the check wait for it instead of getting a 503: a HEAD of the
+    // HDHomeRun URL beside it, then the TS stream itself.
+    let addr = server.addr;
+    let head = std::thread::spawn(move || {
+        crate::support::Client::new(addr)
+            .head("/hdhomerun/auto/v1")
+            .status
+    });
+    let mut viewer = server.anon().stream("/iptv/channel/1.ts").expect("tune");
+    assert_eq!(viewer.status, 200, "{}", server.log_text());
+    let mut ts = vec![0u8; 188 * 64];
+    viewer.body.read_exact(&mut ts).expect("TS bytes");
+    assert!(
+        ts.chunks(188).all(|packet| packet[0] == 0x47),
+        "not MPEG-TS"
+    );
+    assert_eq!(head.join().unwrap(), 200);
+
+    // The answer came after the check: health now shows the version.
+    let detailed = ffmpeg_known(&server);
+    let ffmpeg = &detailed["components"]["ffmpeg"];
+    assert_eq!(ffmpeg["status"], "available", "{detailed}");
+    assert!(ffmpeg["version"].is_string(), "{detailed}");
+    assert_eq!(
+        ffmpeg["path"].as_str(),
+        Some(wrapper.to_str().unwrap()),
+        "{detailed}"
+    );
+    assert_eq!(
+        server.anon().get("/api/health/streaming").json()["status"],
+        "healthy"
+    );
+    viewer.body.close();
+}
+
+#[test]
+fn sigterm_during_the_tools_check_stops_at_once_and_kills_the_check() {
+    let bin = crate::support::TempDir::new("hung-ffmpeg");
+    // Hangs for the whole test: a check the shutdown did not kill would leave its sleep
+    // behind (carrying the server's marker) for the drop to find.
+    let (_, path) = slow_ffmpeg(&bin, "30");
+    let mut server = TestServer::builder().env("PATH", &path).start();
+    assert_eq!(
+        server.anon().get("/api/health/detailed").json()["components"]["ffmpeg"]["status"],
+        "checking"
+    );
+    let started = std::time::Instant::now();
+    let status = server
+        .stop(Duration::from_secs(5))
+        .expect("exited within 5 s");
+    assert!(status.success(), "{status}\n{}", server.log_text());
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[test]
