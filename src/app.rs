@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::board::Board;
 use crate::config::Config;
 use crate::db::Db;
+use crate::http::audit::Audit;
 use crate::http::auth::ApiToken;
 use crate::http::ApiError;
 use crate::library::scanner::Scanner;
@@ -25,6 +26,8 @@ pub struct App {
     pub api_token: ApiToken,
     pub tools: Tools,
     pub metrics: Metrics,
+    /// The audit log's state: the 401 limiter (`http::audit`).
+    pub audit: Audit,
     /// The streaming engine: running channels, tuners, viewers.
     pub streams: crate::stream::Manager,
     pub started_at: Instant,
@@ -62,6 +65,7 @@ impl App {
             api_token: parts.api_token,
             tools: parts.tools,
             metrics: Metrics::default(),
+            audit: Audit::default(),
             streams: crate::stream::Manager::default(),
             started_at: Instant::now(),
             started_ms: crate::time::now_ms(),

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod audit;
 mod hdhr;
 mod iptv;
 mod library;
