@@ -101,7 +101,7 @@ fn audit_writes_name_method_route_ids_and_status_in_the_ring_and_on_the_stream()
 
     // Each line is written before its response is sent: no waiting needed.
     let expected = [
-        "api write method=POST route=/api/channels status=201 client=127.0.0.1".to_string(),
+        format!("api write method=POST route=/api/channels new_id={channel_id} status=201 client=127.0.0.1"),
         format!("api write method=POST route=/api/playouts/{{id}}/rebuild id={playout_id} status=200 client=127.0.0.1"),
         format!("api write method=DELETE route=/api/channels/{{id}} id={channel_id} status=204 client=127.0.0.1"),
     ];
