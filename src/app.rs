@@ -11,6 +11,7 @@ use crate::board::Board;
 use crate::changes::Changes;
 use crate::config::Config;
 use crate::db::Db;
+use crate::http::audit::Audit;
 use crate::http::auth::ApiToken;
 use crate::http::ApiError;
 use crate::library::scanner::Scanner;
@@ -28,6 +29,8 @@ pub struct App {
     /// (`background::check_tools`); unknown until then.
     pub tools: ToolsCheck,
     pub metrics: Metrics,
+    /// The audit log's state: the 401 limiter (`http::audit`).
+    pub audit: Audit,
     /// The streaming engine: running channels, tuners, viewers.
     pub streams: crate::stream::Manager,
     pub started_at: Instant,
@@ -64,6 +67,7 @@ impl App {
             api_token: parts.api_token,
             tools: ToolsCheck::checking(),
             metrics: Metrics::default(),
+            audit: Audit::default(),
             streams: crate::stream::Manager::default(),
             started_at: Instant::now(),
             started_ms: crate::time::now_ms(),

@@ -34,6 +34,7 @@ Options (environment variable in brackets):
 Other environment:
   EXSTREAMTV_API_TOKEN    the REST API token (default: generated into DATA/api-token)
   EXSTREAMTV_LOG          log filter, e.g. info or exstreamtv=debug,hyper=warn (default info)
+                          (the audit log, target audit, stays at info unless named: audit=warn)
 ";
 
 /// What the command line asks for.

@@ -249,6 +249,16 @@ impl PolledDoc {
 /// A low-cardinality label for a path: ids and channel numbers become `{id}`, unknown
 /// routes are "unmatched", so a crawler cannot create a series per URL.
 pub fn route_label(path: &str, status: StatusCode) -> RouteLabel {
+    route_label_each_id(path, status, |_| {})
+}
+
+/// `route_label`, handing each segment it writes as `{id}` to `on_id`, in path order: the
+/// audit log names the resource with them. Nothing is collected unless `on_id` keeps it.
+pub fn route_label_each_id(
+    path: &str,
+    status: StatusCode,
+    mut on_id: impl FnMut(&str),
+) -> RouteLabel {
     let mut label = RouteLabel::new();
     if status == StatusCode::NOT_FOUND {
         let _ = label.push_str("unmatched");
@@ -264,7 +274,12 @@ pub fn route_label(path: &str, status: StatusCode) -> RouteLabel {
             || seg.len() > MAX_LABEL_SEGMENT;
         // Cannot overflow: MAX_LABEL_SEGMENTS × (1 + MAX_LABEL_SEGMENT) fits LABEL_CAPACITY.
         let _ = label.push('/');
-        let _ = label.push_str(if is_id { "{id}" } else { seg });
+        if is_id {
+            let _ = label.push_str("{id}");
+            on_id(seg);
+        } else {
+            let _ = label.push_str(seg);
+        }
     }
     if label.is_empty() {
         let _ = label.push('/');
@@ -273,8 +288,10 @@ pub fn route_label(path: &str, status: StatusCode) -> RouteLabel {
 }
 
 /// Path segments kept in a route label, and the longest kept as written (longer ones are
-/// taken as ids): enough for every route, small enough for a stack buffer.
-const MAX_LABEL_SEGMENTS: usize = 4;
+/// taken as ids): the deepest route (`/api/collections/multi/{id}/collections/{id}`, 6)
+/// keeps its last id, so the audit log tells a member's removal from its parent's; small
+/// enough for a stack buffer.
+const MAX_LABEL_SEGMENTS: usize = 6;
 const MAX_LABEL_SEGMENT: usize = 40;
 const LABEL_CAPACITY: usize = MAX_LABEL_SEGMENTS * (1 + MAX_LABEL_SEGMENT);
 
@@ -302,6 +319,14 @@ mod tests {
         );
         assert_eq!(route_label("/nope/x", StatusCode::NOT_FOUND), "unmatched");
         assert_eq!(route_label("/", StatusCode::OK), "/");
+        let mut ids = Vec::new();
+        let label = route_label_each_id(
+            "/api/collections/multi/3/collections/17",
+            StatusCode::NO_CONTENT,
+            |id| ids.push(id.to_string()),
+        );
+        assert_eq!(label, "/api/collections/multi/{id}/collections/{id}");
+        assert_eq!(ids, ["3", "17"]);
         for doc in PolledDoc::ALL {
             assert_eq!(route_label(doc.label(), StatusCode::OK), doc.label());
         }

@@ -263,7 +263,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let body = body_object(req).await?;
     columns::require(&body, &["number", "name"])?;
     let values = columns::changes(COLUMNS, &body)?;
-    let channel = write_tx(app, move |tx| {
+    let (id, channel) = write_tx(app, move |tx| {
         check_channel_refs(tx, &values, None)?;
         if let Some(number) = columns::text_value(&values, "number") {
             if number_taken(tx, number, 0)? {
@@ -274,15 +274,15 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         }
         let id = columns::insert(tx, "channels", &values, now_ms()).api()?;
         settle_mirror(tx, id)?;
-        get_json(tx, id)?.ok_or_else(|| ApiError::internal("inserted channel vanished"))
+        let channel =
+            get_json(tx, id)?.ok_or_else(|| ApiError::internal("inserted channel vanished"))?;
+        Ok((id, channel))
     })
     .await?;
-    if let Some(id) = channel["id"].as_i64() {
-        // A mirror's timeline is copied from its source at once.
-        crate::scheduler::channel_changed(app, id).await?;
-    }
+    // A mirror's timeline is copied from its source at once.
+    crate::scheduler::channel_changed(app, id).await?;
     app.content_changed();
-    Ok(body::created_json(&channel))
+    Ok(body::created(id, &channel))
 }
 
 fn is_yaml_source(tx: &rusqlite::Connection, id: i64) -> Result<Option<bool>, ApiError> {

@@ -221,7 +221,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .read(move |conn| collection_json(conn, id, true))
         .await?
         .ok_or_else(|| ApiError::internal("collection vanished after insert"))?;
-    Ok(body::created_json(&value))
+    Ok(body::created(id, &value))
 }
 
 async fn create_smart(app: &Arc<App>, req: &mut Req) -> ApiResult {
@@ -265,10 +265,13 @@ async fn create_smart_from(app: &Arc<App>, input: CreateCollection) -> ApiResult
             )
         })
         .await?;
-    Ok(body::created_json(&json!({
-        "id": id, "name": name, "collection_type": "smart",
-        "search_query": response_query, "item_count": item_count,
-    })))
+    Ok(body::created(
+        id,
+        &json!({
+            "id": id, "name": name, "collection_type": "smart",
+            "search_query": response_query, "item_count": item_count,
+        }),
+    ))
 }
 
 async fn refresh(app: &Arc<App>, id: i64) -> ApiResult {
@@ -592,10 +595,13 @@ async fn multi_create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .read(move |conn| multi_json(conn, id))
         .await?
         .ok_or_else(|| ApiError::internal("multi-collection vanished after insert"))?;
-    Ok(body::created_json(&json!({
-        "id": value["id"], "name": value["name"], "description": value["description"],
-        "collection_count": value["collection_count"],
-    })))
+    Ok(body::created(
+        id,
+        &json!({
+            "id": value["id"], "name": value["name"], "description": value["description"],
+            "collection_count": value["collection_count"],
+        }),
+    ))
 }
 
 async fn multi_update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {

@@ -103,17 +103,19 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 let body = body_object(req).await?;
                 columns::require(&body, &["name", "resolution_id"])?;
                 let values = columns::changes(COLUMNS, &body)?;
-                let doc = write_tx(app, move |tx| {
+                let (id, doc) = write_tx(app, move |tx| {
                     check_profile(tx, &values, 0)?;
                     let id = columns::insert(tx, "ffmpeg_profiles", &values, now_ms()).api()?;
                     if columns::int_value(&values, "is_default") == Some(1) {
                         make_default(tx, id)?;
                     }
-                    columns::get(tx, "ffmpeg_profiles", COLUMNS, id)?.ok_or_else(profile_not_found)
+                    let doc = columns::get(tx, "ffmpeg_profiles", COLUMNS, id)?
+                        .ok_or_else(profile_not_found)?;
+                    Ok((id, doc))
                 })
                 .await?;
                 app.content_changed();
-                Ok(body::created_json(&doc))
+                Ok(body::created(id, &doc))
             }
             _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
         },

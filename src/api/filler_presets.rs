@@ -79,17 +79,17 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 columns::require(&body, &["name"])?;
                 let values = columns::changes(COLUMNS, &body)?;
                 let items = item_bodies(&body)?;
-                let doc = write_tx(app, move |tx| {
+                let (id, doc) = write_tx(app, move |tx| {
                     let id = columns::insert(tx, "filler_presets", &values, now_ms()).api()?;
                     for item in &items {
                         insert_item(tx, id, item)?;
                     }
                     let doc = preset_json(tx, id)?.ok_or_else(not_found)?;
                     check_mode(&doc)?;
-                    Ok(doc)
+                    Ok((id, doc))
                 })
                 .await?;
-                return Ok(body::created_json(&doc));
+                return Ok(body::created(id, &doc));
             }
             _ => return Err(ApiError::method_not_allowed("GET, HEAD, POST")),
         },
@@ -144,16 +144,16 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             }
             let id = router::id(id)?;
             let body = body_object(req).await?;
-            let item = write_tx(app, move |tx| {
+            let (item_id, item) = write_tx(app, move |tx| {
                 if !columns::exists(tx, "filler_presets", id)? {
                     return Err(not_found());
                 }
                 let item_id = insert_item(tx, id, &body)?;
-                item_json(tx, item_id)
+                Ok((item_id, item_json(tx, item_id)?))
             })
             .await?;
             crate::scheduler::rebuild_all(app).await?;
-            return Ok(body::created_json(&item));
+            return Ok(body::created(item_id, &item));
         }
         [id, "items", item_id] => {
             let (id, item_id) = (router::id(id)?, router::id(item_id)?);

@@ -275,7 +275,7 @@ async fn create_local(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .read(move |conn| store::library(conn, id))
         .await?
         .ok_or_else(|| ApiError::internal("library vanished after insert"))?;
-    Ok(body::created_json(&library_json(app, &row)))
+    Ok(body::created(id, &library_json(app, &row)))
 }
 
 async fn delete(app: &Arc<App>, id: i64) -> ApiResult {

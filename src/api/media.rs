@@ -618,7 +618,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     use std::os::unix::fs::MetadataExt;
     let mtime_ms = meta.mtime() * 1000 + meta.mtime_nsec() / 1_000_000;
     let size = meta.len() as i64;
-    let item = app
+    let (id, item) = app
         .db
         .write(move |conn| {
             let now = crate::time::now_ms();
@@ -637,12 +637,13 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
                     probe.streams_json, now
                 ],
             )?;
-            Ok(media_by_id(conn, conn.last_insert_rowid())?)
+            let id = conn.last_insert_rowid();
+            Ok(media_by_id(conn, id)?.map(|item| (id, item)))
         })
         .await?
         .ok_or_else(|| ApiError::internal("media item vanished after insert"))?;
     app.content_changed();
-    Ok(body::created_json(&item))
+    Ok(body::created(id, &item))
 }
 
 /// `GET /static/artwork/{media_id}/{kind}` (open): the poster, thumb or fanart image found

@@ -168,7 +168,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .read(move |conn| playlist_json(conn, id))
         .await?
         .ok_or_else(|| ApiError::internal("playlist vanished after insert"))?;
-    Ok(body::created_json(&value))
+    Ok(body::created(id, &value))
 }
 
 async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {

@@ -416,7 +416,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let doc = read(app, move |conn| get_json(conn, id))
         .await?
         .ok_or_else(not_found)?;
-    Ok(body::created_json(&doc))
+    Ok(body::created(id, &doc))
 }
 
 async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {

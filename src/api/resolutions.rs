@@ -37,14 +37,15 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 columns::require(&body, &["name", "width", "height"])?;
                 let mut values = columns::changes(RESOLUTION_COLUMNS, &body)?;
                 values.retain(|(c, _)| c.json != "is_custom");
-                let doc = write_tx(app, move |tx| {
+                let (id, doc) = write_tx(app, move |tx| {
                     check_resolution_name(tx, &values, 0)?;
                     let id = columns::insert_plain(tx, "resolutions", &values)?;
-                    columns::get(tx, "resolutions", RESOLUTION_COLUMNS, id)?
-                        .ok_or_else(resolution_not_found)
+                    let doc = columns::get(tx, "resolutions", RESOLUTION_COLUMNS, id)?
+                        .ok_or_else(resolution_not_found)?;
+                    Ok((id, doc))
                 })
                 .await?;
-                Ok(body::created_json(&doc))
+                Ok(body::created(id, &doc))
             }
             _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
         },

@@ -107,8 +107,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             Verb::Post => {
                 let body = body_object(req).await?;
                 columns::require(&body, &["schedule_id"])?;
-                let item = create_item(app, body).await?;
-                Ok(body::created_json(&item))
+                let (id, item) = create_item(app, body).await?;
+                Ok(body::created(id, &item))
             }
             _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
         },
@@ -379,12 +379,16 @@ fn check_target(tx: &rusqlite::Connection, item: &Value) -> Result<(), ApiError>
 }
 
 /// Appends the item to its schedule, or inserts it at `index` (later items move down).
-pub async fn create_item(app: &Arc<App>, body: Map<String, Value>) -> Result<Value, ApiError> {
+/// Inserts an item; returns its id and its document.
+pub async fn create_item(
+    app: &Arc<App>,
+    body: Map<String, Value>,
+) -> Result<(i64, Value), ApiError> {
     let values = columns::changes(COLUMNS, &body)?;
     let schedule_id = columns::int_value(&values, "schedule_id")
         .ok_or_else(|| ApiError::invalid("schedule_id", "field required"))?;
     let index = columns::int_value(&values, "index");
-    let item = write_tx(app, move |tx| {
+    let (id, item) = write_tx(app, move |tx| {
         if !columns::exists(tx, "schedules", schedule_id)? {
             return Err(ApiError::not_found("schedule not found"));
         }
@@ -409,11 +413,11 @@ pub async fn create_item(app: &Arc<App>, body: Map<String, Value>) -> Result<Val
         let item = get_json(tx, id)?.ok_or_else(not_found)?;
         check_consistent(&item)?;
         check_target(tx, &item)?;
-        Ok(item)
+        Ok((id, item))
     })
     .await?;
     crate::scheduler::schedule_changed(app, schedule_id).await?;
-    Ok(item)
+    Ok((id, item))
 }
 
 /// Deletes an item (of `schedule_id` when given) and renumbers the rest.

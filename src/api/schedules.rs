@@ -59,13 +59,13 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 let body = body_object(req).await?;
                 columns::require(&body, &["name"])?;
                 let values = columns::changes(COLUMNS, &body)?;
-                let doc = write_tx(app, move |tx| {
+                let (id, doc) = write_tx(app, move |tx| {
                     check_refs(tx, &values)?;
                     let id = columns::insert(tx, "schedules", &values, now_ms()).api()?;
-                    get_json(tx, id)?.ok_or_else(not_found)
+                    Ok((id, get_json(tx, id)?.ok_or_else(not_found)?))
                 })
                 .await?;
-                Ok(body::created_json(&doc))
+                Ok(body::created(id, &doc))
             }
             _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
         },
@@ -156,8 +156,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                     }
                     body.insert("schedule_id".into(), Value::from(id));
                     body.remove("index");
-                    let item = schedule_items::create_item(app, body).await?;
-                    Ok(body::created_json(&compact(&item)))
+                    let (item_id, item) = schedule_items::create_item(app, body).await?;
+                    Ok(body::created(item_id, &compact(&item)))
                 }
                 _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
             }

@@ -12,6 +12,7 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::StatusCode;
 use serde::Serialize;
 
+use super::audit::CreatedId;
 use super::Response;
 
 pub type BoxedStream = Pin<Box<dyn hyper::body::Body<Data = Bytes, Error = std::io::Error> + Send>>;
@@ -90,8 +91,16 @@ pub fn ok_json<T: Serialize + ?Sized>(value: &T) -> Response {
     json(StatusCode::OK, value)
 }
 
+/// A 201 that made no resource of its own (a membership); see `created`.
 pub fn created_json<T: Serialize + ?Sized>(value: &T) -> Response {
     json(StatusCode::CREATED, value)
+}
+
+/// A 201 for the new resource `id`, which the audit line names (`audit::CreatedId`).
+pub fn created<T: Serialize + ?Sized>(id: i64, value: &T) -> Response {
+    let mut resp = json(StatusCode::CREATED, value);
+    resp.extensions_mut().insert(CreatedId(id));
+    resp
 }
 
 pub fn no_content() -> Response {

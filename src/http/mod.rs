@@ -1,7 +1,9 @@
 //! The HTTP layer: a hyper 1 server (`server`), the hand-rolled router (`router`), the
 //! request/response helpers handlers use (`request`, `body`, `query`), the one place errors
-//! become responses (`error`), and API-token checks (`auth`). It knows no SQL and no FFmpeg.
+//! become responses (`error`), API-token checks (`auth`), and the audit log of writes and
+//! 401s (`audit`). It knows no SQL and no FFmpeg.
 
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod error;

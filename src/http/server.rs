@@ -192,6 +192,7 @@ async fn handle(app: Arc<App>, mut req: Req) -> Response {
     };
     app.metrics
         .record_request(&req, resp.status(), started.elapsed());
+    app.audit.record(&req, &resp);
     resp
 }
 

@@ -2,8 +2,13 @@
 //! comma-separated directives, each `LEVEL` (the default) or `TARGET=LEVEL` (that target and
 //! the modules under it; the longest matching target wins). Levels: trace, debug, info,
 //! warn, error, off. A bare `TARGET` means trace. Without a bare level, other targets are off.
+//! One exception: the audit log (target `audit`) keeps its INFO lines whatever the default
+//! level, unless a directive names it (`warn,audit=warn`): quietening the server must not
+//! silently drop the record of who changed what.
 
 use tracing::level_filters::LevelFilter;
+
+use super::AUDIT_TARGET;
 
 /// More directives than anyone writes; a longer filter is refused.
 const MAX_DIRECTIVES: usize = 32;
@@ -11,24 +16,29 @@ const MAX_DIRECTIVES: usize = 32;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
     default: LevelFilter,
-    /// (target prefix, level), as written.
-    targets: heapless::Vec<(String, LevelFilter), MAX_DIRECTIVES>,
+    /// (target prefix, level), as written, then the audit floor unless a directive named it.
+    /// One slot beyond `MAX_DIRECTIVES` holds that floor.
+    targets: heapless::Vec<(String, LevelFilter), { MAX_DIRECTIVES + 1 }>,
 }
 
 #[derive(Debug, PartialEq)]
 pub struct BadFilter;
 
 impl Filter {
-    /// Every target at `level`.
+    /// Every target at `level`, the audit log at least at INFO.
     pub fn everything_at(level: LevelFilter) -> Filter {
         Filter {
             default: level,
             targets: heapless::Vec::new(),
         }
+        .with_audit_floor()
     }
 
     pub fn parse(text: &str) -> Result<Filter, BadFilter> {
-        let mut filter = Filter::everything_at(LevelFilter::OFF);
+        let mut filter = Filter {
+            default: LevelFilter::OFF,
+            targets: heapless::Vec::new(),
+        };
         for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
             match directive.split_once('=') {
                 Some((target, level)) => {
@@ -49,8 +59,21 @@ impl Filter {
                     Err(e) => return Err(e),
                 },
             }
+            if filter.targets.len() > MAX_DIRECTIVES {
+                return Err(BadFilter);
+            }
         }
-        Ok(filter)
+        Ok(filter.with_audit_floor())
+    }
+
+    /// Keeps the audit log's INFO lines unless a directive set its level.
+    fn with_audit_floor(mut self) -> Filter {
+        if !self.targets.iter().any(|(t, _)| t == AUDIT_TARGET) {
+            let floor = self.default.max(LevelFilter::INFO);
+            // Cannot fail: parse refuses more than MAX_DIRECTIVES, one slot fewer than room.
+            let _ = self.targets.push((AUDIT_TARGET.to_string(), floor));
+        }
+        self
     }
 
     /// Whether a record from `target` at `level` is kept.
@@ -118,7 +141,32 @@ mod tests {
         assert!(f.allows("exstreamtv", Level::TRACE));
         assert!(!f.allows("other", Level::ERROR));
         assert!(!Filter::parse("off").unwrap().allows("x", Level::ERROR));
-        assert!(Filter::parse("").unwrap().targets.is_empty());
+        assert!(!Filter::parse("").unwrap().allows("x", Level::ERROR));
+    }
+
+    #[test]
+    fn the_audit_log_keeps_info_unless_named() {
+        for text in ["", "off", "warn", "error,exstreamtv=debug"] {
+            let f = Filter::parse(text).unwrap();
+            assert!(f.allows(AUDIT_TARGET, Level::INFO), "{text}");
+            assert!(f.max_level() >= LevelFilter::INFO, "{text}");
+        }
+        assert!(!Filter::parse("warn")
+            .unwrap()
+            .allows(AUDIT_TARGET, Level::DEBUG));
+        assert!(Filter::parse("debug")
+            .unwrap()
+            .allows(AUDIT_TARGET, Level::DEBUG));
+        let quiet = Filter::parse("warn,audit=warn").unwrap();
+        assert!(!quiet.allows(AUDIT_TARGET, Level::INFO));
+        assert!(quiet.allows(AUDIT_TARGET, Level::WARN));
+        assert!(!Filter::parse("audit=off")
+            .unwrap()
+            .allows(AUDIT_TARGET, Level::ERROR));
+        assert!(Filter::everything_at(LevelFilter::WARN).allows(AUDIT_TARGET, Level::INFO));
+        // The floor has its own slot: a filter of MAX_DIRECTIVES targets still parses.
+        let many: Vec<String> = (0..MAX_DIRECTIVES).map(|i| format!("t{i}=info")).collect();
+        assert!(Filter::parse(&many.join(",")).is_ok());
     }
 
     #[test]

@@ -17,6 +17,10 @@ use self::filter::Filter;
 
 mod filter;
 
+/// The audit log's target (`http::audit` writes it): short, so a filter can name it
+/// (`EXSTREAMTV_LOG=warn,audit=warn`) and `/api/logs/entries?target=audit` can select it.
+pub const AUDIT_TARGET: &str = "audit";
+
 /// Records kept for `/api/logs/entries`: about an hour of a busy server's info lines, at most
 /// ~2000 × 4 KiB = 8 MiB in the worst case and typically well under 1 MiB.
 pub const RING_RECORDS: usize = 2000;

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod audit;
 mod follow;
 mod hdhr;
 mod iptv;
