@@ -7,13 +7,16 @@
 //! The tables are exported generically, row by row, with the columns the schema has, so the
 //! format follows `schema.sql` without a second description of it.
 
+use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::{json, Map, Value};
 
 use crate::app::App;
 use crate::db::DbError;
+use crate::http::body::Body;
 use crate::http::router::{self, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
 use crate::settings::Settings;
@@ -49,13 +52,51 @@ const TABLES: &[&str] = &[
     "playback_positions",
 ];
 
+/// Export chunks queued for the client at most: memory stays 4 × 64 KiB, whatever the size
+/// of the library.
+const EXPORT_QUEUE: usize = 4;
+const EXPORT_CHUNK: usize = 64 * 1024;
+/// A client that takes nothing for this long is given up on: the bulk reader is not held.
+const EXPORT_STALL: Duration = Duration::from_secs(30);
+
+/// The document streams: its fixed fields are rendered here, the tables are written row by
+/// row on the bulk reader inside one read transaction (one snapshot, as consistent as the
+/// database), and sent as they are written. Nothing builds the whole document in memory,
+/// and the fast reader (stream, guide) is never held by it.
 pub async fn export_route(app: &Arc<App>, req: &mut Req) -> ApiResult {
     router::only_get(req)?;
-    let tables = app.db.read(export_tables).await?;
     let mut settings = serde_json::to_value(&*app.settings()).unwrap_or(Value::Null);
     // Secrets never leave the box.
     settings["iptv"]["access_token"] = Value::Null;
-    Ok(body::ok_json(&json!({
+    let head = export_head(settings).to_string();
+    // The tables are streamed into the place their placeholder holds.
+    let Some((before, after)) = head.split_once(TABLES_PLACEHOLDER) else {
+        return Err(ApiError::internal("the export head has no tables field"));
+    };
+    let (before, after) = (before.to_string(), after.to_string());
+    let (tx, rx) = tokio::sync::mpsc::channel(EXPORT_QUEUE);
+    let db = app.db.clone();
+    let producer: body::Producer = Box::pin(async move {
+        let sink = ChunkSink::new(tx);
+        let written = db
+            .read_bulk(move |conn| write_export(conn, &before, &after, sink))
+            .await;
+        written.map_err(|err| {
+            tracing::warn!(%err, "export cut short");
+            err.to_string()
+        })
+    });
+    let mut resp = hyper::Response::new(Body::stream(body::Chunks::new(rx, producer)));
+    resp.headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, body::JSON);
+    Ok(resp)
+}
+
+const TABLES_PLACEHOLDER: &str = "\"tables\":null";
+
+/// Every field of the export but the tables (a `null` placeholder).
+fn export_head(settings: Value) -> Value {
+    json!({
         "message": "the whole configuration; POST it to /api/import to restore",
         "status": "ok",
         "endpoints": [{"path": "/api/import", "description": "POST this document"}],
@@ -65,8 +106,8 @@ pub async fn export_route(app: &Arc<App>, req: &mut Req) -> ApiResult {
         "version": crate::VERSION,
         "exported_at": crate::time::rfc3339(crate::time::now_ms()),
         "settings": settings,
-        "tables": tables,
-    })))
+        "tables": null,
+    })
 }
 
 pub async fn import_route(app: &Arc<App>, req: &mut Req) -> ApiResult {
@@ -166,37 +207,127 @@ fn columns(conn: &rusqlite::Connection, table: &str) -> Result<Vec<String>, DbEr
     Ok(cols.collect::<Result<Vec<_>, _>>()?)
 }
 
-fn export_tables(conn: &rusqlite::Connection) -> Result<Map<String, Value>, DbError> {
-    let mut out = Map::new();
-    for table in TABLES {
-        let cols = columns(conn, table)?;
-        let list = cols
-            .iter()
-            .map(|c| format!("\"{c}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        // By the leading (key) columns, not rowid: WITHOUT ROWID tables have none.
-        let mut stmt = conn.prepare(&format!("SELECT {list} FROM {table} ORDER BY 1, 2"))?;
-        let mut rows = stmt.query([])?;
-        let mut items = Vec::new();
-        while let Some(row) = rows.next()? {
-            let mut obj = Map::new();
-            for (i, col) in cols.iter().enumerate() {
-                let v = match row.get_ref(i)? {
-                    ValueRef::Null => continue,
-                    ValueRef::Integer(n) => json!(n),
-                    ValueRef::Real(x) => json!(x),
-                    ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
-                    // Raw bytes (file names that are not UTF-8) travel as hex.
-                    ValueRef::Blob(b) => json!({"hex": crate::http::auth::hex(b)}),
-                };
-                obj.insert(col.clone(), v);
-            }
-            items.push(Value::Object(obj));
+/// Writes the document: `before`, every table of `TABLES` row by row, then `after`.
+fn write_export(
+    conn: &mut rusqlite::Connection,
+    before: &str,
+    after: &str,
+    mut out: ChunkSink,
+) -> Result<(), DbError> {
+    // One read transaction: every table from the same snapshot.
+    let snapshot = conn.transaction()?;
+    out.write_all(before.as_bytes())?;
+    out.write_all(b"\"tables\":{")?;
+    for (n, table) in TABLES.iter().enumerate() {
+        if n > 0 {
+            out.write_all(b",")?;
         }
-        out.insert((*table).to_string(), Value::Array(items));
+        write!(out, "\"{table}\":[")?;
+        write_rows(&snapshot, table, &mut out)?;
+        out.write_all(b"]")?;
     }
-    Ok(out)
+    out.write_all(b"}")?;
+    out.write_all(after.as_bytes())?;
+    out.finish()?;
+    Ok(())
+}
+
+/// One table's rows as JSON objects, comma-separated.
+fn write_rows(
+    conn: &rusqlite::Connection,
+    table: &str,
+    out: &mut ChunkSink,
+) -> Result<(), DbError> {
+    let cols = columns(conn, table)?;
+    let list = cols
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // By the leading (key) columns, not rowid: WITHOUT ROWID tables have none.
+    let mut stmt = conn.prepare(&format!("SELECT {list} FROM {table} ORDER BY 1, 2"))?;
+    let mut rows = stmt.query([])?;
+    let mut n_rows = 0;
+    while let Some(row) = rows.next()? {
+        let mut obj = Map::new();
+        for (i, col) in cols.iter().enumerate() {
+            let v = match row.get_ref(i)? {
+                ValueRef::Null => continue,
+                ValueRef::Integer(n) => json!(n),
+                ValueRef::Real(x) => json!(x),
+                ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
+                // Raw bytes (file names that are not UTF-8) travel as hex.
+                ValueRef::Blob(b) => json!({"hex": crate::http::auth::hex(b)}),
+            };
+            obj.insert(col.clone(), v);
+        }
+        if n_rows > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &obj).map_err(std::io::Error::from)?;
+        n_rows += 1;
+    }
+    Ok(())
+}
+
+/// Where the export is written: chunks of `EXPORT_CHUNK` into the response's bounded
+/// channel. Runs on the bulk reader's thread, so waiting for room blocks only that thread.
+struct ChunkSink {
+    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    buf: Vec<u8>,
+}
+
+impl ChunkSink {
+    fn new(tx: tokio::sync::mpsc::Sender<bytes::Bytes>) -> ChunkSink {
+        ChunkSink {
+            tx,
+            buf: Vec::with_capacity(EXPORT_CHUNK),
+        }
+    }
+
+    /// Sends the buffered bytes, waiting (at most `EXPORT_STALL`) while the client is slow.
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(EXPORT_CHUNK));
+        let mut chunk = bytes::Bytes::from(full);
+        let deadline = std::time::Instant::now() + EXPORT_STALL;
+        loop {
+            match self.tx.try_send(chunk) {
+                Ok(()) => return Ok(()),
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(std::io::ErrorKind::BrokenPipe.into())
+                }
+                Err(tokio::sync::mpsc::error::TrySendError::Full(back)) => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(std::io::ErrorKind::TimedOut.into());
+                    }
+                    chunk = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
+    /// Sends what is left; the body ends when the sink is dropped.
+    fn finish(mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+impl std::io::Write for ChunkSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= EXPORT_CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
 }
 
 /// Replaces the tables present in the document, inside one transaction. `Ok(Err(errors))`

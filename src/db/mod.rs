@@ -1,6 +1,9 @@
-//! The SQLite store: one file, WAL, foreign keys on. SQLite is blocking, so it runs on two
-//! dedicated threads — one writer, one reader (WAL lets them run side by side) — and async
-//! code reaches them through `Db::write` / `Db::read`. Nothing here knows HTTP.
+//! The SQLite store: one file, WAL, foreign keys on. SQLite is blocking, so it runs on three
+//! dedicated threads — one writer and two read-only readers (WAL lets them run side by side)
+//! — and async code reaches them through `Db::write`, `Db::read` and `Db::read_bulk`. The
+//! fast reader serves the stream, the guide and the polled documents; bulk and cold reads
+//! (export, long lists) go to the bulk reader, so a large one never delays a tune or the
+//! next programme. Nothing here knows HTTP.
 //!
 //! Query code for each area lives beside its area (`api::*`, `library::store`, ...) as
 //! closures over a `&Connection`; this module owns only the connections and the schema.
@@ -84,6 +87,12 @@ impl From<rusqlite::Error> for DbError {
     }
 }
 
+impl From<std::io::Error> for DbError {
+    fn from(e: std::io::Error) -> Self {
+        DbError::Io(e)
+    }
+}
+
 impl DbError {
     /// A UNIQUE or PRIMARY KEY constraint failed: the API answers 409.
     pub fn is_unique_violation(&self) -> bool {
@@ -121,6 +130,7 @@ struct Job {
 pub struct Db {
     writer: mpsc::Sender<Job>,
     reader: mpsc::Sender<Job>,
+    bulk: mpsc::Sender<Job>,
     path: PathBuf,
     /// Jobs handed to a DB thread and not finished yet (a gauge for /metrics).
     in_flight: Arc<AtomicU64>,
@@ -138,15 +148,11 @@ impl Db {
         configure(&writer)?;
         migrate::check_integrity(&writer)?;
         migrate::migrate(&mut writer, path)?;
-        let reader = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        configure(&reader)?;
         let in_flight = Arc::new(AtomicU64::new(0));
         Ok(Db {
             writer: spawn_thread("exstreamtv-db-w", writer, in_flight.clone())?,
-            reader: spawn_thread("exstreamtv-db-r", reader, in_flight.clone())?,
+            reader: spawn_thread("exstreamtv-db-r", open_reader(path)?, in_flight.clone())?,
+            bulk: spawn_thread("exstreamtv-db-b", open_reader(path)?, in_flight.clone())?,
             path: path.to_path_buf(),
             in_flight,
         })
@@ -178,6 +184,17 @@ impl Db {
     {
         let job = erase(move |conn: &mut Connection| f(conn));
         unbox(call(&self.reader, &self.in_flight, job).await?)
+    }
+
+    /// Runs `f` on the bulk reader: for reads that take long or touch many rows (export, the
+    /// web UI's lists, the planner), so the fast reader stays free for the stream and the
+    /// guide. It sees every committed write; `f` may hold a read transaction for a snapshot.
+    pub async fn read_bulk<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        unbox(call(&self.bulk, &self.in_flight, erase(f)).await?)
     }
 
     /// Runs `f` on the writer from blocking code (startup, subcommands, tests).
@@ -254,6 +271,15 @@ fn spawn_thread(
         })
         .map_err(DbError::Io)?;
     Ok(tx)
+}
+
+fn open_reader(path: &Path) -> Result<Connection, DbError> {
+    let reader = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&reader)?;
+    Ok(reader)
 }
 
 fn configure(conn: &Connection) -> Result<(), DbError> {

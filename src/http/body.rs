@@ -126,3 +126,54 @@ pub fn bytes(content_type: &'static str, body: Bytes) -> Response {
 pub fn infallible_to_io(never: Infallible) -> std::io::Error {
     match never {}
 }
+
+/// The work that fills a `Chunks` body: it runs elsewhere (a DB thread) and answers here
+/// when it is done; an error ends the body with that error.
+pub type Producer = Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
+/// A body read from a bounded channel of chunks, while the body itself drives the future
+/// of the work that sends them (so the work has an owner: dropping the response, as a
+/// client that disconnects does, drops its end of the channel and the work stops at its
+/// next send). Memory stays the channel's bound, whatever the document's size.
+pub struct Chunks {
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    producer: Option<Producer>,
+}
+
+impl Chunks {
+    pub fn new(rx: tokio::sync::mpsc::Receiver<Bytes>, producer: Producer) -> Chunks {
+        Chunks {
+            rx,
+            producer: Some(producer),
+        }
+    }
+}
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        // Polled first so the work is handed over on the first poll, and its failure is
+        // seen; its end alone does not end the body (chunks may still be queued).
+        if let Some(producer) = this.producer.as_mut() {
+            if let Poll::Ready(result) = producer.as_mut().poll(cx) {
+                this.producer = None;
+                if let Err(err) = result {
+                    this.rx.close();
+                    return Poll::Ready(Some(Err(std::io::Error::other(err))));
+                }
+            }
+        }
+        match this.rx.poll_recv(cx) {
+            Poll::Ready(Some(chunk)) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+            // Every sender is gone: the work finished (or failed, seen above).
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

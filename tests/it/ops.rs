@@ -540,3 +540,61 @@ fn time_zones_are_iana_names_or_posix_rules() {
     );
     assert_eq!(r.status, 422);
 }
+
+/// The server's peak resident memory so far, in KiB (`VmHWM`).
+fn peak_rss_kib(server: &TestServer) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// The export streams rows from one read snapshot on the bulk reader: a ~20 MB library goes
+/// out whole, while the server's memory grows by a small part of it (a JSON tree of it
+/// would take several times its size), and the fast reader answers meanwhile.
+#[test]
+fn a_large_export_streams_without_holding_it_in_memory() {
+    const N_ITEMS: i64 = 20_000;
+    let server = crate::stream_fixture::server_with(&[], |conn| {
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+             INSERT INTO media_items (source, url, title, description, duration_ms,
+                 added_at_ms, created_at_ms, updated_at_ms)
+             SELECT 'local', '/m/item' || i || '.mkv', 'Item ' || i, printf('%.1000c', 'x'),
+                 60000, 0, 0, 0 FROM n",
+            [N_ITEMS],
+        )
+        .unwrap();
+    });
+    let c = server.client();
+    // Warm: the first requests grow the heap a little for reasons of their own.
+    assert_eq!(c.get("/api/channels").status, 200);
+    let before = peak_rss_kib(&server);
+    let mut export = c.stream("/api/export").unwrap();
+    assert_eq!(export.status, 200);
+    assert_eq!(export.header("content-type"), Some("application/json"));
+    let mut head = [0u8; 4096];
+    std::io::Read::read_exact(&mut export.body, &mut head).unwrap();
+    // The export is mid-way (its client has read 4 KiB): the guide and reads still answer.
+    let started = std::time::Instant::now();
+    assert_eq!(server.anon().get("/iptv/xmltv.xml").status, 200);
+    assert_eq!(c.get("/api/playouts/1/now-playing").status, 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut export.body, &mut rest).unwrap();
+    let mut whole = head.to_vec();
+    whole.extend_from_slice(&rest);
+    let doc: serde_json::Value = serde_json::from_slice(&whole).expect("one JSON document");
+    assert_eq!(doc["format"], "exstreamtv-export");
+    let items = doc["tables"]["media_items"].as_array().unwrap();
+    assert!(items.len() as i64 >= N_ITEMS, "{} items", items.len());
+    let grown_kib = peak_rss_kib(&server).saturating_sub(before);
+    let doc_kib = whole.len() as u64 / 1024;
+    eprintln!("export of {doc_kib} KiB: peak RSS grew by {grown_kib} KiB");
+    assert!(
+        grown_kib < doc_kib / 4,
+        "peak RSS grew by {grown_kib} KiB for a {doc_kib} KiB export"
+    );
+}
