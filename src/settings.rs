@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbError;
+use crate::kinds::ThrottleMode;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default)]
@@ -115,8 +116,7 @@ impl Default for Streaming {
 pub struct StreamThrottler {
     pub enabled: bool,
     pub target_bitrate_bps: u64,
-    /// realtime|burst|adaptive|disabled
-    pub mode: String,
+    pub mode: ThrottleMode,
 }
 
 impl Default for StreamThrottler {
@@ -124,7 +124,7 @@ impl Default for StreamThrottler {
         StreamThrottler {
             enabled: true,
             target_bitrate_bps: 4_000_000,
-            mode: "realtime".into(),
+            mode: ThrottleMode::Realtime,
         }
     }
 }

@@ -134,11 +134,6 @@ impl Section {
             Section::StreamThrottler => {
                 s.stream_throttler = merge(&s.stream_throttler, patch)?;
                 let t = &s.stream_throttler;
-                one_of(
-                    "mode",
-                    &t.mode,
-                    &["realtime", "burst", "adaptive", "disabled"],
-                )?;
                 in_range(
                     "target_bitrate_bps",
                     t.target_bitrate_bps,
