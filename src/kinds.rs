@@ -61,6 +61,16 @@ impl fmt::Display for UnknownValue {
 
 impl std::error::Error for UnknownValue {}
 
+/// `names` as a sentence lists them: "movie, show, music or other" (the API's older 422
+/// texts word a choice so).
+pub fn either(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
 /// A value set as data: its names and a parser to its canonical text. Lets table-driven
 /// code (API columns, the importer's column list) validate a column against an enum, or a
 /// subset of one, without being generic.
@@ -552,6 +562,13 @@ mod tests {
         media_type: MediaType,
         collection_kind: CollectionKind,
         artwork_kind: ArtworkKind,
+    }
+
+    #[test]
+    fn either_words_a_choice() {
+        assert_eq!(either(LibraryType::NAMES), "movie, show, music or other");
+        assert_eq!(either(&["a", "b"]), "a or b");
+        assert_eq!(either(&["a"]), "a");
     }
 
     #[test]
