@@ -1,7 +1,8 @@
-//! Playback orders (`kinds::PlaybackOrder`) applied, and where each content stands. A content is played as a sequence of
-//! passes ("epochs"); each pass is a pure function of (content, order, seed, epoch), so a
-//! cursor (position, epoch) is all the state a rebuild needs. The cursors, the current slot
-//! and its progress together are the `Anchor`, stored with the timeline.
+//! Playback orders (`kinds::PlaybackOrder`) applied, and where each content stands. A
+//! content is played as a sequence of passes ("epochs"); each pass is a pure function of
+//! (content, order, seed, epoch), so a cursor (position, epoch) is all the state a rebuild
+//! needs. The cursors, the current slot and its progress together are the `Anchor`, stored
+//! with the timeline.
 
 use std::collections::HashMap;
 use std::rc::Rc;

@@ -157,7 +157,12 @@ fn programme_from_row(row: &Row<'_>) -> rusqlite::Result<Programme> {
         // The importer refuses such a value; one written by hand plays the slate (it could
         // be anything), and the log names the item.
         Some(Err(err)) => {
-            tracing::warn!(playout_item = row.get::<_, i64>(0)?, %err, "media source unreadable; playing the slate");
+            let playout_item: i64 = row.get(0)?;
+            tracing::warn!(
+                playout_item,
+                %err,
+                "media source unreadable; playing the slate"
+            );
             None
         }
     };

@@ -516,7 +516,12 @@ impl ContentLoader<'_> {
                 None => None,
                 Some(Ok(kind)) => Some(kind),
                 Some(Err(err)) => {
-                    tracing::warn!(filler_preset = id, filler_item = item_id, %err, "filler item left out of the build");
+                    tracing::warn!(
+                        filler_preset = id,
+                        filler_item = item_id,
+                        %err,
+                        "filler item left out of the build"
+                    );
                     continue;
                 }
             };

@@ -46,7 +46,11 @@ fn mirror_settings(conn: &Connection, channel_id: i64) -> Result<Option<Link>, D
     let kind = text.parse::<PlayoutSource>().unwrap_or_else(|err| {
         // The API and the importer refuse such a value; one written by hand keeps the
         // column's default (the channel builds its own timeline), and the log says so.
-        tracing::warn!(channel = channel_id, %err, "playout_source unreadable; treated as generated");
+        tracing::warn!(
+            channel = channel_id,
+            %err,
+            "playout_source unreadable; treated as generated"
+        );
         PlayoutSource::Generated
     });
     Ok(match kind {
