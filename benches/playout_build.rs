@@ -8,7 +8,7 @@ use divan::AllocProfiler;
 use exstreamtv::playout::clock::parse_time;
 use exstreamtv::playout::{
     build, Anchor, ContentKey, ContentKind, FillerMode, FillerPreset, Fillers, FixedStart,
-    GuideMode, Input, Library, Media, Mode, Order, Slot, Tail,
+    GuideMode, Input, Library, Media, Mode, PlaybackOrder, Slot, TailMode,
 };
 use jiff::tz::TimeZone;
 
@@ -262,19 +262,19 @@ impl World {
             FillerPreset {
                 id: 1,
                 mode: FillerMode::Count(1),
-                order: Order::Shuffled,
+                order: PlaybackOrder::Shuffled,
                 content: filler(1),
             },
             FillerPreset {
                 id: 2,
                 mode: FillerMode::Pad(30),
-                order: Order::Random,
+                order: PlaybackOrder::Random,
                 content: filler(2),
             },
             FillerPreset {
                 id: 3,
                 mode: FillerMode::Duration(90_000),
-                order: Order::Shuffled,
+                order: PlaybackOrder::Shuffled,
                 content: filler(3),
             },
         ];
@@ -294,7 +294,7 @@ impl World {
             let (slots, fillers) = match c % 3 {
                 // A show in order, a bumper before each episode, padded to :00/:30.
                 0 => (
-                    vec![base(show, Order::SeasonEpisode, Mode::Flood)],
+                    vec![base(show, PlaybackOrder::SeasonEpisode, Mode::Flood)],
                     Fillers {
                         pre_roll: Some(1),
                         post_roll: Some(2),
@@ -303,7 +303,7 @@ impl World {
                 ),
                 // The movie library shuffled, with a post-roll and fallback filler.
                 1 => (
-                    vec![base(collection(1000), Order::Shuffled, Mode::Flood)],
+                    vec![base(collection(1000), PlaybackOrder::Shuffled, Mode::Flood)],
                     Fillers {
                         post_roll: Some(3),
                         fallback: Some(1),
@@ -313,13 +313,13 @@ impl World {
                 // Two shows interleaved, a movie every day at 20:00, a 3 h block with a tail.
                 _ => (
                     vec![
-                        base(show, Order::ShuffleInOrder, Mode::Multiple(2)),
+                        base(show, PlaybackOrder::ShuffleInOrder, Mode::Multiple(2)),
                         Slot {
                             fixed_start: Some(FixedStart {
                                 time: parse_time("20:00").unwrap(),
                                 flexible: false,
                             }),
-                            ..base(collection(1000), Order::Random, Mode::One)
+                            ..base(collection(1000), PlaybackOrder::Random, Mode::One)
                         },
                         Slot {
                             fillers: Fillers {
@@ -328,10 +328,10 @@ impl World {
                             },
                             ..base(
                                 other_show,
-                                Order::Chronological,
+                                PlaybackOrder::Chronological,
                                 Mode::Duration {
                                     duration_ms: 180 * MIN,
-                                    tail: Tail::Filler,
+                                    tail: TailMode::Filler,
                                 },
                             )
                         },

@@ -15,6 +15,7 @@ pub mod firstrun;
 pub mod hdhr;
 pub mod http;
 pub mod iptv;
+pub mod kinds;
 pub mod library;
 pub mod logging;
 pub mod metrics;

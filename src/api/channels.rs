@@ -8,20 +8,13 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Map, Value};
 
 use super::columns::{
-    self, body_object, check_ref, col, opt, read, write_tx, Column, Kind, SqlResult, ID,
+    self, body_object, check_ref, col, one_of, opt, read, write_tx, Column, Kind, SqlResult, ID,
 };
 use crate::app::App;
 use crate::http::router::{self, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
+use crate::kinds::{ChannelPlayoutMode, PlayoutSource, StreamingMode, TranscodeProfile};
 use crate::time::{now_ms, rfc3339};
-
-const PLAYOUT_MODES: &[&str] = &["continuous", "on_demand", "scheduled", "flood", "loop"];
-const STREAMING_MODES: &[&str] = &[
-    "transport_stream_hybrid",
-    "hls_hybrid",
-    "hls_direct",
-    "mpeg_ts",
-];
 
 pub const COLUMNS: &[Column] = &[
     col("number", Kind::ChannelNumber),
@@ -35,10 +28,10 @@ pub const COLUMNS: &[Column] = &[
     col("enabled", Kind::Bool),
     opt("logo_path", Kind::Text),
     opt("logo_url", Kind::Text),
-    col("playout_mode", Kind::Enum(PLAYOUT_MODES)),
-    col("streaming_mode", Kind::Enum(STREAMING_MODES)),
+    col("playout_mode", one_of::<ChannelPlayoutMode>()),
+    col("streaming_mode", one_of::<StreamingMode>()),
     col("transcode_mode", Kind::Name),
-    opt("transcode_profile", Kind::Enum(&["cpu", "nvidia", "intel"])),
+    opt("transcode_profile", one_of::<TranscodeProfile>()),
     opt("ffmpeg_profile_id", ID),
     opt("watermark_id", ID),
     col("subtitle_mode", Kind::Name),
@@ -51,7 +44,7 @@ pub const COLUMNS: &[Column] = &[
     opt("music_video_credits_template", Kind::Text),
     col("song_video_mode", Kind::Name),
     col("idle_behavior", Kind::Name),
-    col("playout_source", Kind::Enum(&["generated", "mirror"])),
+    col("playout_source", one_of::<PlayoutSource>()),
     opt("mirror_source_channel_id", ID),
     opt(
         "playout_offset",

@@ -12,6 +12,7 @@ use super::columns::{self, Removal};
 use crate::app::App;
 use crate::db::DbError;
 use crate::http::{body, router, ApiError, ApiResult, Req};
+use crate::kinds::CollectionKind;
 use crate::library::collections as smart;
 use router::Verb;
 
@@ -185,19 +186,22 @@ struct CreateCollection {
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let input: CreateCollection = req.json().await?;
-    match input.collection_type.as_deref().unwrap_or("manual") {
-        "manual" => {}
-        "smart" => return create_smart_from(app, input).await,
-        "multi" => {
+    let kind = match input.collection_type.as_deref() {
+        None => CollectionKind::Manual,
+        Some(text) => text.parse().map_err(|_| {
+            ApiError::invalid(
+                "collection_type",
+                format_args!("must be {}", crate::kinds::either(CollectionKind::NAMES)),
+            )
+        })?,
+    };
+    match kind {
+        CollectionKind::Manual => {}
+        CollectionKind::Smart => return create_smart_from(app, input).await,
+        CollectionKind::Multi => {
             return Err(ApiError::invalid(
                 "collection_type",
                 "multi-collections are created at /api/collections/multi",
-            ))
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "collection_type",
-                "must be manual, smart or multi",
             ))
         }
     }

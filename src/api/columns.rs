@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 use crate::http::ApiError;
+use crate::kinds::{is_channel_number, TextEnum, Values};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
@@ -21,8 +22,9 @@ pub enum Kind {
     },
     Float,
     Bool,
-    /// One of the listed values.
-    Enum(&'static [&'static str]),
+    /// One of an enum's values (`kinds`), stored as its canonical text (an accepted older
+    /// spelling is stored as the canonical one).
+    Enum(Values),
     /// `HH:MM[:SS]`, stored as `HH:MM:SS`.
     Time,
     /// `^\d+(\.\d+)?$`, as HDHomeRun GuideNumbers.
@@ -61,6 +63,11 @@ pub const ID: Kind = Kind::Int {
     min: 1,
     max: i64::MAX,
 };
+
+/// One of `T`'s values: the allowed list is the enum's, never a second copy of it.
+pub const fn one_of<T: TextEnum>() -> Kind {
+    Kind::Enum(Values::of::<T>())
+}
 
 /// The value of one JSON field as SQLite stores it, validated.
 pub fn to_sql(column: &Column, value: &Value) -> Result<SqlValue, ApiError> {
@@ -119,15 +126,15 @@ pub fn to_sql(column: &Column, value: &Value) -> Result<SqlValue, ApiError> {
             }
             _ => return Err(ApiError::invalid(field, "expected a boolean")),
         },
-        Kind::Enum(allowed) => {
+        Kind::Enum(values) => {
             let s = text()?;
-            if !allowed.contains(&s.as_str()) {
-                return Err(ApiError::invalid(
+            let canonical = (values.canonical)(&s).map_err(|_| {
+                ApiError::invalid(
                     field,
-                    format_args!("must be one of {}", allowed.join(", ")),
-                ));
-            }
-            SqlValue::Text(s)
+                    format_args!("must be one of {}", values.names.join(", ")),
+                )
+            })?;
+            SqlValue::Text(canonical.to_string())
         }
         Kind::Time => {
             let s = text()?;
@@ -151,19 +158,6 @@ pub fn to_sql(column: &Column, value: &Value) -> Result<SqlValue, ApiError> {
             SqlValue::Text(s)
         }
     })
-}
-
-/// `^\d+(\.\d+)?$`, at most 16 characters.
-pub fn is_channel_number(s: &str) -> bool {
-    if s.is_empty() || s.len() > 16 {
-        return false;
-    }
-    let (major, minor) = match s.split_once('.') {
-        Some((a, b)) => (a, Some(b)),
-        None => (s, None),
-    };
-    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    digits(major) && minor.is_none_or(digits)
 }
 
 /// The columns of `columns` present in `body`, validated, in `columns` order.
@@ -525,25 +519,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn channel_numbers() {
-        for ok in ["1", "100", "5.1", "007.25"] {
-            assert!(is_channel_number(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "a",
-            "5.",
-            ".1",
-            "5.1.2",
-            "-1",
-            "1 ",
-            "12345678901234567",
-        ] {
-            assert!(!is_channel_number(bad), "{bad}");
-        }
-    }
-
-    #[test]
     fn validates_by_kind() {
         let c = col("n", Kind::Int { min: 1, max: 9 });
         assert_eq!(to_sql(&c, &Value::from(3)).unwrap(), SqlValue::Integer(3));
@@ -562,10 +537,20 @@ mod tests {
         );
         assert_eq!(to_sql(&t, &Value::Null).unwrap(), SqlValue::Null);
         assert!(to_sql(&t, &Value::from("25:00")).is_err());
-        let e = col("e", Kind::Enum(&["a", "b"]));
+        let e = col("e", one_of::<crate::kinds::GuideMode>());
         assert_eq!(
             to_sql(&e, &Value::from("c")).unwrap_err().detail,
-            "e: must be one of a, b"
+            "e: must be one of normal, custom, hide"
+        );
+        assert_eq!(
+            to_sql(&e, &Value::from("hide")).unwrap(),
+            SqlValue::Text("hide".into())
+        );
+        // An accepted older spelling is stored as the canonical name.
+        let order = col("o", one_of::<crate::kinds::PlaybackOrder>());
+        assert_eq!(
+            to_sql(&order, &Value::from("shuffle")).unwrap(),
+            SqlValue::Text("shuffled".into())
         );
     }
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 
-use super::columns::{self, body_object, col, opt, read, write_tx, Column, Kind, SqlResult, ID};
+use super::columns::{
+    self, body_object, col, one_of, opt, read, write_tx, Column, Kind, SqlResult, ID,
+};
 use crate::app::App;
 use crate::board::Board;
 use crate::db::{Db, DbError};
@@ -16,21 +18,14 @@ use crate::http::router::{self, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
 use crate::time::now_ms;
 
-const HWACCELS: &[&str] = &[
-    "none",
-    "auto",
-    "vaapi",
-    "v4l2m2m",
-    "qsv",
-    "nvenc",
-    "videotoolbox",
-];
-
 pub const COLUMNS: &[Column] = &[
     col("name", Kind::Name),
     col("resolution_id", ID),
     col("thread_count", Kind::Int { min: 0, max: 64 }),
-    col("hardware_acceleration", Kind::Enum(HWACCELS)),
+    col(
+        "hardware_acceleration",
+        one_of::<crate::kinds::HardwareAcceleration>(),
+    ),
     col("video_codec", Kind::Name),
     col("video_bitrate", Kind::Name),
     col("video_buffer_size", Kind::Name),
@@ -50,7 +45,7 @@ pub const COLUMNS: &[Column] = &[
     col("normalize_audio", Kind::Bool),
     col("audio_loudness_target", Kind::Float),
     col("deinterlace", Kind::Bool),
-    col("scaling_mode", Kind::Enum(&["pad", "stretch", "crop"])),
+    col("scaling_mode", one_of::<crate::kinds::ScalingMode>()),
     opt("pad_color", Kind::Text),
     col("is_default", Kind::Bool),
     col("is_enabled", Kind::Bool),

@@ -8,15 +8,18 @@ use std::sync::Arc;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{Map, Value};
 
-use super::columns::{self, body_object, col, opt, read, write_tx, Column, Kind, SqlResult, ID};
+use super::columns::{
+    self, body_object, col, one_of, opt, read, write_tx, Column, Kind, SqlResult, ID,
+};
 use crate::app::App;
 use crate::http::router::{self, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
+use crate::kinds::{FillerContent, FillerModeKind, PlaybackOrder};
 use crate::time::now_ms;
 
 pub const COLUMNS: &[Column] = &[
     col("name", Kind::Name),
-    col("filler_mode", Kind::Enum(&["count", "duration", "pad"])),
+    col("filler_mode", one_of::<FillerModeKind>()),
     opt("count", Kind::Int { min: 1, max: 1_000 }),
     opt(
         "duration_seconds",
@@ -26,15 +29,12 @@ pub const COLUMNS: &[Column] = &[
         },
     ),
     opt("pad_to_minutes", Kind::Int { min: 1, max: 1_440 }),
-    col(
-        "playback_order",
-        Kind::Enum(&["chronological", "shuffled", "random"]),
-    ),
+    col("playback_order", Kind::Enum(PlaybackOrder::FILLER)),
     col("allow_repeats", Kind::Bool),
 ];
 
 pub const ITEM_COLUMNS: &[Column] = &[
-    opt("collection_type", Kind::Enum(&["playlist", "collection"])),
+    opt("collection_type", one_of::<FillerContent>()),
     opt("collection_id", ID),
     opt("media_item_id", ID),
     col("weight", Kind::Int { min: 1, max: 100 }),

@@ -9,11 +9,11 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::http::{body, router, ApiError, ApiResult, Req};
+use crate::kinds::{LibraryType, SourceType};
 use crate::library::scanner::ScanRequestError;
 use crate::library::store::{self, CreateError, LibraryRow, NewLocal, DEFAULT_EXTENSIONS};
 use router::Verb;
 
-const LIBRARY_TYPES: [&str; 4] = ["movie", "show", "music", "other"];
 /// A library name longer than this is refused (it is shown in lists and logs).
 const MAX_NAME_LEN: usize = 200;
 
@@ -27,7 +27,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         (_, ["scan-progress", _]) => Err(ApiError::method_not_allowed("GET, HEAD")),
         (Verb::Post, ["scan-all"]) => scan_all(app).await,
         (_, ["scan-all"]) => Err(ApiError::method_not_allowed("POST")),
-        (Verb::Get, ["local"]) => list(app, Some("local")).await,
+        (Verb::Get, ["local"]) => list(app, Some(SourceType::Local)).await,
         (Verb::Post, ["local"]) => create_local(app, req).await,
         (_, ["local"]) => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
         (Verb::Get, ["local", id]) => get(app, router::id(id)?).await,
@@ -69,7 +69,7 @@ pub fn library_json(app: &App, l: &LibraryRow) -> serde_json::Value {
     })
 }
 
-async fn list(app: &Arc<App>, source_type: Option<&'static str>) -> ApiResult {
+async fn list(app: &Arc<App>, source_type: Option<SourceType>) -> ApiResult {
     let rows = app
         .db
         .read(move |conn| store::libraries(conn, source_type))
@@ -83,7 +83,7 @@ async fn get(app: &Arc<App>, id: i64) -> ApiResult {
         .db
         .read(move |conn| store::library(conn, id))
         .await?
-        .filter(|l| l.source_type == "local")
+        .filter(|l| l.source_type == SourceType::Local)
         .ok_or_else(|| ApiError::not_found("library not found"))?;
     Ok(body::ok_json(&library_json(app, &row)))
 }
@@ -140,7 +140,7 @@ async fn scan(app: &Arc<App>, id: i64) -> ApiResult {
         .db
         .read(move |conn| store::library(conn, id))
         .await?
-        .filter(|l| l.source_type == "local")
+        .filter(|l| l.source_type == SourceType::Local)
         .ok_or_else(|| ApiError::not_found("library not found"))?;
     if !row.is_enabled {
         return Err(ApiError::conflict("the library is disabled"));
@@ -152,7 +152,7 @@ async fn scan(app: &Arc<App>, id: i64) -> ApiResult {
 async fn scan_all(app: &Arc<App>) -> ApiResult {
     let rows = app
         .db
-        .read(|conn| store::libraries(conn, Some("local")))
+        .read(|conn| store::libraries(conn, Some(SourceType::Local)))
         .await?;
     let mut started = Vec::new();
     for l in rows.iter().filter(|l| l.is_enabled) {
@@ -206,12 +206,12 @@ async fn create_local(app: &Arc<App>, req: &mut Req) -> ApiResult {
             format_args!("must be 1 to {MAX_NAME_LEN} characters"),
         ));
     }
-    if !LIBRARY_TYPES.contains(&input.library_type.as_str()) {
-        return Err(ApiError::invalid(
+    let library_type: LibraryType = input.library_type.parse().map_err(|_| {
+        ApiError::invalid(
             "library_type",
-            "must be movie, show, music or other",
-        ));
-    }
+            format_args!("must be {}", crate::kinds::either(LibraryType::NAMES)),
+        )
+    })?;
     if crate::library::walk::parse_extensions(&input.file_extensions).is_empty() {
         return Err(ApiError::invalid("file_extensions", "no extension given"));
     }
@@ -249,7 +249,7 @@ async fn create_local(app: &Arc<App>, req: &mut Req) -> ApiResult {
             let new = NewLocal {
                 name: &name,
                 path: &path,
-                library_type: &input.library_type,
+                library_type,
                 recursive: input.recursive,
                 file_extensions: &input.file_extensions,
                 scan_interval_hours: input.scan_interval_hours,

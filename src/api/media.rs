@@ -651,13 +651,10 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
 pub async fn artwork_file(app: &Arc<App>, req: &mut Req, id: &str, kind: &str) -> ApiResult {
     router::only_get(req)?;
     let id = router::id(id)?;
-    if !crate::library::walk::ARTWORK_KINDS.contains(&kind) {
-        return Err(router::not_found());
-    }
-    let kind_owned = kind.to_string();
+    let kind: crate::kinds::ArtworkKind = kind.parse().map_err(|_| router::not_found())?;
     let path = app
         .db
-        .read(move |conn| crate::library::store::artwork_path(conn, id, &kind_owned))
+        .read(move |conn| crate::library::store::artwork_path(conn, id, kind))
         .await?
         .ok_or_else(|| ApiError::not_found("no such artwork"))?;
     let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&path));

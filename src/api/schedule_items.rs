@@ -8,31 +8,17 @@ use std::sync::Arc;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{Map, Value};
 
-use super::columns::{self, body_object, col, opt, read, write_tx, Column, Kind, SqlResult, ID};
+use super::columns::{
+    self, body_object, col, one_of, opt, read, write_tx, Column, Kind, SqlResult, ID,
+};
 use crate::app::App;
 use crate::http::router::{self, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
+use crate::kinds::{
+    FixedStartBehavior, GuideMode, PlaybackOrder, SlotContent, SlotMode, StartType, TailMode,
+    TextEnum,
+};
 use crate::time::now_ms;
-
-const COLLECTION_TYPES: &[&str] = &[
-    "collection",
-    "television_show",
-    "television_season",
-    "artist",
-    "multi_collection",
-    "smart_collection",
-    "playlist",
-    "media_item",
-];
-const ORDERS: &[&str] = &[
-    "chronological",
-    "season_episode",
-    "shuffled",
-    "shuffle",
-    "random",
-    "shuffle_in_order",
-];
-const MODES: &[&str] = &["flood", "one", "multiple", "duration"];
 
 pub const COLUMNS: &[Column] = &[
     col("schedule_id", ID),
@@ -45,13 +31,10 @@ pub const COLUMNS: &[Column] = &[
         },
         nullable: false,
     },
-    col("start_type", Kind::Enum(&["dynamic", "fixed"])),
+    col("start_type", one_of::<StartType>()),
     opt("start_time", Kind::Time),
-    opt(
-        "fixed_start_time_behavior",
-        Kind::Enum(&["strict", "flexible"]),
-    ),
-    col("collection_type", Kind::Enum(COLLECTION_TYPES)),
+    opt("fixed_start_time_behavior", one_of::<FixedStartBehavior>()),
+    col("collection_type", one_of::<SlotContent>()),
     opt("collection_id", ID),
     opt("media_item_id", ID),
     opt("playlist_id", ID),
@@ -60,8 +43,8 @@ pub const COLUMNS: &[Column] = &[
     opt("plex_show_key", Kind::Text),
     opt("plex_season_key", Kind::Text),
     opt("plex_artist_key", Kind::Text),
-    col("playback_order", Kind::Enum(ORDERS)),
-    col("playout_mode", Kind::Enum(MODES)),
+    col("playback_order", one_of::<PlaybackOrder>()),
+    col("playout_mode", one_of::<SlotMode>()),
     opt("multiple_mode", Kind::Text),
     opt(
         "multiple_count",
@@ -79,11 +62,11 @@ pub const COLUMNS: &[Column] = &[
     ),
     col("playout_duration_minutes", Kind::Int { min: 0, max: 59 }),
     opt("fill_with_group_mode", Kind::Text),
-    opt("tail_mode", Kind::Enum(&["none", "offline", "filler"])),
+    opt("tail_mode", one_of::<TailMode>()),
     opt("tail_filler_collection_id", ID),
     opt("discard_to_fill_attempts", Kind::Int { min: 0, max: 100 }),
     opt("custom_title", Kind::Text),
-    col("guide_mode", Kind::Enum(&["normal", "custom", "hide"])),
+    col("guide_mode", one_of::<GuideMode>()),
     opt("pre_roll_filler_id", ID),
     opt("mid_roll_filler_id", ID),
     opt("post_roll_filler_id", ID),
@@ -287,21 +270,27 @@ fn check_refs(
 
 /// The item's content and mode, checked on the row as stored (after a partial update).
 fn check_consistent(item: &Value) -> Result<(), ApiError> {
-    let kind = item["collection_type"].as_str().unwrap_or("collection");
+    let kind: SlotContent = stored(item, "collection_type")?;
     let id_of = |field: &str| item[field].as_i64();
     let target = match kind {
-        "multi_collection" => ("collection_id", id_of("collection_id"), "multi_collections"),
-        "playlist" => (
+        SlotContent::MultiCollection => {
+            ("collection_id", id_of("collection_id"), "multi_collections")
+        }
+        SlotContent::Playlist => (
             "playlist_id",
             id_of("playlist_id").or(id_of("collection_id")),
             "playlists",
         ),
-        "media_item" => (
+        SlotContent::MediaItem => (
             "media_item_id",
             id_of("media_item_id").or(id_of("collection_id")),
             "media_items",
         ),
-        _ => ("collection_id", id_of("collection_id"), "collections"),
+        SlotContent::Collection
+        | SlotContent::TelevisionShow
+        | SlotContent::TelevisionSeason
+        | SlotContent::Artist
+        | SlotContent::SmartCollection => ("collection_id", id_of("collection_id"), "collections"),
     };
     if target.1.is_none() {
         return Err(ApiError::invalid(
@@ -309,14 +298,14 @@ fn check_consistent(item: &Value) -> Result<(), ApiError> {
             format_args!("required for collection_type {kind}"),
         ));
     }
-    match item["playout_mode"].as_str() {
-        Some("multiple") if item["multiple_count"].is_null() => {
+    match stored::<SlotMode>(item, "playout_mode")? {
+        SlotMode::Multiple if item["multiple_count"].is_null() => {
             return Err(ApiError::invalid(
                 "multiple_count",
                 "required for playout_mode multiple",
             ))
         }
-        Some("duration")
+        SlotMode::Duration
             if item["playout_duration_hours"].as_i64().unwrap_or(0) == 0
                 && item["playout_duration_minutes"].as_i64().unwrap_or(0) == 0 =>
         {
@@ -327,7 +316,8 @@ fn check_consistent(item: &Value) -> Result<(), ApiError> {
         }
         _ => {}
     }
-    if item["start_type"] == "fixed" && item["start_time"].is_null() {
+    if stored::<StartType>(item, "start_type")? == StartType::Fixed && item["start_time"].is_null()
+    {
         return Err(ApiError::invalid(
             "start_time",
             "required for start_type fixed",
@@ -336,17 +326,26 @@ fn check_consistent(item: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `field` of a stored item (just written through `COLUMNS`, so canonical): a value put
+/// there some other way is a 422 naming the field, never a guess.
+fn stored<T: TextEnum>(item: &Value, field: &str) -> Result<T, ApiError> {
+    item[field]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|err| ApiError::invalid(field, err))
+}
+
 /// The referenced content exists (run after `check_consistent`).
 fn check_target(tx: &rusqlite::Connection, item: &Value) -> Result<(), ApiError> {
-    let kind = item["collection_type"].as_str().unwrap_or("collection");
-    let (field, id, table, what) = match kind {
-        "multi_collection" => (
+    let (field, id, table, what) = match stored::<SlotContent>(item, "collection_type")? {
+        SlotContent::MultiCollection => (
             "collection_id",
             item["collection_id"].as_i64(),
             "multi_collections",
             "multi-collection",
         ),
-        "playlist" => (
+        SlotContent::Playlist => (
             "playlist_id",
             item["playlist_id"]
                 .as_i64()
@@ -354,7 +353,7 @@ fn check_target(tx: &rusqlite::Connection, item: &Value) -> Result<(), ApiError>
             "playlists",
             "playlist",
         ),
-        "media_item" => (
+        SlotContent::MediaItem => (
             "media_item_id",
             item["media_item_id"]
                 .as_i64()
@@ -362,7 +361,11 @@ fn check_target(tx: &rusqlite::Connection, item: &Value) -> Result<(), ApiError>
             "media_items",
             "media item",
         ),
-        _ => (
+        SlotContent::Collection
+        | SlotContent::TelevisionShow
+        | SlotContent::TelevisionSeason
+        | SlotContent::Artist
+        | SlotContent::SmartCollection => (
             "collection_id",
             item["collection_id"].as_i64(),
             "collections",

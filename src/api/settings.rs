@@ -102,7 +102,23 @@ impl Section {
         }
     }
 
-    /// Merges `patch` into the section, then validates the whole section.
+    /// The section's key in `Settings` (and in a `SettingsError`).
+    fn key(self) -> &'static str {
+        match self {
+            Section::Ffmpeg => "ffmpeg",
+            Section::Hdhomerun => "hdhomerun",
+            Section::Streaming => "streaming",
+            Section::StreamThrottler => "stream_throttler",
+            Section::Playout => "playout",
+            Section::Iptv => "iptv",
+            Section::Channels => "channels",
+            Section::Breaker => "breaker",
+            Section::Library => "library",
+        }
+    }
+
+    /// Merges `patch` into the section, then validates the settings as a whole
+    /// (`Settings::validate`, the importer's check too).
     fn apply(
         self,
         s: &mut Settings,
@@ -111,59 +127,17 @@ impl Section {
         match self {
             Section::Ffmpeg => {
                 s.ffmpeg = merge(&s.ffmpeg, patch)?;
-                validate_ffmpeg(&s.ffmpeg)
+                executables(&s.ffmpeg)?;
             }
             Section::Hdhomerun => {
                 let mut patch = patch;
                 // GET shows the effective count; sending it back unchanged must not pin it.
                 patch.remove("tuner_count_setting");
                 s.hdhomerun = merge(&s.hdhomerun, patch)?;
-                validate_hdhomerun(&mut s.hdhomerun)
             }
-            Section::Streaming => {
-                s.streaming = merge(&s.streaming, patch)?;
-                let st = &s.streaming;
-                in_range(
-                    "buffer_size",
-                    st.buffer_size.into(),
-                    65_536,
-                    64 * 1024 * 1024,
-                )?;
-                in_range("read_size", st.read_size.into(), 188, st.buffer_size.into())
-            }
-            Section::StreamThrottler => {
-                s.stream_throttler = merge(&s.stream_throttler, patch)?;
-                let t = &s.stream_throttler;
-                one_of(
-                    "mode",
-                    &t.mode,
-                    &["realtime", "burst", "adaptive", "disabled"],
-                )?;
-                in_range(
-                    "target_bitrate_bps",
-                    t.target_bitrate_bps,
-                    100_000,
-                    200_000_000,
-                )
-            }
-            Section::Playout => {
-                s.playout = merge(&s.playout, patch)?;
-                let p = &s.playout;
-                in_range("days_to_build", p.days_to_build.into(), 1, 14)?;
-                in_range(
-                    "rebuild_interval_hours",
-                    p.rebuild_interval_hours.into(),
-                    1,
-                    168,
-                )?;
-                if crate::time::zone(&p.time_zone).is_none() {
-                    return Err(ApiError::invalid(
-                        "time_zone",
-                        format_args!("unknown time zone {:?} (an IANA name such as Europe/Berlin, or a POSIX TZ rule)", p.time_zone),
-                    ));
-                }
-                Ok(())
-            }
+            Section::Streaming => s.streaming = merge(&s.streaming, patch)?,
+            Section::StreamThrottler => s.stream_throttler = merge(&s.stream_throttler, patch)?,
+            Section::Playout => s.playout = merge(&s.playout, patch)?,
             Section::Iptv => {
                 let mut patch = patch;
                 if patch.get("access_token").and_then(Value::as_str) == Some(REDACTED) {
@@ -171,45 +145,22 @@ impl Section {
                 }
                 patch.remove("access_token_enabled");
                 s.iptv = merge(&s.iptv, patch)?;
-                validate_access_token(&mut s.iptv)
             }
-            Section::Channels => {
-                s.channels = merge(&s.channels, patch)?;
-                in_range(
-                    "max_viewers_per_channel",
-                    s.channels.max_viewers_per_channel.into(),
-                    1,
-                    500,
-                )?;
-                in_range(
-                    "idle_grace_seconds",
-                    s.channels.idle_grace_seconds.into(),
-                    0,
-                    3600,
-                )?;
-                // At least one target duration (4 s) or a playing client loses its tuner.
-                in_range(
-                    "hls_hold_seconds",
-                    s.channels.hls_hold_seconds.into(),
-                    4,
-                    3600,
-                )
-            }
-            Section::Breaker => {
-                s.breaker = merge(&s.breaker, patch)?;
-                let b = &s.breaker;
-                in_range("failure_threshold", b.failure_threshold.into(), 1, 100)?;
-                in_range("window_seconds", b.window_seconds.into(), 10, 86_400)?;
-                in_range("cooldown_seconds", b.cooldown_seconds.into(), 1, 86_400)
-            }
-            Section::Library => {
-                s.library = merge(&s.library, patch)?;
-                match s.library.scan_concurrency {
-                    Some(n) => in_range("scan_concurrency", n.into(), 1, 16),
-                    None => Ok(()),
-                }
-            }
+            Section::Channels => s.channels = merge(&s.channels, patch)?,
+            Section::Breaker => s.breaker = merge(&s.breaker, patch)?,
+            Section::Library => s.library = merge(&s.library, patch)?,
         }
+        s.normalize();
+        s.validate().map_err(|err| {
+            // A field of this section is named as the section's routes name it
+            // ("days_to_build: ..."); one elsewhere (stored before a bound tightened) by its
+            // whole path.
+            if err.section == self.key() {
+                ApiError::invalid(err.field, &err.problem)
+            } else {
+                ApiError::invalid(&format!("{}.{}", err.section, err.field), &err.problem)
+            }
+        })
     }
 }
 
@@ -237,37 +188,9 @@ fn merge<T: Serialize + DeserializeOwned>(
     })
 }
 
-fn in_range(field: &str, v: u64, min: u64, max: u64) -> Result<(), ApiError> {
-    if v < min || v > max {
-        return Err(ApiError::invalid(
-            field,
-            format_args!("must be between {min} and {max}"),
-        ));
-    }
-    Ok(())
-}
-
-fn one_of(field: &str, v: &str, allowed: &[&str]) -> Result<(), ApiError> {
-    if !allowed.contains(&v) {
-        return Err(ApiError::invalid(
-            field,
-            format_args!("must be one of {}", allowed.join(", ")),
-        ));
-    }
-    Ok(())
-}
-
-fn plain_text(field: &str, v: &str, max_len: usize) -> Result<(), ApiError> {
-    if v.trim().is_empty() || v.chars().count() > max_len || v.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            field,
-            format_args!("must be 1 to {max_len} characters without control characters"),
-        ));
-    }
-    Ok(())
-}
-
-fn validate_ffmpeg(f: &settings::Ffmpeg) -> Result<(), ApiError> {
+/// FFmpeg and ffprobe must run on this host: a check of the box, not a bound of the value
+/// (an import from another box keeps its paths), so it is the API's alone.
+fn executables(f: &settings::Ffmpeg) -> Result<(), ApiError> {
     for (field, name) in [
         ("ffmpeg_path", &f.ffmpeg_path),
         ("ffprobe_path", &f.ffprobe_path),
@@ -278,67 +201,6 @@ fn validate_ffmpeg(f: &settings::Ffmpeg) -> Result<(), ApiError> {
                 format_args!("{name:?} is not an executable file"),
             ));
         }
-    }
-    one_of(
-        "log_level",
-        &f.log_level,
-        &[
-            "quiet", "panic", "fatal", "error", "warning", "info", "verbose", "debug",
-        ],
-    )?;
-    in_range("threads", f.threads.into(), 0, 64)?;
-    in_range("long_run_hours", f.long_run_hours.into(), 1, 168)?;
-    one_of(
-        "hwaccel",
-        &f.hwaccel,
-        &[
-            "",
-            "none",
-            "auto",
-            "vaapi",
-            "v4l2m2m",
-            "qsv",
-            "nvenc",
-            "videotoolbox",
-        ],
-    )
-}
-
-fn validate_hdhomerun(h: &mut settings::Hdhomerun) -> Result<(), ApiError> {
-    let id = crate::hdhr::device_id::parse(&h.device_id)
-        .filter(|id| crate::hdhr::device_id::is_valid(*id))
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "device_id",
-                "must be 8 hex digits with a valid HDHomeRun check digit",
-            )
-        })?;
-    h.device_id = crate::hdhr::device_id::format(id);
-    if let Some(n) = h.tuner_count {
-        in_range("tuner_count", n.into(), 1, crate::config::MAX_TUNERS.into())?;
-    }
-    plain_text("friendly_name", &h.friendly_name, 64)?;
-    plain_text("device_auth", &h.device_auth, 64)?;
-    plain_text("model_number", &h.model_number, 32)
-}
-
-fn validate_access_token(iptv: &mut settings::Iptv) -> Result<(), ApiError> {
-    let Some(token) = iptv.access_token.as_deref() else {
-        return Ok(());
-    };
-    if token.is_empty() {
-        iptv.access_token = None;
-        return Ok(());
-    }
-    // It is pasted into URLs verbatim: only characters that need no escaping.
-    let url_safe = token
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-    if !(8..=128).contains(&token.len()) || !url_safe {
-        return Err(ApiError::invalid(
-            "access_token",
-            "must be 8 to 128 characters of A-Z a-z 0-9 - . _ ~",
-        ));
     }
     Ok(())
 }

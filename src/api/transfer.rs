@@ -5,7 +5,10 @@
 //! transaction, or nothing, listing every error.
 //!
 //! The tables are exported generically, row by row, with the columns the schema has, so the
-//! format follows `schema.sql` without a second description of it.
+//! format follows `schema.sql` without a second description of it. What the generic copy
+//! cannot know is checked before anything is written: the columns that hold a `kinds` value
+//! (`STORED_KINDS`: each must be one of its enum's, and is stored canonical), channel
+//! numbers, and the settings' bounds (`Settings::validate`, the settings API's check).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -19,6 +22,12 @@ use crate::db::DbError;
 use crate::http::body::Body;
 use crate::http::router::{self, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
+use crate::kinds::{
+    is_channel_number, ArtworkKind, ChannelPlayoutMode, CollectionKind, FillerContent, FillerKind,
+    FillerModeKind, FixedStartBehavior, GuideMode, HardwareAcceleration, LibraryType, MediaSource,
+    MediaType, PlaybackOrder, PlayoutSource, ScalingMode, SlotContent, SlotMode, SourceType,
+    StartType, StreamingMode, TailMode, TranscodeProfile, Values,
+};
 use crate::settings::Settings;
 
 pub const FORMAT: &str = "exstreamtv-export";
@@ -50,6 +59,75 @@ const TABLES: &[&str] = &[
     "playouts",
     "playout_items",
     "playback_positions",
+];
+
+/// Every (table, column) of `TABLES` that holds an enum's text, with the values it takes
+/// (the API's for the same column: filler presets take three orders).
+const STORED_KINDS: &[(&str, &str, Values)] = &[
+    (
+        "ffmpeg_profiles",
+        "hardware_acceleration",
+        Values::of::<HardwareAcceleration>(),
+    ),
+    (
+        "ffmpeg_profiles",
+        "scaling_mode",
+        Values::of::<ScalingMode>(),
+    ),
+    ("libraries", "library_type", Values::of::<LibraryType>()),
+    ("libraries", "source_type", Values::of::<SourceType>()),
+    ("media_items", "source", Values::of::<MediaSource>()),
+    ("media_items", "media_type", Values::of::<MediaType>()),
+    ("media_artwork", "kind", Values::of::<ArtworkKind>()),
+    (
+        "collections",
+        "collection_type",
+        Values::of::<CollectionKind>(),
+    ),
+    (
+        "filler_presets",
+        "filler_mode",
+        Values::of::<FillerModeKind>(),
+    ),
+    ("filler_presets", "playback_order", PlaybackOrder::FILLER),
+    (
+        "filler_items",
+        "collection_type",
+        Values::of::<FillerContent>(),
+    ),
+    (
+        "channels",
+        "playout_mode",
+        Values::of::<ChannelPlayoutMode>(),
+    ),
+    ("channels", "streaming_mode", Values::of::<StreamingMode>()),
+    (
+        "channels",
+        "transcode_profile",
+        Values::of::<TranscodeProfile>(),
+    ),
+    ("channels", "playout_source", Values::of::<PlayoutSource>()),
+    ("schedule_items", "start_type", Values::of::<StartType>()),
+    (
+        "schedule_items",
+        "fixed_start_time_behavior",
+        Values::of::<FixedStartBehavior>(),
+    ),
+    (
+        "schedule_items",
+        "collection_type",
+        Values::of::<SlotContent>(),
+    ),
+    (
+        "schedule_items",
+        "playback_order",
+        Values::of::<PlaybackOrder>(),
+    ),
+    ("schedule_items", "playout_mode", Values::of::<SlotMode>()),
+    ("schedule_items", "tail_mode", Values::of::<TailMode>()),
+    ("schedule_items", "guide_mode", Values::of::<GuideMode>()),
+    ("playout_items", "filler_kind", Values::of::<FillerKind>()),
+    ("playout_items", "guide_mode", Values::of::<GuideMode>()),
 ];
 
 /// Export chunks queued for the client at most: memory stays 4 × 64 KiB, whatever the size
@@ -129,7 +207,7 @@ pub async fn import_route(app: &Arc<App>, req: &mut Req) -> ApiResult {
             "format_version: expected a number up to {FORMAT_VERSION}"
         ));
     }
-    let tables = match doc.get("tables") {
+    let mut tables = match doc.get("tables") {
         Some(Value::Object(t)) => t.clone(),
         _ => {
             errors.push("tables: expected an object of table name to rows".into());
@@ -141,14 +219,23 @@ pub async fn import_route(app: &Arc<App>, req: &mut Req) -> ApiResult {
             errors.push(format!("tables.{name}: unknown table"));
         }
     }
-    // Settings: validated by deserialising onto the current ones (secrets kept as they are).
+    check_values(&mut tables, &mut errors);
+    // Settings: typed by deserialising (missing fields take their defaults, secrets are kept
+    // as they are here), then held to the bounds the settings API holds them to.
     let current = app.settings();
     let settings = match doc.get("settings") {
         None | Some(Value::Null) => None,
         Some(v) => match serde_path_to_error::deserialize::<_, Settings>(v.clone()) {
             Ok(mut s) => {
                 s.iptv.access_token = current.iptv.access_token.clone();
-                Some(s)
+                s.normalize();
+                match s.validate() {
+                    Ok(()) => Some(s),
+                    Err(err) => {
+                        errors.push(format!("settings.{err}"));
+                        None
+                    }
+                }
             }
             Err(e) => {
                 errors.push(format!("settings.{}: {}", e.path(), e.inner()));
@@ -182,6 +269,48 @@ pub async fn import_route(app: &Arc<App>, req: &mut Req) -> ApiResult {
     Ok(body::ok_json(
         &json!({"success": true, "message": "imported", "imported": counts}),
     ))
+}
+
+/// Checks the enum columns (`STORED_KINDS`) and channel numbers of every row, before the
+/// transaction: an error is `table[i].column: ...`; a valid value is rewritten to its
+/// canonical text, as the API would store it. Rows that are not objects are left for
+/// `import_tables` to report.
+fn check_values(tables: &mut Map<String, Value>, errors: &mut Vec<String>) {
+    for (table, rows) in tables.iter_mut() {
+        let Some(rows) = rows.as_array_mut() else {
+            continue;
+        };
+        let kinds: Vec<&(&str, &str, Values)> =
+            STORED_KINDS.iter().filter(|(t, _, _)| t == table).collect();
+        for (i, row) in rows.iter_mut().enumerate() {
+            let Some(obj) = row.as_object_mut() else {
+                continue;
+            };
+            for (_, column, values) in &kinds {
+                let text = match obj.get(*column) {
+                    None | Some(Value::Null) => continue,
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                };
+                match (values.canonical)(&text) {
+                    Ok(canonical) => {
+                        obj.insert((*column).to_string(), Value::from(canonical));
+                    }
+                    Err(err) => errors.push(format!("{table}[{i}].{column}: {err}")),
+                }
+            }
+            if table == "channels" {
+                if let Some(number) = obj.get("number").and_then(Value::as_str) {
+                    if !is_channel_number(number) {
+                        let shown: String = number.chars().take(32).collect();
+                        errors.push(format!(
+                            "{table}[{i}].number: {shown:?} is not a channel number like 100 or 5.1"
+                        ));
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn refuse(mut errors: Vec<String>) -> ApiError {
@@ -441,4 +570,50 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stored_kind_is_a_column_of_an_exported_table() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("../../schema.sql"))
+            .unwrap();
+        for (table, column, _) in STORED_KINDS {
+            assert!(TABLES.contains(table), "{table} is not exported");
+            let known = columns(&conn, table).unwrap();
+            assert!(known.iter().any(|c| c == column), "{table}.{column}");
+        }
+    }
+
+    #[test]
+    fn values_are_checked_by_path_and_stored_canonical() {
+        let mut tables = json!({
+            "schedule_items": [
+                {"id": 1, "playback_order": "shuffle", "guide_mode": "hide"},
+                {"id": 2, "playback_order": "backwards", "tail_mode": null},
+            ],
+            "channels": [{"id": 1, "number": "5.1.2", "playout_mode": 7}],
+            "filler_presets": [{"id": 1, "playback_order": "season_episode"}],
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        let mut errors = Vec::new();
+        check_values(&mut tables, &mut errors);
+        errors.sort();
+        assert_eq!(
+            errors,
+            [
+                "channels[0].number: \"5.1.2\" is not a channel number like 100 or 5.1",
+                "channels[0].playout_mode: unknown value \"7\" (expected one of: continuous, on_demand, scheduled, flood, loop)",
+                "filler_presets[0].playback_order: unknown value \"season_episode\" (expected one of: chronological, shuffled, random)",
+                "schedule_items[1].playback_order: unknown value \"backwards\" (expected one of: chronological, season_episode, shuffled, random, shuffle_in_order)",
+            ]
+        );
+        assert_eq!(tables["schedule_items"][0]["playback_order"], "shuffled");
+        assert_eq!(tables["schedule_items"][0]["guide_mode"], "hide");
+    }
 }

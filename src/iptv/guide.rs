@@ -7,6 +7,8 @@ use rusqlite::types::ValueRef;
 use smol_str::SmolStr;
 
 use crate::db::{Db, DbError};
+pub use crate::kinds::GuideMode;
+use crate::kinds::{MediaType, TextEnum};
 use crate::time::UnixMs;
 
 /// Items read per DB round trip. Bounds the guide's memory whatever the horizon (7 days of
@@ -15,13 +17,6 @@ pub const PAGE_ITEMS: usize = 256;
 
 /// The title of a gap in the timeline.
 pub const OFFLINE_TITLE: &str = "Offline";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuideMode {
-    Normal,
-    Custom,
-    Hide,
-}
 
 /// What the library knows of the media an item plays.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,7 +30,7 @@ pub struct MediaMeta {
     pub show_title: Option<SmolStr>,
     pub season: Option<i64>,
     pub episode: Option<i64>,
-    pub media_type: Option<SmolStr>,
+    pub media_type: Option<MediaType>,
     pub content_rating: Option<SmolStr>,
 }
 
@@ -81,12 +76,12 @@ impl GuideItem {
     }
 
     pub fn is_episode(&self) -> bool {
-        self.media.media_type.as_deref() == Some("episode")
+        self.media.media_type == Some(MediaType::Episode)
             || (self.media.media_type.is_none() && self.media.season.is_some())
     }
 
     pub fn is_movie(&self) -> bool {
-        self.media.media_type.as_deref() == Some("movie")
+        self.media.media_type == Some(MediaType::Movie)
     }
 }
 
@@ -259,13 +254,13 @@ fn item_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GuideItem> {
             _ => None,
         })
     };
-    let mode = match row.get_ref(6)? {
-        ValueRef::Text(b"hide") => GuideMode::Hide,
-        ValueRef::Text(b"custom") => GuideMode::Custom,
-        _ => GuideMode::Normal,
-    };
+    let id: i64 = row.get(0)?;
+    // Written only from parsed values (builder, mirror, a validated import): a bad one was
+    // put there by hand. The item still plays, so it stays a programme of its own (the
+    // truthful guide) and the log names the row to fix.
+    let mode = parsed::<GuideMode>(row, 6, id, "guide_mode")?.unwrap_or(GuideMode::Normal);
     Ok(GuideItem {
-        id: row.get(0)?,
+        id,
         start_ms: row.get(1)?,
         finish_ms: row.get(2)?,
         title: small(3)?.unwrap_or_default(),
@@ -281,10 +276,31 @@ fn item_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<GuideItem> {
             show_title: small(12)?,
             season: row.get(13)?,
             episode: row.get(14)?,
-            media_type: small(15)?,
+            media_type: parsed::<MediaType>(row, 15, id, "media_type")?,
             content_rating: small(16)?,
         },
     })
+}
+
+/// Column `i` parsed as `T`; `None` when NULL or unreadable, the latter with a warning
+/// naming the playout item and the column (no allocation unless it fails).
+fn parsed<T: TextEnum>(
+    row: &rusqlite::Row<'_>,
+    i: usize,
+    item_id: i64,
+    column: &'static str,
+) -> rusqlite::Result<Option<T>> {
+    let ValueRef::Text(bytes) = row.get_ref(i)? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(bytes);
+    match text.parse::<T>() {
+        Ok(value) => Ok(Some(value)),
+        Err(err) => {
+            tracing::warn!(playout_item = item_id, column, %err, "guide: unreadable stored value");
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -361,7 +377,7 @@ mod tests {
         let mut ep = item(1, 0, 1, GuideMode::Normal);
         ep.title = "Pilot".into();
         ep.media.show_title = Some("Show".into());
-        ep.media.media_type = Some("episode".into());
+        ep.media.media_type = Some(MediaType::Episode);
         ep.media.title = Some("Pilot".into());
         assert_eq!(
             (ep.display_title(), ep.sub_title()),

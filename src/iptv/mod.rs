@@ -84,7 +84,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
 
 /// `^\d+(\.\d+)?$`, else 400 (API.md §3, Streams).
 pub fn channel_number(text: &str) -> Result<&str, ApiError> {
-    if lineup::is_channel_number(text) {
+    if crate::kinds::is_channel_number(text) {
         Ok(text)
     } else {
         Err(ApiError::bad_request(format_args!(

@@ -526,7 +526,7 @@ mod tests {
                 show_title: Some("Show".into()),
                 season: Some(3),
                 episode: Some(8),
-                media_type: Some("episode".into()),
+                media_type: Some(crate::kinds::MediaType::Episode),
                 content_rating: Some("TV-PG".into()),
             },
         };

@@ -29,6 +29,7 @@ use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
 use crate::db::DbError;
+use crate::kinds::MediaType;
 
 /// A query longer than this is refused: it bounds the compiled SQL.
 pub const MAX_QUERY_LEN: usize = 1000;
@@ -185,13 +186,16 @@ fn clause(field: &str, value: &str, params: &mut Vec<Value>) -> Result<String, Q
             }
         }
         "type" => {
-            let kind = value.to_ascii_lowercase();
-            if !matches!(kind.as_str(), "episode" | "movie" | "other") {
-                return Err(err(format!(
-                    "type: {value:?} is not episode, movie or other"
-                )));
-            }
-            params.push(Value::Text(kind));
+            // Names and NFOs never make a music video, so the query offers the other three.
+            let kind = match value.to_ascii_lowercase().parse::<MediaType>() {
+                Ok(kind @ (MediaType::Episode | MediaType::Movie | MediaType::Other)) => kind,
+                Ok(MediaType::MusicVideo) | Err(_) => {
+                    return Err(err(format!(
+                        "type: {value:?} is not episode, movie or other"
+                    )))
+                }
+            };
+            params.push(Value::Text(kind.as_str().into()));
             "media_type = ?".into()
         }
         "title" => {

@@ -3,6 +3,8 @@
 //! names as text (lossy UTF-8), never the file system or the database. A name that fits no
 //! pattern is not an error; it yields only a title.
 
+use crate::kinds::MediaType;
+
 /// What a name says about its media.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NameInfo {
@@ -25,12 +27,17 @@ pub enum NameKind {
 }
 
 impl NameKind {
-    pub fn as_str(self) -> &'static str {
+    /// The stored `media_type` this guess makes (names never tell a music video).
+    pub fn media_type(self) -> MediaType {
         match self {
-            NameKind::Episode => "episode",
-            NameKind::Movie => "movie",
-            NameKind::Other => "other",
+            NameKind::Episode => MediaType::Episode,
+            NameKind::Movie => MediaType::Movie,
+            NameKind::Other => MediaType::Other,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.media_type().as_str()
     }
 }
 

@@ -25,6 +25,7 @@ use super::probe;
 use super::store::{self, Known, Metadata, Scanned, Write, MAX_LIBRARIES};
 use super::walk::{self, DirBatch, MediaFile, WalkEvent, WalkSpec};
 use crate::app::App;
+use crate::kinds::{LibraryType, SourceType};
 
 /// Rows per write transaction: large enough that a 10k-file first scan is ~20 commits, small
 /// enough that progress reaches the database every few seconds even on a Pi.
@@ -304,7 +305,7 @@ async fn queue_due_scans(app: &Arc<App>) {
     let due = app
         .db
         .read(move |conn| {
-            let rows = store::libraries(conn, Some("local"))?;
+            let rows = store::libraries(conn, Some(SourceType::Local))?;
             Ok(rows
                 .into_iter()
                 .filter(|l| l.is_enabled && l.scan_interval_hours > 0)
@@ -376,7 +377,7 @@ async fn scan_library(app: &Arc<App>, library_id: i64) {
     let Some(root) = library
         .path
         .clone()
-        .filter(|_| library.source_type == "local")
+        .filter(|_| library.source_type == SourceType::Local)
     else {
         finish(
             app,
@@ -393,12 +394,7 @@ async fn scan_library(app: &Arc<App>, library_id: i64) {
         extensions: walk::parse_extensions(&library.file_extensions),
     };
     let ffprobe = ffprobe_program(app).await;
-    let mut scan = Scan::new(
-        app.clone(),
-        library_id,
-        library.library_type.clone(),
-        ffprobe,
-    );
+    let mut scan = Scan::new(app.clone(), library_id, library.library_type, ffprobe);
     let result = scan.run(spec).await;
     let changed = scan.changed;
     let result = match result {
@@ -526,7 +522,7 @@ enum FileOutcome {
 struct Scan {
     app: Arc<App>,
     library_id: i64,
-    library_type: String,
+    library_type: LibraryType,
     ffprobe: PathBuf,
     concurrency: usize,
     jobs: JoinSet<FileOutcome>,
@@ -547,7 +543,7 @@ fn dir_hash(dir: &[u8]) -> u64 {
 }
 
 impl Scan {
-    fn new(app: Arc<App>, library_id: i64, library_type: String, ffprobe: PathBuf) -> Scan {
+    fn new(app: Arc<App>, library_id: i64, library_type: LibraryType, ffprobe: PathBuf) -> Scan {
         let setting = app.settings().library.scan_concurrency;
         let concurrency = setting
             .unwrap_or(app.board.scan_concurrency)
@@ -765,7 +761,7 @@ impl Scan {
             ffprobe: self.ffprobe.clone(),
             shutdown: self.app.shutdown.clone(),
             library_id: self.library_id,
-            library_type: self.library_type.clone(),
+            library_type: self.library_type,
         };
         self.jobs.spawn(examine(
             ctx,
@@ -951,7 +947,7 @@ struct FileContext {
     ffprobe: PathBuf,
     shutdown: tokio::sync::watch::Receiver<bool>,
     library_id: i64,
-    library_type: String,
+    library_type: LibraryType,
 }
 
 /// Probes (when asked) and reads the names and NFO of one file.
@@ -978,7 +974,7 @@ async fn examine(
             Err(e) => (Some(Err(e.to_string())), false, true),
         }
     };
-    let meta = metadata(&folders, &file, &ctx.library_type).await;
+    let meta = metadata(&folders, &file, ctx.library_type).await;
     let url = path.to_string_lossy().into_owned();
     let artwork = file
         .artwork
@@ -1003,7 +999,7 @@ async fn examine(
 }
 
 /// Names first, then the NFO over them (an NFO is what a person wrote on purpose).
-async fn metadata(folders: &[String], file: &MediaFile, library_type: &str) -> Metadata {
+async fn metadata(folders: &[String], file: &MediaFile, library_type: LibraryType) -> Metadata {
     let name = file.name.to_string_lossy();
     let stem = match name.rfind('.') {
         Some(dot) if dot > 0 => &name[..dot],
@@ -1012,7 +1008,7 @@ async fn metadata(folders: &[String], file: &MediaFile, library_type: &str) -> M
     let folder_refs: Vec<&str> = folders.iter().map(String::as_str).collect();
     let info = names::parse(stem, &folder_refs);
     let mut kind = info.kind;
-    if library_type == "movie" && kind != NameKind::Episode {
+    if library_type == LibraryType::Movie && kind != NameKind::Episode {
         kind = NameKind::Movie;
     }
     let mut meta = Metadata {

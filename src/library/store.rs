@@ -10,6 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::names::NameKind;
 use super::probe::Probe;
 use crate::db::DbError;
+use crate::kinds::{ArtworkKind, LibraryType, SourceType, TextEnum};
 use crate::time::UnixMs;
 
 /// At most this many libraries (local and remote): bounds the scan queue and the progress
@@ -21,8 +22,8 @@ pub const MAX_LIBRARIES: usize = 256;
 pub struct LibraryRow {
     pub id: i64,
     pub name: String,
-    pub library_type: String,
-    pub source_type: String,
+    pub library_type: LibraryType,
+    pub source_type: SourceType,
     pub is_enabled: bool,
     pub path: Option<String>,
     pub server_url: Option<String>,
@@ -42,8 +43,8 @@ fn library_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LibraryRow> {
     Ok(LibraryRow {
         id: row.get(0)?,
         name: row.get(1)?,
-        library_type: row.get(2)?,
-        source_type: row.get(3)?,
+        library_type: decoded(row, 2)?,
+        source_type: decoded(row, 3)?,
         is_enabled: row.get(4)?,
         path: row.get(5)?,
         server_url: row.get(6)?,
@@ -56,13 +57,25 @@ fn library_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LibraryRow> {
     })
 }
 
-pub fn libraries(conn: &Connection, source_type: Option<&str>) -> Result<Vec<LibraryRow>, DbError> {
+/// Column `i` as `T`. A value the API and the importer would refuse fails the read, naming
+/// the column and the accepted values, rather than reading as some other kind of library.
+fn decoded<T: TextEnum>(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(i)?;
+    text.parse().map_err(|err| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(err))
+    })
+}
+
+pub fn libraries(
+    conn: &Connection,
+    source_type: Option<SourceType>,
+) -> Result<Vec<LibraryRow>, DbError> {
     let sql = format!(
         "SELECT {LIBRARY_COLUMNS} FROM libraries l
          WHERE ?1 IS NULL OR l.source_type = ?1 ORDER BY l.id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([source_type], library_from_row)?;
+    let rows = stmt.query_map([source_type.map(SourceType::as_str)], library_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -78,7 +91,7 @@ pub fn library(conn: &Connection, id: i64) -> Result<Option<LibraryRow>, DbError
 pub struct NewLocal<'a> {
     pub name: &'a str,
     pub path: &'a str,
-    pub library_type: &'a str,
+    pub library_type: LibraryType,
     pub recursive: bool,
     pub file_extensions: &'a str,
     pub scan_interval_hours: i64,
@@ -132,10 +145,11 @@ pub fn create_local(conn: &mut Connection, new: &NewLocal<'_>) -> Result<i64, Cr
     tx.execute(
         "INSERT INTO libraries (name, library_type, source_type, path, recursive, file_extensions,
              scan_interval_hours, created_at_ms, updated_at_ms)
-         VALUES (?1, ?2, 'local', ?3, ?4, ?5, ?6, ?7, ?7)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
         params![
             new.name,
-            new.library_type,
+            new.library_type.as_str(),
+            SourceType::Local.as_str(),
             new.path,
             new.recursive,
             new.file_extensions,
@@ -183,7 +197,7 @@ pub fn ensure_media_libraries(
         let new = NewLocal {
             name: &name,
             path: &key_text,
-            library_type: "other",
+            library_type: LibraryType::Other,
             recursive: true,
             file_extensions: DEFAULT_EXTENSIONS,
             scan_interval_hours: 1,
@@ -454,8 +468,8 @@ fn write_item(tx: &Connection, item: &Scanned, now: UnixMs) -> Result<bool, DbEr
             tx.prepare_cached(
                 "INSERT INTO media_artwork (media_item_id, kind, path_bytes) VALUES (?1, ?2, ?3)",
             )?
-            .execute(params![id, kind, path])?;
-            urls[slot] = Some(artwork_url(id, kind));
+            .execute(params![id, kind.as_str(), path])?;
+            urls[slot] = Some(artwork_url(id, kind.as_str()));
         }
     }
     let [poster, thumb, fanart] = urls;
@@ -487,12 +501,12 @@ pub fn mark_dir_missing(conn: &Connection, library_id: i64, dir: &[u8]) -> Resul
 pub fn artwork_path(
     conn: &Connection,
     media_id: i64,
-    kind: &str,
+    kind: ArtworkKind,
 ) -> Result<Option<Vec<u8>>, DbError> {
     Ok(conn
         .prepare_cached(
             "SELECT path_bytes FROM media_artwork WHERE media_item_id = ?1 AND kind = ?2",
         )?
-        .query_row(params![media_id, kind], |r| r.get(0))
+        .query_row(params![media_id, kind.as_str()], |r| r.get(0))
         .optional()?)
 }

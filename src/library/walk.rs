@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
+use crate::kinds::ArtworkKind;
+
 /// A walk stops (with a library error) past this many folders: it bounds the visited set,
 /// and no media library on a small board has anywhere near 50 000 folders.
 pub const MAX_SCAN_DIRS: usize = 50_000;
@@ -26,8 +28,9 @@ pub const MAX_DEPTH: usize = 32;
 /// does not grow with the size of a folder (10k files in one folder is a case we meet).
 pub const WALK_CHUNK_FILES: usize = 1000;
 
-/// The artwork kinds served at `/static/artwork/{id}/{kind}`.
-pub const ARTWORK_KINDS: [&str; 3] = ["poster", "thumb", "fanart"];
+/// The artwork kinds served at `/static/artwork/{id}/{kind}`, in `MediaFile::artwork` order.
+pub const ARTWORK_KINDS: [ArtworkKind; 3] =
+    [ArtworkKind::Poster, ArtworkKind::Thumb, ArtworkKind::Fanart];
 const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 
 #[derive(Debug)]

@@ -8,7 +8,7 @@
 
 use super::clock;
 use super::model::{
-    ContentKey, FillerKind, FillerMode, FillerPreset, Fillers, Input, Item, Mode, Slot, Tail,
+    ContentKey, FillerKind, FillerMode, FillerPreset, Fillers, Input, Item, Mode, Slot, TailMode,
 };
 use super::order::{self, Anchor, Sequencer};
 
@@ -220,9 +220,9 @@ impl Builder<'_, '_> {
                 }
                 self.rollback(mark);
                 match tail {
-                    Tail::None => {}
-                    Tail::Offline => self.offline(end),
-                    Tail::Filler => {
+                    TailMode::None => {}
+                    TailMode::Offline => self.offline(end),
+                    TailMode::Filler => {
                         if let Some(preset) = self.input.preset(fillers.tail) {
                             self.fill_with(preset, end, FillerKind::Tail);
                         }

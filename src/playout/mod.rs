@@ -4,11 +4,12 @@
 //! seed and anchor yields the same items, and every mode is unit-tested alone.
 //!
 //! - `model`: the inputs (media, contents, slots, filler presets) and the output `Item`.
-//! - `order`: playback orders (sorts, seeded shuffles) and the per-content cursors.
+//! - `order`: playback orders applied (sorts, seeded shuffles) and the per-content cursors.
 //! - `clock`: fixed start times and pad boundaries in the configured time zone (DST-aware).
 //! - `build`: the builder itself.
 //!
-//! **Architecture invariant:** `playout` does not depend on tokio, `db` or `http`.
+//! **Architecture invariant:** `playout` does not depend on tokio, `db` or `http`; of the
+//! crate it uses only `kinds` (the stored enums, themselves dependency-free).
 
 pub mod build;
 pub mod clock;
@@ -17,7 +18,7 @@ pub mod order;
 
 pub use build::{build, Build};
 pub use model::*;
-pub use order::{Anchor, Order};
+pub use order::Anchor;
 
 #[cfg(test)]
 mod tests;

@@ -2,11 +2,11 @@
 //! from SQLite (or a test writes by hand); the output is the timeline, one `Item` per row.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use smol_str::SmolStr;
 
-use super::order::{Anchor, Order};
+use super::order::Anchor;
+pub use crate::kinds::{FillerKind, GuideMode, PlaybackOrder, TailMode};
 
 /// One playable media item, as far as scheduling cares.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,44 +99,8 @@ pub enum Mode {
     /// Play what fits in this long (> 0), then the tail.
     Duration {
         duration_ms: i64,
-        tail: Tail,
+        tail: TailMode,
     },
-}
-
-/// What fills the rest of a `Duration` block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tail {
-    /// Nothing: the next slot starts at once.
-    None,
-    Offline,
-    /// The slot's tail filler (then fallback filler, then offline for what is left).
-    Filler,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuideMode {
-    Normal,
-    Custom,
-    Hide,
-}
-
-impl GuideMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GuideMode::Normal => "normal",
-            GuideMode::Custom => "custom",
-            GuideMode::Hide => "hide",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<GuideMode> {
-        Some(match text {
-            "normal" => GuideMode::Normal,
-            "custom" => GuideMode::Custom,
-            "hide" => GuideMode::Hide,
-            _ => return None,
-        })
-    }
 }
 
 /// A wall-clock start ("every day at 20:00" in the configured zone).
@@ -175,7 +139,7 @@ impl Fillers {
 pub struct Slot {
     /// `None`: the slot refers to nothing playable; it plays the offline slate.
     pub content: Option<ContentKey>,
-    pub order: Order,
+    pub order: PlaybackOrder,
     pub mode: Mode,
     pub fixed_start: Option<FixedStart>,
     pub custom_title: Option<SmolStr>,
@@ -185,7 +149,7 @@ pub struct Slot {
 
 impl Slot {
     /// A dynamic slot that floods `content` in `order`: the common case and the tests' base.
-    pub fn flood(content: ContentKey, order: Order) -> Slot {
+    pub fn flood(content: ContentKey, order: PlaybackOrder) -> Slot {
         Slot {
             content: Some(content),
             order,
@@ -212,7 +176,7 @@ pub enum FillerMode {
 pub struct FillerPreset {
     pub id: i64,
     pub mode: FillerMode,
-    pub order: Order,
+    pub order: PlaybackOrder,
     /// Its media live in `Library::contents` under `ContentKey { kind: Filler, id }`.
     pub content: ContentKey,
 }
@@ -246,39 +210,6 @@ impl Input<'_> {
     pub fn preset(&self, id: Option<i64>) -> Option<&FillerPreset> {
         let id = id?;
         self.presets.iter().find(|p| p.id == id)
-    }
-}
-
-/// Why an item is on the timeline when it is not the scheduled content itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FillerKind {
-    PreRoll,
-    MidRoll,
-    PostRoll,
-    Pad,
-    Tail,
-    Fallback,
-    /// Nothing can play: the slate.
-    Offline,
-}
-
-impl FillerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FillerKind::PreRoll => "pre_roll",
-            FillerKind::MidRoll => "mid_roll",
-            FillerKind::PostRoll => "post_roll",
-            FillerKind::Pad => "pad",
-            FillerKind::Tail => "tail",
-            FillerKind::Fallback => "fallback",
-            FillerKind::Offline => "offline",
-        }
-    }
-}
-
-impl fmt::Display for FillerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

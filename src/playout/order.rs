@@ -1,71 +1,36 @@
-//! Playback orders and where each content stands. A content is played as a sequence of
-//! passes ("epochs"); each pass is a pure function of (content, order, seed, epoch), so a
-//! cursor (position, epoch) is all the state a rebuild needs. The cursors, the current slot
-//! and its progress together are the `Anchor`, stored with the timeline.
+//! Playback orders (`kinds::PlaybackOrder`) applied, and where each content stands. A
+//! content is played as a sequence of passes ("epochs"); each pass is a pure function of
+//! (content, order, seed, epoch), so a cursor (position, epoch) is all the state a rebuild
+//! needs. The cursors, the current slot and its progress together are the `Anchor`, stored
+//! with the timeline.
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{ContentKey, ContentKind, Library, Media};
+use super::model::{ContentKey, ContentKind, Library, Media, PlaybackOrder};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Order {
-    /// By (date, season, episode, title): air order across shows.
-    Chronological,
-    /// By (show title, season, episode, title): movies without numbers fall back to titles.
-    SeasonEpisode,
-    /// Every item once per pass, in a seeded random order that changes each pass.
-    Shuffled,
-    /// Each pick independent (repeats possible), seeded.
-    Random,
-    /// Shows interleaved at random, each show's episodes still in order.
-    ShuffleInOrder,
+/// An order's number in the anchor's compact cursors (stored: never renumber).
+fn order_code(order: PlaybackOrder) -> u8 {
+    match order {
+        PlaybackOrder::Chronological => 0,
+        PlaybackOrder::SeasonEpisode => 1,
+        PlaybackOrder::Shuffled => 2,
+        PlaybackOrder::Random => 3,
+        PlaybackOrder::ShuffleInOrder => 4,
+    }
 }
 
-impl Order {
-    pub fn parse(text: &str) -> Option<Order> {
-        Some(match text {
-            "chronological" => Order::Chronological,
-            "season_episode" => Order::SeasonEpisode,
-            "shuffled" | "shuffle" => Order::Shuffled,
-            "random" => Order::Random,
-            "shuffle_in_order" => Order::ShuffleInOrder,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Order::Chronological => "chronological",
-            Order::SeasonEpisode => "season_episode",
-            Order::Shuffled => "shuffled",
-            Order::Random => "random",
-            Order::ShuffleInOrder => "shuffle_in_order",
-        }
-    }
-
-    fn code(self) -> u8 {
-        match self {
-            Order::Chronological => 0,
-            Order::SeasonEpisode => 1,
-            Order::Shuffled => 2,
-            Order::Random => 3,
-            Order::ShuffleInOrder => 4,
-        }
-    }
-
-    fn from_code(code: u8) -> Option<Order> {
-        Some(match code {
-            0 => Order::Chronological,
-            1 => Order::SeasonEpisode,
-            2 => Order::Shuffled,
-            3 => Order::Random,
-            4 => Order::ShuffleInOrder,
-            _ => return None,
-        })
-    }
+fn order_from_code(code: u8) -> Option<PlaybackOrder> {
+    Some(match code {
+        0 => PlaybackOrder::Chronological,
+        1 => PlaybackOrder::SeasonEpisode,
+        2 => PlaybackOrder::Shuffled,
+        3 => PlaybackOrder::Random,
+        4 => PlaybackOrder::ShuffleInOrder,
+        _ => return None,
+    })
 }
 
 /// Where one content stands in one order.
@@ -89,13 +54,13 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    fn key(&self) -> Option<(ContentKey, Order)> {
+    fn key(&self) -> Option<(ContentKey, PlaybackOrder)> {
         Some((
             ContentKey {
                 kind: ContentKind::from_code(self.kind)?,
                 id: self.id,
             },
-            Order::from_code(self.order)?,
+            order_from_code(self.order)?,
         ))
     }
 }
@@ -160,7 +125,7 @@ impl Anchor {
     }
 
     /// The cursor of `key` in `order`, and whether it was just created.
-    fn cursor_mut(&mut self, key: ContentKey, order: Order) -> (&mut Cursor, bool) {
+    fn cursor_mut(&mut self, key: ContentKey, order: PlaybackOrder) -> (&mut Cursor, bool) {
         let found = self
             .cursors
             .iter()
@@ -171,7 +136,7 @@ impl Anchor {
                 self.cursors.push(Cursor {
                     kind: key.kind.code(),
                     id: key.id,
-                    order: order.code(),
+                    order: order_code(order),
                     pos: 0,
                     epoch: 0,
                     part: 0,
@@ -206,8 +171,8 @@ pub fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn stream_seed(seed: u64, key: ContentKey, order: Order, epoch: u32) -> u64 {
-    let tag = (u64::from(key.kind.code()) << 56) ^ (u64::from(order.code()) << 48);
+fn stream_seed(seed: u64, key: ContentKey, order: PlaybackOrder, epoch: u32) -> u64 {
+    let tag = (u64::from(key.kind.code()) << 56) ^ (u64::from(order_code(order)) << 48);
     mix(mix(mix(seed) ^ tag ^ key.id as u64) ^ u64::from(epoch))
 }
 
@@ -215,7 +180,7 @@ fn stream_seed(seed: u64, key: ContentKey, order: Order, epoch: u32) -> u64 {
 /// length of one build (one entry per content and order: the current pass only).
 #[derive(Default)]
 pub struct Sequencer {
-    passes: HashMap<(ContentKey, Order), Pass>,
+    passes: HashMap<(ContentKey, PlaybackOrder), Pass>,
     /// The schedule's `random_start_point`: a content first played starts at a seeded
     /// position of its first pass instead of its beginning.
     random_start: bool,
@@ -413,7 +378,7 @@ impl Sequencer {
         &mut self,
         library: &Library,
         key: ContentKey,
-        order: Order,
+        order: PlaybackOrder,
         seed: u64,
         anchor: &mut Anchor,
     ) -> Option<u32> {
@@ -423,7 +388,7 @@ impl Sequencer {
         }
         let len = content.len() as u32;
         let units = match order {
-            Order::Random => self.multi_part_units(library, key),
+            PlaybackOrder::Random => self.multi_part_units(library, key),
             _ => None,
         };
         let (cursor, created) = anchor.cursor_mut(key, order);
@@ -445,7 +410,7 @@ impl Sequencer {
             }
             return Some(unit[part]);
         }
-        if order == Order::Random {
+        if order == PlaybackOrder::Random {
             let draw = mix(stream_seed(seed, key, order, cursor.epoch) ^ u64::from(cursor.pos));
             cursor.pos = cursor.pos.wrapping_add(1);
             if cursor.pos == 0 {
@@ -480,13 +445,13 @@ impl Sequencer {
         &mut self,
         library: &Library,
         key: ContentKey,
-        order: Order,
+        order: PlaybackOrder,
         seed: u64,
         epoch: u32,
     ) -> Rc<[u32]> {
         // Sorted orders are the same every pass, whatever the seed.
         let (epoch, seed) = match order {
-            Order::Chronological | Order::SeasonEpisode => (0, 0),
+            PlaybackOrder::Chronological | PlaybackOrder::SeasonEpisode => (0, 0),
             _ => (epoch, seed),
         };
         if let Some((cached_epoch, cached_seed, pass)) = self.passes.get(&(key, order)) {
@@ -497,17 +462,23 @@ impl Sequencer {
         let content = library.content(key);
         let rng = stream_seed(seed, key, order, epoch);
         let pass: Rc<[u32]> = match order {
-            Order::Chronological => sorted(content, &library.media, chronological_cmp).into(),
-            Order::SeasonEpisode => sorted(content, &library.media, season_episode_cmp).into(),
-            Order::Shuffled | Order::Random => match self.multi_part_units(library, key) {
-                Some(units) => shuffle_units(&units, rng).into(),
-                None => {
-                    let mut items = content.to_vec();
-                    shuffle(&mut items, rng);
-                    items.into()
+            PlaybackOrder::Chronological => {
+                sorted(content, &library.media, chronological_cmp).into()
+            }
+            PlaybackOrder::SeasonEpisode => {
+                sorted(content, &library.media, season_episode_cmp).into()
+            }
+            PlaybackOrder::Shuffled | PlaybackOrder::Random => {
+                match self.multi_part_units(library, key) {
+                    Some(units) => shuffle_units(&units, rng).into(),
+                    None => {
+                        let mut items = content.to_vec();
+                        shuffle(&mut items, rng);
+                        items.into()
+                    }
                 }
-            },
-            Order::ShuffleInOrder => {
+            }
+            PlaybackOrder::ShuffleInOrder => {
                 let units = self.multi_part_units(library, key);
                 shuffle_in_order(content, &library.media, rng, units.as_deref()).into()
             }

@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use smol_str::SmolStr;
 
 use super::model::*;
-use super::order::{Anchor, Order};
+use super::order::Anchor;
 use super::{build, clock};
 
 const MIN: i64 = 60_000;
@@ -218,7 +218,7 @@ fn snapshot(case: &Case, hours: i64, expect: Expect) {
 fn flood_chronological_repeats_in_order() {
     let case = Case::new(
         library(vec![(key(1), demo())]),
-        vec![Slot::flood(key(1), Order::Chronological)],
+        vec![Slot::flood(key(1), PlaybackOrder::Chronological)],
     );
     snapshot(
         &case,
@@ -234,7 +234,7 @@ fn flood_chronological_repeats_in_order() {
     );
 }
 
-fn preset(id: i64, mode: FillerMode, order: Order) -> FillerPreset {
+fn preset(id: i64, mode: FillerMode, order: PlaybackOrder) -> FillerPreset {
     FillerPreset {
         id,
         mode,
@@ -272,13 +272,17 @@ fn pre_and_post_roll_then_pad_to_the_half_hour() {
                 post_roll: Some(11),
                 ..Fillers::default()
             },
-            ..Slot::flood(key(1), Order::Chronological)
+            ..Slot::flood(key(1), PlaybackOrder::Chronological)
         }],
     );
     case.presets = vec![
-        preset(10, FillerMode::Count(1), Order::Chronological),
-        preset(11, FillerMode::Duration(150_000), Order::Chronological),
-        preset(12, FillerMode::Pad(30), Order::Chronological),
+        preset(10, FillerMode::Count(1), PlaybackOrder::Chronological),
+        preset(
+            11,
+            FillerMode::Duration(150_000),
+            PlaybackOrder::Chronological,
+        ),
+        preset(12, FillerMode::Pad(30), PlaybackOrder::Chronological),
     ];
     // The channel pads after every unit (its post-roll is the slot's, its fallback is none:
     // what the pad filler cannot fill exactly is the slate).
@@ -329,9 +333,9 @@ fn fixed_start_follows_dst() {
                     flexible: false,
                 }),
                 mode: Mode::One,
-                ..Slot::flood(key(2), Order::Chronological)
+                ..Slot::flood(key(2), PlaybackOrder::Chronological)
             },
-            Slot::flood(key(1), Order::Chronological),
+            Slot::flood(key(1), PlaybackOrder::Chronological),
         ],
     );
     case.tz = TimeZone::get("Europe/Berlin").unwrap();
@@ -398,9 +402,9 @@ fn season_episode_and_chronological_orders() {
         content_ids(&case.build(T0, T0 + 6 * 60 * MIN))[..6].to_vec()
     };
     // Movies (no show) sort first by title, then Alpha S1E1, Alpha S2E1, Beta S1E1, S1E2.
-    assert_eq!(by(Order::SeasonEpisode), [32, 31, 13, 21, 11, 12]);
+    assert_eq!(by(PlaybackOrder::SeasonEpisode), [32, 31, 13, 21, 11, 12]);
     // Dated first by date (1984, 1999-05-01), then the undated by season, episode, title.
-    assert_eq!(by(Order::Chronological), [32, 31, 13, 11, 12, 21]);
+    assert_eq!(by(PlaybackOrder::Chronological), [32, 31, 13, 11, 12, 21]);
 }
 
 #[test]
@@ -410,7 +414,10 @@ fn shuffled_passes_are_permutations_reproducible_by_seed() {
         (1..=10).map(|i| media(i, &format!("M{i}"), 10)).collect(),
     )]);
     let run = |seed| {
-        let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), Order::Shuffled)]);
+        let mut case = Case::new(
+            lib.clone(),
+            vec![Slot::flood(key(1), PlaybackOrder::Shuffled)],
+        );
         case.seed = seed;
         content_ids(&case.build(T0, T0 + 300 * MIN))
     };
@@ -452,7 +459,10 @@ fn random_order_repeats_but_is_seeded() {
         (1..=4).map(|i| media(i, &format!("M{i}"), 10)).collect(),
     )]);
     let run = |seed| {
-        let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), Order::Random)]);
+        let mut case = Case::new(
+            lib.clone(),
+            vec![Slot::flood(key(1), PlaybackOrder::Random)],
+        );
         case.seed = seed;
         content_ids(&case.build(T0, T0 + 200 * MIN))
     };
@@ -482,7 +492,7 @@ fn shuffle_in_order_keeps_each_show_in_order() {
     }
     let case = Case::new(
         library(vec![(key(1), items)]),
-        vec![Slot::flood(key(1), Order::ShuffleInOrder)],
+        vec![Slot::flood(key(1), PlaybackOrder::ShuffleInOrder)],
     );
     let ids = content_ids(&case.build(T0, T0 + 15 * 20 * MIN));
     assert_eq!(ids.len(), 15);
@@ -514,11 +524,11 @@ fn one_and_multiple_alternate_slots() {
         vec![
             Slot {
                 mode: Mode::Multiple(2),
-                ..Slot::flood(key(1), Order::Chronological)
+                ..Slot::flood(key(1), PlaybackOrder::Chronological)
             },
             Slot {
                 mode: Mode::One,
-                ..Slot::flood(key(2), Order::Chronological)
+                ..Slot::flood(key(2), PlaybackOrder::Chronological)
             },
         ],
     );
@@ -557,15 +567,19 @@ fn duration_blocks_with_each_tail() {
                         tail: Some(5),
                         ..Fillers::default()
                     },
-                    ..Slot::flood(key(1), Order::Chronological)
+                    ..Slot::flood(key(1), PlaybackOrder::Chronological)
                 },
                 Slot {
                     mode: Mode::One,
-                    ..Slot::flood(key(2), Order::Chronological)
+                    ..Slot::flood(key(2), PlaybackOrder::Chronological)
                 },
             ],
         );
-        case.presets = vec![preset(5, FillerMode::Duration(0), Order::Chronological)];
+        case.presets = vec![preset(
+            5,
+            FillerMode::Duration(0),
+            PlaybackOrder::Chronological,
+        )];
         render(&case.build(T0, T0 + 70 * MIN), &case.tz)
     };
     expect![[r#"
@@ -574,14 +588,14 @@ fn duration_blocks_with_each_tail() {
         Mon 20:45:00  10m00s Next
         Mon 20:55:00  25m00s Long
     "#]]
-    .assert_eq(&run(Tail::None));
+    .assert_eq(&run(TailMode::None));
     expect![[r#"
         Mon 20:00:00  25m00s Long
         Mon 20:25:00  20m00s Short
         Mon 20:45:00  15m00s Offline [offline]
         Mon 21:00:00  10m00s Next
     "#]]
-    .assert_eq(&run(Tail::Offline));
+    .assert_eq(&run(TailMode::Offline));
     expect![[r#"
         Mon 20:00:00  25m00s Long
         Mon 20:25:00  20m00s Short
@@ -593,7 +607,7 @@ fn duration_blocks_with_each_tail() {
         Mon 20:59:00   1m00s Bumper 2 [tail]
         Mon 21:00:00  10m00s Next
     "#]]
-    .assert_eq(&run(Tail::Filler));
+    .assert_eq(&run(TailMode::Filler));
 }
 
 #[test]
@@ -615,12 +629,12 @@ fn mid_roll_splits_the_item_and_fallback_fills_a_fixed_start_gap() {
                 fallback: Some(7),
                 ..Fillers::default()
             },
-            ..Slot::flood(key(1), Order::Chronological)
+            ..Slot::flood(key(1), PlaybackOrder::Chronological)
         }],
     );
     case.presets = vec![
-        preset(6, FillerMode::Count(2), Order::Chronological),
-        preset(7, FillerMode::Count(1), Order::Chronological),
+        preset(6, FillerMode::Count(2), PlaybackOrder::Chronological),
+        preset(7, FillerMode::Count(1), PlaybackOrder::Chronological),
     ];
     snapshot(
         &case,
@@ -854,16 +868,16 @@ fn nothing_to_play_is_the_offline_slate_never_a_dead_channel() {
         vec![
             Slot {
                 mode: Mode::One,
-                ..Slot::flood(key(1), Order::Chronological)
+                ..Slot::flood(key(1), PlaybackOrder::Chronological)
             },
             Slot {
                 content: None,
                 mode: Mode::One,
-                ..Slot::flood(key(1), Order::Chronological)
+                ..Slot::flood(key(1), PlaybackOrder::Chronological)
             },
             Slot {
                 mode: Mode::One,
-                ..Slot::flood(key(2), Order::Chronological)
+                ..Slot::flood(key(2), PlaybackOrder::Chronological)
             },
         ],
     );
@@ -890,14 +904,14 @@ fn nothing_to_play_is_the_offline_slate_never_a_dead_channel() {
 fn flood_stops_at_the_next_fixed_start_and_flexible_starts_late_slots_at_once() {
     let slots = |flexible| {
         vec![
-            Slot::flood(key(1), Order::Chronological),
+            Slot::flood(key(1), PlaybackOrder::Chronological),
             Slot {
                 mode: Mode::One,
                 fixed_start: Some(FixedStart {
                     time: clock::parse_time("20:40").unwrap(),
                     flexible,
                 }),
-                ..Slot::flood(key(2), Order::Chronological)
+                ..Slot::flood(key(2), PlaybackOrder::Chronological)
             },
         ]
     };
@@ -927,7 +941,7 @@ fn flood_stops_at_the_next_fixed_start_and_flexible_starts_late_slots_at_once() 
             Slot {
                 mode: Mode::One,
                 fixed_start: None,
-                ..Slot::flood(key(1), Order::Chronological)
+                ..Slot::flood(key(1), PlaybackOrder::Chronological)
             },
             slots(true).remove(1),
         ],
@@ -964,7 +978,7 @@ fn a_busy_week_is_contiguous_and_resumable_everywhere() {
                     mid_roll: Some(4),
                     ..Fillers::default()
                 },
-                ..Slot::flood(key(1), Order::ShuffleInOrder)
+                ..Slot::flood(key(1), PlaybackOrder::ShuffleInOrder)
             },
             Slot {
                 mode: Mode::One,
@@ -972,29 +986,29 @@ fn a_busy_week_is_contiguous_and_resumable_everywhere() {
                     time: clock::parse_time("19:00").unwrap(),
                     flexible: false,
                 }),
-                ..Slot::flood(key(3), Order::Chronological)
+                ..Slot::flood(key(3), PlaybackOrder::Chronological)
             },
             Slot {
                 mode: Mode::Duration {
                     duration_ms: 150 * MIN,
-                    tail: Tail::Filler,
+                    tail: TailMode::Filler,
                 },
                 fillers: Fillers {
                     tail: Some(4),
                     post_roll: Some(4),
                     ..Fillers::default()
                 },
-                ..Slot::flood(key(2), Order::Random)
+                ..Slot::flood(key(2), PlaybackOrder::Random)
             },
             Slot {
                 mode: Mode::Multiple(3),
-                ..Slot::flood(key(2), Order::Shuffled)
+                ..Slot::flood(key(2), PlaybackOrder::Shuffled)
             },
         ],
     );
     case.presets = vec![
-        preset(4, FillerMode::Count(2), Order::Shuffled),
-        preset(5, FillerMode::Pad(30), Order::Random),
+        preset(4, FillerMode::Count(2), PlaybackOrder::Shuffled),
+        preset(5, FillerMode::Pad(30), PlaybackOrder::Random),
     ];
     case.channel_fillers = Fillers {
         fallback: Some(5),
@@ -1043,7 +1057,10 @@ fn random_start_point_starts_each_content_at_a_seeded_place() {
             .collect(),
     )]);
     let first = |seed, random_start_point| {
-        let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), Order::Chronological)]);
+        let mut case = Case::new(
+            lib.clone(),
+            vec![Slot::flood(key(1), PlaybackOrder::Chronological)],
+        );
         case.seed = seed;
         case.random_start_point = random_start_point;
         content_ids(&case.build(T0, T0 + 60 * MIN))
@@ -1061,7 +1078,7 @@ fn shuffled_schedule_items_play_each_slot_once_per_pass_in_a_seeded_order() {
     let slots: Vec<Slot> = (1..=4)
         .map(|k| Slot {
             mode: Mode::One,
-            ..Slot::flood(key(k), Order::Chronological)
+            ..Slot::flood(key(k), PlaybackOrder::Chronological)
         })
         .collect();
     let lib = library(
@@ -1087,10 +1104,10 @@ fn a_ten_thousand_item_content_builds_a_week_quickly() {
         .map(|i| media(i, &format!("Clip {i:05}"), 1 + i % 7))
         .collect();
     for order in [
-        Order::Shuffled,
-        Order::SeasonEpisode,
-        Order::ShuffleInOrder,
-        Order::Random,
+        PlaybackOrder::Shuffled,
+        PlaybackOrder::SeasonEpisode,
+        PlaybackOrder::ShuffleInOrder,
+        PlaybackOrder::Random,
     ] {
         let case = Case::new(
             library(vec![(key(1), items.clone())]),
@@ -1202,7 +1219,11 @@ fn parts_together(ids: &[i64]) -> bool {
 #[test]
 fn multi_part_episodes_stay_together_in_every_shuffling_order() {
     let lib = library(vec![(key(1), multi_part_show())]);
-    for order in [Order::Shuffled, Order::Random, Order::ShuffleInOrder] {
+    for order in [
+        PlaybackOrder::Shuffled,
+        PlaybackOrder::Random,
+        PlaybackOrder::ShuffleInOrder,
+    ] {
         let mut n_split_without = 0;
         for seed in 1..=20 {
             let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), order)]);
@@ -1222,7 +1243,10 @@ fn multi_part_episodes_stay_together_in_every_shuffling_order() {
         );
     }
     // Sorted orders keep them together anyway; the flag changes nothing there.
-    let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), Order::SeasonEpisode)]);
+    let mut case = Case::new(
+        lib.clone(),
+        vec![Slot::flood(key(1), PlaybackOrder::SeasonEpisode)],
+    );
     case.keep_multi_part = true;
     let ids = media_ids(&case.build(T0, T0 + 10 * 60 * MIN));
     assert_eq!(ids[..10], [21, 22, 23, 24, 1, 2, 3, 4, 5, 6]);
@@ -1232,7 +1256,7 @@ fn multi_part_episodes_stay_together_in_every_shuffling_order() {
 fn multi_part_shuffle_snapshot() {
     let mut case = Case::new(
         library(vec![(key(1), multi_part_show())]),
-        vec![Slot::flood(key(1), Order::Shuffled)],
+        vec![Slot::flood(key(1), PlaybackOrder::Shuffled)],
     );
     case.keep_multi_part = true;
     let ids = media_ids(&case.build(T0, T0 + 15 * 20 * MIN));
@@ -1257,7 +1281,7 @@ fn daily_reset_restarts_the_schedule_each_day_across_a_dst_change() {
         .collect();
     let one = |k| Slot {
         mode: Mode::One,
-        ..Slot::flood(key(k), Order::SeasonEpisode)
+        ..Slot::flood(key(k), PlaybackOrder::SeasonEpisode)
     };
     let mut case = Case::new(
         library(vec![(key(1), alpha), (key(2), beta)]),
@@ -1326,7 +1350,7 @@ fn each_day_after_a_reset_shuffles_anew() {
         .collect();
     let mut case = Case::new(
         library(vec![(key(1), shows)]),
-        vec![Slot::flood(key(1), Order::Shuffled)],
+        vec![Slot::flood(key(1), PlaybackOrder::Shuffled)],
     );
     case.daily_reset = clock::parse_time("00:00");
     let day = 24 * 60 * MIN;
@@ -1349,7 +1373,11 @@ fn each_day_after_a_reset_shuffles_anew() {
 #[test]
 fn a_random_start_point_never_lands_inside_a_multi_part_episode() {
     let lib = library(vec![(key(1), multi_part_show())]);
-    for order in [Order::SeasonEpisode, Order::Shuffled, Order::ShuffleInOrder] {
+    for order in [
+        PlaybackOrder::SeasonEpisode,
+        PlaybackOrder::Shuffled,
+        PlaybackOrder::ShuffleInOrder,
+    ] {
         let mut n_split_without = 0;
         for seed in 1..=30 {
             let mut case = Case::new(lib.clone(), vec![Slot::flood(key(1), order)]);

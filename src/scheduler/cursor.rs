@@ -9,6 +9,7 @@ use rusqlite::{params, Row};
 use smol_str::SmolStr;
 
 use crate::db::{optional, Db, DbError};
+use crate::kinds::MediaSource;
 use crate::time::UnixMs;
 
 /// What FFmpeg reads for one programme.
@@ -150,14 +151,29 @@ fn programme_from_row(row: &Row<'_>) -> rusqlite::Result<Programme> {
     let url: Option<String> = row.get(8)?;
     let path_bytes: Option<Vec<u8>> = row.get(9)?;
     let is_missing: Option<bool> = row.get(10)?;
-    let input = match (source.as_deref(), url, path_bytes) {
+    let source = match source.as_deref().map(str::parse::<MediaSource>) {
+        None => None,
+        Some(Ok(source)) => Some(source),
+        // The importer refuses such a value; one written by hand plays the slate (it could
+        // be anything), and the log names the item.
+        Some(Err(err)) => {
+            let playout_item: i64 = row.get(0)?;
+            tracing::warn!(
+                playout_item,
+                %err,
+                "media source unreadable; playing the slate"
+            );
+            None
+        }
+    };
+    let input = match (source, url, path_bytes) {
         (_, _, _) if is_missing == Some(true) => Input::Offline,
         (None, _, _) => Input::Offline,
-        (Some("generated"), Some(url), _) => Input::Generated(url),
-        (Some("local"), _, Some(bytes)) => {
+        (Some(MediaSource::Generated), Some(url), _) => Input::Generated(url),
+        (Some(MediaSource::Local), _, Some(bytes)) => {
             Input::File(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
         }
-        (Some("local"), Some(url), None) => Input::File(PathBuf::from(url)),
+        (Some(MediaSource::Local), Some(url), None) => Input::File(PathBuf::from(url)),
         (Some(_), Some(url), _) => Input::Url(url),
         (Some(_), None, _) => Input::Offline,
     };

@@ -11,6 +11,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::DbError;
+use crate::kinds::PlayoutSource;
 
 /// The longest mirror chain followed (a mirror of a mirror of ...). The API refuses longer
 /// chains and cycles; the bound also stops a cycle that reached the database some other way.
@@ -39,12 +40,25 @@ fn mirror_settings(conn: &Connection, channel_id: i64) -> Result<Option<Link>, D
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    Ok(match row {
-        Some((kind, source, offset_s)) if kind == "mirror" => Some(Link {
+    let Some((text, source, offset_s)) = row else {
+        return Ok(None);
+    };
+    let kind = text.parse::<PlayoutSource>().unwrap_or_else(|err| {
+        // The API and the importer refuse such a value; one written by hand keeps the
+        // column's default (the channel builds its own timeline), and the log says so.
+        tracing::warn!(
+            channel = channel_id,
+            %err,
+            "playout_source unreadable; treated as generated"
+        );
+        PlayoutSource::Generated
+    });
+    Ok(match kind {
+        PlayoutSource::Mirror => Some(Link {
             source,
             offset_ms: offset_s.unwrap_or(0) * 1000,
         }),
-        _ => None,
+        PlayoutSource::Generated => None,
     })
 }
 

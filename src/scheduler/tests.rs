@@ -204,3 +204,36 @@ fn a_timeline_without_anchors_is_continued_never_overlapped() {
     extend(&t.db, NOW + 3 * DAY);
     assert_contiguous(&rows(&t.db));
 }
+
+#[test]
+fn a_schedule_item_that_does_not_decode_is_left_out_not_guessed() {
+    let t = demo_db("bad-row");
+    extend(&t.db, NOW);
+    let before = rows(&t.db);
+    // A second item the API would refuse (a misspelt order), written straight to SQLite:
+    // the rebuild leaves it out (with a warning naming it) instead of playing it as
+    // chronological, so the timeline is the demo's alone, as before (the horizon, a minute
+    // further, may gain a tail).
+    t.db.write_blocking(|conn| {
+        conn.execute(
+            "INSERT INTO schedule_items (schedule_id, position, collection_type, collection_id,
+                 playback_order, playout_mode, created_at_ms, updated_at_ms)
+             SELECT schedule_id, position + 1, collection_type, collection_id, 'backwards',
+                 'one', 0, 0
+             FROM schedule_items",
+            [],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    let slots =
+        t.db.write_blocking(|conn| Ok(super::inputs::load(conn, 1)?.unwrap().slots))
+            .unwrap();
+    assert_eq!(slots.len(), 1, "{slots:?}");
+    rebuild(&t.db, NOW + 60_000);
+    let after = rows(&t.db);
+    assert!(
+        after.len() >= before.len() && after[..before.len()] == before[..],
+        "the rebuild changed what was built"
+    );
+}

@@ -6,6 +6,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::db::DbError;
+use crate::kinds::HistoryStatus;
 use crate::playout::{self, Anchor, Input, Item};
 
 use super::inputs;
@@ -435,8 +436,16 @@ pub fn skip(
     tx.execute(
         "INSERT INTO playout_history (playout_id, media_item_id, title, source_url,
              started_at_ms, finished_at_ms, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'skipped')",
-        params![playout_id, media_id, title, source_url, start_ms, new_finish],
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            playout_id,
+            media_id,
+            title,
+            source_url,
+            start_ms,
+            new_finish,
+            HistoryStatus::Skipped.as_str()
+        ],
     )?;
     if let Some(channel_id) = mirror::playout_channel(&tx, playout_id)? {
         mirror::sync_mirrors_of(&tx, channel_id, now_ms)?;
@@ -458,9 +467,9 @@ pub fn retire_finished(conn: &mut Connection, now_ms: i64) -> Result<usize, DbEr
     tx.execute(
         "INSERT INTO playout_history (playout_id, media_item_id, title, source_url,
              started_at_ms, finished_at_ms, status)
-         SELECT playout_id, media_item_id, title, source_url, start_ms, finish_ms, 'played'
+         SELECT playout_id, media_item_id, title, source_url, start_ms, finish_ms, ?2
          FROM playout_items WHERE finish_ms <= ?1",
-        [cutoff],
+        params![cutoff, HistoryStatus::Played.as_str()],
     )?;
     let n = tx.execute("DELETE FROM playout_items WHERE finish_ms <= ?1", [cutoff])?;
     tx.execute(

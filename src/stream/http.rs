@@ -16,6 +16,7 @@ use hyper::StatusCode;
 use super::manager::TuneError;
 use crate::app::App;
 use crate::http::{ApiError, ApiResult, Body, Req, Response};
+use crate::kinds::is_channel_number;
 use crate::scheduler::cursor::{self, ChannelInfo, Input};
 
 /// How long a first playlist fetch waits for the first segment of a channel it started.
@@ -36,16 +37,6 @@ impl From<TuneError> for ApiError {
             TuneError::FfmpegUnchecked => ApiError::unavailable(err, 1),
         }
     }
-}
-
-/// A channel number as API.md defines it: `^\d+(\.\d+)?$`.
-pub fn is_channel_number(s: &str) -> bool {
-    let (whole, frac) = match s.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (s, None),
-    };
-    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    digits(whole) && frac.is_none_or(digits)
 }
 
 async fn enabled_channel(app: &App, number: &str) -> Result<ChannelInfo, ApiError> {
@@ -309,19 +300,4 @@ async fn raw_media_item(app: &Arc<App>, req: &mut Req, media_id: i64) -> ApiResu
         );
     }
     Ok(resp)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn channel_numbers() {
-        for good in ["1", "100", "5.1", "0012.30"] {
-            assert!(is_channel_number(good), "{good}");
-        }
-        for bad in ["", "a", "1.", ".1", "1.2.3", "-1", "1e3", "５", " 1"] {
-            assert!(!is_channel_number(bad), "{bad}");
-        }
-    }
 }

@@ -38,25 +38,17 @@ pub const LEADER_MAX_BEHIND_CHUNKS: u64 = RING_CHUNKS as u64 / 2;
 /// wake-up per viewer read would put work on the send path).
 pub const LEADER_POLL: Duration = Duration::from_millis(20);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Realtime,
-    Burst,
-    Adaptive,
-    Disabled,
-}
+/// The setting's modes are the pacer's: one enum (`kinds::ThrottleMode`), decoded when the
+/// settings are read, so a stored typo cannot reach here.
+pub use crate::kinds::ThrottleMode as Mode;
 
 impl Mode {
-    /// From the settings; an unknown stored mode (the API refuses one) is realtime.
+    /// The mode in effect: `enabled: false` is disabled whatever `mode` says.
     pub fn from_settings(s: &crate::settings::StreamThrottler) -> Mode {
-        if !s.enabled {
-            return Mode::Disabled;
-        }
-        match s.mode.as_str() {
-            "burst" => Mode::Burst,
-            "adaptive" => Mode::Adaptive,
-            "disabled" => Mode::Disabled,
-            _ => Mode::Realtime,
+        if s.enabled {
+            s.mode
+        } else {
+            Mode::Disabled
         }
     }
 }
@@ -159,10 +151,10 @@ mod tests {
     use super::*;
     use crate::settings::StreamThrottler;
 
-    fn settings(enabled: bool, mode: &str) -> StreamThrottler {
+    fn settings(enabled: bool, mode: Mode) -> StreamThrottler {
         StreamThrottler {
             enabled,
-            mode: mode.into(),
+            mode,
             ..StreamThrottler::default()
         }
     }
@@ -173,23 +165,10 @@ mod tests {
             Mode::from_settings(&StreamThrottler::default()),
             Mode::Realtime
         );
-        assert_eq!(Mode::from_settings(&settings(true, "burst")), Mode::Burst);
-        assert_eq!(
-            Mode::from_settings(&settings(true, "adaptive")),
-            Mode::Adaptive
-        );
-        assert_eq!(
-            Mode::from_settings(&settings(true, "disabled")),
-            Mode::Disabled
-        );
-        assert_eq!(
-            Mode::from_settings(&settings(false, "burst")),
-            Mode::Disabled
-        );
-        assert_eq!(
-            Mode::from_settings(&settings(true, "bogus")),
-            Mode::Realtime
-        );
+        for mode in Mode::ALL {
+            assert_eq!(Mode::from_settings(&settings(true, *mode)), *mode);
+            assert_eq!(Mode::from_settings(&settings(false, *mode)), Mode::Disabled);
+        }
     }
 
     #[test]

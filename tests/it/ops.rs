@@ -479,6 +479,83 @@ fn a_half_valid_import_applies_nothing_and_lists_every_error() {
     assert_eq!(c.get("/api/import").status, 405);
 }
 
+/// The parts of an export that say what the box holds (`exported_at` aside).
+fn contents(doc: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
+    (doc["tables"].clone(), doc["settings"].clone())
+}
+
+#[test]
+fn an_import_with_a_bogus_enum_value_names_it_and_writes_nothing() {
+    let server = TestServer::start();
+    let c = server.client();
+    let before = c.get("/api/export").json();
+    let mut doc = before.clone();
+    // A change that would show if anything were written, beside the bad value.
+    doc["tables"]["channels"][0]["name"] = json!("Renamed");
+    let items = doc["tables"]["schedule_items"].as_array_mut().unwrap();
+    assert!(!items.is_empty(), "the demo has a schedule item");
+    let last = items.len() - 1;
+    items[last]["guide_mode"] = json!("bogus");
+    let r = c.post_json("/api/import", &doc);
+    assert_eq!(r.status, 422, "{}", r.text());
+    let detail = r.detail();
+    assert!(
+        detail.starts_with("nothing was imported; 1 error(s): "),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(&format!(
+            "schedule_items[{last}].guide_mode: unknown value \"bogus\" (expected one of: normal, custom, hide)"
+        )),
+        "{detail}"
+    );
+    assert_eq!(
+        contents(&c.get("/api/export").json()),
+        contents(&before),
+        "a refused import changed something"
+    );
+    // The same document with the value fixed goes in whole.
+    doc["tables"]["schedule_items"][last]["guide_mode"] = json!("normal");
+    let r = c.post_json("/api/import", &doc);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        c.get("/api/export").json()["tables"]["channels"][0]["name"],
+        "Renamed"
+    );
+}
+
+#[test]
+fn an_import_with_a_setting_out_of_bounds_names_it_and_writes_nothing() {
+    let server = TestServer::start();
+    let c = server.client();
+    let before = c.get("/api/export").json();
+    let mut doc = before.clone();
+    doc["tables"]["channels"][0]["name"] = json!("Renamed");
+    doc["settings"]["hdhomerun"]["friendly_name"] = json!("Den");
+    doc["settings"]["playout"]["days_to_build"] = json!(99);
+    let r = c.post_json("/api/import", &doc);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(
+        r.detail(),
+        "nothing was imported; 1 error(s): settings.playout.days_to_build: must be between 1 and 14"
+    );
+    assert_eq!(
+        contents(&c.get("/api/export").json()),
+        contents(&before),
+        "a refused import changed something"
+    );
+    assert_eq!(
+        c.get("/api/settings/hdhomerun").json()["friendly_name"],
+        before["settings"]["hdhomerun"]["friendly_name"]
+    );
+    // The settings API holds the same bound, worded for its section.
+    let r = c.put_json("/api/settings/playout", &json!({"days_to_build": 99}));
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (422, "days_to_build: must be between 1 and 14")
+    );
+}
+
 #[test]
 fn metrics_and_dashboard_report_a_live_stream() {
     use std::io::Read;
