@@ -817,6 +817,69 @@ mod tests {
             .assert_eq(&render(&command(&hw, &small(), &job)));
     }
 
+    /// The sources and profile options the snapshots above leave out: a URL with a seek and
+    /// no video, the Offline input in mono with threads, deinterlace and crop, and a titled
+    /// test pattern stretched.
+    #[test]
+    fn other_sources_and_profile_options() {
+        let url = Input::Url("http://nas/a.mp3".into());
+        let audio_only = MediaInfo {
+            video_codec: None,
+            width: None,
+            height: None,
+            frame_rate: None,
+            ..h264_file()
+        };
+        let job = Job {
+            source: Source::Media {
+                input: &url,
+                media: &audio_only,
+                title: "A",
+            },
+            seek_ms: 61_005,
+            duration_ms: Some(0),
+        };
+        expect!["-hide_banner -nostdin -nostats -loglevel warning -reconnect 1 -reconnect_streamed 1 -reconnect_delay_max 5 -ss 61.005 -i http://nas/a.mp3 -f lavfi -i color=c=black:s=320x240:r=25 -map 1:v:0 -map 0:a:0 -t 0.001 -vf scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"].assert_eq(&render(&command(&board("generic"), &small(), &job)));
+
+        let offline = Input::Offline;
+        let media = MediaInfo::default();
+        let mut hw = board("generic");
+        hw.threads = 2;
+        let profile = OutputProfile {
+            audio_channels: 1,
+            deinterlace: true,
+            scaling_mode: "crop".into(),
+            ..small()
+        };
+        let job = Job {
+            source: Source::Media {
+                input: &offline,
+                media: &media,
+                title: "ignored",
+            },
+            seek_ms: 0,
+            duration_ms: None,
+        };
+        expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -f lavfi -i color=c=0x1c2430:s=320x240:r=25 -f lavfi -i anullsrc=r=48000:cl=mono -map 0:v:0 -map 1:a:0 -vf yadif,scale=320:240:force_original_aspect_ratio=increase,crop=320:240,setsar=1,fps=25,drawtext=text='Offline':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h/8,drawtext=text='%{localtime\:%X}':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h*3/4,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -threads 2 -af aresample=async=1 -c:a aac -b:a 128k -ac 1 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]].assert_eq(&render(&command(&hw, &profile, &job)));
+
+        let generated = Input::Generated("generated://demo/9".into());
+        let profile = OutputProfile {
+            scaling_mode: "stretch".into(),
+            framerate: 0,
+            ..small()
+        };
+        let job = Job {
+            source: Source::Media {
+                input: &generated,
+                media: &media,
+                title: "Tom's \"Show\": 1/2",
+            },
+            seek_ms: 0,
+            duration_ms: Some(1),
+        };
+        expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -f lavfi -i testsrc2=size=320x240:rate=1 -f lavfi -i sine=frequency=1320:sample_rate=48000 -map 0:v:0 -map 1:a:0 -t 0.001 -vf scale=320:240,setsar=1,fps=1,drawtext=text='Toms Show 12':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h/8,drawtext=text='%{localtime\:%X}':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h*3/4,format=yuv420p -c:v h264_v4l2m2m -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 2 -keyint_min 2 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]].assert_eq(&render(&command(&board("rpi4"), &profile, &job)));
+    }
+
     #[test]
     fn stderr_tail_keeps_the_last_lines() {
         let tail = StderrTail::default();
