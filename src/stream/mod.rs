@@ -3,7 +3,8 @@
 //!
 //! - `ts`: packet views, PAT/PMT, timestamps; `splicer`: items joined into one stream.
 //! - `ring`: the zero-copy fan-out; `hls`: segments cut from it in memory.
-//! - `ffmpeg`: the command builder and child processes; `pool`: the tuners;
+//! - `ffmpeg`: the encoder, the command builder, child processes and the start-up probe;
+//!   `pool`: the tuners;
 //!   `breaker`: failures, backoff and the circuit breaker; `restart`: the restart gate
 //!   (per-channel cooldown, all-channel rate).
 //! - `pacing`: the stream_throttler modes (how far ahead a feeder may run).
