@@ -1,7 +1,8 @@
 //! The streaming engine: one FFmpeg per tuned channel, spliced into one continuous MPEG-TS,
 //! fanned out to every viewer from a zero-copy ring buffer.
 //!
-//! - `ts`: packet views, PAT/PMT, timestamps; `splicer`: items joined into one stream.
+//! - `ts`: packet views, PAT/PMT, timestamps; `ticks`: the 90 kHz and 27 MHz clocks as
+//!   types; `splicer`: items joined into one stream.
 //! - `ring`: the zero-copy fan-out; `hls`: segments cut from it in memory.
 //! - `ffmpeg`: the encoder, the command builder, child processes and the start-up probe;
 //!   `pool`: the tuners;
@@ -28,6 +29,7 @@ pub mod raw;
 pub mod restart;
 pub mod ring;
 pub mod splicer;
+pub mod ticks;
 pub mod ts;
 
 pub use manager::Manager;
