@@ -404,10 +404,9 @@ impl Manager {
             .iter()
             .map(|ch| {
                 let s = &ch.stats;
-                let last = s.last_output_ms.load(Ordering::Relaxed);
+                let last = s.last_output_ms();
                 let now_playing = ch.now_playing();
                 let breaker_code = s.breaker_code.load(Ordering::Relaxed) as u8;
-                let pid = s.ffmpeg_pid.load(Ordering::Relaxed);
                 ChannelSnapshot {
                     channel_id: ch.id,
                     number: ch.number.to_string(),
@@ -429,13 +428,12 @@ impl Manager {
                         _ => "closed",
                     },
                     breaker_code,
-                    last_output_ms: (last > 0).then_some(last),
-                    last_output_seconds_ago: (last > 0)
-                        .then(|| (now - last).max(0) as f64 / 1000.0),
+                    last_output_ms: last,
+                    last_output_seconds_ago: last.map(|last| (now - last).max(0) as f64 / 1000.0),
                     current_item_id: now_playing.item_id,
                     current_title: now_playing.title,
                     on_slate: now_playing.slate,
-                    ffmpeg_pid: (pid > 0).then_some(pid),
+                    ffmpeg_pid: s.ffmpeg_pid(),
                     stderr_tail: ch.stderr.lines(),
                     hls_segments: ch.hls.n_segments(),
                 }
