@@ -579,10 +579,12 @@ impl Splicer {
             self.stats.n_packets_dropped += 1;
             return;
         };
+        // Read before the ADTS walk, as the unsplit step did: the other order runs the same
+        // instructions but measured ~4% slower in `benches/ts_splice.rs`.
+        let timing = Timing::of(p, Some(pid) == self.in_pcr_pid);
         if self.tracks[slot].stream_type == 0x0f {
             self.tracks[slot].adts.packet(p);
         }
-        let timing = Timing::of(p, Some(pid) == self.in_pcr_pid);
         self.retime(slot, timing, chunk, sink);
     }
 
