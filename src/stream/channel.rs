@@ -12,6 +12,7 @@
 //!
 //! It reads the timeline only through `scheduler::cursor`; it knows no SQL and no HTTP.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -90,6 +91,28 @@ const PLAYED_MS: i64 = 2000;
 const SKIPPED_ITEMS_MAX: usize = 16;
 /// A stream more than this behind the wall clock (after an outage) jumps back to "now".
 const RESYNC_BEHIND_MS: i64 = 3000;
+/// A prestarted FFmpeg plays on from the stream's position when it was planned to start
+/// within this of it (a splice drifts a few ms per item); further off, it is stopped and
+/// the position planned afresh.
+const PRESTART_MATCH_MS: i64 = 1500;
+/// After its stdout's end, FFmpeg gets this long to exit before it is stopped.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+/// An exit 0 counts as a success when the run moved the stream on by this much, or ended
+/// within `END_SLACK_MS` of its planned end (seeking past the end of a file shorter than
+/// its slot exits 0 with nothing to show).
+const MIN_PROGRESS_MS: i64 = 500;
+const END_SLACK_MS: i64 = 1000;
+/// The slate played when the playout cannot be read; it is read again after it.
+const UNREADABLE_SLATE_MS: i64 = 5000;
+/// The slate while the breaker is open lasts at least this (then the breaker is asked
+/// again), however soon the breaker says it closes.
+const BREAKER_SLATE_MIN_MS: i64 = 1000;
+/// Programmes read to plan a run: the one playing, the next (where an Offline slate ends)
+/// and one more.
+const PLAN_PROGRAMMES: usize = 3;
+/// Programmes read when the timeline changed: one more than `PLAN_PROGRAMMES`, as the
+/// read starts inside the running plan, which may be a programme before the position.
+const FOLLOW_PROGRAMMES: usize = 4;
 /// Most viewers one channel can have whatever the setting says (ring reader slots).
 pub const MAX_READERS: u16 = 256;
 
@@ -102,10 +125,36 @@ pub struct Stats {
     pub restarts: AtomicU64,
     pub failures: AtomicU64,
     pub items: AtomicU64,
-    pub last_output_ms: AtomicI64,
-    pub ffmpeg_pid: AtomicU32,
+    /// Wall-clock ms of the last chunk out, 0 before the first (read: `last_output_ms`).
+    last_output_ms: AtomicI64,
+    /// The running FFmpeg's pid, 0 before the first (read: `ffmpeg_pid`).
+    ffmpeg_pid: AtomicU32,
     pub breaker_code: AtomicU32,
     pub recent_failures: AtomicU32,
+}
+
+impl Stats {
+    /// When the last chunk went out; `None` before the first. In the atomic, 0 is "none":
+    /// no chunk goes out at the epoch.
+    pub fn last_output_ms(&self) -> Option<UnixMs> {
+        let at_ms = self.last_output_ms.load(Ordering::Relaxed);
+        (at_ms > 0).then_some(at_ms)
+    }
+
+    fn output_at(&self, now: UnixMs) {
+        self.last_output_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// The pid of the channel's current FFmpeg; `None` before the first. In the atomic, 0
+    /// is "none": no process has pid 0.
+    pub fn ffmpeg_pid(&self) -> Option<u32> {
+        let pid = self.ffmpeg_pid.load(Ordering::Relaxed);
+        (pid > 0).then_some(pid)
+    }
+
+    fn ffmpeg_started(&self, pid: u32) {
+        self.ffmpeg_pid.store(pid, Ordering::Relaxed);
+    }
 }
 
 /// What the channel is sending now.
@@ -131,9 +180,7 @@ pub struct Channel {
     pub now_playing: Mutex<NowPlaying>,
     /// Viewers attached (changed under the manager's lock when attaching).
     viewers: AtomicU32,
-    /// When the last viewer left (ms since `created`), or -1 while someone watches.
-    idle_since_ms: AtomicI64,
-    created: Instant,
+    idle: IdleClock,
     stopping: AtomicBool,
     stop: Notify,
     /// Woken when the channel's stored timeline changed (`changes`); a wake while the feeder
@@ -157,8 +204,7 @@ impl Channel {
             stderr: Arc::new(StderrTail::default()),
             now_playing: Mutex::new(NowPlaying::default()),
             viewers: AtomicU32::new(0),
-            idle_since_ms: AtomicI64::new(0),
-            created: Instant::now(),
+            idle: IdleClock::new(),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
             timeline: Notify::new(),
@@ -196,7 +242,7 @@ impl Channel {
     pub(super) fn attach(self: &Arc<Self>) -> Option<Viewer> {
         let cursor = self.ring.attach()?;
         self.viewers.fetch_add(1, Ordering::AcqRel);
-        self.idle_since_ms.store(-1, Ordering::Release);
+        self.idle.watched();
         Some(Viewer {
             channel: self.clone(),
             cursor: Some(cursor),
@@ -205,8 +251,7 @@ impl Channel {
 
     fn viewer_left(&self) {
         if self.viewers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.idle_since_ms
-                .store(self.created.elapsed().as_millis() as i64, Ordering::Release);
+            self.idle.left();
         }
     }
 
@@ -215,15 +260,7 @@ impl Channel {
         if self.viewers() > 0 {
             return None;
         }
-        let since = self.idle_since_ms.load(Ordering::Acquire);
-        if since < 0 {
-            return None;
-        }
-        Some(
-            self.created
-                .elapsed()
-                .saturating_sub(Duration::from_millis(since as u64)),
-        )
+        self.idle.idle_for()
     }
 
     pub fn now_playing(&self) -> NowPlaying {
@@ -231,6 +268,50 @@ impl Channel {
             .lock()
             .map(|n| n.clone())
             .unwrap_or_default()
+    }
+}
+
+/// When the last TS viewer left, read by the idle check without a lock. One atomic holds
+/// milliseconds since `created`, or `WATCHED` while someone watches; only these methods
+/// know that encoding. A new channel counts as idle since its creation (a tune that never
+/// attaches a viewer still ends after the grace period).
+struct IdleClock {
+    created: Instant,
+    left_at_ms: AtomicU64,
+}
+
+impl IdleClock {
+    /// `left_at_ms` while a viewer watches (no real time: a channel would run 584 million
+    /// years to reach it).
+    const WATCHED: u64 = u64::MAX;
+
+    fn new() -> IdleClock {
+        IdleClock {
+            created: Instant::now(),
+            left_at_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn watched(&self) {
+        self.left_at_ms.store(Self::WATCHED, Ordering::Release);
+    }
+
+    /// The last viewer left now.
+    fn left(&self) {
+        let at_ms = self.created.elapsed().as_millis() as u64;
+        self.left_at_ms.store(at_ms, Ordering::Release);
+    }
+
+    /// How long since the last viewer left; `None` while one watches.
+    fn idle_for(&self) -> Option<Duration> {
+        match self.left_at_ms.load(Ordering::Acquire) {
+            Self::WATCHED => None,
+            at_ms => Some(
+                self.created
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(at_ms)),
+            ),
+        }
     }
 }
 
@@ -317,10 +398,7 @@ impl Out<'_> {
             .hls
             .on_chunk(&chunk, w.keyframe, self.stream_ms, now);
         self.channel.ring.publish(chunk, w.keyframe);
-        self.channel
-            .stats
-            .last_output_ms
-            .store(now, Ordering::Relaxed);
+        self.channel.stats.output_at(now);
         w.keyframe = false;
         w.n_packets = 0;
     }
@@ -431,6 +509,10 @@ fn follow(plan: &Plan, programmes: &[Programme], pos: UnixMs) -> Follow {
     }
 }
 
+/// One FFmpeg run and the plan it plays. `plan.end_ms` and `handover_from` move together:
+/// a planned cut (long run, changed timeline) moves `end_ms` to the cut and keeps the
+/// programme's own end in `handover_from`, and `timeline_cut` says which cut it is; a
+/// successor that fails to start puts all three back.
 struct Running {
     plan: Plan,
     process: Process,
@@ -450,6 +532,16 @@ enum Outcome {
     Stopped,
     /// A long run reached its cut; its successor is ready in `next`.
     HandedOver,
+}
+
+/// What the pump does at a planned cut.
+enum AtCut {
+    /// The old item ended on a whole frame (or could not get there): the successor plays.
+    HandedOver,
+    /// The packets read end inside a frame: read on, then look again.
+    ReadOn,
+    /// The successor did not start: the cut is dropped and this run plays on.
+    PlayOn,
 }
 
 /// Runs the channel until it is stopped, idle for the grace period, or the server stops.
@@ -509,6 +601,29 @@ pub async fn run(
     tracing::info!(channel = %channel.number, "channel stopped");
 }
 
+/// The feeder's state. Its fields move in groups:
+///
+/// - Fixed for the channel's life: `app`, `channel`, `hardware`, `tools`, `profile`,
+///   `shutdown`.
+/// - The output, advanced together by every read: `aligner` holds FFmpeg's bytes until
+///   they are whole packets, `splicer` retimes them, `writer` cuts them into ring chunks.
+///   The stream position is `origin_ms + splicer.elapsed_ms()`; `origin_ms` is set at the
+///   first output and moved only by a resync after an outage (`RESYNC_BEHIND_MS`).
+///   Between runs the splicer is flushed into the ring (`flush_into_ring`), then it and the
+///   aligner begin a new item.
+/// - The successor: `next`, at most one FFmpeg, started `PRESTART_MS` before the running
+///   plan's end (or at a planned cut); taken when its start is within `PRESTART_MATCH_MS`
+///   of the position, else stopped. `handover_retry_at` holds off a long-run handover
+///   whose successor failed to start.
+/// - Failures: `breaker` (every run), `failed_item` (one item's failures in a row; a
+///   success or `PLAYED_MS` of play resets it), `skipped` (items given up on, at most
+///   `SKIPPED_ITEMS_MAX`), and `retry_at` with `pending_restart`, set together by `failed`
+///   for a media item: the slate covers until `retry_at`, then `plan_at` asks the restart
+///   gate (`restart`) before the item plays again.
+/// - Timeline follow: `timeline_checked` is the last re-read; `timeline_due` is set only
+///   while a wake waits out `TIMELINE_RECHECK` after it (no wake is taken meanwhile).
+/// - `pacer`: how far ahead of the clock it may run; its mode follows the settings at
+///   each `IDLE_CHECK`.
 struct Feeder {
     app: Arc<App>,
     channel: Arc<Channel>,
@@ -580,145 +695,165 @@ impl Feeder {
     }
 
     async fn run(&mut self) {
-        loop {
-            if self.stopped() {
+        while !self.stopped() {
+            self.resync();
+            let pos = self.pos_ms();
+            let Some(mut running) = self.take_or_start(pos).await else {
+                continue;
+            };
+            self.begin(&running, pos);
+            let outcome = self.pump(&mut running).await;
+            if self.end(running, outcome, pos).await.is_break() {
                 return;
             }
-            // After an outage the stream has fallen behind: continue from "now" (a jump
-            // in content; the timestamps stay continuous).
-            let behind = now_ms() - self.pos_ms();
-            if let (Some(origin), true) = (self.origin_ms.as_mut(), behind > RESYNC_BEHIND_MS) {
-                *origin += behind;
-            }
-            let pos = self.pos_ms();
-            let running = match self.next.take() {
-                Some(next) if (next.plan.start_ms - pos).abs() <= 1500 => Some(next),
-                Some(stale) => {
-                    stale.process.stop().await;
-                    None
-                }
-                None => None,
-            };
-            let mut running = match running {
-                Some(r) => r,
-                None => {
-                    let plan = self.plan_at(pos).await;
-                    match self.start(plan) {
-                        Some(r) => r,
-                        None => {
-                            self.failed(None).await;
-                            continue;
-                        }
-                    }
-                }
-            };
-            self.splicer.begin_item();
-            self.aligner.reset();
-            self.channel.stats.items.fetch_add(1, Ordering::Relaxed);
-            self.channel
-                .stats
-                .ffmpeg_pid
-                .store(running.process.pid(), Ordering::Relaxed);
-            if let Ok(mut now) = self.channel.now_playing.lock() {
-                *now = NowPlaying {
-                    item_id: running.plan.item_id,
-                    title: running.plan.title.clone(),
-                    from_ms: pos,
-                    slate: matches!(running.plan.what, What::Slate(_)),
-                };
-            }
-            let outcome = self.pump(&mut running).await;
-            let Running {
-                plan,
-                mut process,
-                stdout,
-                n_bytes,
-                timeline_cut,
-                ..
-            } = running;
-            drop(stdout);
-            match outcome {
-                Outcome::HandedOver => {
-                    let stream_ms = self.splicer.elapsed_ms();
-                    let mut out = Out {
-                        writer: &mut self.writer,
-                        channel: &self.channel,
-                        stream_ms,
-                    };
-                    self.splicer.flush(&mut out);
-                    out.flush();
-                    self.app
-                        .streams
-                        .totals
-                        .ffmpeg_kills
-                        .fetch_add(1, Ordering::Relaxed);
-                    process.stop().await;
-                    self.breaker.record_success();
-                    self.failed_item = None;
-                    if timeline_cut {
-                        tracing::info!(channel = %self.channel.number, item = ?plan.item_id, "cut over to the changed timeline");
-                    } else {
-                        tracing::info!(channel = %self.channel.number, item = ?plan.item_id, "long FFmpeg run handed over to a fresh one");
-                    }
-                }
-                Outcome::Stopped => {
-                    self.app
-                        .streams
-                        .totals
-                        .ffmpeg_kills
-                        .fetch_add(1, Ordering::Relaxed);
-                    process.stop().await;
-                    return;
-                }
-                Outcome::Stalled => {
-                    let totals = &self.app.streams.totals;
-                    totals.ffmpeg_stalls.fetch_add(1, Ordering::Relaxed);
-                    totals.ffmpeg_kills.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(channel = %self.channel.number, item = ?plan.item_id, "ffmpeg stalled; restarting");
-                    process.stop().await;
-                    self.forgive_if_played(pos);
-                    self.failed(Some(&plan)).await;
-                }
-                Outcome::Eof => {
-                    // Let it flush its last packets into the splicer's pending buffer.
-                    let stream_ms = self.splicer.elapsed_ms();
-                    let mut out = Out {
-                        writer: &mut self.writer,
-                        channel: &self.channel,
-                        stream_ms,
-                    };
-                    self.splicer.flush(&mut out);
-                    out.flush();
-                    let status =
-                        match tokio::time::timeout(Duration::from_secs(2), process.wait()).await {
-                            Ok(Ok(status)) => Some(status),
-                            _ => {
-                                process.stop().await;
-                                None
-                            }
-                        };
-                    // Success is an exit 0 that moved the stream on (seeking past the end
-                    // of a file shorter than its slot exits 0 with nothing to show).
-                    let reached = self.pos_ms();
-                    let progressed = reached - pos >= 500 || reached >= plan.end_ms - 1000;
-                    let ok = status.is_some_and(|s| s.success()) && n_bytes > 0 && progressed;
-                    if ok {
-                        self.breaker.record_success();
-                        self.failed_item = None;
-                    } else {
-                        tracing::warn!(
-                            channel = %self.channel.number,
-                            item = ?plan.item_id,
-                            status = ?status,
-                            stderr = ?self.channel.stderr.lines(),
-                            "ffmpeg failed"
-                        );
-                        self.forgive_if_played(pos);
-                        self.failed(Some(&plan)).await;
-                    }
-                }
-            }
         }
+    }
+
+    /// After an outage the stream has fallen behind: continue from "now" (a jump in
+    /// content; the timestamps stay continuous).
+    fn resync(&mut self) {
+        let behind = now_ms() - self.pos_ms();
+        if let (Some(origin), true) = (self.origin_ms.as_mut(), behind > RESYNC_BEHIND_MS) {
+            *origin += behind;
+        }
+    }
+
+    /// The run that plays from `pos`: the prestarted one when it was planned to start
+    /// there, else a new one. `None` when FFmpeg could not start (the failure is counted
+    /// and its backoff waited out).
+    async fn take_or_start(&mut self, pos: UnixMs) -> Option<Running> {
+        match self.next.take() {
+            Some(next) if (next.plan.start_ms - pos).abs() <= PRESTART_MATCH_MS => {
+                return Some(next);
+            }
+            Some(stale) => {
+                stale.process.stop().await;
+            }
+            None => {}
+        }
+        let plan = self.plan_at(pos).await;
+        let running = self.start(plan);
+        if running.is_none() {
+            self.failed(None).await;
+        }
+        running
+    }
+
+    /// A run's output begins at stream time `pos`: a new item for the splicer, and what the
+    /// stats and `now_playing` show.
+    fn begin(&mut self, running: &Running, pos: UnixMs) {
+        self.splicer.begin_item();
+        self.aligner.reset();
+        self.channel.stats.items.fetch_add(1, Ordering::Relaxed);
+        self.channel.stats.ffmpeg_started(running.process.pid());
+        if let Ok(mut now) = self.channel.now_playing.lock() {
+            *now = NowPlaying {
+                item_id: running.plan.item_id,
+                title: running.plan.title.clone(),
+                from_ms: pos,
+                slate: matches!(running.plan.what, What::Slate(_)),
+            };
+        }
+    }
+
+    /// Ends the run that began at `pos`, as its `outcome` says; `Break` when the feeder
+    /// stops.
+    async fn end(&mut self, running: Running, outcome: Outcome, pos: UnixMs) -> ControlFlow<()> {
+        let Running {
+            plan,
+            process,
+            stdout,
+            n_bytes,
+            timeline_cut,
+            ..
+        } = running;
+        drop(stdout);
+        match outcome {
+            Outcome::HandedOver => {
+                self.flush_into_ring();
+                self.count_kill();
+                process.stop().await;
+                self.breaker.record_success();
+                self.failed_item = None;
+                if timeline_cut {
+                    tracing::info!(channel = %self.channel.number, item = ?plan.item_id, "cut over to the changed timeline");
+                } else {
+                    tracing::info!(channel = %self.channel.number, item = ?plan.item_id, "long FFmpeg run handed over to a fresh one");
+                }
+            }
+            Outcome::Stopped => {
+                self.count_kill();
+                process.stop().await;
+                return ControlFlow::Break(());
+            }
+            Outcome::Stalled => {
+                self.app
+                    .streams
+                    .totals
+                    .ffmpeg_stalls
+                    .fetch_add(1, Ordering::Relaxed);
+                self.count_kill();
+                tracing::warn!(channel = %self.channel.number, item = ?plan.item_id, "ffmpeg stalled; restarting");
+                process.stop().await;
+                self.forgive_if_played(pos);
+                self.failed(Some(&plan)).await;
+            }
+            Outcome::Eof => self.ended(&plan, process, n_bytes, pos).await,
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// FFmpeg's stdout ended: its last packets go out, then its exit decides between a
+    /// success and a failure.
+    async fn ended(&mut self, plan: &Plan, mut process: Process, n_bytes: u64, pos: UnixMs) {
+        // Let it flush its last packets into the splicer's pending buffer.
+        self.flush_into_ring();
+        let status = match tokio::time::timeout(EXIT_WAIT, process.wait()).await {
+            Ok(Ok(status)) => Some(status),
+            _ => {
+                process.stop().await;
+                None
+            }
+        };
+        let reached = self.pos_ms();
+        let progressed = reached - pos >= MIN_PROGRESS_MS || reached >= plan.end_ms - END_SLACK_MS;
+        let ok = status.is_some_and(|s| s.success()) && n_bytes > 0 && progressed;
+        if ok {
+            self.breaker.record_success();
+            self.failed_item = None;
+        } else {
+            tracing::warn!(
+                channel = %self.channel.number,
+                item = ?plan.item_id,
+                status = ?status,
+                stderr = ?self.channel.stderr.lines(),
+                "ffmpeg failed"
+            );
+            self.forgive_if_played(pos);
+            self.failed(Some(plan)).await;
+        }
+    }
+
+    /// Releases what the splicer still holds (an item that ended before its shift was
+    /// known) and the chunk being built into the ring: the run's output ends here.
+    fn flush_into_ring(&mut self) {
+        let stream_ms = self.splicer.elapsed_ms();
+        let mut out = Out {
+            writer: &mut self.writer,
+            channel: &self.channel,
+            stream_ms,
+        };
+        self.splicer.flush(&mut out);
+        out.flush();
+    }
+
+    /// An FFmpeg stopped by us (a handover, a stall, a stop, a stale prestart).
+    fn count_kill(&self) {
+        self.app
+            .streams
+            .totals
+            .ffmpeg_kills
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// A run that moved the stream on by `PLAYED_MS` before it failed did play its item:
@@ -733,42 +868,10 @@ impl Feeder {
     /// Counts a failure (breaker, per-item skip), then waits out the backoff.
     async fn failed(&mut self, plan: Option<&Plan>) {
         let now = Instant::now();
-        let cfg = self.breaker_config();
-        self.breaker.record_failure(now, cfg);
-        self.app
-            .streams
-            .totals
-            .ffmpeg_failures
-            .fetch_add(1, Ordering::Relaxed);
-        let stats = &self.channel.stats;
-        stats.failures.fetch_add(1, Ordering::Relaxed);
-        stats
-            .recent_failures
-            .store(self.breaker.recent_failures(now, cfg), Ordering::Relaxed);
-        let state = self.breaker.state(now);
-        stats
-            .breaker_code
-            .store(state.code() as u32, Ordering::Relaxed);
-        if let BreakerState::Open { .. } = state {
-            tracing::warn!(channel = %self.channel.number, "circuit breaker open: serving the slate");
-        }
-        let mut skipping = false;
-        if let Some(item_id) = plan.and_then(|p| p.item_id) {
-            let n = match self.failed_item {
-                Some((id, n)) if id == item_id => n + 1,
-                _ => 1,
-            };
-            self.failed_item = Some((item_id, n));
-            if n >= ITEM_FAILURES_TO_SKIP {
-                tracing::warn!(channel = %self.channel.number, item = item_id, "item unplayable; skipping it");
-                if self.skipped.is_full() {
-                    self.skipped.pop_front();
-                }
-                let _ = self.skipped.push_back(item_id);
-                self.failed_item = None;
-                skipping = true;
-            }
-        }
+        self.record_failure(now);
+        let skipping = plan
+            .and_then(|p| p.item_id)
+            .is_some_and(|item_id| self.count_item_failure(item_id));
         // Backoff spaces out retries of the same thing; a skipped item is not retried.
         // Meanwhile viewers get the slate, unless the slate (or the spawn) is what failed:
         // then there is nothing to show and the feeder just waits.
@@ -807,6 +910,49 @@ impl Feeder {
                 return;
             }
         }
+    }
+
+    /// A failure for the breaker, the totals and the channel's stats.
+    fn record_failure(&mut self, now: Instant) {
+        let cfg = self.breaker_config();
+        self.breaker.record_failure(now, cfg);
+        self.app
+            .streams
+            .totals
+            .ffmpeg_failures
+            .fetch_add(1, Ordering::Relaxed);
+        let stats = &self.channel.stats;
+        stats.failures.fetch_add(1, Ordering::Relaxed);
+        stats
+            .recent_failures
+            .store(self.breaker.recent_failures(now, cfg), Ordering::Relaxed);
+        let state = self.breaker.state(now);
+        stats
+            .breaker_code
+            .store(state.code() as u32, Ordering::Relaxed);
+        if let BreakerState::Open { .. } = state {
+            tracing::warn!(channel = %self.channel.number, "circuit breaker open: serving the slate");
+        }
+    }
+
+    /// One more failure of `item_id` in a row; true when that makes it unplayable (it is
+    /// then skipped for its slot).
+    fn count_item_failure(&mut self, item_id: i64) -> bool {
+        let n = match self.failed_item {
+            Some((id, n)) if id == item_id => n + 1,
+            _ => 1,
+        };
+        self.failed_item = Some((item_id, n));
+        if n < ITEM_FAILURES_TO_SKIP {
+            return false;
+        }
+        tracing::warn!(channel = %self.channel.number, item = item_id, "item unplayable; skipping it");
+        if self.skipped.is_full() {
+            self.skipped.pop_front();
+        }
+        let _ = self.skipped.push_back(item_id);
+        self.failed_item = None;
+        true
     }
 
     /// Waits `how_long`; false when the channel or the server stopped meanwhile.
@@ -862,11 +1008,12 @@ impl Feeder {
             seek_ms: 0,
             what: What::Slate(title),
         };
-        let programmes = match cursor::programmes(&self.app.db, self.channel.id, pos, 3).await {
+        let read = cursor::programmes(&self.app.db, self.channel.id, pos, PLAN_PROGRAMMES);
+        let programmes = match read.await {
             Ok(p) => p,
             Err(err) => {
                 tracing::warn!(channel = %self.channel.number, %err, "cannot read the playout");
-                return slate(TROUBLE, pos + 5000);
+                return slate(TROUBLE, pos + UNREADABLE_SLATE_MS);
             }
         };
         let Some(p) = current(&programmes, pos) else {
@@ -875,7 +1022,10 @@ impl Feeder {
         };
         if let BreakerState::Open { until } = breaker {
             let left = until.saturating_duration_since(now).as_millis() as i64;
-            return slate(TROUBLE, p.finish_ms.min(pos + left.max(1000)));
+            return slate(
+                TROUBLE,
+                p.finish_ms.min(pos + left.max(BREAKER_SLATE_MIN_MS)),
+            );
         }
         if let Some(retry_at) = self.retry_at.filter(|t| *t > now) {
             let left = retry_at.duration_since(now).as_millis() as i64;
@@ -956,42 +1106,15 @@ impl Feeder {
             if self.stopped() {
                 return Outcome::Stopped;
             }
-            // Start the next item's FFmpeg ahead of the boundary (or of a planned cut, which
-            // may be right now: it is started before the handover below looks for it).
-            if self.next.is_none() && self.pos_ms() >= running.plan.end_ms - PRESTART_MS {
-                let overrun = (self.pos_ms() - running.plan.end_ms).max(0);
-                let plan = self.plan_at(running.plan.end_ms + overrun).await;
-                self.next = self.start(plan);
-            }
+            self.prestart_if_due(running).await;
             if let (Some(end_ms), true) =
                 (running.handover_from, self.pos_ms() >= running.plan.end_ms)
             {
-                // The old item ends on a whole frame: up to the next frame start, read
-                // further if need be (a frame is tens of ms), but never for long.
-                let overrun = self.pos_ms() - running.plan.end_ms;
-                if self.next.is_some()
-                    && (self.splice_to_frame_end(running) || overrun > MAX_FRAME_END_MS)
-                {
-                    return Outcome::HandedOver;
+                match self.at_cut(running, end_ms).await {
+                    AtCut::HandedOver => return Outcome::HandedOver,
+                    AtCut::ReadOn => continue,
+                    AtCut::PlayOn => {}
                 }
-                if self.next.is_some() {
-                    // Read on (unpaced) to the frame's end.
-                    let read = running.stdout.read(self.aligner.spare());
-                    match tokio::time::timeout(FRAME_END_WAIT, read).await {
-                        Ok(Ok(0) | Err(_)) | Err(_) => return Outcome::HandedOver,
-                        Ok(Ok(n)) => {
-                            running.n_bytes += n as u64;
-                            self.aligner.commit(n);
-                        }
-                    }
-                    continue;
-                }
-                // The successor did not start: this run goes on to its programme's end.
-                tracing::warn!(channel = %self.channel.number, "cannot start the successor; playing on");
-                running.plan.end_ms = end_ms;
-                running.handover_from = None;
-                running.timeline_cut = false;
-                self.handover_retry_at = Some(Instant::now() + longrun::RETRY_AFTER);
             }
             let pace = self.pace();
             // Packets already read are spliced (paced, a slice at a time) before reading more.
@@ -1048,6 +1171,48 @@ impl Feeder {
         }
     }
 
+    /// Starts the next item's FFmpeg ahead of the boundary (or of a planned cut, which
+    /// may be right now: it is started before the handover in `pump` looks for it).
+    async fn prestart_if_due(&mut self, running: &Running) {
+        if self.next.is_none() && self.pos_ms() >= running.plan.end_ms - PRESTART_MS {
+            let overrun = (self.pos_ms() - running.plan.end_ms).max(0);
+            let plan = self.plan_at(running.plan.end_ms + overrun).await;
+            self.next = self.start(plan);
+        }
+    }
+
+    /// At or past a planned cut (`running.plan.end_ms`; the programme's own end is
+    /// `end_ms`): hands over once the old item ends on a whole frame, reads on to that
+    /// frame's end, or, when the successor did not start, plays on to `end_ms`.
+    async fn at_cut(&mut self, running: &mut Running, end_ms: UnixMs) -> AtCut {
+        // The old item ends on a whole frame: up to the next frame start, read
+        // further if need be (a frame is tens of ms), but never for long.
+        let overrun = self.pos_ms() - running.plan.end_ms;
+        if self.next.is_some() && (self.splice_to_frame_end(running) || overrun > MAX_FRAME_END_MS)
+        {
+            return AtCut::HandedOver;
+        }
+        if self.next.is_some() {
+            // Read on (unpaced) to the frame's end.
+            let read = running.stdout.read(self.aligner.spare());
+            match tokio::time::timeout(FRAME_END_WAIT, read).await {
+                Ok(Ok(0) | Err(_)) | Err(_) => return AtCut::HandedOver,
+                Ok(Ok(n)) => {
+                    running.n_bytes += n as u64;
+                    self.aligner.commit(n);
+                }
+            }
+            return AtCut::ReadOn;
+        }
+        // The successor did not start: this run goes on to its programme's end.
+        tracing::warn!(channel = %self.channel.number, "cannot start the successor; playing on");
+        running.plan.end_ms = end_ms;
+        running.handover_from = None;
+        running.timeline_cut = false;
+        self.handover_retry_at = Some(Instant::now() + longrun::RETRY_AFTER);
+        AtCut::PlayOn
+    }
+
     /// The stored timeline changed: re-reads it and, when what plays (or is prestarted) is
     /// no longer what it says, plans a cut through the prestart and the splicer, as a
     /// long-run handover does: the successor starts now, the viewers stay connected.
@@ -1060,7 +1225,8 @@ impl Feeder {
         let at = pos
             .min(running.plan.end_ms - MIN_ITEM_MS)
             .max(running.plan.start_ms);
-        let programmes = match cursor::programmes(&self.app.db, self.channel.id, at, 4).await {
+        let read = cursor::programmes(&self.app.db, self.channel.id, at, FOLLOW_PROGRAMMES);
+        let programmes = match read.await {
             Ok(p) => p,
             Err(err) => {
                 tracing::warn!(channel = %self.channel.number, %err, "cannot read the changed playout");
@@ -1076,11 +1242,7 @@ impl Feeder {
             // Planned from the old timeline (or for the old end): the prestart plans it
             // again from the new one.
             if let Some(next) = self.next.take() {
-                self.app
-                    .streams
-                    .totals
-                    .ffmpeg_kills
-                    .fetch_add(1, Ordering::Relaxed);
+                self.count_kill();
                 next.process.stop().await;
             }
         }

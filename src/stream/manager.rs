@@ -24,8 +24,7 @@ use super::ffmpeg::{Job, Source};
 use super::pool::{Owner, Permit, Pool, PoolError};
 use super::restart::{Admission, ChannelRestarts, RestartGate};
 use crate::app::App;
-use crate::scheduler::cursor::ChannelInfo;
-use crate::scheduler::cursor::{self, Programme};
+use crate::scheduler::cursor::{self, ChannelInfo, OutputProfile, Programme};
 use crate::time::now_ms;
 use crate::tools::Tools;
 
@@ -363,10 +362,7 @@ impl Manager {
         let permit = self
             .pool
             .acquire(Owner::Media(session), app.tuner_count(), None)?;
-        // No channel: the default profile.
-        let profile = cursor::output_profile(&app.db, -1)
-            .await
-            .unwrap_or_default();
+        let profile = default_output_profile(app).await;
         let job = Job {
             source: Source::Media {
                 input: &programme.input,
@@ -404,10 +400,9 @@ impl Manager {
             .iter()
             .map(|ch| {
                 let s = &ch.stats;
-                let last = s.last_output_ms.load(Ordering::Relaxed);
+                let last = s.last_output_ms();
                 let now_playing = ch.now_playing();
                 let breaker_code = s.breaker_code.load(Ordering::Relaxed) as u8;
-                let pid = s.ffmpeg_pid.load(Ordering::Relaxed);
                 ChannelSnapshot {
                     channel_id: ch.id,
                     number: ch.number.to_string(),
@@ -429,13 +424,12 @@ impl Manager {
                         _ => "closed",
                     },
                     breaker_code,
-                    last_output_ms: (last > 0).then_some(last),
-                    last_output_seconds_ago: (last > 0)
-                        .then(|| (now - last).max(0) as f64 / 1000.0),
+                    last_output_ms: last,
+                    last_output_seconds_ago: last.map(|last| (now - last).max(0) as f64 / 1000.0),
                     current_item_id: now_playing.item_id,
                     current_title: now_playing.title,
                     on_slate: now_playing.slate,
-                    ffmpeg_pid: (pid > 0).then_some(pid),
+                    ffmpeg_pid: s.ffmpeg_pid(),
                     stderr_tail: ch.stderr.lines(),
                     hls_segments: ch.hls.n_segments(),
                 }
@@ -468,6 +462,18 @@ impl Manager {
             .await;
         }
     }
+}
+
+/// The output profile marked default, for a stream that is no channel's (`play_media`);
+/// the built-in default when it cannot be read.
+async fn default_output_profile(app: &App) -> OutputProfile {
+    // `cursor::output_profile` answers a channel without a profile of its own with the
+    // default one; an id no channel has (SQLite assigns positive ids) gets that answer.
+    // The id stays here: nothing else is told "no channel" with a number.
+    const NO_CHANNEL_ID: i64 = -1;
+    cursor::output_profile(&app.db, NO_CHANNEL_ID)
+        .await
+        .unwrap_or_default()
 }
 
 /// The body of `/iptv/stream/{id}`: FFmpeg's stdout as it comes (the client's reading

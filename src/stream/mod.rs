@@ -1,9 +1,11 @@
 //! The streaming engine: one FFmpeg per tuned channel, spliced into one continuous MPEG-TS,
 //! fanned out to every viewer from a zero-copy ring buffer.
 //!
-//! - `ts`: packet views, PAT/PMT, timestamps; `splicer`: items joined into one stream.
+//! - `ts`: packet views, PAT/PMT, timestamps; `ticks`: the 90 kHz and 27 MHz clocks as
+//!   types; `splicer`: items joined into one stream.
 //! - `ring`: the zero-copy fan-out; `hls`: segments cut from it in memory.
-//! - `ffmpeg`: the command builder and child processes; `pool`: the tuners;
+//! - `ffmpeg`: the encoder, the command builder, child processes and the start-up probe;
+//!   `pool`: the tuners;
 //!   `breaker`: failures, backoff and the circuit breaker; `restart`: the restart gate
 //!   (per-channel cooldown, all-channel rate).
 //! - `pacing`: the stream_throttler modes (how far ahead a feeder may run).
@@ -27,6 +29,7 @@ pub mod raw;
 pub mod restart;
 pub mod ring;
 pub mod splicer;
+pub mod ticks;
 pub mod ts;
 
 pub use manager::Manager;

@@ -1,9 +1,12 @@
 //! MPEG transport-stream packets: a borrowed `Packet` view that reads fields without copying,
 //! a `PacketMut` twin that rewrites counters and timestamps in place, PAT/PMT parsing and
 //! writing (with the MPEG-2 CRC), and `Aligner`, which finds 188-byte packet boundaries in
-//! a byte stream read from a pipe.
+//! a byte stream read from a pipe. Timestamps are typed by their clock (`Ticks90k` for
+//! PTS/DTS, `Pcr27M` for the PCR, from `ticks`); the wire fields wrap, the values do not.
 //!
 //! It knows nothing of FFmpeg, channels or viewers: only the bytes of ISO/IEC 13818-1.
+
+pub use super::ticks::{Pcr27M, Ticks90k};
 
 pub const PACKET_LEN: usize = 188;
 pub const SYNC_BYTE: u8 = 0x47;
@@ -83,8 +86,8 @@ impl<'buf> Packet<'buf> {
             .is_some_and(|flags| flags & 0x40 != 0)
     }
 
-    /// The PCR in 27 MHz ticks, when this packet carries one.
-    pub fn pcr(self) -> Option<i64> {
+    /// The PCR (as written: wrapped), when this packet carries one.
+    pub fn pcr(self) -> Option<Pcr27M> {
         let af = self.adaptation();
         if af.len() < 7 || af[0] & 0x10 == 0 {
             return None;
@@ -136,12 +139,14 @@ impl<'buf> Packet<'buf> {
         Some(PesTimestamps { pts_at, dts_at })
     }
 
-    pub fn pts(self) -> Option<i64> {
+    /// The PES header's PTS (as written: 33 bits, wrapped).
+    pub fn pts(self) -> Option<Ticks90k> {
         let at = self.pes_timestamps()?.pts_at?;
         Some(read_timestamp(&self.0[at..at + 5]))
     }
 
-    pub fn dts(self) -> Option<i64> {
+    /// The PES header's DTS (as written: 33 bits, wrapped).
+    pub fn dts(self) -> Option<Ticks90k> {
         let at = self.pes_timestamps()?.dts_at?;
         Some(read_timestamp(&self.0[at..at + 5]))
     }
@@ -169,20 +174,21 @@ impl<'buf> PacketMut<'buf> {
         self.0[3] = (self.0[3] & 0xf0) | (cc & 0x0f);
     }
 
-    /// Rewrites the PCR; does nothing when the packet carries none.
-    pub fn set_pcr(&mut self, pcr: i64) {
+    /// Rewrites the PCR (wrapped as it is written); does nothing when the packet carries
+    /// none.
+    pub fn set_pcr(&mut self, pcr: Pcr27M) {
         if self.view().pcr().is_some() {
             write_pcr(&mut self.0[6..12], pcr);
         }
     }
 
-    pub fn set_pts(&mut self, pts: i64) {
+    pub fn set_pts(&mut self, pts: Ticks90k) {
         if let Some(at) = self.view().pes_timestamps().and_then(|t| t.pts_at) {
             write_timestamp(&mut self.0[at..at + 5], pts);
         }
     }
 
-    pub fn set_dts(&mut self, dts: i64) {
+    pub fn set_dts(&mut self, dts: Ticks90k) {
         if let Some(at) = self.view().pes_timestamps().and_then(|t| t.dts_at) {
             write_timestamp(&mut self.0[at..at + 5], dts);
         }
@@ -190,17 +196,19 @@ impl<'buf> PacketMut<'buf> {
 }
 
 /// Reads a 33-bit PTS/DTS from its 5-byte field.
-pub fn read_timestamp(b: &[u8]) -> i64 {
-    (((b[0] as i64 >> 1) & 0x07) << 30)
-        | ((b[1] as i64) << 22)
-        | (((b[2] as i64) >> 1) << 15)
-        | ((b[3] as i64) << 7)
-        | ((b[4] as i64) >> 1)
+pub fn read_timestamp(b: &[u8]) -> Ticks90k {
+    Ticks90k(
+        (((b[0] as i64 >> 1) & 0x07) << 30)
+            | ((b[1] as i64) << 22)
+            | (((b[2] as i64) >> 1) << 15)
+            | ((b[3] as i64) << 7)
+            | ((b[4] as i64) >> 1),
+    )
 }
 
 /// Writes `ts` (taken modulo 2^33) keeping the field's 4-bit prefix and marker bits.
-pub fn write_timestamp(b: &mut [u8], ts: i64) {
-    let ts = ts.rem_euclid(PTS_WRAP);
+pub fn write_timestamp(b: &mut [u8], ts: Ticks90k) {
+    let ts = ts.0.rem_euclid(PTS_WRAP);
     b[0] = (b[0] & 0xf0) | (((ts >> 29) as u8) & 0x0e) | 1;
     b[1] = (ts >> 22) as u8;
     b[2] = (((ts >> 14) as u8) & 0xfe) | 1;
@@ -209,18 +217,19 @@ pub fn write_timestamp(b: &mut [u8], ts: i64) {
 }
 
 /// Reads the 6-byte PCR field as 27 MHz ticks (base × 300 + extension).
-pub fn read_pcr(b: &[u8]) -> i64 {
+pub fn read_pcr(b: &[u8]) -> Pcr27M {
     let base = ((b[0] as i64) << 25)
         | ((b[1] as i64) << 17)
         | ((b[2] as i64) << 9)
         | ((b[3] as i64) << 1)
         | ((b[4] as i64) >> 7);
     let ext = (((b[4] as i64) & 1) << 8) | b[5] as i64;
-    base * 300 + ext
+    Pcr27M(base * 300 + ext)
 }
 
-pub fn write_pcr(b: &mut [u8], pcr: i64) {
-    let pcr = pcr.rem_euclid(PCR_WRAP);
+/// Writes `pcr` (taken modulo the PCR's wrap) into its 6-byte field.
+pub fn write_pcr(b: &mut [u8], pcr: Pcr27M) {
+    let pcr = pcr.0.rem_euclid(PCR_WRAP);
     let base = pcr / 300;
     let ext = pcr % 300;
     b[0] = (base >> 25) as u8;
@@ -530,10 +539,10 @@ mod tests {
         pes[7] = if dts.is_some() { 0xc0 } else { 0x80 };
         pes[8] = if dts.is_some() { 10 } else { 5 };
         pes[9] = if dts.is_some() { 0x30 } else { 0x20 };
-        write_timestamp(&mut pes[9..14], pts);
+        write_timestamp(&mut pes[9..14], Ticks90k(pts));
         if let Some(d) = dts {
             pes[14] = 0x10;
-            write_timestamp(&mut pes[14..19], d);
+            write_timestamp(&mut pes[14..19], Ticks90k(d));
         }
         p
     }
@@ -543,11 +552,14 @@ mod tests {
         for ts in [0, 1, 90_000, PTS_WRAP - 1, 0x1_2345_6789 & (PTS_WRAP - 1)] {
             let mut p = packet_with_pes(Pid(0x100), ts, Some(ts / 2));
             let view = Packet::new(&p).unwrap();
-            assert_eq!(view.pts(), Some(ts));
-            assert_eq!(view.dts(), Some(ts / 2));
+            assert_eq!(view.pts(), Some(Ticks90k(ts)));
+            assert_eq!(view.dts(), Some(Ticks90k(ts / 2)));
             let mut m = PacketMut::new(&mut p).unwrap();
-            m.set_pts(ts + PTS_WRAP + 7);
-            assert_eq!(Packet::new(&p).unwrap().pts(), Some((ts + 7) % PTS_WRAP));
+            m.set_pts(Ticks90k(ts + PTS_WRAP + 7));
+            assert_eq!(
+                Packet::new(&p).unwrap().pts(),
+                Some(Ticks90k((ts + 7) % PTS_WRAP))
+            );
         }
     }
 
@@ -560,14 +572,14 @@ mod tests {
         p[3] = 0x30; // adaptation + payload
         p[4] = 7;
         p[5] = 0x50; // random access + PCR
-        let pcr = 123_456_789_012i64 % PCR_WRAP;
+        let pcr = Pcr27M(123_456_789_012i64 % PCR_WRAP);
         write_pcr(&mut p[6..12], pcr);
         let view = Packet::new(&p).unwrap();
         assert_eq!(view.pcr(), Some(pcr));
         assert!(view.random_access());
         assert_eq!(view.pid(), Pid(0x100));
-        PacketMut::new(&mut p).unwrap().set_pcr(pcr + 300);
-        assert_eq!(Packet::new(&p).unwrap().pcr(), Some(pcr + 300));
+        PacketMut::new(&mut p).unwrap().set_pcr(pcr + Pcr27M(300));
+        assert_eq!(Packet::new(&p).unwrap().pcr(), Some(pcr + Pcr27M(300)));
     }
 
     #[test]
@@ -651,9 +663,9 @@ mod tests {
             );
             let _ = (parse_pat(p), parse_pmt(p));
             let mut m = PacketMut::new(&mut buf).unwrap();
-            m.set_pts(1);
-            m.set_dts(2);
-            m.set_pcr(3);
+            m.set_pts(Ticks90k(1));
+            m.set_dts(Ticks90k(2));
+            m.set_pcr(Pcr27M(3));
         }
     }
 }

@@ -1,0 +1,640 @@
+//! The FFmpeg command line, a pure function of (hardware, output profile, what to play,
+//! seek, duration). It is built in two steps: first the decisions — what FFmpeg reads
+//! (`Inputs`) and what becomes of the video and the audio (`VideoPlan`, `AudioPlan`) — then
+//! their rendering, one small function per part of the argv (globals, inputs, maps, video,
+//! audio, muxer), in FFmpeg's order.
+//!
+//! Every item is normalised to the channel's output profile with the same PIDs and stream
+//! layout, which is what lets the splicer join items; stream copy is used only when the
+//! source already matches the profile, and only from its start.
+//!
+//! It knows nothing of processes, channels, viewers or SQL.
+
+use std::ffi::OsString;
+
+use crate::scheduler::cursor::{Input, MediaInfo, OutputProfile};
+use crate::stream::splicer::{OUT_PMT_PID, OUT_VIDEO_PID, PROGRAM_NUMBER};
+
+use super::hardware::{Encoder, Hardware};
+
+/// What one FFmpeg plays.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    Media {
+        input: &'a Input,
+        media: &'a MediaInfo,
+        title: &'a str,
+    },
+    /// A generated card with a line of text and silence ("Offline", "Technical difficulties").
+    Slate { text: &'a str },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    pub source: Source<'a>,
+    /// Where to start inside the media.
+    pub seek_ms: i64,
+    /// How much to play; `None` plays to the end.
+    pub duration_ms: Option<i64>,
+}
+
+/// The tone of a generated programme: `generated://demo/N` gets its own frequency, so each
+/// is recognisable by ear and by tests.
+pub fn generated_tone_hz(url: &str) -> u32 {
+    let n: u32 = url
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    match n {
+        1 => 1000,
+        2 => 440,
+        3 => 880,
+        n => 330 + 110 * (n % 16),
+    }
+}
+
+/// Whether the source can be copied as it is: H.264 + AAC already at the profile's size,
+/// frame rate and audio layout, and the profile encodes H.264 + AAC.
+pub fn can_copy(profile: &OutputProfile, media: &MediaInfo) -> bool {
+    let h264_out = matches!(
+        profile.video_codec.as_str(),
+        "libx264" | "h264" | "h264_v4l2m2m" | "h264_vaapi" | "copy"
+    );
+    let aac_out = matches!(profile.audio_codec.as_str(), "aac" | "copy");
+    let same_rate = media
+        .frame_rate
+        .is_some_and(|r| (r - profile.framerate as f64).abs() < 0.01);
+    let progressive = !profile.deinterlace
+        && media
+            .field_order
+            .as_deref()
+            .is_none_or(|f| f == "progressive" || f == "unknown");
+    h264_out
+        && aac_out
+        && progressive
+        && media.video_codec.as_deref() == Some("h264")
+        && media.width == Some(profile.width)
+        && media.height == Some(profile.height)
+        && same_rate
+        && media.audio_codec.as_deref() == Some("aac")
+        && media.audio_channels == Some(profile.audio_channels)
+        && media.audio_sample_rate == Some(profile.audio_sample_rate)
+}
+
+/// The argv (without the program) of the FFmpeg that plays `job` in `profile`.
+pub fn command(hw: &Hardware, profile: &OutputProfile, job: &Job<'_>) -> Vec<OsString> {
+    let format = Format::new(hw, profile);
+    let inputs = Inputs::of(job, &format);
+    let (video, audio) = plan(profile, &inputs);
+    let mut a = Argv(Vec::with_capacity(64));
+    global_args(&mut a, hw);
+    input_args(&mut a, &inputs);
+    a.push_all(&["-map"]);
+    a.push(format!("{}:v:0", inputs.video_from));
+    a.push_all(&["-map"]);
+    a.push(format!("{}:a:0", inputs.audio_from));
+    if let Some(ms) = job.duration_ms {
+        a.push_all(&["-t"]);
+        a.push(seconds(ms.max(1)));
+    }
+    video_args(&mut a, hw, profile, &format, &video);
+    audio_args(&mut a, profile, &format, audio);
+    mux_args(&mut a);
+    a.0
+}
+
+/// The output's picture and sound, as the generated inputs and the encoders are told.
+struct Format {
+    width: u32,
+    height: u32,
+    /// Frames per second, at least 1.
+    rate: u32,
+    sample_rate: u32,
+    /// `anullsrc`'s channel layout.
+    layout: &'static str,
+}
+
+impl Format {
+    fn new(hw: &Hardware, profile: &OutputProfile) -> Format {
+        let (width, height) = hw.output_size(profile);
+        Format {
+            width,
+            height,
+            rate: profile.framerate.max(1),
+            sample_rate: profile.audio_sample_rate,
+            layout: if profile.audio_channels == 1 {
+                "mono"
+            } else {
+                "stereo"
+            },
+        }
+    }
+}
+
+/// What FFmpeg reads, in `-i` order: the media itself (when there is one) first, then the
+/// lavfi graphs that generate a picture or a sound; and which input the output's video and
+/// audio come from.
+struct Inputs<'a> {
+    media: Option<MediaInput<'a>>,
+    /// Generated inputs, after the media: a test pattern, a card, silence, a tone.
+    lavfi: heapless::Vec<String, 2>,
+    video_from: usize,
+    audio_from: usize,
+    /// The text a generated picture carries (drawn when the video is encoded).
+    title: Option<String>,
+}
+
+/// A file or URL read by FFmpeg, from `seek_ms`.
+struct MediaInput<'a> {
+    input: &'a Input,
+    media: &'a MediaInfo,
+    seek_ms: i64,
+}
+
+impl<'a> Inputs<'a> {
+    fn of(job: &Job<'a>, f: &Format) -> Inputs<'a> {
+        let (w, h, rate) = (f.width, f.height, f.rate);
+        let card = || format!("color=c=0x1c2430:s={w}x{h}:r={rate}");
+        let silence = || format!("anullsrc=r={}:cl={}", f.sample_rate, f.layout);
+        let generated = |video: String, audio: String, title: String| Inputs {
+            media: None,
+            lavfi: heapless::Vec::from_array([video, audio]),
+            video_from: 0,
+            audio_from: 1,
+            title: Some(title),
+        };
+        match job.source {
+            Source::Slate { text } => generated(card(), silence(), drawtext_safe(text)),
+            Source::Media {
+                input: Input::Generated(url),
+                title,
+                ..
+            } => generated(
+                format!("testsrc2=size={w}x{h}:rate={rate}"),
+                format!(
+                    "sine=frequency={}:sample_rate={}",
+                    generated_tone_hz(url),
+                    f.sample_rate
+                ),
+                drawtext_safe(title),
+            ),
+            Source::Media {
+                input: Input::Offline,
+                ..
+            } => generated(card(), silence(), "Offline".to_string()),
+            Source::Media { input, media, .. } => {
+                let mut inputs = Inputs {
+                    media: Some(MediaInput {
+                        input,
+                        media,
+                        seek_ms: job.seek_ms,
+                    }),
+                    lavfi: heapless::Vec::new(),
+                    video_from: 0,
+                    audio_from: 0,
+                    title: None,
+                };
+                // A file of one stream gets the other generated: black, or silence.
+                let has_video = media.video_codec.is_some() || media.audio_codec.is_none();
+                let has_audio = media.audio_codec.is_some() || media.video_codec.is_none();
+                if !has_video {
+                    inputs.video_from =
+                        inputs.add_lavfi(format!("color=c=black:s={w}x{h}:r={rate}"));
+                }
+                if !has_audio {
+                    inputs.audio_from = inputs.add_lavfi(silence());
+                }
+                inputs
+            }
+        }
+    }
+
+    /// Adds a generated input after the media; returns its input index.
+    fn add_lavfi(&mut self, graph: String) -> usize {
+        // At most two: one for the video and one for the audio.
+        let _ = self.lavfi.push(graph);
+        usize::from(self.media.is_some()) + self.lavfi.len() - 1
+    }
+
+    /// Both output streams come straight from the media, which is read from its start.
+    fn whole_media(&self) -> Option<&'a MediaInfo> {
+        let media = self.media.as_ref()?;
+        let straight = self.lavfi.is_empty() && media.seek_ms == 0;
+        straight.then_some(media.media)
+    }
+}
+
+/// What becomes of the source's video.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum VideoPlan {
+    /// Passed through as it is (`-c:v copy`).
+    Copy,
+    /// Scaled to the output size, retimed to its frame rate, with `title` drawn when
+    /// there is one (and drawtext works), encoded with the board's encoder.
+    Encode { title: Option<String> },
+}
+
+/// What becomes of the source's audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AudioPlan {
+    /// Passed through as it is (`-c:a copy`).
+    Copy,
+    /// Resampled to a continuous clock and encoded to AAC in the profile's layout.
+    Encode,
+}
+
+/// Decides the video and the audio. Today they are copied together or not at all: copy
+/// only from the start (copying from a seek point inside a GOP drops the video up to the
+/// next keyframe while the audio starts at once), only when both streams come from the
+/// media and it matches the profile.
+fn plan(profile: &OutputProfile, inputs: &Inputs<'_>) -> (VideoPlan, AudioPlan) {
+    match inputs.whole_media() {
+        Some(media) if can_copy(profile, media) => (VideoPlan::Copy, AudioPlan::Copy),
+        _ => (
+            VideoPlan::Encode {
+                title: inputs.title.clone(),
+            },
+            AudioPlan::Encode,
+        ),
+    }
+}
+
+fn global_args(a: &mut Argv, hw: &Hardware) {
+    a.push_all(&[
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-loglevel",
+        "warning",
+    ]);
+    if let Encoder::Vaapi { device } = &hw.encoder {
+        a.push_all(&["-vaapi_device", device]);
+    }
+}
+
+fn input_args(a: &mut Argv, inputs: &Inputs<'_>) {
+    if let Some(MediaInput { input, seek_ms, .. }) = inputs.media {
+        if let Input::Url(_) = input {
+            a.push_all(&[
+                "-reconnect",
+                "1",
+                "-reconnect_streamed",
+                "1",
+                "-reconnect_delay_max",
+                "5",
+            ]);
+        }
+        if seek_ms > 0 {
+            a.push_all(&["-ss"]);
+            a.push(seconds(seek_ms));
+        }
+        a.push_all(&["-i"]);
+        match input {
+            Input::File(path) => a.0.push(path.as_os_str().to_owned()),
+            Input::Url(url) => a.push(url.clone()),
+            Input::Generated(_) | Input::Offline => {}
+        }
+    }
+    for graph in &inputs.lavfi {
+        a.push_all(&["-f", "lavfi", "-i", graph]);
+    }
+}
+
+fn video_args(a: &mut Argv, hw: &Hardware, profile: &OutputProfile, f: &Format, video: &VideoPlan) {
+    let VideoPlan::Encode { title } = video else {
+        a.push_all(&["-c:v", "copy"]);
+        return;
+    };
+    a.push_all(&["-vf"]);
+    a.push(video_filter(
+        hw,
+        profile,
+        (f.width, f.height),
+        title.as_deref(),
+    ));
+    match &hw.encoder {
+        Encoder::Libx264 => {
+            a.push_all(&["-c:v", "libx264", "-preset", &profile.quality_preset]);
+            a.push_all(&["-tune", "zerolatency", "-pix_fmt", "yuv420p"]);
+        }
+        Encoder::V4l2m2m => a.push_all(&["-c:v", "h264_v4l2m2m", "-pix_fmt", "yuv420p"]),
+        Encoder::Vaapi { .. } => a.push_all(&["-c:v", "h264_vaapi"]),
+    }
+    a.push_all(&[
+        "-b:v",
+        &profile.video_bitrate,
+        "-maxrate",
+        &profile.video_bitrate,
+    ]);
+    a.push_all(&["-bufsize", &profile.video_buffer_size]);
+    // A keyframe every 2 s and never sooner: new viewers start on one, HLS segments too.
+    let gop = (f.rate * 2).to_string();
+    a.push_all(&["-g", &gop, "-keyint_min", &gop]);
+    if hw.encoder == Encoder::Libx264 {
+        a.push_all(&["-sc_threshold", "0"]);
+    }
+    if hw.threads > 0 {
+        a.push_all(&["-threads"]);
+        a.push(hw.threads.to_string());
+    }
+}
+
+fn audio_args(a: &mut Argv, profile: &OutputProfile, f: &Format, audio: AudioPlan) {
+    if audio == AudioPlan::Copy {
+        a.push_all(&["-c:a", "copy"]);
+        return;
+    }
+    a.push_all(&["-af", "aresample=async=1", "-c:a", "aac", "-b:a"]);
+    a.push(profile.audio_bitrate.to_string());
+    a.push_all(&["-ac"]);
+    a.push(profile.audio_channels.max(1).to_string());
+    a.push_all(&["-ar"]);
+    a.push(f.sample_rate.to_string());
+}
+
+/// MPEG-TS on stdout with the splicer's program number and PIDs, each PES written whole
+/// and flushed at once.
+fn mux_args(a: &mut Argv) {
+    a.push_all(&["-f", "mpegts", "-mpegts_service_id"]);
+    a.push(PROGRAM_NUMBER.to_string());
+    a.push_all(&["-mpegts_pmt_start_pid"]);
+    a.push(OUT_PMT_PID.0.to_string());
+    a.push_all(&["-mpegts_start_pid"]);
+    a.push(OUT_VIDEO_PID.0.to_string());
+    a.push_all(&["-pes_payload_size", "0", "-flush_packets", "1", "pipe:1"]);
+}
+
+fn video_filter(
+    hw: &Hardware,
+    profile: &OutputProfile,
+    (w, h): (u32, u32),
+    overlay: Option<&str>,
+) -> String {
+    let mut vf = String::with_capacity(256);
+    if profile.deinterlace {
+        vf.push_str("yadif,");
+    }
+    match profile.scaling_mode.as_str() {
+        "stretch" => vf.push_str(&format!("scale={w}:{h}")),
+        "crop" => vf.push_str(&format!(
+            "scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"
+        )),
+        _ => vf.push_str(&format!(
+            "scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2"
+        )),
+    }
+    vf.push_str(&format!(",setsar=1,fps={}", profile.framerate.max(1)));
+    if let (Some(text), true) = (overlay, hw.drawtext) {
+        let size = (h / 12).max(8);
+        vf.push_str(&format!(
+            ",drawtext=text='{text}':fontcolor=white:fontsize={size}:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h/8"
+        ));
+        vf.push_str(&format!(
+            ",drawtext=text='%{{localtime\\:%X}}':fontcolor=white:fontsize={size}:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h*3/4"
+        ));
+    }
+    match hw.encoder {
+        Encoder::Vaapi { .. } => vf.push_str(",format=nv12,hwupload"),
+        _ => vf.push_str(",format=yuv420p"),
+    }
+    vf
+}
+
+/// Text safe inside a drawtext `text='...'`: letters, digits and plain punctuation.
+fn drawtext_safe(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric() || " -_.,!?()&#+".contains(*c))
+        .take(60)
+        .collect()
+}
+
+fn seconds(ms: i64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+struct Argv(Vec<OsString>);
+
+impl Argv {
+    fn push(&mut self, s: String) {
+        self.0.push(s.into());
+    }
+    fn push_all(&mut self, items: &[&str]) {
+        self.0.extend(items.iter().map(OsString::from));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::board::Board;
+    use expect_test::expect;
+
+    fn render(args: &[OsString]) -> String {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn board(name: &str) -> Hardware {
+        let mut hw = Hardware::from_board(
+            &Board::by_name(name).unwrap(),
+            &crate::settings::Ffmpeg::default(),
+        );
+        hw.drawtext = true;
+        hw
+    }
+
+    fn small() -> OutputProfile {
+        OutputProfile {
+            width: 320,
+            height: 240,
+            framerate: 25,
+            video_bitrate: "500k".into(),
+            video_buffer_size: "1000k".into(),
+            quality_preset: "ultrafast".into(),
+            ..OutputProfile::default()
+        }
+    }
+
+    fn h264_file() -> MediaInfo {
+        MediaInfo {
+            duration_ms: Some(8000),
+            container: Some("mov,mp4".into()),
+            video_codec: Some("h264".into()),
+            width: Some(320),
+            height: Some(240),
+            frame_rate: Some(25.0),
+            audio_codec: Some("aac".into()),
+            audio_channels: Some(2),
+            audio_sample_rate: Some(48000),
+            ..MediaInfo::default()
+        }
+    }
+
+    #[test]
+    fn a_matching_file_is_copied_and_trimmed_but_transcoded_when_seeking() {
+        let input = Input::File("/media/a b.mp4".into());
+        let media = h264_file();
+        let job = Job {
+            source: Source::Media {
+                input: &input,
+                media: &media,
+                title: "A",
+            },
+            seek_ms: 0,
+            duration_ms: Some(6250),
+        };
+        expect!["-hide_banner -nostdin -nostats -loglevel warning -i /media/a b.mp4 -map 0:v:0 -map 0:a:0 -t 6.250 -c:v copy -c:a copy -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"]
+            .assert_eq(&render(&command(&board("generic"), &small(), &job)));
+        let seeking = Job {
+            seek_ms: 1500,
+            ..job
+        };
+        let argv = render(&command(&board("generic"), &small(), &seeking));
+        assert!(argv.contains("-ss 1.500 -i /media/a b.mp4"), "{argv}");
+        assert!(argv.contains("-c:v libx264"), "{argv}");
+    }
+
+    #[test]
+    fn a_different_file_is_transcoded_with_libx264() {
+        let input = Input::File("/m/x.mkv".into());
+        let media = MediaInfo {
+            width: Some(1920),
+            height: Some(1080),
+            ..h264_file()
+        };
+        let job = Job {
+            source: Source::Media {
+                input: &input,
+                media: &media,
+                title: "X",
+            },
+            seek_ms: 0,
+            duration_ms: Some(60_000),
+        };
+        expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -i /m/x.mkv -map 0:v:0 -map 0:a:0 -t 60.000 -vf scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
+            .assert_eq(&render(&command(&board("generic"), &small(), &job)));
+    }
+
+    #[test]
+    fn the_pi_uses_v4l2m2m_at_aligned_sizes() {
+        let input = Input::File("/m/x.mkv".into());
+        let media = MediaInfo {
+            audio_codec: None,
+            ..h264_file()
+        };
+        let profile = OutputProfile {
+            width: 854,
+            height: 480,
+            ..OutputProfile::default()
+        };
+        let job = Job {
+            source: Source::Media {
+                input: &input,
+                media: &media,
+                title: "X",
+            },
+            seek_ms: 0,
+            duration_ms: None,
+        };
+        expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -i /m/x.mkv -f lavfi -i anullsrc=r=48000:cl=stereo -map 0:v:0 -map 1:a:0 -vf scale=832:480:force_original_aspect_ratio=decrease,pad=832:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=30,format=yuv420p -c:v h264_v4l2m2m -pix_fmt yuv420p -b:v 4000k -maxrate 4000k -bufsize 8000k -g 60 -keyint_min 60 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
+            .assert_eq(&render(&command(&board("rpi4"), &profile, &job)));
+    }
+
+    #[test]
+    fn vaapi_uploads_nv12() {
+        let job = Job {
+            source: Source::Slate {
+                text: "Technical difficulties: we'll be back",
+            },
+            seek_ms: 0,
+            duration_ms: Some(5000),
+        };
+        expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -vaapi_device /dev/dri/renderD128 -f lavfi -i color=c=0x1c2430:s=1280x720:r=30 -f lavfi -i anullsrc=r=48000:cl=stereo -map 0:v:0 -map 1:a:0 -t 5.000 -vf scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=30,drawtext=text='Technical difficulties well be back':fontcolor=white:fontsize=60:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h/8,drawtext=text='%{localtime\:%X}':fontcolor=white:fontsize=60:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h*3/4,format=nv12,hwupload -c:v h264_vaapi -b:v 4000k -maxrate 4000k -bufsize 8000k -g 60 -keyint_min 60 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
+            .assert_eq(&render(&command(&board("x86-vaapi"), &OutputProfile::default(), &job)));
+    }
+
+    #[test]
+    fn generated_programmes_get_a_tone_and_a_title() {
+        let input = Input::Generated("generated://demo/2".into());
+        let media = MediaInfo::default();
+        let mut hw = board("generic");
+        hw.drawtext = false;
+        let job = Job {
+            source: Source::Media {
+                input: &input,
+                media: &media,
+                title: "Moving Pattern",
+            },
+            seek_ms: 30_000,
+            duration_ms: Some(570_000),
+        };
+        expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 -map 0:v:0 -map 1:a:0 -t 570.000 -vf scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
+            .assert_eq(&render(&command(&hw, &small(), &job)));
+    }
+
+    /// The sources and profile options the snapshots above leave out: a URL with a seek and
+    /// no video, the Offline input in mono with threads, deinterlace and crop, and a titled
+    /// test pattern stretched.
+    #[test]
+    fn other_sources_and_profile_options() {
+        let url = Input::Url("http://nas/a.mp3".into());
+        let audio_only = MediaInfo {
+            video_codec: None,
+            width: None,
+            height: None,
+            frame_rate: None,
+            ..h264_file()
+        };
+        let job = Job {
+            source: Source::Media {
+                input: &url,
+                media: &audio_only,
+                title: "A",
+            },
+            seek_ms: 61_005,
+            duration_ms: Some(0),
+        };
+        expect!["-hide_banner -nostdin -nostats -loglevel warning -reconnect 1 -reconnect_streamed 1 -reconnect_delay_max 5 -ss 61.005 -i http://nas/a.mp3 -f lavfi -i color=c=black:s=320x240:r=25 -map 1:v:0 -map 0:a:0 -t 0.001 -vf scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"].assert_eq(&render(&command(&board("generic"), &small(), &job)));
+
+        let offline = Input::Offline;
+        let media = MediaInfo::default();
+        let mut hw = board("generic");
+        hw.threads = 2;
+        let profile = OutputProfile {
+            audio_channels: 1,
+            deinterlace: true,
+            scaling_mode: "crop".into(),
+            ..small()
+        };
+        let job = Job {
+            source: Source::Media {
+                input: &offline,
+                media: &media,
+                title: "ignored",
+            },
+            seek_ms: 0,
+            duration_ms: None,
+        };
+        expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -f lavfi -i color=c=0x1c2430:s=320x240:r=25 -f lavfi -i anullsrc=r=48000:cl=mono -map 0:v:0 -map 1:a:0 -vf yadif,scale=320:240:force_original_aspect_ratio=increase,crop=320:240,setsar=1,fps=25,drawtext=text='Offline':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h/8,drawtext=text='%{localtime\:%X}':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h*3/4,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -threads 2 -af aresample=async=1 -c:a aac -b:a 128k -ac 1 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]].assert_eq(&render(&command(&hw, &profile, &job)));
+
+        let generated = Input::Generated("generated://demo/9".into());
+        let profile = OutputProfile {
+            scaling_mode: "stretch".into(),
+            framerate: 0,
+            ..small()
+        };
+        let job = Job {
+            source: Source::Media {
+                input: &generated,
+                media: &media,
+                title: "Tom's \"Show\": 1/2",
+            },
+            seek_ms: 0,
+            duration_ms: Some(1),
+        };
+        expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -f lavfi -i testsrc2=size=320x240:rate=1 -f lavfi -i sine=frequency=1320:sample_rate=48000 -map 0:v:0 -map 1:a:0 -t 0.001 -vf scale=320:240,setsar=1,fps=1,drawtext=text='Toms Show 12':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h/8,drawtext=text='%{localtime\:%X}':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h*3/4,format=yuv420p -c:v h264_v4l2m2m -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 2 -keyint_min 2 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]].assert_eq(&render(&command(&board("rpi4"), &profile, &job)));
+    }
+}

@@ -1,0 +1,21 @@
+//! FFmpeg, one run per programme. The parts, one concept each:
+//!
+//! - `hardware`: what the machine can do (`Hardware`: encoder, size rules, drawtext).
+//! - `argv`: the command line as a pure function of (hardware, output profile, `Job`):
+//!   decisions first (inputs, `VideoPlan`, `AudioPlan`), then their rendering.
+//! - `process`: the child process in its own group, its stderr tail, and a stop that
+//!   always reaps (killpg SIGTERM, bounded wait, SIGKILL, wait).
+//! - `probe`: the start-up check of the hardware encoder and of drawtext.
+//!
+//! Callers use the names re-exported here (`ffmpeg::command`, `ffmpeg::spawn`, ...), not the
+//! parts' paths. It knows nothing of channels, viewers or SQL.
+
+mod argv;
+mod hardware;
+mod probe;
+mod process;
+
+pub use argv::{can_copy, command, generated_tone_hz, Job, Source};
+pub use hardware::{Encoder, Hardware, DEFAULT_VAAPI_DEVICE};
+pub use probe::probe;
+pub use process::{spawn, Process, SpawnError, StderrTail, STDERR_TAIL_LINES, STOP_GRACE};
