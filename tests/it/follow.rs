@@ -338,11 +338,9 @@ fn row(rig: &Rig) -> i64 {
     rig.playout(schedule_id)
 }
 
-#[test]
-fn a_skip_cuts_over_to_the_next_programme() {
-    let rig = Rig::new();
-    let playout_id = row(&rig);
-    let viewer = Viewer::watch(rig.server.addr, "60");
+/// Skips the playout (of `row`) while a viewer of channel `number` watches: A gives way to B.
+fn assert_a_skip_cuts_over(rig: &Rig, playout_id: i64, number: &str) {
+    let viewer = Viewer::watch(rig.server.addr, number);
     let change = Change::timed(A, B, || {
         let r = rig
             .client()
@@ -350,7 +348,14 @@ fn a_skip_cuts_over_to_the_next_programme() {
         assert_eq!(r.json()["skipped"], true, "{}", r.text());
     });
     std::thread::sleep(AFTER);
-    assert_follows(&rig, &viewer.finish(), &[change]);
+    assert_follows(rig, &viewer.finish(), &[change]);
+}
+
+#[test]
+fn a_skip_cuts_over_to_the_next_programme() {
+    let rig = Rig::new();
+    let playout_id = row(&rig);
+    assert_a_skip_cuts_over(&rig, playout_id, "60");
 }
 
 /// A mirror plays its root's timeline: a skip on the root moves the mirror's viewer on too
@@ -365,15 +370,7 @@ fn a_mirror_follows_a_skip_on_its_root() {
                 "mirror_source_channel_id": rig.channel_id}),
     );
     assert_eq!(mirror.status, 201, "{}", mirror.text());
-    let viewer = Viewer::watch(rig.server.addr, "61");
-    let change = Change::timed(A, B, || {
-        let r = rig
-            .client()
-            .post(&format!("/api/playouts/{playout_id}/skip"));
-        assert_eq!(r.json()["skipped"], true, "{}", r.text());
-    });
-    std::thread::sleep(AFTER);
-    assert_follows(&rig, &viewer.finish(), &[change]);
+    assert_a_skip_cuts_over(&rig, playout_id, "61");
 }
 
 /// 100 writes to one playout as fast as they go (90 rebuilds, 10 skips) under 3 viewers:
