@@ -19,6 +19,7 @@ pub mod kinds;
 pub mod library;
 pub mod logging;
 pub mod metrics;
+pub mod ops;
 pub mod playout;
 pub mod scheduler;
 pub mod serve;

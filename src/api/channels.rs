@@ -8,12 +8,16 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Map, Value};
 
 use super::columns::{
-    self, body_object, check_ref, col, one_of, opt, read, write_tx, Column, Kind, SqlResult, ID,
+    self, body_object, col, one_of, opt, read, write_tx, Column, Kind, SqlResult, ID,
 };
 use crate::app::App;
 use crate::http::router::{self, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
 use crate::kinds::{ChannelPlayoutMode, PlayoutSource, StreamingMode, TranscodeProfile};
+use crate::ops::{
+    self,
+    channels::{ChannelId, ChannelPatch},
+};
 use crate::time::{now_ms, rfc3339};
 
 pub const COLUMNS: &[Column] = &[
@@ -122,21 +126,13 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             if req.verb() != Verb::Post {
                 return Err(ApiError::method_not_allowed("POST"));
             }
-            let id = router::id(id)?;
-            let channel = write_tx(app, move |tx| {
-                let n = tx
-                    .execute(
-                        "UPDATE channels SET enabled = 1 - enabled, updated_at_ms = ?2 WHERE id = ?1",
-                        params![id, now_ms()],
-                    )
-                    .api()?;
-                if n == 0 {
-                    return Err(ApiError::not_found("channel not found"));
-                }
-                get_json(tx, id)?.ok_or_else(|| ApiError::not_found("channel not found"))
+            let id = ChannelId(router::id(id)?);
+            let (channel, changes) = write_tx(app, move |tx| {
+                let changes = ops::channels::toggle_enabled(tx, id, now_ms())?;
+                Ok((rendered(tx, id)?, changes))
             })
             .await?;
-            app.content_changed();
+            app.apply(changes);
             Ok(body::ok_json(&channel))
         }
         [id, "filler"] => filler(app, req, router::id(id)?).await,
@@ -199,159 +195,55 @@ async fn list(app: &Arc<App>, req: &Req) -> ApiResult {
     Ok(body::ok_json(&channels))
 }
 
-/// References a channel body may carry: 422 when they point nowhere or at the channel itself.
-fn check_channel_refs(
-    tx: &rusqlite::Connection,
-    values: &[(&'static Column, rusqlite::types::Value)],
-    self_id: Option<i64>,
-) -> Result<(), ApiError> {
-    check_ref(
-        tx,
-        values,
-        "ffmpeg_profile_id",
-        "ffmpeg_profiles",
-        "profile",
-    )?;
-    check_ref(
-        tx,
-        values,
-        "mirror_source_channel_id",
-        "channels",
-        "channel",
-    )?;
-    if let (Some(id), Some(mirror)) = (
-        self_id,
-        columns::int_value(values, "mirror_source_channel_id"),
-    ) {
-        if id == mirror {
-            return Err(ApiError::invalid(
-                "mirror_source_channel_id",
-                "a channel cannot mirror itself",
-            ));
-        }
-    }
-    Ok(())
+/// The body's fields, validated once (422 naming the field), as the operations take them.
+fn patch_from(body: &Map<String, Value>) -> Result<ChannelPatch, ApiError> {
+    let values = columns::changes(COLUMNS, body)?;
+    Ok(ChannelPatch {
+        number: columns::text_value(&values, "number").map(str::to_string),
+        ffmpeg_profile_id: columns::int_value(&values, "ffmpeg_profile_id"),
+        mirror_source_channel_id: columns::int_value(&values, "mirror_source_channel_id"),
+        values: columns::by_sql(&values),
+    })
 }
 
-/// After the write, inside its transaction: the merged row's mirror settings must make sense
-/// (a source, no cycle), and a mirror gets a playout to hold its copied timeline.
-fn settle_mirror(tx: &rusqlite::Connection, id: i64) -> Result<(), ApiError> {
-    if let Some(problem) = crate::scheduler::mirror::validate(tx, id)? {
-        return Err(ApiError::invalid("mirror_source_channel_id", problem));
-    }
-    crate::scheduler::mirror::ensure_playout(tx, id, now_ms())?;
-    Ok(())
-}
-
-fn number_taken(tx: &rusqlite::Connection, number: &str, except: i64) -> Result<bool, ApiError> {
-    tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM channels WHERE number = ?1 AND id != ?2)",
-        params![number, except],
-        |r| r.get(0),
-    )
-    .api()
+fn rendered(tx: &rusqlite::Connection, id: ChannelId) -> Result<Value, ApiError> {
+    get_json(tx, id.0)?.ok_or_else(|| ApiError::not_found("channel not found"))
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let body = body_object(req).await?;
     columns::require(&body, &["number", "name"])?;
-    let values = columns::changes(COLUMNS, &body)?;
-    let (id, channel) = write_tx(app, move |tx| {
-        check_channel_refs(tx, &values, None)?;
-        if let Some(number) = columns::text_value(&values, "number") {
-            if number_taken(tx, number, 0)? {
-                return Err(ApiError::conflict(format_args!(
-                    "channel number {number} is taken"
-                )));
-            }
-        }
-        let id = columns::insert(tx, "channels", &values, now_ms()).api()?;
-        settle_mirror(tx, id)?;
-        let channel =
-            get_json(tx, id)?.ok_or_else(|| ApiError::internal("inserted channel vanished"))?;
-        Ok((id, channel))
+    let patch = patch_from(&body)?;
+    let (id, channel, changes) = write_tx(app, move |tx| {
+        let (id, changes) = ops::channels::create(tx, &patch, now_ms())?;
+        Ok((id, rendered(tx, id)?, changes))
     })
     .await?;
+    app.apply(changes);
     // A mirror's timeline is copied from its source at once.
-    crate::scheduler::channel_changed(app, id).await?;
-    app.content_changed();
-    Ok(body::created(id, &channel))
-}
-
-fn is_yaml_source(tx: &rusqlite::Connection, id: i64) -> Result<Option<bool>, ApiError> {
-    tx.query_row(
-        "SELECT is_yaml_source FROM channels WHERE id = ?1",
-        [id],
-        |r| r.get(0),
-    )
-    .optional()
-    .api()
+    crate::scheduler::channel_changed(app, id.0).await?;
+    Ok(body::created(id.0, &channel))
 }
 
 async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
     let body = body_object(req).await?;
-    let values = columns::changes(COLUMNS, &body)?;
-    let channel = write_tx(app, move |tx| {
-        match is_yaml_source(tx, id)? {
-            None => return Err(ApiError::not_found("channel not found")),
-            Some(true) => {
-                return Err(ApiError::conflict(
-                    "the channel comes from a YAML file; edit the file instead",
-                ))
-            }
-            Some(false) => {}
-        }
-        check_channel_refs(tx, &values, Some(id))?;
-        if let Some(number) = columns::text_value(&values, "number") {
-            if number_taken(tx, number, id)? {
-                return Err(ApiError::conflict(format_args!(
-                    "channel number {number} is taken"
-                )));
-            }
-        }
-        columns::update(tx, "channels", id, &values, now_ms()).api()?;
-        settle_mirror(tx, id)?;
-        get_json(tx, id)?.ok_or_else(|| ApiError::not_found("channel not found"))
+    let patch = patch_from(&body)?;
+    let id = ChannelId(id);
+    let (channel, changes) = write_tx(app, move |tx| {
+        let changes = ops::channels::update(tx, id, &patch, now_ms())?;
+        Ok((rendered(tx, id)?, changes))
     })
     .await?;
+    app.apply(changes);
     // A mirror's source or offset may have changed (and with it every mirror following it).
-    crate::scheduler::channel_changed(app, id).await?;
-    app.content_changed();
+    crate::scheduler::channel_changed(app, id.0).await?;
     Ok(body::ok_json(&channel))
 }
 
 async fn delete(app: &Arc<App>, id: i64) -> ApiResult {
-    write_tx(app, move |tx| {
-        match is_yaml_source(tx, id)? {
-            None => return Err(ApiError::not_found("channel not found")),
-            Some(true) => {
-                return Err(ApiError::conflict(
-                    "the channel comes from a YAML file; remove it there",
-                ))
-            }
-            Some(false) => {}
-        }
-        let mirror: Option<(String, String)> = tx
-            .query_row(
-                "SELECT number, name FROM channels WHERE mirror_source_channel_id = ?1 LIMIT 1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .api()?;
-        if let Some((number, name)) = mirror {
-            return Err(ApiError::conflict(format_args!(
-                "channel {number} ({name}) mirrors this channel"
-            )));
-        }
-        // Playouts, their items and the playback position go with it (ON DELETE CASCADE).
-        tx.execute("DELETE FROM channels WHERE id = ?1", [id])
-            .api()?;
-        Ok(())
-    })
-    .await?;
+    let changes = write_tx(app, move |tx| Ok(ops::channels::delete(tx, ChannelId(id))?)).await?;
     let _ = tokio::fs::remove_file(icon_path(app, &format!("channel_{id}.png"))).await;
-    app.content_changed();
+    app.apply(changes);
     Ok(body::no_content())
 }
 

@@ -184,6 +184,11 @@ pub fn require(body: &Map<String, Value>, fields: &[&str]) -> Result<(), ApiErro
     Ok(())
 }
 
+/// The values by SQL column, as `db::row` writes them.
+pub fn by_sql(values: &[(&'static Column, SqlValue)]) -> Vec<(&'static str, SqlValue)> {
+    values.iter().map(|(c, v)| (c.sql, v.clone())).collect()
+}
+
 /// `INSERT INTO table (cols..., created_at_ms, updated_at_ms) VALUES (...)`; returns the id.
 pub fn insert(
     conn: &rusqlite::Connection,
@@ -191,19 +196,7 @@ pub fn insert(
     values: &[(&'static Column, SqlValue)],
     now_ms: i64,
 ) -> Result<i64, rusqlite::Error> {
-    let mut names: Vec<&str> = values.iter().map(|(c, _)| c.sql).collect();
-    names.extend(["created_at_ms", "updated_at_ms"]);
-    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-    let sql = format!(
-        "INSERT INTO {table} ({}) VALUES ({})",
-        names.join(", "),
-        placeholders.join(", ")
-    );
-    let mut params: Vec<SqlValue> = values.iter().map(|(_, v)| v.clone()).collect();
-    params.push(SqlValue::Integer(now_ms));
-    params.push(SqlValue::Integer(now_ms));
-    conn.execute(&sql, rusqlite::params_from_iter(params))?;
-    Ok(conn.last_insert_rowid())
+    crate::db::row::insert(conn, table, &by_sql(values), now_ms)
 }
 
 /// `UPDATE table SET ... , updated_at_ms = now WHERE id = ?`; returns whether the row exists.
@@ -214,21 +207,7 @@ pub fn update(
     values: &[(&'static Column, SqlValue)],
     now_ms: i64,
 ) -> Result<bool, rusqlite::Error> {
-    let mut sets: Vec<String> = values
-        .iter()
-        .enumerate()
-        .map(|(i, (c, _))| format!("{} = ?{}", c.sql, i + 1))
-        .collect();
-    sets.push(format!("updated_at_ms = ?{}", values.len() + 1));
-    let sql = format!(
-        "UPDATE {table} SET {} WHERE id = ?{}",
-        sets.join(", "),
-        values.len() + 2
-    );
-    let mut params: Vec<SqlValue> = values.iter().map(|(_, v)| v.clone()).collect();
-    params.push(SqlValue::Integer(now_ms));
-    params.push(SqlValue::Integer(id));
-    Ok(conn.execute(&sql, rusqlite::params_from_iter(params))? > 0)
+    crate::db::row::update(conn, table, id, &by_sql(values), now_ms)
 }
 
 /// `id, <columns>, created_at_ms, updated_at_ms` for a SELECT.

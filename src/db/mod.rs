@@ -9,6 +9,7 @@
 //! closures over a `&Connection`; this module owns only the connections and the schema.
 
 mod migrate;
+pub mod row;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

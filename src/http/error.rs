@@ -93,6 +93,20 @@ impl ApiError {
     }
 }
 
+impl From<crate::ops::channels::ChannelError> for ApiError {
+    fn from(err: crate::ops::channels::ChannelError) -> Self {
+        use crate::ops::channels::ChannelError;
+        match err {
+            ChannelError::NotFound => ApiError::not_found(&err),
+            ChannelError::NumberTaken(_)
+            | ChannelError::FromYaml { .. }
+            | ChannelError::MirroredBy { .. } => ApiError::conflict(&err),
+            ChannelError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            ChannelError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         if err.is_unique_violation() {

@@ -1,0 +1,340 @@
+//! Channel writes: create, update, delete, toggle. Each runs inside the caller's write
+//! transaction, takes a `ChannelPatch` parsed once at the edge, and returns the `Changes` it
+//! made; a refusal is a `ChannelError`. It knows no HTTP and no JSON.
+
+use std::fmt;
+
+use rusqlite::types::Value;
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use crate::changes::{Changes, Timelines};
+use crate::db::DbError;
+use crate::scheduler::mirror;
+use crate::time::UnixMs;
+
+/// A channel's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChannelId(pub i64);
+
+/// The fields a write sends, validated: every stored value by SQL column (a partial update
+/// changes only these), and, typed, those the operation itself decides on.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelPatch {
+    pub values: Vec<(&'static str, Value)>,
+    pub number: Option<String>,
+    pub ffmpeg_profile_id: Option<i64>,
+    pub mirror_source_channel_id: Option<i64>,
+}
+
+/// Why a channel write was refused.
+#[derive(Debug)]
+pub enum ChannelError {
+    NotFound,
+    NumberTaken(String),
+    /// The channel comes from a YAML file: `fix` says what to do instead.
+    FromYaml {
+        fix: &'static str,
+    },
+    /// Another channel mirrors this one (a delete would orphan it).
+    MirroredBy {
+        number: String,
+        name: String,
+    },
+    /// A field points nowhere or makes no sense (422 naming it).
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
+    Db(DbError),
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelError::NotFound => f.write_str("channel not found"),
+            ChannelError::NumberTaken(number) => write!(f, "channel number {number} is taken"),
+            ChannelError::FromYaml { fix } => {
+                write!(f, "the channel comes from a YAML file; {fix}")
+            }
+            ChannelError::MirroredBy { number, name } => {
+                write!(f, "channel {number} ({name}) mirrors this channel")
+            }
+            ChannelError::Invalid { field, problem } => write!(f, "{field}: {problem}"),
+            ChannelError::Db(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for ChannelError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ChannelError::Db(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<DbError> for ChannelError {
+    fn from(err: DbError) -> Self {
+        ChannelError::Db(err)
+    }
+}
+
+impl From<rusqlite::Error> for ChannelError {
+    fn from(err: rusqlite::Error) -> Self {
+        ChannelError::Db(err.into())
+    }
+}
+
+/// What a write to one channel changed: what clients see, and its own timeline (a feeder
+/// playing it re-reads: a disabled, deleted or re-sourced channel must not play on).
+fn changed(id: ChannelId, cause: &str) -> Changes {
+    let mut timelines = Timelines::Unchanged;
+    timelines.add(id.0);
+    Changes {
+        content: true,
+        timelines,
+        cause: cause.into(),
+    }
+}
+
+pub fn create(
+    tx: &Transaction<'_>,
+    patch: &ChannelPatch,
+    now_ms: UnixMs,
+) -> Result<(ChannelId, Changes), ChannelError> {
+    check_refs(tx, patch, None)?;
+    if let Some(number) = &patch.number {
+        check_number_free(tx, number, None)?;
+    }
+    let id = ChannelId(crate::db::row::insert(
+        tx,
+        "channels",
+        &patch.values,
+        now_ms,
+    )?);
+    settle_mirror(tx, id, now_ms)?;
+    Ok((id, changed(id, "channel created")))
+}
+
+pub fn update(
+    tx: &Transaction<'_>,
+    id: ChannelId,
+    patch: &ChannelPatch,
+    now_ms: UnixMs,
+) -> Result<Changes, ChannelError> {
+    ensure_editable(tx, id, "edit the file instead")?;
+    check_refs(tx, patch, Some(id))?;
+    if let Some(number) = &patch.number {
+        check_number_free(tx, number, Some(id))?;
+    }
+    crate::db::row::update(tx, "channels", id.0, &patch.values, now_ms)?;
+    settle_mirror(tx, id, now_ms)?;
+    Ok(changed(id, "channel updated"))
+}
+
+/// Deletes the channel with its playouts, items and playback position (ON DELETE CASCADE).
+pub fn delete(tx: &Transaction<'_>, id: ChannelId) -> Result<Changes, ChannelError> {
+    ensure_editable(tx, id, "remove it there")?;
+    let mirror: Option<(String, String)> = tx
+        .query_row(
+            "SELECT number, name FROM channels WHERE mirror_source_channel_id = ?1 LIMIT 1",
+            [id.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((number, name)) = mirror {
+        return Err(ChannelError::MirroredBy { number, name });
+    }
+    tx.execute("DELETE FROM channels WHERE id = ?1", [id.0])?;
+    Ok(changed(id, "channel deleted"))
+}
+
+pub fn toggle_enabled(
+    tx: &Transaction<'_>,
+    id: ChannelId,
+    now_ms: UnixMs,
+) -> Result<Changes, ChannelError> {
+    let n = tx.execute(
+        "UPDATE channels SET enabled = 1 - enabled, updated_at_ms = ?2 WHERE id = ?1",
+        params![id.0, now_ms],
+    )?;
+    if n == 0 {
+        return Err(ChannelError::NotFound);
+    }
+    Ok(changed(id, "channel toggled"))
+}
+
+/// The channel exists and is not managed by a YAML file (`fix` says what to do instead).
+fn ensure_editable(
+    tx: &Transaction<'_>,
+    id: ChannelId,
+    fix: &'static str,
+) -> Result<(), ChannelError> {
+    let from_yaml: Option<bool> = tx
+        .query_row(
+            "SELECT is_yaml_source FROM channels WHERE id = ?1",
+            [id.0],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match from_yaml {
+        None => Err(ChannelError::NotFound),
+        Some(true) => Err(ChannelError::FromYaml { fix }),
+        Some(false) => Ok(()),
+    }
+}
+
+fn check_number_free(
+    tx: &Transaction<'_>,
+    number: &str,
+    except: Option<ChannelId>,
+) -> Result<(), ChannelError> {
+    let taken: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM channels WHERE number = ?1 AND id != ?2)",
+        params![number, except.map_or(0, |id| id.0)],
+        |r| r.get(0),
+    )?;
+    if taken {
+        return Err(ChannelError::NumberTaken(number.to_string()));
+    }
+    Ok(())
+}
+
+/// References the patch carries must point at rows that exist, and not at the channel itself.
+fn check_refs(
+    tx: &Transaction<'_>,
+    patch: &ChannelPatch,
+    self_id: Option<ChannelId>,
+) -> Result<(), ChannelError> {
+    if let Some(profile) = patch.ffmpeg_profile_id {
+        if !crate::db::exists(tx, "ffmpeg_profiles", profile)? {
+            return Err(ChannelError::Invalid {
+                field: "ffmpeg_profile_id",
+                problem: format!("unknown profile {profile}"),
+            });
+        }
+    }
+    if let Some(source) = patch.mirror_source_channel_id {
+        if !crate::db::exists(tx, "channels", source)? {
+            return Err(ChannelError::Invalid {
+                field: "mirror_source_channel_id",
+                problem: format!("unknown channel {source}"),
+            });
+        }
+        if self_id == Some(ChannelId(source)) {
+            return Err(ChannelError::Invalid {
+                field: "mirror_source_channel_id",
+                problem: "a channel cannot mirror itself".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// After the write: the merged row's mirror settings must make sense (a source, no cycle),
+/// and a mirror gets a playout to hold its copied timeline.
+fn settle_mirror(tx: &Transaction<'_>, id: ChannelId, now_ms: UnixMs) -> Result<(), ChannelError> {
+    if let Some(problem) = mirror::validate(tx, id.0)? {
+        return Err(ChannelError::Invalid {
+            field: "mirror_source_channel_id",
+            problem: problem.to_string(),
+        });
+    }
+    mirror::ensure_playout(tx, id.0, now_ms)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        conn.execute_batch(include_str!("../../schema.sql"))
+            .unwrap();
+        conn
+    }
+
+    fn patch(number: &str, name: &str) -> ChannelPatch {
+        ChannelPatch {
+            values: vec![
+                ("number", Value::Text(number.into())),
+                ("name", Value::Text(name.into())),
+            ],
+            number: Some(number.into()),
+            ..ChannelPatch::default()
+        }
+    }
+
+    #[test]
+    fn create_then_update_refuses_a_taken_number_and_names_what_changed() {
+        let mut conn = db();
+        let tx = conn.transaction().unwrap();
+        let (news, changes) = create(&tx, &patch("5", "News"), 1).unwrap();
+        assert!(changes.content && changes.timelines.contains(news.0));
+        let (film, _) = create(&tx, &patch("6", "Film"), 1).unwrap();
+        let err = create(&tx, &patch("5", "Other"), 1).unwrap_err();
+        assert_eq!(err.to_string(), "channel number 5 is taken");
+        let err = update(&tx, film, &patch("5", "Film"), 2).unwrap_err();
+        assert!(matches!(err, ChannelError::NumberTaken(_)), "{err}");
+        // Its own number is not "taken" by itself.
+        let changes = update(&tx, film, &patch("6", "Films"), 2).unwrap();
+        assert!(changes.timelines.contains(film.0) && !changes.timelines.contains(news.0));
+        let err = update(&tx, ChannelId(999), &patch("7", "X"), 2).unwrap_err();
+        assert!(matches!(err, ChannelError::NotFound));
+    }
+
+    #[test]
+    fn references_must_exist_and_a_channel_cannot_mirror_itself() {
+        let mut conn = db();
+        let tx = conn.transaction().unwrap();
+        let mut bad = patch("5", "News");
+        bad.ffmpeg_profile_id = Some(999);
+        let err = create(&tx, &bad, 1).unwrap_err();
+        assert_eq!(err.to_string(), "ffmpeg_profile_id: unknown profile 999");
+        let (id, _) = create(&tx, &patch("5", "News"), 1).unwrap();
+        let mut own = patch("5", "News");
+        own.mirror_source_channel_id = Some(id.0);
+        own.values
+            .push(("mirror_source_channel_id", Value::Integer(id.0)));
+        let err = update(&tx, id, &own, 2).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mirror_source_channel_id: a channel cannot mirror itself"
+        );
+    }
+
+    #[test]
+    fn a_mirrored_or_yaml_channel_is_not_deleted_and_toggle_needs_the_channel() {
+        let mut conn = db();
+        let tx = conn.transaction().unwrap();
+        let (root, _) = create(&tx, &patch("5", "Root"), 1).unwrap();
+        let mut mirror = patch("6", "Mirror");
+        mirror.mirror_source_channel_id = Some(root.0);
+        mirror.values.extend([
+            ("playout_source", Value::Text("mirror".into())),
+            ("mirror_source_channel_id", Value::Integer(root.0)),
+        ]);
+        let (copy, _) = create(&tx, &mirror, 1).unwrap();
+        let err = delete(&tx, root).unwrap_err();
+        assert_eq!(err.to_string(), "channel 6 (Mirror) mirrors this channel");
+        tx.execute(
+            "UPDATE channels SET is_yaml_source = 1 WHERE id = ?1",
+            [copy.0],
+        )
+        .unwrap();
+        let err = delete(&tx, copy).unwrap_err();
+        assert!(matches!(err, ChannelError::FromYaml { .. }), "{err}");
+        assert!(matches!(
+            toggle_enabled(&tx, ChannelId(999), 2),
+            Err(ChannelError::NotFound)
+        ));
+        assert!(toggle_enabled(&tx, root, 2)
+            .unwrap()
+            .timelines
+            .contains(root.0));
+    }
+}

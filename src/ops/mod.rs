@@ -1,0 +1,11 @@
+//! The operations every writer calls: the REST API today, and the web UI, the planner, the
+//! agent and the importers next, so none of them fakes HTTP or copies SQL. One file per
+//! resource. An operation runs inside the caller's write transaction, takes typed input
+//! parsed once at the edge, and returns domain values with the `Changes` it made (applied
+//! by the caller through `App::apply`, after the commit); a refusal is the resource's error
+//! enum, which `http::error` maps to a status in one place.
+//!
+//! It must not know HTTP or JSON. Only channels are here yet; the other resources still
+//! write through `api::columns` (issue 12).
+
+pub mod channels;
