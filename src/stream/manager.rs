@@ -471,11 +471,7 @@ impl Manager {
 /// The output profile marked default, for a stream that is no channel's (`play_media`);
 /// the built-in default when it cannot be read.
 async fn default_output_profile(app: &App) -> OutputProfile {
-    // `cursor::output_profile` answers a channel without a profile of its own with the
-    // default one; an id no channel has (SQLite assigns positive ids) gets that answer.
-    // The id stays here: nothing else is told "no channel" with a number.
-    const NO_CHANNEL_ID: i64 = -1;
-    cursor::output_profile(&app.db, NO_CHANNEL_ID)
+    cursor::default_output_profile(&app.db)
         .await
         .unwrap_or_default()
 }
