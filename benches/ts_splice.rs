@@ -8,7 +8,8 @@ use divan::counter::ItemsCount;
 use divan::AllocProfiler;
 use exstreamtv::stream::splicer::{Sink, Splicer};
 use exstreamtv::stream::ts::{
-    write_pat, write_pcr, write_pmt, write_timestamp, Pcr27M, Pid, PmtStream, Ticks90k, PACKET_LEN,
+    write_pat, write_pcr, write_pmt, write_timestamp, Pcr27M, Pid, PmtStream, StreamType, Ticks90k,
+    PACKET_LEN,
 };
 
 // Allocations per iteration beside the time: the splicer's goal is 0 per packet.
@@ -37,12 +38,12 @@ fn item() -> Vec<u8> {
     out.extend_from_slice(&p);
     let streams = [
         PmtStream {
-            stream_type: 0x1b,
+            stream_type: StreamType::H264,
             pid: Pid(0x100),
             es_info: heapless::Vec::new(),
         },
         PmtStream {
-            stream_type: 0x0f,
+            stream_type: StreamType::AAC_ADTS,
             pid: Pid(0x101),
             es_info: heapless::Vec::new(),
         },

@@ -226,6 +226,18 @@ pub async fn channel_by_number(db: &Db, number: &str) -> Result<Option<ChannelIn
 
 /// The channel's output profile: its own, else the default profile, else `OutputProfile::default()`.
 pub async fn output_profile(db: &Db, channel_id: i64) -> Result<OutputProfile, DbError> {
+    profile_of(db, Some(channel_id)).await
+}
+
+/// The profile marked default, else `OutputProfile::default()`: for a stream that is no
+/// channel's (`/iptv/stream/{id}`).
+pub async fn default_output_profile(db: &Db) -> Result<OutputProfile, DbError> {
+    profile_of(db, None).await
+}
+
+/// One query for both: `None` binds NULL, which no channel id equals, so the channel's
+/// profile subquery is NULL and only the default profile qualifies.
+async fn profile_of(db: &Db, channel_id: Option<i64>) -> Result<OutputProfile, DbError> {
     db.read(move |conn| {
         let mut stmt = conn.prepare_cached(
             "SELECT r.width, r.height, f.framerate, f.video_codec, f.video_bitrate, f.video_buffer_size,

@@ -1,5 +1,6 @@
 //! The scheduler against a real SQLite file: the demo channel's timeline after start-up,
-//! rebuilds that keep what plays now, skip, and retirement into the history.
+//! rebuilds that keep what plays now, skip, and retirement into the history; and the
+//! output-profile lookup the stream reads through `cursor`.
 
 use std::path::PathBuf;
 
@@ -236,4 +237,34 @@ fn a_schedule_item_that_does_not_decode_is_left_out_not_guessed() {
         after.len() >= before.len() && after[..before.len()] == before[..],
         "the rebuild changed what was built"
     );
+}
+
+#[test]
+fn the_default_profile_is_asked_for_without_a_channel_id() {
+    let t = demo_db("default-profile");
+    let channel: i64 = t
+        .db
+        .write_blocking(|conn| {
+            conn.execute(
+                "INSERT INTO ffmpeg_profiles (id, name, resolution_id, is_default, created_at_ms, updated_at_ms)
+                 VALUES (901, 'default 720p', 2, 1, 0, 0), (902, 'own 1080p', 3, 0, 0, 0)",
+                [],
+            )?;
+            let id = conn.query_row("SELECT id FROM channels ORDER BY id LIMIT 1", [], |r| r.get(0))?;
+            conn.execute("UPDATE channels SET ffmpeg_profile_id = 902 WHERE id = ?1", [id])?;
+            Ok(id)
+        })
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (default, own) = runtime.block_on(async {
+        (
+            super::cursor::default_output_profile(&t.db).await.unwrap(),
+            super::cursor::output_profile(&t.db, channel).await.unwrap(),
+        )
+    });
+    assert_eq!((default.width, default.height), (1280, 720));
+    assert_eq!((own.width, own.height), (1920, 1080));
 }

@@ -24,20 +24,52 @@ pub enum BreakerState {
 }
 
 impl BreakerState {
-    /// The Prometheus value (0 closed, 1 half-open, 2 open) and name.
+    /// The state without its deadline, as the stats and the snapshot report it.
+    pub fn phase(self) -> BreakerPhase {
+        match self {
+            BreakerState::Closed => BreakerPhase::Closed,
+            BreakerState::HalfOpen => BreakerPhase::HalfOpen,
+            BreakerState::Open { .. } => BreakerPhase::Open,
+        }
+    }
+}
+
+/// A breaker's state as it crosses from the feeder to the manager: the channel's stats
+/// are read without locks, so it travels as an atomic code (`code`), and `from_code` is
+/// the one place that code is read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerPhase {
+    Closed,
+    HalfOpen,
+    Open,
+}
+
+impl BreakerPhase {
+    /// The Prometheus value: 0 closed, 1 half-open, 2 open.
     pub fn code(self) -> u8 {
         match self {
-            BreakerState::Closed => 0,
-            BreakerState::HalfOpen => 1,
-            BreakerState::Open { .. } => 2,
+            BreakerPhase::Closed => 0,
+            BreakerPhase::HalfOpen => 1,
+            BreakerPhase::Open => 2,
         }
     }
 
-    pub fn name(self) -> &'static str {
+    /// The inverse of `code`. Only `code` writes the atomic, so any other value cannot
+    /// occur; it reads as closed, the state a channel starts in.
+    pub fn from_code(code: u8) -> BreakerPhase {
+        match code {
+            2 => BreakerPhase::Open,
+            1 => BreakerPhase::HalfOpen,
+            _ => BreakerPhase::Closed,
+        }
+    }
+
+    /// The snapshot's (and status.json's) name.
+    pub fn as_str(self) -> &'static str {
         match self {
-            BreakerState::Closed => "closed",
-            BreakerState::HalfOpen => "half_open",
-            BreakerState::Open { .. } => "open",
+            BreakerPhase::Closed => "closed",
+            BreakerPhase::HalfOpen => "half_open",
+            BreakerPhase::Open => "open",
         }
     }
 }
@@ -216,5 +248,17 @@ mod tests {
         );
         b.record_success();
         assert_eq!(b.backoff(), Duration::ZERO);
+    }
+
+    #[test]
+    fn phase_codes_round_trip() {
+        for phase in [
+            BreakerPhase::Closed,
+            BreakerPhase::HalfOpen,
+            BreakerPhase::Open,
+        ] {
+            assert_eq!(BreakerPhase::from_code(phase.code()), phase);
+        }
+        assert_eq!(BreakerPhase::Open.as_str(), "open");
     }
 }

@@ -25,7 +25,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::ChildStdout;
 use tokio::sync::Notify;
 
-use super::breaker::{Breaker, BreakerConfig, BreakerState};
+use super::breaker::{Breaker, BreakerConfig, BreakerPhase, BreakerState};
 use super::ffmpeg::{self, Hardware, Job, Process, Source, StderrTail};
 use super::hls::Hls;
 use super::longrun;
@@ -129,7 +129,8 @@ pub struct Stats {
     last_output_ms: AtomicI64,
     /// The running FFmpeg's pid, 0 before the first (read: `ffmpeg_pid`).
     ffmpeg_pid: AtomicU32,
-    pub breaker_code: AtomicU32,
+    /// The breaker's `BreakerPhase::code` (read: `breaker`).
+    breaker_code: AtomicU32,
     pub recent_failures: AtomicU32,
 }
 
@@ -154,6 +155,17 @@ impl Stats {
 
     fn ffmpeg_started(&self, pid: u32) {
         self.ffmpeg_pid.store(pid, Ordering::Relaxed);
+    }
+
+    /// The breaker's state at the last failure (closed before the first).
+    pub fn breaker(&self) -> BreakerPhase {
+        // Only `breaker_is` stores, and a code fits a u8.
+        BreakerPhase::from_code(self.breaker_code.load(Ordering::Relaxed) as u8)
+    }
+
+    fn breaker_is(&self, phase: BreakerPhase) {
+        self.breaker_code
+            .store(u32::from(phase.code()), Ordering::Relaxed);
     }
 }
 
@@ -927,9 +939,7 @@ impl Feeder {
             .recent_failures
             .store(self.breaker.recent_failures(now, cfg), Ordering::Relaxed);
         let state = self.breaker.state(now);
-        stats
-            .breaker_code
-            .store(state.code() as u32, Ordering::Relaxed);
+        stats.breaker_is(state.phase());
         if let BreakerState::Open { .. } = state {
             tracing::warn!(channel = %self.channel.number, "circuit breaker open: serving the slate");
         }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
+use super::breaker::BreakerPhase;
 use super::channel::{self, Channel, Viewer, MAX_READERS};
 use super::ffmpeg::{self, Hardware};
 use bytes::Bytes;
@@ -133,6 +134,13 @@ pub struct ChannelSnapshot {
     pub ffmpeg_pid: Option<u32>,
     pub stderr_tail: Vec<String>,
     pub hls_segments: usize,
+}
+
+impl ChannelSnapshot {
+    /// The breaker's state, decoded from `breaker_code`: compare this, not the code.
+    pub fn breaker_phase(&self) -> BreakerPhase {
+        BreakerPhase::from_code(self.breaker_code)
+    }
 }
 
 impl Manager {
@@ -402,7 +410,7 @@ impl Manager {
                 let s = &ch.stats;
                 let last = s.last_output_ms();
                 let now_playing = ch.now_playing();
-                let breaker_code = s.breaker_code.load(Ordering::Relaxed) as u8;
+                let breaker = s.breaker();
                 ChannelSnapshot {
                     channel_id: ch.id,
                     number: ch.number.to_string(),
@@ -418,12 +426,8 @@ impl Manager {
                     bytes_sent: s.bytes_sent.load(Ordering::Relaxed),
                     chunks_dropped: s.chunks_dropped.load(Ordering::Relaxed),
                     items: s.items.load(Ordering::Relaxed),
-                    breaker: match breaker_code {
-                        2 => "open",
-                        1 => "half_open",
-                        _ => "closed",
-                    },
-                    breaker_code,
+                    breaker: breaker.as_str(),
+                    breaker_code: breaker.code(),
                     last_output_ms: last,
                     last_output_seconds_ago: last.map(|last| (now - last).max(0) as f64 / 1000.0),
                     current_item_id: now_playing.item_id,
@@ -467,11 +471,7 @@ impl Manager {
 /// The output profile marked default, for a stream that is no channel's (`play_media`);
 /// the built-in default when it cannot be read.
 async fn default_output_profile(app: &App) -> OutputProfile {
-    // `cursor::output_profile` answers a channel without a profile of its own with the
-    // default one; an id no channel has (SQLite assigns positive ids) gets that answer.
-    // The id stays here: nothing else is told "no channel" with a number.
-    const NO_CHANNEL_ID: i64 = -1;
-    cursor::output_profile(&app.db, NO_CHANNEL_ID)
+    cursor::default_output_profile(&app.db)
         .await
         .unwrap_or_default()
 }

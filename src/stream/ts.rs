@@ -1,8 +1,9 @@
 //! MPEG transport-stream packets: a borrowed `Packet` view that reads fields without copying,
 //! a `PacketMut` twin that rewrites counters and timestamps in place, PAT/PMT parsing and
-//! writing (with the MPEG-2 CRC), and `Aligner`, which finds 188-byte packet boundaries in
-//! a byte stream read from a pipe. Timestamps are typed by their clock (`Ticks90k` for
-//! PTS/DTS, `Pcr27M` for the PCR, from `ticks`); the wire fields wrap, the values do not.
+//! writing (with the MPEG-2 CRC; a stream's type is a `StreamType`, never a bare byte), and
+//! `Aligner`, which finds 188-byte packet boundaries in a byte stream read from a pipe.
+//! Timestamps are typed by their clock (`Ticks90k` for PTS/DTS, `Pcr27M` for the PCR, from
+//! `ticks`); the wire fields wrap, the values do not.
 //!
 //! It knows nothing of FFmpeg, channels or viewers: only the bytes of ISO/IEC 13818-1.
 
@@ -26,6 +27,60 @@ pub struct Pid(pub u16);
 impl Pid {
     pub const PAT: Pid = Pid(0);
     pub const NULL: Pid = Pid(0x1fff);
+}
+
+/// A PMT `stream_type` (ISO/IEC 13818-1 table 2-34, plus the ATSC and SMPTE registrations
+/// FFmpeg writes), decoded once at the PMT so no caller compares the wire byte. Values not
+/// named here are kept as read: the splicer only skips them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StreamType(pub u8);
+
+impl StreamType {
+    pub const MPEG1_VIDEO: StreamType = StreamType(0x01);
+    pub const MPEG2_VIDEO: StreamType = StreamType(0x02);
+    pub const MPEG1_AUDIO: StreamType = StreamType(0x03);
+    pub const MPEG2_AUDIO: StreamType = StreamType(0x04);
+    /// AAC in ADTS frames, FFmpeg's AAC in TS.
+    pub const AAC_ADTS: StreamType = StreamType(0x0f);
+    pub const MPEG4_VIDEO: StreamType = StreamType(0x10);
+    /// AAC in LATM.
+    pub const AAC_LATM: StreamType = StreamType(0x11);
+    pub const H264: StreamType = StreamType(0x1b);
+    pub const HEVC: StreamType = StreamType(0x24);
+    /// Chinese AVS video (FFmpeg's `cavs`).
+    pub const CAVS: StreamType = StreamType(0x42);
+    /// ATSC A/52 (AC-3) and its enhanced form (E-AC-3).
+    pub const AC3: StreamType = StreamType(0x81);
+    pub const EAC3: StreamType = StreamType(0x87);
+    /// SMPTE VC-1.
+    pub const VC1: StreamType = StreamType(0xea);
+
+    /// A video codec the splicer can carry as the output's video stream.
+    pub fn is_video(self) -> bool {
+        matches!(
+            self,
+            Self::MPEG1_VIDEO
+                | Self::MPEG2_VIDEO
+                | Self::MPEG4_VIDEO
+                | Self::H264
+                | Self::HEVC
+                | Self::CAVS
+                | Self::VC1
+        )
+    }
+
+    /// An audio codec the splicer can carry as the output's audio stream.
+    pub fn is_audio(self) -> bool {
+        matches!(
+            self,
+            Self::MPEG1_AUDIO
+                | Self::MPEG2_AUDIO
+                | Self::AAC_ADTS
+                | Self::AAC_LATM
+                | Self::AC3
+                | Self::EAC3
+        )
+    }
 }
 
 /// A borrowed, validated (sync byte) view of one packet; reading a field copies nothing.
@@ -253,7 +308,7 @@ pub fn unwrap(near: i64, raw: i64, wrap: i64) -> i64 {
 /// One elementary stream of a PMT, with its descriptors when they fit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PmtStream {
-    pub stream_type: u8,
+    pub stream_type: StreamType,
     pub pid: Pid,
     pub es_info: heapless::Vec<u8, ES_INFO_MAX>,
 }
@@ -320,7 +375,7 @@ pub fn parse_pmt(packet: Packet<'_>) -> Option<Pmt> {
     let mut at = 12 + program_info_len;
     let mut streams = heapless::Vec::new();
     while at + 5 <= end {
-        let stream_type = s[at];
+        let stream_type = StreamType(s[at]);
         let pid = Pid(u16::from_be_bytes([s[at + 1] & 0x1f, s[at + 2]]));
         let es_len = (((s[at + 3] & 0x0f) as usize) << 8) | s[at + 4] as usize;
         let info = s.get(at + 5..at + 5 + es_len)?;
@@ -390,7 +445,7 @@ pub fn write_pmt(
     section[11] = 0;
     let mut at = 12;
     for s in streams {
-        section[at] = s.stream_type;
+        section[at] = s.stream_type.0;
         section[at + 1] = 0xe0 | (s.pid.0 >> 8) as u8;
         section[at + 2] = s.pid.0 as u8;
         section[at + 3] = 0xf0 | (s.es_info.len() >> 8) as u8;
@@ -589,12 +644,12 @@ mod tests {
         assert_eq!(parse_pat(Packet::new(&p).unwrap()), Some((1, Pid(0x1000))));
         let streams = [
             PmtStream {
-                stream_type: 0x1b,
+                stream_type: StreamType::H264,
                 pid: Pid(0x100),
                 es_info: heapless::Vec::new(),
             },
             PmtStream {
-                stream_type: 0x0f,
+                stream_type: StreamType::AAC_ADTS,
                 pid: Pid(0x101),
                 es_info: heapless::Vec::from_slice(&[0x0a, 4, b'e', b'n', b'g', 0]).unwrap(),
             },
