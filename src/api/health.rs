@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::http::{body, router, ApiError, ApiResult, Req};
+use crate::stream::breaker::BreakerPhase;
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     router::only_get(req)?;
@@ -137,7 +138,8 @@ fn channels(app: &App, timestamp: String) -> serde_json::Value {
         let silent_s = ch
             .last_output_seconds_ago
             .unwrap_or(ch.uptime_seconds as f64);
-        let unhealthy = silent_s > CHANNEL_SILENT_UNHEALTHY_S || ch.breaker_code == 2;
+        let unhealthy =
+            silent_s > CHANNEL_SILENT_UNHEALTHY_S || ch.breaker_phase() == BreakerPhase::Open;
         if unhealthy {
             n_unhealthy += 1;
         }

@@ -785,8 +785,7 @@ impl Feeder {
                 self.flush_into_ring();
                 self.count_kill();
                 process.stop().await;
-                self.breaker.record_success();
-                self.failed_item = None;
+                self.record_success();
                 if timeline_cut {
                     tracing::info!(channel = %self.channel.number, item = ?plan.item_id, "cut over to the changed timeline");
                 } else {
@@ -831,8 +830,7 @@ impl Feeder {
         let progressed = reached - pos >= MIN_PROGRESS_MS || reached >= plan.end_ms - END_SLACK_MS;
         let ok = status.is_some_and(|s| s.success()) && n_bytes > 0 && progressed;
         if ok {
-            self.breaker.record_success();
-            self.failed_item = None;
+            self.record_success();
         } else {
             tracing::warn!(
                 channel = %self.channel.number,
@@ -925,6 +923,15 @@ impl Feeder {
     }
 
     /// A failure for the breaker, the totals and the channel's stats.
+    /// A run that played: the breaker closes after a half-open trial, and the stats say so
+    /// (they were last written by a failure, and would show the breaker open for ever).
+    fn record_success(&mut self) {
+        self.breaker.record_success();
+        self.failed_item = None;
+        let phase = self.breaker.state(Instant::now()).phase();
+        self.channel.stats.breaker_is(phase);
+    }
+
     fn record_failure(&mut self, now: Instant) {
         let cfg = self.breaker_config();
         self.breaker.record_failure(now, cfg);
