@@ -80,11 +80,6 @@ pub struct Changes {
 }
 
 impl Changes {
-    /// Nothing changed (a rebuild that came out the same).
-    pub fn none() -> Changes {
-        Changes::default()
-    }
-
     /// A write whose effect on timelines is not tracked: the documents are stale and every
     /// running channel re-reads its timeline. Safe for any write; precise values are cheaper.
     pub fn any(cause: &str) -> Changes {
@@ -101,18 +96,6 @@ impl Changes {
             content: !timelines.is_unchanged(),
             timelines,
             cause: cause.into(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        !self.content && self.timelines.is_unchanged()
-    }
-
-    pub fn merge(&mut self, other: Changes) {
-        self.content |= other.content;
-        self.timelines.merge(other.timelines);
-        if self.cause.is_empty() {
-            self.cause = other.cause;
         }
     }
 }
@@ -139,16 +122,19 @@ mod tests {
     }
 
     #[test]
-    fn merging_keeps_content_and_the_union_of_channels() {
-        let mut a = Changes::none();
-        assert!(a.is_empty());
+    fn merging_keeps_the_union_of_channels_and_content_follows_the_timelines() {
+        let mut a = Timelines::Unchanged;
         let mut one = Timelines::Unchanged;
         one.add(3);
-        a.merge(Changes::timelines(one, "rebuild"));
-        assert!(a.content && a.timelines.contains(3) && !a.timelines.contains(4));
-        assert_eq!(a.cause, "rebuild");
-        a.merge(Changes::any("import"));
-        assert_eq!(a.timelines, Timelines::All);
-        assert!(Changes::timelines(Timelines::Unchanged, "x").is_empty());
+        a.merge(one);
+        a.merge(Timelines::Unchanged);
+        assert!(a.contains(3) && !a.contains(4));
+        a.merge(Timelines::All);
+        assert_eq!(a, Timelines::All);
+        let rebuilt = Changes::timelines(a, "rebuild");
+        assert!(rebuilt.content);
+        assert_eq!(rebuilt.cause, "rebuild");
+        assert!(!Changes::timelines(Timelines::Unchanged, "x").content);
+        assert!(Changes::any("import").content);
     }
 }

@@ -447,6 +447,15 @@ struct Plan {
     what: What,
 }
 
+impl Plan {
+    /// `pos`, or the latest moment still well inside the plan: with less than `MIN_ITEM_MS`
+    /// of it left, `current` already names the next programme, so the plan is judged (and
+    /// its programme read) from there.
+    fn inside(&self, pos: UnixMs) -> UnixMs {
+        pos.min(self.end_ms - MIN_ITEM_MS).max(self.start_ms)
+    }
+}
+
 #[derive(Debug, Clone)]
 enum What {
     Media { input: Input, media: MediaInfo },
@@ -503,8 +512,7 @@ enum Follow {
 /// skip, a programme added into a hole) is cut at its new end.
 fn follow(plan: &Plan, programmes: &[Programme], pos: UnixMs) -> Follow {
     let soon = pos + TIMELINE_CUT_AHEAD_MS;
-    // Judged inside the plan: with less than `MIN_ITEM_MS` left, `current` names the next.
-    let at = pos.min(plan.end_ms - MIN_ITEM_MS).max(plan.start_ms);
+    let at = plan.inside(pos);
     if !still_right(plan, programmes, at) {
         return Follow::CutAt(soon);
     }
@@ -1237,11 +1245,7 @@ impl Feeder {
         self.timeline_checked = Some(Instant::now());
         self.timeline_due = None;
         let pos = self.pos_ms();
-        // Read from a moment inside the running plan, so the programme it plays is among
-        // those read even when it ends in less than `MIN_ITEM_MS`.
-        let at = pos
-            .min(running.plan.end_ms - MIN_ITEM_MS)
-            .max(running.plan.start_ms);
+        let at = running.plan.inside(pos);
         let read = cursor::programmes(&self.app.db, self.channel.id, at, FOLLOW_PROGRAMMES);
         let programmes = match read.await {
             Ok(p) => p,
