@@ -426,16 +426,10 @@ impl Argv {
 
 #[cfg(test)]
 mod tests {
+    use super::super::render;
     use super::*;
     use crate::board::Board;
     use expect_test::expect;
-
-    fn render(args: &[OsString]) -> String {
-        args.iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
 
     fn board(name: &str) -> Hardware {
         let mut hw = Hardware::from_board(

@@ -19,3 +19,12 @@ pub use argv::{can_copy, command, generated_tone_hz, Job, Source};
 pub use hardware::{Encoder, Hardware, DEFAULT_VAAPI_DEVICE};
 pub use probe::probe;
 pub use process::{spawn, Process, SpawnError, StderrTail, STDERR_TAIL_LINES, STOP_GRACE};
+
+/// An argv as one line, for the tests' snapshots.
+#[cfg(test)]
+fn render(args: &[std::ffi::OsString]) -> String {
+    args.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -113,15 +113,9 @@ async fn run_probe(program: &Path, args: &[OsString]) -> (bool, String) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::render;
     use super::*;
     use crate::board::Board;
-
-    fn render(args: &[OsString]) -> String {
-        args.iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
 
     #[test]
     fn the_encoder_probe_encodes_one_frame_with_the_boards_encoder() {
