@@ -115,11 +115,30 @@ impl App {
             .unwrap_or(self.board.tuners)
     }
 
-    /// Acts on what a committed write changed (`changes`), the one place that does: cached
-    /// documents (lineup, M3U, XMLTV, discover.json) become stale, and the running channels
-    /// whose timeline changed re-read it at once (their feeders cut over when what should
-    /// play now is not what plays).
-    pub fn apply(&self, changes: Changes) {
+    /// Acts on what a committed write changed (`changes`), the one place that does: the
+    /// playouts it names are rebuilt from now, cached documents (lineup, M3U, XMLTV,
+    /// discover.json) become stale, and the running channels whose timeline changed re-read
+    /// it at once (their feeders cut over when what should play now is not what plays).
+    ///
+    /// The write is committed already, so a failed rebuild is logged, not returned: every
+    /// running channel re-reads its timeline, and the horizon task extends it later.
+    pub async fn apply(self: &Arc<Self>, mut changes: Changes) {
+        let rebuild = std::mem::take(&mut changes.rebuild);
+        if !rebuild.is_nothing() {
+            match crate::scheduler::rebuild(self, &rebuild).await {
+                Ok(timelines) => changes.timelines.merge(timelines),
+                Err(err) => {
+                    tracing::warn!(%err, cause = %changes.cause, "rebuild after a write failed");
+                    changes.timelines = crate::changes::Timelines::All;
+                }
+            }
+            changes.content |= !changes.timelines.is_unchanged();
+        }
+        self.announce(&changes);
+    }
+
+    /// Stale documents and woken channels, for `changes` that rebuild nothing.
+    fn announce(&self, changes: &Changes) {
         if changes.content {
             self.content_version.fetch_add(1, Ordering::Release);
         }
@@ -134,7 +153,7 @@ impl App {
     /// count), so a write that forgets to say what it touched can never leave a stream
     /// playing what the guide no longer says.
     pub fn content_changed(&self) {
-        self.apply(Changes::any("write"));
+        self.announce(&Changes::any("write"));
     }
 
     pub fn content_version(&self) -> u64 {

@@ -68,6 +68,54 @@ impl Timelines {
     }
 }
 
+/// Which playouts a write asks to have rebuilt from now, after its commit (`App::apply`
+/// runs them, one transaction each, so a rebuild of every channel never holds the writer
+/// for long). A write that must commit together with its timeline rebuilds inside its own
+/// transaction instead (`scheduler::rebuild_in`) and reports `timelines`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Rebuild {
+    #[default]
+    Nothing,
+    /// These playouts (ids), no others.
+    Playouts(heapless::Vec<i64, MAX_LISTED>),
+    /// Every active playout (a filler preset, a collection or the library changed).
+    All,
+}
+
+impl Rebuild {
+    pub fn is_nothing(&self) -> bool {
+        matches!(self, Rebuild::Nothing)
+    }
+
+    /// Adds one playout; past `MAX_LISTED` the set becomes `All`.
+    pub fn add(&mut self, playout_id: i64) {
+        match self {
+            Rebuild::All => {}
+            Rebuild::Nothing => {
+                let mut ids = heapless::Vec::new();
+                // Capacity ≥ 1: cannot fail.
+                let _ = ids.push(playout_id);
+                *self = Rebuild::Playouts(ids);
+            }
+            Rebuild::Playouts(ids) => {
+                if ids.contains(&playout_id) {
+                    return;
+                }
+                if ids.push(playout_id).is_err() {
+                    *self = Rebuild::All;
+                }
+            }
+        }
+    }
+
+    /// A set of these playouts.
+    pub fn of(playout_ids: impl IntoIterator<Item = i64>) -> Rebuild {
+        let mut out = Rebuild::Nothing;
+        playout_ids.into_iter().for_each(|id| out.add(id));
+        out
+    }
+}
+
 /// The effect of one committed write.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -75,6 +123,9 @@ pub struct Changes {
     /// stale.
     pub content: bool,
     pub timelines: Timelines,
+    /// Playouts to rebuild after the commit (their channels' timelines then count as
+    /// changed too).
+    pub rebuild: Rebuild,
     /// Why, for the debug log of the cut-over ("rebuild", "skip", "horizon", ...).
     pub cause: SmolStr,
 }
@@ -86,6 +137,18 @@ impl Changes {
         Changes {
             content: true,
             timelines: Timelines::All,
+            rebuild: Rebuild::Nothing,
+            cause: cause.into(),
+        }
+    }
+
+    /// What clients see changed and `rebuild` must be rebuilt (which then names the
+    /// timelines that changed).
+    pub fn rebuilding(rebuild: Rebuild, cause: &str) -> Changes {
+        Changes {
+            content: true,
+            timelines: Timelines::Unchanged,
+            rebuild,
             cause: cause.into(),
         }
     }
@@ -95,6 +158,7 @@ impl Changes {
         Changes {
             content: !timelines.is_unchanged(),
             timelines,
+            rebuild: Rebuild::Nothing,
             cause: cause.into(),
         }
     }
@@ -136,5 +200,20 @@ mod tests {
         assert_eq!(rebuilt.cause, "rebuild");
         assert!(!Changes::timelines(Timelines::Unchanged, "x").content);
         assert!(Changes::any("import").content);
+    }
+
+    #[test]
+    fn a_rebuild_set_grows_to_all_past_its_capacity() {
+        let mut r = Rebuild::of([4, 4, 5]);
+        assert_eq!(
+            r,
+            Rebuild::Playouts(heapless::Vec::from_slice(&[4, 5]).unwrap())
+        );
+        for id in 0..MAX_LISTED as i64 {
+            r.add(100 + id);
+        }
+        assert_eq!(r, Rebuild::All);
+        assert!(Rebuild::of([]).is_nothing());
+        assert!(Changes::rebuilding(Rebuild::All, "filler").content);
     }
 }

@@ -132,7 +132,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 Ok((rendered(tx, id)?, changes))
             })
             .await?;
-            app.apply(changes);
+            app.apply(changes).await;
             Ok(body::ok_json(&channel))
         }
         [id, "filler"] => filler(app, req, router::id(id)?).await,
@@ -219,7 +219,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         Ok((id, rendered(tx, id)?, changes))
     })
     .await?;
-    app.apply(changes);
+    app.apply(changes).await;
     // A mirror's timeline is copied from its source at once.
     crate::scheduler::channel_changed(app, id.0).await?;
     Ok(body::created(id.0, &channel))
@@ -234,7 +234,7 @@ async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
         Ok((rendered(tx, id)?, changes))
     })
     .await?;
-    app.apply(changes);
+    app.apply(changes).await;
     // A mirror's source or offset may have changed (and with it every mirror following it).
     crate::scheduler::channel_changed(app, id.0).await?;
     Ok(body::ok_json(&channel))
@@ -243,7 +243,7 @@ async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
 async fn delete(app: &Arc<App>, id: i64) -> ApiResult {
     let changes = write_tx(app, move |tx| Ok(ops::channels::delete(tx, ChannelId(id))?)).await?;
     let _ = tokio::fs::remove_file(icon_path(app, &format!("channel_{id}.png"))).await;
-    app.apply(changes);
+    app.apply(changes).await;
     Ok(body::no_content())
 }
 

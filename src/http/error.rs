@@ -63,6 +63,14 @@ impl ApiError {
             .with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
 
+    /// 405 with `Allow` listing `verbs` (routes call it through `router::by_verb!`).
+    pub fn not_allowed(verbs: &[super::router::Verb]) -> ApiError {
+        let allow = super::router::allow(verbs);
+        let value = HeaderValue::from_str(&allow).unwrap_or(HeaderValue::from_static(""));
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+            .with_header(ALLOW, value)
+    }
+
     pub fn method_not_allowed(allow: &'static str) -> ApiError {
         ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
             .with_header(ALLOW, HeaderValue::from_static(allow))

@@ -63,6 +63,61 @@ impl Verb {
     }
 }
 
+impl Verb {
+    /// The method's name as `Allow` lists it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Delete => "DELETE",
+            Verb::Patch => "PATCH",
+            Verb::Options => "OPTIONS",
+            Verb::Other => "",
+        }
+    }
+}
+
+/// `Allow` for the verbs a route answers, in the order given; HEAD follows GET, since GET
+/// routes answer it too.
+pub fn allow(verbs: &[Verb]) -> String {
+    let mut out = String::new();
+    for verb in verbs {
+        if *verb == Verb::Other {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(verb.as_str());
+        if *verb == Verb::Get {
+            out.push_str(", HEAD");
+        }
+    }
+    out
+}
+
+/// Dispatches on the request's verb; any verb without an arm is a 405 whose `Allow` is
+/// derived from the arms, so the list of methods is written once, in the `match` itself:
+///
+/// ```ignore
+/// by_verb!(req, {
+///     Get => list(app, req).await,
+///     Put | Patch => update(app, req, id).await,
+/// })
+/// ```
+macro_rules! by_verb {
+    ($req:expr, { $( $($verb:ident)|+ => $arm:expr ),+ $(,)? }) => {
+        match $req.verb() {
+            $( $($crate::http::router::Verb::$verb)|+ => $arm, )+
+            _ => Err($crate::http::ApiError::not_allowed(&[
+                $( $($crate::http::router::Verb::$verb),+ ),+
+            ])),
+        }
+    };
+}
+pub(crate) use by_verb;
+
 impl Req {
     pub fn verb(&self) -> Verb {
         Verb::of(self.method())
@@ -134,10 +189,15 @@ pub async fn route(app: &Arc<App>, req: &mut Req) -> ApiResult {
 
 /// 405 unless GET or HEAD.
 pub fn only_get(req: &Req) -> Result<(), ApiError> {
-    match req.verb() {
-        Verb::Get => Ok(()),
-        _ => Err(ApiError::method_not_allowed("GET, HEAD")),
+    only(req, Verb::Get)
+}
+
+/// The route answers `verb` alone (405 with its `Allow` otherwise).
+pub fn only(req: &Req, verb: Verb) -> Result<(), ApiError> {
+    if req.verb() == verb {
+        return Ok(());
     }
+    Err(ApiError::not_allowed(&[verb]))
 }
 
 pub fn redirect(target: &str) -> ApiResult {
@@ -152,6 +212,28 @@ pub fn redirect(target: &str) -> ApiResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allow_lists_the_arms_with_head_after_get() {
+        assert_eq!(allow(&[Verb::Get, Verb::Post]), "GET, HEAD, POST");
+        assert_eq!(allow(&[Verb::Post, Verb::Delete]), "POST, DELETE");
+        assert_eq!(
+            allow(&[Verb::Get, Verb::Put, Verb::Patch, Verb::Delete]),
+            "GET, HEAD, PUT, PATCH, DELETE"
+        );
+        let err: Result<(), ApiError> = (|| {
+            let verb = Verb::Delete;
+            match verb {
+                Verb::Get => Ok(()),
+                Verb::Put | Verb::Patch => Ok(()),
+                _ => Err(ApiError::not_allowed(&[Verb::Get, Verb::Put, Verb::Patch])),
+            }
+        })();
+        assert_eq!(
+            err.unwrap_err().status,
+            hyper::StatusCode::METHOD_NOT_ALLOWED
+        );
+    }
 
     #[test]
     fn splits_paths() {

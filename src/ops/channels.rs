@@ -7,14 +7,12 @@ use std::fmt;
 use rusqlite::types::Value;
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use crate::changes::{Changes, Timelines};
+use crate::changes::{Changes, Rebuild, Timelines};
 use crate::db::DbError;
 use crate::scheduler::mirror;
 use crate::time::UnixMs;
 
-/// A channel's row id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ChannelId(pub i64);
+pub use super::ids::ChannelId;
 
 /// The fields a write sends, validated: every stored value by SQL column (a partial update
 /// changes only these), and, typed, those the operation itself decides on.
@@ -94,6 +92,7 @@ fn changed(id: ChannelId, cause: &str) -> Changes {
     Changes {
         content: true,
         timelines,
+        rebuild: Rebuild::Nothing,
         cause: cause.into(),
     }
 }

@@ -9,3 +9,4 @@
 //! write through `api::columns` (issue 12).
 
 pub mod channels;
+pub mod ids;

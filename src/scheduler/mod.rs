@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
-use crate::changes::{Changes, Timelines};
+use crate::changes::{Changes, Rebuild, Timelines};
 use crate::db::{Db, DbError};
 use crate::settings::Settings;
 use crate::time::{now_ms, UnixMs};
@@ -157,55 +157,62 @@ pub async fn rebuild_playout(app: &Arc<App>, playout_id: i64) -> Result<Outcome,
         .db
         .write(move |conn| rebuild_one(conn, playout_id, &clock))
         .await?;
-    app.apply(Changes::timelines(timelines, "rebuild"));
+    app.apply(Changes::timelines(timelines, "rebuild")).await;
     Ok(outcome)
 }
 
-/// Rebuilds the playouts of every channel whose schedule is `schedule_id`.
-pub async fn schedule_changed(app: &Arc<App>, schedule_id: i64) -> Result<(), DbError> {
-    let ids = app
-        .db
-        .read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id FROM playouts WHERE program_schedule_id = ?1 AND is_active = 1",
-            )?;
-            let rows = stmt.query_map([schedule_id], |r| r.get(0))?;
-            Ok(rows.collect::<Result<Vec<i64>, _>>()?)
-        })
-        .await?;
-    rebuild_many(app, ids).await
+/// The active playouts of the channels whose schedule is `schedule_id`: what a schedule
+/// edit asks `App::apply` to rebuild.
+pub fn playouts_of_schedule(
+    conn: &rusqlite::Connection,
+    schedule_id: i64,
+) -> Result<Rebuild, DbError> {
+    playouts_where(
+        conn,
+        "SELECT id FROM playouts WHERE program_schedule_id = ?1 AND is_active = 1",
+        schedule_id,
+    )
 }
 
-/// Rebuilds the playouts of one channel (its filler changed, it was created or edited).
-pub async fn channel_changed(app: &Arc<App>, channel_id: i64) -> Result<(), DbError> {
-    let ids = app
-        .db
-        .read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id FROM playouts WHERE channel_id = ?1 AND is_active = 1",
-            )?;
-            let rows = stmt.query_map([channel_id], |r| r.get(0))?;
-            Ok(rows.collect::<Result<Vec<i64>, _>>()?)
-        })
-        .await?;
-    rebuild_many(app, ids).await
+/// The active playouts of one channel (its filler changed, it was created or edited).
+pub fn playouts_of_channel(
+    conn: &rusqlite::Connection,
+    channel_id: i64,
+) -> Result<Rebuild, DbError> {
+    playouts_where(
+        conn,
+        "SELECT id FROM playouts WHERE channel_id = ?1 AND is_active = 1",
+        channel_id,
+    )
 }
 
-/// Rebuilds every active playout from now (a filler preset or a collection changed).
-pub async fn rebuild_all(app: &Arc<App>) -> Result<(), DbError> {
-    let ids = app
-        .db
-        .write(|conn| {
-            mirror::ensure_all_playouts(conn, now_ms())?;
-            active_playouts(conn)
-        })
-        .await?;
-    rebuild_many(app, ids).await
+fn playouts_where(conn: &rusqlite::Connection, sql: &str, id: i64) -> Result<Rebuild, DbError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    let mut out = Rebuild::Nothing;
+    for playout_id in rows {
+        out.add(playout_id?);
+    }
+    Ok(out)
 }
 
-async fn rebuild_many(app: &Arc<App>, ids: Vec<i64>) -> Result<(), DbError> {
+/// Rebuilds what `rebuild` names from now, one transaction per playout (a rebuild of 100
+/// channels never holds the writer for long). Returns the timelines that changed. Called
+/// by `App::apply` only: writers describe the rebuild in their `Changes`.
+pub async fn rebuild(app: &Arc<App>, rebuild: &Rebuild) -> Result<Timelines, DbError> {
+    let ids: Vec<i64> = match rebuild {
+        Rebuild::Nothing => return Ok(Timelines::Unchanged),
+        Rebuild::Playouts(ids) => ids.to_vec(),
+        Rebuild::All => {
+            app.db
+                .write(|conn| {
+                    mirror::ensure_all_playouts(conn, now_ms())?;
+                    active_playouts(conn)
+                })
+                .await?
+        }
+    };
     let settings = app.settings();
-    // One transaction per playout: a rebuild of 100 channels never holds the writer for long.
     let mut changed = Timelines::Unchanged;
     for playout_id in ids {
         let clock = BuildClock::now(&settings);
@@ -215,7 +222,32 @@ async fn rebuild_many(app: &Arc<App>, ids: Vec<i64>) -> Result<(), DbError> {
             .await?;
         changed.merge(timelines);
     }
-    app.apply(Changes::timelines(changed, "rebuild"));
+    Ok(changed)
+}
+
+/// Until every writer describes its rebuild in its `Changes` (issue 12): the old entry
+/// points, now thin wrappers over `App::apply`.
+pub async fn schedule_changed(app: &Arc<App>, schedule_id: i64) -> Result<(), DbError> {
+    let rebuild = app
+        .db
+        .read(move |conn| playouts_of_schedule(conn, schedule_id))
+        .await?;
+    app.apply(Changes::rebuilding(rebuild, "schedule")).await;
+    Ok(())
+}
+
+pub async fn channel_changed(app: &Arc<App>, channel_id: i64) -> Result<(), DbError> {
+    let rebuild = app
+        .db
+        .read(move |conn| playouts_of_channel(conn, channel_id))
+        .await?;
+    app.apply(Changes::rebuilding(rebuild, "channel")).await;
+    Ok(())
+}
+
+pub async fn rebuild_all(app: &Arc<App>) -> Result<(), DbError> {
+    app.apply(Changes::rebuilding(Rebuild::All, "rebuild"))
+        .await;
     Ok(())
 }
 
@@ -234,7 +266,7 @@ pub async fn skip(app: &Arc<App>, playout_id: i64) -> Result<Option<Skipped>, Db
             Ok((skipped, timelines))
         })
         .await?;
-    app.apply(Changes::timelines(timelines, "skip"));
+    app.apply(Changes::timelines(timelines, "skip")).await;
     Ok(skipped)
 }
 
@@ -242,9 +274,8 @@ pub async fn skip(app: &Arc<App>, playout_id: i64) -> Result<Option<Skipped>, Db
 /// playouts from now on, keeping the item playing now. Playouts whose timeline comes out
 /// the same are not rewritten, so "affected" is decided by the builder itself.
 pub async fn library_changed(app: &Arc<App>) {
-    if let Err(err) = rebuild_all(app).await {
-        tracing::warn!(%err, "could not rebuild the playouts after a library change");
-    }
+    app.apply(Changes::rebuilding(Rebuild::All, "library"))
+        .await;
 }
 
 /// The background task: extends every timeline to the horizon and retires finished items,
@@ -274,7 +305,8 @@ pub async fn run_horizon(app: Arc<App>) {
                 // Extensions append far ahead and retiring removes finished items, so no
                 // running channel's programme changes; they re-read anyway (a timeline that
                 // had run out, after the server was off, gets its programmes back here).
-                app.apply(Changes::timelines(Timelines::All, "horizon"));
+                app.apply(Changes::timelines(Timelines::All, "horizon"))
+                    .await;
             }
             Err(DbError::Closed) => return,
             Err(err) => tracing::warn!(%err, "could not extend the playout horizon"),
