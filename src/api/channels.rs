@@ -11,12 +11,13 @@ use super::columns::{
     self, body_object, col, one_of, opt, read, write_tx, Column, Kind, SqlResult, ID,
 };
 use crate::app::App;
-use crate::http::router::{self, Verb};
+use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
 use crate::kinds::{ChannelPlayoutMode, PlayoutSource, StreamingMode, TranscodeProfile};
 use crate::ops::{
     self,
-    channels::{ChannelId, ChannelPatch},
+    channels::{ChannelId, ChannelPatch, FillerRole, Position},
+    ids::{FillerPresetId, MediaId},
 };
 use crate::time::{now_ms, rfc3339};
 
@@ -69,30 +70,13 @@ const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
-        [] => match req.verb() {
-            Verb::Get => list(app, req).await,
-            Verb::Post => create(app, req).await,
-            _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        },
+        [] => by_verb!(req, {
+            Get => list(app, req).await,
+            Post => create(app, req).await,
+        }),
         ["number", number] => {
             router::only_get(req)?;
-            let number = number.to_string();
-            let found = read(app, move |conn| {
-                let id: Option<i64> = conn
-                    .query_row(
-                        "SELECT id FROM channels WHERE number = ?1",
-                        [&number],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .api()?;
-                id.map(|id| get_json(conn, id)).transpose()
-            })
-            .await?;
-            found
-                .flatten()
-                .map(|c| body::ok_json(&c))
-                .ok_or_else(|| ApiError::not_found("channel not found"))
+            by_number_json(app, number).await
         }
         [number, "schedule"] => {
             router::only_get(req)?;
@@ -100,21 +84,31 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         [id] => {
             let id = router::id(id)?;
-            match req.verb() {
-                Verb::Get => Ok(body::ok_json(&fetch(app, id).await?)),
-                Verb::Put | Verb::Patch => update(app, req, id).await,
-                Verb::Delete => delete(app, id).await,
-                _ => Err(ApiError::method_not_allowed(
-                    "GET, HEAD, PUT, PATCH, DELETE",
-                )),
-            }
+            by_verb!(req, {
+                Get => Ok(body::ok_json(&fetch(app, id).await?)),
+                Put | Patch => update(app, req, id).await,
+                Delete => delete(app, id).await,
+            })
         }
         [id, "programming"] => {
             router::only_get(req)?;
             programming(app, req, router::id(id)?).await
         }
-        [id, "playback-position"] => playback_position(app, req, router::id(id)?).await,
-        [id, "icon"] => icon(app, req, router::id(id)?).await,
+        [id, "playback-position"] => {
+            let id = router::id(id)?;
+            by_verb!(req, {
+                Get => position(app, id).await,
+                Post => save_position(app, req, ChannelId(id)).await,
+                Delete => clear_position(app, ChannelId(id)).await,
+            })
+        }
+        [id, "icon"] => {
+            let id = router::id(id)?;
+            by_verb!(req, {
+                Post => upload_icon(app, req, id).await,
+                Delete => delete_icon(app, ChannelId(id)).await,
+            })
+        }
         [id, "playouts"] => {
             router::only_get(req)?;
             let id = router::id(id)?;
@@ -123,21 +117,51 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             Ok(body::ok_json(&list))
         }
         [id, "toggle-enabled"] => {
-            if req.verb() != Verb::Post {
-                return Err(ApiError::method_not_allowed("POST"));
-            }
-            let id = ChannelId(router::id(id)?);
-            let (channel, changes) = write_tx(app, move |tx| {
-                let changes = ops::channels::toggle_enabled(tx, id, now_ms())?;
-                Ok((rendered(tx, id)?, changes))
-            })
-            .await?;
-            app.apply(changes).await;
-            Ok(body::ok_json(&channel))
+            router::only(req, Verb::Post)?;
+            toggle_enabled(app, ChannelId(router::id(id)?)).await
         }
-        [id, "filler"] => filler(app, req, router::id(id)?).await,
+        [id, "filler"] => {
+            let id = router::id(id)?;
+            by_verb!(req, {
+                Get => {
+                    let doc = read(app, move |conn| filler_json(conn, id)).await?;
+                    Ok(body::ok_json(&doc))
+                },
+                Put | Patch => set_filler(app, req, ChannelId(id)).await,
+            })
+        }
         _ => Err(router::not_found()),
     }
+}
+
+async fn by_number_json(app: &Arc<App>, number: &str) -> ApiResult {
+    let number = number.to_string();
+    let found = read(app, move |conn| {
+        let id: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM channels WHERE number = ?1",
+                [&number],
+                |r| r.get(0),
+            )
+            .optional()
+            .api()?;
+        id.map(|id| get_json(conn, id)).transpose()
+    })
+    .await?;
+    found
+        .flatten()
+        .map(|c| body::ok_json(&c))
+        .ok_or_else(|| ApiError::not_found("channel not found"))
+}
+
+async fn toggle_enabled(app: &Arc<App>, id: ChannelId) -> ApiResult {
+    let (channel, changes) = write_tx(app, move |tx| {
+        let changes = ops::channels::toggle_enabled(tx, id, now_ms())?;
+        Ok((rendered(tx, id)?, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::ok_json(&channel))
 }
 
 /// (id, number, name, enabled) of the channel numbered `number`, if any.
@@ -220,8 +244,6 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     })
     .await?;
     app.apply(changes).await;
-    // A mirror's timeline is copied from its source at once.
-    crate::scheduler::channel_changed(app, id.0).await?;
     Ok(body::created(id.0, &channel))
 }
 
@@ -235,8 +257,6 @@ async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
     })
     .await?;
     app.apply(changes).await;
-    // A mirror's source or offset may have changed (and with it every mirror following it).
-    crate::scheduler::channel_changed(app, id.0).await?;
     Ok(body::ok_json(&channel))
 }
 
@@ -361,111 +381,76 @@ async fn programming(app: &Arc<App>, req: &Req, id: i64) -> ApiResult {
     Ok(body::ok_json(&doc))
 }
 
-async fn playback_position(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
-    match req.verb() {
-        Verb::Get => {
-            let doc = read(app, move |conn| {
-                if !columns::exists(conn, "channels", id)? {
-                    return Err(ApiError::not_found("channel not found"));
-                }
-                let row: Option<(i64, Option<i64>, Option<i64>, i64)> = conn
-                    .query_row(
-                        "SELECT item_index, media_id, last_played_at_ms, total_items_watched
-                         FROM playback_positions WHERE channel_id = ?1",
-                        [id],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                    )
-                    .optional()
-                    .api()?;
-                Ok(match row {
-                    Some((index, media, at, total)) => json!({
-                        "item_index": index, "media_id": media,
-                        "last_played_at": at.map(rfc3339), "total_items_watched": total,
-                        "resume_available": true,
-                    }),
-                    None => json!({
-                        "item_index": 0, "media_id": null, "last_played_at": null,
-                        "total_items_watched": 0, "resume_available": false,
-                    }),
-                })
-            })
-            .await?;
-            Ok(body::ok_json(&doc))
+async fn position(app: &Arc<App>, id: i64) -> ApiResult {
+    let doc = read(app, move |conn| {
+        if !columns::exists(conn, "channels", id)? {
+            return Err(ApiError::not_found("channel not found"));
         }
-        Verb::Post => {
-            let body = body_object(req).await?;
-            columns::require(&body, &["item_index"])?;
-            let index_col = col(
-                "item_index",
-                Kind::Int {
-                    min: 0,
-                    max: i64::from(i32::MAX),
-                },
-            );
-            let item_index = match columns::to_sql(&index_col, &body["item_index"])? {
-                rusqlite::types::Value::Integer(n) => n,
-                _ => 0,
-            };
-            let media_id = match body.get("media_id") {
-                None | Some(Value::Null) => None,
-                Some(v) => match columns::to_sql(&opt("media_id", ID), v)? {
-                    rusqlite::types::Value::Integer(n) => Some(n),
-                    _ => None,
-                },
-            };
-            let now = now_ms();
-            let doc = write_tx(app, move |tx| {
-                let mode: Option<String> = tx
-                    .query_row(
-                        "SELECT playout_mode FROM channels WHERE id = ?1",
-                        [id],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .api()?;
-                match mode.as_deref() {
-                    None => return Err(ApiError::not_found("channel not found")),
-                    Some("on_demand") => {}
-                    Some(other) => {
-                        return Err(ApiError::conflict(format_args!(
-                            "the channel's playout_mode is {other}; a position is kept for on_demand channels only"
-                        )))
-                    }
-                }
-                tx.execute(
-                    "INSERT INTO playback_positions (channel_id, item_index, media_id, last_played_at_ms, total_items_watched)
-                     VALUES (?1, ?2, ?3, ?4, 1)
-                     ON CONFLICT(channel_id) DO UPDATE SET item_index = excluded.item_index,
-                         media_id = excluded.media_id, last_played_at_ms = excluded.last_played_at_ms,
-                         total_items_watched = total_items_watched + 1",
-                    params![id, item_index, media_id, now],
-                )
-                .api()?;
-                Ok(json!({
-                    "success": true, "channel_id": id, "item_index": item_index,
-                    "media_id": media_id, "last_played_at": rfc3339(now),
-                }))
-            })
-            .await?;
-            Ok(body::ok_json(&doc))
-        }
-        Verb::Delete => {
-            write_tx(app, move |tx| {
-                if !columns::exists(tx, "channels", id)? {
-                    return Err(ApiError::not_found("channel not found"));
-                }
-                tx.execute("DELETE FROM playback_positions WHERE channel_id = ?1", [id])
-                    .api()?;
-                Ok(())
-            })
-            .await?;
-            Ok(body::no_content())
-        }
-        _ => Err(ApiError::method_not_allowed("GET, HEAD, POST, DELETE")),
-    }
+        let row: Option<(i64, Option<i64>, Option<i64>, i64)> = conn
+            .query_row(
+                "SELECT item_index, media_id, last_played_at_ms, total_items_watched
+                 FROM playback_positions WHERE channel_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .api()?;
+        Ok(match row {
+            Some((index, media, at, total)) => json!({
+                "item_index": index, "media_id": media,
+                "last_played_at": at.map(rfc3339), "total_items_watched": total,
+                "resume_available": true,
+            }),
+            None => json!({
+                "item_index": 0, "media_id": null, "last_played_at": null,
+                "total_items_watched": 0, "resume_available": false,
+            }),
+        })
+    })
+    .await?;
+    Ok(body::ok_json(&doc))
 }
 
-const FILLER_ROLES: [&str; 3] = ["fallback_filler", "pre_roll_filler", "post_roll_filler"];
+async fn save_position(app: &Arc<App>, req: &mut Req, id: ChannelId) -> ApiResult {
+    let body = body_object(req).await?;
+    columns::require(&body, &["item_index"])?;
+    let index_col = col(
+        "item_index",
+        Kind::Int {
+            min: 0,
+            max: i64::from(i32::MAX),
+        },
+    );
+    let item_index = match columns::to_sql(&index_col, &body["item_index"])? {
+        rusqlite::types::Value::Integer(n) => n,
+        _ => 0,
+    };
+    let media_id = match body.get("media_id") {
+        None | Some(Value::Null) => None,
+        Some(v) => match columns::to_sql(&opt("media_id", ID), v)? {
+            rusqlite::types::Value::Integer(n) => Some(MediaId(n)),
+            _ => None,
+        },
+    };
+    let position = Position {
+        item_index,
+        media_id,
+    };
+    let now = now_ms();
+    write_tx(app, move |tx| {
+        Ok(ops::channels::save_position(tx, id, position, now)?)
+    })
+    .await?;
+    Ok(body::ok_json(&json!({
+        "success": true, "channel_id": id, "item_index": item_index,
+        "media_id": media_id, "last_played_at": rfc3339(now),
+    })))
+}
+
+async fn clear_position(app: &Arc<App>, id: ChannelId) -> ApiResult {
+    write_tx(app, move |tx| Ok(ops::channels::clear_position(tx, id)?)).await?;
+    Ok(body::no_content())
+}
 
 fn filler_json(conn: &rusqlite::Connection, id: i64) -> Result<Value, ApiError> {
     let ids: Option<[Option<i64>; 3]> = conn
@@ -481,8 +466,8 @@ fn filler_json(conn: &rusqlite::Connection, id: i64) -> Result<Value, ApiError> 
     };
     let mut doc = Map::new();
     doc.insert("channel_id".into(), Value::from(id));
-    for (role, preset_id) in FILLER_ROLES.iter().zip(ids) {
-        doc.insert(format!("{role}_id"), Value::from(preset_id));
+    for (role, preset_id) in FillerRole::ALL.iter().zip(ids) {
+        doc.insert(role.id_field().into(), Value::from(preset_id));
         let preset = match preset_id {
             Some(pid) => conn
                 .query_row(
@@ -499,66 +484,43 @@ fn filler_json(conn: &rusqlite::Connection, id: i64) -> Result<Value, ApiError> 
                 .api()?,
             None => None,
         };
-        doc.insert((*role).into(), preset.unwrap_or(Value::Null));
+        doc.insert(role.as_str().into(), preset.unwrap_or(Value::Null));
     }
     Ok(Value::Object(doc))
 }
 
-async fn filler(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
-    match req.verb() {
-        Verb::Get => {
-            let doc = read(app, move |conn| filler_json(conn, id)).await?;
-            Ok(body::ok_json(&doc))
-        }
-        Verb::Put | Verb::Patch => {
-            let body = body_object(req).await?;
-            let mut changes: Vec<(String, Option<i64>)> = Vec::new();
-            for role in FILLER_ROLES {
-                let field = format!("{role}_id");
-                match body.get(&field) {
-                    None => {}
-                    Some(Value::Null) => changes.push((field, None)),
-                    Some(v) => {
-                        let n = v
-                            .as_i64()
-                            .filter(|n| *n >= 0)
-                            .ok_or_else(|| ApiError::invalid(&field, "expected a preset id"))?;
-                        // 0 clears, as EXStreamTV's clients send it.
-                        changes.push((field, (n > 0).then_some(n)));
-                    }
-                }
+/// The filler slots the body sets: a preset id, or `null` / `0` (as EXStreamTV's clients
+/// send it) to clear one.
+fn filler_slots(
+    body: &Map<String, Value>,
+) -> Result<Vec<(FillerRole, Option<FillerPresetId>)>, ApiError> {
+    let mut slots = Vec::new();
+    for role in FillerRole::ALL {
+        let field = role.id_field();
+        match body.get(field) {
+            None => {}
+            Some(Value::Null) => slots.push((role, None)),
+            Some(v) => {
+                let n = v
+                    .as_i64()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| ApiError::invalid(field, "expected a preset id"))?;
+                slots.push((role, (n > 0).then_some(FillerPresetId(n))));
             }
-            let doc = write_tx(app, move |tx| {
-                if !columns::exists(tx, "channels", id)? {
-                    return Err(ApiError::not_found("channel not found"));
-                }
-                for (field, preset) in &changes {
-                    if let Some(pid) = preset {
-                        if !columns::exists(tx, "filler_presets", *pid)? {
-                            return Err(ApiError::invalid(
-                                field,
-                                format_args!("unknown filler preset {pid}"),
-                            ));
-                        }
-                    }
-                    // `field` is one of FILLER_ROLES + "_id": a fixed column name.
-                    tx.execute(
-                        &format!(
-                            "UPDATE channels SET {field} = ?2, updated_at_ms = ?3 WHERE id = ?1"
-                        ),
-                        params![id, preset, now_ms()],
-                    )
-                    .api()?;
-                }
-                filler_json(tx, id)
-            })
-            .await?;
-            crate::scheduler::channel_changed(app, id).await?;
-            app.content_changed();
-            Ok(body::ok_json(&doc))
         }
-        _ => Err(ApiError::method_not_allowed("GET, HEAD, PUT, PATCH")),
     }
+    Ok(slots)
+}
+
+async fn set_filler(app: &Arc<App>, req: &mut Req, id: ChannelId) -> ApiResult {
+    let slots = filler_slots(&body_object(req).await?)?;
+    let (doc, changes) = write_tx(app, move |tx| {
+        let changes = ops::channels::set_filler(tx, id, &slots, now_ms())?;
+        Ok((filler_json(tx, id.0)?, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::ok_json(&doc))
 }
 
 fn icon_dir(app: &App) -> std::path::PathBuf {
@@ -569,59 +531,43 @@ fn icon_path(app: &App, file: &str) -> std::path::PathBuf {
     icon_dir(app).join(file)
 }
 
-async fn icon(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
-    match req.verb() {
-        Verb::Post => {
-            fetch(app, id).await?;
-            let content_type = req
-                .header(hyper::header::CONTENT_TYPE)
-                .unwrap_or("")
-                .to_string();
-            let bytes = req.body_bytes(MAX_ICON_BODY).await?;
-            let png = multipart_file(&content_type, &bytes)?;
-            if !png.starts_with(PNG_SIGNATURE) {
-                return Err(ApiError::bad_request("file: only PNG icons are accepted"));
-            }
-            let file = format!("channel_{id}.png");
-            tokio::fs::create_dir_all(icon_dir(app))
-                .await
-                .map_err(ApiError::internal)?;
-            tokio::fs::write(icon_path(app, &file), png)
-                .await
-                .map_err(ApiError::internal)?;
-            let logo = format!("/static/channel_icons/{file}");
-            let channel = write_tx(app, move |tx| {
-                tx.execute(
-                    "UPDATE channels SET logo_path = ?2, updated_at_ms = ?3 WHERE id = ?1",
-                    params![id, logo, now_ms()],
-                )
-                .api()?;
-                get_json(tx, id)?.ok_or_else(|| ApiError::not_found("channel not found"))
-            })
-            .await?;
-            app.content_changed();
-            Ok(body::ok_json(&channel))
-        }
-        Verb::Delete => {
-            write_tx(app, move |tx| {
-                let n = tx
-                    .execute(
-                        "UPDATE channels SET logo_path = NULL, updated_at_ms = ?2 WHERE id = ?1",
-                        params![id, now_ms()],
-                    )
-                    .api()?;
-                if n == 0 {
-                    return Err(ApiError::not_found("channel not found"));
-                }
-                Ok(())
-            })
-            .await?;
-            let _ = tokio::fs::remove_file(icon_path(app, &format!("channel_{id}.png"))).await;
-            app.content_changed();
-            Ok(body::no_content())
-        }
-        _ => Err(ApiError::method_not_allowed("POST, DELETE")),
+async fn upload_icon(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
+    fetch(app, id).await?;
+    let content_type = req
+        .header(hyper::header::CONTENT_TYPE)
+        .unwrap_or("")
+        .to_string();
+    let bytes = req.body_bytes(MAX_ICON_BODY).await?;
+    let png = multipart_file(&content_type, &bytes)?;
+    if !png.starts_with(PNG_SIGNATURE) {
+        return Err(ApiError::bad_request("file: only PNG icons are accepted"));
     }
+    let file = format!("channel_{id}.png");
+    tokio::fs::create_dir_all(icon_dir(app))
+        .await
+        .map_err(ApiError::internal)?;
+    tokio::fs::write(icon_path(app, &file), png)
+        .await
+        .map_err(ApiError::internal)?;
+    let logo = format!("/static/channel_icons/{file}");
+    let id = ChannelId(id);
+    let (channel, changes) = write_tx(app, move |tx| {
+        let changes = ops::channels::set_logo(tx, id, Some(&logo), now_ms())?;
+        Ok((rendered(tx, id)?, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::ok_json(&channel))
+}
+
+async fn delete_icon(app: &Arc<App>, id: ChannelId) -> ApiResult {
+    let changes = write_tx(app, move |tx| {
+        Ok(ops::channels::set_logo(tx, id, None, now_ms())?)
+    })
+    .await?;
+    let _ = tokio::fs::remove_file(icon_path(app, &format!("channel_{id}.png"))).await;
+    app.apply(changes).await;
+    Ok(body::no_content())
 }
 
 /// The content of the `file` part of a `multipart/form-data` body.

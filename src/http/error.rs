@@ -107,6 +107,7 @@ impl From<crate::ops::channels::ChannelError> for ApiError {
         match err {
             ChannelError::NotFound => ApiError::not_found(&err),
             ChannelError::NumberTaken(_)
+            | ChannelError::NotOnDemand { .. }
             | ChannelError::FromYaml { .. }
             | ChannelError::MirroredBy { .. } => ApiError::conflict(&err),
             ChannelError::Invalid { field, problem } => ApiError::invalid(field, problem),

@@ -13,6 +13,8 @@ use crate::scheduler::mirror;
 use crate::time::UnixMs;
 
 pub use super::ids::ChannelId;
+use super::ids::{FillerPresetId, MediaId};
+use crate::kinds::ChannelPlayoutMode;
 
 /// The fields a write sends, validated: every stored value by SQL column (a partial update
 /// changes only these), and, typed, those the operation itself decides on.
@@ -38,6 +40,10 @@ pub enum ChannelError {
         number: String,
         name: String,
     },
+    /// A playback position is kept for `on_demand` channels only; this one plays `mode`.
+    NotOnDemand {
+        mode: String,
+    },
     /// A field points nowhere or makes no sense (422 naming it).
     Invalid {
         field: &'static str,
@@ -57,6 +63,10 @@ impl fmt::Display for ChannelError {
             ChannelError::MirroredBy { number, name } => {
                 write!(f, "channel {number} ({name}) mirrors this channel")
             }
+            ChannelError::NotOnDemand { mode } => write!(
+                f,
+                "the channel's playout_mode is {mode}; a position is kept for on_demand channels only"
+            ),
             ChannelError::Invalid { field, problem } => write!(f, "{field}: {problem}"),
             ChannelError::Db(err) => write!(f, "{err}"),
         }
@@ -97,6 +107,14 @@ fn changed(id: ChannelId, cause: &str) -> Changes {
     }
 }
 
+/// `changed`, and the channel's playouts rebuilt after the commit (a mirror's timeline is
+/// copied from its source at once; an edit may change its source or offset).
+fn rebuilding(tx: &Transaction<'_>, id: ChannelId, cause: &str) -> Result<Changes, DbError> {
+    let mut changes = changed(id, cause);
+    changes.rebuild = crate::scheduler::playouts_of_channel(tx, id.0)?;
+    Ok(changes)
+}
+
 pub fn create(
     tx: &Transaction<'_>,
     patch: &ChannelPatch,
@@ -113,7 +131,7 @@ pub fn create(
         now_ms,
     )?);
     settle_mirror(tx, id, now_ms)?;
-    Ok((id, changed(id, "channel created")))
+    Ok((id, rebuilding(tx, id, "channel created")?))
 }
 
 pub fn update(
@@ -129,7 +147,7 @@ pub fn update(
     }
     crate::db::row::update(tx, "channels", id.0, &patch.values, now_ms)?;
     settle_mirror(tx, id, now_ms)?;
-    Ok(changed(id, "channel updated"))
+    Ok(rebuilding(tx, id, "channel updated")?)
 }
 
 /// Deletes the channel with its playouts, items and playback position (ON DELETE CASCADE).
@@ -162,6 +180,138 @@ pub fn toggle_enabled(
         return Err(ChannelError::NotFound);
     }
     Ok(changed(id, "channel toggled"))
+}
+
+/// The three filler slots of a channel (`channels.<role>_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FillerRole {
+    Fallback,
+    PreRoll,
+    PostRoll,
+}
+
+impl FillerRole {
+    pub const ALL: [FillerRole; 3] = [
+        FillerRole::Fallback,
+        FillerRole::PreRoll,
+        FillerRole::PostRoll,
+    ];
+
+    /// The role's name in the API (`fallback_filler`); its column and id field add `_id`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FillerRole::Fallback => "fallback_filler",
+            FillerRole::PreRoll => "pre_roll_filler",
+            FillerRole::PostRoll => "post_roll_filler",
+        }
+    }
+
+    pub fn id_field(self) -> &'static str {
+        match self {
+            FillerRole::Fallback => "fallback_filler_id",
+            FillerRole::PreRoll => "pre_roll_filler_id",
+            FillerRole::PostRoll => "post_roll_filler_id",
+        }
+    }
+}
+
+/// Sets (or, with `None`, clears) filler slots of a channel; its timeline is rebuilt.
+pub fn set_filler(
+    tx: &Transaction<'_>,
+    id: ChannelId,
+    slots: &[(FillerRole, Option<FillerPresetId>)],
+    now_ms: UnixMs,
+) -> Result<Changes, ChannelError> {
+    if !crate::db::exists(tx, "channels", id.0)? {
+        return Err(ChannelError::NotFound);
+    }
+    for (role, preset) in slots {
+        if let Some(preset) = preset {
+            if !crate::db::exists(tx, "filler_presets", preset.0)? {
+                return Err(ChannelError::Invalid {
+                    field: role.id_field(),
+                    problem: format!("unknown filler preset {preset}"),
+                });
+            }
+        }
+        // `id_field` is one of three fixed column names.
+        tx.execute(
+            &format!(
+                "UPDATE channels SET {} = ?2, updated_at_ms = ?3 WHERE id = ?1",
+                role.id_field()
+            ),
+            params![id, preset, now_ms],
+        )?;
+    }
+    Ok(rebuilding(tx, id, "channel filler")?)
+}
+
+/// Points the channel's logo at `logo_path` (an uploaded icon), or clears it.
+pub fn set_logo(
+    tx: &Transaction<'_>,
+    id: ChannelId,
+    logo_path: Option<&str>,
+    now_ms: UnixMs,
+) -> Result<Changes, ChannelError> {
+    let n = tx.execute(
+        "UPDATE channels SET logo_path = ?2, updated_at_ms = ?3 WHERE id = ?1",
+        params![id, logo_path, now_ms],
+    )?;
+    if n == 0 {
+        return Err(ChannelError::NotFound);
+    }
+    Ok(Changes {
+        timelines: Timelines::Unchanged,
+        ..changed(id, "channel logo")
+    })
+}
+
+/// Where an on-demand channel resumes: the item index (and media) last played.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub item_index: i64,
+    pub media_id: Option<MediaId>,
+}
+
+/// Records the position of an `on_demand` channel (each save counts one item watched).
+pub fn save_position(
+    tx: &Transaction<'_>,
+    id: ChannelId,
+    position: Position,
+    now_ms: UnixMs,
+) -> Result<(), ChannelError> {
+    let mode: Option<String> = tx
+        .query_row(
+            "SELECT playout_mode FROM channels WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match mode {
+        None => return Err(ChannelError::NotFound),
+        Some(mode) if mode != ChannelPlayoutMode::OnDemand.as_str() => {
+            return Err(ChannelError::NotOnDemand { mode })
+        }
+        Some(_) => {}
+    }
+    tx.execute(
+        "INSERT INTO playback_positions (channel_id, item_index, media_id, last_played_at_ms, total_items_watched)
+         VALUES (?1, ?2, ?3, ?4, 1)
+         ON CONFLICT(channel_id) DO UPDATE SET item_index = excluded.item_index,
+             media_id = excluded.media_id, last_played_at_ms = excluded.last_played_at_ms,
+             total_items_watched = total_items_watched + 1",
+        params![id, position.item_index, position.media_id, now_ms],
+    )?;
+    Ok(())
+}
+
+/// Forgets the channel's position (it starts from the first item again).
+pub fn clear_position(tx: &Transaction<'_>, id: ChannelId) -> Result<(), ChannelError> {
+    if !crate::db::exists(tx, "channels", id.0)? {
+        return Err(ChannelError::NotFound);
+    }
+    tx.execute("DELETE FROM playback_positions WHERE channel_id = ?1", [id])?;
+    Ok(())
 }
 
 /// The channel exists and is not managed by a YAML file (`fix` says what to do instead).
@@ -335,5 +485,63 @@ mod tests {
             .unwrap()
             .timelines
             .contains(root.0));
+    }
+
+    #[test]
+    fn filler_needs_a_known_preset_and_rebuilds_the_channels_playouts() {
+        let mut conn = db();
+        let tx = conn.transaction().unwrap();
+        let (id, _) = create(&tx, &patch("5", "News"), 1).unwrap();
+        let slots = [(FillerRole::PreRoll, Some(FillerPresetId(9)))];
+        let err = set_filler(&tx, id, &slots, 2).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "pre_roll_filler_id: unknown filler preset 9"
+        );
+        tx.execute(
+            "INSERT INTO playouts (channel_id, seed, created_at_ms, updated_at_ms) VALUES (?1, 7, 1, 1)",
+            [id],
+        )
+        .unwrap();
+        let playout = tx.last_insert_rowid();
+        let changes = set_filler(&tx, id, &[(FillerRole::Fallback, None)], 2).unwrap();
+        assert_eq!(changes.rebuild, Rebuild::of([playout]));
+        assert!(matches!(
+            set_filler(&tx, ChannelId(999), &[], 2),
+            Err(ChannelError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn a_position_is_kept_for_on_demand_channels_only() {
+        let mut conn = db();
+        let tx = conn.transaction().unwrap();
+        let (id, _) = create(&tx, &patch("5", "News"), 1).unwrap();
+        let at = Position {
+            item_index: 3,
+            media_id: None,
+        };
+        let err = save_position(&tx, id, at, 2).unwrap_err();
+        assert!(matches!(err, ChannelError::NotOnDemand { .. }), "{err}");
+        tx.execute(
+            "UPDATE channels SET playout_mode = 'on_demand' WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+        save_position(&tx, id, at, 2).unwrap();
+        save_position(&tx, id, at, 3).unwrap();
+        let watched: i64 = tx
+            .query_row(
+                "SELECT total_items_watched FROM playback_positions WHERE channel_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(watched, 2);
+        clear_position(&tx, id).unwrap();
+        assert!(matches!(
+            clear_position(&tx, ChannelId(999)),
+            Err(ChannelError::NotFound)
+        ));
     }
 }
