@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::sync::{broadcast, watch};
 
 use crate::app::App;
-use crate::http::router::{self, Verb};
+use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Body, Req};
 use crate::logging::{self, LogEntry};
 
@@ -55,19 +55,18 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             router::only_get(req)?;
             Ok(stream(app))
         }
-        ["clear"] => match req.verb() {
-            Verb::Post | Verb::Get => {
+        ["clear"] => by_verb!(req, {
+            Get | Post => {
                 logging::ring().clear();
                 Ok(body::ok_json(
                     &json!({"success": true, "message": "log records cleared"}),
                 ))
-            }
-            _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        },
-        ["browser"] => match req.verb() {
-            Verb::Post => browser_post(req).await,
-            _ => Err(ApiError::method_not_allowed("POST")),
-        },
+            },
+        }),
+        ["browser"] => {
+            router::only(req, Verb::Post)?;
+            browser_post(req).await
+        }
         ["browser", "entries"] => {
             router::only_get(req)?;
             let limit: usize = req
@@ -82,15 +81,14 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 &json!({"count": entries.len(), "entries": entries}),
             ))
         }
-        ["browser", "clear"] => match req.verb() {
-            Verb::Delete | Verb::Post => {
+        ["browser", "clear"] => by_verb!(req, {
+            Delete | Post => {
                 if let Ok(mut b) = browser_log().lock() {
                     b.clear();
                 }
                 Ok(body::ok_json(&json!({"success": true})))
-            }
-            _ => Err(ApiError::method_not_allowed("DELETE, POST")),
-        },
+            },
+        }),
         [entry_id] => {
             router::only_get(req)?;
             one_entry(entry_id)

@@ -54,9 +54,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         // Fault injection, likewise: the running channel's FFmpeg counts as older than
         // `ffmpeg.long_run_hours`, so its handover is exercised without waiting a day.
         ["debug", "channels", number, "age-out"] if app.config.debug_routes => {
-            if req.verb() != router::Verb::Post {
-                return Err(crate::http::ApiError::method_not_allowed("POST"));
-            }
+            router::only(req, router::Verb::Post)?;
             let channel = crate::scheduler::cursor::channel_by_number(&app.db, number)
                 .await?
                 .and_then(|info| app.streams.running(info.id))

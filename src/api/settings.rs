@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::http::router::{self, Verb};
+use crate::changes::{Changes, Rebuild};
+use crate::http::router::{self, by_verb};
 use crate::http::{body, ApiError, ApiResult, Req};
 use crate::settings::{self, Settings};
 
@@ -30,9 +31,9 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         [name] => Section::from_path(name).ok_or_else(router::not_found)?,
         _ => return Err(router::not_found()),
     };
-    match req.verb() {
-        Verb::Get => Ok(body::ok_json(&section.render(app, &app.settings()))),
-        Verb::Put | Verb::Patch => {
+    by_verb!(req, {
+        Get => Ok(body::ok_json(&section.render(app, &app.settings()))),
+        Put | Patch => {
             let patch: Value = req.json().await?;
             let Value::Object(patch) = patch else {
                 return Err(ApiError::invalid("body", "expected a JSON object"));
@@ -42,12 +43,12 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             tracing::info!(section = ?section, fields = ?fields, "settings updated");
             if section == Section::Playout {
                 // The zone moves fixed start times and the horizon bounds the timelines.
-                crate::scheduler::rebuild_all(app).await?;
+                app.apply(Changes::rebuilding(Rebuild::All, "playout settings"))
+                    .await;
             }
             Ok(body::ok_json(&section.render(app, &settings)))
-        }
-        _ => Err(ApiError::method_not_allowed("GET, HEAD, PUT, PATCH")),
-    }
+        },
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -189,9 +189,7 @@ fn export_head(settings: Value) -> Value {
 }
 
 pub async fn import_route(app: &Arc<App>, req: &mut Req) -> ApiResult {
-    if req.verb() != Verb::Post {
-        return Err(ApiError::method_not_allowed("POST"));
-    }
+    router::only(req, Verb::Post)?;
     let bytes = req.body_bytes(MAX_IMPORT_BODY).await?;
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format_args!("malformed JSON: {e}")))?;

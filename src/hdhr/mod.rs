@@ -17,7 +17,7 @@ use bytes::Bytes;
 
 use self::documents::{Identity, TunerStatus};
 use crate::app::App;
-use crate::http::router::{self, Verb};
+use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
 use crate::iptv::cache::{self, Doc};
 use crate::iptv::origin::{self, Origin};
@@ -91,8 +91,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             let tuners = tuner_status(app, id.tuner_count);
             Ok(body::bytes(JSON, documents::status_json(&id, &tuners)))
         }
-        ["lineup.post"] => match req.verb() {
-            Verb::Post => match req.query("scan").as_deref() {
+        ["lineup.post"] => by_verb!(req, {
+            Post => match req.query("scan").as_deref() {
                 // A virtual tuner has nothing to scan: the lineup is the channel table.
                 Some("start" | "abort") => Ok(body::empty_ok()),
                 Some(other) => Err(ApiError::bad_request(format_args!(
@@ -102,8 +102,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                     "query parameter scan is required (start or abort)",
                 )),
             },
-            _ => Err(ApiError::method_not_allowed("POST")),
-        },
+        }),
         ["device.xml"] => {
             router::only_get(req)?;
             let doc = cached(app, req, "device.xml", |app, origin, _token| async move {
@@ -122,14 +121,13 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 Bytes::from_static(documents::SERVICE_XML.as_bytes()),
             ))
         }
-        ["control"] => match req.verb() {
-            Verb::Post => Ok(body::empty_ok()),
-            _ => Err(ApiError::method_not_allowed("POST")),
-        },
-        ["event"] => match req.verb() {
-            Verb::Get | Verb::Post => Ok(body::empty_ok()),
-            _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        },
+        ["control"] => {
+            router::only(req, Verb::Post)?;
+            Ok(body::empty_ok())
+        }
+        ["event"] => by_verb!(req, {
+            Get | Post => Ok(body::empty_ok()),
+        }),
         ["epg"] => {
             router::only_get(req)?;
             crate::iptv::xmltv(app, req).await

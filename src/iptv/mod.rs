@@ -21,7 +21,7 @@ use self::cache::Doc;
 use self::m3u::{M3uRequest, StreamMode};
 use self::origin::Origin;
 use crate::app::App;
-use crate::http::router::{self, Verb};
+use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Body, Req};
 
 pub const M3U_TYPE: &str = "application/vnd.apple.mpegurl";
@@ -38,8 +38,9 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             router::only_get(req)?;
             xmltv(app, req).await
         }
-        ["xmltv", "refresh"] => match req.verb() {
-            Verb::Post => {
+        ["xmltv", "refresh"] => {
+            router::only(req, Verb::Post)?;
+            {
                 // The guide is rendered per request; a new version changes its ETag, so
                 // clients holding the old one fetch it afresh.
                 app.content_changed();
@@ -47,8 +48,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                     "status": "ok", "message": "the guide will be regenerated on the next fetch"
                 })))
             }
-            _ => Err(ApiError::method_not_allowed("POST")),
-        },
+        }
         ["channel", file] => {
             router::only_get(req)?;
             if let Some(number) = file.strip_suffix(".ts") {
@@ -72,11 +72,10 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         ["stream", id] => {
             let media_id = router::id(id)?;
-            match req.verb() {
-                Verb::Get => crate::stream::http::media_item(app, req, media_id).await,
-                Verb::Options => Ok(cors_preflight()),
-                _ => Err(ApiError::method_not_allowed("GET, HEAD, OPTIONS")),
-            }
+            by_verb!(req, {
+                Get => crate::stream::http::media_item(app, req, media_id).await,
+                Options => Ok(cors_preflight()),
+            })
         }
         _ => Err(router::not_found()),
     }

@@ -170,6 +170,27 @@ fn every_error_is_json_with_the_right_status() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, HEAD"));
     r.detail();
+    // Allow is derived from the route's arms (`router::by_verb!`), every verb of them.
+    for (method, path, allow) in [
+        ("DELETE", "/api/channels", "GET, HEAD, POST"),
+        ("POST", "/api/channels/1", "GET, HEAD, PUT, PATCH, DELETE"),
+        ("GET", "/api/channels/1/toggle-enabled", "POST"),
+        (
+            "PUT",
+            "/api/channels/1/playback-position",
+            "GET, HEAD, POST, DELETE",
+        ),
+        ("PUT", "/lineup.post", "POST"),
+        ("DELETE", "/api/logs/clear", "GET, HEAD, POST"),
+    ] {
+        let r = c.request(method, path, None);
+        assert_eq!(
+            (r.status, r.header("allow")),
+            (405, Some(allow)),
+            "{method} {path}"
+        );
+        r.detail();
+    }
     let r = server.anon().get("/api/channels");
     assert_eq!(r.status, 401);
     assert_eq!(r.header("www-authenticate"), Some("Bearer"));
