@@ -8,6 +8,7 @@ pub mod app;
 pub mod background;
 pub mod board;
 pub mod changes;
+pub mod child;
 pub mod config;
 pub mod db;
 pub mod doctor;

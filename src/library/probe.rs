@@ -1,16 +1,16 @@
 //! One ffprobe run: `ffprobe -v error -print_format json -show_format -show_streams FILE`
-//! in its own process group, killed and reaped on timeout or shutdown, and its JSON turned
+//! as a bounded `child::run` (killed and reaped on timeout or shutdown), and its JSON turned
 //! into `Probe` (duration, container, the first video and audio stream, the stream list).
 //! It knows files and processes, not the database.
 
 use std::fmt;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde::Deserialize;
-use tokio::io::AsyncReadExt;
-use tokio::process::{Child, Command};
+
+use crate::child::{self, RunError};
+use tokio::process::Command;
 use tokio::sync::watch;
 
 /// A healthy probe takes well under a second; 30 s allows a spun-down USB disk to wake.
@@ -76,7 +76,8 @@ pub async fn probe(
     file: &Path,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<Probe, ProbeError> {
-    let mut child = Command::new(ffprobe)
+    let mut command = Command::new(ffprobe);
+    command
         .args([
             "-v",
             "error",
@@ -87,48 +88,21 @@ pub async fn probe(
         ])
         // `-i` then the path: a file named `-x` is not an option.
         .arg("-i")
-        .arg(file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        // The net, not the plan: every path below kills and waits explicitly.
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| ProbeError::Spawn(e.to_string()))?;
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        stop(&mut child).await;
-        return Err(ProbeError::Spawn("no pipes".into()));
+        .arg(file);
+    let limits = child::Limits {
+        timeout: PROBE_TIMEOUT,
+        stdout_max: MAX_PROBE_OUTPUT,
+        stderr_max: MAX_PROBE_STDERR,
     };
-    let run = async {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let mut stdout = stdout.take(MAX_PROBE_OUTPUT);
-        let mut stderr = stderr.take(MAX_PROBE_STDERR);
-        let (r_out, r_err) =
-            tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err),);
-        r_out.map_err(|e| ProbeError::BadOutput(e.to_string()))?;
-        let _ = r_err;
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| ProbeError::BadOutput(e.to_string()))?;
-        Ok::<_, ProbeError>((status, out, err))
-    };
-    let outcome = tokio::select! {
-        r = tokio::time::timeout(PROBE_TIMEOUT, run) => match r {
-            Ok(r) => r,
-            Err(_) => Err(ProbeError::Timeout),
-        },
-        _ = shutdown_signal(&mut shutdown) => Err(ProbeError::Cancelled),
-    };
-    let (status, out, err) = match outcome {
-        Ok(done) => done,
-        Err(e) => {
-            stop(&mut child).await;
-            return Err(e);
-        }
-    };
+    let output = child::run(command, limits, shutdown_signal(&mut shutdown))
+        .await
+        .map_err(|err| match err {
+            RunError::Spawn(e) => ProbeError::Spawn(e.to_string()),
+            RunError::Io(e) => ProbeError::BadOutput(e.to_string()),
+            RunError::Timeout => ProbeError::Timeout,
+            RunError::Cancelled => ProbeError::Cancelled,
+        })?;
+    let (status, out, err) = (output.status, output.stdout, output.stderr);
     if !status.success() {
         let text = String::from_utf8_lossy(&err);
         let first = text
@@ -147,18 +121,6 @@ pub async fn probe(
 /// is dropped inside, so the future stays `Send`.
 pub async fn shutdown_signal(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|down| *down).await;
-}
-
-/// Kills the whole process group and reaps the child.
-async fn stop(child: &mut Child) {
-    if let Some(pid) = child.id() {
-        // The group id is the child's pid (process_group(0)).
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    let _ = child.wait().await;
 }
 
 #[derive(Deserialize)]
