@@ -84,56 +84,71 @@ fn usage(msg: impl Into<String>) -> ConfigError {
     ConfigError::Usage(msg.into())
 }
 
-impl Config {
-    /// Parses `args` (without the program name) over the environment read by `env`.
-    pub fn from_args_and_env(
-        args: &[OsString],
-        env: impl Fn(&str) -> Option<OsString>,
-    ) -> Result<Command, ConfigError> {
-        let env_str = |key: &str| -> Result<Option<String>, ConfigError> {
-            match env(key) {
-                None => Ok(None),
-                Some(v) if v.is_empty() => Ok(None),
-                Some(v) => v
-                    .into_string()
-                    .map(Some)
-                    .map_err(|_| usage(format!("{key} is not valid UTF-8"))),
-            }
-        };
+/// The settings as given, before any is checked: the environment's values, overridden by the
+/// flags' (ripgrep's low-level arguments). `Config::from_args_and_env` then resolves them
+/// into typed values in one place, so each check and its message exist once.
+#[derive(Debug, Default)]
+struct RawArgs {
+    listen: Option<String>,
+    data: Option<PathBuf>,
+    media: Vec<PathBuf>,
+    tuners: Option<String>,
+    discovery_port: Option<String>,
+    ssdp_port: Option<String>,
+    base_url: Option<String>,
+    board: Option<String>,
+    doctor: bool,
+}
 
-        let mut listen = env_str("EXSTREAMTV_LISTEN")?;
-        if listen.is_none() {
-            // EXStreamTV's pair of variables, kept so existing units keep working.
-            let host = env_str("EXSTREAMTV_HOST")?;
-            let port = env_str("EXSTREAMTV_PORT")?;
-            if host.is_some() || port.is_some() {
-                let host = host.unwrap_or_else(|| "0.0.0.0".into());
-                let port = port.unwrap_or_else(|| "8411".into());
-                listen = Some(if host.contains(':') {
-                    format!("[{host}]:{port}")
-                } else {
-                    format!("{host}:{port}")
-                });
-            }
-        }
-        let mut data = env("EXSTREAMTV_DATA")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
-        let mut media: Vec<PathBuf> = env("EXSTREAMTV_MEDIA")
-            .map(|v| {
-                std::env::split_paths(&v)
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+/// A variable's value as text; unset and empty are the same (a unit file's `Environment=X=`).
+fn env_text(
+    env: &impl Fn(&str) -> Option<OsString>,
+    key: &str,
+) -> Result<Option<String>, ConfigError> {
+    match env(key) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => v
+            .into_string()
+            .map(Some)
+            .map_err(|_| usage(format!("{key} is not valid UTF-8"))),
+    }
+}
+
+impl RawArgs {
+    fn from_env(env: &impl Fn(&str) -> Option<OsString>) -> Result<RawArgs, ConfigError> {
+        let text = |key: &str| env_text(env, key);
+        Ok(RawArgs {
+            listen: match text("EXSTREAMTV_LISTEN")? {
+                Some(listen) => Some(listen),
+                None => {
+                    listen_from_host_and_port(text("EXSTREAMTV_HOST")?, text("EXSTREAMTV_PORT")?)
+                }
+            },
+            data: env("EXSTREAMTV_DATA")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            media: env("EXSTREAMTV_MEDIA")
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            tuners: text("EXSTREAMTV_TUNERS")?,
+            discovery_port: text("EXSTREAMTV_DISCOVERY_PORT")?,
+            ssdp_port: text("EXSTREAMTV_SSDP_PORT")?,
+            base_url: text("EXSTREAMTV_BASE_URL")?,
+            board: text("EXSTREAMTV_BOARD")?,
+            doctor: false,
+        })
+    }
+
+    /// Lays the flags over the environment's values. `Some` is a command that needs no
+    /// settings (`--help`, `--version`), answered at once.
+    fn apply_flags(&mut self, args: &[OsString]) -> Result<Option<Command>, ConfigError> {
+        let mut subcommand_seen = false;
         let mut media_from_flags: Vec<PathBuf> = Vec::new();
-        let mut tuners = env_str("EXSTREAMTV_TUNERS")?;
-        let mut discovery = env_str("EXSTREAMTV_DISCOVERY_PORT")?;
-        let mut ssdp = env_str("EXSTREAMTV_SSDP_PORT")?;
-        let mut base_url = env_str("EXSTREAMTV_BASE_URL")?;
-        let mut board = env_str("EXSTREAMTV_BOARD")?;
-
-        let mut subcommand: Option<&str> = None;
         let mut iter = args.iter();
         while let Some(arg) = iter.next() {
             let arg_str = arg
@@ -152,97 +167,137 @@ impl Config {
                     .cloned()
                     .ok_or_else(|| usage(format!("{name} needs a value")))
             };
+            let mut text = |name: &str| value(name).and_then(|v| os_to_string(v, name));
             match flag {
-                "-h" | "--help" => return Ok(Command::Help),
-                "-V" | "--version" => return Ok(Command::Version),
-                "serve" | "doctor" if subcommand.is_none() => subcommand = Some(flag),
-                "--listen" => listen = Some(os_to_string(value(flag)?, flag)?),
-                "--data" => data = Some(PathBuf::from(value(flag)?)),
+                "-h" | "--help" => return Ok(Some(Command::Help)),
+                "-V" | "--version" => return Ok(Some(Command::Version)),
+                "serve" | "doctor" if !subcommand_seen => {
+                    subcommand_seen = true;
+                    self.doctor = flag == "doctor";
+                }
+                "--listen" => self.listen = Some(text(flag)?),
+                "--data" => self.data = Some(PathBuf::from(value(flag)?)),
                 "--media" => media_from_flags.push(PathBuf::from(value(flag)?)),
-                "--tuners" => tuners = Some(os_to_string(value(flag)?, flag)?),
-                "--discovery-port" => discovery = Some(os_to_string(value(flag)?, flag)?),
-                "--ssdp-port" => ssdp = Some(os_to_string(value(flag)?, flag)?),
-                "--base-url" => base_url = Some(os_to_string(value(flag)?, flag)?),
-                "--board" => board = Some(os_to_string(value(flag)?, flag)?),
+                "--tuners" => self.tuners = Some(text(flag)?),
+                "--discovery-port" => self.discovery_port = Some(text(flag)?),
+                "--ssdp-port" => self.ssdp_port = Some(text(flag)?),
+                "--base-url" => self.base_url = Some(text(flag)?),
+                "--board" => self.board = Some(text(flag)?),
                 other if other.starts_with('-') => {
                     return Err(usage(format!("unknown option {other}")))
                 }
                 other => return Err(usage(format!("unexpected argument {other:?}"))),
             }
         }
+        // Media folders from flags replace the environment's list rather than add to it.
         if !media_from_flags.is_empty() {
-            media = media_from_flags;
+            self.media = media_from_flags;
         }
+        Ok(None)
+    }
+}
 
-        let listen_str = listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-        let listen: SocketAddr = listen_str.parse().map_err(|_| {
-            usage(format!(
-                "--listen {listen_str:?} is not HOST:PORT (an IP address and a port, e.g. 0.0.0.0:8411)"
-            ))
-        })?;
-        let tuners = match tuners {
-            None => None,
-            Some(t) => match t.parse::<u16>() {
-                Ok(n) if (1..=MAX_TUNERS).contains(&n) => Some(n),
-                _ => {
-                    return Err(usage(format!(
-                        "--tuners {t:?} must be a number from 1 to {MAX_TUNERS}"
-                    )))
-                }
-            },
-        };
-        let discovery_port = match discovery {
-            None => Some(DEFAULT_DISCOVERY_PORT),
-            Some(p) => match p.parse::<u16>() {
-                Ok(0) => None,
-                Ok(n) => Some(n),
-                Err(_) => {
-                    return Err(usage(format!(
-                        "--discovery-port {p:?} must be a port number (0 disables)"
-                    )))
-                }
-            },
-        };
-        let ssdp_port = match ssdp {
-            None => Some(DEFAULT_SSDP_PORT),
-            Some(p) => match p.parse::<u16>() {
-                Ok(0) => None,
-                Ok(n) => Some(n),
-                Err(_) => {
-                    return Err(usage(format!(
-                        "--ssdp-port {p:?} must be a port number (0 disables)"
-                    )))
-                }
-            },
-        };
-        let base_url = match base_url {
-            None => None,
-            Some(url) => Some(validate_base_url(&url)?),
-        };
-        if let Some(name) = &board {
-            if crate::board::Board::by_name(name).is_none() {
-                return Err(usage(format!(
-                    "--board {name:?} is not one of {}",
-                    crate::board::BOARD_NAMES.join(", ")
-                )));
-            }
+/// EXStreamTV's pair of variables, kept so existing units keep working.
+fn listen_from_host_and_port(host: Option<String>, port: Option<String>) -> Option<String> {
+    if host.is_none() && port.is_none() {
+        return None;
+    }
+    let host = host.unwrap_or_else(|| "0.0.0.0".into());
+    let port = port.unwrap_or_else(|| "8411".into());
+    Some(if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    })
+}
+
+fn parse_listen(listen: Option<String>) -> Result<SocketAddr, ConfigError> {
+    let listen = listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    listen.parse().map_err(|_| {
+        usage(format!(
+            "--listen {listen:?} is not HOST:PORT (an IP address and a port, e.g. 0.0.0.0:8411)"
+        ))
+    })
+}
+
+fn parse_tuners(tuners: Option<String>) -> Result<Option<u16>, ConfigError> {
+    let Some(t) = tuners else {
+        return Ok(None);
+    };
+    match t.parse::<u16>() {
+        Ok(n) if (1..=MAX_TUNERS).contains(&n) => Ok(Some(n)),
+        _ => Err(usage(format!(
+            "--tuners {t:?} must be a number from 1 to {MAX_TUNERS}"
+        ))),
+    }
+}
+
+/// A UDP port flag: unset is `default`, `0` turns the listener off.
+fn parse_port_or_off(
+    value: Option<String>,
+    default: u16,
+    flag: &str,
+) -> Result<Option<u16>, ConfigError> {
+    let Some(p) = value else {
+        return Ok(Some(default));
+    };
+    match p.parse::<u16>() {
+        Ok(0) => Ok(None),
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(usage(format!(
+            "{flag} {p:?} must be a port number (0 disables)"
+        ))),
+    }
+}
+
+fn check_board(board: &Option<String>) -> Result<(), ConfigError> {
+    match board {
+        Some(name) if crate::board::Board::by_name(name).is_none() => Err(usage(format!(
+            "--board {name:?} is not one of {}",
+            crate::board::BOARD_NAMES.join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl Config {
+    /// Parses `args` (without the program name) over the environment read by `env`.
+    pub fn from_args_and_env(
+        args: &[OsString],
+        env: impl Fn(&str) -> Option<OsString>,
+    ) -> Result<Command, ConfigError> {
+        let mut raw = RawArgs::from_env(&env)?;
+        if let Some(command) = raw.apply_flags(args)? {
+            return Ok(command);
         }
+        // Checked in the order of the help text, so the first bad value is the one named.
+        let listen = parse_listen(raw.listen)?;
+        let tuners = parse_tuners(raw.tuners)?;
+        let discovery_port = parse_port_or_off(
+            raw.discovery_port,
+            DEFAULT_DISCOVERY_PORT,
+            "--discovery-port",
+        )?;
+        let ssdp_port = parse_port_or_off(raw.ssdp_port, DEFAULT_SSDP_PORT, "--ssdp-port")?;
+        let base_url = raw.base_url.as_deref().map(validate_base_url).transpose()?;
+        check_board(&raw.board)?;
         let config = Config {
             listen,
-            data_dir: data.unwrap_or_else(|| PathBuf::from("./data")),
-            media_dirs: media,
+            data_dir: raw.data.unwrap_or_else(|| PathBuf::from("./data")),
+            media_dirs: raw.media,
             tuners,
             discovery_port,
             ssdp_port,
             base_url,
-            board,
-            api_token: env_str("EXSTREAMTV_API_TOKEN")?,
-            log_filter: env_str("EXSTREAMTV_LOG")?.unwrap_or_else(|| "info".into()),
-            debug_routes: env_str("EXSTREAMTV_DEBUG_ROUTES")?.is_some_and(|v| v == "1"),
+            board: raw.board,
+            api_token: env_text(&env, "EXSTREAMTV_API_TOKEN")?,
+            log_filter: env_text(&env, "EXSTREAMTV_LOG")?.unwrap_or_else(|| "info".into()),
+            debug_routes: env_text(&env, "EXSTREAMTV_DEBUG_ROUTES")?.is_some_and(|v| v == "1"),
         };
-        Ok(match subcommand {
-            Some("doctor") => Command::Doctor(config),
-            _ => Command::Serve(config),
+        Ok(if raw.doctor {
+            Command::Doctor(config)
+        } else {
+            Command::Serve(config)
         })
     }
 

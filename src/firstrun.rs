@@ -138,40 +138,10 @@ pub fn create_media_channels(
         return Ok(0);
     };
     let root = root.trim_end_matches('/').to_string();
-    let prefix = format!("{root}/");
-    // Top-level folder name (None: a file in the root) → playable item ids, in order.
-    let mut groups: BTreeMap<Option<String>, Vec<i64>> = BTreeMap::new();
-    {
-        let mut stmt = tx.prepare(
-            "SELECT id, url FROM media_items
-             WHERE library_id = ?1 AND is_missing = 0 AND probe_error IS NULL
-             ORDER BY show_title IS NULL, lower(show_title), season_number, episode_number,
-                      lower(title), id",
-        )?;
-        let rows = stmt.query_map([library_id], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        for row in rows {
-            let (id, url) = row?;
-            let Some(rel) = url.strip_prefix(&prefix) else {
-                continue;
-            };
-            let key = rel.split_once('/').map(|(top, _)| top.to_string());
-            groups.entry(key).or_default().push(id);
-        }
-    }
     let root_name = std::path::Path::new(&root)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| root.clone());
-    // Folders by name first (BTreeMap order puts None first: move it last).
-    let mut ordered: Vec<(Option<String>, Vec<i64>)> = groups.into_iter().collect();
-    ordered.sort_by(|a, b| match (&a.0, &b.0) {
-        (None, None) => std::cmp::Ordering::Equal,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (Some(x), Some(y)) => x.cmp(y),
-    });
     let mut next_number: i64 = tx.query_row(
         "SELECT coalesce(max(CAST(number AS INTEGER)), 0) + 1 FROM channels",
         [],
@@ -179,70 +149,139 @@ pub fn create_media_channels(
     )?;
     let now = crate::time::now_ms();
     let mut created = 0;
-    for (folder, item_ids) in ordered {
+    for (folder, item_ids) in folder_groups(&tx, library_id, &root)? {
         let (name, auto_folder) = match &folder {
             Some(f) => (f.clone(), Some(format!("{root}/{f}"))),
             None => (root_name.clone(), None),
         };
-        if let Some(af) = &auto_folder {
-            let exists: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM collections WHERE auto_folder = ?1",
-                    [af],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if exists.is_some() {
-                continue;
-            }
-        }
-        let Some(collection_name) = free_collection_name(&tx, &name)? else {
-            tracing::warn!(folder = %name, "no free collection name; folder skipped");
-            continue;
+        let channel = FolderChannel {
+            name: &name,
+            auto_folder: auto_folder.as_deref(),
+            number: next_number,
+            item_ids: &item_ids,
         };
-        tx.execute(
-            "INSERT INTO collections (name, description, collection_type, auto_folder, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, 'manual', ?3, ?4, ?4)",
-            params![collection_name, format!("Media folder {name}"), auto_folder, now],
-        )?;
-        let collection_id = tx.last_insert_rowid();
-        for (position, media_id) in item_ids.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO collection_items (collection_id, media_item_id, position) VALUES (?1, ?2, ?3)",
-                params![collection_id, media_id, position as i64],
-            )?;
+        if create_folder_channel(&tx, &channel, now, clock)? {
+            next_number += 1;
+            created += 1;
         }
-        tx.execute(
-            "INSERT INTO channels (number, name, \"group\", created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, 'General', ?3, ?3)",
-            params![next_number.to_string(), name, now],
-        )?;
-        let channel_id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO schedules (name, channel_id, collection_id, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?4)",
-            params![name, channel_id, collection_id, now],
-        )?;
-        let schedule_id = tx.last_insert_rowid();
-        // season_episode: the playout sorts by show, season, episode, then title, so shows
-        // play in order and movies by title.
-        tx.execute(
-            "INSERT INTO schedule_items (schedule_id, position, collection_type, collection_id,
-                 playback_order, playout_mode, created_at_ms, updated_at_ms)
-             VALUES (?1, 0, 'collection', ?2, 'season_episode', 'flood', ?3, ?3)",
-            params![schedule_id, collection_id, now],
-        )?;
-        tx.execute(
-            "INSERT INTO playouts (channel_id, program_schedule_id, playout_type, seed, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, 'continuous', ?3, ?4, ?4)",
-            params![channel_id, schedule_id, seed(channel_id, now), now],
-        )?;
-        crate::scheduler::rebuild_in(&tx, tx.last_insert_rowid(), clock)?;
-        next_number += 1;
-        created += 1;
     }
     tx.commit()?;
     Ok(created)
+}
+
+/// A top-level folder (`None`: files in the root) and its playable items, in order.
+type FolderGroup = (Option<String>, Vec<i64>);
+
+/// The library's playable items grouped by top-level folder (`None`: files in the root),
+/// each group in season/episode order; folders by name, the root's files last.
+fn folder_groups(
+    tx: &Connection,
+    library_id: i64,
+    root: &str,
+) -> Result<Vec<FolderGroup>, DbError> {
+    let prefix = format!("{root}/");
+    let mut groups: BTreeMap<Option<String>, Vec<i64>> = BTreeMap::new();
+    let mut stmt = tx.prepare(
+        "SELECT id, url FROM media_items
+         WHERE library_id = ?1 AND is_missing = 0 AND probe_error IS NULL
+         ORDER BY show_title IS NULL, lower(show_title), season_number, episode_number,
+                  lower(title), id",
+    )?;
+    let rows = stmt.query_map([library_id], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (id, url) = row?;
+        let Some(rel) = url.strip_prefix(&prefix) else {
+            continue;
+        };
+        let key = rel.split_once('/').map(|(top, _)| top.to_string());
+        groups.entry(key).or_default().push(id);
+    }
+    // BTreeMap order puts None first: move it last.
+    let mut ordered: Vec<FolderGroup> = groups.into_iter().collect();
+    ordered.sort_by(|a, b| match (&a.0, &b.0) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (Some(x), Some(y)) => x.cmp(y),
+    });
+    Ok(ordered)
+}
+
+/// One folder's channel to create.
+struct FolderChannel<'a> {
+    name: &'a str,
+    /// The folder the collection follows; `None` for the root's own files.
+    auto_folder: Option<&'a str>,
+    number: i64,
+    item_ids: &'a [i64],
+}
+
+/// Creates the folder's collection, channel, schedule and playout, with its first horizon.
+/// False when the folder is skipped (its collection exists, or no name is free).
+fn create_folder_channel(
+    tx: &rusqlite::Transaction<'_>,
+    folder: &FolderChannel<'_>,
+    now: i64,
+    clock: &BuildClock,
+) -> Result<bool, DbError> {
+    let name = folder.name;
+    if let Some(af) = folder.auto_folder {
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM collections WHERE auto_folder = ?1",
+                [af],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if exists.is_some() {
+            return Ok(false);
+        }
+    }
+    let Some(collection_name) = free_collection_name(tx, name)? else {
+        tracing::warn!(folder = %name, "no free collection name; folder skipped");
+        return Ok(false);
+    };
+    tx.execute(
+        "INSERT INTO collections (name, description, collection_type, auto_folder, created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, 'manual', ?3, ?4, ?4)",
+        params![collection_name, format!("Media folder {name}"), folder.auto_folder, now],
+    )?;
+    let collection_id = tx.last_insert_rowid();
+    for (position, media_id) in folder.item_ids.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO collection_items (collection_id, media_item_id, position) VALUES (?1, ?2, ?3)",
+            params![collection_id, media_id, position as i64],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO channels (number, name, \"group\", created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, 'General', ?3, ?3)",
+        params![folder.number.to_string(), name, now],
+    )?;
+    let channel_id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO schedules (name, channel_id, collection_id, created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?4)",
+        params![name, channel_id, collection_id, now],
+    )?;
+    let schedule_id = tx.last_insert_rowid();
+    // season_episode: the playout sorts by show, season, episode, then title, so shows
+    // play in order and movies by title.
+    tx.execute(
+        "INSERT INTO schedule_items (schedule_id, position, collection_type, collection_id,
+             playback_order, playout_mode, created_at_ms, updated_at_ms)
+         VALUES (?1, 0, 'collection', ?2, 'season_episode', 'flood', ?3, ?3)",
+        params![schedule_id, collection_id, now],
+    )?;
+    tx.execute(
+        "INSERT INTO playouts (channel_id, program_schedule_id, playout_type, seed, created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, 'continuous', ?3, ?4, ?4)",
+        params![channel_id, schedule_id, seed(channel_id, now), now],
+    )?;
+    crate::scheduler::rebuild_in(tx, tx.last_insert_rowid(), clock)?;
+    Ok(true)
 }
 
 /// A stored seed for the playout's shuffles: any value works (the schedule plays in order);

@@ -153,9 +153,13 @@ type PerChannel = (
 
 /// The streaming engine: tuners, FFmpeg, viewers, bytes, drops, breakers, tune latency.
 fn render_streams(app: &App, out: &mut Exposition) {
-    let channels = app.streams.snapshot();
-    let totals = &app.streams.totals;
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    render_engine_counters(app, out);
+    render_per_channel(&app.streams.snapshot(), out);
+    render_tune_latency(app, out);
+}
+
+/// The engine-wide gauges (tuners, FFmpeg processes), then its counters.
+fn render_engine_counters(app: &App, out: &mut Exposition) {
     out.single(
         "tuners_in_use",
         "gauge",
@@ -180,6 +184,13 @@ fn render_streams(app: &App, out: &mut Exposition) {
         "FFmpeg starts waiting for a permit (tunes never wait).",
         0,
     );
+    render_run_counters(app, out);
+}
+
+/// Tunes, FFmpeg runs and restarts, counted since the start.
+fn render_run_counters(app: &App, out: &mut Exposition) {
+    let totals = &app.streams.totals;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     out.family(
         "ffmpeg_spawn_rejected_total",
         "counter",
@@ -238,6 +249,10 @@ fn render_streams(app: &App, out: &mut Exposition) {
         "Health-triggered restarts in the last minute, across all channels.",
         app.streams.restart_rate_per_minute(),
     );
+}
+
+/// One family per figure, one sample per running channel.
+fn render_per_channel(channels: &[ChannelSnapshot], out: &mut Exposition) {
     let per_channel: [PerChannel; 5] = [
         ("viewers", "gauge", "Viewers per running channel.", |c| {
             u64::from(c.viewers)
@@ -269,10 +284,13 @@ fn render_streams(app: &App, out: &mut Exposition) {
     ];
     for (name, kind, help, value) in per_channel {
         out.family(name, kind, help);
-        for c in &channels {
+        for c in channels {
             out.sample(name, &[("channel", &c.number)], value(c));
         }
     }
+}
+
+fn render_tune_latency(app: &App, out: &mut Exposition) {
     let (buckets, sum, count) = app.metrics.tune_latency.cumulative();
     out.family(
         "tune_latency_seconds",

@@ -44,35 +44,11 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
         ["discover.json"] => {
             router::only_get(req)?;
-            let doc = cached(app, req, "discover", |app, origin, token| async move {
-                let settings = app.settings();
-                let id = Identity {
-                    settings: &settings.hdhomerun,
-                    tuner_count: app.tuner_count(),
-                };
-                Ok(documents::discover_json(&id, origin.as_str(), &token))
-            })
-            .await?;
-            Ok(cache::respond(req, doc, JSON, false))
+            discover_json(app, req).await
         }
         ["lineup.json"] => {
             router::only_get(req)?;
-            if let Some(show) = req.query("show") {
-                if !matches!(
-                    &*show,
-                    "found" | "all" | "unprotect" | "demo" | "subscribed"
-                ) {
-                    return Err(ApiError::bad_request(format_args!(
-                        "query parameter show: {show:?} is not found, all, unprotect, demo or subscribed"
-                    )));
-                }
-            }
-            let doc = cached(app, req, "lineup", |app, origin, token| async move {
-                let channels = lineup::enabled_channels(&app.db).await?;
-                Ok(documents::lineup_json(&channels, origin.as_str(), &token))
-            })
-            .await?;
-            Ok(cache::respond(req, doc, JSON, false))
+            lineup_json(app, req).await
         }
         ["lineup_status.json"] => {
             router::only_get(req)?;
@@ -83,36 +59,14 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         ["status.json"] => {
             router::only_get(req)?;
-            let settings = app.settings();
-            let id = Identity {
-                settings: &settings.hdhomerun,
-                tuner_count: app.tuner_count(),
-            };
-            let tuners = tuner_status(app, id.tuner_count);
-            Ok(body::bytes(JSON, documents::status_json(&id, &tuners)))
+            Ok(status_json(app))
         }
         ["lineup.post"] => by_verb!(req, {
-            Post => match req.query("scan").as_deref() {
-                // A virtual tuner has nothing to scan: the lineup is the channel table.
-                Some("start" | "abort") => Ok(body::empty_ok()),
-                Some(other) => Err(ApiError::bad_request(format_args!(
-                    "query parameter scan: {other:?} is not start or abort"
-                ))),
-                None => Err(ApiError::bad_request(
-                    "query parameter scan is required (start or abort)",
-                )),
-            },
+            Post => lineup_post(req),
         }),
         ["device.xml"] => {
             router::only_get(req)?;
-            let doc = cached(app, req, "device.xml", |app, origin, _token| async move {
-                Ok(documents::device_xml(
-                    &app.settings().hdhomerun,
-                    origin.as_str(),
-                ))
-            })
-            .await?;
-            Ok(cache::respond(req, doc, XML, false))
+            device_xml(app, req).await
         }
         ["service.xml"] => {
             router::only_get(req)?;
@@ -140,23 +94,92 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             let number = channel_number(number)?;
             crate::stream::http::channel_ts(app, req, number, None).await
         }
-        [tuner, "stream"] => {
-            let index = tuner
-                .strip_prefix("tuner")
-                .and_then(|n| n.parse::<u16>().ok())
-                .ok_or_else(router::not_found)?;
-            router::only_get(req)?;
-            if index >= app.tuner_count() {
-                return Err(ApiError::not_found(format_args!(
-                    "no tuner{index}: this device has {} tuners",
-                    app.tuner_count()
-                )));
-            }
-            let wanted = tuner_channel(req)?;
-            crate::stream::http::channel_ts(app, req, &wanted, Some(index)).await
-        }
+        [tuner, "stream"] => tuner_stream(app, req, tuner).await,
         _ => Err(router::not_found()),
     }
+}
+
+async fn discover_json(app: &Arc<App>, req: &Req) -> ApiResult {
+    let doc = cached(app, req, "discover", |app, origin, token| async move {
+        let settings = app.settings();
+        let id = Identity {
+            settings: &settings.hdhomerun,
+            tuner_count: app.tuner_count(),
+        };
+        Ok(documents::discover_json(&id, origin.as_str(), &token))
+    })
+    .await?;
+    Ok(cache::respond(req, doc, JSON, false))
+}
+
+async fn lineup_json(app: &Arc<App>, req: &Req) -> ApiResult {
+    if let Some(show) = req.query("show") {
+        if !matches!(
+            &*show,
+            "found" | "all" | "unprotect" | "demo" | "subscribed"
+        ) {
+            return Err(ApiError::bad_request(format_args!(
+                "query parameter show: {show:?} is not found, all, unprotect, demo or subscribed"
+            )));
+        }
+    }
+    let doc = cached(app, req, "lineup", |app, origin, token| async move {
+        let channels = lineup::enabled_channels(&app.db).await?;
+        Ok(documents::lineup_json(&channels, origin.as_str(), &token))
+    })
+    .await?;
+    Ok(cache::respond(req, doc, JSON, false))
+}
+
+fn status_json(app: &App) -> crate::http::Response {
+    let settings = app.settings();
+    let id = Identity {
+        settings: &settings.hdhomerun,
+        tuner_count: app.tuner_count(),
+    };
+    let tuners = tuner_status(app, id.tuner_count);
+    body::bytes(JSON, documents::status_json(&id, &tuners))
+}
+
+/// A virtual tuner has nothing to scan: the lineup is the channel table.
+fn lineup_post(req: &Req) -> ApiResult {
+    match req.query("scan").as_deref() {
+        Some("start" | "abort") => Ok(body::empty_ok()),
+        Some(other) => Err(ApiError::bad_request(format_args!(
+            "query parameter scan: {other:?} is not start or abort"
+        ))),
+        None => Err(ApiError::bad_request(
+            "query parameter scan is required (start or abort)",
+        )),
+    }
+}
+
+async fn device_xml(app: &Arc<App>, req: &Req) -> ApiResult {
+    let doc = cached(app, req, "device.xml", |app, origin, _token| async move {
+        Ok(documents::device_xml(
+            &app.settings().hdhomerun,
+            origin.as_str(),
+        ))
+    })
+    .await?;
+    Ok(cache::respond(req, doc, XML, false))
+}
+
+/// `/tuner{N}/stream?channel=...`: a tune on one named tuner.
+async fn tuner_stream(app: &Arc<App>, req: &mut Req, tuner: &str) -> ApiResult {
+    let index = tuner
+        .strip_prefix("tuner")
+        .and_then(|n| n.parse::<u16>().ok())
+        .ok_or_else(router::not_found)?;
+    router::only_get(req)?;
+    if index >= app.tuner_count() {
+        return Err(ApiError::not_found(format_args!(
+            "no tuner{index}: this device has {} tuners",
+            app.tuner_count()
+        )));
+    }
+    let wanted = tuner_channel(req)?;
+    crate::stream::http::channel_ts(app, req, &wanted, Some(index)).await
 }
 
 /// One line per tuner, from the streaming engine's pool (who holds each tuner) and its

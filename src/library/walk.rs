@@ -109,20 +109,10 @@ fn mtime_ms(meta: &std::fs::Metadata) -> i64 {
 /// blocking thread. Returns when done or when the receiver is dropped (scan cancelled).
 pub fn walk(spec: &WalkSpec, tx: &mpsc::Sender<WalkEvent>) {
     let send = |event: WalkEvent| tx.blocking_send(event).is_ok();
-    let root_meta = match std::fs::metadata(&spec.root) {
-        Ok(m) if m.is_dir() => m,
-        Ok(_) => {
-            send(WalkEvent::Fatal(format!(
-                "{} is not a folder",
-                spec.root.display()
-            )));
-            return;
-        }
-        Err(e) => {
-            send(WalkEvent::Fatal(format!(
-                "cannot open {}: {e}",
-                spec.root.display()
-            )));
+    let root_meta = match root_folder(&spec.root) {
+        Ok(meta) => meta,
+        Err(fatal) => {
+            send(WalkEvent::Fatal(fatal));
             return;
         }
     };
@@ -149,11 +139,58 @@ pub fn walk(spec: &WalkSpec, tx: &mpsc::Sender<WalkEvent>) {
                 continue;
             }
         };
-        // Pass 1: folders and sidecars are stat'ed now; media files are only named, so a
-        // huge folder costs a sorted list of names, not a list of files.
-        let mut media_names = Vec::new();
-        let mut sidecars: Vec<(OsString, i64)> = Vec::new();
-        let mut subdirs = Vec::new();
+        let listing = match Listing::of(spec, &dir, folders.len(), entries, &mut visited) {
+            Ok(listing) => listing,
+            Err(fatal) => {
+                send(WalkEvent::Fatal(fatal));
+                return;
+            }
+        };
+        // Reverse order on the stack so folders are walked by name.
+        for name in listing.subdirs.iter().rev() {
+            let mut sub_folders = folders.clone();
+            sub_folders.push(String::from_utf8_lossy(name.as_bytes()).into_owned());
+            stack.push((dir.join(name), sub_folders));
+        }
+        if !listing.send_files(&dir, &folders, &send) {
+            return;
+        }
+    }
+}
+
+/// The root's metadata, or why the scan fails at once.
+fn root_folder(root: &Path) -> Result<std::fs::Metadata, String> {
+    match std::fs::metadata(root) {
+        Ok(meta) if meta.is_dir() => Ok(meta),
+        Ok(_) => Err(format!("{} is not a folder", root.display())),
+        Err(e) => Err(format!("cannot open {}: {e}", root.display())),
+    }
+}
+
+/// One folder's entries, sorted into what the walk does with them.
+struct Listing {
+    /// Sorted by name.
+    media_names: Vec<OsString>,
+    sidecars: Vec<(OsString, i64)>,
+    subdirs: Vec<OsString>,
+}
+
+impl Listing {
+    /// Pass 1: folders and sidecars are stat'ed now; media files are only named, so a huge
+    /// folder costs a sorted list of names, not a list of files. `Err` is a bound the walk
+    /// hit (the scan fails).
+    fn of(
+        spec: &WalkSpec,
+        dir: &Path,
+        depth: usize,
+        entries: Vec<(OsString, EntryKind)>,
+        visited: &mut HashSet<(u64, u64)>,
+    ) -> Result<Listing, String> {
+        let mut listing = Listing {
+            media_names: Vec::new(),
+            sidecars: Vec::new(),
+            subdirs: Vec::new(),
+        };
         for (name, kind) in entries {
             if name.as_bytes().first() == Some(&b'.') {
                 continue;
@@ -164,7 +201,7 @@ pub fn walk(spec: &WalkSpec, tx: &mpsc::Sender<WalkEvent>) {
                 .as_deref()
                 .is_some_and(|e| e == "nfo" || IMAGE_EXTENSIONS.contains(&e));
             if kind == EntryKind::File && is_media {
-                media_names.push(name);
+                listing.media_names.push(name);
                 continue;
             }
             if kind == EntryKind::File && !is_sidecar {
@@ -176,75 +213,84 @@ pub fn walk(spec: &WalkSpec, tx: &mpsc::Sender<WalkEvent>) {
                 continue;
             };
             if meta.is_dir() {
-                if spec.recursive && folders.len() < MAX_DEPTH {
-                    if !visited.insert((meta.dev(), meta.ino())) {
-                        tracing::debug!(path = %path.display(), "folder already walked (symlink); skipped");
-                        continue;
-                    }
-                    if visited.len() > MAX_SCAN_DIRS {
-                        send(WalkEvent::Fatal(format!(
-                            "more than {MAX_SCAN_DIRS} folders; split the library"
-                        )));
-                        return;
-                    }
-                    subdirs.push(name);
+                if !spec.recursive || depth >= MAX_DEPTH {
+                    continue;
                 }
+                if !visited.insert((meta.dev(), meta.ino())) {
+                    tracing::debug!(path = %path.display(), "folder already walked (symlink); skipped");
+                    continue;
+                }
+                if visited.len() > MAX_SCAN_DIRS {
+                    return Err(format!(
+                        "more than {MAX_SCAN_DIRS} folders; split the library"
+                    ));
+                }
+                listing.subdirs.push(name);
             } else if meta.is_file() && is_media {
-                media_names.push(name);
+                listing.media_names.push(name);
             } else if meta.is_file() && is_sidecar {
-                sidecars.push((name, mtime_ms(&meta)));
+                listing.sidecars.push((name, mtime_ms(&meta)));
             }
         }
         // A symlinked media file joins out of order: keep the names sorted.
-        media_names.sort();
-        // Reverse order on the stack so folders are walked by name.
-        for name in subdirs.into_iter().rev() {
-            let mut sub_folders = folders.clone();
-            sub_folders.push(String::from_utf8_lossy(name.as_bytes()).into_owned());
-            stack.push((dir.join(&name), sub_folders));
-        }
-        // Pass 2: one chunk of files at a time, each covering the names after the previous
-        // chunk's last name up to its own last name.
+        listing.media_names.sort();
+        Ok(listing)
+    }
+
+    /// Pass 2: one chunk of files at a time, each covering the names after the previous
+    /// chunk's last name up to its own last name. False when the receiver is gone.
+    fn send_files(
+        &self,
+        dir: &Path,
+        folders: &[String],
+        send: &impl Fn(WalkEvent) -> bool,
+    ) -> bool {
         let mut after: Option<OsString> = None;
-        let mut chunks = media_names.chunks(WALK_CHUNK_FILES).peekable();
+        let mut chunks = self.media_names.chunks(WALK_CHUNK_FILES).peekable();
         loop {
             let names = chunks.next().unwrap_or(&[]);
             let is_last = chunks.peek().is_none();
-            let mut files = Vec::with_capacity(names.len());
-            for name in names {
-                let Ok(meta) = std::fs::metadata(dir.join(name)) else {
-                    continue;
-                };
-                if !meta.is_file() {
-                    continue;
-                }
-                files.push(MediaFile {
-                    name: name.clone(),
-                    size: meta.len(),
-                    mtime_ms: mtime_ms(&meta),
-                    nfo: None,
-                    artwork: [None, None, None],
-                    sidecar_stamp: 0,
-                });
-            }
-            attach_sidecars(&dir, &mut files, &sidecars);
+            let mut files = stat_media(dir, names);
+            attach_sidecars(dir, &mut files, &self.sidecars);
             let up_to = if is_last { None } else { names.last().cloned() };
             let batch = DirBatch {
-                dir: dir.clone(),
-                folders: folders.clone(),
+                dir: dir.to_path_buf(),
+                folders: folders.to_vec(),
                 files,
                 after: after.take(),
                 up_to: up_to.clone(),
             };
             if !send(WalkEvent::Dir(batch)) {
-                return;
+                return false;
             }
             match up_to {
                 Some(last) => after = Some(last),
-                None => break,
+                None => return true,
             }
         }
     }
+}
+
+/// The media files among `names` that still are files, with their size and time.
+fn stat_media(dir: &Path, names: &[OsString]) -> Vec<MediaFile> {
+    let mut files = Vec::with_capacity(names.len());
+    for name in names {
+        let Ok(meta) = std::fs::metadata(dir.join(name)) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        files.push(MediaFile {
+            name: name.clone(),
+            size: meta.len(),
+            mtime_ms: mtime_ms(&meta),
+            nfo: None,
+            artwork: [None, None, None],
+            sidecar_stamp: 0,
+        });
+    }
+    files
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -137,59 +137,18 @@ impl Builder<'_, '_> {
         let index = self.slot_index();
         let slot = &slots[index];
         let fillers = slot.fillers.or(self.input.channel_fillers);
-        if !self.state.entered {
-            if let Some(fixed) = slot.fixed_start {
-                let tz = self.input.time_zone;
-                let target = if fixed.flexible {
-                    clock::occurrence_today(self.t, fixed.time, tz).max(self.t)
-                } else {
-                    clock::next_occurrence(self.t, fixed.time, tz)
-                };
-                if target > self.t {
-                    // Waiting is its own step; re-entering at `target` finds no wait.
-                    self.fill_gap(target, fillers.fallback);
-                    return;
-                }
-            }
-            self.state.entered = true;
-            if let Mode::Duration { duration_ms, .. } = slot.mode {
-                self.state.block_end_ms = Some(self.t + duration_ms.max(0));
-            }
+        if !self.state.entered && !self.enter(slot, fillers) {
+            return;
         }
         let content = slot
             .content
             .filter(|key| !self.input.library.content(*key).is_empty());
         let Some(content) = content else {
-            // Nothing to play (missing or emptied collection): the slate, never a dead channel.
-            let end = match slot.mode {
-                Mode::Duration { .. } => self.state.block_end_ms.unwrap_or(self.t),
-                Mode::Flood => self
-                    .flood_limit(index)
-                    .unwrap_or_else(|| self.offline_end()),
-                Mode::One | Mode::Multiple(_) => self.offline_end(),
-            };
-            self.fill_gap(end, fillers.fallback);
-            self.state.advance_slot(slots.len());
+            self.nothing_to_play(index, slot, fillers);
             return;
         };
         match slot.mode {
-            Mode::Flood => {
-                let limit = self.flood_limit(index);
-                let mark = self.mark();
-                let played = self.unit(slot, content, fillers);
-                match limit {
-                    Some(limit) if self.t > limit || !played => {
-                        self.rollback(mark);
-                        self.fill_gap(limit, fillers.fallback);
-                        self.state.advance_slot(slots.len());
-                    }
-                    _ if !played => {
-                        self.rollback(mark);
-                        self.fill_gap(self.offline_end(), fillers.fallback);
-                    }
-                    _ => {}
-                }
-            }
+            Mode::Flood => self.step_flood(index, slot, content, fillers),
             Mode::One => {
                 if !self.unit(slot, content, fillers) {
                     self.fill_gap(self.offline_end(), fillers.fallback);
@@ -207,31 +166,96 @@ impl Builder<'_, '_> {
                     self.state.advance_slot(slots.len());
                 }
             }
-            Mode::Duration { tail, .. } => {
-                let end = self.state.block_end_ms.unwrap_or(self.t);
-                let mark = self.mark();
-                let played = self.unit(slot, content, fillers);
-                // The first unit plays even if it overruns the block: otherwise an item
-                // longer than the block would block the slot forever.
-                let fits = played && (self.t <= end || self.state.played == 0);
-                if fits {
-                    self.state.played += 1;
-                    return;
-                }
-                self.rollback(mark);
-                match tail {
-                    TailMode::None => {}
-                    TailMode::Offline => self.offline(end),
-                    TailMode::Filler => {
-                        if let Some(preset) = self.input.preset(fillers.tail) {
-                            self.fill_with(preset, end, FillerKind::Tail);
-                        }
-                        self.fill_gap(end, fillers.fallback);
-                    }
-                }
-                self.state.advance_slot(slots.len());
+            Mode::Duration { tail, .. } => self.step_duration(slot, content, fillers, tail),
+        }
+    }
+
+    /// Enters the slot at the running clock. False when it has a fixed start still ahead:
+    /// the gap up to it is filled, and waiting is its own step (re-entering at the start
+    /// finds no wait).
+    fn enter(&mut self, slot: &Slot, fillers: Fillers) -> bool {
+        if let Some(fixed) = slot.fixed_start {
+            let tz = self.input.time_zone;
+            let target = if fixed.flexible {
+                clock::occurrence_today(self.t, fixed.time, tz).max(self.t)
+            } else {
+                clock::next_occurrence(self.t, fixed.time, tz)
+            };
+            if target > self.t {
+                self.fill_gap(target, fillers.fallback);
+                return false;
             }
         }
+        self.state.entered = true;
+        if let Mode::Duration { duration_ms, .. } = slot.mode {
+            self.state.block_end_ms = Some(self.t + duration_ms.max(0));
+        }
+        true
+    }
+
+    /// A slot with nothing to play (missing or emptied collection) plays the slate for its
+    /// time, never a dead channel.
+    fn nothing_to_play(&mut self, index: usize, slot: &Slot, fillers: Fillers) {
+        let end = match slot.mode {
+            Mode::Duration { .. } => self.state.block_end_ms.unwrap_or(self.t),
+            Mode::Flood => self
+                .flood_limit(index)
+                .unwrap_or_else(|| self.offline_end()),
+            Mode::One | Mode::Multiple(_) => self.offline_end(),
+        };
+        self.fill_gap(end, fillers.fallback);
+        self.state.advance_slot(self.input.slots.len());
+    }
+
+    /// A flood slot plays units until the next fixed start (its limit), if there is one.
+    fn step_flood(&mut self, index: usize, slot: &Slot, content: ContentKey, fillers: Fillers) {
+        let limit = self.flood_limit(index);
+        let mark = self.mark();
+        let played = self.unit(slot, content, fillers);
+        match limit {
+            Some(limit) if self.t > limit || !played => {
+                self.rollback(mark);
+                self.fill_gap(limit, fillers.fallback);
+                self.state.advance_slot(self.input.slots.len());
+            }
+            _ if !played => {
+                self.rollback(mark);
+                self.fill_gap(self.offline_end(), fillers.fallback);
+            }
+            _ => {}
+        }
+    }
+
+    /// A duration slot plays units while they fit its block, then its tail.
+    fn step_duration(
+        &mut self,
+        slot: &Slot,
+        content: ContentKey,
+        fillers: Fillers,
+        tail: TailMode,
+    ) {
+        let end = self.state.block_end_ms.unwrap_or(self.t);
+        let mark = self.mark();
+        let played = self.unit(slot, content, fillers);
+        // The first unit plays even if it overruns the block: otherwise an item longer
+        // than the block would block the slot forever.
+        let fits = played && (self.t <= end || self.state.played == 0);
+        if fits {
+            self.state.played += 1;
+            return;
+        }
+        self.rollback(mark);
+        match tail {
+            TailMode::None => {}
+            TailMode::Offline => self.offline(end),
+            TailMode::Filler => {
+                if let Some(preset) = self.input.preset(fillers.tail) {
+                    self.fill_with(preset, end, FillerKind::Tail);
+                }
+                self.fill_gap(end, fillers.fallback);
+            }
+        }
+        self.state.advance_slot(self.input.slots.len());
     }
 
     /// Pre-roll, the content item (split around a mid-roll), post-roll, then padding.

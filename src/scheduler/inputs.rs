@@ -37,56 +37,35 @@ pub struct PlayoutInputs {
     pub daily_reset: Option<jiff::civil::Time>,
 }
 
+/// The playout's own row and its channel's fillers.
+struct PlayoutRow {
+    channel_id: i64,
+    schedule_id: Option<i64>,
+    seed: i64,
+    is_active: bool,
+    channel_fillers: Fillers,
+    daily_reset: Option<String>,
+}
+
+/// The schedule's switches that shape the build.
+#[derive(Default)]
+struct ScheduleFlags {
+    random_start_point: bool,
+    shuffle_slots: bool,
+    keep_multi_part: bool,
+}
+
 /// `None` when the playout does not exist or is inactive.
 pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>, DbError> {
-    let row = optional(conn.query_row(
-        "SELECT p.channel_id, p.program_schedule_id, p.seed, p.is_active,
-                c.fallback_filler_id, c.pre_roll_filler_id, c.post_roll_filler_id,
-                p.daily_reset_time
-         FROM playouts p JOIN channels c ON c.id = p.channel_id WHERE p.id = ?1",
-        [playout_id],
-        |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Option<i64>>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, bool>(3)?,
-                Fillers {
-                    fallback: r.get(4)?,
-                    pre_roll: r.get(5)?,
-                    post_roll: r.get(6)?,
-                    mid_roll: None,
-                    tail: None,
-                },
-                r.get::<_, Option<String>>(7)?,
-            ))
-        },
-    ))?;
-    let Some((channel_id, schedule_id, seed, is_active, channel_fillers, daily_reset)) = row else {
+    let Some(row) = playout_row(conn, playout_id)? else {
         return Ok(None);
     };
-    if !is_active {
+    if !row.is_active {
         return Ok(None);
     }
-    let slots = match schedule_id {
-        Some(id) => load_slots(conn, id)?,
-        None => Vec::new(),
-    };
-    let (random_start_point, shuffle_slots, keep_multi_part) = match schedule_id {
-        Some(id) => optional(conn.query_row(
-            "SELECT random_start_point, shuffle_schedule_items, keep_multi_part_episodes_together
-             FROM schedules WHERE id = ?1",
-            [id],
-            |r| {
-                Ok((
-                    r.get::<_, bool>(0)?,
-                    r.get::<_, bool>(1)?,
-                    r.get::<_, bool>(2)?,
-                ))
-            },
-        ))?
-        .unwrap_or((false, false, false)),
-        None => (false, false, false),
+    let (slots, flags) = match row.schedule_id {
+        Some(id) => (load_slots(conn, id)?, schedule_flags(conn, id)?),
+        None => (Vec::new(), ScheduleFlags::default()),
     };
     let mut loader = ContentLoader {
         conn,
@@ -98,6 +77,75 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
             loader.load(key)?;
         }
     }
+    let preset_ids = preset_ids_of(&slots, &row.channel_fillers);
+    let mut presets = Vec::with_capacity(preset_ids.len());
+    for id in preset_ids {
+        if let Some(preset) = loader.load_preset(id)? {
+            presets.push(preset);
+        }
+    }
+    Ok(Some(PlayoutInputs {
+        channel_id: row.channel_id,
+        library: loader.library,
+        slots,
+        presets,
+        channel_fillers: row.channel_fillers,
+        seed: row.seed as u64,
+        random_start_point: flags.random_start_point,
+        shuffle_slots: flags.shuffle_slots,
+        keep_multi_part: flags.keep_multi_part,
+        daily_reset: row
+            .daily_reset
+            .as_deref()
+            .and_then(|text| daily_reset_of(playout_id, text)),
+    }))
+}
+
+fn playout_row(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutRow>, DbError> {
+    optional(conn.query_row(
+        "SELECT p.channel_id, p.program_schedule_id, p.seed, p.is_active,
+                c.fallback_filler_id, c.pre_roll_filler_id, c.post_roll_filler_id,
+                p.daily_reset_time
+         FROM playouts p JOIN channels c ON c.id = p.channel_id WHERE p.id = ?1",
+        [playout_id],
+        |r| {
+            Ok(PlayoutRow {
+                channel_id: r.get(0)?,
+                schedule_id: r.get(1)?,
+                seed: r.get(2)?,
+                is_active: r.get(3)?,
+                channel_fillers: Fillers {
+                    fallback: r.get(4)?,
+                    pre_roll: r.get(5)?,
+                    post_roll: r.get(6)?,
+                    mid_roll: None,
+                    tail: None,
+                },
+                daily_reset: r.get(7)?,
+            })
+        },
+    ))
+}
+
+/// A schedule row that is gone counts as all switches off.
+fn schedule_flags(conn: &Connection, schedule_id: i64) -> Result<ScheduleFlags, DbError> {
+    Ok(optional(conn.query_row(
+        "SELECT random_start_point, shuffle_schedule_items, keep_multi_part_episodes_together
+         FROM schedules WHERE id = ?1",
+        [schedule_id],
+        |r| {
+            Ok(ScheduleFlags {
+                random_start_point: r.get(0)?,
+                shuffle_slots: r.get(1)?,
+                keep_multi_part: r.get(2)?,
+            })
+        },
+    ))?
+    .unwrap_or_default())
+}
+
+/// Every filler preset the slots or the channel name, once each, in id order.
+fn preset_ids_of(slots: &[Slot], channel_fillers: &Fillers) -> Vec<i64> {
     let mut preset_ids: Vec<i64> = slots
         .iter()
         .flat_map(|s| {
@@ -113,35 +161,20 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
         .collect();
     preset_ids.sort_unstable();
     preset_ids.dedup();
-    let mut presets = Vec::with_capacity(preset_ids.len());
-    for id in preset_ids {
-        if let Some(preset) = loader.load_preset(id)? {
-            presets.push(preset);
-        }
+    preset_ids
+}
+
+/// The API validates "HH:MM"; an unreadable one means no reset, said aloud.
+fn daily_reset_of(playout_id: i64, text: &str) -> Option<jiff::civil::Time> {
+    let time = parse_time(text);
+    if time.is_none() {
+        tracing::warn!(
+            playout = playout_id,
+            daily_reset_time = text,
+            "unreadable daily_reset_time; no daily reset"
+        );
     }
-    Ok(Some(PlayoutInputs {
-        channel_id,
-        library: loader.library,
-        slots,
-        presets,
-        channel_fillers,
-        seed: seed as u64,
-        random_start_point,
-        shuffle_slots,
-        keep_multi_part,
-        daily_reset: daily_reset.as_deref().and_then(|text| {
-            let time = parse_time(text);
-            if time.is_none() {
-                // The API validates "HH:MM"; an unreadable one means no reset, said aloud.
-                tracing::warn!(
-                    playout = playout_id,
-                    daily_reset_time = text,
-                    "unreadable daily_reset_time; no daily reset"
-                );
-            }
-            time
-        }),
-    }))
+    time
 }
 
 fn load_slots(conn: &Connection, schedule_id: i64) -> Result<Vec<Slot>, DbError> {
@@ -447,6 +480,25 @@ impl ContentLoader<'_> {
     }
 
     fn load_preset(&mut self, id: i64) -> Result<Option<FillerPreset>, DbError> {
+        let Some((mode, order)) = self.preset_mode(id)? else {
+            return Ok(None);
+        };
+        let content = ContentKey {
+            kind: ContentKind::Filler,
+            id,
+        };
+        let items = self.filler_items(id)?;
+        self.library.contents.insert(content, items);
+        Ok(Some(FillerPreset {
+            id,
+            mode,
+            order,
+            content,
+        }))
+    }
+
+    /// The preset's mode and order; `None` when it is gone or does not parse.
+    fn preset_mode(&self, id: i64) -> Result<Option<(FillerMode, PlaybackOrder)>, DbError> {
         let row = optional(self.conn.query_row(
             "SELECT filler_mode, count, duration_seconds, pad_to_minutes, playback_order
              FROM filler_presets WHERE id = ?1",
@@ -484,18 +536,19 @@ impl ContentLoader<'_> {
             }
             FillerModeKind::Duration => FillerMode::Duration(duration_s.unwrap_or(0).max(0) * 1000),
         };
-        let content = ContentKey {
-            kind: ContentKind::Filler,
-            id,
-        };
-        let mut items = Vec::new();
+        Ok(Some((mode, order)))
+    }
+
+    /// The playable media of the preset's items (weighted, within each item's duration
+    /// bounds), as library indices.
+    fn filler_items(&mut self, preset_id: i64) -> Result<Vec<u32>, DbError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, collection_type, collection_id, media_item_id, weight,
                     min_duration_seconds, max_duration_seconds
              FROM filler_items WHERE preset_id = ?1 ORDER BY id",
         )?;
         let rows = stmt
-            .query_map([id], |r| {
+            .query_map([preset_id], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, Option<String>>(1)?,
@@ -508,6 +561,7 @@ impl ContentLoader<'_> {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         drop(stmt);
+        let mut items = Vec::new();
         for (item_id, kind, collection_id, media_item_id, weight, min_s, max_s) in rows {
             let kind = match kind
                 .as_deref()
@@ -517,7 +571,7 @@ impl ContentLoader<'_> {
                 Some(Ok(kind)) => Some(kind),
                 Some(Err(err)) => {
                     tracing::warn!(
-                        filler_preset = id,
+                        filler_preset = preset_id,
                         filler_item = item_id,
                         %err,
                         "filler item left out of the build"
@@ -525,32 +579,8 @@ impl ContentLoader<'_> {
                     continue;
                 }
             };
-            let (sql, source_id) = match (media_item_id, kind, collection_id) {
-                (Some(mid), _, _) => (
-                    format!(
-                        "SELECT {MEDIA_COLUMNS} FROM media_items m WHERE m.id = ?1 AND {PLAYABLE}"
-                    ),
-                    mid,
-                ),
-                (None, Some(FillerContent::Playlist), Some(pid)) => (
-                    format!(
-                        "SELECT {MEDIA_COLUMNS} FROM playlist_items pi
-                         LEFT JOIN collection_items ci ON ci.collection_id = pi.collection_id
-                         JOIN media_items m ON m.id = coalesce(pi.media_item_id, ci.media_item_id)
-                         WHERE pi.playlist_id = ?1 AND {PLAYABLE}
-                         ORDER BY pi.position, pi.id, ci.position, ci.id"
-                    ),
-                    pid,
-                ),
-                (None, _, Some(cid)) => (
-                    format!(
-                        "SELECT {MEDIA_COLUMNS} FROM collection_items ci
-                         JOIN media_items m ON m.id = ci.media_item_id
-                         WHERE ci.collection_id = ?1 AND {PLAYABLE} ORDER BY ci.position, ci.id"
-                    ),
-                    cid,
-                ),
-                _ => continue,
+            let Some((sql, source_id)) = filler_source(media_item_id, kind, collection_id) else {
+                continue;
             };
             let min_ms = min_s.unwrap_or(0) * 1000;
             let max_ms = max_s.map(|s| s * 1000).unwrap_or(i64::MAX);
@@ -560,14 +590,42 @@ impl ContentLoader<'_> {
                 d >= min_ms && d <= max_ms
             }));
         }
-        self.library.contents.insert(content, items);
-        Ok(Some(FillerPreset {
-            id,
-            mode,
-            order,
-            content,
-        }))
+        Ok(items)
     }
+}
+
+/// The query for one filler item's media and its parameter: a media item, a playlist's
+/// items or a collection's; `None` when the item names nothing.
+fn filler_source(
+    media_item_id: Option<i64>,
+    kind: Option<FillerContent>,
+    collection_id: Option<i64>,
+) -> Option<(String, i64)> {
+    Some(match (media_item_id, kind, collection_id) {
+        (Some(mid), _, _) => (
+            format!("SELECT {MEDIA_COLUMNS} FROM media_items m WHERE m.id = ?1 AND {PLAYABLE}"),
+            mid,
+        ),
+        (None, Some(FillerContent::Playlist), Some(pid)) => (
+            format!(
+                "SELECT {MEDIA_COLUMNS} FROM playlist_items pi
+                 LEFT JOIN collection_items ci ON ci.collection_id = pi.collection_id
+                 JOIN media_items m ON m.id = coalesce(pi.media_item_id, ci.media_item_id)
+                 WHERE pi.playlist_id = ?1 AND {PLAYABLE}
+                 ORDER BY pi.position, pi.id, ci.position, ci.id"
+            ),
+            pid,
+        ),
+        (None, _, Some(cid)) => (
+            format!(
+                "SELECT {MEDIA_COLUMNS} FROM collection_items ci
+                 JOIN media_items m ON m.id = ci.media_item_id
+                 WHERE ci.collection_id = ?1 AND {PLAYABLE} ORDER BY ci.position, ci.id"
+            ),
+            cid,
+        ),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
