@@ -142,6 +142,15 @@ impl Changes {
         }
     }
 
+    /// A write that may have changed anything (a library scan, an import): the documents
+    /// are stale, every running channel re-reads its timeline and every playout is rebuilt.
+    pub fn all(cause: &str) -> Changes {
+        Changes {
+            rebuild: Rebuild::All,
+            ..Changes::any(cause)
+        }
+    }
+
     /// What clients see changed and `rebuild` must be rebuilt (which then names the
     /// timelines that changed).
     pub fn rebuilding(rebuild: Rebuild, cause: &str) -> Changes {

@@ -35,7 +35,6 @@ const ENCODERS: [(&str, &[&str]); 3] = [
 ];
 
 pub fn run(config: &Config) -> Result<(), DoctorError> {
-    let mut failures = 0;
     let board = match &config.board {
         Some(name) => {
             Board::by_name(name).unwrap_or_else(|| Board::detect(std::path::Path::new("/")))
@@ -50,6 +49,22 @@ pub fn run(config: &Config) -> Result<(), DoctorError> {
         board.encoder
     );
     let tools = detect_tools();
+    let mut failures = check_tools(&tools);
+    if tools.ffmpeg.is_available() {
+        check_encoders(&tools, &board);
+    }
+    check_ports(config);
+    failures += check_data_dir(&config.data_dir);
+    if failures > 0 {
+        return Err(DoctorError(failures));
+    }
+    Ok(())
+}
+
+/// FFmpeg and ffprobe, each found with its version or reported missing. Returns the
+/// number missing.
+fn check_tools(tools: &Tools) -> u32 {
+    let mut missing = 0;
     for tool in [&tools.ffmpeg, &tools.ffprobe] {
         match (&tool.path, &tool.version) {
             (Some(path), Some(v)) => println!(
@@ -63,29 +78,36 @@ pub fn run(config: &Config) -> Result<(), DoctorError> {
                     "{:<10} MISSING (install it: apt-get install ffmpeg)",
                     format!("{}:", tool.name)
                 );
-                failures += 1;
+                missing += 1;
             }
         }
     }
-    if tools.ffmpeg.is_available() {
-        for (encoder, pre) in ENCODERS {
-            let works = encode_one_frame(tools.ffmpeg.program(), encoder, pre);
-            let marker = if encoder == board.encoder {
-                " (board's choice)"
-            } else {
-                ""
-            };
-            println!(
-                "encoder:   {encoder:<13} {}{marker}",
-                if works { "works" } else { "unavailable" }
-            );
-            if encoder == board.encoder && !works {
-                println!(
-                    "           the board's encoder failed: streams will fall back to libx264"
-                );
-            }
+    missing
+}
+
+/// Each known encoder tried on one frame; the board's own failing is said aloud (the
+/// stream falls back, so it is not a failure of the doctor).
+fn check_encoders(tools: &Tools, board: &Board) {
+    for (encoder, pre) in ENCODERS {
+        let works = encode_one_frame(tools.ffmpeg.program(), encoder, pre);
+        let marker = if encoder == board.encoder {
+            " (board's choice)"
+        } else {
+            ""
+        };
+        println!(
+            "encoder:   {encoder:<13} {}{marker}",
+            if works { "works" } else { "unavailable" }
+        );
+        if encoder == board.encoder && !works {
+            println!("           the board's encoder failed: streams will fall back to libx264");
         }
     }
+}
+
+/// Whether the HTTP and discovery ports are free (a server already running holds them:
+/// reported, not a failure).
+fn check_ports(config: &Config) {
     let http = std::net::TcpListener::bind(config.listen);
     match &http {
         Ok(_) => println!("http:      {} is free", config.listen),
@@ -102,7 +124,10 @@ pub fn run(config: &Config) -> Result<(), DoctorError> {
             Err(e) => println!("discovery: UDP {port} cannot be bound ({e})"),
         },
     }
-    let data = &config.data_dir;
+}
+
+/// The data folder is created if needed and must be writable. Returns 1 when it is not.
+fn check_data_dir(data: &std::path::Path) -> u32 {
     match std::fs::create_dir_all(data).and_then(|_| tempfile_probe(data)) {
         Ok(()) => {
             let free = crate::api::health::disk_space(data).map(|(f, _)| f / (1024 * 1024));
@@ -111,16 +136,13 @@ pub fn run(config: &Config) -> Result<(), DoctorError> {
                 data.display(),
                 free.unwrap_or(0)
             );
+            0
         }
         Err(e) => {
             println!("data:      {} is not writable ({e})", data.display());
-            failures += 1;
+            1
         }
     }
-    if failures > 0 {
-        return Err(DoctorError(failures));
-    }
-    Ok(())
 }
 
 /// `Tools::detect` (async: `serve` runs it beside the server) on a runtime of its own; the

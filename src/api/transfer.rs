@@ -261,8 +261,7 @@ pub async fn import_route(app: &Arc<App>, req: &mut Req) -> ApiResult {
         })
         .await?;
     }
-    app.content_changed();
-    crate::scheduler::library_changed(app).await;
+    app.apply(crate::changes::Changes::all("import")).await;
     tracing::info!(?counts, "configuration imported");
     Ok(body::ok_json(
         &json!({"success": true, "message": "imported", "imported": counts}),

@@ -419,64 +419,26 @@ async fn finish(app: &Arc<App>, library_id: i64, result: Result<u64, ScanEnd>) {
             return;
         }
         Err(ScanEnd::Failed(error)) => {
-            let stored = error.clone();
-            if let Err(e) = app
-                .db
-                .write(move |conn| store::set_scan_result(conn, library_id, now, Some(&stored)))
-                .await
-            {
-                tracing::warn!(library = library_id, error = %e, "cannot record the scan result");
-            }
-            tracing::warn!(library = library_id, %error, "library scan failed");
-            app.scanner.update(library_id, |p| {
-                p.finished_at = Some(crate::time::rfc3339(now));
-                p.current_file = None;
-                p.status = ScanStatus::Error;
-                p.error = Some(error);
-            });
+            record_failure(app, library_id, now, error).await;
             return;
         }
     };
-    if let Err(e) = app
-        .db
-        .write(move |conn| store::set_scan_result(conn, library_id, now, None))
-        .await
-    {
-        tracing::warn!(library = library_id, error = %e, "cannot record the scan result");
-    }
+    record_result(app, library_id, now, None).await;
     if changed > 0 {
         if let Err(e) = app.db.write(super::collections::refresh_after_scan).await {
             tracing::warn!(error = %e, "cannot refresh collections after a scan");
         }
     }
-    let mut created = 0;
-    if app.scanner.take_first_run(library_id) {
-        let clock = crate::scheduler::BuildClock::now(&app.settings());
-        match app
-            .db
-            .write(move |conn| crate::firstrun::create_media_channels(conn, library_id, &clock))
-            .await
-        {
-            Ok(n) => {
-                created = n;
-                if n > 0 {
-                    tracing::info!(
-                        library = library_id,
-                        channels = n,
-                        "first run: one channel per folder"
-                    );
-                }
-            }
-            Err(e) => {
-                tracing::warn!(library = library_id, error = %e, "first run: cannot create channels")
-            }
-        }
-    }
+    let created = if app.scanner.take_first_run(library_id) {
+        first_run_channels(app, library_id).await
+    } else {
+        0
+    };
     // Timelines first, then "done": a client that sees the scan finished must find the
     // new media in the guide and the stream already.
     if changed > 0 || created > 0 {
-        app.content_changed();
-        crate::scheduler::library_changed(app).await;
+        app.apply(crate::changes::Changes::all("library scan"))
+            .await;
     }
     let mut summary = None;
     app.scanner.update(library_id, |p| {
@@ -486,22 +448,72 @@ async fn finish(app: &Arc<App>, library_id: i64, result: Result<u64, ScanEnd>) {
         summary = Some(p.clone());
     });
     if let Some(p) = summary {
-        let elapsed_ms = p
-            .started
-            .map(|s| s.elapsed().as_millis() as u64)
-            .unwrap_or(0);
-        tracing::info!(
-            library = library_id,
-            files = p.total_files,
-            new = p.new_items,
-            changed = p.changed_items,
-            missing = p.missing_items,
-            failed = p.failed,
-            ffprobe_calls = p.ffprobe_calls,
-            elapsed_ms,
-            "library scan done"
-        );
+        log_summary(library_id, &p);
     }
+}
+
+async fn record_result(app: &Arc<App>, library_id: i64, now: i64, error: Option<String>) {
+    if let Err(e) = app
+        .db
+        .write(move |conn| store::set_scan_result(conn, library_id, now, error.as_deref()))
+        .await
+    {
+        tracing::warn!(library = library_id, error = %e, "cannot record the scan result");
+    }
+}
+
+async fn record_failure(app: &Arc<App>, library_id: i64, now: i64, error: String) {
+    record_result(app, library_id, now, Some(error.clone())).await;
+    tracing::warn!(library = library_id, %error, "library scan failed");
+    app.scanner.update(library_id, |p| {
+        p.finished_at = Some(crate::time::rfc3339(now));
+        p.current_file = None;
+        p.status = ScanStatus::Error;
+        p.error = Some(error);
+    });
+}
+
+/// The first scan of a library makes one channel per folder. Returns how many.
+async fn first_run_channels(app: &Arc<App>, library_id: i64) -> usize {
+    let clock = crate::scheduler::BuildClock::now(&app.settings());
+    match app
+        .db
+        .write(move |conn| crate::firstrun::create_media_channels(conn, library_id, &clock))
+        .await
+    {
+        Ok(n) => {
+            if n > 0 {
+                tracing::info!(
+                    library = library_id,
+                    channels = n,
+                    "first run: one channel per folder"
+                );
+            }
+            n
+        }
+        Err(e) => {
+            tracing::warn!(library = library_id, error = %e, "first run: cannot create channels");
+            0
+        }
+    }
+}
+
+fn log_summary(library_id: i64, p: &ScanProgress) {
+    let elapsed_ms = p
+        .started
+        .map(|s| s.elapsed().as_millis() as u64)
+        .unwrap_or(0);
+    tracing::info!(
+        library = library_id,
+        files = p.total_files,
+        new = p.new_items,
+        changed = p.changed_items,
+        missing = p.missing_items,
+        failed = p.failed,
+        ffprobe_calls = p.ffprobe_calls,
+        elapsed_ms,
+        "library scan done"
+    );
 }
 
 /// What one file's task returns.
@@ -642,27 +654,9 @@ impl Scan {
             .scanner
             .update(self.library_id, |p| p.total_files += n_files);
         let dir_bytes = dir.as_os_str().as_bytes().to_vec();
-        let library_id = self.library_id;
-        let query_dir = dir_bytes.clone();
-        // The chunk's share of the folder's names: after the previous chunk's last, up to
-        // this chunk's last (or the end).
-        let path_of = |name: &OsStr| dir.join(name).into_os_string().into_vec();
-        let lower = after.as_deref().map(path_of);
-        let upper = up_to.as_deref().map(path_of);
         let mut known = self
-            .app
-            .db
-            .read(move |conn| {
-                store::known_in_dir(
-                    conn,
-                    library_id,
-                    &query_dir,
-                    lower.as_deref(),
-                    upper.as_deref(),
-                )
-            })
-            .await
-            .map_err(|e| ScanEnd::Failed(format!("database: {e}")))?;
+            .known_in_chunk(&dir, after.as_deref(), up_to.as_deref())
+            .await?;
         let folders: Arc<[String]> = folders.into();
         let mut n_unchanged = 0u64;
         for file in files {
@@ -720,6 +714,34 @@ impl Scan {
         }
         self.log_progress();
         Ok(())
+    }
+
+    /// The stored items of the chunk's share of the folder's names: after the previous
+    /// chunk's last, up to this chunk's last (or the end).
+    async fn known_in_chunk(
+        &self,
+        dir: &Path,
+        after: Option<&OsStr>,
+        up_to: Option<&OsStr>,
+    ) -> Result<HashMap<Vec<u8>, store::Known>, ScanEnd> {
+        let library_id = self.library_id;
+        let query_dir = dir.as_os_str().as_bytes().to_vec();
+        let path_of = |name: &OsStr| dir.join(name).into_os_string().into_vec();
+        let lower = after.map(path_of);
+        let upper = up_to.map(path_of);
+        self.app
+            .db
+            .read(move |conn| {
+                store::known_in_dir(
+                    conn,
+                    library_id,
+                    &query_dir,
+                    lower.as_deref(),
+                    upper.as_deref(),
+                )
+            })
+            .await
+            .map_err(|e| ScanEnd::Failed(format!("database: {e}")))
     }
 
     fn log_progress(&mut self) {
