@@ -124,7 +124,7 @@ impl App {
     /// running channel re-reads its timeline, and the horizon task extends it later.
     pub async fn apply(self: &Arc<Self>, mut changes: Changes) {
         let rebuild = std::mem::take(&mut changes.rebuild);
-        if !rebuild.is_nothing() {
+        if !rebuild.is_empty() {
             match crate::scheduler::rebuild(self, &rebuild).await {
                 Ok(timelines) => changes.timelines.merge(timelines),
                 Err(err) => {
@@ -132,7 +132,7 @@ impl App {
                     changes.timelines = crate::changes::Timelines::All;
                 }
             }
-            changes.content |= !changes.timelines.is_unchanged();
+            changes.content |= !changes.timelines.is_empty();
         }
         self.announce(&changes);
     }
@@ -142,7 +142,7 @@ impl App {
         if changes.content {
             self.content_version.fetch_add(1, Ordering::Release);
         }
-        if !changes.timelines.is_unchanged() {
+        if !changes.timelines.is_empty() {
             self.streams
                 .timelines_changed(&changes.timelines, &changes.cause);
         }

@@ -9,112 +9,83 @@
 
 use smol_str::SmolStr;
 
-/// Channels listed one by one before a change counts as touching every timeline: a write
-/// that rebuilds more than this (a library scan, an import) is cheaper to announce to all
-/// running channels (at most the tuner count, each a one-row read) than to track.
+use crate::ops::ids::{ChannelId, PlayoutId};
+
+/// Ids listed one by one before a set counts as "all": a write that touches more than this
+/// (a library scan, an import) is cheaper to announce to every running channel (at most the
+/// tuner count, each a one-row read) or to rebuild everything than to track.
 pub const MAX_LISTED: usize = 8;
 
-/// Which channels' stored timelines a write changed.
+/// A few row ids, or all of them: what a write touched, bounded so it never allocates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Timelines {
+pub enum IdSet<Id> {
     #[default]
-    Unchanged,
-    /// These channels (ids), no others.
-    Of(heapless::Vec<i64, MAX_LISTED>),
-    /// Any channel's may have changed: every running channel re-reads its timeline.
+    Empty,
+    /// These ids, no others (no repeats).
+    Of(heapless::Vec<Id, MAX_LISTED>),
+    /// Any of them.
     All,
 }
 
-impl Timelines {
-    pub fn contains(&self, channel_id: i64) -> bool {
+impl<Id: Copy + PartialEq> IdSet<Id> {
+    /// A set of these ids.
+    pub fn of(ids: impl IntoIterator<Item = Id>) -> Self {
+        let mut out = IdSet::Empty;
+        ids.into_iter().for_each(|id| out.add(id));
+        out
+    }
+
+    pub fn contains(&self, id: Id) -> bool {
         match self {
-            Timelines::Unchanged => false,
-            Timelines::Of(ids) => ids.contains(&channel_id),
-            Timelines::All => true,
+            IdSet::Empty => false,
+            IdSet::Of(ids) => ids.contains(&id),
+            IdSet::All => true,
         }
     }
 
-    pub fn is_unchanged(&self) -> bool {
-        matches!(self, Timelines::Unchanged)
+    pub fn is_empty(&self) -> bool {
+        matches!(self, IdSet::Empty)
     }
 
-    /// Adds one channel; past `MAX_LISTED` the set becomes `All`.
-    pub fn add(&mut self, channel_id: i64) {
+    /// Adds one id; past `MAX_LISTED` the set becomes `All`.
+    pub fn add(&mut self, id: Id) {
         match self {
-            Timelines::All => {}
-            Timelines::Unchanged => {
+            IdSet::All => {}
+            IdSet::Empty => {
                 let mut ids = heapless::Vec::new();
                 // Capacity ≥ 1: cannot fail.
-                let _ = ids.push(channel_id);
-                *self = Timelines::Of(ids);
+                let _ = ids.push(id);
+                *self = IdSet::Of(ids);
             }
-            Timelines::Of(ids) => {
-                if ids.contains(&channel_id) {
+            IdSet::Of(ids) => {
+                if ids.contains(&id) {
                     return;
                 }
-                if ids.push(channel_id).is_err() {
-                    *self = Timelines::All;
+                if ids.push(id).is_err() {
+                    *self = IdSet::All;
                 }
             }
         }
     }
 
-    pub fn merge(&mut self, other: Timelines) {
+    pub fn merge(&mut self, other: IdSet<Id>) {
         match other {
-            Timelines::Unchanged => {}
-            Timelines::All => *self = Timelines::All,
-            Timelines::Of(ids) => ids.into_iter().for_each(|id| self.add(id)),
+            IdSet::Empty => {}
+            IdSet::All => *self = IdSet::All,
+            IdSet::Of(ids) => ids.into_iter().for_each(|id| self.add(id)),
         }
     }
 }
+
+/// Which channels' stored timelines a write changed.
+pub type Timelines = IdSet<ChannelId>;
 
 /// Which playouts a write asks to have rebuilt from now, after its commit (`App::apply`
 /// runs them, one transaction each, so a rebuild of every channel never holds the writer
-/// for long). A write that must commit together with its timeline rebuilds inside its own
+/// for long); `All` is every active playout (a filler preset, a collection or the library
+/// changed). A write that must commit together with its timeline rebuilds inside its own
 /// transaction instead (`scheduler::rebuild_in`) and reports `timelines`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Rebuild {
-    #[default]
-    Nothing,
-    /// These playouts (ids), no others.
-    Playouts(heapless::Vec<i64, MAX_LISTED>),
-    /// Every active playout (a filler preset, a collection or the library changed).
-    All,
-}
-
-impl Rebuild {
-    pub fn is_nothing(&self) -> bool {
-        matches!(self, Rebuild::Nothing)
-    }
-
-    /// Adds one playout; past `MAX_LISTED` the set becomes `All`.
-    pub fn add(&mut self, playout_id: i64) {
-        match self {
-            Rebuild::All => {}
-            Rebuild::Nothing => {
-                let mut ids = heapless::Vec::new();
-                // Capacity ≥ 1: cannot fail.
-                let _ = ids.push(playout_id);
-                *self = Rebuild::Playouts(ids);
-            }
-            Rebuild::Playouts(ids) => {
-                if ids.contains(&playout_id) {
-                    return;
-                }
-                if ids.push(playout_id).is_err() {
-                    *self = Rebuild::All;
-                }
-            }
-        }
-    }
-
-    /// A set of these playouts.
-    pub fn of(playout_ids: impl IntoIterator<Item = i64>) -> Rebuild {
-        let mut out = Rebuild::Nothing;
-        playout_ids.into_iter().for_each(|id| out.add(id));
-        out
-    }
-}
+pub type Rebuild = IdSet<PlayoutId>;
 
 /// The effect of one committed write.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -137,7 +108,7 @@ impl Changes {
         Changes {
             content: true,
             timelines: Timelines::All,
-            rebuild: Rebuild::Nothing,
+            rebuild: IdSet::Empty,
             cause: cause.into(),
         }
     }
@@ -156,7 +127,7 @@ impl Changes {
     pub fn rebuilding(rebuild: Rebuild, cause: &str) -> Changes {
         Changes {
             content: true,
-            timelines: Timelines::Unchanged,
+            timelines: IdSet::Empty,
             rebuild,
             cause: cause.into(),
         }
@@ -165,9 +136,9 @@ impl Changes {
     /// The stored timelines of `timelines` changed (and so did the guide).
     pub fn timelines(timelines: Timelines, cause: &str) -> Changes {
         Changes {
-            content: !timelines.is_unchanged(),
+            content: !timelines.is_empty(),
             timelines,
-            rebuild: Rebuild::Nothing,
+            rebuild: IdSet::Empty,
             cause: cause.into(),
         }
     }
@@ -179,50 +150,48 @@ mod tests {
 
     #[test]
     fn a_set_grows_to_all_past_its_capacity_and_ignores_repeats() {
-        let mut t = Timelines::Unchanged;
-        assert!(!t.contains(1));
-        t.add(1);
-        t.add(1);
-        assert_eq!(t, Timelines::Of(heapless::Vec::from_slice(&[1]).unwrap()));
+        let mut t = Timelines::Empty;
+        assert!(!t.contains(ChannelId(1)));
+        t.add(ChannelId(1));
+        t.add(ChannelId(1));
+        assert_eq!(t, Timelines::of([ChannelId(1)]));
+        assert!(matches!(&t, IdSet::Of(ids) if ids.len() == 1));
         for id in 2..=MAX_LISTED as i64 {
-            t.add(id);
+            t.add(ChannelId(id));
         }
-        assert!(matches!(t, Timelines::Of(_)));
-        assert!(!t.contains(99));
-        t.add(99);
+        assert!(matches!(t, IdSet::Of(_)));
+        assert!(!t.contains(ChannelId(99)));
+        t.add(ChannelId(99));
         assert_eq!(t, Timelines::All);
-        assert!(t.contains(12345));
+        assert!(t.contains(ChannelId(12345)));
     }
 
     #[test]
     fn merging_keeps_the_union_of_channels_and_content_follows_the_timelines() {
-        let mut a = Timelines::Unchanged;
-        let mut one = Timelines::Unchanged;
-        one.add(3);
-        a.merge(one);
-        a.merge(Timelines::Unchanged);
-        assert!(a.contains(3) && !a.contains(4));
+        let mut a = Timelines::Empty;
+        a.merge(Timelines::of([ChannelId(3)]));
+        a.merge(Timelines::Empty);
+        assert!(a.contains(ChannelId(3)) && !a.contains(ChannelId(4)));
         a.merge(Timelines::All);
         assert_eq!(a, Timelines::All);
         let rebuilt = Changes::timelines(a, "rebuild");
         assert!(rebuilt.content);
         assert_eq!(rebuilt.cause, "rebuild");
-        assert!(!Changes::timelines(Timelines::Unchanged, "x").content);
+        assert!(!Changes::timelines(Timelines::Empty, "x").content);
         assert!(Changes::any("import").content);
     }
 
     #[test]
     fn a_rebuild_set_grows_to_all_past_its_capacity() {
-        let mut r = Rebuild::of([4, 4, 5]);
-        assert_eq!(
-            r,
-            Rebuild::Playouts(heapless::Vec::from_slice(&[4, 5]).unwrap())
-        );
+        let mut r = Rebuild::of([PlayoutId(4), PlayoutId(4), PlayoutId(5)]);
+        assert!(matches!(&r, IdSet::Of(ids) if ids[..] == [PlayoutId(4), PlayoutId(5)]));
         for id in 0..MAX_LISTED as i64 {
-            r.add(100 + id);
+            r.add(PlayoutId(100 + id));
         }
         assert_eq!(r, Rebuild::All);
-        assert!(Rebuild::of([]).is_nothing());
+        assert!(Rebuild::of([]).is_empty());
         assert!(Changes::rebuilding(Rebuild::All, "filler").content);
+        assert_eq!(Changes::all("scan").rebuild, Rebuild::All);
+        assert_eq!(Changes::all("scan").timelines, Timelines::All);
     }
 }

@@ -97,12 +97,12 @@ impl From<rusqlite::Error> for ChannelError {
 /// What a write to one channel changed: what clients see, and its own timeline (a feeder
 /// playing it re-reads: a disabled, deleted or re-sourced channel must not play on).
 fn changed(id: ChannelId, cause: &str) -> Changes {
-    let mut timelines = Timelines::Unchanged;
-    timelines.add(id.0);
+    let mut timelines = Timelines::Empty;
+    timelines.add(id);
     Changes {
         content: true,
         timelines,
-        rebuild: Rebuild::Nothing,
+        rebuild: Rebuild::Empty,
         cause: cause.into(),
     }
 }
@@ -111,7 +111,7 @@ fn changed(id: ChannelId, cause: &str) -> Changes {
 /// copied from its source at once; an edit may change its source or offset).
 fn rebuilding(tx: &Transaction<'_>, id: ChannelId, cause: &str) -> Result<Changes, DbError> {
     let mut changes = changed(id, cause);
-    changes.rebuild = crate::scheduler::playouts_of_channel(tx, id.0)?;
+    changes.rebuild = crate::scheduler::playouts_of_channel(tx, id)?;
     Ok(changes)
 }
 
@@ -261,7 +261,7 @@ pub fn set_logo(
         return Err(ChannelError::NotFound);
     }
     Ok(Changes {
-        timelines: Timelines::Unchanged,
+        timelines: Timelines::Empty,
         ..changed(id, "channel logo")
     })
 }
@@ -423,7 +423,7 @@ mod tests {
         let mut conn = db();
         let tx = conn.transaction().unwrap();
         let (news, changes) = create(&tx, &patch("5", "News"), 1).unwrap();
-        assert!(changes.content && changes.timelines.contains(news.0));
+        assert!(changes.content && changes.timelines.contains(news));
         let (film, _) = create(&tx, &patch("6", "Film"), 1).unwrap();
         let err = create(&tx, &patch("5", "Other"), 1).unwrap_err();
         assert_eq!(err.to_string(), "channel number 5 is taken");
@@ -431,7 +431,7 @@ mod tests {
         assert!(matches!(err, ChannelError::NumberTaken(_)), "{err}");
         // Its own number is not "taken" by itself.
         let changes = update(&tx, film, &patch("6", "Films"), 2).unwrap();
-        assert!(changes.timelines.contains(film.0) && !changes.timelines.contains(news.0));
+        assert!(changes.timelines.contains(film) && !changes.timelines.contains(news));
         let err = update(&tx, ChannelId(999), &patch("7", "X"), 2).unwrap_err();
         assert!(matches!(err, ChannelError::NotFound));
     }
@@ -484,7 +484,7 @@ mod tests {
         assert!(toggle_enabled(&tx, root, 2)
             .unwrap()
             .timelines
-            .contains(root.0));
+            .contains(root));
     }
 
     #[test]
@@ -505,7 +505,10 @@ mod tests {
         .unwrap();
         let playout = tx.last_insert_rowid();
         let changes = set_filler(&tx, id, &[(FillerRole::Fallback, None)], 2).unwrap();
-        assert_eq!(changes.rebuild, Rebuild::of([playout]));
+        assert_eq!(
+            changes.rebuild,
+            Rebuild::of([crate::ops::ids::PlayoutId(playout)])
+        );
         assert!(matches!(
             set_filler(&tx, ChannelId(999), &[], 2),
             Err(ChannelError::NotFound)

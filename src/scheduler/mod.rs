@@ -21,6 +21,7 @@ use std::time::Duration;
 use crate::app::App;
 use crate::changes::{Changes, Rebuild, Timelines};
 use crate::db::{Db, DbError};
+use crate::ops::ids::{ChannelId, PlayoutId, ScheduleId};
 use crate::settings::Settings;
 use crate::time::{now_ms, UnixMs};
 
@@ -79,7 +80,7 @@ pub fn rebuild_in(
     let timelines = if outcome.n_written > 0 {
         channels_of(tx, playout_id)?
     } else {
-        Timelines::Unchanged
+        Timelines::Empty
     };
     Ok((outcome, timelines))
 }
@@ -87,11 +88,11 @@ pub fn rebuild_in(
 /// The channel that plays `playout_id` and every mirror that follows it: the timelines a
 /// write to that playout's items changes.
 fn channels_of(conn: &rusqlite::Connection, playout_id: i64) -> Result<Timelines, DbError> {
-    let mut timelines = Timelines::Unchanged;
+    let mut timelines = Timelines::Empty;
     if let Some(channel_id) = mirror::playout_channel(conn, playout_id)? {
-        timelines.add(channel_id);
+        timelines.add(ChannelId(channel_id));
         for mirror_id in mirror::mirrors_of(conn, channel_id)? {
-            timelines.add(mirror_id);
+            timelines.add(ChannelId(mirror_id));
         }
     }
     Ok(timelines)
@@ -165,33 +166,33 @@ pub async fn rebuild_playout(app: &Arc<App>, playout_id: i64) -> Result<Outcome,
 /// edit asks `App::apply` to rebuild.
 pub fn playouts_of_schedule(
     conn: &rusqlite::Connection,
-    schedule_id: i64,
+    schedule_id: ScheduleId,
 ) -> Result<Rebuild, DbError> {
     playouts_where(
         conn,
         "SELECT id FROM playouts WHERE program_schedule_id = ?1 AND is_active = 1",
-        schedule_id,
+        schedule_id.0,
     )
 }
 
 /// The active playouts of one channel (its filler changed, it was created or edited).
 pub fn playouts_of_channel(
     conn: &rusqlite::Connection,
-    channel_id: i64,
+    channel_id: ChannelId,
 ) -> Result<Rebuild, DbError> {
     playouts_where(
         conn,
         "SELECT id FROM playouts WHERE channel_id = ?1 AND is_active = 1",
-        channel_id,
+        channel_id.0,
     )
 }
 
 fn playouts_where(conn: &rusqlite::Connection, sql: &str, id: i64) -> Result<Rebuild, DbError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map([id], |r| r.get(0))?;
-    let mut out = Rebuild::Nothing;
+    let mut out = Rebuild::Empty;
     for playout_id in rows {
-        out.add(playout_id?);
+        out.add(PlayoutId(playout_id?));
     }
     Ok(out)
 }
@@ -201,8 +202,8 @@ fn playouts_where(conn: &rusqlite::Connection, sql: &str, id: i64) -> Result<Reb
 /// by `App::apply` only: writers describe the rebuild in their `Changes`.
 pub async fn rebuild(app: &Arc<App>, rebuild: &Rebuild) -> Result<Timelines, DbError> {
     let ids: Vec<i64> = match rebuild {
-        Rebuild::Nothing => return Ok(Timelines::Unchanged),
-        Rebuild::Playouts(ids) => ids.to_vec(),
+        Rebuild::Empty => return Ok(Timelines::Empty),
+        Rebuild::Of(ids) => ids.iter().map(|p| p.0).collect(),
         Rebuild::All => {
             app.db
                 .write(|conn| {
@@ -213,7 +214,7 @@ pub async fn rebuild(app: &Arc<App>, rebuild: &Rebuild) -> Result<Timelines, DbE
         }
     };
     let settings = app.settings();
-    let mut changed = Timelines::Unchanged;
+    let mut changed = Timelines::Empty;
     for playout_id in ids {
         let clock = BuildClock::now(&settings);
         let (_, timelines) = app
@@ -230,7 +231,7 @@ pub async fn rebuild(app: &Arc<App>, rebuild: &Rebuild) -> Result<Timelines, DbE
 pub async fn schedule_changed(app: &Arc<App>, schedule_id: i64) -> Result<(), DbError> {
     let rebuild = app
         .db
-        .read(move |conn| playouts_of_schedule(conn, schedule_id))
+        .read(move |conn| playouts_of_schedule(conn, ScheduleId(schedule_id)))
         .await?;
     app.apply(Changes::rebuilding(rebuild, "schedule")).await;
     Ok(())
@@ -239,7 +240,7 @@ pub async fn schedule_changed(app: &Arc<App>, schedule_id: i64) -> Result<(), Db
 pub async fn channel_changed(app: &Arc<App>, channel_id: i64) -> Result<(), DbError> {
     let rebuild = app
         .db
-        .read(move |conn| playouts_of_channel(conn, channel_id))
+        .read(move |conn| playouts_of_channel(conn, ChannelId(channel_id)))
         .await?;
     app.apply(Changes::rebuilding(rebuild, "channel")).await;
     Ok(())
@@ -261,7 +262,7 @@ pub async fn skip(app: &Arc<App>, playout_id: i64) -> Result<Option<Skipped>, Db
             let skipped = timeline::skip(conn, playout_id, now_ms(), horizon, &tz)?;
             let timelines = match skipped {
                 Some(_) => channels_of(conn, playout_id)?,
-                None => Timelines::Unchanged,
+                None => Timelines::Empty,
             };
             Ok((skipped, timelines))
         })

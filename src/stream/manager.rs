@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use super::breaker::BreakerPhase;
 use super::channel::{self, Channel, Viewer, MAX_READERS};
 use super::ffmpeg::{self, Hardware};
+use crate::ops::ids::ChannelId;
 use bytes::Bytes;
 
 use super::ffmpeg::{Job, Source};
@@ -301,7 +302,7 @@ impl Manager {
     /// feeder re-reads it at once (`Channel::timeline_changed`).
     pub fn timelines_changed(&self, timelines: &crate::changes::Timelines, cause: &str) {
         for ch in self.lock().values() {
-            if timelines.contains(ch.id) && !ch.is_stopping() {
+            if timelines.contains(ChannelId(ch.id)) && !ch.is_stopping() {
                 tracing::debug!(channel = %ch.number, cause, "timeline changed");
                 ch.timeline_changed();
             }
