@@ -293,7 +293,7 @@ mod tests {
         expect![[r#"{"FriendlyName":"Den & <TV>","Manufacturer":"Silicondust","ModelNumber":"HDTC-2US","FirmwareName":"hdhomeruntc_atsc","FirmwareVersion":"20190621","DeviceID":"1053C5A3","DeviceAuth":"exstreamtv","BaseURL":"http://192.168.1.20:8411/hdhomerun","LineupURL":"http://192.168.1.20:8411/hdhomerun/lineup.json","TunerCount":4}"#]]
         .assert_eq(std::str::from_utf8(&text).unwrap());
         let ch = LineupChannel {
-            id: 1,
+            id: crate::ops::ids::ChannelId(1),
             number: "100".into(),
             name: "100 Demo HD".into(),
             group: "General".into(),

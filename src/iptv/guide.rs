@@ -201,7 +201,7 @@ const ITEM_COLUMNS: &str =
 /// items in order; several are merged by a sort.
 pub async fn page(
     db: &Db,
-    channel_id: i64,
+    channel_id: crate::ops::ids::ChannelId,
     now_ms: UnixMs,
     cursor: PageCursor,
 ) -> Result<Vec<GuideItem>, DbError> {
@@ -233,7 +233,7 @@ pub async fn page(
                  LIMIT ?5"
             ))?,
         };
-        let key = if ids.len() == 1 { ids[0] } else { channel_id };
+        let key = if ids.len() == 1 { ids[0] } else { channel_id.0 };
         let rows = stmt.query_map(
             params![key, now_ms, cursor.start_ms, cursor.id, PAGE_ITEMS as i64],
             item_from_row,

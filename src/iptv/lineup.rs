@@ -8,11 +8,12 @@ use smol_str::SmolStr;
 
 use crate::db::{Db, DbError};
 use crate::kinds::is_channel_number;
+use crate::ops::ids::ChannelId;
 
 /// One enabled channel as the client documents show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineupChannel {
-    pub id: i64,
+    pub id: ChannelId,
     pub number: SmolStr,
     pub name: String,
     pub group: String,
@@ -145,7 +146,7 @@ mod tests {
     #[test]
     fn codecs_and_logos() {
         let mut ch = LineupChannel {
-            id: 7,
+            id: ChannelId(7),
             number: "7".into(),
             name: "x".into(),
             group: "General".into(),

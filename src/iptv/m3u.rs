@@ -108,7 +108,7 @@ mod tests {
 
     fn channel(id: i64, number: &str, name: &str, logo: bool) -> LineupChannel {
         LineupChannel {
-            id,
+            id: crate::ops::ids::ChannelId(id),
             number: number.into(),
             name: name.into(),
             group: "General".into(),

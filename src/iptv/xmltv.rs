@@ -344,7 +344,10 @@ impl GuideBody {
     fn request(&self, channel: usize, cursor: PageCursor) -> Fetch {
         let db = self.db.clone();
         let now_ms = self.now_ms;
-        let channel_id = self.channels.get(channel).map_or(0, |c| c.id);
+        let channel_id = self
+            .channels
+            .get(channel)
+            .map_or(crate::ops::ids::ChannelId(0), |c| c.id);
         Fetch {
             channel,
             future: Box::pin(async move { guide::page(&db, channel_id, now_ms, cursor).await }),
@@ -497,7 +500,7 @@ mod tests {
         w.start(false).unwrap();
         assert_eq!(clean("a\u{FFFF}b\u{0}c\td\u{FEFF}"), "abc\td\u{FEFF}");
         let ch = LineupChannel {
-            id: 3,
+            id: crate::ops::ids::ChannelId(3),
             number: "5.1".into(),
             name: "Tom & \"Jerry\" <Kids> 📺\u{1}".into(),
             group: "General".into(),

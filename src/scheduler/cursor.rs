@@ -10,6 +10,7 @@ use smol_str::SmolStr;
 
 use crate::db::{optional, Db, DbError};
 use crate::kinds::MediaSource;
+use crate::ops::ids::ChannelId;
 use crate::time::UnixMs;
 
 /// What FFmpeg reads for one programme.
@@ -65,7 +66,7 @@ impl Programme {
 /// The channel as the streaming engine needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelInfo {
-    pub id: i64,
+    pub id: ChannelId,
     pub number: SmolStr,
     pub name: String,
     pub enabled: bool,
@@ -125,7 +126,7 @@ const PROGRAMME_COLUMNS: &str =
 /// in time order: the first one is playing at `at_ms` (unless the timeline has a hole).
 pub async fn programmes(
     db: &Db,
-    channel_id: i64,
+    channel_id: ChannelId,
     at_ms: UnixMs,
     max: usize,
 ) -> Result<Vec<Programme>, DbError> {
@@ -225,8 +226,8 @@ pub async fn channel_by_number(db: &Db, number: &str) -> Result<Option<ChannelIn
 }
 
 /// The channel's output profile: its own, else the default profile, else `OutputProfile::default()`.
-pub async fn output_profile(db: &Db, channel_id: i64) -> Result<OutputProfile, DbError> {
-    profile_of(db, Some(channel_id)).await
+pub async fn output_profile(db: &Db, channel_id: ChannelId) -> Result<OutputProfile, DbError> {
+    profile_of(db, Some(channel_id.0)).await
 }
 
 /// The profile marked default, else `OutputProfile::default()`: for a stream that is no

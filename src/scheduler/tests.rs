@@ -262,7 +262,9 @@ fn the_default_profile_is_asked_for_without_a_channel_id() {
     let (default, own) = runtime.block_on(async {
         (
             super::cursor::default_output_profile(&t.db).await.unwrap(),
-            super::cursor::output_profile(&t.db, channel).await.unwrap(),
+            super::cursor::output_profile(&t.db, crate::ops::ids::ChannelId(channel))
+                .await
+                .unwrap(),
         )
     });
     assert_eq!((default.width, default.height), (1280, 720));

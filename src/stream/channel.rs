@@ -36,6 +36,7 @@ use super::ring::{Cursor, Read, Ring, CHUNK_MAX_PACKETS};
 use super::splicer::{Sink, Splicer};
 use super::ts::{Aligner, PACKET_LEN};
 use crate::app::App;
+use crate::ops::ids::ChannelId;
 use crate::scheduler::cursor::{self, Input, MediaInfo, OutputProfile, Programme};
 use crate::time::{now_ms, UnixMs};
 use crate::tools::Tools;
@@ -180,7 +181,7 @@ pub struct NowPlaying {
 }
 
 pub struct Channel {
-    pub id: i64,
+    pub id: ChannelId,
     pub number: SmolStr,
     pub name: String,
     pub tuner: u16,
@@ -203,7 +204,7 @@ pub struct Channel {
 }
 
 impl Channel {
-    pub fn new(id: i64, number: SmolStr, name: String, tuner: u16) -> Channel {
+    pub fn new(id: ChannelId, number: SmolStr, name: String, tuner: u16) -> Channel {
         Channel {
             id,
             number,

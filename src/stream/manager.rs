@@ -76,7 +76,7 @@ impl From<PoolError> for TuneError {
 #[derive(Default)]
 pub struct Manager {
     /// Running channels by id; at most `pool::MAX_TUNERS` (each holds a tuner).
-    channels: Mutex<HashMap<i64, Arc<Channel>>>,
+    channels: Mutex<HashMap<ChannelId, Arc<Channel>>>,
     pub pool: Arc<Pool>,
     tasks: Mutex<JoinSet<()>>,
     hardware: OnceCell<Hardware>,
@@ -109,7 +109,7 @@ pub struct Totals {
 /// One running channel, as metrics, the dashboard, health and status.json see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelSnapshot {
-    pub channel_id: i64,
+    pub channel_id: ChannelId,
     pub number: String,
     pub name: String,
     pub tuner: u16,
@@ -145,7 +145,7 @@ impl ChannelSnapshot {
 }
 
 impl Manager {
-    fn lock(&self) -> MutexGuard<'_, HashMap<i64, Arc<Channel>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<ChannelId, Arc<Channel>>> {
         self.channels.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -190,7 +190,7 @@ impl Manager {
     pub async fn check(
         &self,
         app: &App,
-        channel_id: i64,
+        channel_id: ChannelId,
         want: Option<u16>,
     ) -> Result<(), TuneError> {
         self.precheck(app).await?;
@@ -291,7 +291,7 @@ impl Manager {
     }
 
     /// The running channel with this id, if any.
-    pub fn running(&self, channel_id: i64) -> Option<Arc<Channel>> {
+    pub fn running(&self, channel_id: ChannelId) -> Option<Arc<Channel>> {
         self.lock()
             .get(&channel_id)
             .filter(|c| !c.is_stopping())
@@ -302,7 +302,7 @@ impl Manager {
     /// feeder re-reads it at once (`Channel::timeline_changed`).
     pub fn timelines_changed(&self, timelines: &crate::changes::Timelines, cause: &str) {
         for ch in self.lock().values() {
-            if timelines.contains(ChannelId(ch.id)) && !ch.is_stopping() {
+            if timelines.contains(ch.id) && !ch.is_stopping() {
                 tracing::debug!(channel = %ch.number, cause, "timeline changed");
                 ch.timeline_changed();
             }

@@ -8,13 +8,15 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::ops::ids::ChannelId;
+
 /// The hard upper bound of tuners (the config and setting allow 1–16).
 pub const MAX_TUNERS: usize = crate::config::MAX_TUNERS as usize;
 
 /// Who holds a tuner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
-    Channel(i64),
+    Channel(ChannelId),
     /// One `/iptv/stream/{media_id}` request (numbered, since each has its own FFmpeg).
     Media(u64),
 }
@@ -124,28 +126,33 @@ mod tests {
     #[test]
     fn permits_are_bounded_and_freed_on_drop() {
         let pool = Arc::new(Pool::default());
-        let a = pool.acquire(Owner::Channel(1), 2, None).unwrap();
-        let b = pool.acquire(Owner::Channel(2), 2, None).unwrap();
+        let a = pool.acquire(Owner::Channel(ChannelId(1)), 2, None).unwrap();
+        let b = pool.acquire(Owner::Channel(ChannelId(2)), 2, None).unwrap();
         assert_eq!((a.tuner(), b.tuner()), (0, 1));
         assert_eq!(
-            pool.acquire(Owner::Channel(3), 2, None).err(),
+            pool.acquire(Owner::Channel(ChannelId(3)), 2, None).err(),
             Some(PoolError::AllTunersInUse)
         );
         assert_eq!(pool.would_grant(2, None), Err(PoolError::AllTunersInUse));
         drop(a);
         assert_eq!(pool.in_use(), 1);
-        let c = pool.acquire(Owner::Channel(3), 2, None).unwrap();
+        let c = pool.acquire(Owner::Channel(ChannelId(3)), 2, None).unwrap();
         assert_eq!(c.tuner(), 0);
         assert_eq!(
             pool.tuners(2),
-            vec![Some(Owner::Channel(3)), Some(Owner::Channel(2))]
+            vec![
+                Some(Owner::Channel(ChannelId(3))),
+                Some(Owner::Channel(ChannelId(2)))
+            ]
         );
     }
 
     #[test]
     fn a_named_tuner_must_exist_and_be_idle() {
         let pool = Arc::new(Pool::default());
-        let _a = pool.acquire(Owner::Channel(1), 4, Some(2)).unwrap();
+        let _a = pool
+            .acquire(Owner::Channel(ChannelId(1)), 4, Some(2))
+            .unwrap();
         assert_eq!(pool.would_grant(4, Some(2)), Err(PoolError::AllTunersInUse));
         assert_eq!(pool.would_grant(4, Some(4)), Err(PoolError::NoSuchTuner));
         assert_eq!(pool.would_grant(4, Some(0)), Ok(()));
