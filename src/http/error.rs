@@ -159,3 +159,14 @@ impl From<crate::ops::schedule_items::ScheduleItemError> for ApiError {
         }
     }
 }
+
+impl From<crate::ops::playouts::PlayoutError> for ApiError {
+    fn from(err: crate::ops::playouts::PlayoutError) -> Self {
+        use crate::ops::playouts::PlayoutError;
+        match err {
+            PlayoutError::NotFound => ApiError::not_found(&err),
+            PlayoutError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            PlayoutError::Db(err) => ApiError::from(err),
+        }
+    }
+}
