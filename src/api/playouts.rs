@@ -58,31 +58,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         [id, "items"] => {
             router::only_get(req)?;
-            let id = router::id(id)?;
-            let limit = req.query_parsed::<i64>("limit")?.unwrap_or(100);
-            let offset = req.query_parsed::<i64>("offset")?.unwrap_or(0);
-            if !(1..=MAX_ITEMS_LIMIT).contains(&limit) || offset < 0 {
-                return Err(ApiError::bad_request(format_args!(
-                    "query parameters: limit must be 1-{MAX_ITEMS_LIMIT}, offset ≥ 0"
-                )));
-            }
-            let doc = read(app, move |conn| {
-                ensure(conn, id)?;
-                let items = items_page(conn, id, limit, offset)?;
-                let total: i64 = conn
-                    .query_row(
-                        "SELECT count(*) FROM playout_items WHERE playout_id = ?1",
-                        [id],
-                        |r| r.get(0),
-                    )
-                    .api()?;
-                Ok(
-                    json!({"playout_id": id, "count": items.len(), "offset": offset,
-                          "limit": limit, "total": total, "items": items}),
-                )
-            })
-            .await?;
-            Ok(body::ok_json(&doc))
+            items(app, req, router::id(id)?).await
         }
         [id, "now-playing"] => {
             router::only_get(req)?;
@@ -92,15 +68,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         [id, "history"] => {
             router::only_get(req)?;
-            let id = router::id(id)?;
-            let limit = req.query_parsed::<i64>("limit")?.unwrap_or(50);
-            if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
-                return Err(ApiError::bad_request(format_args!(
-                    "query parameter limit: must be 1-{MAX_HISTORY_LIMIT}"
-                )));
-            }
-            let doc = read(app, move |conn| history(conn, id, limit, now_ms())).await?;
-            Ok(body::ok_json(&doc))
+            played(app, req, router::id(id)?).await
         }
         [id, "rebuild"] => {
             router::only(req, Verb::Post)?;
@@ -108,22 +76,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         [id, "skip"] => {
             router::only(req, Verb::Post)?;
-            let id = router::id(id)?;
-            read(app, move |conn| {
-                ensure(conn, id)?;
-                refuse_mirror(conn, id)
-            })
-            .await?;
-            let doc = match crate::scheduler::skip(app, id).await? {
-                Some(skipped) => json!({
-                    "playout_id": id, "skipped": true, "skipped_item_id": skipped.item_id,
-                    "skipped_title": skipped.title,
-                    "message": format!("skipped; later items start {} s earlier", skipped.shift_ms / 1000),
-                }),
-                None => json!({"playout_id": id, "skipped": false, "skipped_item_id": null,
-                               "skipped_title": null, "message": "nothing is playing"}),
-            };
-            Ok(body::ok_json(&doc))
+            skip(app, router::id(id)?).await
         }
         [id, "cancel-skip"] => {
             router::only(req, Verb::Post)?;
@@ -137,6 +90,66 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         _ => Err(router::not_found()),
     }
+}
+
+/// `GET /api/playouts/{id}/items`: a page of the stored timeline.
+async fn items(app: &Arc<App>, req: &Req, id: i64) -> ApiResult {
+    let limit = req.query_parsed::<i64>("limit")?.unwrap_or(100);
+    let offset = req.query_parsed::<i64>("offset")?.unwrap_or(0);
+    if !(1..=MAX_ITEMS_LIMIT).contains(&limit) || offset < 0 {
+        return Err(ApiError::bad_request(format_args!(
+            "query parameters: limit must be 1-{MAX_ITEMS_LIMIT}, offset ≥ 0"
+        )));
+    }
+    let doc = read(app, move |conn| {
+        ensure(conn, id)?;
+        let items = items_page(conn, id, limit, offset)?;
+        let total: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM playout_items WHERE playout_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .api()?;
+        Ok(
+            json!({"playout_id": id, "count": items.len(), "offset": offset,
+                  "limit": limit, "total": total, "items": items}),
+        )
+    })
+    .await?;
+    Ok(body::ok_json(&doc))
+}
+
+/// `GET /api/playouts/{id}/history`: what played, newest first.
+async fn played(app: &Arc<App>, req: &Req, id: i64) -> ApiResult {
+    let limit = req.query_parsed::<i64>("limit")?.unwrap_or(50);
+    if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format_args!(
+            "query parameter limit: must be 1-{MAX_HISTORY_LIMIT}"
+        )));
+    }
+    let doc = read(app, move |conn| history(conn, id, limit, now_ms())).await?;
+    Ok(body::ok_json(&doc))
+}
+
+/// `POST /api/playouts/{id}/skip`: ends what plays now (`scheduler::skip` applies its own
+/// `Changes`: it needs a connection of its own, not the caller's transaction).
+async fn skip(app: &Arc<App>, id: i64) -> ApiResult {
+    read(app, move |conn| {
+        ensure(conn, id)?;
+        refuse_mirror(conn, id)
+    })
+    .await?;
+    let doc = match crate::scheduler::skip(app, id).await? {
+        Some(skipped) => json!({
+            "playout_id": id, "skipped": true, "skipped_item_id": skipped.item_id,
+            "skipped_title": skipped.title,
+            "message": format!("skipped; later items start {} s earlier", skipped.shift_ms / 1000),
+        }),
+        None => json!({"playout_id": id, "skipped": false, "skipped_item_id": null,
+                       "skipped_title": null, "message": "nothing is playing"}),
+    };
+    Ok(body::ok_json(&doc))
 }
 
 fn not_found() -> ApiError {
