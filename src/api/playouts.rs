@@ -5,12 +5,17 @@
 use std::sync::Arc;
 
 use rusqlite::{params, OptionalExtension};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::columns::{self, body_object, col, opt, read, write_tx, Column, Kind, SqlResult, ID};
 use crate::app::App;
-use crate::http::router::{self, Verb};
+use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
+use crate::ops::{
+    self,
+    ids::{ChannelId, ScheduleId},
+    playouts::{NewPlayout, PlayoutId, PlayoutPatch},
+};
 use crate::scheduler::BuildClock;
 use crate::time::{now_ms, rfc3339};
 
@@ -23,15 +28,6 @@ pub const COLUMNS: &[Column] = &[
     col("is_active", Kind::Bool),
 ];
 
-/// The stored shuffle seed: set at creation, never from the body.
-static SEED: Column = col(
-    "seed",
-    Kind::Int {
-        min: 0,
-        max: i64::MAX,
-    },
-);
-
 /// `?limit=` of the items view: a day of short items; larger pages go by offset.
 const MAX_ITEMS_LIMIT: i64 = 1_000;
 const MAX_HISTORY_LIMIT: i64 = 1_000;
@@ -40,86 +36,29 @@ const MAX_TIME_BLOCKS: i64 = 50;
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
-        [] => match req.verb() {
-            Verb::Get => {
+        [] => by_verb!(req, {
+            Get => {
                 let channel_id = req.query_parsed::<i64>("channel_id")?;
                 let list = read(app, move |conn| list_json(conn, channel_id)).await?;
                 Ok(body::ok_json(&list))
-            }
-            Verb::Post => create(app, req).await,
-            _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        },
+            },
+            Post => create(app, req).await,
+        }),
         ["channel", number] => {
             router::only_get(req)?;
             by_channel_number(app, number).await
         }
         [id] => {
             let id = router::id(id)?;
-            match req.verb() {
-                Verb::Get => {
-                    let doc = read(app, move |conn| {
-                        let mut doc = get_json(conn, id)?.ok_or_else(not_found)?;
-                        let anchor: Option<String> = conn
-                            .query_row("SELECT anchor FROM playouts WHERE id = ?1", [id], |r| {
-                                r.get(0)
-                            })
-                            .api()?;
-                        doc["anchor"] = anchor
-                            .and_then(|a| serde_json::from_str::<Value>(&a).ok())
-                            .map(|a| json!({"next_start": a["next_start"], "collection_state": a["state"]}))
-                            .unwrap_or(Value::Null);
-                        Ok(doc)
-                    })
-                    .await?;
-                    Ok(body::ok_json(&doc))
-                }
-                Verb::Put | Verb::Patch => update(app, req, id).await,
-                Verb::Delete => {
-                    write_tx(app, move |tx| {
-                        let n = tx
-                            .execute("DELETE FROM playouts WHERE id = ?1", [id])
-                            .api()?;
-                        if n == 0 {
-                            return Err(not_found());
-                        }
-                        Ok(())
-                    })
-                    .await?;
-                    app.content_changed();
-                    Ok(body::no_content())
-                }
-                _ => Err(ApiError::method_not_allowed(
-                    "GET, HEAD, PUT, PATCH, DELETE",
-                )),
-            }
+            by_verb!(req, {
+                Get => Ok(body::ok_json(&read(app, move |conn| with_anchor(conn, id)).await?)),
+                Put | Patch => update(app, req, PlayoutId(id)).await,
+                Delete => delete(app, PlayoutId(id)).await,
+            })
         }
         [id, "items"] => {
             router::only_get(req)?;
-            let id = router::id(id)?;
-            let limit = req.query_parsed::<i64>("limit")?.unwrap_or(100);
-            let offset = req.query_parsed::<i64>("offset")?.unwrap_or(0);
-            if !(1..=MAX_ITEMS_LIMIT).contains(&limit) || offset < 0 {
-                return Err(ApiError::bad_request(format_args!(
-                    "query parameters: limit must be 1-{MAX_ITEMS_LIMIT}, offset ≥ 0"
-                )));
-            }
-            let doc = read(app, move |conn| {
-                ensure(conn, id)?;
-                let items = items_page(conn, id, limit, offset)?;
-                let total: i64 = conn
-                    .query_row(
-                        "SELECT count(*) FROM playout_items WHERE playout_id = ?1",
-                        [id],
-                        |r| r.get(0),
-                    )
-                    .api()?;
-                Ok(
-                    json!({"playout_id": id, "count": items.len(), "offset": offset,
-                          "limit": limit, "total": total, "items": items}),
-                )
-            })
-            .await?;
-            Ok(body::ok_json(&doc))
+            items(app, req, router::id(id)?).await
         }
         [id, "now-playing"] => {
             router::only_get(req)?;
@@ -129,48 +68,18 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         [id, "history"] => {
             router::only_get(req)?;
-            let id = router::id(id)?;
-            let limit = req.query_parsed::<i64>("limit")?.unwrap_or(50);
-            if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
-                return Err(ApiError::bad_request(format_args!(
-                    "query parameter limit: must be 1-{MAX_HISTORY_LIMIT}"
-                )));
-            }
-            let doc = read(app, move |conn| history(conn, id, limit, now_ms())).await?;
-            Ok(body::ok_json(&doc))
+            played(app, req, router::id(id)?).await
         }
         [id, "rebuild"] => {
-            only_post(req)?;
-            let id = router::id(id)?;
-            read(app, move |conn| ensure(conn, id)).await?;
-            let outcome = crate::scheduler::rebuild_playout(app, id).await?;
-            Ok(body::ok_json(&json!({
-                "playout_id": id, "status": "rebuilt",
-                "message": format!("rebuilt from now: {} items ahead, {} written", outcome.n_ahead, outcome.n_written),
-                "items": outcome.n_ahead,
-            })))
+            router::only(req, Verb::Post)?;
+            rebuild(app, PlayoutId(router::id(id)?)).await
         }
         [id, "skip"] => {
-            only_post(req)?;
-            let id = router::id(id)?;
-            read(app, move |conn| {
-                ensure(conn, id)?;
-                refuse_mirror(conn, id)
-            })
-            .await?;
-            let doc = match crate::scheduler::skip(app, id).await? {
-                Some(skipped) => json!({
-                    "playout_id": id, "skipped": true, "skipped_item_id": skipped.item_id,
-                    "skipped_title": skipped.title,
-                    "message": format!("skipped; later items start {} s earlier", skipped.shift_ms / 1000),
-                }),
-                None => json!({"playout_id": id, "skipped": false, "skipped_item_id": null,
-                               "skipped_title": null, "message": "nothing is playing"}),
-            };
-            Ok(body::ok_json(&doc))
+            router::only(req, Verb::Post)?;
+            skip(app, router::id(id)?).await
         }
         [id, "cancel-skip"] => {
-            only_post(req)?;
+            router::only(req, Verb::Post)?;
             let id = router::id(id)?;
             read(app, move |conn| ensure(conn, id)).await?;
             // Honest, unlike EXStreamTV's placeholder: a skip is applied at once and is final.
@@ -183,15 +92,84 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     }
 }
 
-fn only_post(req: &Req) -> Result<(), ApiError> {
-    match req.verb() {
-        Verb::Post => Ok(()),
-        _ => Err(ApiError::method_not_allowed("POST")),
+/// `GET /api/playouts/{id}/items`: a page of the stored timeline.
+async fn items(app: &Arc<App>, req: &Req, id: i64) -> ApiResult {
+    let limit = req.query_parsed::<i64>("limit")?.unwrap_or(100);
+    let offset = req.query_parsed::<i64>("offset")?.unwrap_or(0);
+    if !(1..=MAX_ITEMS_LIMIT).contains(&limit) || offset < 0 {
+        return Err(ApiError::bad_request(format_args!(
+            "query parameters: limit must be 1-{MAX_ITEMS_LIMIT}, offset ≥ 0"
+        )));
     }
+    let doc = read(app, move |conn| {
+        ensure(conn, id)?;
+        let items = items_page(conn, id, limit, offset)?;
+        let total: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM playout_items WHERE playout_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .api()?;
+        Ok(
+            json!({"playout_id": id, "count": items.len(), "offset": offset,
+                  "limit": limit, "total": total, "items": items}),
+        )
+    })
+    .await?;
+    Ok(body::ok_json(&doc))
+}
+
+/// `GET /api/playouts/{id}/history`: what played, newest first.
+async fn played(app: &Arc<App>, req: &Req, id: i64) -> ApiResult {
+    let limit = req.query_parsed::<i64>("limit")?.unwrap_or(50);
+    if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format_args!(
+            "query parameter limit: must be 1-{MAX_HISTORY_LIMIT}"
+        )));
+    }
+    let doc = read(app, move |conn| history(conn, id, limit, now_ms())).await?;
+    Ok(body::ok_json(&doc))
+}
+
+/// `POST /api/playouts/{id}/skip`: ends what plays now (`scheduler::skip` applies its own
+/// `Changes`: it needs a connection of its own, not the caller's transaction).
+async fn skip(app: &Arc<App>, id: i64) -> ApiResult {
+    read(app, move |conn| {
+        ensure(conn, id)?;
+        refuse_mirror(conn, id)
+    })
+    .await?;
+    let doc = match crate::scheduler::skip(app, id).await? {
+        Some(skipped) => json!({
+            "playout_id": id, "skipped": true, "skipped_item_id": skipped.item_id,
+            "skipped_title": skipped.title,
+            "message": format!("skipped; later items start {} s earlier", skipped.shift_ms / 1000),
+        }),
+        None => json!({"playout_id": id, "skipped": false, "skipped_item_id": null,
+                       "skipped_title": null, "message": "nothing is playing"}),
+    };
+    Ok(body::ok_json(&doc))
 }
 
 fn not_found() -> ApiError {
     ApiError::not_found("playout not found")
+}
+
+/// The playout with where its next rebuild resumes (`anchor`), as `GET /api/playouts/{id}`
+/// shows it.
+fn with_anchor(conn: &rusqlite::Connection, id: i64) -> Result<Value, ApiError> {
+    let mut doc = get_json(conn, id)?.ok_or_else(not_found)?;
+    let anchor: Option<String> = conn
+        .query_row("SELECT anchor FROM playouts WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .api()?;
+    doc["anchor"] = anchor
+        .and_then(|a| serde_json::from_str::<Value>(&a).ok())
+        .map(|a| json!({"next_start": a["next_start"], "collection_state": a["state"]}))
+        .unwrap_or(Value::Null);
+    Ok(doc)
 }
 
 fn ensure(conn: &rusqlite::Connection, id: i64) -> Result<(), ApiError> {
@@ -374,66 +352,68 @@ fn history(conn: &rusqlite::Connection, id: i64, limit: i64, now: i64) -> Result
     Ok(Value::Array(rows.collect::<Result<Vec<_>, _>>().api()?))
 }
 
-fn check_refs(
-    tx: &rusqlite::Connection,
-    values: &[(&'static Column, rusqlite::types::Value)],
-) -> Result<(), ApiError> {
-    columns::check_ref(tx, values, "channel_id", "channels", "channel")?;
-    columns::check_ref(tx, values, "program_schedule_id", "schedules", "schedule")
+/// The body's fields, validated once (422 naming the field), as the operations take them.
+fn patch_from(body: &Map<String, Value>) -> Result<PlayoutPatch, ApiError> {
+    let values = columns::changes(COLUMNS, body)?;
+    Ok(PlayoutPatch {
+        channel_id: columns::int_value(&values, "channel_id").map(ChannelId),
+        program_schedule_id: columns::int_value(&values, "program_schedule_id").map(ScheduleId),
+        values: columns::by_sql(&values),
+    })
 }
 
-/// One active playout per channel: the cursor reads the channel's active items.
-fn deactivate_others(tx: &rusqlite::Connection, id: i64) -> Result<(), ApiError> {
-    tx.execute(
-        "UPDATE playouts SET is_active = 0, updated_at_ms = ?2
-         WHERE channel_id = (SELECT channel_id FROM playouts WHERE id = ?1) AND id != ?1
-           AND is_active = 1 AND (SELECT is_active FROM playouts WHERE id = ?1) = 1",
-        params![id, now_ms()],
-    )
-    .api()?;
-    Ok(())
+fn rendered(conn: &rusqlite::Connection, id: PlayoutId) -> Result<Value, ApiError> {
+    get_json(conn, id.0)?.ok_or_else(not_found)
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let body = body_object(req).await?;
     columns::require(&body, &["channel_id"])?;
-    let mut values = columns::changes(COLUMNS, &body)?;
-    values.push((&SEED, rusqlite::types::Value::Integer(random_seed()?)));
+    let new = NewPlayout {
+        patch: patch_from(&body)?,
+        seed: random_seed()?,
+    };
     let clock = BuildClock::now(&app.settings());
     // Committed with its timeline: no client lists the playout (or tunes its channel)
     // before it has programmes.
-    let id = write_tx(app, move |tx| {
-        check_refs(tx, &values)?;
-        let id = columns::insert(tx, "playouts", &values, now_ms()).api()?;
-        deactivate_others(tx, id)?;
-        crate::scheduler::rebuild_in(tx, id, &clock)?;
-        Ok(id)
-    })
-    .await;
-    let id = id?;
-    // Another playout of the channel may have been deactivated: its channel re-reads.
-    app.content_changed();
-    let doc = read(app, move |conn| get_json(conn, id))
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(body::created(id, &doc))
-}
-
-async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
-    let body = body_object(req).await?;
-    let values = columns::changes(COLUMNS, &body)?;
-    let clock = BuildClock::now(&app.settings());
-    let doc = write_tx(app, move |tx| {
-        ensure(tx, id)?;
-        check_refs(tx, &values)?;
-        columns::update(tx, "playouts", id, &values, now_ms()).api()?;
-        deactivate_others(tx, id)?;
-        crate::scheduler::rebuild_in(tx, id, &clock)?;
-        get_json(tx, id)?.ok_or_else(not_found)
+    let (id, doc, changes) = write_tx(app, move |tx| {
+        let (id, changes) = ops::playouts::create(tx, &new, &clock)?;
+        Ok((id, rendered(tx, id)?, changes))
     })
     .await?;
-    app.content_changed();
+    app.apply(changes).await;
+    Ok(body::created(id.0, &doc))
+}
+
+async fn update(app: &Arc<App>, req: &mut Req, id: PlayoutId) -> ApiResult {
+    let body = body_object(req).await?;
+    let patch = patch_from(&body)?;
+    let clock = BuildClock::now(&app.settings());
+    let (doc, changes) = write_tx(app, move |tx| {
+        let changes = ops::playouts::update(tx, id, &patch, &clock)?;
+        Ok((rendered(tx, id)?, changes))
+    })
+    .await?;
+    app.apply(changes).await;
     Ok(body::ok_json(&doc))
+}
+
+async fn delete(app: &Arc<App>, id: PlayoutId) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::playouts::delete(tx, id)?)).await?;
+    app.apply(changes).await;
+    Ok(body::no_content())
+}
+
+async fn rebuild(app: &Arc<App>, id: PlayoutId) -> ApiResult {
+    let clock = BuildClock::now(&app.settings());
+    let (outcome, changes) =
+        write_tx(app, move |tx| Ok(ops::playouts::rebuild(tx, id, &clock)?)).await?;
+    app.apply(changes).await;
+    Ok(body::ok_json(&json!({
+        "playout_id": id, "status": "rebuilt",
+        "message": format!("rebuilt from now: {} items ahead, {} written", outcome.n_ahead, outcome.n_written),
+        "items": outcome.n_ahead,
+    })))
 }
 
 /// A fresh shuffle seed, stored with the playout (non-negative: SQLite integers are signed).

@@ -4,14 +4,18 @@
 
 use std::sync::Arc;
 
-use rusqlite::OptionalExtension;
 use serde_json::{Map, Value};
 
 use super::columns::{self, body_object, col, opt, read, write_tx, Column, Kind, SqlResult, ID};
 use super::schedule_items;
 use crate::app::App;
-use crate::http::router::{self, Verb};
+use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
+use crate::ops::{
+    self,
+    ids::{ChannelId, CollectionId, PlaylistId, ScheduleItemId},
+    schedules::{ScheduleId, SchedulePatch},
+};
 use crate::time::now_ms;
 
 pub const COLUMNS: &[Column] = &[
@@ -36,142 +40,138 @@ pub const COLUMNS: &[Column] = &[
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
-        [] => match req.verb() {
-            Verb::Get => {
-                let channel_id = req.query_parsed::<i64>("channel_id")?;
-                let list = read(app, move |conn| {
-                    let sql = format!(
-                        "SELECT {} FROM schedules WHERE ?1 IS NULL OR channel_id = ?1 ORDER BY id",
-                        columns::select_list(COLUMNS)
-                    );
-                    let mut stmt = conn.prepare(&sql).api()?;
-                    let rows = stmt
-                        .query_map([channel_id], |row| {
-                            columns::to_json(COLUMNS, row).map(Value::Object)
-                        })
-                        .api()?;
-                    rows.collect::<Result<Vec<_>, _>>().api()
-                })
-                .await?;
-                Ok(body::ok_json(&list))
-            }
-            Verb::Post => {
-                let body = body_object(req).await?;
-                columns::require(&body, &["name"])?;
-                let values = columns::changes(COLUMNS, &body)?;
-                let (id, doc) = write_tx(app, move |tx| {
-                    check_refs(tx, &values)?;
-                    let id = columns::insert(tx, "schedules", &values, now_ms()).api()?;
-                    Ok((id, get_json(tx, id)?.ok_or_else(not_found)?))
-                })
-                .await?;
-                Ok(body::created(id, &doc))
-            }
-            _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        },
+        [] => by_verb!(req, {
+            Get => list(app, req).await,
+            Post => create(app, req).await,
+        }),
         [id] => {
-            let id = router::id(id)?;
-            match req.verb() {
-                Verb::Get => {
-                    let doc = read(app, move |conn| get_json(conn, id)).await?;
+            let id = ScheduleId(router::id(id)?);
+            by_verb!(req, {
+                Get => {
+                    let doc = read(app, move |conn| get_json(conn, id.0)).await?;
                     Ok(body::ok_json(&doc.ok_or_else(not_found)?))
-                }
-                Verb::Put | Verb::Patch => {
-                    let body = body_object(req).await?;
-                    let values = columns::changes(COLUMNS, &body)?;
-                    let doc = write_tx(app, move |tx| {
-                        if get_json(tx, id)?.is_none() {
-                            return Err(not_found());
-                        }
-                        check_refs(tx, &values)?;
-                        columns::update(tx, "schedules", id, &values, now_ms()).api()?;
-                        get_json(tx, id)?.ok_or_else(not_found)
-                    })
-                    .await?;
-                    crate::scheduler::schedule_changed(app, id).await?;
-                    Ok(body::ok_json(&doc))
-                }
-                Verb::Delete => {
-                    write_tx(app, move |tx| {
-                        if get_json(tx, id)?.is_none() {
-                            return Err(not_found());
-                        }
-                        let user: Option<(i64, String, String)> = tx
-                            .query_row(
-                                "SELECT p.id, c.number, c.name FROM playouts p
-                                 JOIN channels c ON c.id = p.channel_id
-                                 WHERE p.program_schedule_id = ?1 ORDER BY p.id LIMIT 1",
-                                [id],
-                                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                            )
-                            .optional()
-                            .api()?;
-                        if let Some((playout, number, name)) = user {
-                            return Err(ApiError::conflict(format_args!(
-                                "the schedule is used by playout {playout} of channel {number} ({name})"
-                            )));
-                        }
-                        tx.execute("DELETE FROM schedules WHERE id = ?1", [id]).api()?;
-                        Ok(())
-                    })
-                    .await?;
-                    Ok(body::no_content())
-                }
-                _ => Err(ApiError::method_not_allowed(
-                    "GET, HEAD, PUT, PATCH, DELETE",
-                )),
-            }
+                },
+                Put | Patch => update(app, req, id).await,
+                Delete => delete(app, id).await,
+            })
         }
         [id, "items"] => {
             let id = router::id(id)?;
-            match req.verb() {
-                Verb::Get => {
-                    let list = read(app, move |conn| {
-                        if get_json(conn, id)?.is_none() {
-                            return Err(not_found());
-                        }
-                        let items = schedule_items::list_json(conn, Some(id))?;
-                        Ok(items.iter().map(compact).collect::<Vec<_>>())
-                    })
-                    .await?;
-                    Ok(body::ok_json(&list))
-                }
-                Verb::Post => {
-                    let mut body = body_object(req).await?;
-                    columns::require(&body, &["collection_type", "collection_id"])?;
-                    // The compact names map onto the full ones.
-                    let mode = body
-                        .remove("playback_mode")
-                        .unwrap_or_else(|| Value::from("flood"));
-                    body.insert("playout_mode".into(), mode);
-                    if let Some(minutes) = body.remove("duration_minutes") {
-                        let minutes = minutes.as_i64().ok_or_else(|| {
-                            ApiError::invalid("duration_minutes", "expected an integer")
-                        })?;
-                        body.insert("playout_duration_hours".into(), Value::from(minutes / 60));
-                        body.insert("playout_duration_minutes".into(), Value::from(minutes % 60));
-                    }
-                    if body.get("start_time").is_some_and(|v| !v.is_null()) {
-                        body.insert("start_type".into(), Value::from("fixed"));
-                    }
-                    body.insert("schedule_id".into(), Value::from(id));
-                    body.remove("index");
-                    let (item_id, item) = schedule_items::create_item(app, body).await?;
-                    Ok(body::created(item_id, &compact(&item)))
-                }
-                _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-            }
+            by_verb!(req, {
+                Get => list_items(app, id).await,
+                Post => create_item(app, req, id).await,
+            })
         }
         [id, "items", item_id] => {
-            if req.verb() != Verb::Delete {
-                return Err(ApiError::method_not_allowed("DELETE"));
-            }
+            router::only(req, Verb::Delete)?;
             let (id, item_id) = (router::id(id)?, router::id(item_id)?);
-            schedule_items::delete_item(app, item_id, Some(id)).await?;
+            schedule_items::delete_item(app, ScheduleItemId(item_id), Some(ScheduleId(id))).await?;
             Ok(body::no_content())
         }
         _ => Err(router::not_found()),
     }
+}
+
+async fn list(app: &Arc<App>, req: &Req) -> ApiResult {
+    let channel_id = req.query_parsed::<i64>("channel_id")?;
+    let list = read(app, move |conn| {
+        let sql = format!(
+            "SELECT {} FROM schedules WHERE ?1 IS NULL OR channel_id = ?1 ORDER BY id",
+            columns::select_list(COLUMNS)
+        );
+        let mut stmt = conn.prepare(&sql).api()?;
+        let rows = stmt
+            .query_map([channel_id], |row| {
+                columns::to_json(COLUMNS, row).map(Value::Object)
+            })
+            .api()?;
+        rows.collect::<Result<Vec<_>, _>>().api()
+    })
+    .await?;
+    Ok(body::ok_json(&list))
+}
+
+/// The body's fields, validated once (422 naming the field), as the operations take them.
+fn patch_from(body: &Map<String, Value>) -> Result<SchedulePatch, ApiError> {
+    let values = columns::changes(COLUMNS, body)?;
+    Ok(SchedulePatch {
+        channel_id: columns::int_value(&values, "channel_id").map(ChannelId),
+        playlist_id: columns::int_value(&values, "playlist_id").map(PlaylistId),
+        collection_id: columns::int_value(&values, "collection_id").map(CollectionId),
+        values: columns::by_sql(&values),
+    })
+}
+
+fn rendered(tx: &rusqlite::Connection, id: ScheduleId) -> Result<Value, ApiError> {
+    get_json(tx, id.0)?.ok_or_else(not_found)
+}
+
+async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    let body = body_object(req).await?;
+    columns::require(&body, &["name"])?;
+    let patch = patch_from(&body)?;
+    let (id, doc, changes) = write_tx(app, move |tx| {
+        let (id, changes) = ops::schedules::create(tx, &patch, now_ms())?;
+        Ok((id, rendered(tx, id)?, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::created(id.0, &doc))
+}
+
+async fn update(app: &Arc<App>, req: &mut Req, id: ScheduleId) -> ApiResult {
+    let body = body_object(req).await?;
+    let patch = patch_from(&body)?;
+    let (doc, changes) = write_tx(app, move |tx| {
+        let changes = ops::schedules::update(tx, id, &patch, now_ms())?;
+        Ok((rendered(tx, id)?, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::ok_json(&doc))
+}
+
+async fn delete(app: &Arc<App>, id: ScheduleId) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::schedules::delete(tx, id)?)).await?;
+    app.apply(changes).await;
+    Ok(body::no_content())
+}
+
+/// The schedule's items in the compact view.
+async fn list_items(app: &Arc<App>, id: i64) -> ApiResult {
+    let list = read(app, move |conn| {
+        if get_json(conn, id)?.is_none() {
+            return Err(not_found());
+        }
+        let items = schedule_items::list_json(conn, Some(id))?;
+        Ok(items.iter().map(compact).collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(body::ok_json(&list))
+}
+
+/// Adds an item given in the compact view, whose names map onto the full ones.
+async fn create_item(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
+    let mut body = body_object(req).await?;
+    columns::require(&body, &["collection_type", "collection_id"])?;
+    let mode = body
+        .remove("playback_mode")
+        .unwrap_or_else(|| Value::from("flood"));
+    body.insert("playout_mode".into(), mode);
+    if let Some(minutes) = body.remove("duration_minutes") {
+        let minutes = minutes
+            .as_i64()
+            .ok_or_else(|| ApiError::invalid("duration_minutes", "expected an integer"))?;
+        body.insert("playout_duration_hours".into(), Value::from(minutes / 60));
+        body.insert("playout_duration_minutes".into(), Value::from(minutes % 60));
+    }
+    if body.get("start_time").is_some_and(|v| !v.is_null()) {
+        body.insert("start_type".into(), Value::from("fixed"));
+    }
+    body.insert("schedule_id".into(), Value::from(id));
+    body.remove("index");
+    let (item_id, item) = schedule_items::create_item(app, body).await?;
+    Ok(body::created(item_id.0, &compact(&item)))
 }
 
 fn not_found() -> ApiError {
@@ -180,15 +180,6 @@ fn not_found() -> ApiError {
 
 pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
     columns::get(conn, "schedules", COLUMNS, id)
-}
-
-fn check_refs(
-    tx: &rusqlite::Connection,
-    values: &[(&'static Column, rusqlite::types::Value)],
-) -> Result<(), ApiError> {
-    columns::check_ref(tx, values, "channel_id", "channels", "channel")?;
-    columns::check_ref(tx, values, "playlist_id", "playlists", "playlist")?;
-    columns::check_ref(tx, values, "collection_id", "collections", "collection")
 }
 
 /// EXStreamTV's `SItem` from the full `ScheduleItem`.

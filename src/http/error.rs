@@ -133,3 +133,40 @@ impl Display for ApiError {
         write!(f, "{} {}", self.status.as_u16(), self.detail)
     }
 }
+
+impl From<crate::ops::schedules::ScheduleError> for ApiError {
+    fn from(err: crate::ops::schedules::ScheduleError) -> Self {
+        use crate::ops::schedules::ScheduleError;
+        match err {
+            ScheduleError::NotFound => ApiError::not_found(&err),
+            ScheduleError::InUse { .. } => ApiError::conflict(&err),
+            ScheduleError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            ScheduleError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<crate::ops::schedule_items::ScheduleItemError> for ApiError {
+    fn from(err: crate::ops::schedule_items::ScheduleItemError) -> Self {
+        use crate::ops::schedule_items::ScheduleItemError;
+        match err {
+            ScheduleItemError::NotFound | ScheduleItemError::ScheduleNotFound => {
+                ApiError::not_found(&err)
+            }
+            ScheduleItemError::AtEdge(_) => ApiError::conflict(&err),
+            ScheduleItemError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            ScheduleItemError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<crate::ops::playouts::PlayoutError> for ApiError {
+    fn from(err: crate::ops::playouts::PlayoutError) -> Self {
+        use crate::ops::playouts::PlayoutError;
+        match err {
+            PlayoutError::NotFound => ApiError::not_found(&err),
+            PlayoutError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            PlayoutError::Db(err) => ApiError::from(err),
+        }
+    }
+}

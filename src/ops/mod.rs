@@ -10,3 +10,6 @@
 
 pub mod channels;
 pub mod ids;
+pub mod playouts;
+pub mod schedule_items;
+pub mod schedules;
