@@ -172,10 +172,10 @@ fn channel_and_mirrors(
     tx: &Transaction<'_>,
     channel: ChannelId,
 ) -> Result<Timelines, PlayoutError> {
-    let mut timelines = Timelines::Unchanged;
-    timelines.add(channel.0);
+    let mut timelines = Timelines::Empty;
+    timelines.add(channel);
     for mirror_id in mirror::mirrors_of(tx, channel.0)? {
-        timelines.add(mirror_id);
+        timelines.add(ChannelId(mirror_id));
     }
     Ok(timelines)
 }
@@ -264,8 +264,8 @@ mod tests {
         let (first, _) = create(&tx, &on(news), &clock()).unwrap();
         let (second, changes) = create(&tx, &on(news), &clock()).unwrap();
         assert!(!is_active(&tx, first) && is_active(&tx, second));
-        assert!(changes.content && changes.timelines.contains(news.0));
-        assert!(!changes.timelines.contains(film.0));
+        assert!(changes.content && changes.timelines.contains(news));
+        assert!(!changes.timelines.contains(film));
         let err = create(&tx, &on(ChannelId(999)), &clock()).unwrap_err();
         assert_eq!(err.to_string(), "channel_id: unknown channel 999");
     }
@@ -285,7 +285,7 @@ mod tests {
         assert_eq!(err.to_string(), "program_schedule_id: unknown schedule 42");
         let moved = on(film).patch;
         let changes = update(&tx, id, &moved, &clock()).unwrap();
-        assert!(changes.timelines.contains(news.0) && changes.timelines.contains(film.0));
+        assert!(changes.timelines.contains(news) && changes.timelines.contains(film));
         assert!(matches!(
             update(&tx, PlayoutId(999), &moved, &clock()),
             Err(PlayoutError::NotFound)
@@ -299,9 +299,9 @@ mod tests {
         let news = channel(&tx, "5");
         let (id, _) = create(&tx, &on(news), &clock()).unwrap();
         let (_, changes) = rebuild(&tx, id, &clock()).unwrap();
-        assert!(changes.rebuild.is_nothing());
+        assert!(changes.rebuild.is_empty());
         let changes = delete(&tx, id).unwrap();
-        assert!(changes.timelines.contains(news.0));
+        assert!(changes.timelines.contains(news));
         assert!(matches!(delete(&tx, id), Err(PlayoutError::NotFound)));
         assert!(matches!(
             rebuild(&tx, id, &clock()),

@@ -213,7 +213,7 @@ fn rebuilding(
     schedule_id: ScheduleId,
     cause: &str,
 ) -> Result<Changes, ScheduleItemError> {
-    let rebuild = crate::scheduler::playouts_of_schedule(tx, schedule_id.0)?;
+    let rebuild = crate::scheduler::playouts_of_schedule(tx, schedule_id)?;
     Ok(Changes::rebuilding(rebuild, cause))
 }
 
@@ -511,7 +511,10 @@ mod tests {
         let tx = conn.transaction().unwrap();
         let (schedule, films, playout) = setup(&tx);
         let (a, changes) = create(&tx, &item(schedule, films, None), 1).unwrap();
-        assert_eq!(changes.rebuild, Rebuild::of([playout]));
+        assert_eq!(
+            changes.rebuild,
+            Rebuild::of([crate::ops::ids::PlayoutId(playout)])
+        );
         let (b, _) = create(&tx, &item(schedule, films, Some(0)), 1).unwrap();
         let (c, _) = create(&tx, &item(schedule, films, Some(99)), 1).unwrap();
         assert_eq!(order(&tx, schedule), [b, a, c]);
@@ -539,7 +542,7 @@ mod tests {
         };
         assert_eq!(
             update(&tx, id, &titled, 2).unwrap().rebuild,
-            Rebuild::of([playout])
+            Rebuild::of([crate::ops::ids::PlayoutId(playout)])
         );
         let err = update(&tx, ScheduleItemId(999), &titled, 2).unwrap_err();
         assert!(matches!(err, ScheduleItemError::NotFound));
@@ -574,7 +577,10 @@ mod tests {
         let err = delete(&tx, a, Some(ScheduleId(schedule.0 + 1))).unwrap_err();
         assert!(matches!(err, ScheduleItemError::NotFound));
         let changes = delete(&tx, b, Some(schedule)).unwrap();
-        assert_eq!(changes.rebuild, Rebuild::of([playout]));
+        assert_eq!(
+            changes.rebuild,
+            Rebuild::of([crate::ops::ids::PlayoutId(playout)])
+        );
         let position: i64 = tx
             .query_row(
                 "SELECT position FROM schedule_items WHERE id = ?1",

@@ -149,7 +149,7 @@ pub fn rebuilding_users(
     id: ScheduleId,
     cause: &str,
 ) -> Result<Changes, ScheduleError> {
-    let rebuild = crate::scheduler::playouts_of_schedule(tx, id.0)?;
+    let rebuild = crate::scheduler::playouts_of_schedule(tx, id)?;
     Ok(Changes::rebuilding(rebuild, cause))
 }
 
@@ -237,7 +237,7 @@ mod tests {
         let mut conn = db();
         let tx = conn.transaction().unwrap();
         let (id, changes) = create(&tx, &named("Week"), 1).unwrap();
-        assert!(!changes.content && changes.rebuild.is_nothing());
+        assert!(!changes.content && changes.rebuild.is_empty());
         let mut bad = named("Week");
         bad.playlist_id = Some(PlaylistId(42));
         let err = update(&tx, id, &bad, 2).unwrap_err();
@@ -267,10 +267,10 @@ mod tests {
         let (unused, _) = create(&tx, &named("Spare"), 1).unwrap();
         let (_, playout) = channel_with_playout(&tx, id);
         let changes = update(&tx, id, &named("Weekdays"), 2).unwrap();
-        assert_eq!(changes.rebuild, Rebuild::of([playout.0]));
+        assert_eq!(changes.rebuild, Rebuild::of([playout]));
         assert!(changes.content);
         let changes = update(&tx, unused, &named("Spares"), 2).unwrap();
-        assert!(changes.rebuild.is_nothing());
+        assert!(changes.rebuild.is_empty());
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //! horizon (`timeline`), and extends them in the background (`run_horizon`). Readers (the
 //! stream feeder, the guide) go through `cursor`.
 //!
-//! Every change that can alter a timeline (schedule, channel filler, collection, media)
-//! calls `rebuild_playout`/`channel_changed`/`library_changed` (or `rebuild_in` inside its
-//! own write transaction): they rebuild from now on and keep the item playing now, so a
-//! viewer never sees the current programme cut, and they report the channels whose stored
-//! timeline changed (`changes::Timelines`, the channel and its mirrors), which `App::apply`
-//! hands to the running channels so the stream follows the new timeline at once.
+//! Every write that can alter a timeline (schedule, channel filler, collection, media)
+//! names the playouts to rebuild in its `Changes` (`playouts_of_schedule`,
+//! `playouts_of_channel`, or `Rebuild::All`), which `App::apply` hands to `rebuild` after the
+//! commit; a write that must commit with its timeline calls `rebuild_in` inside its own
+//! transaction. A rebuild runs from now on and keeps the item playing now, so a viewer never
+//! sees the current programme cut, and reports the channels whose stored timeline changed
+//! (`changes::Timelines`, the channel and its mirrors), which `App::apply` hands to the
+//! running channels so the stream follows the new timeline at once.
 
 pub mod cursor;
 pub mod inputs;
@@ -151,17 +153,6 @@ fn extend_all(
     Ok(n_written)
 }
 
-/// Rebuilds one playout from now on (keeping what plays now).
-pub async fn rebuild_playout(app: &Arc<App>, playout_id: i64) -> Result<Outcome, DbError> {
-    let clock = BuildClock::now(&app.settings());
-    let (outcome, timelines) = app
-        .db
-        .write(move |conn| rebuild_one(conn, playout_id, &clock))
-        .await?;
-    app.apply(Changes::timelines(timelines, "rebuild")).await;
-    Ok(outcome)
-}
-
 /// The active playouts of the channels whose schedule is `schedule_id`: what a schedule
 /// edit asks `App::apply` to rebuild.
 pub fn playouts_of_schedule(
@@ -226,26 +217,7 @@ pub async fn rebuild(app: &Arc<App>, rebuild: &Rebuild) -> Result<Timelines, DbE
     Ok(changed)
 }
 
-/// Until every writer describes its rebuild in its `Changes` (issue 12): the old entry
-/// points, now thin wrappers over `App::apply`.
-pub async fn schedule_changed(app: &Arc<App>, schedule_id: i64) -> Result<(), DbError> {
-    let rebuild = app
-        .db
-        .read(move |conn| playouts_of_schedule(conn, ScheduleId(schedule_id)))
-        .await?;
-    app.apply(Changes::rebuilding(rebuild, "schedule")).await;
-    Ok(())
-}
-
-pub async fn channel_changed(app: &Arc<App>, channel_id: i64) -> Result<(), DbError> {
-    let rebuild = app
-        .db
-        .read(move |conn| playouts_of_channel(conn, ChannelId(channel_id)))
-        .await?;
-    app.apply(Changes::rebuilding(rebuild, "channel")).await;
-    Ok(())
-}
-
+/// Until filler presets and collections describe their rebuild in their `Changes`.
 pub async fn rebuild_all(app: &Arc<App>) -> Result<(), DbError> {
     app.apply(Changes::rebuilding(Rebuild::All, "rebuild"))
         .await;
