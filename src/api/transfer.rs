@@ -484,53 +484,14 @@ fn import_tables(
         };
         let known = columns(&tx, table)?;
         for (i, row) in rows.iter().enumerate() {
-            let Some(obj) = row.as_object() else {
-                errors.push(format!("{table}[{i}]: expected an object"));
-                continue;
-            };
-            let mut names = Vec::with_capacity(obj.len());
-            let mut values = Vec::with_capacity(obj.len());
-            for (col, v) in obj {
-                if !known.contains(col) {
-                    errors.push(format!("{table}[{i}].{col}: unknown column"));
-                    continue;
-                }
-                match to_sql(v) {
-                    Some(sql) => {
-                        names.push(format!("\"{col}\""));
-                        values.push(sql);
-                    }
-                    None => errors.push(format!("{table}[{i}].{col}: expected a string, number, boolean, null or {{\"hex\": ...}}")),
-                }
-            }
-            let placeholders = (1..=values.len())
-                .map(|n| format!("?{n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO {table} ({}) VALUES ({placeholders})",
-                names.join(", ")
-            );
-            if let Err(e) = tx.execute(&sql, rusqlite::params_from_iter(values)) {
-                errors.push(format!("{table}[{i}]: {e}"));
+            match row.as_object() {
+                Some(obj) => insert_row(&tx, table, i, obj, &known, &mut errors),
+                None => errors.push(format!("{table}[{i}]: expected an object")),
             }
         }
         counts.push(((*table).to_string(), rows.len()));
     }
-    // Every dangling reference, by table and row.
-    {
-        let mut stmt = tx.prepare("PRAGMA foreign_key_check")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let table: String = r.get(0)?;
-            let rowid: Option<i64> = r.get(1)?;
-            let parent: String = r.get(2)?;
-            errors.push(format!(
-                "{table} row {}: refers to a missing {parent} row",
-                rowid.unwrap_or(0)
-            ));
-        }
-    }
+    dangling_references(&tx, &mut errors)?;
     if let Some(s) = settings {
         s.save(&tx)?;
     }
@@ -540,6 +501,59 @@ fn import_tables(
     }
     tx.commit()?;
     Ok(Ok(counts))
+}
+
+/// Inserts one row of the document; every problem with it is added to `errors`.
+fn insert_row(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    i: usize,
+    obj: &Map<String, Value>,
+    known: &[String],
+    errors: &mut Vec<String>,
+) {
+    let mut names = Vec::with_capacity(obj.len());
+    let mut values = Vec::with_capacity(obj.len());
+    for (col, v) in obj {
+        if !known.contains(col) {
+            errors.push(format!("{table}[{i}].{col}: unknown column"));
+            continue;
+        }
+        match to_sql(v) {
+            Some(sql) => {
+                names.push(format!("\"{col}\""));
+                values.push(sql);
+            }
+            None => errors.push(format!("{table}[{i}].{col}: expected a string, number, boolean, null or {{\"hex\": ...}}")),
+        }
+    }
+    let placeholders = (1..=values.len())
+        .map(|n| format!("?{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({placeholders})",
+        names.join(", ")
+    );
+    if let Err(e) = tx.execute(&sql, rusqlite::params_from_iter(values)) {
+        errors.push(format!("{table}[{i}]: {e}"));
+    }
+}
+
+/// Every dangling reference, by table and row (foreign keys are checked at commit).
+fn dangling_references(tx: &rusqlite::Transaction<'_>, errors: &mut Vec<String>) -> Result<(), DbError> {
+    let mut stmt = tx.prepare("PRAGMA foreign_key_check")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let table: String = r.get(0)?;
+        let rowid: Option<i64> = r.get(1)?;
+        let parent: String = r.get(2)?;
+        errors.push(format!(
+            "{table} row {}: refers to a missing {parent} row",
+            rowid.unwrap_or(0)
+        ));
+    }
+    Ok(())
 }
 
 /// Rows imported per table, or every error found (then nothing was applied).
