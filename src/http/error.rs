@@ -133,3 +133,21 @@ impl Display for ApiError {
         write!(f, "{} {}", self.status.as_u16(), self.detail)
     }
 }
+
+impl From<crate::ops::collections::CollectionError> for ApiError {
+    fn from(err: crate::ops::collections::CollectionError) -> Self {
+        use crate::ops::collections::CollectionError;
+        match err {
+            CollectionError::NotFound(_)
+            | CollectionError::NotMember
+            | CollectionError::NotLinked => ApiError::not_found(&err),
+            CollectionError::NameTaken
+            | CollectionError::AlreadyMember
+            | CollectionError::AlreadyLinked
+            | CollectionError::Full
+            | CollectionError::InUse { .. } => ApiError::conflict(&err),
+            CollectionError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            CollectionError::Db(err) => ApiError::from(err),
+        }
+    }
+}

@@ -9,4 +9,6 @@
 //! write through `api::columns` (issue 12).
 
 pub mod channels;
+pub mod collections;
 pub mod ids;
+pub mod readers;
