@@ -151,3 +151,20 @@ impl From<crate::ops::collections::CollectionError> for ApiError {
         }
     }
 }
+
+impl From<crate::ops::playlists::PlaylistError> for ApiError {
+    fn from(err: crate::ops::playlists::PlaylistError) -> Self {
+        use crate::ops::playlists::PlaylistError;
+        match err {
+            PlaylistError::NotFound
+            | PlaylistError::EntryNotFound
+            | PlaylistError::TargetNotFound(_) => ApiError::not_found(&err),
+            PlaylistError::AlreadyIn(_)
+            | PlaylistError::Full
+            | PlaylistError::AtEnd(_)
+            | PlaylistError::InUse { .. } => ApiError::conflict(&err),
+            PlaylistError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            PlaylistError::Db(err) => ApiError::from(err),
+        }
+    }
+}

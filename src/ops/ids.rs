@@ -58,6 +58,8 @@ row_ids! {
     ProfileId;
     /// `resolutions.id`.
     ResolutionId;
+    /// `playlist_items.id` (one entry of a playlist).
+    PlaylistItemId;
 }
 
 #[cfg(test)]

@@ -11,4 +11,5 @@
 pub mod channels;
 pub mod collections;
 pub mod ids;
+pub mod playlists;
 pub mod readers;
