@@ -168,3 +168,15 @@ impl From<crate::ops::playlists::PlaylistError> for ApiError {
         }
     }
 }
+
+impl From<crate::ops::filler::FillerError> for ApiError {
+    fn from(err: crate::ops::filler::FillerError) -> Self {
+        use crate::ops::filler::FillerError;
+        match err {
+            FillerError::NotFound | FillerError::ItemNotFound => ApiError::not_found(&err),
+            FillerError::InUse { .. } => ApiError::conflict(&err),
+            FillerError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            FillerError::Db(err) => ApiError::from(err),
+        }
+    }
+}

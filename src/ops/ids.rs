@@ -60,6 +60,8 @@ row_ids! {
     ResolutionId;
     /// `playlist_items.id` (one entry of a playlist).
     PlaylistItemId;
+    /// `filler_items.id` (one source of a filler preset).
+    FillerItemId;
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 
 pub mod channels;
 pub mod collections;
+pub mod filler;
 pub mod ids;
 pub mod playlists;
 pub mod readers;
