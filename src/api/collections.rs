@@ -4,61 +4,77 @@
 
 use std::sync::Arc;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
-use super::columns::{self, Removal};
+use super::columns::{self, write_tx};
 use crate::app::App;
 use crate::db::DbError;
-use crate::http::{body, router, ApiError, ApiResult, Req};
+use crate::http::router::{self, by_verb, Verb};
+use crate::http::{body, ApiError, ApiResult, Req};
 use crate::kinds::CollectionKind;
-use crate::library::collections as smart;
-use router::Verb;
+use crate::ops::collections::{self as ops, CollectionPatch, NewCollection};
+use crate::ops::ids::{CollectionId, MediaId, MultiCollectionId};
+use crate::time::now_ms;
 
 /// Collection and playlist names longer than this are refused.
 pub const MAX_NAME_LEN: usize = 200;
-/// Collections one multi-collection may group.
-const MAX_MULTI_MEMBERS: usize = 256;
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
-    match (req.verb(), segs) {
-        (Verb::Get, []) => list(app).await,
-        (Verb::Post, []) => create(app, req).await,
-        (_, []) => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        (Verb::Post, ["smart"]) => create_smart(app, req).await,
-        (_, ["smart"]) => Err(ApiError::method_not_allowed("POST")),
-        (Verb::Post, ["smart", id, "refresh"]) => refresh(app, router::id(id)?).await,
-        (_, ["smart", _, "refresh"]) => Err(ApiError::method_not_allowed("POST")),
-        (Verb::Get, ["multi"]) => multi_list(app).await,
-        (Verb::Post, ["multi"]) => multi_create(app, req).await,
-        (_, ["multi"]) => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        (Verb::Get, ["multi", id]) => multi_get(app, router::id(id)?).await,
-        (Verb::Put, ["multi", id]) => multi_update(app, req, router::id(id)?).await,
-        (Verb::Delete, ["multi", id]) => multi_delete(app, router::id(id)?).await,
-        (_, ["multi", _]) => Err(ApiError::method_not_allowed("GET, HEAD, PUT, DELETE")),
-        (Verb::Post, ["multi", id, "collections", cid]) => {
-            multi_link(app, router::id(id)?, router::id(cid)?).await
+    match segs {
+        [] => by_verb!(req, {
+            Get => list(app).await,
+            Post => create(app, req).await,
+        }),
+        ["smart"] => {
+            router::only(req, Verb::Post)?;
+            create_smart(app, req).await
         }
-        (Verb::Delete, ["multi", id, "collections", cid]) => {
-            multi_unlink(app, router::id(id)?, router::id(cid)?).await
+        ["smart", id, "refresh"] => {
+            router::only(req, Verb::Post)?;
+            refresh(app, CollectionId(router::id(id)?)).await
         }
-        (_, ["multi", _, "collections", _]) => Err(ApiError::method_not_allowed("POST, DELETE")),
-        (Verb::Get, [id]) => get(app, router::id(id)?).await,
-        (Verb::Delete, [id]) => delete(app, router::id(id)?).await,
-        (_, [id]) => {
-            router::id(id)?;
-            Err(ApiError::method_not_allowed("GET, HEAD, DELETE"))
+        ["multi"] => by_verb!(req, {
+            Get => multi_list(app).await,
+            Post => multi_create(app, req).await,
+        }),
+        ["multi", id] => by_verb!(req, {
+            Get => multi_get(app, router::id(id)?).await,
+            Put => multi_update(app, req, MultiCollectionId(router::id(id)?)).await,
+            Delete => multi_delete(app, MultiCollectionId(router::id(id)?)).await,
+        }),
+        ["multi", id, "collections", cid] => by_verb!(req, {
+            Post => multi_link(app, multi_and_member(id, cid)?).await,
+            Delete => multi_unlink(app, multi_and_member(id, cid)?).await,
+        }),
+        [id] => {
+            let id = router::id(id)?;
+            by_verb!(req, {
+                Get => get(app, id).await,
+                Delete => delete(app, CollectionId(id)).await,
+            })
         }
-        (Verb::Post, [id, "items", media_id]) => {
-            add_item(app, router::id(id)?, router::id(media_id)?).await
-        }
-        (Verb::Delete, [id, "items", media_id]) => {
-            remove_item(app, router::id(id)?, router::id(media_id)?).await
-        }
-        (_, [_, "items", _]) => Err(ApiError::method_not_allowed("POST, DELETE")),
+        [id, "items", media_id] => by_verb!(req, {
+            Post => add_item(app, collection_and_media(id, media_id)?).await,
+            Delete => remove_item(app, collection_and_media(id, media_id)?).await,
+        }),
         _ => Err(router::not_found()),
     }
+}
+
+fn multi_and_member(id: &str, cid: &str) -> Result<(MultiCollectionId, CollectionId), ApiError> {
+    Ok((
+        MultiCollectionId(router::id(id)?),
+        CollectionId(router::id(cid)?),
+    ))
+}
+
+fn collection_and_media(id: &str, media_id: &str) -> Result<(CollectionId, MediaId), ApiError> {
+    Ok((
+        CollectionId(router::id(id)?),
+        MediaId(router::id(media_id)?),
+    ))
 }
 
 /// A string field that also takes a number (`?name=2024` arrives as an integer).
@@ -86,14 +102,6 @@ pub fn check_name(name: Option<String>) -> Result<String, ApiError> {
         ));
     }
     Ok(name)
-}
-
-fn name_taken(e: DbError) -> ApiError {
-    if e.is_unique_violation() {
-        ApiError::conflict("name: already taken")
-    } else {
-        ApiError::from(e)
-    }
 }
 
 /// A collection with its items; `with_media` adds `media_item:{id, title, source, url}`.
@@ -205,27 +213,19 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
             ))
         }
     }
-    let name = check_name(input.name)?;
-    let description = input.description;
-    let id = app
-        .db
-        .write(move |conn| {
-            let now = crate::time::now_ms();
-            conn.execute(
-                "INSERT INTO collections (name, description, collection_type, created_at_ms, updated_at_ms)
-                 VALUES (?1, ?2, 'manual', ?3, ?3)",
-                params![name, description, now],
-            )?;
-            Ok(conn.last_insert_rowid())
-        })
-        .await
-        .map_err(name_taken)?;
-    let value = app
-        .db
-        .read(move |conn| collection_json(conn, id, true))
-        .await?
-        .ok_or_else(|| ApiError::internal("collection vanished after insert"))?;
-    Ok(body::created(id, &value))
+    let new = NewCollection {
+        name: check_name(input.name)?,
+        description: input.description,
+    };
+    let (id, value, changes) = write_tx(app, move |tx| {
+        let (id, changes) = ops::create_manual(tx, &new, now_ms())?;
+        let value = collection_json(tx, id.0, true)?
+            .ok_or_else(|| ApiError::internal("collection vanished after insert"))?;
+        Ok((id, value, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::created(id.0, &value))
 }
 
 async fn create_smart(app: &Arc<App>, req: &mut Req) -> ApiResult {
@@ -234,43 +234,23 @@ async fn create_smart(app: &Arc<App>, req: &mut Req) -> ApiResult {
 }
 
 async fn create_smart_from(app: &Arc<App>, input: CreateCollection) -> ApiResult {
-    let name = check_name(input.name)?;
+    let new = NewCollection {
+        name: check_name(input.name)?,
+        description: input.description,
+    };
     let query = input
         .search_query
         .filter(|q| !q.trim().is_empty())
         .ok_or_else(|| ApiError::invalid("search_query", "field required"))?;
-    smart::compile(&query).map_err(|e| ApiError::invalid("search_query", e))?;
-    let description = input.description;
     let response_query = query.clone();
-    let (id, item_count) = app
-        .db
-        .write(move |conn| {
-            let tx = conn.transaction()?;
-            let now = crate::time::now_ms();
-            tx.execute(
-                "INSERT INTO collections (name, description, collection_type, search_query, created_at_ms, updated_at_ms)
-                 VALUES (?1, ?2, 'smart', ?3, ?4, ?4)",
-                params![name, description, query, now],
-            )?;
-            let id = tx.last_insert_rowid();
-            let n = smart::refresh_smart(&tx, id, &query)?;
-            tx.commit()?;
-            Ok((id, n))
-        })
-        .await
-        .map_err(name_taken)?;
-    let name: String = app
-        .db
-        .read(move |conn| {
-            Ok(
-                conn.query_row("SELECT name FROM collections WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })?,
-            )
-        })
-        .await?;
+    let name = new.name.clone();
+    let (id, item_count, changes) = write_tx(app, move |tx| {
+        Ok(ops::create_smart(tx, &new, &query, now_ms())?)
+    })
+    .await?;
+    app.apply(changes).await;
     Ok(body::created(
-        id,
+        id.0,
         &json!({
             "id": id, "name": name, "collection_type": "smart",
             "search_query": response_query, "item_count": item_count,
@@ -278,169 +258,38 @@ async fn create_smart_from(app: &Arc<App>, input: CreateCollection) -> ApiResult
     ))
 }
 
-async fn refresh(app: &Arc<App>, id: i64) -> ApiResult {
-    enum Outcome {
-        NotFound,
-        NotSmart,
-        Done(i64, i64),
-    }
-    let outcome = app
-        .db
-        .write(move |conn| {
-            let tx = conn.transaction()?;
-            let row: Option<(String, Option<String>)> = tx
-                .query_row(
-                    "SELECT collection_type, search_query FROM collections WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let Some((kind, query)) = row else {
-                return Ok(Outcome::NotFound);
-            };
-            let (true, Some(query)) = (kind == "smart", query) else {
-                return Ok(Outcome::NotSmart);
-            };
-            let before: i64 = tx.query_row(
-                "SELECT count(*) FROM collection_items WHERE collection_id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
-            let after = smart::refresh_smart(&tx, id, &query)?;
-            tx.execute(
-                "UPDATE collections SET updated_at_ms = ?2 WHERE id = ?1",
-                params![id, crate::time::now_ms()],
-            )?;
-            tx.commit()?;
-            Ok(Outcome::Done(before, after))
-        })
-        .await?;
-    match outcome {
-        Outcome::NotFound => Err(ApiError::not_found("collection not found")),
-        Outcome::NotSmart => Err(ApiError::invalid(
-            "collection_type",
-            "not a smart collection",
-        )),
-        Outcome::Done(before, after) => {
-            if before != after {
-                app.content_changed();
-                crate::scheduler::library_changed(app).await;
-            }
-            Ok(body::ok_json(&json!({
-                "collection_id": id, "previous_count": before, "new_count": after,
-                "message": format!("refreshed: {before} → {after} items"),
-            })))
-        }
-    }
+async fn refresh(app: &Arc<App>, id: CollectionId) -> ApiResult {
+    let (refreshed, changes) = write_tx(app, move |tx| Ok(ops::refresh(tx, id, now_ms())?)).await?;
+    app.apply(changes).await;
+    let ops::Refreshed {
+        previous_count: before,
+        new_count: after,
+    } = refreshed;
+    Ok(body::ok_json(&json!({
+        "collection_id": id, "previous_count": before, "new_count": after,
+        "message": format!("refreshed: {before} → {after} items"),
+    })))
 }
 
-/// Schedules that play a collection: a collection they use cannot be deleted (409).
-async fn delete(app: &Arc<App>, id: i64) -> ApiResult {
-    columns::delete_unless_scheduled(
-        app,
-        "collections",
-        "collection",
-        "SELECT schedule_id FROM schedule_items
-         WHERE collection_id = ?1 AND collection_type IN ('collection', 'smart_collection')
-         UNION ALL SELECT id FROM schedules WHERE collection_id = ?1
-         LIMIT 1",
-        id,
-    )
-    .await
+/// A collection a schedule plays cannot be deleted (409).
+async fn delete(app: &Arc<App>, id: CollectionId) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::delete(tx, id)?)).await?;
+    app.apply(changes).await;
+    Ok(body::no_content())
 }
 
-/// The result of a membership change, decided on the DB thread.
-enum Membership {
-    NoCollection,
-    NoMedia,
-    NotManual,
-    Duplicate,
-    NotMember,
-    Done,
+async fn add_item(app: &Arc<App>, (id, media): (CollectionId, MediaId)) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::add_item(tx, id, media, now_ms())?)).await?;
+    app.apply(changes).await;
+    Ok(body::created_json(
+        &json!({"message": "item added to the collection"}),
+    ))
 }
 
-impl Membership {
-    fn into_result(self, ok: impl FnOnce() -> ApiResult) -> ApiResult {
-        match self {
-            Membership::NoCollection => Err(ApiError::not_found("collection not found")),
-            Membership::NoMedia => Err(ApiError::not_found("media item not found")),
-            Membership::NotManual => Err(ApiError::invalid(
-                "collection_type",
-                "a smart collection takes its items from its query",
-            )),
-            Membership::Duplicate => {
-                Err(ApiError::conflict("the item is already in the collection"))
-            }
-            Membership::NotMember => Err(ApiError::not_found("the item is not in the collection")),
-            Membership::Done => ok(),
-        }
-    }
-}
-
-async fn add_item(app: &Arc<App>, id: i64, media_id: i64) -> ApiResult {
-    let outcome = app
-        .db
-        .write(move |conn| {
-            let tx = conn.transaction()?;
-            let kind: Option<String> = tx
-                .query_row("SELECT collection_type FROM collections WHERE id = ?1", [id], |r| r.get(0))
-                .optional()?;
-            let Some(kind) = kind else {
-                return Ok(Membership::NoCollection);
-            };
-            if kind != "manual" {
-                return Ok(Membership::NotManual);
-            }
-            let media = crate::db::exists(&tx, "media_items", media_id)?;
-            if !media {
-                return Ok(Membership::NoMedia);
-            }
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO collection_items (collection_id, media_item_id, position)
-                 SELECT ?1, ?2, coalesce(max(position), -1) + 1 FROM collection_items WHERE collection_id = ?1",
-                params![id, media_id],
-            )?;
-            if inserted == 0 {
-                return Ok(Membership::Duplicate);
-            }
-            tx.execute(
-                "UPDATE collections SET updated_at_ms = ?2 WHERE id = ?1",
-                params![id, crate::time::now_ms()],
-            )?;
-            tx.commit()?;
-            Ok(Membership::Done)
-        })
-        .await?;
-    outcome.into_result(|| {
-        app.content_changed();
-        Ok(body::created_json(
-            &json!({"message": "item added to the collection"}),
-        ))
-    })
-}
-
-async fn remove_item(app: &Arc<App>, id: i64, media_id: i64) -> ApiResult {
-    let removal = app
-        .db
-        .write(move |conn| {
-            columns::remove_member(
-                conn,
-                "collections",
-                id,
-                "DELETE FROM collection_items WHERE collection_id = ?1 AND media_item_id = ?2",
-                media_id,
-            )
-        })
-        .await?;
-    let outcome = match removal {
-        Removal::NoContainer => Membership::NoCollection,
-        Removal::NotMember => Membership::NotMember,
-        Removal::Removed => Membership::Done,
-    };
-    outcome.into_result(|| {
-        app.content_changed();
-        Ok(body::no_content())
-    })
+async fn remove_item(app: &Arc<App>, (id, media): (CollectionId, MediaId)) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::remove_item(tx, id, media)?)).await?;
+    app.apply(changes).await;
+    Ok(body::no_content())
 }
 
 // ------------------------------------------------------------------ multi-collections
@@ -554,53 +403,26 @@ async fn multi_get(app: &Arc<App>, id: i64) -> ApiResult {
 
 async fn multi_create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let input: MultiInput = req.params().await?;
-    let name = check_name(input.name)?;
-    let ids = input.collection_ids.unwrap_or_default();
-    if ids.len() > MAX_MULTI_MEMBERS {
-        return Err(ApiError::invalid(
-            "collection_ids",
-            format_args!("more than {MAX_MULTI_MEMBERS}"),
-        ));
-    }
-    let description = input.description;
-    let result = app
-        .db
-        .write(move |conn| {
-            let tx = conn.transaction()?;
-            for cid in &ids {
-                let exists = crate::db::exists(&tx, "collections", *cid)?;
-                if !exists {
-                    return Ok(Err(*cid));
-                }
-            }
-            let now = crate::time::now_ms();
-            tx.execute(
-                "INSERT INTO multi_collections (name, description, created_at_ms, updated_at_ms)
-                 VALUES (?1, ?2, ?3, ?3)",
-                params![name, description, now],
-            )?;
-            let id = tx.last_insert_rowid();
-            for (position, cid) in ids.iter().enumerate() {
-                tx.execute(
-                    "INSERT OR IGNORE INTO multi_collection_links (multi_collection_id, collection_id, position)
-                     VALUES (?1, ?2, ?3)",
-                    params![id, cid, position as i64],
-                )?;
-            }
-            tx.commit()?;
-            Ok(Ok(id))
-        })
-        .await
-        .map_err(name_taken)?;
-    let id = result
-        .map_err(|cid| ApiError::invalid("collection_ids", format_args!("no collection {cid}")))?;
-    let value = app
-        .db
-        .read(move |conn| multi_json(conn, id))
-        .await?
-        .ok_or_else(|| ApiError::internal("multi-collection vanished after insert"))?;
+    let new = NewCollection {
+        name: check_name(input.name)?,
+        description: input.description,
+    };
+    let members: Vec<CollectionId> = input
+        .collection_ids
+        .unwrap_or_default()
+        .into_iter()
+        .map(CollectionId)
+        .collect();
+    let (id, value, changes) = write_tx(app, move |tx| {
+        let (id, changes) = ops::create_multi(tx, &new, &members, now_ms())?;
+        let value = multi_json(tx, id.0)?
+            .ok_or_else(|| ApiError::internal("multi-collection vanished after insert"))?;
+        Ok((id, value, changes))
+    })
+    .await?;
+    app.apply(changes).await;
     Ok(body::created(
-        id,
+        id.0,
         &json!({
             "id": value["id"], "name": value["name"], "description": value["description"],
             "collection_count": value["collection_count"],
@@ -608,115 +430,41 @@ async fn multi_create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     ))
 }
 
-async fn multi_update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
+async fn multi_update(app: &Arc<App>, req: &mut Req, id: MultiCollectionId) -> ApiResult {
     let input: MultiInput = req.params().await?;
-    let name = match input.name {
-        Some(n) => Some(check_name(Some(n))?),
-        None => None,
+    let patch = CollectionPatch {
+        name: input.name.map(|n| check_name(Some(n))).transpose()?,
+        description: input.description,
     };
-    let description = input.description;
-    let n = app
-        .db
-        .write(move |conn| {
-            Ok(conn.execute(
-                "UPDATE multi_collections SET name = coalesce(?2, name),
-                     description = coalesce(?3, description), updated_at_ms = ?4 WHERE id = ?1",
-                params![id, name, description, crate::time::now_ms()],
-            )?)
-        })
-        .await
-        .map_err(name_taken)?;
-    if n == 0 {
-        return Err(ApiError::not_found("multi-collection not found"));
-    }
-    multi_get(app, id).await
+    let (value, changes) = write_tx(app, move |tx| {
+        let changes = ops::update_multi(tx, id, &patch, now_ms())?;
+        let value = multi_json(tx, id.0)?
+            .ok_or_else(|| ApiError::not_found("multi-collection not found"))?;
+        Ok((value, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::ok_json(&value))
 }
 
-async fn multi_delete(app: &Arc<App>, id: i64) -> ApiResult {
-    columns::delete_unless_scheduled(
-        app,
-        "multi_collections",
-        "multi-collection",
-        "SELECT schedule_id FROM schedule_items
-         WHERE collection_type = 'multi_collection' AND collection_id = ?1 LIMIT 1",
-        id,
-    )
-    .await
+/// A multi-collection a schedule plays cannot be deleted (409).
+async fn multi_delete(app: &Arc<App>, id: MultiCollectionId) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::delete_multi(tx, id)?)).await?;
+    app.apply(changes).await;
+    Ok(body::no_content())
 }
 
-async fn multi_link(app: &Arc<App>, id: i64, cid: i64) -> ApiResult {
-    enum Outcome {
-        NoMulti,
-        NoCollection,
-        Full,
-        Duplicate,
-        Done,
-    }
-    let outcome = app
-        .db
-        .write(move |conn| {
-            let tx = conn.transaction()?;
-            let multi = crate::db::exists(&tx, "multi_collections", id)?;
-            if !multi {
-                return Ok(Outcome::NoMulti);
-            }
-            let coll = crate::db::exists(&tx, "collections", cid)?;
-            if !coll {
-                return Ok(Outcome::NoCollection);
-            }
-            let n: i64 = tx.query_row(
-                "SELECT count(*) FROM multi_collection_links WHERE multi_collection_id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
-            if n as usize >= MAX_MULTI_MEMBERS {
-                return Ok(Outcome::Full);
-            }
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO multi_collection_links (multi_collection_id, collection_id, position)
-                 SELECT ?1, ?2, coalesce(max(position), -1) + 1 FROM multi_collection_links
-                 WHERE multi_collection_id = ?1",
-                params![id, cid],
-            )?;
-            if inserted == 0 {
-                return Ok(Outcome::Duplicate);
-            }
-            tx.commit()?;
-            Ok(Outcome::Done)
-        })
-        .await?;
-    match outcome {
-        Outcome::NoMulti => Err(ApiError::not_found("multi-collection not found")),
-        Outcome::NoCollection => Err(ApiError::not_found("collection not found")),
-        Outcome::Full => Err(ApiError::conflict(format_args!(
-            "at most {MAX_MULTI_MEMBERS} collections"
-        ))),
-        Outcome::Duplicate => Err(ApiError::conflict("the collection is already linked")),
-        Outcome::Done => {
-            app.content_changed();
-            Ok(body::created_json(&json!({"message": "collection linked"})))
-        }
-    }
+async fn multi_link(app: &Arc<App>, (id, member): (MultiCollectionId, CollectionId)) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::link(tx, id, member)?)).await?;
+    app.apply(changes).await;
+    Ok(body::created_json(&json!({"message": "collection linked"})))
 }
 
-async fn multi_unlink(app: &Arc<App>, id: i64, cid: i64) -> ApiResult {
-    let (multi, n) = app
-        .db
-        .write(move |conn| {
-            let multi = crate::db::exists(conn, "multi_collections", id)?;
-            let n = conn.execute(
-                "DELETE FROM multi_collection_links WHERE multi_collection_id = ?1 AND collection_id = ?2",
-                params![id, cid],
-            )?;
-            Ok((multi, n))
-        })
-        .await?;
-    if !multi {
-        return Err(ApiError::not_found("multi-collection not found"));
-    }
-    if n == 0 {
-        return Err(ApiError::not_found("the collection is not linked"));
-    }
-    app.content_changed();
+async fn multi_unlink(
+    app: &Arc<App>,
+    (id, member): (MultiCollectionId, CollectionId),
+) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::unlink(tx, id, member)?)).await?;
+    app.apply(changes).await;
     Ok(body::no_content())
 }

@@ -3,57 +3,55 @@
 
 use std::sync::Arc;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::collections::{check_name, lenient_string};
-use super::columns::{self, Removal};
+use super::columns::{self, write_tx};
 use crate::app::App;
 use crate::db::DbError;
-use crate::http::{body, router, ApiError, ApiResult, Req};
-use router::Verb;
-
-/// Entries in one playlist at most: bounds a playlist response and the order rewrite.
-const MAX_PLAYLIST_ENTRIES: i64 = 10_000;
+use crate::http::router::{self, by_verb, Verb};
+use crate::http::{body, ApiError, ApiResult, Req};
+use crate::ops::ids::{ChannelId, CollectionId, MediaId, PlaylistId, PlaylistItemId};
+use crate::ops::playlists::{self as ops, Direction, Entry, NewPlaylist, PlaylistPatch};
+use crate::time::now_ms;
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
-    match (req.verb(), segs) {
-        (Verb::Get, []) => list(app).await,
-        (Verb::Post, []) => create(app, req).await,
-        (_, []) => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        (Verb::Get, [id]) => get(app, router::id(id)?).await,
-        (Verb::Put, [id]) => update(app, req, router::id(id)?).await,
-        (Verb::Delete, [id]) => delete(app, router::id(id)?).await,
-        (_, [id]) => {
-            router::id(id)?;
-            Err(ApiError::method_not_allowed("GET, HEAD, PUT, DELETE"))
+    match segs {
+        [] => by_verb!(req, {
+            Get => list(app).await,
+            Post => create(app, req).await,
+        }),
+        [id] => {
+            let id = router::id(id)?;
+            by_verb!(req, {
+                Get => get(app, id).await,
+                Put => update(app, req, PlaylistId(id)).await,
+                Delete => delete(app, PlaylistId(id)).await,
+            })
         }
-        (Verb::Post, [id, "items", media_id]) => {
-            add(app, router::id(id)?, Entry::Media(router::id(media_id)?)).await
-        }
-        (Verb::Delete, [id, "items", item_id]) => {
-            remove(app, router::id(id)?, router::id(item_id)?).await
-        }
-        (_, [_, "items", _]) => Err(ApiError::method_not_allowed("POST, DELETE")),
+        [id, "items", item] => by_verb!(req, {
+            Post => add(app, playlist_id(id)?, Entry::Media(MediaId(router::id(item)?))).await,
+            Delete => remove(app, playlist_id(id)?, PlaylistItemId(router::id(item)?)).await,
+        }),
         // Ours: a whole collection as one entry.
-        (Verb::Post, [id, "collections", cid]) => {
-            add(app, router::id(id)?, Entry::Collection(router::id(cid)?)).await
+        [id, "collections", cid] => {
+            router::only(req, Verb::Post)?;
+            let (id, cid) = (playlist_id(id)?, CollectionId(router::id(cid)?));
+            add(app, id, Entry::Collection(cid)).await
         }
-        (_, [_, "collections", _]) => Err(ApiError::method_not_allowed("POST")),
-        (Verb::Post, [id, "items", item_id, "move"]) => {
-            let (id, item_id) = (router::id(id)?, router::id(item_id)?);
-            move_entry(app, req, id, item_id).await
+        [id, "items", item, "move"] => {
+            router::only(req, Verb::Post)?;
+            let (id, item) = (playlist_id(id)?, PlaylistItemId(router::id(item)?));
+            move_entry(app, req, id, item).await
         }
-        (_, [_, "items", _, "move"]) => Err(ApiError::method_not_allowed("POST")),
         _ => Err(router::not_found()),
     }
 }
 
-#[derive(Clone, Copy)]
-enum Entry {
-    Media(i64),
-    Collection(i64),
+fn playlist_id(seg: &str) -> Result<PlaylistId, ApiError> {
+    Ok(PlaylistId(router::id(seg)?))
 }
 
 fn playlist_json(conn: &Connection, id: i64) -> Result<Option<serde_json::Value>, DbError> {
@@ -142,182 +140,58 @@ struct PlaylistInput {
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let input: PlaylistInput = req.json().await?;
-    let name = check_name(input.name)?;
-    let (description, channel_id) = (input.description, input.channel_id);
-    let id = app
-        .db
-        .write(move |conn| {
-            if let Some(cid) = channel_id {
-                let exists = crate::db::exists(conn, "channels", cid)?;
-                if !exists {
-                    return Ok(None);
-                }
-            }
-            let now = crate::time::now_ms();
-            conn.execute(
-                "INSERT INTO playlists (name, description, channel_id, created_at_ms, updated_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![name, description, channel_id, now],
-            )?;
-            Ok(Some(conn.last_insert_rowid()))
-        })
-        .await?
-        .ok_or_else(|| ApiError::invalid("channel_id", "no such channel"))?;
-    let value = app
-        .db
-        .read(move |conn| playlist_json(conn, id))
-        .await?
-        .ok_or_else(|| ApiError::internal("playlist vanished after insert"))?;
-    Ok(body::created(id, &value))
+    let new = NewPlaylist {
+        name: check_name(input.name)?,
+        description: input.description,
+        channel_id: input.channel_id.map(ChannelId),
+    };
+    let (id, value, changes) = write_tx(app, move |tx| {
+        let (id, changes) = ops::create(tx, &new, now_ms())?;
+        let value = playlist_json(tx, id.0)?
+            .ok_or_else(|| ApiError::internal("playlist vanished after insert"))?;
+        Ok((id, value, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::created(id.0, &value))
 }
 
-async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
+async fn update(app: &Arc<App>, req: &mut Req, id: PlaylistId) -> ApiResult {
     let input: PlaylistInput = req.params().await?;
-    let name = match input.name {
-        Some(n) => Some(check_name(Some(n))?),
-        None => None,
+    let patch = PlaylistPatch {
+        name: input.name.map(|n| check_name(Some(n))).transpose()?,
+        description: input.description,
     };
-    let description = input.description;
-    let n = app
-        .db
-        .write(move |conn| {
-            Ok(conn.execute(
-                "UPDATE playlists SET name = coalesce(?2, name), description = coalesce(?3, description),
-                     updated_at_ms = ?4 WHERE id = ?1",
-                params![id, name, description, crate::time::now_ms()],
-            )?)
-        })
-        .await?;
-    if n == 0 {
-        return Err(ApiError::not_found("playlist not found"));
-    }
-    get(app, id).await
+    let (value, changes) = write_tx(app, move |tx| {
+        let changes = ops::update(tx, id, &patch, now_ms())?;
+        let value =
+            playlist_json(tx, id.0)?.ok_or_else(|| ApiError::not_found("playlist not found"))?;
+        Ok((value, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::ok_json(&value))
 }
 
-async fn delete(app: &Arc<App>, id: i64) -> ApiResult {
-    columns::delete_unless_scheduled(
-        app,
-        "playlists",
-        "playlist",
-        "SELECT schedule_id FROM schedule_items
-         WHERE playlist_id = ?1 OR (collection_type = 'playlist' AND collection_id = ?1)
-         UNION ALL SELECT id FROM schedules WHERE playlist_id = ?1
-         LIMIT 1",
-        id,
-    )
-    .await
+/// A playlist a schedule plays cannot be deleted (409).
+async fn delete(app: &Arc<App>, id: PlaylistId) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::delete(tx, id)?)).await?;
+    app.apply(changes).await;
+    Ok(body::no_content())
 }
 
-enum Change {
-    NoPlaylist,
-    NoTarget,
-    Duplicate,
-    Full,
-    NoEntry,
-    AtEnd,
-    Done,
+async fn add(app: &Arc<App>, id: PlaylistId, entry: Entry) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::add(tx, id, entry, now_ms())?)).await?;
+    app.apply(changes).await;
+    Ok(body::created_json(
+        &json!({"message": format!("{} added to the playlist", entry.what())}),
+    ))
 }
 
-async fn add(app: &Arc<App>, id: i64, entry: Entry) -> ApiResult {
-    let outcome = app
-        .db
-        .write(move |conn| {
-            let tx = conn.transaction()?;
-            let exists = crate::db::exists(&tx, "playlists", id)?;
-            if !exists {
-                return Ok(Change::NoPlaylist);
-            }
-            let (table, column, target) = match entry {
-                Entry::Media(m) => ("media_items", "media_item_id", m),
-                Entry::Collection(c) => ("collections", "collection_id", c),
-            };
-            let target_exists: bool = tx.query_row(
-                &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)"),
-                [target],
-                |r| r.get(0),
-            )?;
-            if !target_exists {
-                return Ok(Change::NoTarget);
-            }
-            let duplicate: bool = tx.query_row(
-                &format!("SELECT EXISTS (SELECT 1 FROM playlist_items WHERE playlist_id = ?1 AND {column} = ?2)"),
-                params![id, target],
-                |r| r.get(0),
-            )?;
-            if duplicate {
-                return Ok(Change::Duplicate);
-            }
-            let n: i64 = tx.query_row(
-                "SELECT count(*) FROM playlist_items WHERE playlist_id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
-            if n >= MAX_PLAYLIST_ENTRIES {
-                return Ok(Change::Full);
-            }
-            tx.execute(
-                &format!(
-                    "INSERT INTO playlist_items (playlist_id, {column}, position)
-                     SELECT ?1, ?2, coalesce(max(position), -1) + 1 FROM playlist_items WHERE playlist_id = ?1"
-                ),
-                params![id, target],
-            )?;
-            touch(&tx, id)?;
-            tx.commit()?;
-            Ok(Change::Done)
-        })
-        .await?;
-    let what = match entry {
-        Entry::Media(_) => "media item",
-        Entry::Collection(_) => "collection",
-    };
-    match outcome {
-        Change::NoPlaylist => Err(ApiError::not_found("playlist not found")),
-        Change::NoTarget => Err(ApiError::not_found(format_args!("{what} not found"))),
-        Change::Duplicate => Err(ApiError::conflict(format_args!(
-            "the {what} is already in the playlist"
-        ))),
-        Change::Full => Err(ApiError::conflict(format_args!(
-            "a playlist holds at most {MAX_PLAYLIST_ENTRIES} entries"
-        ))),
-        _ => {
-            app.content_changed();
-            Ok(body::created_json(
-                &json!({"message": format!("{what} added to the playlist")}),
-            ))
-        }
-    }
-}
-
-fn touch(conn: &Connection, id: i64) -> Result<(), DbError> {
-    conn.execute(
-        "UPDATE playlists SET updated_at_ms = ?2 WHERE id = ?1",
-        params![id, crate::time::now_ms()],
-    )?;
-    Ok(())
-}
-
-async fn remove(app: &Arc<App>, id: i64, item_id: i64) -> ApiResult {
-    let removal = app
-        .db
-        .write(move |conn| {
-            columns::remove_member(
-                conn,
-                "playlists",
-                id,
-                "DELETE FROM playlist_items WHERE playlist_id = ?1 AND id = ?2",
-                item_id,
-            )
-        })
-        .await?;
-    match removal {
-        Removal::NoContainer => Err(ApiError::not_found("playlist not found")),
-        Removal::NotMember => Err(ApiError::not_found("no such entry in the playlist")),
-        Removal::Removed => {
-            app.content_changed();
-            Ok(body::no_content())
-        }
-    }
+async fn remove(app: &Arc<App>, id: PlaylistId, entry: PlaylistItemId) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::remove(tx, id, entry)?)).await?;
+    app.apply(changes).await;
+    Ok(body::no_content())
 }
 
 #[derive(Deserialize)]
@@ -326,11 +200,16 @@ struct MoveInput {
     direction: Option<String>,
 }
 
-async fn move_entry(app: &Arc<App>, req: &mut Req, id: i64, item_id: i64) -> ApiResult {
+async fn move_entry(
+    app: &Arc<App>,
+    req: &mut Req,
+    id: PlaylistId,
+    entry: PlaylistItemId,
+) -> ApiResult {
     let input: MoveInput = req.params().await?;
-    let up = match input.direction.as_deref() {
-        Some("up") => true,
-        Some("down") => false,
+    let direction = match input.direction.as_deref() {
+        Some("up") => Direction::Up,
+        Some("down") => Direction::Down,
         Some(other) => {
             return Err(ApiError::bad_request(format_args!(
                 "direction: {other:?} is not up or down"
@@ -338,56 +217,12 @@ async fn move_entry(app: &Arc<App>, req: &mut Req, id: i64, item_id: i64) -> Api
         }
         None => return Err(ApiError::bad_request("direction: required (up or down)")),
     };
-    let outcome = app
-        .db
-        .write(move |conn| {
-            let tx = conn.transaction()?;
-            let exists = crate::db::exists(&tx, "playlists", id)?;
-            if !exists {
-                return Ok(Change::NoPlaylist);
-            }
-            let order: Vec<i64> = tx
-                .prepare(
-                    "SELECT id FROM playlist_items WHERE playlist_id = ?1 ORDER BY position, id",
-                )?
-                .query_map([id], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let Some(at) = order.iter().position(|x| *x == item_id) else {
-                return Ok(Change::NoEntry);
-            };
-            let other = if up {
-                at.checked_sub(1)
-            } else {
-                Some(at + 1).filter(|i| *i < order.len())
-            };
-            let Some(other) = other else {
-                return Ok(Change::AtEnd);
-            };
-            let mut order = order;
-            order.swap(at, other);
-            // Renumber 0..n: positions stay dense whatever earlier deletes left behind.
-            let mut stmt = tx.prepare("UPDATE playlist_items SET position = ?2 WHERE id = ?1")?;
-            for (position, entry) in order.iter().enumerate() {
-                stmt.execute(params![entry, position as i64])?;
-            }
-            drop(stmt);
-            touch(&tx, id)?;
-            tx.commit()?;
-            Ok(Change::Done)
-        })
-        .await?;
-    match outcome {
-        Change::NoPlaylist => Err(ApiError::not_found("playlist not found")),
-        Change::NoEntry => Err(ApiError::not_found("no such entry in the playlist")),
-        Change::AtEnd => Err(ApiError::conflict(format_args!(
-            "the entry is already at the {}",
-            if up { "top" } else { "bottom" }
-        ))),
-        _ => {
-            app.content_changed();
-            Ok(body::ok_json(
-                &json!({"message": format!("moved {}", if up { "up" } else { "down" })}),
-            ))
-        }
-    }
+    let changes = write_tx(app, move |tx| {
+        Ok(ops::move_entry(tx, id, entry, direction, now_ms())?)
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::ok_json(
+        &json!({"message": format!("moved {}", direction.as_str())}),
+    ))
 }

@@ -524,7 +524,9 @@ fn insert_row(
                 names.push(format!("\"{col}\""));
                 values.push(sql);
             }
-            None => errors.push(format!("{table}[{i}].{col}: expected a string, number, boolean, null or {{\"hex\": ...}}")),
+            None => errors.push(format!(
+                "{table}[{i}].{col}: expected a string, number, boolean, null or {{\"hex\": ...}}"
+            )),
         }
     }
     let placeholders = (1..=values.len())
@@ -541,7 +543,10 @@ fn insert_row(
 }
 
 /// Every dangling reference, by table and row (foreign keys are checked at commit).
-fn dangling_references(tx: &rusqlite::Transaction<'_>, errors: &mut Vec<String>) -> Result<(), DbError> {
+fn dangling_references(
+    tx: &rusqlite::Transaction<'_>,
+    errors: &mut Vec<String>,
+) -> Result<(), DbError> {
     let mut stmt = tx.prepare("PRAGMA foreign_key_check")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {

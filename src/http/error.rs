@@ -146,6 +146,24 @@ impl From<crate::ops::schedules::ScheduleError> for ApiError {
     }
 }
 
+impl From<crate::ops::collections::CollectionError> for ApiError {
+    fn from(err: crate::ops::collections::CollectionError) -> Self {
+        use crate::ops::collections::CollectionError;
+        match err {
+            CollectionError::NotFound(_)
+            | CollectionError::NotMember
+            | CollectionError::NotLinked => ApiError::not_found(&err),
+            CollectionError::NameTaken
+            | CollectionError::AlreadyMember
+            | CollectionError::AlreadyLinked
+            | CollectionError::Full
+            | CollectionError::InUse { .. } => ApiError::conflict(&err),
+            CollectionError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            CollectionError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
 impl From<crate::ops::schedule_items::ScheduleItemError> for ApiError {
     fn from(err: crate::ops::schedule_items::ScheduleItemError) -> Self {
         use crate::ops::schedule_items::ScheduleItemError;
@@ -160,6 +178,23 @@ impl From<crate::ops::schedule_items::ScheduleItemError> for ApiError {
     }
 }
 
+impl From<crate::ops::playlists::PlaylistError> for ApiError {
+    fn from(err: crate::ops::playlists::PlaylistError) -> Self {
+        use crate::ops::playlists::PlaylistError;
+        match err {
+            PlaylistError::NotFound
+            | PlaylistError::EntryNotFound
+            | PlaylistError::TargetNotFound(_) => ApiError::not_found(&err),
+            PlaylistError::AlreadyIn(_)
+            | PlaylistError::Full
+            | PlaylistError::AtEnd(_)
+            | PlaylistError::InUse { .. } => ApiError::conflict(&err),
+            PlaylistError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            PlaylistError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
 impl From<crate::ops::playouts::PlayoutError> for ApiError {
     fn from(err: crate::ops::playouts::PlayoutError) -> Self {
         use crate::ops::playouts::PlayoutError;
@@ -167,6 +202,18 @@ impl From<crate::ops::playouts::PlayoutError> for ApiError {
             PlayoutError::NotFound => ApiError::not_found(&err),
             PlayoutError::Invalid { field, problem } => ApiError::invalid(field, problem),
             PlayoutError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<crate::ops::filler::FillerError> for ApiError {
+    fn from(err: crate::ops::filler::FillerError) -> Self {
+        use crate::ops::filler::FillerError;
+        match err {
+            FillerError::NotFound | FillerError::ItemNotFound => ApiError::not_found(&err),
+            FillerError::InUse { .. } => ApiError::conflict(&err),
+            FillerError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            FillerError::Db(err) => ApiError::from(err),
         }
     }
 }

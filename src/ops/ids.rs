@@ -58,6 +58,10 @@ row_ids! {
     ProfileId;
     /// `resolutions.id`.
     ResolutionId;
+    /// `playlist_items.id` (one entry of a playlist).
+    PlaylistItemId;
+    /// `filler_items.id` (one source of a filler preset).
+    FillerItemId;
 }
 
 #[cfg(test)]

@@ -9,7 +9,11 @@
 //! write through `api::columns` (issue 12).
 
 pub mod channels;
+pub mod collections;
+pub mod filler;
 pub mod ids;
+pub mod playlists;
 pub mod playouts;
+pub mod readers;
 pub mod schedule_items;
 pub mod schedules;
