@@ -128,6 +128,31 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<crate::ops::profiles::ProfileError> for ApiError {
+    fn from(err: crate::ops::profiles::ProfileError) -> Self {
+        use crate::ops::profiles::ProfileError;
+        match err {
+            ProfileError::NotFound => ApiError::not_found(&err),
+            ProfileError::NameTaken(_) | ProfileError::InUse { .. } => ApiError::conflict(&err),
+            ProfileError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            ProfileError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<crate::ops::resolutions::ResolutionError> for ApiError {
+    fn from(err: crate::ops::resolutions::ResolutionError) -> Self {
+        use crate::ops::resolutions::ResolutionError;
+        match err {
+            ResolutionError::NotFound => ApiError::not_found(&err),
+            ResolutionError::NameTaken(_)
+            | ResolutionError::BuiltIn
+            | ResolutionError::InUse { .. } => ApiError::conflict(&err),
+            ResolutionError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
 impl Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.status.as_u16(), self.detail)

@@ -10,3 +10,5 @@
 
 pub mod channels;
 pub mod ids;
+pub mod profiles;
+pub mod resolutions;
