@@ -153,6 +153,32 @@ impl From<crate::ops::resolutions::ResolutionError> for ApiError {
     }
 }
 
+impl From<crate::ops::libraries::LibraryError> for ApiError {
+    fn from(err: crate::ops::libraries::LibraryError) -> Self {
+        use crate::ops::libraries::LibraryError;
+        match err {
+            LibraryError::NotFound => ApiError::not_found(&err),
+            LibraryError::InUse | LibraryError::Overlaps { .. } | LibraryError::TooMany => {
+                ApiError::conflict(&err)
+            }
+            LibraryError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            LibraryError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+/// A scan request the scanner refused: 409 for a scan already running, 503 (retry in 10 s)
+/// when its queue is full.
+impl From<crate::library::scanner::ScanRequestError> for ApiError {
+    fn from(err: crate::library::scanner::ScanRequestError) -> Self {
+        use crate::library::scanner::ScanRequestError;
+        match err {
+            ScanRequestError::AlreadyScanning => ApiError::conflict(&err),
+            ScanRequestError::QueueFull => ApiError::unavailable(&err, 10),
+        }
+    }
+}
+
 impl Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.status.as_u16(), self.detail)

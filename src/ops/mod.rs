@@ -10,5 +10,6 @@
 
 pub mod channels;
 pub mod ids;
+pub mod libraries;
 pub mod profiles;
 pub mod resolutions;
