@@ -153,6 +153,17 @@ impl From<crate::ops::resolutions::ResolutionError> for ApiError {
     }
 }
 
+impl From<crate::ops::media::MediaError> for ApiError {
+    fn from(err: crate::ops::media::MediaError) -> Self {
+        use crate::ops::media::MediaError;
+        match err {
+            MediaError::NotFound => ApiError::not_found(&err),
+            MediaError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            MediaError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
 impl From<crate::ops::libraries::LibraryError> for ApiError {
     fn from(err: crate::ops::libraries::LibraryError) -> Self {
         use crate::ops::libraries::LibraryError;

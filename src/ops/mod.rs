@@ -11,5 +11,6 @@
 pub mod channels;
 pub mod ids;
 pub mod libraries;
+pub mod media;
 pub mod profiles;
 pub mod resolutions;
