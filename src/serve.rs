@@ -133,7 +133,15 @@ fn prepare_steps(
         })
         .map_err(ServeError::Db)?;
     steps.done("first run and media folders");
-    match crate::api::ffmpeg_profiles::ensure_default(&db, &board) {
+    let default_profile = crate::ops::profiles::DefaultProfile::for_board(&board);
+    let seeded = db.write_blocking(move |conn| {
+        let tx = conn.transaction()?;
+        let created =
+            crate::ops::profiles::ensure_default(&tx, &default_profile, crate::time::now_ms())?;
+        tx.commit()?;
+        Ok(created.is_some())
+    });
+    match seeded {
         Ok(true) => tracing::info!(board = %board.name, "created the default FFmpeg profile"),
         Ok(false) => {}
         Err(err) => tracing::warn!(%err, "could not create the default FFmpeg profile"),

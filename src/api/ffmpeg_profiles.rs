@@ -1,21 +1,21 @@
-//! `/api/ffmpeg-profiles`: the output formats a channel streams in (sizes: `api::resolutions`).
-//! A channel without a profile uses the default one; the first start seeds a default that
-//! fits the board (its encoder, 720p30), so what streams by default is what the board can
-//! encode in real time.
+//! `/api/ffmpeg-profiles`: the output formats a channel streams in (sizes: `api::resolutions`),
+//! as JSON. A channel without a profile uses the default one; the writes, and the default
+//! the first start seeds for the board, are `ops::profiles`.
 
 use std::sync::Arc;
 
-use rusqlite::{params, OptionalExtension};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
-use super::columns::{
-    self, body_object, col, one_of, opt, read, write_tx, Column, Kind, SqlResult, ID,
-};
+use super::columns::{self, body_object, col, one_of, opt, read, write_tx, Column, Kind, ID};
 use crate::app::App;
 use crate::board::Board;
-use crate::db::{Db, DbError};
-use crate::http::router::{self, Verb};
+use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
+use crate::ops::{
+    self,
+    ids::ResolutionId,
+    profiles::{ProfileId, ProfilePatch},
+};
 use crate::time::now_ms;
 
 pub const COLUMNS: &[Column] = &[
@@ -51,69 +51,12 @@ pub const COLUMNS: &[Column] = &[
     col("is_enabled", Kind::Bool),
 ];
 
-/// The built-in 1280x720 row (schema.sql).
-const RES_720P: i64 = 2;
-
-/// Seeds the default profile on a database with none: the board's encoder at 720p30, with
-/// the same settings as `scheduler::cursor::OutputProfile::default()` otherwise.
-pub fn ensure_default(db: &Db, board: &Board) -> Result<bool, DbError> {
-    let (codec, hwaccel) = match board.encoder.as_str() {
-        "h264_v4l2m2m" => ("h264_v4l2m2m", "v4l2m2m"),
-        "h264_vaapi" => ("h264_vaapi", "vaapi"),
-        _ => ("libx264", "auto"),
-    };
-    let name = format!("Default ({})", board.name);
-    db.write_blocking(move |conn| {
-        let tx = conn.transaction()?;
-        let n: i64 = tx.query_row("SELECT count(*) FROM ffmpeg_profiles", [], |r| r.get(0))?;
-        if n > 0 {
-            return Ok(false);
-        }
-        let now = now_ms();
-        tx.execute(
-            "INSERT INTO ffmpeg_profiles (name, resolution_id, hardware_acceleration, video_codec,
-                 video_bitrate, video_buffer_size, framerate, quality_preset, audio_codec,
-                 audio_bitrate, audio_channels, audio_sample_rate, normalize_audio, deinterlace,
-                 scaling_mode, is_default, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, '4000k', '8000k', 30, 'veryfast', 'aac', '128k', 2, 48000,
-                 0, 0, 'pad', 1, ?5, ?5)",
-            params![name, RES_720P, hwaccel, codec, now],
-        )?;
-        tx.commit()?;
-        Ok(true)
-    })
-}
-
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
-        [] => match req.verb() {
-            Verb::Get => {
-                let list = read(app, |conn| {
-                    columns::list(conn, "ffmpeg_profiles", COLUMNS, "id")
-                })
-                .await?;
-                Ok(body::ok_json(&list))
-            }
-            Verb::Post => {
-                let body = body_object(req).await?;
-                columns::require(&body, &["name", "resolution_id"])?;
-                let values = columns::changes(COLUMNS, &body)?;
-                let (id, doc) = write_tx(app, move |tx| {
-                    check_profile(tx, &values, 0)?;
-                    let id = columns::insert(tx, "ffmpeg_profiles", &values, now_ms()).api()?;
-                    if columns::int_value(&values, "is_default") == Some(1) {
-                        make_default(tx, id)?;
-                    }
-                    let doc = columns::get(tx, "ffmpeg_profiles", COLUMNS, id)?
-                        .ok_or_else(profile_not_found)?;
-                    Ok((id, doc))
-                })
-                .await?;
-                app.content_changed();
-                Ok(body::created(id, &doc))
-            }
-            _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        },
+        [] => by_verb!(req, {
+            Get => list(app).await,
+            Post => create(app, req).await,
+        }),
         ["hardware-acceleration", "available"] => {
             router::only_get(req)?;
             Ok(body::ok_json(
@@ -121,88 +64,86 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             ))
         }
         [id] => {
-            let id = router::id(id)?;
-            match req.verb() {
-                Verb::Get => {
-                    let doc = read(app, move |conn| {
-                        columns::get(conn, "ffmpeg_profiles", COLUMNS, id)
-                    })
-                    .await?;
-                    Ok(body::ok_json(&doc.ok_or_else(profile_not_found)?))
-                }
-                Verb::Put | Verb::Patch => {
-                    let body = body_object(req).await?;
-                    let values = columns::changes(COLUMNS, &body)?;
-                    let doc = write_tx(app, move |tx| {
-                        if !columns::exists(tx, "ffmpeg_profiles", id)? {
-                            return Err(profile_not_found());
-                        }
-                        check_profile(tx, &values, id)?;
-                        columns::update(tx, "ffmpeg_profiles", id, &values, now_ms()).api()?;
-                        if columns::int_value(&values, "is_default") == Some(1) {
-                            make_default(tx, id)?;
-                        }
-                        columns::get(tx, "ffmpeg_profiles", COLUMNS, id)?
-                            .ok_or_else(profile_not_found)
-                    })
-                    .await?;
-                    app.content_changed();
+            let id = ProfileId(router::id(id)?);
+            by_verb!(req, {
+                Get => {
+                    let doc = read(app, move |conn| rendered(conn, id)).await?;
                     Ok(body::ok_json(&doc))
-                }
-                Verb::Delete => {
-                    write_tx(app, move |tx| {
-                        if !columns::exists(tx, "ffmpeg_profiles", id)? {
-                            return Err(profile_not_found());
-                        }
-                        let user: Option<(String, String)> = tx
-                            .query_row(
-                                "SELECT number, name FROM channels WHERE ffmpeg_profile_id = ?1
-                                 ORDER BY id LIMIT 1",
-                                [id],
-                                |r| Ok((r.get(0)?, r.get(1)?)),
-                            )
-                            .optional()
-                            .api()?;
-                        if let Some((number, name)) = user {
-                            return Err(ApiError::conflict(format_args!(
-                                "the profile is used by channel {number} ({name})"
-                            )));
-                        }
-                        tx.execute("DELETE FROM ffmpeg_profiles WHERE id = ?1", [id])
-                            .api()?;
-                        Ok(())
-                    })
-                    .await?;
-                    app.content_changed();
-                    Ok(body::no_content())
-                }
-                _ => Err(ApiError::method_not_allowed(
-                    "GET, HEAD, PUT, PATCH, DELETE",
-                )),
-            }
+                },
+                Put | Patch => update(app, req, id).await,
+                Delete => delete(app, id).await,
+            })
         }
         [id, "set-default"] => {
-            if req.verb() != Verb::Post {
-                return Err(ApiError::method_not_allowed("POST"));
-            }
-            let id = router::id(id)?;
-            let doc = write_tx(app, move |tx| {
-                if !columns::exists(tx, "ffmpeg_profiles", id)? {
-                    return Err(profile_not_found());
-                }
-                make_default(tx, id)?;
-                columns::get(tx, "ffmpeg_profiles", COLUMNS, id)?.ok_or_else(profile_not_found)
-            })
-            .await?;
-            app.content_changed();
-            Ok(body::ok_json(&doc))
+            router::only(req, Verb::Post)?;
+            set_default(app, ProfileId(router::id(id)?)).await
         }
         _ => Err(router::not_found()),
     }
 }
 
-fn profile_not_found() -> ApiError {
-    ApiError::not_found("ffmpeg profile not found")
+async fn list(app: &Arc<App>) -> ApiResult {
+    let list = read(app, |conn| {
+        columns::list(conn, "ffmpeg_profiles", COLUMNS, "id")
+    })
+    .await?;
+    Ok(body::ok_json(&list))
+}
+
+/// The body's fields, validated once (422 naming the field), as the operations take them.
+fn patch_from(body: &Map<String, Value>) -> Result<ProfilePatch, ApiError> {
+    let values = columns::changes(COLUMNS, body)?;
+    Ok(ProfilePatch {
+        name: columns::text_value(&values, "name").map(str::to_string),
+        resolution_id: columns::int_value(&values, "resolution_id").map(ResolutionId),
+        make_default: columns::int_value(&values, "is_default") == Some(1),
+        values: columns::by_sql(&values),
+    })
+}
+
+fn rendered(conn: &rusqlite::Connection, id: ProfileId) -> Result<Value, ApiError> {
+    columns::get(conn, "ffmpeg_profiles", COLUMNS, id.0)?
+        .ok_or_else(|| ApiError::not_found("ffmpeg profile not found"))
+}
+
+async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    let body = body_object(req).await?;
+    columns::require(&body, &["name", "resolution_id"])?;
+    let patch = patch_from(&body)?;
+    let (id, doc, changes) = write_tx(app, move |tx| {
+        let (id, changes) = ops::profiles::create(tx, &patch, now_ms())?;
+        Ok((id, rendered(tx, id)?, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::created(id.0, &doc))
+}
+
+async fn update(app: &Arc<App>, req: &mut Req, id: ProfileId) -> ApiResult {
+    let patch = patch_from(&body_object(req).await?)?;
+    let (doc, changes) = write_tx(app, move |tx| {
+        let changes = ops::profiles::update(tx, id, &patch, now_ms())?;
+        Ok((rendered(tx, id)?, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::ok_json(&doc))
+}
+
+async fn delete(app: &Arc<App>, id: ProfileId) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::profiles::delete(tx, id)?)).await?;
+    app.apply(changes).await;
+    Ok(body::no_content())
+}
+
+async fn set_default(app: &Arc<App>, id: ProfileId) -> ApiResult {
+    let (doc, changes) = write_tx(app, move |tx| {
+        let changes = ops::profiles::set_default(tx, id, now_ms())?;
+        Ok((rendered(tx, id)?, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::ok_json(&doc))
 }
 
 /// The encoders this host can use: always "none" (software), plus the board's hardware
@@ -216,37 +157,4 @@ fn available_hwaccel(board: &Board) -> Vec<&'static str> {
         out.push("v4l2m2m");
     }
     out
-}
-
-fn check_profile(
-    tx: &rusqlite::Connection,
-    values: &[(&'static Column, rusqlite::types::Value)],
-    self_id: i64,
-) -> Result<(), ApiError> {
-    columns::check_ref(tx, values, "resolution_id", "resolutions", "resolution")?;
-    if let Some(name) = columns::text_value(values, "name") {
-        let taken: bool = tx
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM ffmpeg_profiles WHERE name = ?1 AND id != ?2)",
-                params![name, self_id],
-                |r| r.get(0),
-            )
-            .api()?;
-        if taken {
-            return Err(ApiError::conflict(format_args!(
-                "a profile named {name:?} exists"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn make_default(tx: &rusqlite::Connection, id: i64) -> Result<(), ApiError> {
-    tx.execute(
-        "UPDATE ffmpeg_profiles SET is_default = (id = ?1), updated_at_ms = ?2
-         WHERE is_default != (id = ?1)",
-        params![id, now_ms()],
-    )
-    .api()?;
-    Ok(())
 }

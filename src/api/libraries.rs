@@ -1,40 +1,54 @@
-//! `/api/libraries`: local libraries (create, list, delete), scans (start, progress,
-//! scan-all) and library stats. Remote sources (Plex, Jellyfin, Emby) are not built yet:
-//! their routes answer 404.
+//! `/api/libraries`: local libraries (create, list, delete; the writes are
+//! `ops::libraries`), scans (start, progress, scan-all) and library stats. Remote sources
+//! (Plex, Jellyfin, Emby) are not built yet: their routes answer 404.
 
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::json;
 
+use super::columns::write_tx;
 use crate::app::App;
-use crate::http::{body, router, ApiError, ApiResult, Req};
-use crate::kinds::{LibraryType, SourceType};
+use crate::http::router::{self, by_verb, Verb};
+use crate::http::{body, ApiError, ApiResult, Req};
+use crate::kinds::SourceType;
 use crate::library::scanner::ScanRequestError;
-use crate::library::store::{self, CreateError, LibraryRow, NewLocal, DEFAULT_EXTENSIONS};
-use router::Verb;
-
-/// A library name longer than this is refused (it is shown in lists and logs).
-const MAX_NAME_LEN: usize = 200;
+use crate::library::store::{self, LibraryRow, DEFAULT_EXTENSIONS};
+use crate::ops::{
+    self,
+    libraries::{LibraryId, LibraryRequest, NewLibrary},
+};
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
-    match (req.verb(), segs) {
-        (Verb::Get, []) => list(app, None).await,
-        (_, []) => Err(ApiError::method_not_allowed("GET, HEAD")),
-        (Verb::Get, ["stats"]) => stats(app).await,
-        (_, ["stats"]) => Err(ApiError::method_not_allowed("GET, HEAD")),
-        (Verb::Get, ["scan-progress", id]) => scan_progress(app, router::id(id)?),
-        (_, ["scan-progress", _]) => Err(ApiError::method_not_allowed("GET, HEAD")),
-        (Verb::Post, ["scan-all"]) => scan_all(app).await,
-        (_, ["scan-all"]) => Err(ApiError::method_not_allowed("POST")),
-        (Verb::Get, ["local"]) => list(app, Some(SourceType::Local)).await,
-        (Verb::Post, ["local"]) => create_local(app, req).await,
-        (_, ["local"]) => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        (Verb::Get, ["local", id]) => get(app, router::id(id)?).await,
-        (Verb::Delete, ["local", id]) => delete(app, router::id(id)?).await,
-        (_, ["local", _]) => Err(ApiError::method_not_allowed("GET, HEAD, DELETE")),
-        (Verb::Post, ["local", id, "scan"]) => scan(app, router::id(id)?).await,
-        (_, ["local", _, "scan"]) => Err(ApiError::method_not_allowed("POST")),
+    match segs {
+        [] => {
+            router::only_get(req)?;
+            list(app, None).await
+        }
+        ["stats"] => {
+            router::only_get(req)?;
+            stats(app).await
+        }
+        ["scan-progress", id] => {
+            router::only_get(req)?;
+            scan_progress(app, router::id(id)?)
+        }
+        ["scan-all"] => {
+            router::only(req, Verb::Post)?;
+            scan_all(app).await
+        }
+        ["local"] => by_verb!(req, {
+            Get => list(app, Some(SourceType::Local)).await,
+            Post => create_local(app, req).await,
+        }),
+        ["local", id] => by_verb!(req, {
+            Get => get(app, router::id(id)?).await,
+            Delete => delete(app, LibraryId(router::id(id)?)).await,
+        }),
+        ["local", id, "scan"] => {
+            router::only(req, Verb::Post)?;
+            scan(app, router::id(id)?).await
+        }
         _ => Err(router::not_found()),
     }
 }
@@ -126,15 +140,6 @@ fn scan_progress(app: &Arc<App>, id: i64) -> ApiResult {
     Ok(body::ok_json(&progress))
 }
 
-impl From<ScanRequestError> for ApiError {
-    fn from(e: ScanRequestError) -> Self {
-        match e {
-            ScanRequestError::AlreadyScanning => ApiError::conflict(&e),
-            ScanRequestError::QueueFull => ApiError::unavailable(&e, 10),
-        }
-    }
-}
-
 async fn scan(app: &Arc<App>, id: i64) -> ApiResult {
     let row = app
         .db
@@ -199,103 +204,37 @@ fn default_interval() -> i64 {
 
 async fn create_local(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let input: CreateLocal = req.json().await?;
-    let name = input.name.trim().to_string();
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(ApiError::invalid(
-            "name",
-            format_args!("must be 1 to {MAX_NAME_LEN} characters"),
-        ));
-    }
-    let library_type: LibraryType = input.library_type.parse().map_err(|_| {
-        ApiError::invalid(
-            "library_type",
-            format_args!("must be {}", crate::kinds::either(LibraryType::NAMES)),
-        )
-    })?;
-    if crate::library::walk::parse_extensions(&input.file_extensions).is_empty() {
-        return Err(ApiError::invalid("file_extensions", "no extension given"));
-    }
-    if !(0..=24 * 365).contains(&input.scan_interval_hours) {
-        return Err(ApiError::invalid(
-            "scan_interval_hours",
-            "must be 0 to 8760",
-        ));
-    }
-    if !input.path.starts_with('/') {
-        return Err(ApiError::invalid("path", "must be an absolute path"));
-    }
-    let canonical = tokio::fs::canonicalize(&input.path)
-        .await
-        .map_err(|e| ApiError::invalid("path", format_args!("{}: {e}", input.path)))?;
-    let is_dir = tokio::fs::metadata(&canonical)
-        .await
-        .map(|m| m.is_dir())
-        .unwrap_or(false);
-    if !is_dir {
-        return Err(ApiError::invalid(
-            "path",
-            format_args!("{} is not a folder", input.path),
-        ));
-    }
-    let Some(path) = canonical.to_str().map(str::to_string) else {
-        return Err(ApiError::invalid(
-            "path",
-            "the folder's path is not valid UTF-8",
-        ));
-    };
-    let id = app
-        .db
-        .write(move |conn| {
-            let new = NewLocal {
-                name: &name,
-                path: &path,
-                library_type,
-                recursive: input.recursive,
-                file_extensions: &input.file_extensions,
-                scan_interval_hours: input.scan_interval_hours,
-            };
-            Ok(store::create_local(conn, &new))
-        })
-        .await?
-        .map_err(|e| match e {
-            CreateError::Db(e) => ApiError::from(e),
-            CreateError::Overlaps { id, path } => {
-                ApiError::conflict(format_args!("path: overlaps library {id} ({path})"))
-            }
-            CreateError::TooMany => {
-                ApiError::conflict(format_args!("at most {} libraries", store::MAX_LIBRARIES))
-            }
-        })?;
+    let new = NewLibrary::checked(LibraryRequest {
+        name: input.name,
+        path: input.path,
+        library_type: input.library_type,
+        recursive: input.recursive,
+        file_extensions: input.file_extensions,
+        scan_interval_hours: input.scan_interval_hours,
+    })
+    .await?;
+    let (id, changes) = write_tx(app, move |tx| Ok(ops::libraries::create(tx, &new)?)).await?;
+    app.apply(changes).await;
     // A new library is scanned at once: that is why it was added.
-    if let Err(e) = app.scanner.request(id) {
-        tracing::warn!(library = id, error = %e, "new library not scanned");
+    if let Err(e) = app.scanner.request(id.0) {
+        tracing::warn!(library = id.0, error = %e, "new library not scanned");
     }
     let row = app
         .db
-        .read(move |conn| store::library(conn, id))
+        .read(move |conn| store::library(conn, id.0))
         .await?
         .ok_or_else(|| ApiError::internal("library vanished after insert"))?;
-    Ok(body::created(id, &library_json(app, &row)))
+    Ok(body::created(id.0, &library_json(app, &row)))
 }
 
-async fn delete(app: &Arc<App>, id: i64) -> ApiResult {
-    if app.scanner.is_scanning(id) {
-        return Err(ApiError::conflict("a scan of this library is running"));
-    }
-    let deleted = app
-        .db
-        .write(move |conn| {
-            Ok(conn.execute(
-                "DELETE FROM libraries WHERE id = ?1 AND source_type = 'local'",
-                [id],
-            )?)
-        })
-        .await?;
-    if deleted == 0 {
-        return Err(ApiError::not_found("library not found"));
-    }
-    app.scanner.forget(id);
-    app.content_changed();
-    crate::scheduler::library_changed(app).await;
+async fn delete(app: &Arc<App>, id: LibraryId) -> ApiResult {
+    let scans = Arc::clone(app);
+    let changes = write_tx(app, move |tx| {
+        let is_scanning = |id: LibraryId| scans.scanner.is_scanning(id.0);
+        Ok(ops::libraries::delete(tx, id, is_scanning)?)
+    })
+    .await?;
+    app.scanner.forget(id.0);
+    app.apply(changes).await;
     Ok(body::no_content())
 }

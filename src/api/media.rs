@@ -1,7 +1,8 @@
 //! `/api/media`: the media items — filtered, sorted and paged lists (SQL `LIMIT`/`OFFSET`,
 //! never the whole table), counts, filter values, shows and their episodes, search, one
-//! item, delete, adding one local file — and the open artwork files under
-//! `/static/artwork/{id}/{kind}` that M3U `tvg-logo` and XMLTV `<icon>` point at.
+//! item, delete and adding one local file (the writes are `ops::media`) — and the open
+//! artwork files under `/static/artwork/{id}/{kind}` that M3U `tvg-logo` and XMLTV `<icon>`
+//! point at.
 
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
@@ -11,9 +12,15 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::columns::{write_tx, SqlResult};
 use crate::app::App;
-use crate::http::{body, router, ApiError, ApiResult, Req};
-use router::Verb;
+use crate::http::router::{self, by_verb};
+use crate::http::{body, ApiError, ApiResult, Req};
+use crate::library::probe::Probe;
+use crate::ops::{
+    self,
+    media::{MediaId, NewMedia},
+};
 
 /// Page size when none is asked for (API.md).
 const DEFAULT_LIMIT: i64 = 100;
@@ -25,27 +32,38 @@ const DEFAULT_SEARCH_LIMIT: i64 = 50;
 const MAX_ARTWORK_BYTES: u64 = 16 * 1024 * 1024;
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
-    match (req.verb(), segs) {
-        (Verb::Get, []) => list(app, req).await,
-        (Verb::Post, []) => create(app, req).await,
-        (_, []) => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        (Verb::Get, ["count"]) => count(app, req).await,
-        (Verb::Get, ["filters"]) => filters(app, req).await,
-        (Verb::Get, ["shows"]) => shows(app, req).await,
-        (Verb::Get, ["search"]) => search(app, req).await,
-        (_, ["count" | "filters" | "shows" | "search"]) => {
-            Err(ApiError::method_not_allowed("GET, HEAD"))
+    match segs {
+        [] => by_verb!(req, {
+            Get => list(app, req).await,
+            Post => create(app, req).await,
+        }),
+        ["count"] => {
+            router::only_get(req)?;
+            count(app, req).await
         }
-        (Verb::Get, ["shows", title, "episodes"]) => {
+        ["filters"] => {
+            router::only_get(req)?;
+            filters(app, req).await
+        }
+        ["shows"] => {
+            router::only_get(req)?;
+            shows(app, req).await
+        }
+        ["search"] => {
+            router::only_get(req)?;
+            search(app, req).await
+        }
+        ["shows", title, "episodes"] => {
+            router::only_get(req)?;
             let title = crate::http::query::percent_decode(title).into_owned();
             episodes(app, title).await
         }
-        (_, ["shows", _, "episodes"]) => Err(ApiError::method_not_allowed("GET, HEAD")),
-        (Verb::Get, [id]) => get(app, router::id(id)?).await,
-        (Verb::Delete, [id]) => delete(app, router::id(id)?).await,
-        (_, [id]) => {
-            router::id(id)?;
-            Err(ApiError::method_not_allowed("GET, HEAD, DELETE"))
+        [id] => {
+            let id = MediaId(router::id(id)?);
+            by_verb!(req, {
+                Get => get(app, id.0).await,
+                Delete => delete(app, id).await,
+            })
         }
         _ => Err(router::not_found()),
     }
@@ -520,16 +538,9 @@ async fn get(app: &Arc<App>, id: i64) -> ApiResult {
     Ok(body::ok_json(&value))
 }
 
-async fn delete(app: &Arc<App>, id: i64) -> ApiResult {
-    let n = app
-        .db
-        .write(move |conn| Ok(conn.execute("DELETE FROM media_items WHERE id = ?1", [id])?))
-        .await?;
-    if n == 0 {
-        return Err(ApiError::not_found("media item not found"));
-    }
-    app.content_changed();
-    crate::scheduler::library_changed(app).await;
+async fn delete(app: &Arc<App>, id: MediaId) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::media::delete(tx, id)?)).await?;
+    app.apply(changes).await;
     Ok(body::no_content())
 }
 
@@ -546,26 +557,55 @@ struct CreateMedia {
 /// defaults to the file stem and the duration comes from ffprobe.
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let input: CreateMedia = req.json().await?;
-    let path = input
-        .url
-        .strip_prefix("file://")
-        .unwrap_or(&input.url)
-        .to_string();
-    if !path.starts_with('/') {
-        return Err(ApiError::invalid(
-            "url",
-            "must be an absolute path to a local file",
-        ));
+    let path = ops::media::local_path(&input.url)?.to_string();
+    if let Some(item) = existing(app, &input.url, &path).await? {
+        return Ok(body::ok_json(&item));
     }
-    let lookup = input.url.clone();
-    let lookup_path = path.clone();
-    let existing = app
+    let (meta, probe) = probe_file(app, &path).await?;
+    let stem = std::path::Path::new(&path)
+        .file_stem()
+        .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
+        .unwrap_or_else(|| path.clone());
+    use std::os::unix::fs::MetadataExt;
+    let new = NewMedia {
+        title: input.title.filter(|t| !t.trim().is_empty()).unwrap_or(stem),
+        description: input.description,
+        duration_ms: input
+            .duration
+            .map(|d| (d * 1000.0) as i64)
+            .or(probe.duration_ms),
+        thumbnail: input.thumbnail,
+        file_size: meta.len() as i64,
+        file_mtime_ms: meta.mtime() * 1000 + meta.mtime_nsec() / 1_000_000,
+        probe,
+        path,
+    };
+    let (id, item, changes) = write_tx(app, move |tx| {
+        let (id, changes) = ops::media::create(tx, &new, crate::time::now_ms())?;
+        let item = media_by_id(tx, id.0)
+            .api()?
+            .ok_or_else(|| ApiError::internal("media item vanished after insert"))?;
+        Ok((id, item, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::created(id.0, &item))
+}
+
+/// The item already stored for this URL or path, if any (adding a file twice answers 200).
+async fn existing(
+    app: &Arc<App>,
+    url: &str,
+    path: &str,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let (url, path) = (url.to_string(), path.to_string());
+    Ok(app
         .db
         .read(move |conn| {
             let id: Option<i64> = conn
                 .query_row(
                     "SELECT id FROM media_items WHERE url = ?1 OR url = ?2",
-                    [&lookup, &lookup_path],
+                    [&url, &path],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -574,11 +614,13 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
                 None => Ok(None),
             }
         })
-        .await?;
-    if let Some(item) = existing {
-        return Ok(body::ok_json(&item));
-    }
-    let meta = tokio::fs::metadata(&path)
+        .await?)
+}
+
+/// The file at `path` and what ffprobe finds in it; a missing, non-regular or unreadable
+/// file is a 422 naming `url`.
+async fn probe_file(app: &Arc<App>, path: &str) -> Result<(std::fs::Metadata, Probe), ApiError> {
+    let meta = tokio::fs::metadata(path)
         .await
         .map_err(|e| ApiError::invalid("url", format_args!("{path}: {e}")))?;
     if !meta.is_file() {
@@ -595,7 +637,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .ok_or_else(|| ApiError::unavailable("still checking ffprobe after start", 1))?;
     let probed = crate::library::probe::probe(
         tools.ffprobe.program(),
-        std::path::Path::new(&path),
+        std::path::Path::new(path),
         app.shutdown.clone(),
     )
     .await;
@@ -603,47 +645,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .ffprobe_calls_total
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let probe = probed.map_err(|e| ApiError::invalid("url", format_args!("{path}: {e}")))?;
-    let stem = std::path::Path::new(&path)
-        .file_stem()
-        .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
-        .unwrap_or_else(|| path.clone());
-    let title = input.title.filter(|t| !t.trim().is_empty()).unwrap_or(stem);
-    let duration_ms = input
-        .duration
-        .map(|d| (d * 1000.0) as i64)
-        .or(probe.duration_ms);
-    let dir = std::path::Path::new(&path)
-        .parent()
-        .map(|p| p.as_os_str().as_bytes().to_vec());
-    use std::os::unix::fs::MetadataExt;
-    let mtime_ms = meta.mtime() * 1000 + meta.mtime_nsec() / 1_000_000;
-    let size = meta.len() as i64;
-    let (id, item) = app
-        .db
-        .write(move |conn| {
-            let now = crate::time::now_ms();
-            conn.execute(
-                "INSERT INTO media_items (source, path_bytes, dir_bytes, url, title, description,
-                     duration_ms, thumbnail, media_type, file_size, file_mtime_ms, container,
-                     video_codec, width, height, frame_rate, field_order, audio_codec,
-                     audio_channels, audio_sample_rate, streams, added_at_ms, created_at_ms, updated_at_ms)
-                 VALUES ('local', ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'other', ?8, ?9, ?10, ?11, ?12, ?13,
-                     ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, ?20)",
-                rusqlite::params![
-                    path.as_bytes(), dir, path, title, input.description, duration_ms,
-                    input.thumbnail, size, mtime_ms, probe.container, probe.video_codec,
-                    probe.width, probe.height, probe.frame_rate, probe.field_order,
-                    probe.audio_codec, probe.audio_channels, probe.audio_sample_rate,
-                    probe.streams_json, now
-                ],
-            )?;
-            let id = conn.last_insert_rowid();
-            Ok(media_by_id(conn, id)?.map(|item| (id, item)))
-        })
-        .await?
-        .ok_or_else(|| ApiError::internal("media item vanished after insert"))?;
-    app.content_changed();
-    Ok(body::created(id, &item))
+    Ok((meta, probe))
 }
 
 /// `GET /static/artwork/{media_id}/{kind}` (open): the poster, thumb or fanart image found

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::app::App;
-use crate::http::{body, router, ApiError, ApiResult, Req};
-use router::Verb;
+use crate::http::{body, router, ApiResult, Req};
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
-    match (req.verb(), segs) {
-        (Verb::Get, ["summary"]) => summary(app).await,
-        (_, ["summary"]) => Err(ApiError::method_not_allowed("GET, HEAD")),
+    match segs {
+        ["summary"] => {
+            router::only_get(req)?;
+            summary(app).await
+        }
         _ => Err(router::not_found()),
     }
 }

@@ -1,14 +1,18 @@
-//! `/api/resolutions`: the frame sizes FFmpeg profiles refer to. The four built-ins
-//! (schema.sql) cannot be deleted; a size a profile uses cannot either.
+//! `/api/resolutions`: the frame sizes FFmpeg profiles refer to, as JSON; the writes and
+//! their refusals (built-ins, sizes in use) are `ops::resolutions`.
 
 use std::sync::Arc;
 
-use rusqlite::{params, OptionalExtension};
+use serde_json::{Map, Value};
 
-use super::columns::{self, body_object, col, read, write_tx, Column, Kind, SqlResult};
+use super::columns::{self, body_object, col, read, write_tx, Column, Kind};
 use crate::app::App;
-use crate::http::router::{self, Verb};
+use crate::http::router::{self, by_verb};
 use crate::http::{body, ApiError, ApiResult, Req};
+use crate::ops::{
+    self,
+    resolutions::{ResolutionId, ResolutionPatch},
+};
 
 pub const RESOLUTION_COLUMNS: &[Column] = &[
     col("name", Kind::Name),
@@ -19,138 +23,80 @@ pub const RESOLUTION_COLUMNS: &[Column] = &[
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
-        [] => match req.verb() {
-            Verb::Get => {
-                let list = read(app, |conn| {
-                    columns::list(
-                        conn,
-                        "resolutions",
-                        RESOLUTION_COLUMNS,
-                        "width * height, id",
-                    )
-                })
-                .await?;
-                Ok(body::ok_json(&list))
-            }
-            Verb::Post => {
-                let body = body_object(req).await?;
-                columns::require(&body, &["name", "width", "height"])?;
-                let mut values = columns::changes(RESOLUTION_COLUMNS, &body)?;
-                values.retain(|(c, _)| c.json != "is_custom");
-                let (id, doc) = write_tx(app, move |tx| {
-                    check_resolution_name(tx, &values, 0)?;
-                    let id = columns::insert_plain(tx, "resolutions", &values)?;
-                    let doc = columns::get(tx, "resolutions", RESOLUTION_COLUMNS, id)?
-                        .ok_or_else(resolution_not_found)?;
-                    Ok((id, doc))
-                })
-                .await?;
-                Ok(body::created(id, &doc))
-            }
-            _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
-        },
+        [] => by_verb!(req, {
+            Get => list(app).await,
+            Post => create(app, req).await,
+        }),
         [id] => {
-            let id = router::id(id)?;
-            match req.verb() {
-                Verb::Get => {
-                    let doc = read(app, move |conn| {
-                        columns::get(conn, "resolutions", RESOLUTION_COLUMNS, id)
-                    })
-                    .await?;
-                    Ok(body::ok_json(&doc.ok_or_else(resolution_not_found)?))
-                }
-                Verb::Put | Verb::Patch => {
-                    let body = body_object(req).await?;
-                    let mut values = columns::changes(RESOLUTION_COLUMNS, &body)?;
-                    values.retain(|(c, _)| c.json != "is_custom");
-                    let doc = write_tx(app, move |tx| {
-                        if !columns::exists(tx, "resolutions", id)? {
-                            return Err(resolution_not_found());
-                        }
-                        check_resolution_name(tx, &values, id)?;
-                        for (column, value) in &values {
-                            // `column.sql` is one of RESOLUTION_COLUMNS: a fixed name.
-                            tx.execute(
-                                &format!(
-                                    "UPDATE resolutions SET {} = ?2 WHERE id = ?1",
-                                    column.sql
-                                ),
-                                params![id, value],
-                            )
-                            .api()?;
-                        }
-                        columns::get(tx, "resolutions", RESOLUTION_COLUMNS, id)?
-                            .ok_or_else(resolution_not_found)
-                    })
-                    .await?;
-                    app.content_changed();
+            let id = ResolutionId(router::id(id)?);
+            by_verb!(req, {
+                Get => {
+                    let doc = read(app, move |conn| rendered(conn, id)).await?;
                     Ok(body::ok_json(&doc))
-                }
-                Verb::Delete => {
-                    write_tx(app, move |tx| {
-                        let custom: Option<bool> = tx
-                            .query_row("SELECT is_custom FROM resolutions WHERE id = ?1", [id], |r| {
-                                r.get(0)
-                            })
-                            .optional()
-                            .api()?;
-                        match custom {
-                            None => return Err(resolution_not_found()),
-                            Some(false) => {
-                                return Err(ApiError::conflict("a built-in resolution cannot be deleted"))
-                            }
-                            Some(true) => {}
-                        }
-                        let user: Option<String> = tx
-                            .query_row(
-                                "SELECT name FROM ffmpeg_profiles WHERE resolution_id = ?1 ORDER BY id LIMIT 1",
-                                [id],
-                                |r| r.get(0),
-                            )
-                            .optional()
-                            .api()?;
-                        if let Some(name) = user {
-                            return Err(ApiError::conflict(format_args!(
-                                "the resolution is used by FFmpeg profile {name:?}"
-                            )));
-                        }
-                        tx.execute("DELETE FROM resolutions WHERE id = ?1", [id]).api()?;
-                        Ok(())
-                    })
-                    .await?;
-                    Ok(body::no_content())
-                }
-                _ => Err(ApiError::method_not_allowed(
-                    "GET, HEAD, PUT, PATCH, DELETE",
-                )),
-            }
+                },
+                Put | Patch => update(app, req, id).await,
+                Delete => delete(app, id).await,
+            })
         }
         _ => Err(router::not_found()),
     }
 }
 
-fn resolution_not_found() -> ApiError {
-    ApiError::not_found("resolution not found")
+async fn list(app: &Arc<App>) -> ApiResult {
+    let list = read(app, |conn| {
+        columns::list(
+            conn,
+            "resolutions",
+            RESOLUTION_COLUMNS,
+            "width * height, id",
+        )
+    })
+    .await?;
+    Ok(body::ok_json(&list))
 }
 
-fn check_resolution_name(
-    tx: &rusqlite::Connection,
-    values: &[(&'static Column, rusqlite::types::Value)],
-    self_id: i64,
-) -> Result<(), ApiError> {
-    if let Some(name) = columns::text_value(values, "name") {
-        let taken: bool = tx
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM resolutions WHERE name = ?1 AND id != ?2)",
-                params![name, self_id],
-                |r| r.get(0),
-            )
-            .api()?;
-        if taken {
-            return Err(ApiError::conflict(format_args!(
-                "a resolution named {name:?} exists"
-            )));
-        }
-    }
-    Ok(())
+/// The body's fields, validated once (422 naming the field); `is_custom` is ignored, the
+/// database decides it.
+fn patch_from(body: &Map<String, Value>) -> Result<ResolutionPatch, ApiError> {
+    let mut values = columns::changes(RESOLUTION_COLUMNS, body)?;
+    values.retain(|(c, _)| c.json != "is_custom");
+    Ok(ResolutionPatch {
+        name: columns::text_value(&values, "name").map(str::to_string),
+        values: columns::by_sql(&values),
+    })
+}
+
+fn rendered(conn: &rusqlite::Connection, id: ResolutionId) -> Result<Value, ApiError> {
+    columns::get(conn, "resolutions", RESOLUTION_COLUMNS, id.0)?
+        .ok_or_else(|| ApiError::not_found("resolution not found"))
+}
+
+async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    let body = body_object(req).await?;
+    columns::require(&body, &["name", "width", "height"])?;
+    let patch = patch_from(&body)?;
+    let (id, doc, changes) = write_tx(app, move |tx| {
+        let (id, changes) = ops::resolutions::create(tx, &patch)?;
+        Ok((id, rendered(tx, id)?, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::created(id.0, &doc))
+}
+
+async fn update(app: &Arc<App>, req: &mut Req, id: ResolutionId) -> ApiResult {
+    let patch = patch_from(&body_object(req).await?)?;
+    let (doc, changes) = write_tx(app, move |tx| {
+        let changes = ops::resolutions::update(tx, id, &patch)?;
+        Ok((rendered(tx, id)?, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::ok_json(&doc))
+}
+
+async fn delete(app: &Arc<App>, id: ResolutionId) -> ApiResult {
+    let changes = write_tx(app, move |tx| Ok(ops::resolutions::delete(tx, id)?)).await?;
+    app.apply(changes).await;
+    Ok(body::no_content())
 }

@@ -71,11 +71,6 @@ impl ApiError {
             .with_header(ALLOW, value)
     }
 
-    pub fn method_not_allowed(allow: &'static str) -> ApiError {
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-            .with_header(ALLOW, HeaderValue::from_static(allow))
-    }
-
     pub fn unavailable(detail: impl Display, retry_after_s: u32) -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, detail)
             .with_header(RETRY_AFTER, HeaderValue::from(retry_after_s))
@@ -125,6 +120,68 @@ impl From<DbError> for ApiError {
             return ApiError::unavailable("shutting down", 5);
         }
         ApiError::internal(err)
+    }
+}
+
+impl From<crate::ops::profiles::ProfileError> for ApiError {
+    fn from(err: crate::ops::profiles::ProfileError) -> Self {
+        use crate::ops::profiles::ProfileError;
+        match err {
+            ProfileError::NotFound => ApiError::not_found(&err),
+            ProfileError::NameTaken(_) | ProfileError::InUse { .. } => ApiError::conflict(&err),
+            ProfileError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            ProfileError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<crate::ops::resolutions::ResolutionError> for ApiError {
+    fn from(err: crate::ops::resolutions::ResolutionError) -> Self {
+        use crate::ops::resolutions::ResolutionError;
+        match err {
+            ResolutionError::NotFound => ApiError::not_found(&err),
+            ResolutionError::NameTaken(_)
+            | ResolutionError::BuiltIn
+            | ResolutionError::InUse { .. } => ApiError::conflict(&err),
+            ResolutionError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<crate::ops::media::MediaError> for ApiError {
+    fn from(err: crate::ops::media::MediaError) -> Self {
+        use crate::ops::media::MediaError;
+        match err {
+            MediaError::NotFound => ApiError::not_found(&err),
+            MediaError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            MediaError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<crate::ops::libraries::LibraryError> for ApiError {
+    fn from(err: crate::ops::libraries::LibraryError) -> Self {
+        use crate::ops::libraries::LibraryError;
+        match err {
+            LibraryError::NotFound => ApiError::not_found(&err),
+            LibraryError::InUse | LibraryError::Overlaps { .. } | LibraryError::TooMany => {
+                ApiError::conflict(&err)
+            }
+            LibraryError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            LibraryError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+/// A scan request the scanner refused: 409 for a scan already running, 503 (retry in 10 s)
+/// when its queue is full.
+impl From<crate::library::scanner::ScanRequestError> for ApiError {
+    fn from(err: crate::library::scanner::ScanRequestError) -> Self {
+        use crate::library::scanner::ScanRequestError;
+        match err {
+            ScanRequestError::AlreadyScanning => ApiError::conflict(&err),
+            ScanRequestError::QueueFull => ApiError::unavailable(&err, 10),
+        }
     }
 }
 

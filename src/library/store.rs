@@ -125,8 +125,10 @@ fn is_within(a: &str, b: &str) -> bool {
     Path::new(a).starts_with(Path::new(b))
 }
 
-pub fn create_local(conn: &mut Connection, new: &NewLocal<'_>) -> Result<i64, CreateError> {
-    let tx = conn.transaction()?;
+/// Adds a local library unless there are `MAX_LIBRARIES` already or its folder overlaps
+/// another's. Run it inside a transaction (`ops::libraries::create`, or at start-up), so
+/// that the checks and the insert cannot interleave with another write.
+pub fn create_local(tx: &Connection, new: &NewLocal<'_>) -> Result<i64, CreateError> {
     let n: i64 = tx.query_row("SELECT count(*) FROM libraries", [], |r| r.get(0))?;
     if n as usize >= MAX_LIBRARIES {
         return Err(CreateError::TooMany);
@@ -157,9 +159,7 @@ pub fn create_local(conn: &mut Connection, new: &NewLocal<'_>) -> Result<i64, Cr
             now
         ],
     )?;
-    let id = tx.last_insert_rowid();
-    tx.commit()?;
-    Ok(id)
+    Ok(tx.last_insert_rowid())
 }
 
 /// `--media DIR`: the library of each folder, created when absent (keyed by the canonical
@@ -202,7 +202,12 @@ pub fn ensure_media_libraries(
             file_extensions: DEFAULT_EXTENSIONS,
             scan_interval_hours: 1,
         };
-        match create_local(conn, &new) {
+        let tx = conn.transaction()?;
+        let created = create_local(&tx, &new);
+        if created.is_ok() {
+            tx.commit()?;
+        }
+        match created {
             Ok(id) => {
                 tracing::info!(id, path = %key_text, "media folder added as a library");
                 ids.push(id);

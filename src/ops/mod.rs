@@ -5,15 +5,18 @@
 //! by the caller through `App::apply`, after the commit); a refusal is the resource's error
 //! enum, which `http::error` maps to a status in one place.
 //!
-//! It must not know HTTP or JSON. Only channels are here yet; the other resources still
-//! write through `api::columns` (issue 12).
+//! It must not know HTTP or JSON.
 
 pub mod channels;
 pub mod collections;
 pub mod filler;
 pub mod ids;
+pub mod libraries;
+pub mod media;
 pub mod playlists;
 pub mod playouts;
+pub mod profiles;
 pub mod readers;
+pub mod resolutions;
 pub mod schedule_items;
 pub mod schedules;

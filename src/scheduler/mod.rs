@@ -217,13 +217,6 @@ pub async fn rebuild(app: &Arc<App>, rebuild: &Rebuild) -> Result<Timelines, DbE
     Ok(changed)
 }
 
-/// Until filler presets and collections describe their rebuild in their `Changes`.
-pub async fn rebuild_all(app: &Arc<App>) -> Result<(), DbError> {
-    app.apply(Changes::rebuilding(Rebuild::All, "rebuild"))
-        .await;
-    Ok(())
-}
-
 /// Ends the current item of the playout now; later items move earlier.
 pub async fn skip(app: &Arc<App>, playout_id: i64) -> Result<Option<Skipped>, DbError> {
     let settings = app.settings();
@@ -241,14 +234,6 @@ pub async fn skip(app: &Arc<App>, playout_id: i64) -> Result<Option<Skipped>, Db
         .await?;
     app.apply(Changes::timelines(timelines, "skip")).await;
     Ok(skipped)
-}
-
-/// The library changed (a scan added, changed or lost media): rebuild the affected
-/// playouts from now on, keeping the item playing now. Playouts whose timeline comes out
-/// the same are not rewritten, so "affected" is decided by the builder itself.
-pub async fn library_changed(app: &Arc<App>) {
-    app.apply(Changes::rebuilding(Rebuild::All, "library"))
-        .await;
 }
 
 /// The background task: extends every timeline to the horizon and retires finished items,

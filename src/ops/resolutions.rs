@@ -1,0 +1,264 @@
+//! Resolution writes: the frame sizes FFmpeg profiles refer to. The four built-ins
+//! (schema.sql) cannot be deleted, nor can a size a profile uses. Each write runs inside the
+//! caller's write transaction and returns the `Changes` it made; a refusal is a
+//! `ResolutionError`. It knows no HTTP and no JSON.
+
+use std::fmt;
+
+use rusqlite::types::Value;
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use crate::changes::{Changes, Timelines};
+use crate::db::DbError;
+
+use super::ids::ProfileId;
+pub use super::ids::ResolutionId;
+
+/// The fields a write sends, validated, by SQL column (`is_custom` is never among them: the
+/// database decides it), and the name, which must be free.
+#[derive(Debug, Clone, Default)]
+pub struct ResolutionPatch {
+    pub values: Vec<(&'static str, Value)>,
+    pub name: Option<String>,
+}
+
+/// Why a resolution write was refused.
+#[derive(Debug)]
+pub enum ResolutionError {
+    NotFound,
+    NameTaken(String),
+    /// One of the four sizes schema.sql ships.
+    BuiltIn,
+    /// An FFmpeg profile (named) outputs this size.
+    InUse {
+        profile: String,
+    },
+    Db(DbError),
+}
+
+impl fmt::Display for ResolutionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResolutionError::NotFound => f.write_str("resolution not found"),
+            ResolutionError::NameTaken(name) => write!(f, "a resolution named {name:?} exists"),
+            ResolutionError::BuiltIn => f.write_str("a built-in resolution cannot be deleted"),
+            ResolutionError::InUse { profile } => {
+                write!(f, "the resolution is used by FFmpeg profile {profile:?}")
+            }
+            ResolutionError::Db(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for ResolutionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ResolutionError::Db(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<DbError> for ResolutionError {
+    fn from(err: DbError) -> Self {
+        ResolutionError::Db(err)
+    }
+}
+
+impl From<rusqlite::Error> for ResolutionError {
+    fn from(err: rusqlite::Error) -> Self {
+        ResolutionError::Db(err.into())
+    }
+}
+
+/// A new size is no profile's yet: nothing a client or a channel sees changes.
+pub fn create(
+    tx: &Transaction<'_>,
+    patch: &ResolutionPatch,
+) -> Result<(ResolutionId, Changes), ResolutionError> {
+    check_name_free(tx, patch, None)?;
+    // Resolutions have no timestamps, so not `db::row::insert`.
+    let names: Vec<&str> = patch.values.iter().map(|(c, _)| *c).collect();
+    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    tx.execute(
+        &format!(
+            "INSERT INTO resolutions ({}) VALUES ({})",
+            names.join(", "),
+            placeholders.join(", ")
+        ),
+        rusqlite::params_from_iter(patch.values.iter().map(|(_, v)| v)),
+    )?;
+    let id = ResolutionId(tx.last_insert_rowid());
+    Ok((id, Changes::default()))
+}
+
+/// Resizes or renames; the channels streaming in a profile of this size are named.
+pub fn update(
+    tx: &Transaction<'_>,
+    id: ResolutionId,
+    patch: &ResolutionPatch,
+) -> Result<Changes, ResolutionError> {
+    if !crate::db::exists(tx, "resolutions", id.0)? {
+        return Err(ResolutionError::NotFound);
+    }
+    check_name_free(tx, patch, Some(id))?;
+    for (column, value) in &patch.values {
+        // `column` is one of the API's fixed column names, never client input.
+        tx.execute(
+            &format!("UPDATE resolutions SET {column} = ?2 WHERE id = ?1"),
+            params![id, value],
+        )?;
+    }
+    Ok(Changes {
+        content: true,
+        ..Changes::timelines(channels_of(tx, id)?, "resolution updated")
+    })
+}
+
+/// Deletes a custom size no profile uses: nothing a client or a channel sees changes.
+pub fn delete(tx: &Transaction<'_>, id: ResolutionId) -> Result<Changes, ResolutionError> {
+    let custom: Option<bool> = tx
+        .query_row(
+            "SELECT is_custom FROM resolutions WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match custom {
+        None => return Err(ResolutionError::NotFound),
+        Some(false) => return Err(ResolutionError::BuiltIn),
+        Some(true) => {}
+    }
+    let user: Option<String> = tx
+        .query_row(
+            "SELECT name FROM ffmpeg_profiles WHERE resolution_id = ?1 ORDER BY id LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(profile) = user {
+        return Err(ResolutionError::InUse { profile });
+    }
+    tx.execute("DELETE FROM resolutions WHERE id = ?1", [id])?;
+    Ok(Changes::default())
+}
+
+/// The channels streaming in any profile of size `id`.
+fn channels_of(tx: &Transaction<'_>, id: ResolutionId) -> Result<Timelines, DbError> {
+    let profiles: Vec<ProfileId> = tx
+        .prepare_cached("SELECT id FROM ffmpeg_profiles WHERE resolution_id = ?1 ORDER BY id")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Timelines::Empty;
+    for profile in profiles {
+        out.merge(super::profiles::channels_of(tx, profile)?);
+    }
+    Ok(out)
+}
+
+fn check_name_free(
+    tx: &Transaction<'_>,
+    patch: &ResolutionPatch,
+    self_id: Option<ResolutionId>,
+) -> Result<(), ResolutionError> {
+    let Some(name) = &patch.name else {
+        return Ok(());
+    };
+    let taken: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM resolutions WHERE name = ?1 AND id != ?2)",
+        params![name, self_id.map_or(0, |id| id.0)],
+        |r| r.get(0),
+    )?;
+    if taken {
+        return Err(ResolutionError::NameTaken(name.clone()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        conn.execute_batch(include_str!("../../schema.sql"))
+            .unwrap();
+        conn
+    }
+
+    fn patch(name: &str, width: i64, height: i64) -> ResolutionPatch {
+        ResolutionPatch {
+            values: vec![
+                ("name", Value::Text(name.into())),
+                ("width", Value::Integer(width)),
+                ("height", Value::Integer(height)),
+            ],
+            name: Some(name.into()),
+        }
+    }
+
+    #[test]
+    fn create_then_update_refuses_a_taken_name() {
+        let mut conn = db();
+        let tx = conn.transaction().unwrap();
+        let (id, changes) = create(&tx, &patch("tiny", 320, 240)).unwrap();
+        assert!(!changes.content && changes.timelines.is_empty());
+        let err = create(&tx, &patch("1280x720", 1, 1)).unwrap_err();
+        assert_eq!(err.to_string(), "a resolution named \"1280x720\" exists");
+        let err = update(&tx, id, &patch("720x480", 320, 240)).unwrap_err();
+        assert!(matches!(err, ResolutionError::NameTaken(_)), "{err}");
+        // Its own name is not "taken" by itself.
+        update(&tx, id, &patch("tiny", 352, 288)).unwrap();
+        assert!(matches!(
+            update(&tx, ResolutionId(999), &patch("x", 1, 1)),
+            Err(ResolutionError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn a_built_in_or_used_size_is_not_deleted() {
+        let mut conn = db();
+        let tx = conn.transaction().unwrap();
+        assert!(matches!(
+            delete(&tx, ResolutionId(1)),
+            Err(ResolutionError::BuiltIn)
+        ));
+        let (id, _) = create(&tx, &patch("tiny", 320, 240)).unwrap();
+        tx.execute(
+            "INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
+             VALUES ('Small', ?1, 1, 1)",
+            [id],
+        )
+        .unwrap();
+        let err = delete(&tx, id).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the resolution is used by FFmpeg profile \"Small\""
+        );
+        tx.execute("DELETE FROM ffmpeg_profiles", []).unwrap();
+        delete(&tx, id).unwrap();
+        assert!(matches!(delete(&tx, id), Err(ResolutionError::NotFound)));
+    }
+
+    #[test]
+    fn a_resize_names_the_channels_streaming_in_it() {
+        let mut conn = db();
+        let tx = conn.transaction().unwrap();
+        let (id, _) = create(&tx, &patch("tiny", 320, 240)).unwrap();
+        tx.execute_batch(&format!(
+            "INSERT INTO ffmpeg_profiles (id, name, resolution_id, created_at_ms, updated_at_ms)
+                 VALUES (7, 'Small', {id}, 1, 1), (8, 'Big', 3, 1, 1);
+             INSERT INTO channels (id, number, name, ffmpeg_profile_id, created_at_ms, updated_at_ms)
+                 VALUES (1, '1', 'One', 7, 1, 1), (2, '2', 'Two', 8, 1, 1);"
+        ))
+        .unwrap();
+        let changes = update(&tx, id, &patch("tiny", 352, 288)).unwrap();
+        assert!(changes.content && changes.rebuild.is_empty());
+        assert!(
+            changes.timelines.contains(crate::ops::ids::ChannelId(1))
+                && !changes.timelines.contains(crate::ops::ids::ChannelId(2))
+        );
+    }
+}
