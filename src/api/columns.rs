@@ -298,43 +298,6 @@ pub fn exists(conn: &rusqlite::Connection, table: &str, id: i64) -> Result<bool,
     Ok(crate::db::exists(conn, table, id)?)
 }
 
-/// Deletes row `id` of `table` unless a schedule uses it, in one write transaction (a
-/// schedule created meanwhile cannot slip in between the check and the delete). `used_by`
-/// (`?1` = id) selects the id of a schedule that refers to the row. 404 when there is no
-/// such row, 409 naming the schedule.
-pub async fn delete_unless_scheduled(
-    app: &crate::app::App,
-    table: &'static str,
-    what: &'static str,
-    used_by: &'static str,
-    id: i64,
-) -> crate::http::ApiResult {
-    use rusqlite::OptionalExtension;
-    let outcome = app
-        .db
-        .write(move |conn| {
-            let tx = conn.transaction()?;
-            let schedule: Option<i64> = tx.query_row(used_by, [id], |r| r.get(0)).optional()?;
-            if let Some(schedule) = schedule {
-                return Ok(Err(schedule));
-            }
-            let n = tx.execute(&format!("DELETE FROM {table} WHERE id = ?1"), [id])?;
-            tx.commit()?;
-            Ok(Ok(n))
-        })
-        .await?;
-    match outcome {
-        Err(schedule) => Err(ApiError::conflict(format_args!(
-            "the {what} is used by schedule {schedule}"
-        ))),
-        Ok(0) => Err(ApiError::not_found(format_args!("{what} not found"))),
-        Ok(_) => {
-            app.content_changed();
-            Ok(crate::http::body::no_content())
-        }
-    }
-}
-
 /// Every row of `table`, by name (case-insensitive) then id, each as `render` shows it
 /// (the collection and playlist lists).
 pub fn all_by_name(
@@ -351,54 +314,6 @@ pub fn all_by_name(
         out.extend(render(conn, id)?);
     }
     Ok(out)
-}
-
-/// How removing a member from a container (a collection's item, a playlist's entry) went.
-pub enum Removal {
-    NoContainer,
-    NotMember,
-    Removed,
-}
-
-/// Deletes what `delete` (`?1` = the container's id, `?2` = the member) matches, once the
-/// container is known to exist in `container_table`.
-pub fn remove_member(
-    conn: &rusqlite::Connection,
-    container_table: &str,
-    id: i64,
-    delete: &str,
-    member: i64,
-) -> Result<Removal, crate::db::DbError> {
-    if !crate::db::exists(conn, container_table, id)? {
-        return Ok(Removal::NoContainer);
-    }
-    Ok(match conn.execute(delete, rusqlite::params![id, member])? {
-        0 => Removal::NotMember,
-        _ => Removal::Removed,
-    })
-}
-
-/// 422 `"<field>: unknown <what> <id>"` unless the referenced row exists.
-pub fn check_ref(
-    conn: &rusqlite::Connection,
-    values: &[(&'static Column, SqlValue)],
-    field: &str,
-    table: &str,
-    what: &str,
-) -> Result<(), ApiError> {
-    for (column, value) in values {
-        if column.json == field {
-            if let SqlValue::Integer(id) = value {
-                if !exists(conn, table, *id)? {
-                    return Err(ApiError::invalid(
-                        field,
-                        format_args!("unknown {what} {id}"),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The value sent for `field`, if it is an integer.
@@ -472,25 +387,6 @@ pub fn list(
     let mut stmt = conn.prepare(&sql).api()?;
     let rows = stmt.query_map([], |row| row_json(table, cols, row)).api()?;
     rows.collect::<Result<Vec<_>, _>>().api()
-}
-
-pub fn insert_plain(
-    tx: &rusqlite::Connection,
-    table: &str,
-    values: &[(&'static Column, rusqlite::types::Value)],
-) -> Result<i64, ApiError> {
-    let names: Vec<&str> = values.iter().map(|(c, _)| c.sql).collect();
-    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-    tx.execute(
-        &format!(
-            "INSERT INTO {table} ({}) VALUES ({})",
-            names.join(", "),
-            placeholders.join(", ")
-        ),
-        rusqlite::params_from_iter(values.iter().map(|(_, v)| v)),
-    )
-    .api()?;
-    Ok(tx.last_insert_rowid())
 }
 
 #[cfg(test)]
