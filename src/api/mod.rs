@@ -20,6 +20,7 @@ pub mod schedule_items;
 pub mod schedules;
 pub mod settings;
 pub mod transfer;
+pub mod view;
 
 use std::sync::Arc;
 

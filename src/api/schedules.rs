@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::columns::{self, body_object, col, opt, read, write_tx, Column, Kind, SqlResult, ID};
+use super::columns::{self, body_object, read, write_tx};
 use super::schedule_items;
+use super::view::{self, row_view, Stamp};
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
@@ -18,25 +19,26 @@ use crate::ops::{
 };
 use crate::time::now_ms;
 
-pub const COLUMNS: &[Column] = &[
-    col("name", Kind::Name),
-    opt("channel_id", ID),
-    col("keep_multi_part_episodes_together", Kind::Bool),
-    col("treat_collections_as_shows", Kind::Bool),
-    col("shuffle_schedule_items", Kind::Bool),
-    col("random_start_point", Kind::Bool),
-    col("is_yaml_source", Kind::Bool),
-    opt("playlist_id", ID),
-    opt("collection_id", ID),
-    opt("start_time", Kind::Text),
-    opt("end_time", Kind::Text),
-    Column {
-        json: "repeat",
-        sql: "\"repeat\"",
-        kind: Kind::Bool,
-        nullable: false,
-    },
-];
+row_view! {
+    /// A schedule as `/api/schedules` sends it.
+    pub struct ScheduleView {
+        id: ScheduleId,
+        name: String,
+        channel_id: Option<ChannelId>,
+        keep_multi_part_episodes_together: bool,
+        treat_collections_as_shows: bool,
+        shuffle_schedule_items: bool,
+        random_start_point: bool,
+        is_yaml_source: bool,
+        playlist_id: Option<PlaylistId>,
+        collection_id: Option<CollectionId>,
+        start_time: Option<String>,
+        end_time: Option<String>,
+        repeat = "\"repeat\"": bool,
+        created_at = "created_at_ms": Stamp,
+        updated_at = "updated_at_ms": Stamp,
+    }
+}
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
@@ -48,8 +50,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             let id = ScheduleId(router::id(id)?);
             by_verb!(req, {
                 Get => {
-                    let doc = read(app, move |conn| get_json(conn, id.0)).await?;
-                    Ok(body::ok_json(&doc.ok_or_else(not_found)?))
+                    let doc = read(app, move |conn| rendered(conn, id)).await?;
+                    Ok(body::ok_json(&doc))
                 },
                 Put | Patch => update(app, req, id).await,
                 Delete => delete(app, id).await,
@@ -75,41 +77,25 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
 async fn list(app: &Arc<App>, req: &Req) -> ApiResult {
     let channel_id = req.query_parsed::<i64>("channel_id")?;
     let list = read(app, move |conn| {
-        let sql = format!(
-            "SELECT {} FROM schedules WHERE ?1 IS NULL OR channel_id = ?1 ORDER BY id",
-            columns::select_list(COLUMNS)
-        );
-        let mut stmt = conn.prepare(&sql).api()?;
-        let rows = stmt
-            .query_map([channel_id], |row| {
-                columns::to_json(COLUMNS, row).map(Value::Object)
-            })
-            .api()?;
-        rows.collect::<Result<Vec<_>, _>>().api()
+        Ok(view::list::<ScheduleView>(
+            conn,
+            "schedules WHERE ?1 IS NULL OR channel_id = ?1 ORDER BY id",
+            [channel_id],
+        )?)
     })
     .await?;
     Ok(body::ok_json(&list))
 }
 
-/// The body's fields, validated once (422 naming the field), as the operations take them.
-fn patch_from(body: &Map<String, Value>) -> Result<SchedulePatch, ApiError> {
-    let values = columns::changes(COLUMNS, body)?;
-    Ok(SchedulePatch {
-        channel_id: columns::int_value(&values, "channel_id").map(ChannelId),
-        playlist_id: columns::int_value(&values, "playlist_id").map(PlaylistId),
-        collection_id: columns::int_value(&values, "collection_id").map(CollectionId),
-        values: columns::by_sql(&values),
-    })
-}
-
-fn rendered(tx: &rusqlite::Connection, id: ScheduleId) -> Result<Value, ApiError> {
-    get_json(tx, id.0)?.ok_or_else(not_found)
+fn rendered(conn: &rusqlite::Connection, id: ScheduleId) -> Result<ScheduleView, ApiError> {
+    view::get(conn, "schedules", id.0)?.ok_or_else(not_found)
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
-    let body = body_object(req).await?;
-    columns::require(&body, &["name"])?;
-    let patch = patch_from(&body)?;
+    let patch: SchedulePatch = req.params().await?;
+    if !patch.name.is_given() {
+        return Err(ApiError::invalid("name", "field required"));
+    }
     let (id, doc, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::schedules::create(tx, &patch, now_ms())?;
         Ok((id, rendered(tx, id)?, changes))
@@ -120,8 +106,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
 }
 
 async fn update(app: &Arc<App>, req: &mut Req, id: ScheduleId) -> ApiResult {
-    let body = body_object(req).await?;
-    let patch = patch_from(&body)?;
+    let patch: SchedulePatch = req.params().await?;
     let (doc, changes) = write_tx(app, move |tx| {
         let changes = ops::schedules::update(tx, id, &patch, now_ms())?;
         Ok((rendered(tx, id)?, changes))
@@ -140,9 +125,7 @@ async fn delete(app: &Arc<App>, id: ScheduleId) -> ApiResult {
 /// The schedule's items in the compact view.
 async fn list_items(app: &Arc<App>, id: i64) -> ApiResult {
     let list = read(app, move |conn| {
-        if get_json(conn, id)?.is_none() {
-            return Err(not_found());
-        }
+        rendered(conn, ScheduleId(id))?;
         let items = schedule_items::list_json(conn, Some(id))?;
         Ok(items.iter().map(compact).collect::<Vec<_>>())
     })
@@ -176,10 +159,6 @@ async fn create_item(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
 
 fn not_found() -> ApiError {
     ApiError::not_found("schedule not found")
-}
-
-pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
-    columns::get(conn, "schedules", COLUMNS, id)
 }
 
 /// EXStreamTV's `SItem` from the full `ScheduleItem`.

@@ -73,26 +73,7 @@ impl fmt::Display for ChannelError {
     }
 }
 
-impl std::error::Error for ChannelError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ChannelError::Db(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<DbError> for ChannelError {
-    fn from(err: DbError) -> Self {
-        ChannelError::Db(err)
-    }
-}
-
-impl From<rusqlite::Error> for ChannelError {
-    fn from(err: rusqlite::Error) -> Self {
-        ChannelError::Db(err.into())
-    }
-}
+super::db_error!(ChannelError);
 
 /// What a write to one channel changed: what clients see, and its own timeline (a feeder
 /// playing it re-reads: a disabled, deleted or re-sourced channel must not play on).
@@ -400,11 +381,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
-        conn
+        super::super::test_db()
     }
 
     fn patch(number: &str, name: &str) -> ChannelPatch {

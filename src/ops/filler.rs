@@ -116,26 +116,7 @@ impl fmt::Display for FillerError {
     }
 }
 
-impl std::error::Error for FillerError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            FillerError::Db(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<DbError> for FillerError {
-    fn from(err: DbError) -> Self {
-        FillerError::Db(err)
-    }
-}
-
-impl From<rusqlite::Error> for FillerError {
-    fn from(err: rusqlite::Error) -> Self {
-        FillerError::Db(err.into())
-    }
-}
+super::db_error!(FillerError);
 
 fn invalid(field: &'static str, problem: impl Into<String>) -> FillerError {
     FillerError::Invalid {
@@ -406,11 +387,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
-        conn
+        super::super::test_db()
     }
 
     fn preset(name: &str, mode: &str, count: Option<i64>) -> FillerPresetPatch {

@@ -19,6 +19,19 @@ macro_rules! row_ids {
             }
         }
 
+        /// Sent as a positive integer (or its digits as a string).
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                super::fields::row_id(d).map($name)
+            }
+        }
+
+        impl super::fields::ToColumn for $name {
+            fn to_column(&self) -> rusqlite::types::Value {
+                rusqlite::types::Value::Integer(self.0)
+            }
+        }
+
         impl ToSql for $name {
             fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
                 Ok(ToSqlOutput::from(self.0))

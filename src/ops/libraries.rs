@@ -55,26 +55,7 @@ impl fmt::Display for LibraryError {
     }
 }
 
-impl std::error::Error for LibraryError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            LibraryError::Db(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<DbError> for LibraryError {
-    fn from(err: DbError) -> Self {
-        LibraryError::Db(err)
-    }
-}
-
-impl From<rusqlite::Error> for LibraryError {
-    fn from(err: rusqlite::Error) -> Self {
-        LibraryError::Db(err.into())
-    }
-}
+super::db_error!(LibraryError);
 
 impl From<CreateError> for LibraryError {
     fn from(err: CreateError) -> Self {
@@ -232,11 +213,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
-        conn
+        super::super::test_db()
     }
 
     fn request(name: &str, path: &str) -> LibraryRequest {

@@ -38,26 +38,7 @@ impl fmt::Display for MediaError {
     }
 }
 
-impl std::error::Error for MediaError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            MediaError::Db(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<DbError> for MediaError {
-    fn from(err: DbError) -> Self {
-        MediaError::Db(err)
-    }
-}
-
-impl From<rusqlite::Error> for MediaError {
-    fn from(err: rusqlite::Error) -> Self {
-        MediaError::Db(err.into())
-    }
-}
+super::db_error!(MediaError);
 
 /// The local file a `url` names: a path or a `file://` URL, absolute.
 pub fn local_path(url: &str) -> Result<&str, MediaError> {
@@ -153,11 +134,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
-        conn
+        super::super::test_db()
     }
 
     fn file(path: &str) -> NewMedia {

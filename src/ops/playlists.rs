@@ -130,26 +130,7 @@ impl fmt::Display for PlaylistError {
     }
 }
 
-impl std::error::Error for PlaylistError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PlaylistError::Db(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<DbError> for PlaylistError {
-    fn from(err: DbError) -> Self {
-        PlaylistError::Db(err)
-    }
-}
-
-impl From<rusqlite::Error> for PlaylistError {
-    fn from(err: rusqlite::Error) -> Self {
-        PlaylistError::Db(err.into())
-    }
-}
+super::db_error!(PlaylistError);
 
 pub fn create(
     tx: &Transaction<'_>,
@@ -338,11 +319,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
-        conn
+        super::super::test_db()
     }
 
     fn named(name: &str) -> NewPlaylist {

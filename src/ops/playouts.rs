@@ -56,26 +56,7 @@ impl fmt::Display for PlayoutError {
     }
 }
 
-impl std::error::Error for PlayoutError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PlayoutError::Db(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<DbError> for PlayoutError {
-    fn from(err: DbError) -> Self {
-        PlayoutError::Db(err)
-    }
-}
-
-impl From<rusqlite::Error> for PlayoutError {
-    fn from(err: rusqlite::Error) -> Self {
-        PlayoutError::Db(err.into())
-    }
-}
+super::db_error!(PlayoutError);
 
 /// Inserts the playout, deactivates the channel's others when it is active, and builds its
 /// timeline, all in the caller's transaction.
@@ -214,11 +195,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
-        conn
+        super::super::test_db()
     }
 
     fn clock() -> BuildClock {

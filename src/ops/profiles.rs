@@ -63,26 +63,7 @@ impl fmt::Display for ProfileError {
     }
 }
 
-impl std::error::Error for ProfileError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ProfileError::Db(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<DbError> for ProfileError {
-    fn from(err: DbError) -> Self {
-        ProfileError::Db(err)
-    }
-}
-
-impl From<rusqlite::Error> for ProfileError {
-    fn from(err: rusqlite::Error) -> Self {
-        ProfileError::Db(err.into())
-    }
-}
+super::db_error!(ProfileError);
 
 pub fn create(
     tx: &Transaction<'_>,
@@ -281,11 +262,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
-        conn
+        super::super::test_db()
     }
 
     fn patch(name: &str, resolution: i64) -> ProfilePatch {

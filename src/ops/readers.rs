@@ -198,11 +198,7 @@ mod tests {
     use rusqlite::params;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
-        conn
+        super::super::test_db()
     }
 
     /// A channel numbered `number` with one active playout; returns (channel, playout).

@@ -50,26 +50,7 @@ impl fmt::Display for ResolutionError {
     }
 }
 
-impl std::error::Error for ResolutionError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ResolutionError::Db(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<DbError> for ResolutionError {
-    fn from(err: DbError) -> Self {
-        ResolutionError::Db(err)
-    }
-}
-
-impl From<rusqlite::Error> for ResolutionError {
-    fn from(err: rusqlite::Error) -> Self {
-        ResolutionError::Db(err.into())
-    }
-}
+super::db_error!(ResolutionError);
 
 /// A new size is no profile's yet: nothing a client or a channel sees changes.
 pub fn create(
@@ -181,11 +162,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
-        conn
+        super::super::test_db()
     }
 
     fn patch(name: &str, width: i64, height: i64) -> ResolutionPatch {

@@ -81,26 +81,7 @@ impl fmt::Display for ScheduleItemError {
     }
 }
 
-impl std::error::Error for ScheduleItemError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ScheduleItemError::Db(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<DbError> for ScheduleItemError {
-    fn from(err: DbError) -> Self {
-        ScheduleItemError::Db(err)
-    }
-}
-
-impl From<rusqlite::Error> for ScheduleItemError {
-    fn from(err: rusqlite::Error) -> Self {
-        ScheduleItemError::Db(err.into())
-    }
-}
+super::db_error!(ScheduleItemError);
 
 fn invalid(field: &'static str, problem: impl fmt::Display) -> ScheduleItemError {
     ScheduleItemError::Invalid {
@@ -448,11 +429,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
-        conn
+        super::super::test_db()
     }
 
     /// A schedule with a collection to play, and a channel whose playout uses the schedule.

@@ -5,24 +5,32 @@
 
 use std::fmt;
 
-use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction};
 
 use crate::changes::Changes;
 use crate::db::DbError;
 use crate::time::UnixMs;
 
+use super::fields::{patch, Flag, Name, Text};
 pub use super::ids::ScheduleId;
 use super::ids::{ChannelId, CollectionId, PlaylistId, PlayoutId};
 
-/// The fields a write sends, validated: every stored value by SQL column (a partial update
-/// changes only these), and, typed, the references the operation checks.
-#[derive(Debug, Clone, Default)]
-pub struct SchedulePatch {
-    pub values: Vec<(&'static str, Value)>,
-    pub channel_id: Option<ChannelId>,
-    pub playlist_id: Option<PlaylistId>,
-    pub collection_id: Option<CollectionId>,
+patch! {
+    /// The fields a schedule write sends, each validated once at the edge.
+    pub struct SchedulePatch {
+        name: Name,
+        channel_id: Option<ChannelId>,
+        keep_multi_part_episodes_together: Flag,
+        treat_collections_as_shows: Flag,
+        shuffle_schedule_items: Flag,
+        random_start_point: Flag,
+        is_yaml_source: Flag,
+        playlist_id: Option<PlaylistId>,
+        collection_id: Option<CollectionId>,
+        start_time: Option<Text>,
+        end_time: Option<Text>,
+        repeat = "\"repeat\"": Flag,
+    }
 }
 
 /// Why a schedule write was refused.
@@ -61,26 +69,7 @@ impl fmt::Display for ScheduleError {
     }
 }
 
-impl std::error::Error for ScheduleError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ScheduleError::Db(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<DbError> for ScheduleError {
-    fn from(err: DbError) -> Self {
-        ScheduleError::Db(err)
-    }
-}
-
-impl From<rusqlite::Error> for ScheduleError {
-    fn from(err: rusqlite::Error) -> Self {
-        ScheduleError::Db(err.into())
-    }
-}
+super::db_error!(ScheduleError);
 
 /// A new schedule is used by no playout yet: nothing a client sees changes.
 pub fn create(
@@ -92,7 +81,7 @@ pub fn create(
     let id = ScheduleId(crate::db::row::insert(
         tx,
         "schedules",
-        &patch.values,
+        &patch.values(),
         now_ms,
     )?);
     let changes = Changes {
@@ -111,7 +100,7 @@ pub fn update(
 ) -> Result<Changes, ScheduleError> {
     ensure_exists(tx, id)?;
     check_refs(tx, patch)?;
-    crate::db::row::update(tx, "schedules", id.0, &patch.values, now_ms)?;
+    crate::db::row::update(tx, "schedules", id.0, &patch.values(), now_ms)?;
     rebuilding_users(tx, id, "schedule updated")
 }
 
@@ -168,19 +157,19 @@ fn check_refs(tx: &Transaction<'_>, patch: &SchedulePatch) -> Result<(), Schedul
             "channel_id",
             "channels",
             "channel",
-            patch.channel_id.map(|id| id.0),
+            patch.channel_id.value().map(|id| id.0),
         ),
         (
             "playlist_id",
             "playlists",
             "playlist",
-            patch.playlist_id.map(|id| id.0),
+            patch.playlist_id.value().map(|id| id.0),
         ),
         (
             "collection_id",
             "collections",
             "collection",
-            patch.collection_id.map(|id| id.0),
+            patch.collection_id.value().map(|id| id.0),
         ),
     ];
     for (field, table, what, id) in refs {
@@ -197,21 +186,18 @@ fn check_refs(tx: &Transaction<'_>, patch: &SchedulePatch) -> Result<(), Schedul
 
 #[cfg(test)]
 mod tests {
+    use super::super::fields::Field;
     use super::*;
     use crate::changes::Rebuild;
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .unwrap();
-        conn
+        super::super::test_db()
     }
 
     fn named(name: &str) -> SchedulePatch {
         SchedulePatch {
-            values: vec![("name", Value::Text(name.into()))],
+            name: Field::set(Name(name.into())),
             ..SchedulePatch::default()
         }
     }
@@ -239,11 +225,11 @@ mod tests {
         let (id, changes) = create(&tx, &named("Week"), 1).unwrap();
         assert!(!changes.content && changes.rebuild.is_empty());
         let mut bad = named("Week");
-        bad.playlist_id = Some(PlaylistId(42));
+        bad.playlist_id = Field::set(Some(PlaylistId(42)));
         let err = update(&tx, id, &bad, 2).unwrap_err();
         assert_eq!(err.to_string(), "playlist_id: unknown playlist 42");
         let mut bad = named("Other");
-        bad.channel_id = Some(ChannelId(9));
+        bad.channel_id = Field::set(Some(ChannelId(9)));
         let err = create(&tx, &bad, 1).unwrap_err();
         assert!(
             matches!(
