@@ -97,28 +97,9 @@ fn prepare_steps(
         .map_err(|e| ServeError::Io("cannot create the data directory", e))?;
     let db = Db::open(&config.db_path()).map_err(ServeError::Db)?;
     steps.done("database");
-    let (api_token, source) = ApiToken::load(config.api_token.as_deref(), &config.data_dir)
-        .map_err(|e| ServeError::Io("cannot read or write the API token file", e))?;
-    match source {
-        TokenSource::Env => tracing::info!("API token from EXSTREAMTV_API_TOKEN"),
-        TokenSource::File(path) => tracing::info!(path = %path.display(), "API token loaded"),
-        TokenSource::Generated(path) => tracing::info!(
-            path = %path.display(),
-            "generated a new API token (send it as Authorization: Bearer <token>)"
-        ),
-    }
+    let api_token = load_token(&config)?;
     steps.done("token");
-    let settings = db.write_blocking(|conn| {
-        let mut settings = Settings::load(conn)?;
-        if crate::hdhr::device_id::parse(&settings.hdhomerun.device_id).is_none() {
-            let random = crate::http::auth::random_bytes::<4>().map_err(DbError::Io)?;
-            let id = crate::hdhr::device_id::generate(random);
-            settings.hdhomerun.device_id = crate::hdhr::device_id::format(id);
-            settings.save(conn)?;
-        }
-        Ok(settings)
-    });
-    let settings = settings.map_err(ServeError::Db)?;
+    let settings = load_settings(&db)?;
     steps.done("settings");
     let first_run = crate::firstrun::prepare(&db, &config).map_err(ServeError::Db)?;
     if first_run {
@@ -133,19 +114,7 @@ fn prepare_steps(
         })
         .map_err(ServeError::Db)?;
     steps.done("first run and media folders");
-    let default_profile = crate::ops::profiles::DefaultProfile::for_board(&board);
-    let seeded = db.write_blocking(move |conn| {
-        let tx = conn.transaction()?;
-        let created =
-            crate::ops::profiles::ensure_default(&tx, &default_profile, crate::time::now_ms())?;
-        tx.commit()?;
-        Ok(created.is_some())
-    });
-    match seeded {
-        Ok(true) => tracing::info!(board = %board.name, "created the default FFmpeg profile"),
-        Ok(false) => {}
-        Err(err) => tracing::warn!(%err, "could not create the default FFmpeg profile"),
-    }
+    seed_default_profile(&db, &board);
     steps.done("default profile");
     // Timelines exist before the listener opens: the first tune or guide fetch finds them.
     match crate::scheduler::build_all_blocking(&db, &settings) {
@@ -175,6 +144,54 @@ fn prepare_steps(
     }
     steps.done("app");
     Ok(app)
+}
+
+/// The API token: from the environment, the token file, or generated into it.
+fn load_token(config: &Config) -> Result<ApiToken, ServeError> {
+    let (api_token, source) = ApiToken::load(config.api_token.as_deref(), &config.data_dir)
+        .map_err(|e| ServeError::Io("cannot read or write the API token file", e))?;
+    match source {
+        TokenSource::Env => tracing::info!("API token from EXSTREAMTV_API_TOKEN"),
+        TokenSource::File(path) => tracing::info!(path = %path.display(), "API token loaded"),
+        TokenSource::Generated(path) => tracing::info!(
+            path = %path.display(),
+            "generated a new API token (send it as Authorization: Bearer <token>)"
+        ),
+    }
+    Ok(api_token)
+}
+
+/// The stored settings, with an HDHomeRun device id generated (and saved) on first use.
+fn load_settings(db: &Db) -> Result<Settings, ServeError> {
+    let settings = db.write_blocking(|conn| {
+        let mut settings = Settings::load(conn)?;
+        if crate::hdhr::device_id::parse(&settings.hdhomerun.device_id).is_none() {
+            let random = crate::http::auth::random_bytes::<4>().map_err(DbError::Io)?;
+            let id = crate::hdhr::device_id::generate(random);
+            settings.hdhomerun.device_id = crate::hdhr::device_id::format(id);
+            settings.save(conn)?;
+        }
+        Ok(settings)
+    });
+    settings.map_err(ServeError::Db)
+}
+
+/// The board's default FFmpeg profile, created once. A failure is logged, not fatal: the
+/// server still runs, with the profiles the database has.
+fn seed_default_profile(db: &Db, board: &Board) {
+    let default_profile = crate::ops::profiles::DefaultProfile::for_board(board);
+    let seeded = db.write_blocking(move |conn| {
+        let tx = conn.transaction()?;
+        let created =
+            crate::ops::profiles::ensure_default(&tx, &default_profile, crate::time::now_ms())?;
+        tx.commit()?;
+        Ok(created.is_some())
+    });
+    match seeded {
+        Ok(true) => tracing::info!(board = %board.name, "created the default FFmpeg profile"),
+        Ok(false) => {}
+        Err(err) => tracing::warn!(%err, "could not create the default FFmpeg profile"),
+    }
 }
 
 pub fn run(config: Config) -> Result<(), ServeError> {

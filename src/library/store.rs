@@ -383,88 +383,129 @@ pub fn apply(conn: &mut Connection, writes: Vec<Write>) -> Result<Applied, DbErr
     Ok(applied)
 }
 
-/// Writes one item; `Ok(true)` when it was inserted.
+/// Writes one scanned file: its row (new or updated), its probe, its artwork. Returns
+/// whether the row is new.
 fn write_item(tx: &Connection, item: &Scanned, now: UnixMs) -> Result<bool, DbError> {
-    let m = &item.meta;
-    let kind = m.kind.map(NameKind::as_str);
     let id = match item.existing_id {
         Some(id) => {
-            tx.prepare_cached(
-                "UPDATE media_items SET url = ?2, title = ?3, description = ?4, media_type = ?5,
-                     year = ?6, content_rating = ?7, genres = ?8, studio = ?9, show_title = ?10,
-                     season_number = ?11, episode_number = ?12, episode_number_end = ?13,
-                     originally_available = ?14, rating = ?15, file_size = ?16, file_mtime_ms = ?17,
-                     sidecar_stamp = ?18, is_missing = 0, updated_at_ms = ?19
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                item.url,
-                m.title,
-                m.description,
-                kind,
-                m.year,
-                m.content_rating,
-                m.genres,
-                m.studio,
-                m.show_title,
-                m.season_number,
-                m.episode_number,
-                m.episode_number_end,
-                m.originally_available,
-                m.rating,
-                item.size,
-                item.mtime_ms,
-                item.sidecar_stamp,
-                now
-            ])?;
+            update_row(tx, id, item, now)?;
             id
         }
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO media_items (library_id, source, path_bytes, dir_bytes, url, title,
-                     description, media_type, year, content_rating, genres, studio, show_title,
-                     season_number, episode_number, episode_number_end, originally_available, rating,
-                     file_size, file_mtime_ms, sidecar_stamp, added_at_ms, created_at_ms, updated_at_ms)
-                 VALUES (?1, 'local', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                     ?16, ?17, ?18, ?19, ?20, ?21, ?21, ?21)",
-            )?
-            .execute(params![
-                item.library_id, item.path_bytes, item.dir_bytes, item.url, m.title, m.description,
-                kind, m.year, m.content_rating, m.genres, m.studio, m.show_title, m.season_number,
-                m.episode_number, m.episode_number_end, m.originally_available, m.rating, item.size,
-                item.mtime_ms, item.sidecar_stamp, now
-            ])?;
-            tx.last_insert_rowid()
-        }
+        None => insert_row(tx, item, now)?,
     };
     if let Some(probe) = &item.probe {
-        let (p, error) = match probe {
-            Ok(p) => (Some(p), None),
-            Err(e) => (None, Some(e.as_str())),
-        };
-        tx.prepare_cached(
-            "UPDATE media_items SET duration_ms = ?2, container = ?3, video_codec = ?4, width = ?5,
-                 height = ?6, frame_rate = ?7, field_order = ?8, audio_codec = ?9,
-                 audio_channels = ?10, audio_sample_rate = ?11, streams = ?12, probe_error = ?13
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            id,
-            p.and_then(|p| p.duration_ms),
-            p.and_then(|p| p.container.as_deref()),
-            p.and_then(|p| p.video_codec.as_deref()),
-            p.and_then(|p| p.width),
-            p.and_then(|p| p.height),
-            p.and_then(|p| p.frame_rate),
-            p.and_then(|p| p.field_order.as_deref()),
-            p.and_then(|p| p.audio_codec.as_deref()),
-            p.and_then(|p| p.audio_channels),
-            p.and_then(|p| p.audio_sample_rate),
-            p.map(|p| p.streams_json.as_str()),
-            error,
-        ])?;
+        write_probe(tx, id, probe)?;
     }
+    write_artwork(tx, id, item)?;
+    Ok(item.existing_id.is_none())
+}
+
+/// The file's metadata over a known row (which is present again, if it was missing).
+fn update_row(tx: &Connection, id: i64, item: &Scanned, now: UnixMs) -> Result<(), DbError> {
+    let m = &item.meta;
+    let kind = m.kind.map(NameKind::as_str);
+    tx.prepare_cached(
+        "UPDATE media_items SET url = ?2, title = ?3, description = ?4, media_type = ?5,
+                 year = ?6, content_rating = ?7, genres = ?8, studio = ?9, show_title = ?10,
+                 season_number = ?11, episode_number = ?12, episode_number_end = ?13,
+                 originally_available = ?14, rating = ?15, file_size = ?16, file_mtime_ms = ?17,
+                 sidecar_stamp = ?18, is_missing = 0, updated_at_ms = ?19
+             WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        item.url,
+        m.title,
+        m.description,
+        kind,
+        m.year,
+        m.content_rating,
+        m.genres,
+        m.studio,
+        m.show_title,
+        m.season_number,
+        m.episode_number,
+        m.episode_number_end,
+        m.originally_available,
+        m.rating,
+        item.size,
+        item.mtime_ms,
+        item.sidecar_stamp,
+        now
+    ])?;
+    Ok(())
+}
+
+/// A new row for the file; returns its id.
+fn insert_row(tx: &Connection, item: &Scanned, now: UnixMs) -> Result<i64, DbError> {
+    let m = &item.meta;
+    let kind = m.kind.map(NameKind::as_str);
+    tx.prepare_cached(
+        "INSERT INTO media_items (library_id, source, path_bytes, dir_bytes, url, title,
+             description, media_type, year, content_rating, genres, studio, show_title,
+             season_number, episode_number, episode_number_end, originally_available, rating,
+             file_size, file_mtime_ms, sidecar_stamp, added_at_ms, created_at_ms, updated_at_ms)
+         VALUES (?1, 'local', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+             ?16, ?17, ?18, ?19, ?20, ?21, ?21, ?21)",
+    )?
+    .execute(params![
+        item.library_id,
+        item.path_bytes,
+        item.dir_bytes,
+        item.url,
+        m.title,
+        m.description,
+        kind,
+        m.year,
+        m.content_rating,
+        m.genres,
+        m.studio,
+        m.show_title,
+        m.season_number,
+        m.episode_number,
+        m.episode_number_end,
+        m.originally_available,
+        m.rating,
+        item.size,
+        item.mtime_ms,
+        item.sidecar_stamp,
+        now
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// The probe's stream facts, or the reason FFmpeg could not read the file.
+fn write_probe(tx: &Connection, id: i64, probe: &Result<Probe, String>) -> Result<(), DbError> {
+    let (p, error) = match probe {
+        Ok(p) => (Some(p), None),
+        Err(e) => (None, Some(e.as_str())),
+    };
+    tx.prepare_cached(
+        "UPDATE media_items SET duration_ms = ?2, container = ?3, video_codec = ?4, width = ?5,
+             height = ?6, frame_rate = ?7, field_order = ?8, audio_codec = ?9,
+             audio_channels = ?10, audio_sample_rate = ?11, streams = ?12, probe_error = ?13
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        p.and_then(|p| p.duration_ms),
+        p.and_then(|p| p.container.as_deref()),
+        p.and_then(|p| p.video_codec.as_deref()),
+        p.and_then(|p| p.width),
+        p.and_then(|p| p.height),
+        p.and_then(|p| p.frame_rate),
+        p.and_then(|p| p.field_order.as_deref()),
+        p.and_then(|p| p.audio_codec.as_deref()),
+        p.and_then(|p| p.audio_channels),
+        p.and_then(|p| p.audio_sample_rate),
+        p.map(|p| p.streams_json.as_str()),
+        error,
+    ])?;
+    Ok(())
+}
+
+/// The file's artwork rows, and the URLs clients fetch it by.
+fn write_artwork(tx: &Connection, id: i64, item: &Scanned) -> Result<(), DbError> {
     tx.prepare_cached("DELETE FROM media_artwork WHERE media_item_id = ?1")?
         .execute([id])?;
     let mut urls: [Option<String>; 3] = [None, None, None];
@@ -484,7 +525,7 @@ fn write_item(tx: &Connection, item: &Scanned, now: UnixMs) -> Result<bool, DbEr
         "UPDATE media_items SET thumbnail = ?2, poster_path = ?3, art_url = ?4 WHERE id = ?1",
     )?
     .execute(params![id, thumbnail, poster, fanart])?;
-    Ok(item.existing_id.is_none())
+    Ok(())
 }
 
 /// The open URL path of an item's artwork (`kind`: poster|thumb|fanart).
