@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
-use super::columns::{self, body_object, col, one_of, opt, read, write_tx, Column, Kind, ID};
+use super::columns::{read, write_tx};
+use super::view::{self, row_view, Stamp};
 use crate::app::App;
 use crate::board::Board;
 use crate::http::router::{self, by_verb, Verb};
@@ -18,38 +19,35 @@ use crate::ops::{
 };
 use crate::time::now_ms;
 
-pub const COLUMNS: &[Column] = &[
-    col("name", Kind::Name),
-    col("resolution_id", ID),
-    col("thread_count", Kind::Int { min: 0, max: 64 }),
-    col(
-        "hardware_acceleration",
-        one_of::<crate::kinds::HardwareAcceleration>(),
-    ),
-    col("video_codec", Kind::Name),
-    col("video_bitrate", Kind::Name),
-    col("video_buffer_size", Kind::Name),
-    col("framerate", Kind::Int { min: 1, max: 120 }),
-    col("quality_preset", Kind::Name),
-    opt("quality_crf", Kind::Int { min: 0, max: 63 }),
-    col("audio_codec", Kind::Name),
-    col("audio_bitrate", Kind::Name),
-    col("audio_channels", Kind::Int { min: 1, max: 8 }),
-    col(
-        "audio_sample_rate",
-        Kind::Int {
-            min: 8_000,
-            max: 192_000,
-        },
-    ),
-    col("normalize_audio", Kind::Bool),
-    col("audio_loudness_target", Kind::Float),
-    col("deinterlace", Kind::Bool),
-    col("scaling_mode", one_of::<crate::kinds::ScalingMode>()),
-    opt("pad_color", Kind::Text),
-    col("is_default", Kind::Bool),
-    col("is_enabled", Kind::Bool),
-];
+row_view! {
+    /// An FFmpeg profile as `/api/ffmpeg-profiles` sends it.
+    pub struct ProfileView {
+        id: ProfileId,
+        name: String,
+        resolution_id: ResolutionId,
+        thread_count: i64,
+        hardware_acceleration: String,
+        video_codec: String,
+        video_bitrate: String,
+        video_buffer_size: String,
+        framerate: i64,
+        quality_preset: String,
+        quality_crf: Option<i64>,
+        audio_codec: String,
+        audio_bitrate: String,
+        audio_channels: i64,
+        audio_sample_rate: i64,
+        normalize_audio: bool,
+        audio_loudness_target: f64,
+        deinterlace: bool,
+        scaling_mode: String,
+        pad_color: Option<String>,
+        is_default: bool,
+        is_enabled: bool,
+        created_at = "created_at_ms": Stamp,
+        updated_at = "updated_at_ms": Stamp,
+    }
+}
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
@@ -84,32 +82,27 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
 
 async fn list(app: &Arc<App>) -> ApiResult {
     let list = read(app, |conn| {
-        columns::list(conn, "ffmpeg_profiles", COLUMNS, "id")
+        Ok(view::list::<ProfileView>(
+            conn,
+            "ffmpeg_profiles ORDER BY id",
+            [],
+        )?)
     })
     .await?;
     Ok(body::ok_json(&list))
 }
 
-/// The body's fields, validated once (422 naming the field), as the operations take them.
-fn patch_from(body: &Map<String, Value>) -> Result<ProfilePatch, ApiError> {
-    let values = columns::changes(COLUMNS, body)?;
-    Ok(ProfilePatch {
-        name: columns::text_value(&values, "name").map(str::to_string),
-        resolution_id: columns::int_value(&values, "resolution_id").map(ResolutionId),
-        make_default: columns::int_value(&values, "is_default") == Some(1),
-        values: columns::by_sql(&values),
-    })
-}
-
-fn rendered(conn: &rusqlite::Connection, id: ProfileId) -> Result<Value, ApiError> {
-    columns::get(conn, "ffmpeg_profiles", COLUMNS, id.0)?
+fn rendered(conn: &rusqlite::Connection, id: ProfileId) -> Result<ProfileView, ApiError> {
+    view::get(conn, "ffmpeg_profiles", id.0)?
         .ok_or_else(|| ApiError::not_found("ffmpeg profile not found"))
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
-    let body = body_object(req).await?;
-    columns::require(&body, &["name", "resolution_id"])?;
-    let patch = patch_from(&body)?;
+    let patch: ProfilePatch = req.params().await?;
+    super::require(&[
+        ("name", patch.name.is_given()),
+        ("resolution_id", patch.resolution_id.is_given()),
+    ])?;
     let (id, doc, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::profiles::create(tx, &patch, now_ms())?;
         Ok((id, rendered(tx, id)?, changes))
@@ -120,7 +113,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
 }
 
 async fn update(app: &Arc<App>, req: &mut Req, id: ProfileId) -> ApiResult {
-    let patch = patch_from(&body_object(req).await?)?;
+    let patch: ProfilePatch = req.params().await?;
     let (doc, changes) = write_tx(app, move |tx| {
         let changes = ops::profiles::update(tx, id, &patch, now_ms())?;
         Ok((rendered(tx, id)?, changes))

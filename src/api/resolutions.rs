@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
-
-use super::columns::{self, body_object, col, read, write_tx, Column, Kind};
+use super::columns::{read, write_tx};
+use super::view::{self, row_view};
 use crate::app::App;
 use crate::http::router::{self, by_verb};
 use crate::http::{body, ApiError, ApiResult, Req};
@@ -14,12 +13,16 @@ use crate::ops::{
     resolutions::{ResolutionId, ResolutionPatch},
 };
 
-pub const RESOLUTION_COLUMNS: &[Column] = &[
-    col("name", Kind::Name),
-    col("width", Kind::Int { min: 16, max: 7680 }),
-    col("height", Kind::Int { min: 16, max: 4320 }),
-    col("is_custom", Kind::Bool),
-];
+row_view! {
+    /// A resolution as `/api/resolutions` sends it (the table has no timestamps).
+    pub struct ResolutionView {
+        id: ResolutionId,
+        name: String,
+        width: i64,
+        height: i64,
+        is_custom: bool,
+    }
+}
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
@@ -44,37 +47,27 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
 
 async fn list(app: &Arc<App>) -> ApiResult {
     let list = read(app, |conn| {
-        columns::list(
+        Ok(view::list::<ResolutionView>(
             conn,
-            "resolutions",
-            RESOLUTION_COLUMNS,
-            "width * height, id",
-        )
+            "resolutions ORDER BY width * height, id",
+            [],
+        )?)
     })
     .await?;
     Ok(body::ok_json(&list))
 }
 
-/// The body's fields, validated once (422 naming the field); `is_custom` is ignored, the
-/// database decides it.
-fn patch_from(body: &Map<String, Value>) -> Result<ResolutionPatch, ApiError> {
-    let mut values = columns::changes(RESOLUTION_COLUMNS, body)?;
-    values.retain(|(c, _)| c.json != "is_custom");
-    Ok(ResolutionPatch {
-        name: columns::text_value(&values, "name").map(str::to_string),
-        values: columns::by_sql(&values),
-    })
-}
-
-fn rendered(conn: &rusqlite::Connection, id: ResolutionId) -> Result<Value, ApiError> {
-    columns::get(conn, "resolutions", RESOLUTION_COLUMNS, id.0)?
-        .ok_or_else(|| ApiError::not_found("resolution not found"))
+fn rendered(conn: &rusqlite::Connection, id: ResolutionId) -> Result<ResolutionView, ApiError> {
+    view::get(conn, "resolutions", id.0)?.ok_or_else(|| ApiError::not_found("resolution not found"))
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
-    let body = body_object(req).await?;
-    columns::require(&body, &["name", "width", "height"])?;
-    let patch = patch_from(&body)?;
+    let patch: ResolutionPatch = req.params().await?;
+    super::require(&[
+        ("name", patch.name.is_given()),
+        ("width", patch.width.is_given()),
+        ("height", patch.height.is_given()),
+    ])?;
     let (id, doc, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::resolutions::create(tx, &patch)?;
         Ok((id, rendered(tx, id)?, changes))
@@ -85,7 +78,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
 }
 
 async fn update(app: &Arc<App>, req: &mut Req, id: ResolutionId) -> ApiResult {
-    let patch = patch_from(&body_object(req).await?)?;
+    let patch: ResolutionPatch = req.params().await?;
     let (doc, changes) = write_tx(app, move |tx| {
         let changes = ops::resolutions::update(tx, id, &patch)?;
         Ok((rendered(tx, id)?, changes))

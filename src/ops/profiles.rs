@@ -6,29 +6,54 @@
 
 use std::fmt;
 
-use rusqlite::types::Value;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::board::Board;
 use crate::changes::{Changes, Timelines};
 use crate::db::DbError;
+use crate::kinds::{HardwareAcceleration, ScalingMode};
 use crate::time::UnixMs;
 
+use super::fields::{patch, Flag, Int, Name, OneOf, Real, Text};
 pub use super::ids::ProfileId;
 use super::ids::{ChannelId, ResolutionId};
 
 /// The built-in 1280x720 row (schema.sql).
 const RES_720P: ResolutionId = ResolutionId(2);
 
-/// The fields a write sends, validated: every stored value by SQL column (a partial update
-/// changes only these), and, typed, those the operation itself decides on.
-#[derive(Debug, Clone, Default)]
-pub struct ProfilePatch {
-    pub values: Vec<(&'static str, Value)>,
-    pub name: Option<String>,
-    pub resolution_id: Option<ResolutionId>,
-    /// `is_default: true` was sent: every other profile stops being the default.
-    pub make_default: bool,
+patch! {
+    /// The fields a profile write sends, each validated once at the edge.
+    pub struct ProfilePatch {
+        name: Name,
+        resolution_id: ResolutionId,
+        thread_count: Int<0, 64>,
+        hardware_acceleration: OneOf<HardwareAcceleration>,
+        video_codec: Name,
+        video_bitrate: Name,
+        video_buffer_size: Name,
+        framerate: Int<1, 120>,
+        quality_preset: Name,
+        quality_crf: Option<Int<0, 63>>,
+        audio_codec: Name,
+        audio_bitrate: Name,
+        audio_channels: Int<1, 8>,
+        audio_sample_rate: Int<8_000, 192_000>,
+        normalize_audio: Flag,
+        audio_loudness_target: Real,
+        deinterlace: Flag,
+        scaling_mode: OneOf<ScalingMode>,
+        pad_color: Option<Text>,
+        /// `true` makes this the one default: every other profile stops being it.
+        is_default: Flag,
+        is_enabled: Flag,
+    }
+}
+
+impl ProfilePatch {
+    /// `is_default: true` was sent.
+    fn makes_default(&self) -> bool {
+        self.is_default.given() == Some(&Flag(true))
+    }
 }
 
 /// Why a profile write was refused.
@@ -74,10 +99,10 @@ pub fn create(
     let id = ProfileId(crate::db::row::insert(
         tx,
         "ffmpeg_profiles",
-        &patch.values,
+        &patch.values(),
         now_ms,
     )?);
-    if patch.make_default {
+    if patch.makes_default() {
         make_default(tx, id, now_ms)?;
     }
     // Only a new default is any channel's profile (those that name none use it).
@@ -95,8 +120,8 @@ pub fn update(
     // Before and after: a profile that stops being the default stops being the profile of
     // the channels that name none.
     let mut channels = channels_of(tx, id)?;
-    crate::db::row::update(tx, "ffmpeg_profiles", id.0, &patch.values, now_ms)?;
-    if patch.make_default {
+    crate::db::row::update(tx, "ffmpeg_profiles", id.0, &patch.values(), now_ms)?;
+    if patch.makes_default() {
         make_default(tx, id, now_ms)?;
     }
     channels.merge(channels_of(tx, id)?);
@@ -226,7 +251,7 @@ fn check(
     patch: &ProfilePatch,
     self_id: Option<ProfileId>,
 ) -> Result<(), ProfileError> {
-    if let Some(resolution) = patch.resolution_id {
+    if let Some(&resolution) = patch.resolution_id.given() {
         if !crate::db::exists(tx, "resolutions", resolution.0)? {
             return Err(ProfileError::Invalid {
                 field: "resolution_id",
@@ -234,7 +259,7 @@ fn check(
             });
         }
     }
-    if let Some(name) = &patch.name {
+    if let Some(Name(name)) = patch.name.given() {
         let taken: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM ffmpeg_profiles WHERE name = ?1 AND id != ?2)",
             params![name, self_id.map_or(0, |id| id.0)],
@@ -259,6 +284,7 @@ fn make_default(tx: &Transaction<'_>, id: ProfileId, now_ms: UnixMs) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::fields::Field;
     use rusqlite::Connection;
 
     fn db() -> Connection {
@@ -267,13 +293,9 @@ mod tests {
 
     fn patch(name: &str, resolution: i64) -> ProfilePatch {
         ProfilePatch {
-            values: vec![
-                ("name", Value::Text(name.into())),
-                ("resolution_id", Value::Integer(resolution)),
-            ],
-            name: Some(name.into()),
-            resolution_id: Some(ResolutionId(resolution)),
-            make_default: false,
+            name: Field::set(Name(name.into())),
+            resolution_id: Field::set(ResolutionId(resolution)),
+            ..ProfilePatch::default()
         }
     }
 
@@ -355,8 +377,10 @@ mod tests {
                     .contains(crate::ops::ids::ChannelId(unnamed))
         );
         // Clearing the default: the unnamed channel loses it, so it is named too.
-        let mut clear = ProfilePatch::default();
-        clear.values.push(("is_default", Value::Integer(0)));
+        let clear = ProfilePatch {
+            is_default: Field::set(Flag(false)),
+            ..ProfilePatch::default()
+        };
         let changes = update(&tx, small, &clear, 4).unwrap();
         assert!(changes
             .timelines

@@ -5,21 +5,23 @@
 
 use std::fmt;
 
-use rusqlite::types::Value;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::changes::{Changes, Timelines};
 use crate::db::DbError;
 
+use super::fields::{patch, Int, Name};
 use super::ids::ProfileId;
 pub use super::ids::ResolutionId;
 
-/// The fields a write sends, validated, by SQL column (`is_custom` is never among them: the
-/// database decides it), and the name, which must be free.
-#[derive(Debug, Clone, Default)]
-pub struct ResolutionPatch {
-    pub values: Vec<(&'static str, Value)>,
-    pub name: Option<String>,
+patch! {
+    /// The fields a resolution write sends, each validated once at the edge. `is_custom` is
+    /// never among them: the database decides it.
+    pub struct ResolutionPatch {
+        name: Name,
+        width: Int<16, 7680>,
+        height: Int<16, 4320>,
+    }
 }
 
 /// Why a resolution write was refused.
@@ -59,7 +61,8 @@ pub fn create(
 ) -> Result<(ResolutionId, Changes), ResolutionError> {
     check_name_free(tx, patch, None)?;
     // Resolutions have no timestamps, so not `db::row::insert`.
-    let names: Vec<&str> = patch.values.iter().map(|(c, _)| *c).collect();
+    let values = patch.values();
+    let names: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
     let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
     tx.execute(
         &format!(
@@ -67,7 +70,7 @@ pub fn create(
             names.join(", "),
             placeholders.join(", ")
         ),
-        rusqlite::params_from_iter(patch.values.iter().map(|(_, v)| v)),
+        rusqlite::params_from_iter(values.iter().map(|(_, v)| v)),
     )?;
     let id = ResolutionId(tx.last_insert_rowid());
     Ok((id, Changes::default()))
@@ -83,7 +86,7 @@ pub fn update(
         return Err(ResolutionError::NotFound);
     }
     check_name_free(tx, patch, Some(id))?;
-    for (column, value) in &patch.values {
+    for (column, value) in &patch.values() {
         // `column` is one of the API's fixed column names, never client input.
         tx.execute(
             &format!("UPDATE resolutions SET {column} = ?2 WHERE id = ?1"),
@@ -142,7 +145,7 @@ fn check_name_free(
     patch: &ResolutionPatch,
     self_id: Option<ResolutionId>,
 ) -> Result<(), ResolutionError> {
-    let Some(name) = &patch.name else {
+    let Some(Name(name)) = patch.name.given() else {
         return Ok(());
     };
     let taken: bool = tx.query_row(
@@ -159,6 +162,7 @@ fn check_name_free(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::fields::Field;
     use rusqlite::Connection;
 
     fn db() -> Connection {
@@ -167,12 +171,9 @@ mod tests {
 
     fn patch(name: &str, width: i64, height: i64) -> ResolutionPatch {
         ResolutionPatch {
-            values: vec![
-                ("name", Value::Text(name.into())),
-                ("width", Value::Integer(width)),
-                ("height", Value::Integer(height)),
-            ],
-            name: Some(name.into()),
+            name: Field::set(Name(name.into())),
+            width: Field::set(Int(width)),
+            height: Field::set(Int(height)),
         }
     }
 

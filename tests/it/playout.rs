@@ -642,6 +642,33 @@ fn profiles_resolutions_and_filler_presets() {
     assert_eq!(profile.status, 201, "{}", profile.text());
     let profile_id = profile.json()["id"].as_i64().unwrap();
     assert_eq!(profile.json()["video_bitrate"], "4000k");
+    assert_eq!(profile.json()["audio_loudness_target"], -24.0);
+    assert_eq!(profile.json()["quality_crf"], Value::Null);
+    // A partial update changes only what it sends; values are checked as they decode.
+    let path = format!("/api/ffmpeg-profiles/{profile_id}");
+    let r = c.put_json(&path, &json!({"framerate": "30", "quality_crf": 23}));
+    assert_eq!((r.status, r.json()["framerate"].clone()), (200, json!(30)));
+    assert_eq!(r.json()["name"], "Small");
+    for (body, detail) in [
+        (
+            json!({"framerate": 0}),
+            "framerate: must be between 1 and 120",
+        ),
+        (json!({"name": null}), "name: may not be null"),
+        (
+            json!({"deinterlace": "maybe"}),
+            "deinterlace: expected a boolean",
+        ),
+        (
+            json!({"resolution_id": 0}),
+            "resolution_id: must be between 1 and 9223372036854775807",
+        ),
+    ] {
+        let r = c.put_json(&path, &body);
+        assert_eq!((r.status, r.detail().as_str()), (422, detail), "{body}");
+    }
+    let r = c.put_json(&path, &json!({"quality_crf": null}));
+    assert_eq!(r.json()["quality_crf"], Value::Null);
     assert_eq!(
         c.post_json(
             "/api/ffmpeg-profiles",
