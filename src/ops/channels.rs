@@ -612,6 +612,41 @@ mod tests {
     }
 
     #[test]
+    fn a_filler_slot_is_a_preset_id_or_null_or_zero() {
+        let decode = |json: &str| {
+            crate::http::request::parse_json::<FillerPatch>(json.as_bytes()).map_err(|e| e.detail)
+        };
+        let p = decode(
+            r#"{"fallback_filler_id":3,"pre_roll_filler_id":0,"post_roll_filler_id":null,"x":1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.slots(),
+            vec![
+                (FillerRole::Fallback, Some(FillerPresetId(3))),
+                (FillerRole::PreRoll, None),
+                (FillerRole::PostRoll, None),
+            ]
+        );
+        assert_eq!(
+            p.values(),
+            vec![
+                ("fallback_filler_id", Value::Integer(3)),
+                ("pre_roll_filler_id", Value::Null),
+                ("post_roll_filler_id", Value::Null),
+            ]
+        );
+        for bad in ["-1", "\"3\"", "1.5", "true", "[1]", "{}"] {
+            assert_eq!(
+                decode(&format!(r#"{{"pre_roll_filler_id":{bad}}}"#)).unwrap_err(),
+                "pre_roll_filler_id: expected a preset id",
+                "{bad}"
+            );
+        }
+        assert!(decode("{}").unwrap().slots().is_empty());
+    }
+
+    #[test]
     fn a_position_is_kept_for_on_demand_channels_only() {
         let mut conn = db();
         let tx = conn.transaction().unwrap();
