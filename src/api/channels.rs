@@ -5,62 +5,77 @@
 use std::sync::Arc;
 
 use rusqlite::{params, OptionalExtension};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::columns::{
-    self, body_object, col, one_of, opt, read, write_tx, Column, Kind, SqlResult, ID,
-};
+use super::columns::{read, write_tx, SqlResult};
+use super::playouts;
+use super::view::{self, row_view, RowView, Stamp};
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
-use crate::kinds::{ChannelPlayoutMode, PlayoutSource, StreamingMode, TranscodeProfile};
 use crate::ops::{
     self,
-    channels::{ChannelId, ChannelPatch, FillerRole, Position},
-    ids::{FillerPresetId, MediaId},
+    channels::{ChannelId, ChannelPatch, FillerPatch, FillerRole, Position},
+    fields::{Field, Int},
+    ids::{MediaId, ProfileId},
 };
 use crate::time::{now_ms, rfc3339};
 
-pub const COLUMNS: &[Column] = &[
-    col("number", Kind::ChannelNumber),
-    col("name", Kind::Name),
-    Column {
-        json: "group",
-        sql: "\"group\"",
-        kind: Kind::Text,
-        nullable: false,
-    },
-    col("enabled", Kind::Bool),
-    opt("logo_path", Kind::Text),
-    opt("logo_url", Kind::Text),
-    col("playout_mode", one_of::<ChannelPlayoutMode>()),
-    col("streaming_mode", one_of::<StreamingMode>()),
-    col("transcode_mode", Kind::Name),
-    opt("transcode_profile", one_of::<TranscodeProfile>()),
-    opt("ffmpeg_profile_id", ID),
-    opt("watermark_id", ID),
-    col("subtitle_mode", Kind::Name),
-    opt("preferred_audio_language_code", Kind::Text),
-    opt("preferred_audio_title", Kind::Text),
-    opt("preferred_subtitle_language_code", Kind::Text),
-    col("stream_selector_mode", Kind::Name),
-    opt("stream_selector", Kind::Text),
-    col("music_video_credits_mode", Kind::Name),
-    opt("music_video_credits_template", Kind::Text),
-    col("song_video_mode", Kind::Name),
-    col("idle_behavior", Kind::Name),
-    col("playout_source", one_of::<PlayoutSource>()),
-    opt("mirror_source_channel_id", ID),
-    opt(
-        "playout_offset",
-        Kind::Int {
-            min: -86_400,
-            max: 86_400,
-        },
-    ),
-    col("show_in_epg", Kind::Bool),
-    col("is_yaml_source", Kind::Bool),
-];
+row_view! {
+    /// A channel as `/api/channels` sends it.
+    pub struct ChannelView {
+        id: ChannelId,
+        number: String,
+        name: String,
+        group = "\"group\"": String,
+        enabled: bool,
+        logo_path: Option<String>,
+        logo_url: Option<String>,
+        playout_mode: String,
+        streaming_mode: String,
+        transcode_mode: String,
+        transcode_profile: Option<String>,
+        ffmpeg_profile_id: Option<ProfileId>,
+        watermark_id: Option<i64>,
+        subtitle_mode: String,
+        preferred_audio_language_code: Option<String>,
+        preferred_audio_title: Option<String>,
+        preferred_subtitle_language_code: Option<String>,
+        stream_selector_mode: String,
+        stream_selector: Option<String>,
+        music_video_credits_mode: String,
+        music_video_credits_template: Option<String>,
+        song_video_mode: String,
+        idle_behavior: String,
+        playout_source: String,
+        mirror_source_channel_id: Option<ChannelId>,
+        playout_offset: Option<i64>,
+        show_in_epg: bool,
+        is_yaml_source: bool,
+        created_at = "created_at_ms": Stamp,
+        updated_at = "updated_at_ms": Stamp,
+    }
+}
+
+/// A channel of the list, with whether it has something to play when the client asks
+/// (`?include_content_status=true`).
+#[derive(Debug, Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    channel: ChannelView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    has_content: Option<bool>,
+}
+
+/// `POST /api/channels/{id}/playback-position`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PositionBody {
+    item_index: Field<Int<0, { i32::MAX as i64 }>>,
+    media_id: Field<Option<MediaId>>,
+}
 
 /// The programme views take `?hours=`; a week is the most a horizon holds.
 const MAX_VIEW_HOURS: i64 = 24 * 7;
@@ -113,7 +128,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             router::only_get(req)?;
             let id = router::id(id)?;
             fetch(app, id).await?;
-            let list = read(app, move |conn| super::playouts::list_json(conn, Some(id))).await?;
+            let list = read(app, move |conn| playouts::list(conn, Some(id))).await?;
             Ok(body::ok_json(&list))
         }
         [id, "toggle-enabled"] => {
@@ -137,19 +152,11 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
 async fn by_number_json(app: &Arc<App>, number: &str) -> ApiResult {
     let number = number.to_string();
     let found = read(app, move |conn| {
-        let id: Option<i64> = conn
-            .query_row(
-                "SELECT id FROM channels WHERE number = ?1",
-                [&number],
-                |r| r.get(0),
-            )
-            .optional()
-            .api()?;
-        id.map(|id| get_json(conn, id)).transpose()
+        let mut found = view::list::<ChannelView>(conn, "channels WHERE number = ?1", [&number])?;
+        Ok(found.pop())
     })
     .await?;
     found
-        .flatten()
         .map(|c| body::ok_json(&c))
         .ok_or_else(|| ApiError::not_found("channel not found"))
 }
@@ -178,13 +185,20 @@ pub fn by_number(
     .api()
 }
 
-/// One channel as JSON, `None` when absent.
-pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
-    columns::get(conn, "channels", COLUMNS, id)
+/// One channel, `None` when absent.
+pub fn get(conn: &rusqlite::Connection, id: ChannelId) -> Result<Option<ChannelView>, ApiError> {
+    Ok(view::get(conn, "channels", id.0)?)
 }
 
-async fn fetch(app: &Arc<App>, id: i64) -> Result<Value, ApiError> {
-    read(app, move |conn| get_json(conn, id))
+/// One channel as JSON, `None` when absent (`get`, for callers that want a `Value`).
+pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
+    get(conn, ChannelId(id))?
+        .map(|channel| serde_json::to_value(channel).map_err(ApiError::internal))
+        .transpose()
+}
+
+async fn fetch(app: &Arc<App>, id: i64) -> Result<ChannelView, ApiError> {
+    read(app, move |conn| get(conn, ChannelId(id)))
         .await?
         .ok_or_else(|| ApiError::not_found("channel not found"))
 }
@@ -200,17 +214,16 @@ async fn list(app: &Arc<App>, req: &Req) -> ApiResult {
                  WHERE p.channel_id = channels.id AND p.is_active = 1 AND pi.finish_ms > ?1
                    AND pi.media_item_id IS NOT NULL)
              FROM channels ORDER BY CAST(number AS REAL), number",
-            columns::select_list(COLUMNS)
+            ChannelView::select_list()
         );
         let mut stmt = conn.prepare(&sql).api()?;
         let rows = stmt
             .query_map([now], |row| {
-                let mut m = columns::to_json(COLUMNS, row)?;
-                if with_status {
-                    let has: bool = row.get(COLUMNS.len() + 3)?;
-                    m.insert("has_content".into(), Value::Bool(has));
-                }
-                Ok(Value::Object(m))
+                let has_content: bool = row.get(ChannelView::COLUMNS.len())?;
+                Ok(Listed {
+                    channel: ChannelView::from_row(row)?,
+                    has_content: with_status.then_some(has_content),
+                })
             })
             .api()?;
         rows.collect::<Result<Vec<_>, _>>().api()
@@ -219,25 +232,30 @@ async fn list(app: &Arc<App>, req: &Req) -> ApiResult {
     Ok(body::ok_json(&channels))
 }
 
-/// The body's fields, validated once (422 naming the field), as the operations take them.
-fn patch_from(body: &Map<String, Value>) -> Result<ChannelPatch, ApiError> {
-    let values = columns::changes(COLUMNS, body)?;
-    Ok(ChannelPatch {
-        number: columns::text_value(&values, "number").map(str::to_string),
-        ffmpeg_profile_id: columns::int_value(&values, "ffmpeg_profile_id"),
-        mirror_source_channel_id: columns::int_value(&values, "mirror_source_channel_id"),
-        values: columns::by_sql(&values),
-    })
+/// Decodes a create's body as `T`, `required` checked first: a required field absent or
+/// `null` is "field required" before any other field is validated (the decoder alone would
+/// say "may not be null" for the `null`).
+pub(super) async fn params_requiring<T: DeserializeOwned>(
+    req: &mut Req,
+    required: &[&str],
+) -> Result<T, ApiError> {
+    let body: Map<String, Value> = req.params().await?;
+    if let Some(field) = required
+        .iter()
+        .find(|field| body.get(**field).is_none_or(Value::is_null))
+    {
+        return Err(ApiError::invalid(field, "field required"));
+    }
+    let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    crate::http::request::parse_json(&bytes)
 }
 
-fn rendered(tx: &rusqlite::Connection, id: ChannelId) -> Result<Value, ApiError> {
-    get_json(tx, id.0)?.ok_or_else(|| ApiError::not_found("channel not found"))
+fn rendered(conn: &rusqlite::Connection, id: ChannelId) -> Result<ChannelView, ApiError> {
+    get(conn, id)?.ok_or_else(|| ApiError::not_found("channel not found"))
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
-    let body = body_object(req).await?;
-    columns::require(&body, &["number", "name"])?;
-    let patch = patch_from(&body)?;
+    let patch: ChannelPatch = params_requiring(req, &["number", "name"]).await?;
     let (id, channel, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::channels::create(tx, &patch, now_ms())?;
         Ok((id, rendered(tx, id)?, changes))
@@ -248,8 +266,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
 }
 
 async fn update(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
-    let body = body_object(req).await?;
-    let patch = patch_from(&body)?;
+    let patch: ChannelPatch = req.params().await?;
     let id = ChannelId(id);
     let (channel, changes) = write_tx(app, move |tx| {
         let changes = ops::channels::update(tx, id, &patch, now_ms())?;
@@ -383,7 +400,7 @@ async fn programming(app: &Arc<App>, req: &Req, id: i64) -> ApiResult {
 
 async fn position(app: &Arc<App>, id: i64) -> ApiResult {
     let doc = read(app, move |conn| {
-        if !columns::exists(conn, "channels", id)? {
+        if !crate::db::exists(conn, "channels", id)? {
             return Err(ApiError::not_found("channel not found"));
         }
         let row: Option<(i64, Option<i64>, Option<i64>, i64)> = conn
@@ -412,26 +429,9 @@ async fn position(app: &Arc<App>, id: i64) -> ApiResult {
 }
 
 async fn save_position(app: &Arc<App>, req: &mut Req, id: ChannelId) -> ApiResult {
-    let body = body_object(req).await?;
-    columns::require(&body, &["item_index"])?;
-    let index_col = col(
-        "item_index",
-        Kind::Int {
-            min: 0,
-            max: i64::from(i32::MAX),
-        },
-    );
-    let item_index = match columns::to_sql(&index_col, &body["item_index"])? {
-        rusqlite::types::Value::Integer(n) => n,
-        _ => 0,
-    };
-    let media_id = match body.get("media_id") {
-        None | Some(Value::Null) => None,
-        Some(v) => match columns::to_sql(&opt("media_id", ID), v)? {
-            rusqlite::types::Value::Integer(n) => Some(MediaId(n)),
-            _ => None,
-        },
-    };
+    let body: PositionBody = params_requiring(req, &["item_index"]).await?;
+    let item_index = body.item_index.given().map_or(0, |index| index.0);
+    let media_id = body.media_id.value();
     let position = Position {
         item_index,
         media_id,
@@ -489,33 +489,10 @@ fn filler_json(conn: &rusqlite::Connection, id: i64) -> Result<Value, ApiError> 
     Ok(Value::Object(doc))
 }
 
-/// The filler slots the body sets: a preset id, or `null` / `0` (as EXStreamTV's clients
-/// send it) to clear one.
-fn filler_slots(
-    body: &Map<String, Value>,
-) -> Result<Vec<(FillerRole, Option<FillerPresetId>)>, ApiError> {
-    let mut slots = Vec::new();
-    for role in FillerRole::ALL {
-        let field = role.id_field();
-        match body.get(field) {
-            None => {}
-            Some(Value::Null) => slots.push((role, None)),
-            Some(v) => {
-                let n = v
-                    .as_i64()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| ApiError::invalid(field, "expected a preset id"))?;
-                slots.push((role, (n > 0).then_some(FillerPresetId(n))));
-            }
-        }
-    }
-    Ok(slots)
-}
-
 async fn set_filler(app: &Arc<App>, req: &mut Req, id: ChannelId) -> ApiResult {
-    let slots = filler_slots(&body_object(req).await?)?;
+    let patch: FillerPatch = req.params().await?;
     let (doc, changes) = write_tx(app, move |tx| {
-        let changes = ops::channels::set_filler(tx, id, &slots, now_ms())?;
+        let changes = ops::channels::set_filler(tx, id, &patch, now_ms())?;
         Ok((filler_json(tx, id.0)?, changes))
     })
     .await?;

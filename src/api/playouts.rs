@@ -5,9 +5,11 @@
 use std::sync::Arc;
 
 use rusqlite::{params, OptionalExtension};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Value};
 
-use super::columns::{self, body_object, col, opt, read, write_tx, Column, Kind, SqlResult, ID};
+use super::columns::{read, write_tx, SqlResult};
+use super::view::{self, row_view, Stamp};
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
@@ -19,14 +21,35 @@ use crate::ops::{
 use crate::scheduler::BuildClock;
 use crate::time::{now_ms, rfc3339};
 
-pub const COLUMNS: &[Column] = &[
-    col("channel_id", ID),
-    opt("program_schedule_id", ID),
-    opt("template_id", ID),
-    col("playout_type", Kind::Name),
-    opt("daily_reset_time", Kind::Time),
-    col("is_active", Kind::Bool),
-];
+row_view! {
+    /// A playout as `/api/playouts` sends it.
+    pub struct PlayoutView {
+        id: PlayoutId,
+        channel_id: ChannelId,
+        program_schedule_id: Option<ScheduleId>,
+        template_id: Option<i64>,
+        playout_type: String,
+        daily_reset_time: Option<String>,
+        is_active: bool,
+        created_at = "created_at_ms": Stamp,
+        updated_at = "updated_at_ms": Stamp,
+    }
+}
+
+/// A playout with where its next rebuild resumes, as `GET /api/playouts/{id}` sends it.
+#[derive(Debug, Serialize)]
+struct WithAnchor {
+    #[serde(flatten)]
+    playout: PlayoutView,
+    anchor: Option<Anchor>,
+}
+
+/// The builder's resume point (`playouts.anchor`), as the API shows it.
+#[derive(Debug, Serialize)]
+struct Anchor {
+    next_start: Value,
+    collection_state: Value,
+}
 
 /// `?limit=` of the items view: a day of short items; larger pages go by offset.
 const MAX_ITEMS_LIMIT: i64 = 1_000;
@@ -39,7 +62,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         [] => by_verb!(req, {
             Get => {
                 let channel_id = req.query_parsed::<i64>("channel_id")?;
-                let list = read(app, move |conn| list_json(conn, channel_id)).await?;
+                let list = read(app, move |conn| list(conn, channel_id)).await?;
                 Ok(body::ok_json(&list))
             },
             Post => create(app, req).await,
@@ -158,22 +181,24 @@ fn not_found() -> ApiError {
 
 /// The playout with where its next rebuild resumes (`anchor`), as `GET /api/playouts/{id}`
 /// shows it.
-fn with_anchor(conn: &rusqlite::Connection, id: i64) -> Result<Value, ApiError> {
-    let mut doc = get_json(conn, id)?.ok_or_else(not_found)?;
+fn with_anchor(conn: &rusqlite::Connection, id: i64) -> Result<WithAnchor, ApiError> {
+    let playout = rendered(conn, PlayoutId(id))?;
     let anchor: Option<String> = conn
         .query_row("SELECT anchor FROM playouts WHERE id = ?1", [id], |r| {
             r.get(0)
         })
         .api()?;
-    doc["anchor"] = anchor
+    let anchor = anchor
         .and_then(|a| serde_json::from_str::<Value>(&a).ok())
-        .map(|a| json!({"next_start": a["next_start"], "collection_state": a["state"]}))
-        .unwrap_or(Value::Null);
-    Ok(doc)
+        .map(|a| Anchor {
+            next_start: a["next_start"].clone(),
+            collection_state: a["state"].clone(),
+        });
+    Ok(WithAnchor { playout, anchor })
 }
 
 fn ensure(conn: &rusqlite::Connection, id: i64) -> Result<(), ApiError> {
-    if columns::exists(conn, "playouts", id)? {
+    if crate::db::exists(conn, "playouts", id)? {
         Ok(())
     } else {
         Err(not_found())
@@ -195,26 +220,32 @@ fn refuse_mirror(conn: &rusqlite::Connection, id: i64) -> Result<(), ApiError> {
     }
 }
 
-pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
-    columns::get(conn, "playouts", COLUMNS, id)
+/// One playout, `None` when absent.
+pub fn get(conn: &rusqlite::Connection, id: PlayoutId) -> Result<Option<PlayoutView>, ApiError> {
+    Ok(view::get(conn, "playouts", id.0)?)
 }
 
 /// Every playout, or one channel's.
+pub fn list(
+    conn: &rusqlite::Connection,
+    channel_id: Option<i64>,
+) -> Result<Vec<PlayoutView>, ApiError> {
+    Ok(view::list(
+        conn,
+        "playouts WHERE ?1 IS NULL OR channel_id = ?1 ORDER BY id",
+        [channel_id],
+    )?)
+}
+
+/// Every playout, or one channel's, as JSON (`list`, for callers that want `Value`s).
 pub fn list_json(
     conn: &rusqlite::Connection,
     channel_id: Option<i64>,
 ) -> Result<Vec<Value>, ApiError> {
-    let sql = format!(
-        "SELECT {} FROM playouts WHERE ?1 IS NULL OR channel_id = ?1 ORDER BY id",
-        columns::select_list(COLUMNS)
-    );
-    let mut stmt = conn.prepare(&sql).api()?;
-    let rows = stmt
-        .query_map([channel_id], |row| {
-            columns::to_json(COLUMNS, row).map(Value::Object)
-        })
-        .api()?;
-    rows.collect::<Result<Vec<_>, _>>().api()
+    list(conn, channel_id)?
+        .into_iter()
+        .map(|playout| serde_json::to_value(playout).map_err(ApiError::internal))
+        .collect()
 }
 
 const ITEM_COLUMNS: &str = "id, media_item_id, source_url, title, episode_title, start_ms,
@@ -352,25 +383,13 @@ fn history(conn: &rusqlite::Connection, id: i64, limit: i64, now: i64) -> Result
     Ok(Value::Array(rows.collect::<Result<Vec<_>, _>>().api()?))
 }
 
-/// The body's fields, validated once (422 naming the field), as the operations take them.
-fn patch_from(body: &Map<String, Value>) -> Result<PlayoutPatch, ApiError> {
-    let values = columns::changes(COLUMNS, body)?;
-    Ok(PlayoutPatch {
-        channel_id: columns::int_value(&values, "channel_id").map(ChannelId),
-        program_schedule_id: columns::int_value(&values, "program_schedule_id").map(ScheduleId),
-        values: columns::by_sql(&values),
-    })
-}
-
-fn rendered(conn: &rusqlite::Connection, id: PlayoutId) -> Result<Value, ApiError> {
-    get_json(conn, id.0)?.ok_or_else(not_found)
+fn rendered(conn: &rusqlite::Connection, id: PlayoutId) -> Result<PlayoutView, ApiError> {
+    get(conn, id)?.ok_or_else(not_found)
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
-    let body = body_object(req).await?;
-    columns::require(&body, &["channel_id"])?;
     let new = NewPlayout {
-        patch: patch_from(&body)?,
+        patch: super::channels::params_requiring(req, &["channel_id"]).await?,
         seed: random_seed()?,
     };
     let clock = BuildClock::now(&app.settings());
@@ -386,8 +405,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
 }
 
 async fn update(app: &Arc<App>, req: &mut Req, id: PlayoutId) -> ApiResult {
-    let body = body_object(req).await?;
-    let patch = patch_from(&body)?;
+    let patch: PlayoutPatch = req.params().await?;
     let clock = BuildClock::now(&app.settings());
     let (doc, changes) = write_tx(app, move |tx| {
         let changes = ops::playouts::update(tx, id, &patch, &clock)?;
@@ -439,10 +457,10 @@ async fn by_channel_number(app: &Arc<App>, number: &str) -> ApiResult {
             .optional()
             .api()?;
         let playout = match playout_id {
-            Some(pid) => get_json(conn, pid)?,
+            Some(pid) => get(conn, PlayoutId(pid))?,
             None => None,
         };
-        let schedule = match playout.as_ref().and_then(|p| p["program_schedule_id"].as_i64()) {
+        let schedule = match playout.as_ref().and_then(|p| p.program_schedule_id) {
             Some(sid) => conn
                 .query_row(
                     "SELECT s.id, s.name, (SELECT count(*) FROM schedule_items WHERE schedule_id = s.id)

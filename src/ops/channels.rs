@@ -6,24 +6,52 @@ use std::fmt;
 
 use rusqlite::types::Value;
 use rusqlite::{params, OptionalExtension, Transaction};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 use crate::changes::{Changes, Rebuild, Timelines};
 use crate::db::DbError;
+use crate::kinds::{ChannelPlayoutMode, PlayoutSource, StreamingMode, TranscodeProfile};
 use crate::scheduler::mirror;
 use crate::time::UnixMs;
 
+use super::fields::{patch, ChannelNumber, Flag, Int, Name, OneOf, Text, ToColumn};
 pub use super::ids::ChannelId;
-use super::ids::{FillerPresetId, MediaId};
-use crate::kinds::ChannelPlayoutMode;
+use super::ids::{FillerPresetId, MediaId, ProfileId};
 
-/// The fields a write sends, validated: every stored value by SQL column (a partial update
-/// changes only these), and, typed, those the operation itself decides on.
-#[derive(Debug, Clone, Default)]
-pub struct ChannelPatch {
-    pub values: Vec<(&'static str, Value)>,
-    pub number: Option<String>,
-    pub ffmpeg_profile_id: Option<i64>,
-    pub mirror_source_channel_id: Option<i64>,
+/// A row id with no type of its own in `ops::ids` (`channels.watermark_id`).
+pub type RowId = Int<1, { i64::MAX }>;
+
+patch! {
+    /// The fields a channel write sends, each validated once at the edge.
+    pub struct ChannelPatch {
+        number: ChannelNumber,
+        name: Name,
+        group = "\"group\"": Text,
+        enabled: Flag,
+        logo_path: Option<Text>,
+        logo_url: Option<Text>,
+        playout_mode: OneOf<ChannelPlayoutMode>,
+        streaming_mode: OneOf<StreamingMode>,
+        transcode_mode: Name,
+        transcode_profile: Option<OneOf<TranscodeProfile>>,
+        ffmpeg_profile_id: Option<ProfileId>,
+        watermark_id: Option<RowId>,
+        subtitle_mode: Name,
+        preferred_audio_language_code: Option<Text>,
+        preferred_audio_title: Option<Text>,
+        preferred_subtitle_language_code: Option<Text>,
+        stream_selector_mode: Name,
+        stream_selector: Option<Text>,
+        music_video_credits_mode: Name,
+        music_video_credits_template: Option<Text>,
+        song_video_mode: Name,
+        idle_behavior: Name,
+        playout_source: OneOf<PlayoutSource>,
+        mirror_source_channel_id: Option<ChannelId>,
+        playout_offset: Option<Int<-86_400, 86_400>>,
+        show_in_epg: Flag,
+        is_yaml_source: Flag,
+    }
 }
 
 /// Why a channel write was refused.
@@ -102,13 +130,13 @@ pub fn create(
     now_ms: UnixMs,
 ) -> Result<(ChannelId, Changes), ChannelError> {
     check_refs(tx, patch, None)?;
-    if let Some(number) = &patch.number {
-        check_number_free(tx, number, None)?;
+    if let Some(number) = patch.number.given() {
+        check_number_free(tx, &number.0, None)?;
     }
     let id = ChannelId(crate::db::row::insert(
         tx,
         "channels",
-        &patch.values,
+        &patch.values(),
         now_ms,
     )?);
     settle_mirror(tx, id, now_ms)?;
@@ -123,10 +151,10 @@ pub fn update(
 ) -> Result<Changes, ChannelError> {
     ensure_editable(tx, id, "edit the file instead")?;
     check_refs(tx, patch, Some(id))?;
-    if let Some(number) = &patch.number {
-        check_number_free(tx, number, Some(id))?;
+    if let Some(number) = patch.number.given() {
+        check_number_free(tx, &number.0, Some(id))?;
     }
-    crate::db::row::update(tx, "channels", id.0, &patch.values, now_ms)?;
+    crate::db::row::update(tx, "channels", id.0, &patch.values(), now_ms)?;
     settle_mirror(tx, id, now_ms)?;
     Ok(rebuilding(tx, id, "channel updated")?)
 }
@@ -196,17 +224,112 @@ impl FillerRole {
     }
 }
 
-/// Sets (or, with `None`, clears) filler slots of a channel; its timeline is rebuilt.
+/// One filler slot as a write sends it: a preset id, or `null` / `0` (as EXStreamTV's
+/// clients send it) to clear it. A lenient field type of this file only: an integer in
+/// JSON's own form (no string of digits), refused as "expected a preset id" otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillerSlot(pub Option<FillerPresetId>);
+
+impl<'de> Deserialize<'de> for FillerSlot {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FillerSlotVisitor)
+    }
+}
+
+struct FillerSlotVisitor;
+
+impl FillerSlotVisitor {
+    fn refused<T, E: de::Error>(self) -> Result<T, E> {
+        Err(E::custom("expected a preset id"))
+    }
+}
+
+impl<'de> Visitor<'de> for FillerSlotVisitor {
+    type Value = FillerSlot;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a preset id")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<FillerSlot, E> {
+        Ok(FillerSlot(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<FillerSlot, E> {
+        Ok(FillerSlot(None))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<FillerSlot, E> {
+        match v {
+            0 => Ok(FillerSlot(None)),
+            1.. => Ok(FillerSlot(Some(FillerPresetId(v)))),
+            _ => self.refused(),
+        }
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<FillerSlot, E> {
+        match i64::try_from(v) {
+            Ok(v) => self.visit_i64(v),
+            Err(_) => self.refused(),
+        }
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<FillerSlot, E> {
+        self.refused()
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<FillerSlot, E> {
+        self.refused()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<FillerSlot, E> {
+        self.refused()
+    }
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<FillerSlot, E> {
+        self.refused()
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<FillerSlot, A::Error> {
+        self.refused()
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<FillerSlot, A::Error> {
+        self.refused()
+    }
+}
+
+impl ToColumn for FillerSlot {
+    fn to_column(&self) -> Value {
+        self.0.as_ref().map_or(Value::Null, ToColumn::to_column)
+    }
+}
+
+patch! {
+    /// The filler slots a write sets (`channels.<role>_id`); the others stay as they are.
+    pub struct FillerPatch {
+        fallback_filler_id: FillerSlot,
+        pre_roll_filler_id: FillerSlot,
+        post_roll_filler_id: FillerSlot,
+    }
+}
+
+impl FillerPatch {
+    /// The slots sent, in `FillerRole::ALL` order, with the preset each is set to.
+    pub fn slots(&self) -> Vec<(FillerRole, Option<FillerPresetId>)> {
+        FillerRole::ALL
+            .into_iter()
+            .zip([
+                &self.fallback_filler_id,
+                &self.pre_roll_filler_id,
+                &self.post_roll_filler_id,
+            ])
+            .filter_map(|(role, slot)| slot.given().map(|slot| (role, slot.0)))
+            .collect()
+    }
+}
+
+/// Sets (or, with `null` / `0`, clears) filler slots of a channel; its timeline is rebuilt.
 pub fn set_filler(
     tx: &Transaction<'_>,
     id: ChannelId,
-    slots: &[(FillerRole, Option<FillerPresetId>)],
+    patch: &FillerPatch,
     now_ms: UnixMs,
 ) -> Result<Changes, ChannelError> {
     if !crate::db::exists(tx, "channels", id.0)? {
         return Err(ChannelError::NotFound);
     }
-    for (role, preset) in slots {
+    for (role, preset) in patch.slots() {
         if let Some(preset) = preset {
             if !crate::db::exists(tx, "filler_presets", preset.0)? {
                 return Err(ChannelError::Invalid {
@@ -215,14 +338,10 @@ pub fn set_filler(
                 });
             }
         }
-        // `id_field` is one of three fixed column names.
-        tx.execute(
-            &format!(
-                "UPDATE channels SET {} = ?2, updated_at_ms = ?3 WHERE id = ?1",
-                role.id_field()
-            ),
-            params![id, preset, now_ms],
-        )?;
+    }
+    let values = patch.values();
+    if !values.is_empty() {
+        crate::db::row::update(tx, "channels", id.0, &values, now_ms)?;
     }
     Ok(rebuilding(tx, id, "channel filler")?)
 }
@@ -337,22 +456,22 @@ fn check_refs(
     patch: &ChannelPatch,
     self_id: Option<ChannelId>,
 ) -> Result<(), ChannelError> {
-    if let Some(profile) = patch.ffmpeg_profile_id {
-        if !crate::db::exists(tx, "ffmpeg_profiles", profile)? {
+    if let Some(profile) = patch.ffmpeg_profile_id.value() {
+        if !crate::db::exists(tx, "ffmpeg_profiles", profile.0)? {
             return Err(ChannelError::Invalid {
                 field: "ffmpeg_profile_id",
                 problem: format!("unknown profile {profile}"),
             });
         }
     }
-    if let Some(source) = patch.mirror_source_channel_id {
-        if !crate::db::exists(tx, "channels", source)? {
+    if let Some(source) = patch.mirror_source_channel_id.value() {
+        if !crate::db::exists(tx, "channels", source.0)? {
             return Err(ChannelError::Invalid {
                 field: "mirror_source_channel_id",
                 problem: format!("unknown channel {source}"),
             });
         }
-        if self_id == Some(ChannelId(source)) {
+        if self_id == Some(source) {
             return Err(ChannelError::Invalid {
                 field: "mirror_source_channel_id",
                 problem: "a channel cannot mirror itself".into(),
@@ -377,6 +496,7 @@ fn settle_mirror(tx: &Transaction<'_>, id: ChannelId, now_ms: UnixMs) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use super::super::fields::Field;
     use super::*;
     use rusqlite::Connection;
 
@@ -386,11 +506,8 @@ mod tests {
 
     fn patch(number: &str, name: &str) -> ChannelPatch {
         ChannelPatch {
-            values: vec![
-                ("number", Value::Text(number.into())),
-                ("name", Value::Text(name.into())),
-            ],
-            number: Some(number.into()),
+            number: Field::set(ChannelNumber(number.into())),
+            name: Field::set(Name(name.into())),
             ..ChannelPatch::default()
         }
     }
@@ -418,14 +535,12 @@ mod tests {
         let mut conn = db();
         let tx = conn.transaction().unwrap();
         let mut bad = patch("5", "News");
-        bad.ffmpeg_profile_id = Some(999);
+        bad.ffmpeg_profile_id = Field::set(Some(ProfileId(999)));
         let err = create(&tx, &bad, 1).unwrap_err();
         assert_eq!(err.to_string(), "ffmpeg_profile_id: unknown profile 999");
         let (id, _) = create(&tx, &patch("5", "News"), 1).unwrap();
         let mut own = patch("5", "News");
-        own.mirror_source_channel_id = Some(id.0);
-        own.values
-            .push(("mirror_source_channel_id", Value::Integer(id.0)));
+        own.mirror_source_channel_id = Field::set(Some(id));
         let err = update(&tx, id, &own, 2).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -439,11 +554,8 @@ mod tests {
         let tx = conn.transaction().unwrap();
         let (root, _) = create(&tx, &patch("5", "Root"), 1).unwrap();
         let mut mirror = patch("6", "Mirror");
-        mirror.mirror_source_channel_id = Some(root.0);
-        mirror.values.extend([
-            ("playout_source", Value::Text("mirror".into())),
-            ("mirror_source_channel_id", Value::Integer(root.0)),
-        ]);
+        mirror.mirror_source_channel_id = Field::set(Some(root));
+        mirror.playout_source = Field::set(OneOf(PlayoutSource::Mirror));
         let (copy, _) = create(&tx, &mirror, 1).unwrap();
         let err = delete(&tx, root).unwrap_err();
         assert_eq!(err.to_string(), "channel 6 (Mirror) mirrors this channel");
@@ -469,7 +581,10 @@ mod tests {
         let mut conn = db();
         let tx = conn.transaction().unwrap();
         let (id, _) = create(&tx, &patch("5", "News"), 1).unwrap();
-        let slots = [(FillerRole::PreRoll, Some(FillerPresetId(9)))];
+        let slots = FillerPatch {
+            pre_roll_filler_id: Field::set(FillerSlot(Some(FillerPresetId(9)))),
+            ..FillerPatch::default()
+        };
         let err = set_filler(&tx, id, &slots, 2).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -481,15 +596,54 @@ mod tests {
         )
         .unwrap();
         let playout = tx.last_insert_rowid();
-        let changes = set_filler(&tx, id, &[(FillerRole::Fallback, None)], 2).unwrap();
+        let clear = FillerPatch {
+            fallback_filler_id: Field::set(FillerSlot(None)),
+            ..FillerPatch::default()
+        };
+        let changes = set_filler(&tx, id, &clear, 2).unwrap();
         assert_eq!(
             changes.rebuild,
             Rebuild::of([crate::ops::ids::PlayoutId(playout)])
         );
         assert!(matches!(
-            set_filler(&tx, ChannelId(999), &[], 2),
+            set_filler(&tx, ChannelId(999), &FillerPatch::default(), 2),
             Err(ChannelError::NotFound)
         ));
+    }
+
+    #[test]
+    fn a_filler_slot_is_a_preset_id_or_null_or_zero() {
+        let decode = |json: &str| {
+            crate::http::request::parse_json::<FillerPatch>(json.as_bytes()).map_err(|e| e.detail)
+        };
+        let p = decode(
+            r#"{"fallback_filler_id":3,"pre_roll_filler_id":0,"post_roll_filler_id":null,"x":1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.slots(),
+            vec![
+                (FillerRole::Fallback, Some(FillerPresetId(3))),
+                (FillerRole::PreRoll, None),
+                (FillerRole::PostRoll, None),
+            ]
+        );
+        assert_eq!(
+            p.values(),
+            vec![
+                ("fallback_filler_id", Value::Integer(3)),
+                ("pre_roll_filler_id", Value::Null),
+                ("post_roll_filler_id", Value::Null),
+            ]
+        );
+        for bad in ["-1", "\"3\"", "1.5", "true", "[1]", "{}"] {
+            assert_eq!(
+                decode(&format!(r#"{{"pre_roll_filler_id":{bad}}}"#)).unwrap_err(),
+                "pre_roll_filler_id: expected a preset id",
+                "{bad}"
+            );
+        }
+        assert!(decode("{}").unwrap().slots().is_empty());
     }
 
     #[test]

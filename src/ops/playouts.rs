@@ -14,16 +14,21 @@ use crate::changes::{Changes, Timelines};
 use crate::db::DbError;
 use crate::scheduler::{mirror, BuildClock, Outcome};
 
+use super::fields::{patch, ClockTime, Flag, Int, Name};
 pub use super::ids::PlayoutId;
 use super::ids::{ChannelId, ScheduleId};
 
-/// The fields a write sends, validated: every stored value by SQL column (a partial update
-/// changes only these), and, typed, the references the operation checks.
-#[derive(Debug, Clone, Default)]
-pub struct PlayoutPatch {
-    pub values: Vec<(&'static str, Value)>,
-    pub channel_id: Option<ChannelId>,
-    pub program_schedule_id: Option<ScheduleId>,
+patch! {
+    /// The fields a playout write sends, each validated once at the edge.
+    pub struct PlayoutPatch {
+        channel_id: ChannelId,
+        program_schedule_id: Option<ScheduleId>,
+        /// No table of its own (yet): any row id.
+        template_id: Option<Int<1, { i64::MAX }>>,
+        playout_type: Name,
+        daily_reset_time: Option<ClockTime>,
+        is_active: Flag,
+    }
 }
 
 /// A new playout: its fields and the shuffle seed it keeps for life (rebuilds with the
@@ -66,7 +71,7 @@ pub fn create(
     clock: &BuildClock,
 ) -> Result<(PlayoutId, Changes), PlayoutError> {
     check_refs(tx, &new.patch)?;
-    let mut values = new.patch.values.clone();
+    let mut values = new.patch.values();
     values.push(("seed", Value::Integer(new.seed)));
     let id = PlayoutId(crate::db::row::insert(
         tx,
@@ -88,7 +93,7 @@ pub fn update(
 ) -> Result<Changes, PlayoutError> {
     let before = channel_of(tx, id)?;
     check_refs(tx, patch)?;
-    crate::db::row::update(tx, "playouts", id.0, &patch.values, clock.now_ms)?;
+    crate::db::row::update(tx, "playouts", id.0, &patch.values(), clock.now_ms)?;
     let mut timelines = channel_and_mirrors(tx, before)?;
     timelines.merge(settle(tx, id, clock)?);
     Ok(Changes::timelines(timelines, "playout updated"))
@@ -168,13 +173,13 @@ fn check_refs(tx: &Transaction<'_>, patch: &PlayoutPatch) -> Result<(), PlayoutE
             "channel_id",
             "channels",
             "channel",
-            patch.channel_id.map(|id| id.0),
+            patch.channel_id.given().map(|id| id.0),
         ),
         (
             "program_schedule_id",
             "schedules",
             "schedule",
-            patch.program_schedule_id.map(|id| id.0),
+            patch.program_schedule_id.value().map(|id| id.0),
         ),
     ];
     for (field, table, what, id) in refs {
@@ -191,6 +196,7 @@ fn check_refs(tx: &Transaction<'_>, patch: &PlayoutPatch) -> Result<(), PlayoutE
 
 #[cfg(test)]
 mod tests {
+    use super::super::fields::Field;
     use super::*;
     use rusqlite::Connection;
 
@@ -218,9 +224,8 @@ mod tests {
     fn on(channel: ChannelId) -> NewPlayout {
         NewPlayout {
             patch: PlayoutPatch {
-                values: vec![("channel_id", Value::Integer(channel.0))],
-                channel_id: Some(channel),
-                program_schedule_id: None,
+                channel_id: Field::set(channel),
+                ..PlayoutPatch::default()
             },
             seed: 7,
         }
@@ -254,8 +259,7 @@ mod tests {
         let (news, film) = (channel(&tx, "5"), channel(&tx, "6"));
         let (id, _) = create(&tx, &on(news), &clock()).unwrap();
         let bad = PlayoutPatch {
-            values: vec![("program_schedule_id", Value::Integer(42))],
-            program_schedule_id: Some(ScheduleId(42)),
+            program_schedule_id: Field::set(Some(ScheduleId(42))),
             ..PlayoutPatch::default()
         };
         let err = update(&tx, id, &bad, &clock()).unwrap_err();
