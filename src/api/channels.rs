@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use rusqlite::{params, OptionalExtension};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -232,30 +231,12 @@ async fn list(app: &Arc<App>, req: &Req) -> ApiResult {
     Ok(body::ok_json(&channels))
 }
 
-/// Decodes a create's body as `T`, `required` checked first: a required field absent or
-/// `null` is "field required" before any other field is validated (the decoder alone would
-/// say "may not be null" for the `null`).
-pub(super) async fn params_requiring<T: DeserializeOwned>(
-    req: &mut Req,
-    required: &[&str],
-) -> Result<T, ApiError> {
-    let body: Map<String, Value> = req.params().await?;
-    if let Some(field) = required
-        .iter()
-        .find(|field| body.get(**field).is_none_or(Value::is_null))
-    {
-        return Err(ApiError::invalid(field, "field required"));
-    }
-    let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    crate::http::request::parse_json(&bytes)
-}
-
 fn rendered(conn: &rusqlite::Connection, id: ChannelId) -> Result<ChannelView, ApiError> {
     get(conn, id)?.ok_or_else(|| ApiError::not_found("channel not found"))
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
-    let patch: ChannelPatch = params_requiring(req, &["number", "name"]).await?;
+    let patch: ChannelPatch = req.params_requiring(&["number", "name"]).await?;
     let (id, channel, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::channels::create(tx, &patch, now_ms())?;
         Ok((id, rendered(tx, id)?, changes))
@@ -429,7 +410,7 @@ async fn position(app: &Arc<App>, id: i64) -> ApiResult {
 }
 
 async fn save_position(app: &Arc<App>, req: &mut Req, id: ChannelId) -> ApiResult {
-    let body: PositionBody = params_requiring(req, &["item_index"]).await?;
+    let body: PositionBody = req.params_requiring(&["item_index"]).await?;
     let item_index = body.item_index.given().map_or(0, |index| index.0);
     let media_id = body.media_id.value();
     let position = Position {

@@ -98,11 +98,7 @@ fn rendered(conn: &rusqlite::Connection, id: ProfileId) -> Result<ProfileView, A
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
-    let patch: ProfilePatch = req.params().await?;
-    super::require(&[
-        ("name", patch.name.is_given()),
-        ("resolution_id", patch.resolution_id.is_given()),
-    ])?;
+    let patch: ProfilePatch = req.params_requiring(&["name", "resolution_id"]).await?;
     let (id, doc, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::profiles::create(tx, &patch, now_ms())?;
         Ok((id, rendered(tx, id)?, changes))

@@ -25,16 +25,7 @@ pub mod view;
 use std::sync::Arc;
 
 use crate::app::App;
-use crate::http::{router, ApiError, ApiResult, Req};
-
-/// A create's required fields, each with whether the decoded patch carries it: the first
-/// one missing is a 422 naming it (a `null` was refused already, "may not be null").
-pub fn require(fields: &[(&'static str, bool)]) -> Result<(), ApiError> {
-    match fields.iter().find(|(_, given)| !given) {
-        Some((field, _)) => Err(ApiError::invalid(field, "field required")),
-        None => Ok(()),
-    }
-}
+use crate::http::{router, ApiResult, Req};
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {

@@ -389,7 +389,7 @@ fn rendered(conn: &rusqlite::Connection, id: PlayoutId) -> Result<PlayoutView, A
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let new = NewPlayout {
-        patch: super::channels::params_requiring(req, &["channel_id"]).await?,
+        patch: req.params_requiring(&["channel_id"]).await?,
         seed: random_seed()?,
     };
     let clock = BuildClock::now(&app.settings());

@@ -62,12 +62,7 @@ fn rendered(conn: &rusqlite::Connection, id: ResolutionId) -> Result<ResolutionV
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
-    let patch: ResolutionPatch = req.params().await?;
-    super::require(&[
-        ("name", patch.name.is_given()),
-        ("width", patch.width.is_given()),
-        ("height", patch.height.is_given()),
-    ])?;
+    let patch: ResolutionPatch = req.params_requiring(&["name", "width", "height"]).await?;
     let (id, doc, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::resolutions::create(tx, &patch)?;
         Ok((id, rendered(tx, id)?, changes))

@@ -118,6 +118,28 @@ impl Req {
     /// Query values that look like numbers or booleans are typed as such, so `?count=3`
     /// fills an integer field; use `de::string_or_number` on string fields that may look numeric.
     pub async fn params<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let map = self.params_map().await?;
+        from_value(serde_json::Value::Object(map))
+    }
+
+    /// `params` for a create: each of `required` absent or `null` is "field required",
+    /// checked before any other field is decoded (a typed patch alone would say "may not be
+    /// null" for the `null`, and name another field's problem first).
+    pub async fn params_requiring<T: DeserializeOwned>(
+        &mut self,
+        required: &[&str],
+    ) -> Result<T, ApiError> {
+        let map = self.params_map().await?;
+        if let Some(field) = required
+            .iter()
+            .find(|field| map.get(**field).is_none_or(serde_json::Value::is_null))
+        {
+            return Err(ApiError::invalid(field, "field required"));
+        }
+        from_value(serde_json::Value::Object(map))
+    }
+
+    async fn params_map(&mut self) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
         let mut map = serde_json::Map::new();
         if let Some(q) = self.parts.uri.query() {
             for (k, v) in query::pairs(q) {
@@ -132,7 +154,7 @@ impl Req {
                 Err(e) => return Err(ApiError::bad_request(format_args!("malformed JSON: {e}"))),
             }
         }
-        from_value(serde_json::Value::Object(map))
+        Ok(map)
     }
 }
 

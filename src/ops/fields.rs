@@ -108,7 +108,9 @@ enum Scalar {
     Null,
     Bool(bool),
     Int(i64),
-    /// A number that is no `i64` (a fraction, or beyond the range).
+    /// A whole number above `i64::MAX`.
+    UInt(u64),
+    /// A fraction.
     Float(f64),
     Str(String),
     /// An array or an object.
@@ -142,7 +144,7 @@ impl<'de> Visitor<'de> for ScalarVisitor {
         Ok(Scalar::Int(v))
     }
     fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-        Ok(i64::try_from(v).map_or(Scalar::Float(v as f64), Scalar::Int))
+        Ok(i64::try_from(v).map_or(Scalar::UInt(v), Scalar::Int))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
         Ok(Scalar::Float(v))
@@ -175,7 +177,11 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     match scalar(d)? {
         Scalar::Str(s) => Ok(s),
         Scalar::Int(n) => Ok(n.to_string()),
-        Scalar::Float(f) => Ok(f.to_string()),
+        Scalar::UInt(n) => Ok(n.to_string()),
+        // As JSON writes it (`2.0`, not `2`): the text the client sent.
+        Scalar::Float(f) => {
+            Ok(serde_json::Number::from_f64(f).map_or_else(|| f.to_string(), |n| n.to_string()))
+        }
         _ => Err(de::Error::custom("expected a string")),
     }
 }
@@ -259,6 +265,7 @@ impl<'de> Deserialize<'de> for Real {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match scalar(d)? {
             Scalar::Int(n) => Ok(Real(n as f64)),
+            Scalar::UInt(n) => Ok(Real(n as f64)),
             Scalar::Float(f) => Ok(Real(f)),
             _ => Err(de::Error::custom("expected a number")),
         }
@@ -442,5 +449,22 @@ mod tests {
         );
         let p = decode(r#"{"channel_id":"7"}"#).unwrap();
         assert_eq!(p.channel_id.value(), Some(ChannelId(7)));
+    }
+
+    #[test]
+    fn a_number_sent_for_a_text_keeps_its_json_spelling() {
+        for (json, text) in [
+            (r#"{"name":2.0}"#, "2.0"),
+            (r#"{"name":2.5}"#, "2.5"),
+            (r#"{"name":7}"#, "7"),
+            (r#"{"name":18446744073709551615}"#, "18446744073709551615"),
+        ] {
+            let p = decode(json).unwrap();
+            assert_eq!(p.name, Field::set(Name(text.into())), "{json}");
+        }
+        assert_eq!(
+            decode(r#"{"count":18446744073709551615}"#).unwrap_err(),
+            "count: expected an integer"
+        );
     }
 }
