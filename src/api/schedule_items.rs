@@ -161,7 +161,8 @@ async fn update(app: &Arc<App>, req: &mut Req, id: ScheduleItemId) -> ApiResult 
 }
 
 async fn move_item(app: &Arc<App>, req: &mut Req, id: ScheduleItemId) -> ApiResult {
-    /// Any value the direction has is answered with a 400 (not a 422) when it is no way.
+    /// `direction` as sent: anything but "up" or "down" (a number, `null`) is a 400, never
+    /// a 422 from decoding.
     #[derive(serde::Deserialize)]
     struct MoveBody {
         #[serde(default)]
