@@ -5,57 +5,58 @@
 
 use std::sync::Arc;
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::OptionalExtension;
-use serde_json::{Map, Value};
+use serde::de::MapAccess;
+use serde_json::Value;
 
-use super::columns::{
-    self, body_object, col, one_of, opt, read, write_tx, Column, Kind, SqlResult, ID,
-};
+use super::columns::{read, write_tx};
+use super::schedule_items::{Beside, OwnFields};
+use super::view::{self, row_view, Stamp};
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
-use crate::kinds::{FillerContent, FillerModeKind, PlaybackOrder};
-use crate::ops::filler::{self as ops, FillerItemPatch, FillerPresetPatch, SourcePatch};
-use crate::ops::ids::{FillerItemId, FillerPresetId};
+use crate::ops::fields::{Field, Name};
+use crate::ops::filler::{self as ops, FillerItemPatch, FillerPresetPatch};
+use crate::ops::ids::{FillerItemId, FillerPresetId, MediaId};
 use crate::time::now_ms;
 
-pub const COLUMNS: &[Column] = &[
-    col("name", Kind::Name),
-    col("filler_mode", one_of::<FillerModeKind>()),
-    opt("count", Kind::Int { min: 1, max: 1_000 }),
-    opt(
-        "duration_seconds",
-        Kind::Int {
-            min: 1,
-            max: 86_400,
-        },
-    ),
-    opt("pad_to_minutes", Kind::Int { min: 1, max: 1_440 }),
-    col("playback_order", Kind::Enum(PlaybackOrder::FILLER)),
-    col("allow_repeats", Kind::Bool),
-];
+row_view! {
+    /// A preset's own fields, as `/api/filler-presets` sends them (`PresetDoc` adds its
+    /// items).
+    pub struct FillerPresetView {
+        id: FillerPresetId,
+        name: String,
+        filler_mode: String,
+        count: Option<i64>,
+        duration_seconds: Option<i64>,
+        pad_to_minutes: Option<i64>,
+        playback_order: String,
+        allow_repeats: bool,
+        created_at = "created_at_ms": Stamp,
+        updated_at = "updated_at_ms": Stamp,
+    }
+}
 
-pub const ITEM_COLUMNS: &[Column] = &[
-    opt("collection_type", one_of::<FillerContent>()),
-    opt("collection_id", ID),
-    opt("media_item_id", ID),
-    col("weight", Kind::Int { min: 1, max: 100 }),
-    opt(
-        "min_duration_seconds",
-        Kind::Int {
-            min: 0,
-            max: 86_400,
-        },
-    ),
-    opt(
-        "max_duration_seconds",
-        Kind::Int {
-            min: 0,
-            max: 86_400,
-        },
-    ),
-];
+row_view! {
+    /// One item of a preset.
+    pub struct FillerItemView {
+        id: FillerItemId,
+        preset_id: FillerPresetId,
+        collection_type: Option<String>,
+        collection_id: Option<i64>,
+        media_item_id: Option<MediaId>,
+        weight: i64,
+        min_duration_seconds: Option<i64>,
+        max_duration_seconds: Option<i64>,
+    }
+}
+
+/// A preset with its items, by id.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PresetDoc {
+    #[serde(flatten)]
+    preset: FillerPresetView,
+    items: Vec<FillerItemView>,
+}
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
@@ -67,8 +68,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             let id = FillerPresetId(router::id(id)?);
             by_verb!(req, {
                 Get => {
-                    let doc = read(app, move |conn| preset_json(conn, id.0)).await?;
-                    Ok(body::ok_json(&doc.ok_or_else(not_found)?))
+                    let doc = read(app, move |conn| rendered(conn, id)).await?;
+                    Ok(body::ok_json(&doc))
                 },
                 Put | Patch => update(app, req, id).await,
                 Delete => delete(app, id).await,
@@ -92,16 +93,11 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
 
 async fn list(app: &Arc<App>) -> ApiResult {
     let list = read(app, |conn| {
-        let mut stmt = conn
-            .prepare("SELECT id FROM filler_presets ORDER BY name, id")
-            .api()?;
-        let ids = stmt
-            .query_map([], |r| r.get::<_, i64>(0))
-            .api()?
-            .collect::<Result<Vec<_>, _>>()
-            .api()?;
-        ids.into_iter()
-            .map(|id| preset_json(conn, id)?.ok_or_else(not_found))
+        let presets: Vec<FillerPresetView> =
+            view::list(conn, "filler_presets ORDER BY name, id", [])?;
+        presets
+            .into_iter()
+            .map(|preset| with_items(conn, preset))
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
@@ -109,17 +105,17 @@ async fn list(app: &Arc<App>) -> ApiResult {
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
-    let body = body_object(req).await?;
-    columns::require(&body, &["name"])?;
-    let patch = preset_patch(&body)?;
-    let items = item_bodies(&body)?
-        .iter()
-        .map(item_patch)
-        .collect::<Result<Vec<_>, _>>()?;
+    let body: Beside<NewPreset, FillerPresetPatch> = req.params().await?;
+    let Beside {
+        own: NewPreset { name, items },
+        mut patch,
+    } = body;
+    let name = name.ok_or_else(|| ApiError::invalid("name", "field required"))?;
+    patch.name = Field::set(name);
+    let items = item_patches(items)?;
     let (id, doc, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::create(tx, &patch, &items, now_ms())?;
-        let doc = preset_json(tx, id.0)?.ok_or_else(not_found)?;
-        Ok((id, doc, changes))
+        Ok((id, rendered(tx, id)?, changes))
     })
     .await?;
     app.apply(changes).await;
@@ -127,11 +123,10 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
 }
 
 async fn update(app: &Arc<App>, req: &mut Req, id: FillerPresetId) -> ApiResult {
-    let patch = preset_patch(&body_object(req).await?)?;
+    let patch: FillerPresetPatch = req.params().await?;
     let (doc, changes) = write_tx(app, move |tx| {
         let changes = ops::update(tx, id, &patch, now_ms())?;
-        let doc = preset_json(tx, id.0)?.ok_or_else(not_found)?;
-        Ok((doc, changes))
+        Ok((rendered(tx, id)?, changes))
     })
     .await?;
     app.apply(changes).await;
@@ -145,10 +140,10 @@ async fn delete(app: &Arc<App>, id: FillerPresetId) -> ApiResult {
 }
 
 async fn add_item(app: &Arc<App>, req: &mut Req, id: FillerPresetId) -> ApiResult {
-    let item = item_patch(&body_object(req).await?)?;
+    let item: FillerItemPatch = req.params().await?;
     let (item_id, doc, changes) = write_tx(app, move |tx| {
         let (item_id, changes) = ops::add_item(tx, id, &item)?;
-        Ok((item_id, item_json(tx, item_id.0)?, changes))
+        Ok((item_id, rendered_item(tx, item_id)?, changes))
     })
     .await?;
     app.apply(changes).await;
@@ -161,10 +156,10 @@ async fn update_item(
     id: FillerPresetId,
     item_id: FillerItemId,
 ) -> ApiResult {
-    let item = item_patch(&body_object(req).await?)?;
+    let item: FillerItemPatch = req.params().await?;
     let (doc, changes) = write_tx(app, move |tx| {
         let changes = ops::update_item(tx, id, item_id, &item)?;
-        Ok((item_json(tx, item_id.0)?, changes))
+        Ok((rendered_item(tx, item_id)?, changes))
     })
     .await?;
     app.apply(changes).await;
@@ -181,117 +176,143 @@ fn not_found() -> ApiError {
     ApiError::not_found("filler preset not found")
 }
 
-fn preset_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
-    let sql = format!(
-        "SELECT {} FROM filler_presets WHERE id = ?1",
-        columns::select_list(COLUMNS)
-    );
-    let Some(mut doc) = conn
-        .query_row(&sql, [id], |row| columns::to_json(COLUMNS, row))
-        .optional()
-        .api()?
-    else {
-        return Ok(None);
-    };
-    let mut stmt = conn
-        .prepare_cached("SELECT id FROM filler_items WHERE preset_id = ?1 ORDER BY id")
-        .api()?;
-    let ids = stmt
-        .query_map([id], |r| r.get::<_, i64>(0))
-        .api()?
-        .collect::<Result<Vec<_>, _>>()
-        .api()?;
-    let items = ids
-        .into_iter()
-        .map(|item_id| item_json(conn, item_id))
-        .collect::<Result<Vec<_>, _>>()?;
-    doc.insert("items".into(), Value::Array(items));
-    Ok(Some(Value::Object(doc)))
+fn rendered(conn: &rusqlite::Connection, id: FillerPresetId) -> Result<PresetDoc, ApiError> {
+    let preset = view::get(conn, "filler_presets", id.0)?.ok_or_else(not_found)?;
+    with_items(conn, preset)
 }
 
-fn item_json(conn: &rusqlite::Connection, item_id: i64) -> Result<Value, ApiError> {
-    let mut list = String::from("id, preset_id");
-    for c in ITEM_COLUMNS {
-        list.push_str(", ");
-        list.push_str(c.sql);
+fn with_items(
+    conn: &rusqlite::Connection,
+    preset: FillerPresetView,
+) -> Result<PresetDoc, ApiError> {
+    let items = view::list(
+        conn,
+        "filler_items WHERE preset_id = ?1 ORDER BY id",
+        [preset.id],
+    )?;
+    Ok(PresetDoc { preset, items })
+}
+
+fn rendered_item(
+    conn: &rusqlite::Connection,
+    item_id: FillerItemId,
+) -> Result<FillerItemView, ApiError> {
+    view::get(conn, "filler_items", item_id.0)?
+        .ok_or_else(|| ApiError::not_found("filler item not found"))
+}
+
+/// A new preset's fields beside its patch's: its name (required; `null` is as good as
+/// absent) and its items, as sent (each decoded by `item_patches`).
+#[derive(Debug, Default)]
+struct NewPreset {
+    name: Option<Name>,
+    items: Option<Value>,
+}
+
+impl OwnFields for NewPreset {
+    fn take<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "name" => self.name = map.next_value()?,
+            "items" => self.items = Some(map.next_value()?),
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
-    conn.query_row(
-        &format!("SELECT {list} FROM filler_items WHERE id = ?1"),
-        [item_id],
-        |row| {
-            let mut out = Map::new();
-            out.insert("id".into(), Value::from(row.get::<_, i64>(0)?));
-            out.insert("preset_id".into(), Value::from(row.get::<_, i64>(1)?));
-            for (i, c) in ITEM_COLUMNS.iter().enumerate() {
-                let v: rusqlite::types::Value = row.get(i + 2)?;
-                out.insert(
-                    c.json.into(),
-                    match v {
-                        rusqlite::types::Value::Integer(n) => Value::from(n),
-                        rusqlite::types::Value::Text(s) => Value::from(s),
-                        _ => Value::Null,
-                    },
-                );
-            }
-            Ok(Value::Object(out))
-        },
-    )
-    .optional()
-    .api()?
-    .ok_or_else(|| ApiError::not_found("filler item not found"))
 }
 
-/// The `items` array of a preset body.
-fn item_bodies(body: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, ApiError> {
-    match body.get("items") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Value::Object(m) => Ok(m.clone()),
-                _ => Err(ApiError::invalid(
+/// The `items` of a new preset's body (none when absent or `null`), each decoded as the
+/// item routes decode one: a refusal names the item's field alone (`weight: ...`).
+fn item_patches(items: Option<Value>) -> Result<Vec<FillerItemPatch>, ApiError> {
+    let items = match items {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(ApiError::invalid("items", "expected an array")),
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            if !item.is_object() {
+                return Err(ApiError::invalid(
                     &format!("items[{i}]"),
                     "expected an object",
-                )),
-            })
-            .collect(),
-        Some(_) => Err(ApiError::invalid("items", "expected an array")),
-    }
-}
-
-/// A preset body's fields, validated once (422 naming the field).
-fn preset_patch(body: &Map<String, Value>) -> Result<FillerPresetPatch, ApiError> {
-    Ok(FillerPresetPatch {
-        values: columns::by_sql(&columns::changes(COLUMNS, body)?),
-    })
-}
-
-/// An item body's fields, validated once, with its source fields typed.
-fn item_patch(body: &Map<String, Value>) -> Result<FillerItemPatch, ApiError> {
-    let values = columns::changes(ITEM_COLUMNS, body)?;
-    let sent = |field: &str| values.iter().find(|(c, _)| c.json == field).map(|(_, v)| v);
-    let int = |field: &str| {
-        sent(field).map(|v| match v {
-            SqlValue::Integer(n) => Some(*n),
-            _ => None,
+                ));
+            }
+            let bytes = serde_json::to_vec(item).map_err(ApiError::internal)?;
+            crate::http::request::parse_json(&bytes)
         })
-    };
-    let collection_type = match sent("collection_type") {
-        None => None,
-        Some(SqlValue::Text(text)) => Some(Some(
-            text.parse::<FillerContent>()
-                .map_err(|err| ApiError::invalid("collection_type", err))?,
-        )),
-        Some(_) => Some(None),
-    };
-    let source = SourcePatch {
-        collection_type,
-        collection_id: int("collection_id"),
-        media_item_id: int("media_item_id"),
-    };
-    Ok(FillerItemPatch {
-        values: columns::by_sql(&values),
-        source,
-    })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::parse_json;
+    use crate::kinds::{FillerModeKind, PlaybackOrder};
+    use crate::ops::fields::{Int, OneOf};
+    use crate::ops::filler::FillerOrder;
+
+    fn decode(json: &str) -> Result<Beside<NewPreset, FillerPresetPatch>, String> {
+        parse_json(json.as_bytes()).map_err(|e| e.detail)
+    }
+
+    #[test]
+    fn a_new_preset_takes_its_name_and_items_beside_its_fields() {
+        let body = decode(
+            r#"{"name":"Bumpers","filler_mode":"count","count":"2","playback_order":"shuffle",
+                "allow_repeats":0,"items":[{"media_item_id":3,"weight":"5"},{"collection_id":4}]}"#,
+        )
+        .unwrap();
+        assert_eq!(body.own.name, Some(Name("Bumpers".into())));
+        let p = &body.patch;
+        assert_eq!(p.filler_mode, Field::set(OneOf(FillerModeKind::Count)));
+        assert_eq!(p.count, Field::set(Some(Int(2))));
+        // An accepted older spelling is stored as the canonical one.
+        assert_eq!(
+            p.playback_order,
+            Field::set(FillerOrder(PlaybackOrder::Shuffled))
+        );
+        let items = item_patches(body.own.items).unwrap();
+        assert_eq!(items[0].media_item_id, Field::set(Some(MediaId(3))));
+        assert_eq!(items[0].weight, Field::set(Int(5)));
+        assert_eq!(items[1].collection_id, Field::set(Some(Int(4))));
+        assert!(item_patches(Some(Value::Null)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn each_refusal_names_its_field_and_an_items_its_own() {
+        for (json, detail) in [
+            (
+                r#"{"playback_order":"season_episode"}"#,
+                "playback_order: must be one of chronological, shuffled, random",
+            ),
+            (
+                r#"{"playback_order":null}"#,
+                "playback_order: may not be null",
+            ),
+            (
+                r#"{"pad_to_minutes":0}"#,
+                "pad_to_minutes: must be between 1 and 1440",
+            ),
+            (
+                r#"{"allow_repeats":"yes"}"#,
+                "allow_repeats: expected a boolean",
+            ),
+            (r#"{"name":" "}"#, "name: may not be empty"),
+        ] {
+            assert_eq!(decode(json).unwrap_err(), detail, "{json}");
+        }
+        let items = |json: &str| item_patches(Some(serde_json::from_str(json).unwrap()));
+        for (json, detail) in [
+            (r#"{"weight":1}"#, "items: expected an array"),
+            (r#"[{"weight":1}, 7]"#, "items[1]: expected an object"),
+            (r#"[{"weight":0}]"#, "weight: must be between 1 and 100"),
+            (
+                r#"[{"collection_type":"show"}]"#,
+                "collection_type: must be one of playlist, collection",
+            ),
+        ] {
+            assert_eq!(items(json).unwrap_err().detail, detail, "{json}");
+        }
+    }
 }

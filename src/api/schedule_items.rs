@@ -3,97 +3,85 @@
 //! mode's parameters must make sense together; every change rebuilds the schedule's
 //! playouts from now on.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
-
-use super::columns::{
-    self, body_object, col, one_of, opt, read, write_tx, Column, Kind, SqlResult, ID,
+use serde::de::{
+    value::MapAccessDeserializer, Deserialize, DeserializeSeed, Deserializer, IntoDeserializer,
+    MapAccess, Visitor,
 };
+use serde_json::Value;
+
+use super::columns::{read, write_tx};
+use super::view::{self, row_view, Stamp};
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
-use crate::kinds::{
-    FixedStartBehavior, GuideMode, PlaybackOrder, SlotContent, SlotMode, StartType, TailMode,
-};
 use crate::ops::{
     self,
+    fields::Int,
     ids::{CollectionId, FillerPresetId, MediaId, PlaylistId, ScheduleId},
     schedule_items::{Direction, NewScheduleItem, ScheduleItemId, ScheduleItemPatch},
 };
 use crate::time::now_ms;
 
-pub const COLUMNS: &[Column] = &[
-    col("schedule_id", ID),
-    Column {
-        json: "index",
-        sql: "position",
-        kind: Kind::Int {
-            min: 0,
-            max: 1_000_000,
-        },
-        nullable: false,
-    },
-    col("start_type", one_of::<StartType>()),
-    opt("start_time", Kind::Time),
-    opt("fixed_start_time_behavior", one_of::<FixedStartBehavior>()),
-    col("collection_type", one_of::<SlotContent>()),
-    opt("collection_id", ID),
-    opt("media_item_id", ID),
-    opt("playlist_id", ID),
-    opt("search_title", Kind::Text),
-    opt("search_query", Kind::Text),
-    opt("plex_show_key", Kind::Text),
-    opt("plex_season_key", Kind::Text),
-    opt("plex_artist_key", Kind::Text),
-    col("playback_order", one_of::<PlaybackOrder>()),
-    col("playout_mode", one_of::<SlotMode>()),
-    opt("multiple_mode", Kind::Text),
-    opt(
-        "multiple_count",
-        Kind::Int {
-            min: 1,
-            max: 10_000,
-        },
-    ),
-    col(
-        "playout_duration_hours",
-        Kind::Int {
-            min: 0,
-            max: 24 * 7,
-        },
-    ),
-    col("playout_duration_minutes", Kind::Int { min: 0, max: 59 }),
-    opt("fill_with_group_mode", Kind::Text),
-    opt("tail_mode", one_of::<TailMode>()),
-    opt("tail_filler_collection_id", ID),
-    opt("discard_to_fill_attempts", Kind::Int { min: 0, max: 100 }),
-    opt("custom_title", Kind::Text),
-    col("guide_mode", one_of::<GuideMode>()),
-    opt("pre_roll_filler_id", ID),
-    opt("mid_roll_filler_id", ID),
-    opt("post_roll_filler_id", ID),
-    opt("tail_filler_id", ID),
-    opt("fallback_filler_id", ID),
-    opt("watermark_id", ID),
-    opt("preferred_audio_language", Kind::Text),
-    opt("preferred_audio_title", Kind::Text),
-    opt("preferred_subtitle_language", Kind::Text),
-    opt("subtitle_mode", Kind::Text),
-];
+row_view! {
+    /// A schedule item as `/api/schedule-items` sends it.
+    pub struct ScheduleItemView {
+        id: ScheduleItemId,
+        schedule_id: ScheduleId,
+        index = "position": i64,
+        start_type: String,
+        start_time: Option<String>,
+        fixed_start_time_behavior: Option<String>,
+        collection_type: String,
+        collection_id: Option<i64>,
+        media_item_id: Option<MediaId>,
+        playlist_id: Option<PlaylistId>,
+        search_title: Option<String>,
+        search_query: Option<String>,
+        plex_show_key: Option<String>,
+        plex_season_key: Option<String>,
+        plex_artist_key: Option<String>,
+        playback_order: String,
+        playout_mode: String,
+        multiple_mode: Option<String>,
+        multiple_count: Option<i64>,
+        playout_duration_hours: i64,
+        playout_duration_minutes: i64,
+        fill_with_group_mode: Option<String>,
+        tail_mode: Option<String>,
+        tail_filler_collection_id: Option<CollectionId>,
+        discard_to_fill_attempts: Option<i64>,
+        custom_title: Option<String>,
+        guide_mode: String,
+        pre_roll_filler_id: Option<FillerPresetId>,
+        mid_roll_filler_id: Option<FillerPresetId>,
+        post_roll_filler_id: Option<FillerPresetId>,
+        tail_filler_id: Option<FillerPresetId>,
+        fallback_filler_id: Option<FillerPresetId>,
+        watermark_id: Option<i64>,
+        preferred_audio_language: Option<String>,
+        preferred_audio_title: Option<String>,
+        preferred_subtitle_language: Option<String>,
+        subtitle_mode: Option<String>,
+        created_at = "created_at_ms": Stamp,
+        updated_at = "updated_at_ms": Stamp,
+    }
+}
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
         [] => by_verb!(req, {
             Get => {
-                let schedule_id = req.query_parsed::<i64>("schedule_id")?;
-                let list = read(app, move |conn| list_json(conn, schedule_id)).await?;
+                let schedule_id = req.query_parsed::<i64>("schedule_id")?.map(ScheduleId);
+                let list = read(app, move |conn| list(conn, schedule_id)).await?;
                 Ok(body::ok_json(&list))
             },
             Post => {
-                let body = body_object(req).await?;
-                columns::require(&body, &["schedule_id"])?;
-                let (id, item) = create_item(app, body).await?;
+                let body: Beside<Place, ScheduleItemPatch> = req.params().await?;
+                let (id, item) = create_item(app, body.own.new_item(body.patch)?).await?;
                 Ok(body::created(id.0, &item))
             },
         }),
@@ -101,8 +89,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             let id = ScheduleItemId(router::id(id)?);
             by_verb!(req, {
                 Get => {
-                    let item = read(app, move |conn| get_json(conn, id.0)).await?;
-                    Ok(body::ok_json(&item.ok_or_else(not_found)?))
+                    let item = read(app, move |conn| rendered(conn, id)).await?;
+                    Ok(body::ok_json(&item))
                 },
                 Put | Patch => update(app, req, id).await,
                 Delete => {
@@ -123,51 +111,46 @@ fn not_found() -> ApiError {
     ApiError::not_found("schedule item not found")
 }
 
-/// The body's fields, validated once (422 naming the field), as the operations take them.
-fn patch_from(body: &Map<String, Value>) -> Result<ScheduleItemPatch, ApiError> {
-    Ok(patch_of(&columns::changes(COLUMNS, body)?))
+/// Where a new item goes, sent beside its fields: its schedule (required; `null` is as
+/// good as absent) and its index (`None`: at the end).
+#[derive(Debug, Default)]
+struct Place {
+    schedule_id: Option<ScheduleId>,
+    index: Option<Int<0, 1_000_000>>,
 }
 
-/// The validated fields as the operations take them; the position (`index`) is not among
-/// them: where an item goes is the operation's to decide.
-fn patch_of(values: &[(&'static Column, rusqlite::types::Value)]) -> ScheduleItemPatch {
-    let filler_presets = FILLER_FIELDS
-        .iter()
-        .filter_map(|field| {
-            columns::int_value(values, field).map(|id| (*field, FillerPresetId(id)))
-        })
-        .collect();
-    let mut by_sql = columns::by_sql(values);
-    by_sql.retain(|(sql, _)| *sql != "position");
-    ScheduleItemPatch {
-        media_item_id: columns::int_value(values, "media_item_id").map(MediaId),
-        playlist_id: columns::int_value(values, "playlist_id").map(PlaylistId),
-        filler_presets,
-        tail_filler_collection_id: columns::int_value(values, "tail_filler_collection_id")
-            .map(CollectionId),
-        values: by_sql,
+impl OwnFields for Place {
+    fn take<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "schedule_id" => self.schedule_id = map.next_value()?,
+            "index" => self.index = Some(map.next_value()?),
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 }
 
-/// The filler slots of an item, in the order their references are checked.
-const FILLER_FIELDS: [&str; 5] = [
-    "pre_roll_filler_id",
-    "mid_roll_filler_id",
-    "post_roll_filler_id",
-    "tail_filler_id",
-    "fallback_filler_id",
-];
+impl Place {
+    fn new_item(self, patch: ScheduleItemPatch) -> Result<NewScheduleItem, ApiError> {
+        let schedule_id = self
+            .schedule_id
+            .ok_or_else(|| ApiError::invalid("schedule_id", "field required"))?;
+        Ok(NewScheduleItem {
+            schedule_id,
+            index: self.index.map(|index| index.0),
+            patch,
+        })
+    }
+}
 
-fn rendered(tx: &rusqlite::Connection, id: ScheduleItemId) -> Result<Value, ApiError> {
-    get_json(tx, id.0)?.ok_or_else(not_found)
+fn rendered(conn: &rusqlite::Connection, id: ScheduleItemId) -> Result<ScheduleItemView, ApiError> {
+    view::get(conn, "schedule_items", id.0)?.ok_or_else(not_found)
 }
 
 async fn update(app: &Arc<App>, req: &mut Req, id: ScheduleItemId) -> ApiResult {
-    let mut body = body_object(req).await?;
-    // Moving between schedules or positions has its own routes.
-    body.remove("schedule_id");
-    body.remove("index");
-    let patch = patch_from(&body)?;
+    // Moving between schedules or positions has its own routes: `schedule_id` and `index`
+    // are no fields of the patch, and ignored as any unknown field is.
+    let patch: ScheduleItemPatch = req.params().await?;
     let (item, changes) = write_tx(app, move |tx| {
         let changes = ops::schedule_items::update(tx, id, &patch, now_ms())?;
         Ok((rendered(tx, id)?, changes))
@@ -178,8 +161,15 @@ async fn update(app: &Arc<App>, req: &mut Req, id: ScheduleItemId) -> ApiResult 
 }
 
 async fn move_item(app: &Arc<App>, req: &mut Req, id: ScheduleItemId) -> ApiResult {
-    let body = body_object(req).await?;
-    let direction = match body.get("direction").and_then(Value::as_str) {
+    /// `direction` as sent: anything but "up" or "down" (a number, `null`) is a 400, never
+    /// a 422 from decoding.
+    #[derive(serde::Deserialize)]
+    struct MoveBody {
+        #[serde(default)]
+        direction: Value,
+    }
+    let body: MoveBody = req.params().await?;
+    let direction = match body.direction.as_str() {
         Some("up") => Direction::Up,
         Some("down") => Direction::Down,
         _ => {
@@ -197,44 +187,24 @@ async fn move_item(app: &Arc<App>, req: &mut Req, id: ScheduleItemId) -> ApiResu
     Ok(body::ok_json(&item))
 }
 
-pub fn get_json(conn: &rusqlite::Connection, id: i64) -> Result<Option<Value>, ApiError> {
-    columns::get(conn, "schedule_items", COLUMNS, id)
-}
-
 /// Items by schedule and position (one schedule's, or every one's).
-pub fn list_json(
+pub fn list(
     conn: &rusqlite::Connection,
-    schedule_id: Option<i64>,
-) -> Result<Vec<Value>, ApiError> {
-    let sql = format!(
-        "SELECT {} FROM schedule_items WHERE ?1 IS NULL OR schedule_id = ?1
-         ORDER BY schedule_id, position, id",
-        columns::select_list(COLUMNS)
-    );
-    let mut stmt = conn.prepare(&sql).api()?;
-    let rows = stmt
-        .query_map([schedule_id], |row| {
-            columns::to_json(COLUMNS, row).map(Value::Object)
-        })
-        .api()?;
-    rows.collect::<Result<Vec<_>, _>>().api()
+    schedule_id: Option<ScheduleId>,
+) -> Result<Vec<ScheduleItemView>, ApiError> {
+    Ok(view::list(
+        conn,
+        "schedule_items WHERE ?1 IS NULL OR schedule_id = ?1 ORDER BY schedule_id, position, id",
+        [schedule_id],
+    )?)
 }
 
-/// Appends the item to its schedule, or inserts it at `index` (later items move down);
-/// returns its id and its document.
+/// Adds the item to its schedule, at its index (later items move down) or at the end;
+/// returns its id and its view.
 pub async fn create_item(
     app: &Arc<App>,
-    body: Map<String, Value>,
-) -> Result<(ScheduleItemId, Value), ApiError> {
-    let values = columns::changes(COLUMNS, &body)?;
-    let schedule_id = columns::int_value(&values, "schedule_id")
-        .map(ScheduleId)
-        .ok_or_else(|| ApiError::invalid("schedule_id", "field required"))?;
-    let new = NewScheduleItem {
-        schedule_id,
-        index: columns::int_value(&values, "index"),
-        patch: patch_of(&values),
-    };
+    new: NewScheduleItem,
+) -> Result<(ScheduleItemId, ScheduleItemView), ApiError> {
     let (id, item, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::schedule_items::create(tx, &new, now_ms())?;
         Ok((id, rendered(tx, id)?, changes))
@@ -256,4 +226,128 @@ pub async fn delete_item(
     .await?;
     app.apply(changes).await;
     Ok(())
+}
+
+/// A body that carries, beside a patch's fields, a few of its own (`O`): each key `O`
+/// takes is decoded by it, every other one by the patch `P`, in one pass, so that a
+/// refusal of either names its field as any decoding does (`http::request::params`).
+#[derive(Debug)]
+pub(super) struct Beside<O, P> {
+    pub own: O,
+    pub patch: P,
+}
+
+/// The fields a body carries beside its patch.
+pub(super) trait OwnFields: Default {
+    /// Decodes the value of `key` from `map` if it is one of these fields (`true`), else
+    /// leaves it for the patch (`false`).
+    fn take<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
+}
+
+impl<'de, O: OwnFields, P: Deserialize<'de>> Deserialize<'de> for Beside<O, P> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(BesideVisitor(PhantomData))
+    }
+}
+
+struct BesideVisitor<O, P>(PhantomData<(O, P)>);
+
+impl<'de, O: OwnFields, P: Deserialize<'de>> Visitor<'de> for BesideVisitor<O, P> {
+    type Value = Beside<O, P>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Beside<O, P>, A::Error> {
+        let mut own = O::default();
+        let patch = P::deserialize(MapAccessDeserializer::new(Rest { map, own: &mut own }))?;
+        Ok(Beside { own, patch })
+    }
+}
+
+/// The body's entries with the own fields' taken out, as the patch decodes them.
+struct Rest<'o, A, O> {
+    map: A,
+    own: &'o mut O,
+}
+
+impl<'de, A: MapAccess<'de>, O: OwnFields> MapAccess<'de> for Rest<'_, A, O> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        while let Some(key) = self.map.next_key::<String>()? {
+            if !self.own.take(&key, &mut self.map)? {
+                let key: serde::de::value::StringDeserializer<A::Error> = key.into_deserializer();
+                return seed.deserialize(key).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::parse_json;
+    use crate::kinds::GuideMode;
+    use crate::ops::fields::{Field, OneOf, Text};
+
+    fn decode(json: &str) -> Result<Beside<Place, ScheduleItemPatch>, String> {
+        parse_json(json.as_bytes()).map_err(|e| e.detail)
+    }
+
+    #[test]
+    fn a_new_items_place_is_taken_out_of_its_fields() {
+        let body = decode(r#"{"schedule_id":"3","index":0,"guide_mode":"hide","custom_title":7}"#)
+            .unwrap();
+        assert_eq!(body.own.schedule_id, Some(ScheduleId(3)));
+        assert_eq!(body.own.index, Some(Int(0)));
+        assert_eq!(body.patch.guide_mode, Field::set(OneOf(GuideMode::Hide)));
+        assert_eq!(body.patch.custom_title, Field::set(Some(Text("7".into()))));
+        assert_eq!(body.patch.values().len(), 2, "{:?}", body.patch.values());
+        let new = body.own.new_item(body.patch).unwrap();
+        assert_eq!((new.schedule_id, new.index), (ScheduleId(3), Some(0)));
+    }
+
+    #[test]
+    fn each_refusal_names_its_field() {
+        for (json, detail) in [
+            (
+                r#"{"schedule_id":0}"#,
+                format!("schedule_id: must be between 1 and {}", i64::MAX),
+            ),
+            (r#"{"index":null}"#, "index: may not be null".into()),
+            (
+                r#"{"index":-1}"#,
+                "index: must be between 0 and 1000000".into(),
+            ),
+            (
+                r#"{"schedule_id":1,"multiple_count":0}"#,
+                "multiple_count: must be between 1 and 10000".into(),
+            ),
+            (
+                r#"{"playout_duration_hours":169}"#,
+                "playout_duration_hours: must be between 0 and 168".into(),
+            ),
+            (
+                r#"{"tail_mode":"x"}"#,
+                "tail_mode: must be one of none, offline, filler".into(),
+            ),
+        ] {
+            assert_eq!(decode(json).unwrap_err(), detail, "{json}");
+        }
+        let missing = decode(r#"{"schedule_id":null,"collection_type":"collection"}"#).unwrap();
+        assert_eq!(
+            missing.own.new_item(missing.patch).unwrap_err().detail,
+            "schedule_id: field required"
+        );
+    }
 }

@@ -9,34 +9,67 @@ use std::fmt;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, OptionalExtension, Transaction};
 
+use serde::de::{self, Deserialize, Deserializer};
+
+use super::fields::{patch, Flag, Int, Name, OneOf, Text, ToColumn};
 use super::ids::{FillerItemId, FillerPresetId, MediaId, ScheduleId};
 use super::readers::{self, Content};
 use crate::changes::Changes;
 use crate::db::DbError;
-use crate::kinds::{FillerContent, FillerModeKind};
+use crate::kinds::{FillerContent, FillerModeKind, PlaybackOrder};
 use crate::time::UnixMs;
 
-/// A preset's fields, validated at the edge: every stored value by SQL column (a partial
-/// update changes only these).
-#[derive(Debug, Clone, Default)]
-pub struct FillerPresetPatch {
-    pub values: Vec<(&'static str, Value)>,
+patch! {
+    /// A preset's fields, each validated once at the edge.
+    pub struct FillerPresetPatch {
+        name: Name,
+        filler_mode: OneOf<FillerModeKind>,
+        count: Option<Int<1, 1_000>>,
+        duration_seconds: Option<Int<1, 86_400>>,
+        pad_to_minutes: Option<Int<1, 1_440>>,
+        playback_order: FillerOrder,
+        allow_repeats: Flag,
+    }
 }
 
-/// An item's fields, validated at the edge: the stored values by SQL column, and, typed,
-/// the source fields the operation checks (merged with the stored row on an update).
-#[derive(Debug, Clone, Default)]
-pub struct FillerItemPatch {
-    pub values: Vec<(&'static str, Value)>,
-    pub source: SourcePatch,
+patch! {
+    /// An item's fields, each validated once at the edge; its source fields are checked
+    /// merged with the stored row on an update.
+    pub struct FillerItemPatch {
+        collection_type: Option<OneOf<FillerContent>>,
+        /// A collection's or a playlist's, by `collection_type`.
+        collection_id: Option<Int<1, { i64::MAX }>>,
+        media_item_id: Option<MediaId>,
+        weight: Int<1, 100>,
+        min_duration_seconds: Option<Int<0, 86_400>>,
+        max_duration_seconds: Option<Int<0, 86_400>>,
+    }
 }
 
-/// The source fields a patch sends: `None` when absent, `Some(None)` when sent as null.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SourcePatch {
-    pub collection_type: Option<Option<FillerContent>>,
-    pub collection_id: Option<Option<i64>>,
-    pub media_item_id: Option<Option<i64>>,
+/// A filler preset's playback order: one of `PlaybackOrder::FILLER`, stored as its
+/// canonical text. A lenient field type beside `ops::fields`'s (`OneOf<PlaybackOrder>`
+/// would take every order a schedule item takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillerOrder(pub PlaybackOrder);
+
+impl<'de> Deserialize<'de> for FillerOrder {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Text(text) = Text::deserialize(d)?;
+        let filler = PlaybackOrder::FILLER;
+        (filler.canonical)(&text)
+            .ok()
+            .and_then(|order| order.parse().ok())
+            .map(FillerOrder)
+            .ok_or_else(|| {
+                de::Error::custom(format_args!("must be one of {}", filler.names.join(", ")))
+            })
+    }
+}
+
+impl ToColumn for FillerOrder {
+    fn to_column(&self) -> Value {
+        Value::Text(self.0.as_str().to_owned())
+    }
 }
 
 /// Where an item draws from, as stored (or about to be).
@@ -48,11 +81,21 @@ struct Source {
 }
 
 impl Source {
-    fn patched(self, patch: SourcePatch) -> Source {
+    /// The source with the fields `item` sends (`null` clears one).
+    fn patched(self, item: &FillerItemPatch) -> Source {
         Source {
-            collection_type: patch.collection_type.unwrap_or(self.collection_type),
-            collection_id: patch.collection_id.unwrap_or(self.collection_id),
-            media_item_id: patch.media_item_id.unwrap_or(self.media_item_id),
+            collection_type: item
+                .collection_type
+                .given()
+                .map_or(self.collection_type, |kind| kind.map(|kind| kind.0)),
+            collection_id: item
+                .collection_id
+                .given()
+                .map_or(self.collection_id, |id| id.map(|id| id.0)),
+            media_item_id: item
+                .media_item_id
+                .given()
+                .map_or(self.media_item_id, |id| id.map(|id| id.0)),
         }
     }
 }
@@ -135,7 +178,7 @@ pub fn create(
     let id = FillerPresetId(crate::db::row::insert(
         tx,
         "filler_presets",
-        &patch.values,
+        &patch.values(),
         now_ms,
     )?);
     for item in items {
@@ -152,7 +195,7 @@ pub fn update(
     now_ms: UnixMs,
 ) -> Result<Changes, FillerError> {
     ensure_exists(tx, id)?;
-    crate::db::row::update(tx, "filler_presets", id.0, &patch.values, now_ms)?;
+    crate::db::row::update(tx, "filler_presets", id.0, &patch.values(), now_ms)?;
     check_mode(tx, id)?;
     Ok(rebuilding(tx, id, "filler preset updated")?)
 }
@@ -185,19 +228,19 @@ pub fn update_item(
     item: &FillerItemPatch,
 ) -> Result<Changes, FillerError> {
     let stored = owned_item(tx, id, item_id)?;
-    check_source(tx, stored.patched(item.source))?;
-    if !item.values.is_empty() {
-        let sets: Vec<String> = item
-            .values
+    check_source(tx, stored.patched(item))?;
+    let values = item.values();
+    if !values.is_empty() {
+        let sets: Vec<String> = values
             .iter()
             .enumerate()
             .map(|(i, (column, _))| format!("{column} = ?{}", i + 2))
             .collect();
         // The column names are ours (the API's item column list), never client input.
         let sql = format!("UPDATE filler_items SET {} WHERE id = ?1", sets.join(", "));
-        let mut values = vec![Value::Integer(item_id.0)];
-        values.extend(item.values.iter().map(|(_, v)| v.clone()));
-        tx.execute(&sql, params_from_iter(values))?;
+        let mut params = vec![Value::Integer(item_id.0)];
+        params.extend(values.into_iter().map(|(_, v)| v));
+        tx.execute(&sql, params_from_iter(params))?;
     }
     Ok(rebuilding(tx, id, "filler item updated")?)
 }
@@ -259,8 +302,8 @@ fn insert_item(
     id: FillerPresetId,
     item: &FillerItemPatch,
 ) -> Result<FillerItemId, FillerError> {
-    let mut source = Source::default().patched(item.source);
-    let mut values = item.values.clone();
+    let mut source = Source::default().patched(item);
+    let mut values = item.values();
     if source.collection_id.is_some() && source.collection_type.is_none() {
         // A collection_id without a type draws from a collection.
         source.collection_type = Some(FillerContent::Collection);
@@ -382,6 +425,7 @@ fn user_of(tx: &Transaction<'_>, id: FillerPresetId) -> Result<Option<PresetUser
 
 #[cfg(test)]
 mod tests {
+    use super::super::fields::Field;
     use super::*;
     use crate::changes::Rebuild;
     use rusqlite::Connection;
@@ -391,33 +435,25 @@ mod tests {
     }
 
     fn preset(name: &str, mode: &str, count: Option<i64>) -> FillerPresetPatch {
-        let mut values = vec![
-            ("name", Value::Text(name.into())),
-            ("filler_mode", Value::Text(mode.into())),
-        ];
-        if let Some(count) = count {
-            values.push(("count", Value::Integer(count)));
+        FillerPresetPatch {
+            name: Field::set(Name(name.into())),
+            filler_mode: Field::set(OneOf(mode.parse().unwrap())),
+            count: count.map_or_else(Field::default, |n| Field::set(Some(Int(n)))),
+            ..FillerPresetPatch::default()
         }
-        FillerPresetPatch { values }
     }
 
     fn from_media(media_item_id: i64) -> FillerItemPatch {
         FillerItemPatch {
-            values: vec![("media_item_id", Value::Integer(media_item_id))],
-            source: SourcePatch {
-                media_item_id: Some(Some(media_item_id)),
-                ..SourcePatch::default()
-            },
+            media_item_id: Field::set(Some(MediaId(media_item_id))),
+            ..FillerItemPatch::default()
         }
     }
 
     fn from_collection(collection_id: i64) -> FillerItemPatch {
         FillerItemPatch {
-            values: vec![("collection_id", Value::Integer(collection_id))],
-            source: SourcePatch {
-                collection_id: Some(Some(collection_id)),
-                ..SourcePatch::default()
-            },
+            collection_id: Field::set(Some(Int(collection_id))),
+            ..FillerItemPatch::default()
         }
     }
 

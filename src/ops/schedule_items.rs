@@ -11,23 +11,76 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::changes::Changes;
 use crate::db::DbError;
-use crate::kinds::{SlotContent, SlotMode, StartType, TextEnum};
+use crate::kinds::{
+    FixedStartBehavior, GuideMode, PlaybackOrder, SlotContent, SlotMode, StartType, TailMode,
+    TextEnum,
+};
 use crate::time::UnixMs;
+
+use super::fields::{patch, ClockTime, Int, OneOf, Text};
 
 pub use super::ids::ScheduleItemId;
 use super::ids::{CollectionId, FillerPresetId, MediaId, PlaylistId, ScheduleId};
 
-/// The fields a write sends, validated: every stored value by SQL column (a partial update
-/// changes only these; never `position`, which the operations decide), and, typed, the
-/// references the operation checks.
-#[derive(Debug, Clone, Default)]
-pub struct ScheduleItemPatch {
-    pub values: Vec<(&'static str, Value)>,
-    pub media_item_id: Option<MediaId>,
-    pub playlist_id: Option<PlaylistId>,
-    /// Filler slots set to a preset, by field (`pre_roll_filler_id`, ...).
-    pub filler_presets: Vec<(&'static str, FillerPresetId)>,
-    pub tail_filler_collection_id: Option<CollectionId>,
+/// An id that may name a row of one of several tables (`collection_id` names a
+/// collection, a multi-collection, a playlist or a media item, by `collection_type`; a
+/// watermark has no table of its own yet).
+pub type AnyId = Int<1, { i64::MAX }>;
+
+patch! {
+    /// The fields an item write sends, each validated once at the edge. Neither the item's
+    /// schedule nor its position is among them: where an item goes is the operations' to
+    /// decide (`NewScheduleItem`, `move_item`).
+    pub struct ScheduleItemPatch {
+        start_type: OneOf<StartType>,
+        start_time: Option<ClockTime>,
+        fixed_start_time_behavior: Option<OneOf<FixedStartBehavior>>,
+        collection_type: OneOf<SlotContent>,
+        collection_id: Option<AnyId>,
+        media_item_id: Option<MediaId>,
+        playlist_id: Option<PlaylistId>,
+        search_title: Option<Text>,
+        search_query: Option<Text>,
+        plex_show_key: Option<Text>,
+        plex_season_key: Option<Text>,
+        plex_artist_key: Option<Text>,
+        playback_order: OneOf<PlaybackOrder>,
+        playout_mode: OneOf<SlotMode>,
+        multiple_mode: Option<Text>,
+        multiple_count: Option<Int<1, 10_000>>,
+        playout_duration_hours: Int<0, { 24 * 7 }>,
+        playout_duration_minutes: Int<0, 59>,
+        fill_with_group_mode: Option<Text>,
+        tail_mode: Option<OneOf<TailMode>>,
+        tail_filler_collection_id: Option<CollectionId>,
+        discard_to_fill_attempts: Option<Int<0, 100>>,
+        custom_title: Option<Text>,
+        guide_mode: OneOf<GuideMode>,
+        pre_roll_filler_id: Option<FillerPresetId>,
+        mid_roll_filler_id: Option<FillerPresetId>,
+        post_roll_filler_id: Option<FillerPresetId>,
+        tail_filler_id: Option<FillerPresetId>,
+        fallback_filler_id: Option<FillerPresetId>,
+        watermark_id: Option<AnyId>,
+        preferred_audio_language: Option<Text>,
+        preferred_audio_title: Option<Text>,
+        preferred_subtitle_language: Option<Text>,
+        subtitle_mode: Option<Text>,
+    }
+}
+
+impl ScheduleItemPatch {
+    /// The filler slots the patch sets to a preset, by field, in the order their
+    /// references are checked.
+    fn filler_presets(&self) -> [(&'static str, Option<FillerPresetId>); 5] {
+        [
+            ("pre_roll_filler_id", self.pre_roll_filler_id.value()),
+            ("mid_roll_filler_id", self.mid_roll_filler_id.value()),
+            ("post_roll_filler_id", self.post_roll_filler_id.value()),
+            ("tail_filler_id", self.tail_filler_id.value()),
+            ("fallback_filler_id", self.fallback_filler_id.value()),
+        ]
+    }
 }
 
 /// A new item: its schedule, where it goes (`None`: at the end; past the end: the end),
@@ -112,13 +165,8 @@ pub fn create(
         "UPDATE schedule_items SET position = position + 1 WHERE schedule_id = ?1 AND position >= ?2",
         params![schedule_id, position],
     )?;
-    let mut values: Vec<(&'static str, Value)> = new
-        .patch
-        .values
-        .iter()
-        .filter(|(column, _)| *column != "position")
-        .cloned()
-        .collect();
+    let mut values = new.patch.values();
+    values.push(("schedule_id", Value::Integer(schedule_id.0)));
     values.push(("position", Value::Integer(position)));
     let id = ScheduleItemId(crate::db::row::insert(
         tx,
@@ -139,7 +187,7 @@ pub fn update(
 ) -> Result<Changes, ScheduleItemError> {
     let schedule_id = schedule_of(tx, id)?;
     check_refs(tx, patch)?;
-    crate::db::row::update(tx, "schedule_items", id.0, &patch.values, now_ms)?;
+    crate::db::row::update(tx, "schedule_items", id.0, &patch.values(), now_ms)?;
     check_stored(tx, id)?;
     rebuilding(tx, schedule_id, "schedule item updated")
 }
@@ -237,26 +285,25 @@ fn check_refs(tx: &Transaction<'_>, patch: &ScheduleItemPatch) -> Result<(), Sch
             "media_item_id",
             "media_items",
             "media item",
-            patch.media_item_id.map(|id| id.0),
+            patch.media_item_id.value().map(|id| id.0),
         ),
         (
             "playlist_id",
             "playlists",
             "playlist",
-            patch.playlist_id.map(|id| id.0),
+            patch.playlist_id.value().map(|id| id.0),
         ),
     ];
     refs.extend(
         patch
-            .filler_presets
-            .iter()
-            .map(|(field, id)| (*field, "filler_presets", "filler preset", Some(id.0))),
+            .filler_presets()
+            .map(|(field, id)| (field, "filler_presets", "filler preset", id.map(|id| id.0))),
     );
     refs.push((
         "tail_filler_collection_id",
         "collections",
         "collection",
-        patch.tail_filler_collection_id.map(|id| id.0),
+        patch.tail_filler_collection_id.value().map(|id| id.0),
     ));
     for (field, table, what, id) in refs {
         let Some(id) = id else { continue };
@@ -424,6 +471,7 @@ fn decoded<T: TextEnum>(value: &Value, field: &'static str) -> Result<T, Schedul
 
 #[cfg(test)]
 mod tests {
+    use super::super::fields::Field;
     use super::*;
     use crate::changes::Rebuild;
     use rusqlite::Connection;
@@ -468,11 +516,8 @@ mod tests {
             schedule_id,
             index,
             patch: ScheduleItemPatch {
-                values: vec![
-                    ("schedule_id", Value::Integer(schedule_id.0)),
-                    ("collection_type", Value::Text("collection".into())),
-                    ("collection_id", Value::Integer(collection.0)),
-                ],
+                collection_type: Field::set(OneOf(SlotContent::Collection)),
+                collection_id: Field::set(Some(Int(collection.0))),
                 ..ScheduleItemPatch::default()
             },
         }
@@ -508,13 +553,13 @@ mod tests {
         let (schedule, films, playout) = setup(&tx);
         let (id, _) = create(&tx, &item(schedule, films, None), 1).unwrap();
         let unknown_filler = ScheduleItemPatch {
-            filler_presets: vec![("tail_filler_id", FillerPresetId(5))],
+            tail_filler_id: Field::set(Some(FillerPresetId(5))),
             ..ScheduleItemPatch::default()
         };
         let err = update(&tx, id, &unknown_filler, 2).unwrap_err();
         assert_eq!(err.to_string(), "tail_filler_id: unknown filler preset 5");
         let titled = ScheduleItemPatch {
-            values: vec![("custom_title", Value::Text("Late film".into()))],
+            custom_title: Field::set(Some(Text("Late film".into()))),
             ..ScheduleItemPatch::default()
         };
         assert_eq!(
@@ -525,7 +570,7 @@ mod tests {
         assert!(matches!(err, ScheduleItemError::NotFound));
         // Last: a refused write leaves its row for the caller's rollback.
         let multiple = ScheduleItemPatch {
-            values: vec![("playout_mode", Value::Text("multiple".into()))],
+            playout_mode: Field::set(OneOf(SlotMode::Multiple)),
             ..ScheduleItemPatch::default()
         };
         let err = update(&tx, id, &multiple, 2).unwrap_err();
