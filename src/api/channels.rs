@@ -8,8 +8,8 @@ use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::columns::{read, write_tx, SqlResult};
 use super::playouts;
+use super::tx::{read, write_tx, SqlResult};
 use super::view::{self, row_view, RowView, Stamp};
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
-use super::columns::{self, write_tx};
+use super::tx::{self, write_tx};
 use crate::app::App;
 use crate::db::DbError;
 use crate::http::router::{self, by_verb, Verb};
@@ -163,7 +163,7 @@ async fn list(app: &Arc<App>) -> ApiResult {
     let out = app
         .db
         .read(|conn| {
-            columns::all_by_name(conn, "collections", |conn, id| {
+            tx::all_by_name(conn, "collections", |conn, id| {
                 collection_json(conn, id, false)
             })
         })

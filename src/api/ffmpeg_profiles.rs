@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::columns::{read, write_tx};
+use super::tx::{read, write_tx};
 use super::view::{self, row_view, Stamp};
 use crate::app::App;
 use crate::board::Board;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde::de::MapAccess;
 use serde_json::Value;
 
-use super::columns::{read, write_tx};
-use super::schedule_items::{Beside, OwnFields};
+use super::beside::{Beside, OwnFields};
+use super::tx::{read, write_tx};
 use super::view::{self, row_view, Stamp};
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::columns::write_tx;
+use super::tx::write_tx;
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};

@@ -8,12 +8,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::columns::{write_tx, SqlResult};
+use super::tx::write_tx;
+use super::view::{self, row_view, RowView, Stamp};
 use crate::app::App;
+use crate::db::DbError;
 use crate::http::router::{self, by_verb};
 use crate::http::{body, ApiError, ApiResult, Req};
 use crate::library::probe::Probe;
@@ -69,88 +71,67 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     }
 }
 
-/// The columns `media_json` reads, in order.
-pub const MEDIA_COLUMNS: &str = "id, source, source_id, external_id, library_id, url, title,
-    description, duration_ms, thumbnail, poster_path, art_url, meta_data, media_type, year,
-    content_rating, genres, studio, show_title, season_number, episode_number,
-    episode_number_end, added_at_ms, originally_available, rating, created_at_ms,
-    updated_at_ms, container, video_codec, width, height, frame_rate, field_order, audio_codec,
-    audio_channels, audio_sample_rate, probe_error, is_missing, file_size";
-
-/// API.md's MediaItem, plus ours: the probe's findings, `probe_error`, `is_missing`,
-/// `episode_number_end`, `file_size`. `duration` is in seconds, to the millisecond.
-pub fn media_json(r: &Row<'_>) -> rusqlite::Result<serde_json::Value> {
-    let ms = |i: usize| -> rusqlite::Result<Option<String>> {
-        Ok(r.get::<_, Option<i64>>(i)?.map(crate::time::rfc3339))
-    };
-    let mut m = serde_json::Map::with_capacity(42);
-    m.insert("id".into(), json!(r.get::<_, i64>(0)?));
-    m.insert("source".into(), json!(r.get::<_, String>(1)?));
-    m.insert("source_id".into(), json!(r.get::<_, Option<String>>(2)?));
-    m.insert("external_id".into(), json!(r.get::<_, Option<String>>(3)?));
-    m.insert("library_id".into(), json!(r.get::<_, Option<i64>>(4)?));
-    m.insert("url".into(), json!(r.get::<_, String>(5)?));
-    m.insert("title".into(), json!(r.get::<_, String>(6)?));
-    m.insert("description".into(), json!(r.get::<_, Option<String>>(7)?));
-    m.insert(
-        "duration".into(),
-        json!(r.get::<_, Option<i64>>(8)?.map(|d| d as f64 / 1000.0)),
-    );
-    m.insert("thumbnail".into(), json!(r.get::<_, Option<String>>(9)?));
-    m.insert("poster_path".into(), json!(r.get::<_, Option<String>>(10)?));
-    m.insert("art_url".into(), json!(r.get::<_, Option<String>>(11)?));
-    m.insert("uploader".into(), json!(null));
-    m.insert("upload_date".into(), json!(null));
-    m.insert("view_count".into(), json!(null));
-    m.insert("meta_data".into(), json!(r.get::<_, Option<String>>(12)?));
-    m.insert("media_type".into(), json!(r.get::<_, Option<String>>(13)?));
-    m.insert("year".into(), json!(r.get::<_, Option<i64>>(14)?));
-    m.insert(
-        "content_rating".into(),
-        json!(r.get::<_, Option<String>>(15)?),
-    );
-    m.insert("genres".into(), json!(r.get::<_, Option<String>>(16)?));
-    m.insert("studio".into(), json!(r.get::<_, Option<String>>(17)?));
-    m.insert("show_title".into(), json!(r.get::<_, Option<String>>(18)?));
-    m.insert("season_number".into(), json!(r.get::<_, Option<i64>>(19)?));
-    m.insert("episode_number".into(), json!(r.get::<_, Option<i64>>(20)?));
-    m.insert(
-        "episode_number_end".into(),
-        json!(r.get::<_, Option<i64>>(21)?),
-    );
-    m.insert("added_date".into(), json!(ms(22)?));
-    m.insert(
-        "originally_available".into(),
-        json!(r.get::<_, Option<String>>(23)?),
-    );
-    m.insert("rating".into(), json!(r.get::<_, Option<f64>>(24)?));
-    m.insert("created_at".into(), json!(ms(25)?));
-    m.insert("updated_at".into(), json!(ms(26)?));
-    m.insert("container".into(), json!(r.get::<_, Option<String>>(27)?));
-    m.insert("video_codec".into(), json!(r.get::<_, Option<String>>(28)?));
-    m.insert("width".into(), json!(r.get::<_, Option<i64>>(29)?));
-    m.insert("height".into(), json!(r.get::<_, Option<i64>>(30)?));
-    m.insert("frame_rate".into(), json!(r.get::<_, Option<f64>>(31)?));
-    m.insert("field_order".into(), json!(r.get::<_, Option<String>>(32)?));
-    m.insert("audio_codec".into(), json!(r.get::<_, Option<String>>(33)?));
-    m.insert("audio_channels".into(), json!(r.get::<_, Option<i64>>(34)?));
-    m.insert(
-        "audio_sample_rate".into(),
-        json!(r.get::<_, Option<i64>>(35)?),
-    );
-    m.insert("probe_error".into(), json!(r.get::<_, Option<String>>(36)?));
-    m.insert("is_missing".into(), json!(r.get::<_, bool>(37)?));
-    m.insert("file_size".into(), json!(r.get::<_, Option<i64>>(38)?));
-    Ok(serde_json::Value::Object(m))
+row_view! {
+    /// API.md's MediaItem, plus ours: the probe's findings, `probe_error`, `is_missing`,
+    /// `episode_number_end`, `file_size`. `duration` is in seconds, to the millisecond;
+    /// `uploader`, `upload_date` and `view_count` (online sources) are always `null` here.
+    pub struct MediaView {
+        id: MediaId,
+        source: String,
+        source_id: Option<String>,
+        external_id: Option<String>,
+        library_id: Option<i64>,
+        url: String,
+        title: String,
+        description: Option<String>,
+        duration = "duration_ms / 1000.0": Option<f64>,
+        thumbnail: Option<String>,
+        poster_path: Option<String>,
+        art_url: Option<String>,
+        uploader = "NULL": Option<String>,
+        upload_date = "NULL": Option<String>,
+        view_count = "NULL": Option<i64>,
+        meta_data: Option<String>,
+        media_type: Option<String>,
+        year: Option<i64>,
+        content_rating: Option<String>,
+        genres: Option<String>,
+        studio: Option<String>,
+        show_title: Option<String>,
+        season_number: Option<i64>,
+        episode_number: Option<i64>,
+        episode_number_end: Option<i64>,
+        added_date = "added_at_ms": Option<Stamp>,
+        originally_available: Option<String>,
+        rating: Option<f64>,
+        created_at = "created_at_ms": Option<Stamp>,
+        updated_at = "updated_at_ms": Option<Stamp>,
+        container: Option<String>,
+        video_codec: Option<String>,
+        width: Option<i64>,
+        height: Option<i64>,
+        frame_rate: Option<f64>,
+        field_order: Option<String>,
+        audio_codec: Option<String>,
+        audio_channels: Option<i64>,
+        audio_sample_rate: Option<i64>,
+        probe_error: Option<String>,
+        is_missing: bool,
+        file_size: Option<i64>,
+    }
 }
 
 /// One media item as JSON, if it exists.
-pub fn media_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<serde_json::Value>> {
-    conn.prepare_cached(&format!(
-        "SELECT {MEDIA_COLUMNS} FROM media_items WHERE id = ?1"
-    ))?
-    .query_row([id], media_json)
-    .optional()
+pub fn media_by_id(conn: &Connection, id: i64) -> Result<Option<MediaView>, DbError> {
+    view::get(conn, "media_items", id)
+}
+
+/// One media item with its streams (ffprobe's list, as the scanner stored it).
+#[derive(serde::Serialize)]
+struct MediaDetail {
+    #[serde(flatten)]
+    item: MediaView,
+    streams: Option<serde_json::Value>,
 }
 
 /// A `WHERE` built from query filters, with its parameters in order.
@@ -276,12 +257,13 @@ async fn list(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .db
         .read(move |conn| {
             let sql = format!(
-                "SELECT {MEDIA_COLUMNS} FROM media_items WHERE {where_sql}
-                 ORDER BY {sort_column} {order}, id {order} LIMIT {limit} OFFSET {skip}"
+                "SELECT {} FROM media_items WHERE {where_sql}
+                 ORDER BY {sort_column} {order}, id {order} LIMIT {limit} OFFSET {skip}",
+                MediaView::select_list()
             );
             let mut stmt = conn.prepare(&sql)?;
             let items = stmt
-                .query_map(params_from_iter(filter.params.iter()), media_json)?
+                .query_map(params_from_iter(filter.params.iter()), MediaView::from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             let total: Option<i64> = if paginated {
                 Some(conn.query_row(
@@ -323,15 +305,16 @@ async fn search(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .db
         .read(move |conn| {
             let sql = format!(
-                "SELECT {MEDIA_COLUMNS} FROM media_items
+                "SELECT {} FROM media_items
                  WHERE (instr(lower(title), lower(?1)) > 0
                         OR instr(lower(coalesce(show_title, '')), lower(?1)) > 0
                         OR instr(lower(coalesce(description, '')), lower(?1)) > 0)
                    AND (?2 IS NULL OR source = ?2)
-                 ORDER BY lower(title), id LIMIT ?3"
+                 ORDER BY lower(title), id LIMIT ?3",
+                MediaView::select_list()
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(rusqlite::params![q, source, limit], media_json)?;
+            let rows = stmt.query_map(rusqlite::params![q, source, limit], MediaView::from_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await?;
@@ -520,7 +503,7 @@ async fn get(app: &Arc<App>, id: i64) -> ApiResult {
     let value = app
         .db
         .read(move |conn| {
-            let Some(mut item) = media_by_id(conn, id)? else {
+            let Some(item) = media_by_id(conn, id)? else {
                 return Ok(None);
             };
             // The stream list only here: it is large and lists do not need it.
@@ -528,10 +511,8 @@ async fn get(app: &Arc<App>, id: i64) -> ApiResult {
                 conn.query_row("SELECT streams FROM media_items WHERE id = ?1", [id], |r| {
                     r.get(0)
                 })?;
-            item["streams"] = streams
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or(serde_json::Value::Null);
-            Ok(Some(item))
+            let streams = streams.and_then(|s| serde_json::from_str(&s).ok());
+            Ok(Some(MediaDetail { item, streams }))
         })
         .await?
         .ok_or_else(|| ApiError::not_found("media item not found"))?;
@@ -582,8 +563,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     };
     let (id, item, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::media::create(tx, &new, crate::time::now_ms())?;
-        let item = media_by_id(tx, id.0)
-            .api()?
+        let item = media_by_id(tx, id.0)?
             .ok_or_else(|| ApiError::internal("media item vanished after insert"))?;
         Ok((id, item, changes))
     })
@@ -593,11 +573,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
 }
 
 /// The item already stored for this URL or path, if any (adding a file twice answers 200).
-async fn existing(
-    app: &Arc<App>,
-    url: &str,
-    path: &str,
-) -> Result<Option<serde_json::Value>, ApiError> {
+async fn existing(app: &Arc<App>, url: &str, path: &str) -> Result<Option<MediaView>, ApiError> {
     let (url, path) = (url.to_string(), path.to_string());
     Ok(app
         .db

@@ -1,9 +1,10 @@
 //! The REST API under `/api`: one file per resource. Every route needs the API token except
 //! the health checks and `lineup_status.json`.
 
+pub mod beside;
 pub mod channels;
 pub mod collections;
-pub mod columns;
+
 pub mod dashboard;
 pub mod ffmpeg_profiles;
 pub mod filler_presets;
@@ -20,6 +21,7 @@ pub mod schedule_items;
 pub mod schedules;
 pub mod settings;
 pub mod transfer;
+pub mod tx;
 pub mod view;
 
 use std::sync::Arc;

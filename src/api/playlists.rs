@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::collections::{check_name, lenient_string};
-use super::columns::{self, write_tx};
+use super::tx::{self, write_tx};
 use crate::app::App;
 use crate::db::DbError;
 use crate::http::router::{self, by_verb, Verb};
@@ -114,7 +114,7 @@ fn playlist_json(conn: &Connection, id: i64) -> Result<Option<serde_json::Value>
 async fn list(app: &Arc<App>) -> ApiResult {
     let out = app
         .db
-        .read(|conn| columns::all_by_name(conn, "playlists", playlist_json))
+        .read(|conn| tx::all_by_name(conn, "playlists", playlist_json))
         .await?;
     Ok(body::ok_json(&out))
 }

@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::columns::{read, write_tx, SqlResult};
+use super::tx::{read, write_tx, SqlResult};
 use super::view::{self, row_view, Stamp};
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::columns::{read, write_tx};
+use super::tx::{read, write_tx};
 use super::view::{self, row_view};
 use crate::app::App;
 use crate::http::router::{self, by_verb};

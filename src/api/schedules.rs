@@ -8,8 +8,9 @@ use serde::de::{IgnoredAny, MapAccess};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::columns::{read, write_tx};
-use super::schedule_items::{self, Beside, OwnFields, ScheduleItemView};
+use super::beside::{Beside, OwnFields};
+use super::schedule_items::{self, ScheduleItemView};
+use super::tx::{read, write_tx};
 use super::view::{self, row_view, Stamp};
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};
@@ -97,10 +98,7 @@ fn rendered(conn: &rusqlite::Connection, id: ScheduleId) -> Result<ScheduleView,
 }
 
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
-    let patch: SchedulePatch = req.params().await?;
-    if !patch.name.is_given() {
-        return Err(ApiError::invalid("name", "field required"));
-    }
+    let patch: SchedulePatch = req.params_requiring(&["name"]).await?;
     let (id, doc, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::schedules::create(tx, &patch, now_ms())?;
         Ok((id, rendered(tx, id)?, changes))

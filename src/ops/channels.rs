@@ -14,12 +14,9 @@ use crate::kinds::{ChannelPlayoutMode, PlayoutSource, StreamingMode, TranscodePr
 use crate::scheduler::mirror;
 use crate::time::UnixMs;
 
-use super::fields::{patch, ChannelNumber, Flag, Int, Name, OneOf, Text, ToColumn};
+use super::fields::{patch, AnyId, ChannelNumber, Flag, Int, Name, OneOf, Text, ToColumn};
 pub use super::ids::ChannelId;
 use super::ids::{FillerPresetId, MediaId, ProfileId};
-
-/// A row id with no type of its own in `ops::ids` (`channels.watermark_id`).
-pub type RowId = Int<1, { i64::MAX }>;
 
 patch! {
     /// The fields a channel write sends, each validated once at the edge.
@@ -35,7 +32,7 @@ patch! {
         transcode_mode: Name,
         transcode_profile: Option<OneOf<TranscodeProfile>>,
         ffmpeg_profile_id: Option<ProfileId>,
-        watermark_id: Option<RowId>,
+        watermark_id: Option<AnyId>,
         subtitle_mode: Name,
         preferred_audio_language_code: Option<Text>,
         preferred_audio_title: Option<Text>,

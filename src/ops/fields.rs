@@ -245,6 +245,11 @@ pub struct Int<const MIN: i64, const MAX: i64>(pub i64);
 /// Any integer.
 pub type AnyInt = Int<{ i64::MIN }, { i64::MAX }>;
 
+/// A row id without a type of its own in `ops::ids`: one that names a row of one of several
+/// tables (a schedule item's `collection_id`, by `collection_type`), or of a table not built
+/// yet (`watermark_id`).
+pub type AnyId = Int<1, { i64::MAX }>;
+
 impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for Int<MIN, MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         int(d, MIN, MAX).map(Int)

@@ -17,15 +17,10 @@ use crate::kinds::{
 };
 use crate::time::UnixMs;
 
-use super::fields::{patch, ClockTime, Int, OneOf, Text};
+use super::fields::{patch, AnyId, ClockTime, Int, OneOf, Text};
 
 pub use super::ids::ScheduleItemId;
 use super::ids::{CollectionId, FillerPresetId, MediaId, PlaylistId, ScheduleId};
-
-/// An id that may name a row of one of several tables (`collection_id` names a
-/// collection, a multi-collection, a playlist or a media item, by `collection_type`; a
-/// watermark has no table of its own yet).
-pub type AnyId = Int<1, { i64::MAX }>;
 
 patch! {
     /// The fields an item write sends, each validated once at the edge. Neither the item's
