@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension};
-use serde::{Deserialize, Deserializer};
+use rusqlite::Connection;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
 use super::tx::{self, write_tx};
+use super::view::{self, row_view, Stamp};
 use crate::app::App;
 use crate::db::DbError;
 use crate::http::router::{self, by_verb, Verb};
@@ -104,59 +105,109 @@ pub fn check_name(name: Option<String>) -> Result<String, ApiError> {
     Ok(name)
 }
 
-/// A collection with its items; `with_media` adds `media_item:{id, title, source, url}`.
-fn collection_json(
+row_view! {
+    /// A collection's own fields, as `/api/collections` sends them (`CollectionDoc` adds its
+    /// items).
+    pub struct CollectionView {
+        id: CollectionId,
+        name: String,
+        description: Option<String>,
+        collection_type: String,
+        search_query: Option<String>,
+        auto_folder: Option<String>,
+        created_at = "created_at_ms": Stamp,
+        updated_at = "updated_at_ms": Stamp,
+    }
+}
+
+row_view! {
+    /// One item of a collection with its media item's title, source and url, as read from
+    /// `ITEMS_FROM`; `CollectionItem` is what is sent of it.
+    pub struct CollectionItemRow {
+        id = "ci.id": i64,
+        media_item_id = "ci.media_item_id": MediaId,
+        order = "ci.position": i64,
+        title = "m.title": String,
+        source = "m.source": String,
+        url = "m.url": String,
+    }
+}
+
+/// A collection's items, in order (`?1` the collection).
+const ITEMS_FROM: &str = "collection_items ci JOIN media_items m ON m.id = ci.media_item_id
+     WHERE ci.collection_id = ?1 ORDER BY ci.position, ci.id";
+
+/// One item of a collection as sent: `media_item` only by a single collection's GET and
+/// its create.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CollectionItem {
+    id: i64,
+    media_item_id: MediaId,
+    order: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media_item: Option<MediaBrief>,
+}
+
+/// The media item of a collection's item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MediaBrief {
+    id: MediaId,
+    title: String,
+    source: String,
+    url: String,
+}
+
+impl CollectionItem {
+    fn from_row(row: CollectionItemRow, with_media: bool) -> Self {
+        let CollectionItemRow {
+            id,
+            media_item_id,
+            order,
+            title,
+            source,
+            url,
+        } = row;
+        CollectionItem {
+            id,
+            media_item_id,
+            order,
+            media_item: with_media.then_some(MediaBrief {
+                id: media_item_id,
+                title,
+                source,
+                url,
+            }),
+        }
+    }
+}
+
+/// A collection with its items.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CollectionDoc {
+    #[serde(flatten)]
+    collection: CollectionView,
+    item_count: usize,
+    items: Vec<CollectionItem>,
+}
+
+/// A collection with its items, if it exists; `with_media` adds each item's `media_item`.
+fn collection_doc(
     conn: &Connection,
     id: i64,
     with_media: bool,
-) -> Result<Option<serde_json::Value>, DbError> {
-    let head = conn
-        .prepare_cached(
-            "SELECT id, name, description, collection_type, search_query, auto_folder,
-                    created_at_ms, updated_at_ms FROM collections WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
-                "name": r.get::<_, String>(1)?,
-                "description": r.get::<_, Option<String>>(2)?,
-                "collection_type": r.get::<_, String>(3)?,
-                "search_query": r.get::<_, Option<String>>(4)?,
-                "auto_folder": r.get::<_, Option<String>>(5)?,
-                "created_at": crate::time::rfc3339(r.get(6)?),
-                "updated_at": crate::time::rfc3339(r.get(7)?),
-            }))
-        })
-        .optional()?;
-    let Some(mut head) = head else {
+) -> Result<Option<CollectionDoc>, DbError> {
+    let Some(collection) = view::get::<CollectionView>(conn, "collections", id)? else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT ci.id, ci.media_item_id, ci.position, m.title, m.source, m.url
-         FROM collection_items ci JOIN media_items m ON m.id = ci.media_item_id
-         WHERE ci.collection_id = ?1 ORDER BY ci.position, ci.id",
-    )?;
-    let items = stmt
-        .query_map([id], |r| {
-            let mut item = json!({
-                "id": r.get::<_, i64>(0)?,
-                "media_item_id": r.get::<_, i64>(1)?,
-                "order": r.get::<_, i64>(2)?,
-            });
-            if with_media {
-                item["media_item"] = json!({
-                    "id": r.get::<_, i64>(1)?,
-                    "title": r.get::<_, String>(3)?,
-                    "source": r.get::<_, String>(4)?,
-                    "url": r.get::<_, String>(5)?,
-                });
-            }
-            Ok(item)
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    head["item_count"] = items.len().into();
-    head["items"] = items.into();
-    Ok(Some(head))
+    let items: Vec<CollectionItem> = view::list::<CollectionItemRow>(conn, ITEMS_FROM, [id])?
+        .into_iter()
+        .map(|row| CollectionItem::from_row(row, with_media))
+        .collect();
+    Ok(Some(CollectionDoc {
+        collection,
+        item_count: items.len(),
+        items,
+    }))
 }
 
 async fn list(app: &Arc<App>) -> ApiResult {
@@ -164,7 +215,7 @@ async fn list(app: &Arc<App>) -> ApiResult {
         .db
         .read(|conn| {
             tx::all_by_name(conn, "collections", |conn, id| {
-                collection_json(conn, id, false)
+                collection_doc(conn, id, false)
             })
         })
         .await?;
@@ -172,12 +223,12 @@ async fn list(app: &Arc<App>) -> ApiResult {
 }
 
 async fn get(app: &Arc<App>, id: i64) -> ApiResult {
-    let value = app
+    let doc = app
         .db
-        .read(move |conn| collection_json(conn, id, true))
+        .read(move |conn| collection_doc(conn, id, true))
         .await?
         .ok_or_else(|| ApiError::not_found("collection not found"))?;
-    Ok(body::ok_json(&value))
+    Ok(body::ok_json(&doc))
 }
 
 #[derive(Deserialize)]
@@ -217,15 +268,15 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         name: check_name(input.name)?,
         description: input.description,
     };
-    let (id, value, changes) = write_tx(app, move |tx| {
+    let (id, doc, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::create_manual(tx, &new, now_ms())?;
-        let value = collection_json(tx, id.0, true)?
+        let doc = collection_doc(tx, id.0, true)?
             .ok_or_else(|| ApiError::internal("collection vanished after insert"))?;
-        Ok((id, value, changes))
+        Ok((id, doc, changes))
     })
     .await?;
     app.apply(changes).await;
-    Ok(body::created(id.0, &value))
+    Ok(body::created(id.0, &doc))
 }
 
 async fn create_smart(app: &Arc<App>, req: &mut Req) -> ApiResult {
@@ -251,11 +302,24 @@ async fn create_smart_from(app: &Arc<App>, input: CreateCollection) -> ApiResult
     app.apply(changes).await;
     Ok(body::created(
         id.0,
-        &json!({
-            "id": id, "name": name, "collection_type": "smart",
-            "search_query": response_query, "item_count": item_count,
-        }),
+        &SmartCreated {
+            id,
+            name,
+            collection_type: CollectionKind::Smart,
+            search_query: response_query,
+            item_count,
+        },
     ))
+}
+
+/// What a smart collection's create sends back.
+#[derive(Serialize)]
+struct SmartCreated {
+    id: CollectionId,
+    name: String,
+    collection_type: CollectionKind,
+    search_query: String,
+    item_count: i64,
 }
 
 async fn refresh(app: &Arc<App>, id: CollectionId) -> ApiResult {
@@ -327,78 +391,95 @@ struct MultiInput {
     collection_ids: Option<Vec<i64>>,
 }
 
+row_view! {
+    /// A multi-collection as its list sends it: with the number of its collections.
+    pub struct MultiListView {
+        id = "mc.id": MultiCollectionId,
+        name = "mc.name": String,
+        description = "mc.description": Option<String>,
+        collection_count = "(SELECT count(*) FROM multi_collection_links l
+                             WHERE l.multi_collection_id = mc.id)": i64,
+        created_at = "mc.created_at_ms": Stamp,
+        updated_at = "mc.updated_at_ms": Stamp,
+    }
+}
+
+row_view! {
+    /// A multi-collection's own fields (`MultiDoc` adds its collections).
+    pub struct MultiView {
+        id: MultiCollectionId,
+        name: String,
+        description: Option<String>,
+        created_at = "created_at_ms": Stamp,
+        updated_at = "updated_at_ms": Stamp,
+    }
+}
+
+row_view! {
+    /// One collection of a multi-collection, with its link's id and position.
+    pub struct MultiMemberView {
+        id = "c.id": CollectionId,
+        name = "c.name": String,
+        position = "l.position": i64,
+        link_id = "l.id": i64,
+    }
+}
+
+/// A multi-collection with its collections, in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MultiDoc {
+    #[serde(flatten)]
+    multi: MultiView,
+    collection_count: usize,
+    collections: Vec<MultiMemberView>,
+}
+
+/// What a multi-collection's create sends back.
+#[derive(Serialize)]
+struct MultiCreated {
+    id: MultiCollectionId,
+    name: String,
+    description: Option<String>,
+    collection_count: usize,
+}
+
 async fn multi_list(app: &Arc<App>) -> ApiResult {
-    let out = app
-        .db
-        .read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT mc.id, mc.name, mc.description,
-                        (SELECT count(*) FROM multi_collection_links l WHERE l.multi_collection_id = mc.id),
-                        mc.created_at_ms, mc.updated_at_ms
-                 FROM multi_collections mc ORDER BY lower(mc.name), mc.id",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(json!({
-                    "id": r.get::<_, i64>(0)?,
-                    "name": r.get::<_, String>(1)?,
-                    "description": r.get::<_, Option<String>>(2)?,
-                    "collection_count": r.get::<_, i64>(3)?,
-                    "created_at": crate::time::rfc3339(r.get(4)?),
-                    "updated_at": crate::time::rfc3339(r.get(5)?),
-                }))
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await?;
+    let out = app.db.read(multi_rows).await?;
     Ok(body::ok_json(&out))
 }
 
-fn multi_json(conn: &Connection, id: i64) -> Result<Option<serde_json::Value>, DbError> {
-    let head = conn
-        .query_row(
-            "SELECT id, name, description, created_at_ms, updated_at_ms FROM multi_collections WHERE id = ?1",
-            [id],
-            |r| {
-                Ok(json!({
-                    "id": r.get::<_, i64>(0)?,
-                    "name": r.get::<_, String>(1)?,
-                    "description": r.get::<_, Option<String>>(2)?,
-                    "created_at": crate::time::rfc3339(r.get(3)?),
-                    "updated_at": crate::time::rfc3339(r.get(4)?),
-                }))
-            },
-        )
-        .optional()?;
-    let Some(mut head) = head else {
+fn multi_rows(conn: &Connection) -> Result<Vec<MultiListView>, DbError> {
+    view::list(
+        conn,
+        "multi_collections mc ORDER BY lower(mc.name), mc.id",
+        [],
+    )
+}
+
+fn multi_doc(conn: &Connection, id: i64) -> Result<Option<MultiDoc>, DbError> {
+    let Some(multi) = view::get::<MultiView>(conn, "multi_collections", id)? else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.id, c.name, l.position, l.id FROM multi_collection_links l
-         JOIN collections c ON c.id = l.collection_id
+    let collections: Vec<MultiMemberView> = view::list(
+        conn,
+        "multi_collection_links l JOIN collections c ON c.id = l.collection_id
          WHERE l.multi_collection_id = ?1 ORDER BY l.position, l.id",
+        [id],
     )?;
-    let links = stmt
-        .query_map([id], |r| {
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
-                "name": r.get::<_, String>(1)?,
-                "position": r.get::<_, i64>(2)?,
-                "link_id": r.get::<_, i64>(3)?,
-            }))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    head["collection_count"] = links.len().into();
-    head["collections"] = links.into();
-    Ok(Some(head))
+    Ok(Some(MultiDoc {
+        multi,
+        collection_count: collections.len(),
+        collections,
+    }))
 }
 
 async fn multi_get(app: &Arc<App>, id: i64) -> ApiResult {
-    let value = app
+    let doc = app
         .db
-        .read(move |conn| multi_json(conn, id))
+        .read(move |conn| multi_doc(conn, id))
         .await?
         .ok_or_else(|| ApiError::not_found("multi-collection not found"))?;
-    Ok(body::ok_json(&value))
+    Ok(body::ok_json(&doc))
 }
 
 async fn multi_create(app: &Arc<App>, req: &mut Req) -> ApiResult {
@@ -413,20 +494,27 @@ async fn multi_create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .into_iter()
         .map(CollectionId)
         .collect();
-    let (id, value, changes) = write_tx(app, move |tx| {
+    let (id, doc, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::create_multi(tx, &new, &members, now_ms())?;
-        let value = multi_json(tx, id.0)?
+        let doc = multi_doc(tx, id.0)?
             .ok_or_else(|| ApiError::internal("multi-collection vanished after insert"))?;
-        Ok((id, value, changes))
+        Ok((id, doc, changes))
     })
     .await?;
     app.apply(changes).await;
+    let MultiDoc {
+        multi,
+        collection_count,
+        ..
+    } = doc;
     Ok(body::created(
         id.0,
-        &json!({
-            "id": value["id"], "name": value["name"], "description": value["description"],
-            "collection_count": value["collection_count"],
-        }),
+        &MultiCreated {
+            id: multi.id,
+            name: multi.name,
+            description: multi.description,
+            collection_count,
+        },
     ))
 }
 
@@ -436,15 +524,15 @@ async fn multi_update(app: &Arc<App>, req: &mut Req, id: MultiCollectionId) -> A
         name: input.name.map(|n| check_name(Some(n))).transpose()?,
         description: input.description,
     };
-    let (value, changes) = write_tx(app, move |tx| {
+    let (doc, changes) = write_tx(app, move |tx| {
         let changes = ops::update_multi(tx, id, &patch, now_ms())?;
-        let value = multi_json(tx, id.0)?
+        let doc = multi_doc(tx, id.0)?
             .ok_or_else(|| ApiError::not_found("multi-collection not found"))?;
-        Ok((value, changes))
+        Ok((doc, changes))
     })
     .await?;
     app.apply(changes).await;
-    Ok(body::ok_json(&value))
+    Ok(body::ok_json(&doc))
 }
 
 /// A multi-collection a schedule plays cannot be deleted (409).
@@ -467,4 +555,105 @@ async fn multi_unlink(
     let changes = write_tx(app, move |tx| Ok(ops::unlink(tx, id, member)?)).await?;
     app.apply(changes).await;
     Ok(body::no_content())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Collections 1 (two items, a position tie) and 2 (smart, in a folder), multi 1 with
+    /// both, multi 2 with none.
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("../../schema.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO media_items (id, source, url, title, added_at_ms, created_at_ms, updated_at_ms)
+             VALUES (1, 'local', 'file:///a.mkv', 'Alpha', 1, 1, 1),
+                    (2, 'plex', 'http://x/b', 'Beta', 1, 1, 1);
+             INSERT INTO collections (id, name, description, collection_type, search_query,
+                                      auto_folder, created_at_ms, updated_at_ms)
+             VALUES (1, 'zeta', NULL, 'manual', NULL, NULL, 1700000000000, 1700000000123),
+                    (2, 'Alpha', 'first', 'smart', 'show:Alpha', '/tv/Alpha', 0, 86400000);
+             INSERT INTO collection_items (id, collection_id, media_item_id, position)
+             VALUES (10, 1, 2, 1), (11, 1, 1, 1), (12, 2, 1, 0);
+             INSERT INTO multi_collections (id, name, description, created_at_ms, updated_at_ms)
+             VALUES (1, 'Both', NULL, 1700000000000, 1700000005000), (2, 'alone', 'none', 10, 20);
+             INSERT INTO multi_collection_links (id, multi_collection_id, collection_id, position)
+             VALUES (5, 1, 2, 1), (6, 1, 1, 0);",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn text(value: &impl Serialize) -> String {
+        serde_json::to_string(value).unwrap()
+    }
+
+    #[test]
+    fn a_collection_sends_its_items_and_their_media_only_when_asked() {
+        let conn = db();
+        let doc = collection_doc(&conn, 1, true).unwrap().unwrap();
+        assert_eq!(
+            text(&doc),
+            r#"{"id":1,"name":"zeta","description":null,"collection_type":"manual","search_query":null,"auto_folder":null,"created_at":"2023-11-14T22:13:20Z","updated_at":"2023-11-14T22:13:20.123Z","item_count":2,"items":[{"id":10,"media_item_id":2,"order":1,"media_item":{"id":2,"title":"Beta","source":"plex","url":"http://x/b"}},{"id":11,"media_item_id":1,"order":1,"media_item":{"id":1,"title":"Alpha","source":"local","url":"file:///a.mkv"}}]}"#
+        );
+        let doc = collection_doc(&conn, 2, false).unwrap().unwrap();
+        assert_eq!(
+            text(&doc),
+            r#"{"id":2,"name":"Alpha","description":"first","collection_type":"smart","search_query":"show:Alpha","auto_folder":"/tv/Alpha","created_at":"1970-01-01T00:00:00Z","updated_at":"1970-01-02T00:00:00Z","item_count":1,"items":[{"id":12,"media_item_id":1,"order":0}]}"#
+        );
+        assert_eq!(collection_doc(&conn, 3, true).unwrap(), None);
+        let list = tx::all_by_name(&conn, "collections", |conn, id| {
+            collection_doc(conn, id, false)
+        })
+        .unwrap();
+        let ids: Vec<i64> = list.iter().map(|doc| doc.collection.id.0).collect();
+        assert_eq!(ids, [2, 1]);
+    }
+
+    #[test]
+    fn a_multi_collection_sends_its_collections_in_order() {
+        let conn = db();
+        let doc = multi_doc(&conn, 1).unwrap().unwrap();
+        assert_eq!(
+            text(&doc),
+            r#"{"id":1,"name":"Both","description":null,"created_at":"2023-11-14T22:13:20Z","updated_at":"2023-11-14T22:13:25Z","collection_count":2,"collections":[{"id":1,"name":"zeta","position":0,"link_id":6},{"id":2,"name":"Alpha","position":1,"link_id":5}]}"#
+        );
+        let doc = multi_doc(&conn, 2).unwrap().unwrap();
+        assert_eq!(
+            text(&doc),
+            r#"{"id":2,"name":"alone","description":"none","created_at":"1970-01-01T00:00:00.010Z","updated_at":"1970-01-01T00:00:00.020Z","collection_count":0,"collections":[]}"#
+        );
+        assert_eq!(multi_doc(&conn, 3).unwrap(), None);
+        assert_eq!(
+            text(&multi_rows(&conn).unwrap()),
+            r#"[{"id":2,"name":"alone","description":"none","collection_count":0,"created_at":"1970-01-01T00:00:00.010Z","updated_at":"1970-01-01T00:00:00.020Z"},{"id":1,"name":"Both","description":null,"collection_count":2,"created_at":"2023-11-14T22:13:20Z","updated_at":"2023-11-14T22:13:25Z"}]"#
+        );
+    }
+
+    #[test]
+    fn the_create_replies_send_what_they_always_did() {
+        let created = SmartCreated {
+            id: CollectionId(2),
+            name: "Alpha".into(),
+            collection_type: CollectionKind::Smart,
+            search_query: "show:Alpha".into(),
+            item_count: 1,
+        };
+        assert_eq!(
+            text(&created),
+            r#"{"id":2,"name":"Alpha","collection_type":"smart","search_query":"show:Alpha","item_count":1}"#
+        );
+        let created = MultiCreated {
+            id: MultiCollectionId(2),
+            name: "alone".into(),
+            description: None,
+            collection_count: 0,
+        };
+        assert_eq!(
+            text(&created),
+            r#"{"id":2,"name":"alone","description":null,"collection_count":0}"#
+        );
+    }
 }

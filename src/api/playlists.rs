@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension};
-use serde::Deserialize;
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::collections::{check_name, lenient_string};
 use super::tx::{self, write_tx};
+use super::view::{self, row_view, Stamp};
 use crate::app::App;
 use crate::db::DbError;
 use crate::http::router::{self, by_verb, Verb};
@@ -54,78 +55,134 @@ fn playlist_id(seg: &str) -> Result<PlaylistId, ApiError> {
     Ok(PlaylistId(router::id(seg)?))
 }
 
-fn playlist_json(conn: &Connection, id: i64) -> Result<Option<serde_json::Value>, DbError> {
-    let head = conn
-        .prepare_cached(
-            "SELECT id, name, description, channel_id, created_at_ms, updated_at_ms
-             FROM playlists WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
-            Ok(json!({
-                "id": r.get::<_, i64>(0)?,
-                "name": r.get::<_, String>(1)?,
-                "description": r.get::<_, Option<String>>(2)?,
-                "channel_id": r.get::<_, Option<i64>>(3)?,
-                "created_at": crate::time::rfc3339(r.get(4)?),
-                "updated_at": crate::time::rfc3339(r.get(5)?),
-            }))
-        })
-        .optional()?;
-    let Some(mut head) = head else {
+row_view! {
+    /// A playlist's own fields, as `/api/playlists` sends them (`PlaylistDoc` adds its
+    /// entries).
+    pub struct PlaylistView {
+        id: PlaylistId,
+        name: String,
+        description: Option<String>,
+        channel_id: Option<ChannelId>,
+        created_at = "created_at_ms": Stamp,
+        updated_at = "updated_at_ms": Stamp,
+    }
+}
+
+row_view! {
+    /// One entry of a playlist with what it names (a media item's title, source and url,
+    /// or a collection's name), as read from `ENTRIES_FROM`; `PlaylistEntry` is what is
+    /// sent of it.
+    pub struct EntryRow {
+        id = "pi.id": PlaylistItemId,
+        media_item_id = "pi.media_item_id": Option<MediaId>,
+        collection_id = "pi.collection_id": Option<CollectionId>,
+        order = "pi.position": i64,
+        title = "m.title": Option<String>,
+        source = "m.source": Option<String>,
+        url = "m.url": Option<String>,
+        collection_name = "c.name": Option<String>,
+    }
+}
+
+/// A playlist's entries, in order (`?1` the playlist).
+const ENTRIES_FROM: &str = "playlist_items pi
+     LEFT JOIN media_items m ON m.id = pi.media_item_id
+     LEFT JOIN collections c ON c.id = pi.collection_id
+     WHERE pi.playlist_id = ?1 ORDER BY pi.position, pi.id";
+
+/// One entry as sent: `media_item` and `collection` are `null` unless it is one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlaylistEntry {
+    id: PlaylistItemId,
+    media_item_id: Option<MediaId>,
+    collection_id: Option<CollectionId>,
+    order: i64,
+    media_item: Option<EntryMedia>,
+    collection: Option<EntryCollection>,
+}
+
+/// The media item of an entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntryMedia {
+    id: MediaId,
+    title: Option<String>,
+    source: Option<String>,
+    url: Option<String>,
+}
+
+/// The collection of an entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntryCollection {
+    id: CollectionId,
+    name: Option<String>,
+}
+
+impl From<EntryRow> for PlaylistEntry {
+    fn from(row: EntryRow) -> Self {
+        let EntryRow {
+            id,
+            media_item_id,
+            collection_id,
+            order,
+            title,
+            source,
+            url,
+            collection_name,
+        } = row;
+        PlaylistEntry {
+            id,
+            media_item_id,
+            collection_id,
+            order,
+            media_item: media_item_id.map(|id| EntryMedia {
+                id,
+                title,
+                source,
+                url,
+            }),
+            collection: collection_id.map(|id| EntryCollection {
+                id,
+                name: collection_name,
+            }),
+        }
+    }
+}
+
+/// A playlist with its entries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlaylistDoc {
+    #[serde(flatten)]
+    playlist: PlaylistView,
+    items: Vec<PlaylistEntry>,
+}
+
+/// A playlist with its entries, if it exists.
+fn playlist_doc(conn: &Connection, id: i64) -> Result<Option<PlaylistDoc>, DbError> {
+    let Some(playlist) = view::get::<PlaylistView>(conn, "playlists", id)? else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT pi.id, pi.media_item_id, pi.collection_id, pi.position, m.title, m.source, m.url, c.name
-         FROM playlist_items pi
-         LEFT JOIN media_items m ON m.id = pi.media_item_id
-         LEFT JOIN collections c ON c.id = pi.collection_id
-         WHERE pi.playlist_id = ?1 ORDER BY pi.position, pi.id",
-    )?;
-    let items = stmt
-        .query_map([id], |r| {
-            let media_id: Option<i64> = r.get(1)?;
-            let collection_id: Option<i64> = r.get(2)?;
-            let mut item = json!({
-                "id": r.get::<_, i64>(0)?,
-                "media_item_id": media_id,
-                "collection_id": collection_id,
-                "order": r.get::<_, i64>(3)?,
-                "media_item": null,
-                "collection": null,
-            });
-            if let Some(mid) = media_id {
-                item["media_item"] = json!({
-                    "id": mid,
-                    "title": r.get::<_, Option<String>>(4)?,
-                    "source": r.get::<_, Option<String>>(5)?,
-                    "url": r.get::<_, Option<String>>(6)?,
-                });
-            }
-            if let Some(cid) = collection_id {
-                item["collection"] = json!({"id": cid, "name": r.get::<_, Option<String>>(7)?});
-            }
-            Ok(item)
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    head["items"] = items.into();
-    Ok(Some(head))
+    let items = view::list::<EntryRow>(conn, ENTRIES_FROM, [id])?
+        .into_iter()
+        .map(PlaylistEntry::from)
+        .collect();
+    Ok(Some(PlaylistDoc { playlist, items }))
 }
 
 async fn list(app: &Arc<App>) -> ApiResult {
     let out = app
         .db
-        .read(|conn| tx::all_by_name(conn, "playlists", playlist_json))
+        .read(|conn| tx::all_by_name(conn, "playlists", playlist_doc))
         .await?;
     Ok(body::ok_json(&out))
 }
 
 async fn get(app: &Arc<App>, id: i64) -> ApiResult {
-    let value = app
+    let doc = app
         .db
-        .read(move |conn| playlist_json(conn, id))
+        .read(move |conn| playlist_doc(conn, id))
         .await?
         .ok_or_else(|| ApiError::not_found("playlist not found"))?;
-    Ok(body::ok_json(&value))
+    Ok(body::ok_json(&doc))
 }
 
 #[derive(Deserialize)]
@@ -145,15 +202,15 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
         description: input.description,
         channel_id: input.channel_id.map(ChannelId),
     };
-    let (id, value, changes) = write_tx(app, move |tx| {
+    let (id, doc, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::create(tx, &new, now_ms())?;
-        let value = playlist_json(tx, id.0)?
+        let doc = playlist_doc(tx, id.0)?
             .ok_or_else(|| ApiError::internal("playlist vanished after insert"))?;
-        Ok((id, value, changes))
+        Ok((id, doc, changes))
     })
     .await?;
     app.apply(changes).await;
-    Ok(body::created(id.0, &value))
+    Ok(body::created(id.0, &doc))
 }
 
 async fn update(app: &Arc<App>, req: &mut Req, id: PlaylistId) -> ApiResult {
@@ -162,15 +219,15 @@ async fn update(app: &Arc<App>, req: &mut Req, id: PlaylistId) -> ApiResult {
         name: input.name.map(|n| check_name(Some(n))).transpose()?,
         description: input.description,
     };
-    let (value, changes) = write_tx(app, move |tx| {
+    let (doc, changes) = write_tx(app, move |tx| {
         let changes = ops::update(tx, id, &patch, now_ms())?;
-        let value =
-            playlist_json(tx, id.0)?.ok_or_else(|| ApiError::not_found("playlist not found"))?;
-        Ok((value, changes))
+        let doc =
+            playlist_doc(tx, id.0)?.ok_or_else(|| ApiError::not_found("playlist not found"))?;
+        Ok((doc, changes))
     })
     .await?;
     app.apply(changes).await;
-    Ok(body::ok_json(&value))
+    Ok(body::ok_json(&doc))
 }
 
 /// A playlist a schedule plays cannot be deleted (409).
@@ -225,4 +282,52 @@ async fn move_entry(
     Ok(body::ok_json(
         &json!({"message": format!("moved {}", direction.as_str())}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Playlist 1 on channel 7 with a media entry, a collection entry and a position tie;
+    /// playlist 2 empty.
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("../../schema.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO channels (id, number, name, created_at_ms, updated_at_ms)
+             VALUES (7, '7', 'Seven', 1, 2);
+             INSERT INTO media_items (id, source, url, title, added_at_ms, created_at_ms, updated_at_ms)
+             VALUES (1, 'local', 'file:///a.mkv', 'Alpha', 1, 1, 1),
+                    (2, 'plex', 'http://x/b', 'Beta', 1, 1, 1);
+             INSERT INTO collections (id, name, created_at_ms, updated_at_ms)
+             VALUES (1, 'Mine', 1, 1);
+             INSERT INTO playlists (id, name, description, channel_id, created_at_ms, updated_at_ms)
+             VALUES (1, 'Evening', NULL, 7, 1700000000000, 1700000009999),
+                    (2, 'empty', 'nothing', NULL, 3, 4);
+             INSERT INTO playlist_items (id, playlist_id, media_item_id, collection_id, position)
+             VALUES (20, 1, 2, NULL, 1), (21, 1, NULL, 1, 1), (22, 1, 1, NULL, 0);",
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn a_playlist_sends_its_entries_with_what_each_names() {
+        let conn = db();
+        let doc = playlist_doc(&conn, 1).unwrap().unwrap();
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            r#"{"id":1,"name":"Evening","description":null,"channel_id":7,"created_at":"2023-11-14T22:13:20Z","updated_at":"2023-11-14T22:13:29.999Z","items":[{"id":22,"media_item_id":1,"collection_id":null,"order":0,"media_item":{"id":1,"title":"Alpha","source":"local","url":"file:///a.mkv"},"collection":null},{"id":20,"media_item_id":2,"collection_id":null,"order":1,"media_item":{"id":2,"title":"Beta","source":"plex","url":"http://x/b"},"collection":null},{"id":21,"media_item_id":null,"collection_id":1,"order":1,"media_item":null,"collection":{"id":1,"name":"Mine"}}]}"#
+        );
+        let doc = playlist_doc(&conn, 2).unwrap().unwrap();
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            r#"{"id":2,"name":"empty","description":"nothing","channel_id":null,"created_at":"1970-01-01T00:00:00.003Z","updated_at":"1970-01-01T00:00:00.004Z","items":[]}"#
+        );
+        assert_eq!(playlist_doc(&conn, 3).unwrap(), None);
+        let list = tx::all_by_name(&conn, "playlists", playlist_doc).unwrap();
+        let ids: Vec<i64> = list.iter().map(|doc| doc.playlist.id.0).collect();
+        assert_eq!(ids, [2, 1]);
+    }
 }
