@@ -70,6 +70,35 @@ fn stream_headers(resp: &mut Response, content_type: &'static str) {
     );
 }
 
+/// HLS answers may be cached (`hls`: a segment's URL names the same bytes for as long as
+/// the server runs): the stream headers with `cache_control` instead of `no-store`.
+fn hls_headers(resp: &mut Response, content_type: &'static str, cache_control: HeaderValue) {
+    stream_headers(resp, content_type);
+    resp.headers_mut().insert(CACHE_CONTROL, cache_control);
+}
+
+/// `Cache-Control` of the live playlist: at most half a segment old behind a cache.
+fn playlist_cache_control() -> HeaderValue {
+    max_age(format_args!(
+        "max-age={}",
+        super::hls::PLAYLIST_CACHE_SECONDS
+    ))
+}
+
+/// `Cache-Control` of a segment: kept for the window, never revalidated.
+fn segment_cache_control() -> HeaderValue {
+    max_age(format_args!(
+        "public, max-age={}, immutable",
+        super::hls::CACHE_SECONDS
+    ))
+}
+
+/// One short header per HLS request (not per packet). ASCII digits and words: always a
+/// valid value; `no-cache` would be the safe side if it were not.
+fn max_age(text: std::fmt::Arguments<'_>) -> HeaderValue {
+    HeaderValue::from_str(&text.to_string()).unwrap_or(HeaderValue::from_static("no-cache"))
+}
+
 fn ts_response(body: Body) -> Response {
     let mut resp = hyper::Response::new(body);
     stream_headers(&mut resp, "video/mp2t");
@@ -139,7 +168,11 @@ pub async fn hls_playlist(app: &Arc<App>, req: &mut Req, number: &str) -> ApiRes
     if req.is_head() {
         app.streams.check(app, info.id, None).await?;
         let mut resp = hyper::Response::new(Body::Empty);
-        stream_headers(&mut resp, "application/vnd.apple.mpegurl");
+        hls_headers(
+            &mut resp,
+            "application/vnd.apple.mpegurl",
+            playlist_cache_control(),
+        );
         return Ok(resp);
     }
     let channel = app.streams.ensure_running(app, &info).await?;
@@ -154,7 +187,11 @@ pub async fn hls_playlist(app: &Arc<App>, req: &mut Req, number: &str) -> ApiRes
         .hls
         .playlist(&format!("{number}/seg/"), &token_suffix(app));
     let mut resp = hyper::Response::new(Body::from(Bytes::from(text)));
-    stream_headers(&mut resp, "application/vnd.apple.mpegurl");
+    hls_headers(
+        &mut resp,
+        "application/vnd.apple.mpegurl",
+        playlist_cache_control(),
+    );
     Ok(resp)
 }
 
@@ -172,7 +209,8 @@ pub async fn hls_segment(app: &Arc<App>, req: &mut Req, number: &str, seq: u64) 
     } else {
         Body::stream(Chunks(chunks.into_iter()))
     };
-    let mut resp = ts_response(body);
+    let mut resp = hyper::Response::new(body);
+    hls_headers(&mut resp, "video/mp2t", segment_cache_control());
     resp.headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(len));
     *resp.status_mut() = StatusCode::OK;

@@ -651,6 +651,7 @@ impl ParamSetScan {
     }
 
     /// Whether a scan runs and still wants packets.
+    #[inline]
     pub fn wants(&self) -> bool {
         self.active && !self.done
     }
