@@ -71,10 +71,13 @@ fn stream_headers(resp: &mut Response, content_type: &'static str) {
 }
 
 /// HLS answers may be cached (`hls`: a segment's URL names the same bytes for as long as
-/// the server runs): the stream headers with `cache_control` instead of `no-store`.
+/// the server runs): the stream headers with `cache_control` instead of `no-store`, and
+/// without `X-Accel-Buffering: no`, with which nginx neither buffers nor caches.
 fn hls_headers(resp: &mut Response, content_type: &'static str, cache_control: HeaderValue) {
     stream_headers(resp, content_type);
-    resp.headers_mut().insert(CACHE_CONTROL, cache_control);
+    let h = resp.headers_mut();
+    h.insert(CACHE_CONTROL, cache_control);
+    h.remove(HeaderName::from_static("x-accel-buffering"));
 }
 
 /// `Cache-Control` of the live playlist: at most half a segment old behind a cache.
