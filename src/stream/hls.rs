@@ -38,9 +38,12 @@ pub const HOLD: Duration = Duration::from_secs(30);
 /// How long a cache may keep a segment (`Cache-Control: max-age`): as long as the window
 /// lists it. Its bytes never change, so it is `immutable` too.
 pub const CACHE_SECONDS: i64 = WINDOW as i64 * TARGET_MS / 1000;
-/// How long a cache may keep the playlist: at most half a segment, so a viewer behind the
-/// cache sees a new segment no later than one without it would.
-pub const PLAYLIST_CACHE_SECONDS: i64 = 1;
+/// A segment's `Cache-Control`, spelt out (a static header value; a test checks that it
+/// says `CACHE_SECONDS`).
+pub const SEGMENT_CACHE_CONTROL: &str = "public, max-age=24, immutable";
+/// The playlist's `Cache-Control`: at most half a segment, so a viewer behind a cache sees
+/// a new segment no later than one without it would.
+pub const PLAYLIST_CACHE_CONTROL: &str = "max-age=1";
 /// Each channel run numbers its segments from `run << RUN_SHIFT` (runs counted across the
 /// process): 2^32 segments of 4 s are 544 years, so runs never overlap, and a channel's
 /// first run ever starts at 0.
@@ -298,6 +301,20 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_headers_say_the_window_and_half_a_segment() {
+        let max_age = |text: &str| -> i64 {
+            let at = text.find("max-age=").expect("a max-age") + "max-age=".len();
+            let digits: String = text[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().expect("seconds")
+        };
+        assert_eq!(max_age(SEGMENT_CACHE_CONTROL), CACHE_SECONDS);
+        assert!(max_age(PLAYLIST_CACHE_CONTROL) * 1000 <= TARGET_MS / 2);
+    }
 
     #[test]
     fn segments_are_cut_at_keyframes_and_windowed() {

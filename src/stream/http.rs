@@ -80,28 +80,6 @@ fn hls_headers(resp: &mut Response, content_type: &'static str, cache_control: H
     h.remove(HeaderName::from_static("x-accel-buffering"));
 }
 
-/// `Cache-Control` of the live playlist: at most half a segment old behind a cache.
-fn playlist_cache_control() -> HeaderValue {
-    max_age(format_args!(
-        "max-age={}",
-        super::hls::PLAYLIST_CACHE_SECONDS
-    ))
-}
-
-/// `Cache-Control` of a segment: kept for the window, never revalidated.
-fn segment_cache_control() -> HeaderValue {
-    max_age(format_args!(
-        "public, max-age={}, immutable",
-        super::hls::CACHE_SECONDS
-    ))
-}
-
-/// One short header per HLS request (not per packet). ASCII digits and words: always a
-/// valid value; `no-cache` would be the safe side if it were not.
-fn max_age(text: std::fmt::Arguments<'_>) -> HeaderValue {
-    HeaderValue::from_str(&text.to_string()).unwrap_or(HeaderValue::from_static("no-cache"))
-}
-
 fn ts_response(body: Body) -> Response {
     let mut resp = hyper::Response::new(body);
     stream_headers(&mut resp, "video/mp2t");
@@ -174,7 +152,7 @@ pub async fn hls_playlist(app: &Arc<App>, req: &mut Req, number: &str) -> ApiRes
         hls_headers(
             &mut resp,
             "application/vnd.apple.mpegurl",
-            playlist_cache_control(),
+            HeaderValue::from_static(super::hls::PLAYLIST_CACHE_CONTROL),
         );
         return Ok(resp);
     }
@@ -193,7 +171,7 @@ pub async fn hls_playlist(app: &Arc<App>, req: &mut Req, number: &str) -> ApiRes
     hls_headers(
         &mut resp,
         "application/vnd.apple.mpegurl",
-        playlist_cache_control(),
+        HeaderValue::from_static(super::hls::PLAYLIST_CACHE_CONTROL),
     );
     Ok(resp)
 }
@@ -213,7 +191,11 @@ pub async fn hls_segment(app: &Arc<App>, req: &mut Req, number: &str, seq: u64) 
         Body::stream(Chunks(chunks.into_iter()))
     };
     let mut resp = hyper::Response::new(body);
-    hls_headers(&mut resp, "video/mp2t", segment_cache_control());
+    hls_headers(
+        &mut resp,
+        "video/mp2t",
+        HeaderValue::from_static(super::hls::SEGMENT_CACHE_CONTROL),
+    );
     resp.headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(len));
     *resp.status_mut() = StatusCode::OK;
