@@ -1,6 +1,8 @@
 //! Splicer cost per packet: a synthetic 3-item stream (PAT, PMT, H.264-like video with a PCR
-//! on every frame, AAC-like audio) pushed through `Splicer` in 64 KiB reads, as the channel
-//! feeder does. Prints ns per packet (divan's time / packets per iteration) and, through
+//! on every frame, each keyframe led by an AUD, SPS and PPS as FFmpeg writes them, AAC-like
+//! audio) pushed through `Splicer` in 64 KiB reads, as the channel feeder does; once with
+//! every item in the same video parameters, once with the middle one in others (another
+//! SPS: a new PMT version at both boundaries). Prints ns per packet (divan's time / packets per iteration) and, through
 //! divan's AllocProfiler, allocations per iteration (none is printed when there are none:
 //! the goal is 0).
 
@@ -29,9 +31,16 @@ impl Sink for CountSink {
     fn keyframe(&mut self) {}
 }
 
+/// An SPS (High, level `level`), as x264 starts one.
+fn sps(level: u8) -> [u8; 12] {
+    [
+        0x67, 0x64, 0x00, level, 0xac, 0xd9, 0x40, 0x50, 0x05, 0xbb, 0x01, 0x10,
+    ]
+}
+
 /// One item: PAT, PMT, 90 video frames of 8 packets (the first with PES header and PCR),
-/// one audio packet per 1920 ticks.
-fn item() -> Vec<u8> {
+/// one audio packet per 1920 ticks; `level` is its SPS's level.
+fn item(level: u8) -> Vec<u8> {
     let mut out = Vec::new();
     let mut p = [0u8; PACKET_LEN];
     write_pat(&mut p, 1, 1, Pid(0x1000));
@@ -58,7 +67,9 @@ fn item() -> Vec<u8> {
             out.extend_from_slice(&pes(0x101, audio, audio, false, &mut cc[1]));
             audio += 1920;
         }
-        out.extend_from_slice(&pes(0x100, dts + 3000, dts, f % 30 == 0, &mut cc[0]));
+        let mut video = pes(0x100, dts + 3000, dts, f % 30 == 0, &mut cc[0]);
+        write_es(&mut video[31..], f % 30 == 0, level);
+        out.extend_from_slice(&video);
         for _ in 0..7 {
             let mut c = [0x55u8; PACKET_LEN];
             c[0] = 0x47;
@@ -70,6 +81,21 @@ fn item() -> Vec<u8> {
         }
     }
     out
+}
+
+/// The start of a video frame's elementary stream: AUD, then SPS and PPS and an IDR slice
+/// on a keyframe, a non-IDR slice otherwise.
+fn write_es(out: &mut [u8], key: bool, level: u8) {
+    let mut es: Vec<u8> = vec![0, 0, 0, 1, 0x09, 0xf0];
+    if key {
+        es.extend_from_slice(&[0, 0, 0, 1]);
+        es.extend_from_slice(&sps(level));
+        es.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0]);
+        es.extend_from_slice(&[0, 0, 1, 0x65, 0x88, 0x84]);
+    } else {
+        es.extend_from_slice(&[0, 0, 1, 0x41, 0x9a, 0x02]);
+    }
+    out[..es.len()].copy_from_slice(&es);
 }
 
 fn pes(pid: u16, pts: i64, dts: i64, key: bool, cc: &mut u8) -> [u8; PACKET_LEN] {
@@ -95,8 +121,18 @@ fn pes(pid: u16, pts: i64, dts: i64, key: bool, cc: &mut u8) -> [u8; PACKET_LEN]
 
 #[divan::bench]
 fn splice_three_items(bencher: divan::Bencher) {
-    let one = item();
-    let input: Vec<u8> = [one.clone(), one.clone(), one].concat();
+    let one = item(0x1f);
+    bench_splice(bencher, [one.clone(), one.clone(), one].concat());
+}
+
+#[divan::bench]
+fn splice_three_items_other_parameters_between(bencher: divan::Bencher) {
+    let one = item(0x1f);
+    bench_splice(bencher, [one.clone(), item(0x28), one].concat());
+}
+
+/// Three items of equal length, each pushed in 64 KiB reads after `begin_item`.
+fn bench_splice(bencher: divan::Bencher, input: Vec<u8>) {
     let n_packets = (input.len() / PACKET_LEN) as u64;
     let mut splicer = Splicer::new();
     let mut sink = CountSink(0);

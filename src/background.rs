@@ -32,6 +32,65 @@ pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, http_addr: SocketAddr)
     }
     // Probes the encoder, then at shutdown stops every channel and reaps its FFmpeg.
     tasks.spawn(crate::stream::manager::run(app.clone()));
+    tasks.spawn(prewarm_channels(app.clone()));
+}
+
+/// How often the prewarm task checks its channels besides the writes that wake it: a
+/// prewarmed channel whose feeder ended (or that found no free tuner) starts again within
+/// this.
+const PREWARM_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Starts the channels whose `idle_behavior` is `keep_running` and keeps them running
+/// without viewers (`stream::Manager::keep_running`): at boot, after each write that names a
+/// channel, and every `PREWARM_CHECK`.
+async fn prewarm_channels(app: Arc<App>) {
+    let mut shutdown = app.shutdown.clone();
+    loop {
+        let pass = async {
+            match kept_channels(&app.db).await {
+                Ok(wanted) => app.streams.keep_running(&app, &wanted).await,
+                Err(err) => tracing::warn!(%err, "cannot read the channels to keep running"),
+            }
+        };
+        tokio::select! {
+            _ = pass => {}
+            _ = shutdown.wait_for(|down| *down) => return,
+        }
+        tokio::select! {
+            _ = app.streams.prewarm_requested() => {}
+            _ = tokio::time::sleep(PREWARM_CHECK) => {}
+            _ = shutdown.wait_for(|down| *down) => return,
+        }
+    }
+}
+
+/// The enabled channels whose `idle_behavior` is `keep_running`, by id (at most one per
+/// tuner can run).
+async fn kept_channels(
+    db: &crate::db::Db,
+) -> Result<Vec<crate::scheduler::cursor::ChannelInfo>, crate::db::DbError> {
+    use crate::kinds::IdleBehavior;
+    use crate::stream::pool::MAX_TUNERS;
+    db.read(|conn| {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, number, name, enabled, ffmpeg_profile_id FROM channels
+             WHERE enabled = 1 AND idle_behavior = ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            rusqlite::params![IdleBehavior::KeepRunning.as_str(), MAX_TUNERS as i64 + 1],
+            |row| {
+                Ok(crate::scheduler::cursor::ChannelInfo {
+                    id: row.get(0)?,
+                    number: smol_str::SmolStr::from(row.get::<_, String>(1)?),
+                    name: row.get(2)?,
+                    enabled: row.get(3)?,
+                    ffmpeg_profile_id: row.get(4)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    })
+    .await
 }
 
 /// Finds FFmpeg and ffprobe and their versions and publishes them (`App::tools`). Runs here,

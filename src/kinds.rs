@@ -482,6 +482,17 @@ text_enum! {
 
 // ------------------------------------------------------------------ channel numbers
 
+text_enum! {
+    /// What a channel does without viewers (`channels.idle_behavior`).
+    pub enum IdleBehavior {
+        /// Stops once nobody watched it for the idle grace (`channels.idle_grace_seconds`).
+        StopOnDisconnect = "stop_on_disconnect",
+        /// Starts at boot and runs without viewers (it holds a tuner), so every tune is
+        /// warm (EXStreamTV's prewarmed channels).
+        KeepRunning = "keep_running",
+    }
+}
+
 /// The longest channel number: HDHomeRun GuideNumbers are short, and a bound keeps a
 /// number's digits within `u128` where the lineup sorts them.
 pub const MAX_CHANNEL_NUMBER_LEN: usize = 16;
@@ -562,6 +573,7 @@ mod tests {
         media_type: MediaType,
         collection_kind: CollectionKind,
         artwork_kind: ArtworkKind,
+        idle_behavior: IdleBehavior,
     }
 
     #[test]

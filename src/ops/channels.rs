@@ -10,7 +10,9 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 use crate::changes::{Changes, Rebuild, Timelines};
 use crate::db::DbError;
-use crate::kinds::{ChannelPlayoutMode, PlayoutSource, StreamingMode, TranscodeProfile};
+use crate::kinds::{
+    ChannelPlayoutMode, IdleBehavior, PlayoutSource, StreamingMode, TranscodeProfile,
+};
 use crate::scheduler::mirror;
 use crate::time::UnixMs;
 
@@ -42,7 +44,7 @@ patch! {
         music_video_credits_mode: Name,
         music_video_credits_template: Option<Text>,
         song_video_mode: Name,
-        idle_behavior: Name,
+        idle_behavior: OneOf<IdleBehavior>,
         playout_source: OneOf<PlayoutSource>,
         mirror_source_channel_id: Option<ChannelId>,
         playout_offset: Option<Int<-86_400, 86_400>>,

@@ -5,15 +5,26 @@
 //! `channels.hls_hold_seconds`, default `HOLD`); that same window is what keeps the channel
 //! (and its tuner) alive for HLS viewers.
 //!
+//! Where the video's coding parameters change (copy mode: another resolution, frame rate or
+//! SPS at a programme boundary) the splicer gives the keyframe's PMT a new version; a
+//! segment starts there, whatever its predecessor's length, and is listed after
+//! `#EXT-X-DISCONTINUITY` (with `#EXT-X-DISCONTINUITY-SEQUENCE` counting those that slid
+//! out). Timestamps stay continuous across it.
+//!
+//! A segment's URL names the same bytes for as long as the process runs (a sequence number
+//! is never reused: each channel run numbers from its own base), so an HTTP cache in front
+//! may keep it for the window (`CACHE_SECONDS`) and fan it out.
+//!
 //! It knows nothing of FFmpeg or HTTP; the playlist text is rendered here.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::ts;
 use crate::time::{now_ms, UnixMs};
 
 /// Segments listed in the playlist (API.md §5).
@@ -24,6 +35,20 @@ pub const TARGET_MS: i64 = 4000;
 /// (API.md §5). The default of `channels.hls_hold_seconds`: a player refetches the live
 /// playlist every target duration (4 s), so 30 s survives several missed fetches.
 pub const HOLD: Duration = Duration::from_secs(30);
+/// How long a cache may keep a segment (`Cache-Control: max-age`): as long as the window
+/// lists it. Its bytes never change, so it is `immutable` too.
+pub const CACHE_SECONDS: i64 = WINDOW as i64 * TARGET_MS / 1000;
+/// A segment's `Cache-Control`, spelt out (a static header value; a test checks that it
+/// says `CACHE_SECONDS`).
+pub const SEGMENT_CACHE_CONTROL: &str = "public, max-age=24, immutable";
+/// The playlist's `Cache-Control`: at most half a segment, so a viewer behind a cache sees
+/// a new segment no later than one without it would.
+pub const PLAYLIST_CACHE_CONTROL: &str = "max-age=1";
+/// Each channel run numbers its segments from `run << RUN_SHIFT` (runs counted across the
+/// process): 2^32 segments of 4 s are 544 years, so runs never overlap, and a channel's
+/// first run ever starts at 0.
+const RUN_SHIFT: u32 = 32;
+static RUNS: AtomicU64 = AtomicU64::new(0);
 /// Kept beyond the window, so a player that fetches the oldest listed segment just as it
 /// slides out still gets it.
 const KEPT: usize = WINDOW + 2;
@@ -31,7 +56,6 @@ const KEPT: usize = WINDOW + 2;
 /// bounds memory if a source has no keyframes at all.
 const SEGMENT_MAX_CHUNKS: usize = 4096;
 
-#[derive(Default)]
 pub struct Hls {
     inner: Mutex<Inner>,
     /// Wall ms of the last playlist fetch; 0 = never.
@@ -41,21 +65,44 @@ pub struct Hls {
     segment_ready: Notify,
 }
 
-#[derive(Default)]
+impl Default for Hls {
+    fn default() -> Self {
+        Hls {
+            inner: Mutex::new(Inner {
+                segments: heapless::Deque::new(),
+                building: None,
+                next_seq: RUNS.fetch_add(1, Ordering::Relaxed) << RUN_SHIFT,
+                pmt_version: None,
+                n_discontinuities_gone: 0,
+            }),
+            last_fetch_ms: AtomicI64::new(0),
+            hold_ms: AtomicI64::new(0),
+            segment_ready: Notify::new(),
+        }
+    }
+}
+
 struct Inner {
     segments: heapless::Deque<Segment, KEPT>,
     building: Option<Building>,
     next_seq: u64,
+    /// The PMT version of the last keyframe chunk: a new one marks a discontinuity.
+    pmt_version: Option<u8>,
+    /// Discontinuities of segments no longer kept (the base of the discontinuity sequence).
+    n_discontinuities_gone: u64,
 }
 
 struct Segment {
     seq: u64,
     duration_ms: i64,
+    /// The video's coding parameters differ from the segment before.
+    discontinuity: bool,
     chunks: Vec<Bytes>,
 }
 
 struct Building {
     start_stream_ms: i64,
+    discontinuity: bool,
     chunks: Vec<Bytes>,
 }
 
@@ -106,37 +153,42 @@ impl Hls {
             if self.last_fetch_ms.load(Ordering::Relaxed) > 0 {
                 // Nobody watches any more: free the segments.
                 let mut inner = self.lock();
+                let gone = inner.segments.iter().filter(|s| s.discontinuity).count();
+                inner.n_discontinuities_gone += gone as u64;
                 inner.segments.clear();
                 inner.building = None;
+                inner.pmt_version = None;
             }
             return;
         }
         let mut inner = self.lock();
         if keyframe {
-            let done = inner
-                .building
-                .as_ref()
-                .is_some_and(|b| stream_ms - b.start_stream_ms >= TARGET_MS - 500);
+            let version = ts::program_version(chunk);
+            let discontinuity =
+                matches!((inner.pmt_version, version), (Some(was), Some(now)) if was != now);
+            if version.is_some() {
+                inner.pmt_version = version;
+            }
+            let done = inner.building.as_ref().is_some_and(|b| {
+                !b.chunks.is_empty()
+                    && (discontinuity || stream_ms - b.start_stream_ms >= TARGET_MS - 500)
+            });
             if done {
                 if let Some(b) = inner.building.take() {
-                    let seq = inner.next_seq;
-                    inner.next_seq += 1;
-                    if inner.segments.is_full() {
-                        inner.segments.pop_front();
-                    }
-                    let _ = inner.segments.push_back(Segment {
-                        seq,
-                        duration_ms: stream_ms - b.start_stream_ms,
-                        chunks: b.chunks,
-                    });
+                    inner.finish(b, stream_ms);
                     self.segment_ready.notify_waiters();
                 }
             }
-            if inner.building.is_none() {
-                inner.building = Some(Building {
-                    start_stream_ms: stream_ms,
-                    chunks: Vec::with_capacity(256),
-                });
+            match inner.building.as_mut() {
+                None => {
+                    inner.building = Some(Building {
+                        start_stream_ms: stream_ms,
+                        discontinuity,
+                        chunks: Vec::with_capacity(256),
+                    })
+                }
+                // An empty segment (cut here before) takes the mark.
+                Some(b) => b.discontinuity |= discontinuity,
             }
         }
         let abandon = match inner.building.as_mut() {
@@ -180,13 +232,27 @@ impl Hls {
             .max()
             .unwrap_or(TARGET_MS / 1000)
             .max(TARGET_MS / 1000);
-        let mut out = String::with_capacity(128 + listed.len() * 64);
-        let first = listed.first().map_or(0, |s| s.seq);
+        let mut out = String::with_capacity(160 + listed.len() * 96);
+        let first = listed.first().map_or(inner.next_seq, |s| s.seq);
         let _ = write!(
             out,
             "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
         );
+        // Discontinuities before the first listed segment; its own mark is listed below.
+        let before = inner.n_discontinuities_gone
+            + inner
+                .segments
+                .iter()
+                .take(skip)
+                .filter(|s| s.discontinuity)
+                .count() as u64;
+        if before > 0 {
+            let _ = writeln!(out, "#EXT-X-DISCONTINUITY-SEQUENCE:{before}");
+        }
         for s in listed {
+            if s.discontinuity {
+                out.push_str("#EXT-X-DISCONTINUITY\n");
+            }
             let _ = write!(
                 out,
                 "#EXTINF:{}.{:03},\n{prefix}{}.ts{suffix}\n",
@@ -213,13 +279,48 @@ impl Hls {
     }
 }
 
+impl Inner {
+    /// `b` becomes the newest segment, ending where the next begins (`end_stream_ms`).
+    fn finish(&mut self, b: Building, end_stream_ms: i64) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if self.segments.is_full() {
+            if let Some(old) = self.segments.pop_front() {
+                self.n_discontinuities_gone += u64::from(old.discontinuity);
+            }
+        }
+        let _ = self.segments.push_back(Segment {
+            seq,
+            duration_ms: end_stream_ms - b.start_stream_ms,
+            discontinuity: b.discontinuity,
+            chunks: b.chunks,
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn the_cache_headers_say_the_window_and_half_a_segment() {
+        let max_age = |text: &str| -> i64 {
+            let at = text.find("max-age=").expect("a max-age") + "max-age=".len();
+            let digits: String = text[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().expect("seconds")
+        };
+        assert_eq!(max_age(SEGMENT_CACHE_CONTROL), CACHE_SECONDS);
+        assert!(max_age(PLAYLIST_CACHE_CONTROL) * 1000 <= TARGET_MS / 2);
+    }
+
+    #[test]
     fn segments_are_cut_at_keyframes_and_windowed() {
         let hls = Hls::default();
+        let base = hls.lock().next_seq;
+        assert_eq!(base % (1 << RUN_SHIFT), 0);
         let wall = now_ms();
         // Not active: nothing is collected.
         hls.on_chunk(&Bytes::from_static(b"k"), true, 0, wall);
@@ -232,17 +333,104 @@ mod tests {
         }
         assert_eq!(hls.n_segments(), KEPT);
         let text = hls.playlist("100/seg/", "");
-        let expected_first = 14 - WINDOW as u64; // 14 segments of 4 s were finished
+        let expected_first = base + 14 - WINDOW as u64; // 14 segments of 4 s were finished
         assert!(text.starts_with("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n"));
         assert!(
             text.contains(&format!("#EXT-X-MEDIA-SEQUENCE:{expected_first}\n")),
             "{text}"
         );
         assert_eq!(text.matches("#EXTINF:4.000,").count(), WINDOW);
-        assert!(!text.contains("ENDLIST"));
+        assert!(!text.contains("ENDLIST") && !text.contains("DISCONTINUITY"));
         let seg = hls.segment(expected_first).unwrap();
         assert_eq!(seg.len(), 8);
-        assert_eq!(seg[0][0] as u64, expected_first * 8);
-        assert!(hls.segment(0).is_none());
+        assert_eq!(seg[0][0] as u64, (expected_first - base) * 8);
+        assert!(hls.segment(base).is_none());
+        // Another run of a channel numbers its segments apart: no URL is reused.
+        assert!(Hls::default().lock().next_seq > base + (1 << 31));
+    }
+
+    /// A keyframe chunk: PAT, then a PMT of `version`, then one byte standing for the rest.
+    fn keyframe_chunk(version: u8) -> Bytes {
+        let mut out = vec![0u8; 2 * ts::PACKET_LEN];
+        let (pat, pmt) = out.split_at_mut(ts::PACKET_LEN);
+        let pat: &mut [u8; ts::PACKET_LEN] = pat.try_into().unwrap();
+        let pmt: &mut [u8; ts::PACKET_LEN] = pmt.try_into().unwrap();
+        ts::write_pat(pat, 1, 1, ts::Pid(0x1000));
+        let streams = [ts::PmtStream {
+            stream_type: ts::StreamType::H264,
+            pid: ts::Pid(0x100),
+            es_info: heapless::Vec::new(),
+        }];
+        assert!(ts::write_pmt(
+            pmt,
+            ts::Pid(0x1000),
+            1,
+            version,
+            ts::Pid(0x100),
+            &streams
+        ));
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn discontinuities_that_slide_out_are_counted_in_the_sequence() {
+        let hls = Hls::default();
+        let wall = now_ms();
+        hls.touch(HOLD);
+        // A keyframe every 2 s; the PMT version changes at 5 s and at 31 s, as the splicer
+        // writes it when the video's SPS/PPS change.
+        let version = |at: i64| u8::from(at >= 5000) + u8::from(at >= 31_000);
+        let mut keyframes: Vec<i64> = vec![0, 2000, 4000];
+        keyframes.extend((0..32).map(|k| 5000 + k * 2000));
+        keyframes.push(31_000);
+        keyframes.sort();
+        let feed = |until: i64| {
+            for &at in keyframes.iter().filter(|at| **at < until) {
+                hls.on_chunk(&keyframe_chunk(version(at)), true, at, wall);
+                hls.on_chunk(&Bytes::from_static(b"p"), false, at + 500, wall);
+            }
+        };
+        feed(36_000);
+        let text = hls.playlist("1/seg/", "");
+        // Listed: 13–17 … 29–31, then 31–35 after its mark; 5–9 slid out with its mark.
+        assert!(text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"), "{text}");
+        assert!(
+            text.contains("#EXT-X-DISCONTINUITY\n#EXTINF:4.000,"),
+            "{text}"
+        );
+        assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 1, "{text}");
+        let hls = Hls::default();
+        hls.touch(HOLD);
+        for &at in &keyframes {
+            hls.on_chunk(&keyframe_chunk(version(at)), true, at, wall);
+        }
+        let text = hls.playlist("1/seg/", "");
+        assert!(text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:2\n"), "{text}");
+        assert!(!text.contains("#EXT-X-DISCONTINUITY\n"), "{text}");
+    }
+
+    #[test]
+    fn the_discontinuity_is_listed_before_the_segment_that_starts_at_the_change() {
+        let hls = Hls::default();
+        let base = hls.lock().next_seq;
+        let wall = now_ms();
+        hls.touch(HOLD);
+        let mut at = 0;
+        for k in 0..10 {
+            // The change comes 1 s after the keyframe at 8 s.
+            let version = u8::from(k >= 5);
+            hls.on_chunk(&keyframe_chunk(version), true, at, wall);
+            hls.on_chunk(&Bytes::from_static(b"p"), false, at + 500, wall);
+            at += if k == 4 { 1000 } else { 2000 };
+        }
+        let text = hls.playlist("1/seg/", "");
+        let expected = format!(
+            "#EXTINF:1.000,\n1/seg/{}.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:4.000,\n1/seg/{}.ts\n",
+            base + 2,
+            base + 3
+        );
+        assert!(text.contains(&expected), "{text}");
+        assert!(!text.contains("DISCONTINUITY-SEQUENCE"), "{text}");
+        assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 1, "{text}");
     }
 }

@@ -70,6 +70,16 @@ fn stream_headers(resp: &mut Response, content_type: &'static str) {
     );
 }
 
+/// HLS answers may be cached (`hls`: a segment's URL names the same bytes for as long as
+/// the server runs): the stream headers with `cache_control` instead of `no-store`, and
+/// without `X-Accel-Buffering: no`, with which nginx neither buffers nor caches.
+fn hls_headers(resp: &mut Response, content_type: &'static str, cache_control: HeaderValue) {
+    stream_headers(resp, content_type);
+    let h = resp.headers_mut();
+    h.insert(CACHE_CONTROL, cache_control);
+    h.remove(HeaderName::from_static("x-accel-buffering"));
+}
+
 fn ts_response(body: Body) -> Response {
     let mut resp = hyper::Response::new(body);
     stream_headers(&mut resp, "video/mp2t");
@@ -139,7 +149,11 @@ pub async fn hls_playlist(app: &Arc<App>, req: &mut Req, number: &str) -> ApiRes
     if req.is_head() {
         app.streams.check(app, info.id, None).await?;
         let mut resp = hyper::Response::new(Body::Empty);
-        stream_headers(&mut resp, "application/vnd.apple.mpegurl");
+        hls_headers(
+            &mut resp,
+            "application/vnd.apple.mpegurl",
+            HeaderValue::from_static(super::hls::PLAYLIST_CACHE_CONTROL),
+        );
         return Ok(resp);
     }
     let channel = app.streams.ensure_running(app, &info).await?;
@@ -154,7 +168,11 @@ pub async fn hls_playlist(app: &Arc<App>, req: &mut Req, number: &str) -> ApiRes
         .hls
         .playlist(&format!("{number}/seg/"), &token_suffix(app));
     let mut resp = hyper::Response::new(Body::from(Bytes::from(text)));
-    stream_headers(&mut resp, "application/vnd.apple.mpegurl");
+    hls_headers(
+        &mut resp,
+        "application/vnd.apple.mpegurl",
+        HeaderValue::from_static(super::hls::PLAYLIST_CACHE_CONTROL),
+    );
     Ok(resp)
 }
 
@@ -172,7 +190,12 @@ pub async fn hls_segment(app: &Arc<App>, req: &mut Req, number: &str, seq: u64) 
     } else {
         Body::stream(Chunks(chunks.into_iter()))
     };
-    let mut resp = ts_response(body);
+    let mut resp = hyper::Response::new(body);
+    hls_headers(
+        &mut resp,
+        "video/mp2t",
+        HeaderValue::from_static(super::hls::SEGMENT_CACHE_CONTROL),
+    );
     resp.headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(len));
     *resp.status_mut() = StatusCode::OK;

@@ -5,15 +5,20 @@
 //! and no HLS playlist fetch for the hold (`channels.hls_hold_seconds`). It owns the feeder tasks (a `JoinSet`) and
 //! stops them all, reaping every FFmpeg, at shutdown.
 //!
+//! Prewarmed channels (`idle_behavior: keep_running`, at most one per tuner) are started
+//! without a viewer and never retired for idleness (`keep_running`, called by the prewarm
+//! task in `background`); a channel that leaves that set stops once the idle grace has
+//! passed since it left, as if its last viewer had gone then.
+//!
 //! Stats snapshots for metrics, the dashboard, health and status.json come from here.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
 use tokio::task::JoinSet;
 
 use super::breaker::BreakerPhase;
@@ -23,7 +28,7 @@ use crate::ops::ids::ChannelId;
 use bytes::Bytes;
 
 use super::ffmpeg::{Job, Source};
-use super::pool::{Owner, Permit, Pool, PoolError};
+use super::pool::{Owner, Permit, Pool, PoolError, MAX_TUNERS};
 use super::restart::{Admission, ChannelRestarts, RestartGate};
 use crate::app::App;
 use crate::scheduler::cursor::{self, ChannelInfo, OutputProfile, Programme};
@@ -84,7 +89,29 @@ pub struct Manager {
     /// The all-channel half of the restart gate (`restart`): every health-triggered
     /// restart of every channel asks it through `admit_restart`.
     restarts: Mutex<RestartGate>,
+    prewarm: Mutex<Prewarm>,
+    /// Wakes the prewarm task: a write named a channel (its `idle_behavior` may have moved).
+    prewarm_wake: Notify,
     pub totals: Totals,
+}
+
+/// The prewarmed channels: bounded by the tuners, since each holds one.
+#[derive(Default)]
+struct Prewarm {
+    /// The channels kept running, as last read (`keep_running`).
+    kept: heapless::Vec<ChannelId, MAX_TUNERS>,
+    /// Channels no longer kept, and since when: their idle grace runs from then.
+    released: heapless::Vec<(ChannelId, Instant), MAX_TUNERS>,
+}
+
+impl Prewarm {
+    fn release(&mut self, id: ChannelId, at: Instant) {
+        self.released.retain(|(r, _)| *r != id);
+        if self.released.is_full() {
+            self.released.remove(0);
+        }
+        let _ = self.released.push((id, at));
+    }
 }
 
 /// Process-wide counters (channels come and go; these stay).
@@ -299,12 +326,76 @@ impl Manager {
     }
 
     /// Tells every running channel in `timelines` that its stored timeline changed: its
-    /// feeder re-reads it at once (`Channel::timeline_changed`).
+    /// feeder re-reads it at once (`Channel::timeline_changed`). Every channel write names
+    /// its channel here (`ops::channels`), so this also wakes the prewarm task: the write
+    /// may have changed the channel's `idle_behavior`, enabled it or deleted it.
     pub fn timelines_changed(&self, timelines: &crate::changes::Timelines, cause: &str) {
         for ch in self.lock().values() {
             if timelines.contains(ch.id) && !ch.is_stopping() {
                 tracing::debug!(channel = %ch.number, cause, "timeline changed");
                 ch.timeline_changed();
+            }
+        }
+        self.prewarm_wake.notify_one();
+    }
+
+    fn prewarm(&self) -> MutexGuard<'_, Prewarm> {
+        self.prewarm.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the channel runs without viewers (`idle_behavior: keep_running`).
+    pub fn is_kept(&self, channel_id: ChannelId) -> bool {
+        self.prewarm().kept.contains(&channel_id)
+    }
+
+    /// Resolves when a write may have changed which channels are kept running.
+    pub async fn prewarm_requested(&self) {
+        self.prewarm_wake.notified().await;
+    }
+
+    /// Makes `wanted` the channels kept running (the first `MAX_TUNERS`) and starts those
+    /// that do not run. One that cannot start now (no tuner free, no FFmpeg yet) is started
+    /// by a later call; one dropped from the set gets its idle grace from now.
+    pub async fn keep_running(&self, app: &Arc<App>, wanted: &[ChannelInfo]) {
+        if wanted.len() > MAX_TUNERS {
+            tracing::warn!(
+                n_channels = wanted.len(),
+                max = MAX_TUNERS,
+                "more channels are keep_running than there can be tuners; the first ones run"
+            );
+        }
+        let wanted = &wanted[..wanted.len().min(MAX_TUNERS)];
+        {
+            let now = Instant::now();
+            let mut prewarm = self.prewarm();
+            let old = std::mem::take(&mut prewarm.kept);
+            for info in wanted {
+                // At most `MAX_TUNERS`: cannot overflow.
+                let _ = prewarm.kept.push(info.id);
+            }
+            for id in old {
+                if !prewarm.kept.contains(&id) {
+                    prewarm.release(id, now);
+                }
+            }
+            let Prewarm { kept, released } = &mut *prewarm;
+            released.retain(|(id, _)| !kept.contains(id));
+        }
+        for info in wanted {
+            if self.running(info.id).is_some() {
+                continue;
+            }
+            match self.ensure_running(app, info).await {
+                Ok(_) => {
+                    tracing::info!(channel = %info.number, "prewarmed: running without viewers (idle_behavior keep_running)")
+                }
+                // Tried again on the next pass.
+                Err(err @ (TuneError::AllTunersInUse | TuneError::FfmpegUnchecked)) => {
+                    tracing::debug!(channel = %info.number, %err, "cannot prewarm the channel yet")
+                }
+                Err(err) => {
+                    tracing::warn!(channel = %info.number, %err, "cannot prewarm the channel")
+                }
             }
         }
     }
@@ -313,12 +404,23 @@ impl Manager {
     /// tune can attach meanwhile) when nobody has watched it for the grace period.
     pub(super) fn retire_if_idle(&self, app: &App, ch: &Arc<Channel>) -> bool {
         let grace = Duration::from_secs(app.settings().channels.idle_grace_seconds as u64);
+        let mut prewarm = self.prewarm();
+        if prewarm.kept.contains(&ch.id) {
+            return false;
+        }
+        let released_for = prewarm
+            .released
+            .iter()
+            .find(|(id, _)| *id == ch.id)
+            .map(|(_, at)| at.elapsed());
         let mut map = self.lock();
         match ch.idle_for() {
-            Some(idle) if idle >= grace && !ch.hls.holds() => {}
+            Some(idle)
+                if idle >= grace && released_for.is_none_or(|r| r >= grace) && !ch.hls.holds() => {}
             _ => return false,
         }
         ch.request_stop();
+        prewarm.released.retain(|(id, _)| *id != ch.id);
         if map.get(&ch.id).is_some_and(|c| Arc::ptr_eq(c, ch)) {
             map.remove(&ch.id);
         }

@@ -12,8 +12,8 @@
 //! It knows nothing of processes, time or viewers: packets in, packets out to a `Sink`.
 
 use super::ts::{
-    self, parse_pat, parse_pmt, write_pat, write_pmt, Packet, PacketMut, Pcr27M, Pid, Pmt,
-    PmtStream, StreamType, Ticks90k, ES_INFO_MAX, PACKET_LEN, PTS_HZ,
+    self, parse_pat, parse_pmt, write_pat, write_pmt, Packet, PacketMut, ParamSetScan, Pcr27M, Pid,
+    Pmt, PmtStream, StreamType, Ticks90k, VideoParams, ES_INFO_MAX, PACKET_LEN, PTS_HZ,
 };
 
 /// The PIDs of the output; FFmpeg is told to use the same ones (`-mpegts_pmt_start_pid`,
@@ -28,6 +28,11 @@ pub const TRANSPORT_STREAM_ID: u16 = 1;
 /// 770 KiB, more than the first second of a 4 Mbit/s stream, in which FFmpeg has written
 /// the first frame of every stream. Past it, the shift is computed from what was seen.
 pub const PENDING_MAX_PACKETS: usize = 4096;
+
+/// How much of an item's video (by DTS) is dropped while waiting for its first keyframe.
+/// FFmpeg's outputs start with one; a source that never flags one (periodic intra refresh)
+/// is passed on after this, so it is not blacked out for good.
+const KEYFRAME_WAIT: Ticks90k = Ticks90k::from_ms(3000);
 
 /// The largest DTS step taken as one frame's duration (to extend a stream's end): 1 s.
 const MAX_FRAME_TICKS: Ticks90k = Ticks90k(PTS_HZ);
@@ -215,6 +220,10 @@ pub struct SpliceStats {
     pub n_items: u64,
     pub n_packets_out: u64,
     pub n_packets_dropped: u64,
+    /// Video packets dropped because they came before their item's first keyframe.
+    pub n_video_before_keyframe: u64,
+    /// Keyframes whose SPS/PPS differed from the previous ones (a new PMT version each).
+    pub n_param_changes: u64,
     /// The current item's shift.
     pub shift: Ticks90k,
 }
@@ -245,7 +254,27 @@ pub struct Splicer {
     pending: Vec<u8>,
     is_pending: bool,
     has_output: bool,
+    /// Whether the current item's video waits for its first keyframe, and since which
+    /// input DTS: nothing before it decodes (a new programme's parameter sets come with its
+    /// keyframe), so it is dropped.
+    video_gate: VideoGate,
+    /// The H.264 parameter sets of the keyframe being read, and those of the last one read.
+    scan: ParamSetScan,
+    video_params: Option<VideoParams>,
+    /// The gate dropped video of the current item: its audio before the keyframe goes too
+    /// (`audio_floor`), or the picture would resume late after a stretch of sound alone.
+    video_dropped: bool,
+    /// Audio PES decoded before this (the kept video's first DTS, input axis) are dropped.
+    audio_floor: Option<Ticks90k>,
+    /// The audio PES being read is one of those.
+    dropping_audio_pes: bool,
     stats: SpliceStats,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VideoGate {
+    Waiting { since: Option<Ticks90k> },
+    Open,
 }
 
 impl Default for Splicer {
@@ -279,6 +308,12 @@ impl Splicer {
             pending: Vec::with_capacity(PENDING_MAX_PACKETS * PACKET_LEN),
             is_pending: false,
             has_output: false,
+            video_gate: VideoGate::Waiting { since: None },
+            scan: ParamSetScan::default(),
+            video_params: None,
+            video_dropped: false,
+            audio_floor: None,
+            dropping_audio_pes: false,
             stats: SpliceStats::default(),
         }
     }
@@ -344,6 +379,11 @@ impl Splicer {
             t.in_pid = None;
             t.first_dts_in = None;
         }
+        self.video_gate = VideoGate::Waiting { since: None };
+        self.scan = ParamSetScan::default();
+        self.video_dropped = false;
+        self.audio_floor = None;
+        self.dropping_audio_pes = false;
         // The first item keeps its own timestamps; later ones wait for their shift.
         self.is_pending = self.has_output;
         self.pending.clear();
@@ -362,7 +402,9 @@ impl Splicer {
     pub fn push(&mut self, input: &mut [u8], sink: &mut impl Sink) {
         for chunk in input.chunks_exact_mut(PACKET_LEN) {
             if self.is_pending {
-                self.scan_pending(chunk);
+                if !self.scan_pending(chunk) {
+                    continue;
+                }
                 if self.pending.len() + PACKET_LEN <= self.pending.capacity() {
                     self.pending.extend_from_slice(chunk);
                 } else {
@@ -378,21 +420,30 @@ impl Splicer {
         }
     }
 
-    /// Learns the pending item's PIDs and first timestamps without emitting anything.
-    fn scan_pending(&mut self, chunk: &[u8]) {
-        let Some(p) = Packet::new(chunk) else { return };
+    /// Learns the pending item's PIDs, first timestamps and first keyframe's parameter sets
+    /// without emitting anything. `false`: the packet is dropped (video before the
+    /// keyframe).
+    fn scan_pending(&mut self, chunk: &[u8]) -> bool {
+        let Some(p) = Packet::new(chunk) else {
+            return true;
+        };
         let pid = p.pid();
         if pid == Pid::PAT {
             if let Some((_, pmt)) = parse_pat(p) {
                 self.in_pmt_pid = Some(pmt);
             }
-            return;
+            return true;
         }
         if Some(pid) == self.in_pmt_pid {
             if let Some(pmt) = parse_pmt(p) {
                 self.apply_pmt(&pmt);
             }
-            return;
+            return true;
+        }
+        let slot = self.slot_of(pid);
+        // Dropped before its PCR is learnt: the item's clock starts with what is kept.
+        if slot == Some(VIDEO) && !self.passes_video_gate(p) {
+            return false;
         }
         if Some(pid) == self.in_pcr_pid && self.first_pcr_in.is_none() {
             if let Some(pcr) = p.pcr() {
@@ -400,18 +451,99 @@ impl Splicer {
                 self.first_pcr_in = Some(pcr.with_base(base));
             }
         }
-        let Some(slot) = self.slot_of(pid) else {
-            return;
+        let Some(slot) = slot else {
+            return true;
         };
+        if slot == VIDEO {
+            // Decided before the replay emits the keyframe's PMT: any change is marked.
+            self.follow_params(p, true);
+        }
         if self.tracks[slot].first_dts_in.is_none() {
             if let Some(dts) = p.dts().or_else(|| p.pts()) {
                 let dts = self.unwrap_in(dts);
                 self.tracks[slot].first_dts_in = Some(dts);
             }
         }
+        true
+    }
+
+    /// Whether a video packet of the current item may pass: from its first keyframe on, or
+    /// once `KEYFRAME_WAIT` of video went by without one.
+    fn passes_video_gate(&mut self, p: Packet<'_>) -> bool {
+        let VideoGate::Waiting { since } = self.video_gate else {
+            return true;
+        };
+        let waited_out = match (since, p.dts().or_else(|| p.pts())) {
+            (Some(since), Some(d)) => d.nearest_to(since) - since >= KEYFRAME_WAIT,
+            (None, Some(d)) => {
+                self.video_gate = VideoGate::Waiting { since: Some(d) };
+                false
+            }
+            (_, None) => false,
+        };
+        if p.random_access() || (waited_out && p.pusi()) {
+            self.video_gate = VideoGate::Open;
+            return true;
+        }
+        self.stats.n_video_before_keyframe += 1;
+        self.video_dropped = true;
+        false
+    }
+
+    /// Whether an audio packet is kept while `audio_floor` holds: whole PES from the first
+    /// one that decodes at or after it.
+    fn passes_audio_floor(&mut self, p: Packet<'_>) -> bool {
+        let Some(floor) = self.audio_floor else {
+            return true;
+        };
+        if p.pusi() {
+            let d = p.dts().or_else(|| p.pts()).map(|d| d.nearest_to(floor));
+            self.dropping_audio_pes = d.is_some_and(|d| d < floor);
+            if !self.dropping_audio_pes {
+                self.audio_floor = None;
+            }
+        }
+        !self.dropping_audio_pes
+    }
+
+    /// Follows the parameter sets of each keyframe of the video. When they differ from the
+    /// last ones, the PMT gets a new version, so the keyframe's own PAT/PMT announce the new
+    /// coding parameters in band (HLS marks a discontinuity there). `marked`: the change may
+    /// be announced whenever the scan ends (the item is pending: nothing emitted yet);
+    /// otherwise only when it ends on the keyframe's first packet, before its PMT is out.
+    fn follow_params(&mut self, p: Packet<'_>, marked: bool) {
+        let at_keyframe = p.random_access();
+        if at_keyframe {
+            self.scan.start(p);
+        } else if self.scan.wants() {
+            self.scan.feed(p);
+        } else {
+            return;
+        }
+        if self.scan.wants() {
+            return;
+        }
+        let Some(params) = self.scan.params() else {
+            return;
+        };
+        let changed = self.video_params.is_some_and(|old| old != params);
+        self.video_params = Some(params);
+        if changed && (marked || at_keyframe) {
+            self.stats.n_param_changes += 1;
+            self.rebuild_pmt();
+        }
+    }
+
+    /// The parameters of the last keyframe whose SPS/PPS were read.
+    pub fn video_params(&self) -> Option<VideoParams> {
+        self.video_params
     }
 
     fn is_ready(&self) -> bool {
+        if self.tracks[VIDEO].in_pid.is_some() && self.scan.wants() {
+            // The first keyframe's parameter sets are still being read.
+            return false;
+        }
         let mut any = false;
         for t in &self.tracks {
             if t.in_pid.is_some() {
@@ -425,6 +557,14 @@ impl Splicer {
     }
 
     fn resolve_shift(&mut self) {
+        if self.video_dropped {
+            // The item starts at its first keyframe, its audio too (to within one frame).
+            if let Some(floor) = self.tracks[VIDEO].first_dts_in {
+                self.audio_floor = Some(floor);
+                let audio = &mut self.tracks[AUDIO];
+                audio.first_dts_in = audio.first_dts_in.map(|d| d.max(floor));
+            }
+        }
         let mut shift: Option<Ticks90k> = None;
         for t in &self.tracks {
             if let (Some(end), Some(first)) = (t.end(), t.first_dts_in) {
@@ -586,6 +726,21 @@ impl Splicer {
         // Read before the ADTS walk, as the unsplit step did: the other order runs the same
         // instructions but measured ~4% slower in `benches/ts_splice.rs`.
         let timing = Timing::of(p, Some(pid) == self.in_pcr_pid);
+        if slot == VIDEO {
+            // Most video packets are neither a keyframe nor wanted by a gate or scan: one
+            // test of fields at hand, not two calls (measured in `benches/ts_splice.rs`).
+            let watched =
+                timing.random_access || self.video_gate != VideoGate::Open || self.scan.wants();
+            if watched {
+                if !self.passes_video_gate(p) {
+                    return;
+                }
+                self.follow_params(p, false);
+            }
+        } else if self.audio_floor.is_some() && !self.passes_audio_floor(p) {
+            self.stats.n_packets_dropped += 1;
+            return;
+        }
         if self.tracks[slot].stream_type == Some(StreamType::AAC_ADTS) {
             self.tracks[slot].adts.packet(p);
         }
@@ -1037,5 +1192,352 @@ mod tests {
             sink.out.clear();
         }
         splicer.flush(&mut sink);
+    }
+}
+
+/// The splicer fed real FFmpeg outputs whose video parameters differ, as copy mode
+/// produces them at programme boundaries (and the HLS cut from its output).
+#[cfg(test)]
+mod ffmpeg_sources {
+    use super::tests_support::*;
+    use super::*;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    /// `ffmpeg -v error` decodes `ts` without a word (every frame at its own timestamp).
+    fn decode_errors(ts: &[u8]) -> String {
+        let mut child = Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-nostdin",
+                "-v",
+                "error",
+                "-f",
+                "mpegts",
+                "-i",
+                "pipe:0",
+            ])
+            .args(["-fps_mode", "passthrough", "-enc_time_base:v", "1/90000"])
+            .args(["-f", "null", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run ffmpeg");
+        let mut stdin = child.stdin.take().expect("piped");
+        let ts = ts.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&ts));
+        let out = child.wait_with_output().expect("ffmpeg ran");
+        writer
+            .join()
+            .expect("writer")
+            .expect("ffmpeg read its input");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// (width×height, frames) of each run of equal-sized frames, by ffprobe.
+    fn size_runs(ts: &[u8]) -> Vec<(String, usize)> {
+        let dir = std::env::temp_dir().join(format!("splice-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(format!("{:x}.ts", ts.len()));
+        std::fs::write(&path, ts).expect("write");
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+            .args(["frame=width,height", "-of", "csv=p=0"])
+            .arg(&path)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ffprobe");
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut runs: Vec<(String, usize)> = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let size = line.trim().trim_end_matches(',').replace(',', "x");
+            if size.is_empty() {
+                continue; // a frame's side data, on a line of its own
+            }
+            match runs.last_mut() {
+                Some((last, n)) if *last == size => *n += 1,
+                _ => runs.push((size, 1)),
+            }
+        }
+        runs
+    }
+
+    /// The H.264 NAL unit types of the first video PES at or after byte `from`.
+    fn first_au_nal_types(ts: &[u8], from: usize) -> (bool, Vec<u8>) {
+        let mut es = Vec::new();
+        let mut random_access = false;
+        for p in ts[from..].chunks_exact(PACKET_LEN) {
+            let p = Packet::new(p).expect("sync");
+            if p.pid() != OUT_VIDEO_PID {
+                continue;
+            }
+            if p.pusi() {
+                if !es.is_empty() {
+                    break;
+                }
+                random_access = p.random_access();
+                let pl = p.payload();
+                es.extend_from_slice(&pl[9 + pl[8] as usize..]);
+            } else if !es.is_empty() {
+                es.extend_from_slice(p.payload());
+            }
+        }
+        let types = es
+            .windows(4)
+            .filter(|w| w[..3] == [0, 0, 1])
+            .map(|w| w[3] & 0x1f)
+            .collect();
+        (random_access, types)
+    }
+
+    /// Byte offsets where the PMT version changes, and the versions.
+    fn pmt_changes(ts: &[u8]) -> Vec<(usize, u8)> {
+        let mut out = Vec::new();
+        let mut last = None;
+        for (n, p) in ts.chunks_exact(PACKET_LEN).enumerate() {
+            let p = Packet::new(p).expect("sync");
+            if p.pid() == OUT_PMT_PID {
+                let v = parse_pmt(p).expect("our PMT parses").version;
+                if last.is_some_and(|l| l != v) {
+                    out.push((n * PACKET_LEN, v));
+                }
+                last = Some(v);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn joins_programmes_of_other_sizes_rates_and_profiles_into_one_clean_stream() {
+        let a = ffmpeg_ts("320x180", 25, "baseline", 2.0, 440);
+        let b = ffmpeg_ts("416x240", 30, "high", 2.0, 880);
+        let (out, stats) = splice_all(vec![a.clone(), b, a]);
+        let report = tscheck::check(&out);
+        assert_eq!(report.total_errors(), 0, "{:?}", report.errors);
+        let mut pids: Vec<u16> = report.pids.iter().map(|p| p.pid).collect();
+        pids.sort();
+        assert_eq!(pids, vec![0, 0x100, 0x101, 0x1000]);
+        assert_eq!(decode_errors(&out), "");
+        assert_eq!(
+            size_runs(&out),
+            vec![
+                ("320x180".to_string(), 50),
+                ("416x240".to_string(), 60),
+                ("320x180".to_string(), 50)
+            ]
+        );
+        // Both boundaries are announced by a new PMT version, each just ahead of the new
+        // programme's first keyframe, which carries its SPS and PPS before its IDR slice.
+        assert_eq!(stats.n_param_changes, 2);
+        let changes = pmt_changes(&out);
+        assert_eq!(changes.iter().map(|c| c.1).collect::<Vec<_>>(), vec![1, 2]);
+        for (at, _) in changes {
+            let (random_access, types) = first_au_nal_types(&out, at);
+            assert!(random_access, "the first frame after {at} is no keyframe");
+            let idr = types.iter().position(|t| *t == 5).expect("an IDR slice");
+            let sps = types.iter().position(|t| *t == 7).expect("an SPS");
+            let pps = types.iter().position(|t| *t == 8).expect("a PPS");
+            assert!(sps < idr && pps < idr, "{types:?}");
+        }
+        assert_eq!(stats.n_video_before_keyframe, 0);
+    }
+
+    #[test]
+    fn programmes_of_the_same_parameters_keep_the_pmt_version() {
+        let a = ffmpeg_ts("320x180", 25, "baseline", 1.0, 440);
+        let b = ffmpeg_ts("320x180", 25, "baseline", 1.0, 880);
+        let (out, stats) = splice_all(vec![a, b.clone(), b]);
+        assert_eq!(stats.n_param_changes, 0);
+        assert!(pmt_changes(&out).is_empty());
+        assert_eq!(tscheck::check(&out).total_errors(), 0);
+    }
+
+    #[test]
+    fn video_before_a_new_programmes_first_keyframe_is_dropped() {
+        let a = ffmpeg_ts("320x180", 25, "baseline", 1.0, 440);
+        let mut b = ffmpeg_ts("416x240", 30, "high", 4.0, 880);
+        // Cut `b` to start in its first GOP: its first video packets are not a keyframe.
+        let first_video = b
+            .chunks_exact(PACKET_LEN)
+            .position(|p| Packet::new(p).is_some_and(|p| p.pid() == OUT_VIDEO_PID && p.pusi()))
+            .expect("video");
+        let second_frame = b
+            .chunks_exact(PACKET_LEN)
+            .enumerate()
+            .skip(first_video + 1)
+            .find(|(_, p)| Packet::new(p).is_some_and(|p| p.pid() == OUT_VIDEO_PID && p.pusi()))
+            .map(|(n, _)| n)
+            .expect("a second frame");
+        b.drain(first_video * PACKET_LEN..second_frame * PACKET_LEN);
+        let (out, stats) = splice_all(vec![a, b]);
+        assert!(stats.n_video_before_keyframe > 0);
+        assert_eq!(tscheck::check(&out).total_errors(), 0);
+        assert_eq!(decode_errors(&out), "");
+        let runs = size_runs(&out);
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        // The second programme starts at its next keyframe, its second GOP (2 s at 30 fps).
+        assert_eq!(runs[0], ("320x180".to_string(), 25));
+        assert_eq!(runs[1], ("416x240".to_string(), 60));
+    }
+
+    #[test]
+    fn hls_marks_the_boundaries_where_the_video_parameters_change() {
+        let a = ffmpeg_ts("320x180", 25, "baseline", 8.0, 440);
+        let b = ffmpeg_ts("416x240", 30, "high", 8.0, 880);
+        let hls = super::super::hls::Hls::default();
+        hls.touch(super::super::hls::HOLD);
+        feed_hls(vec![a.clone(), b, a], &hls);
+        let text = hls.playlist("1/seg/", "");
+        // 24 s: the window holds the last six segments, both boundaries among them.
+        assert_eq!(text.matches("#EXT-X-DISCONTINUITY\n").count(), 2, "{text}");
+        let segment_after = |mark: usize| -> u64 {
+            let uri = text[mark..]
+                .lines()
+                .nth(2)
+                .expect("a segment after the mark");
+            let seq = uri.trim_start_matches("1/seg/").trim_end_matches(".ts");
+            seq.parse().expect("a number")
+        };
+        for (mark, _) in text.match_indices("#EXT-X-DISCONTINUITY\n") {
+            let seq = segment_after(mark);
+            let chunks = hls.segment(seq).expect("listed, so kept");
+            let bytes: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+            let (random_access, types) = first_au_nal_types(&bytes, 0);
+            assert!(random_access && types.contains(&7), "{types:?}");
+            let runs = size_runs(&bytes);
+            assert_eq!(runs.len(), 1, "segment {seq} mixes sizes: {runs:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    /// A libx264 + AAC TS from lavfi as the feeder's FFmpeg writes it (same PIDs and muxer
+    /// options), `seconds` long, with a `freq` tone; FFmpeg is reaped by `output`.
+    pub fn ffmpeg_ts(size: &str, rate: u32, profile: &str, seconds: f64, freq: u32) -> Vec<u8> {
+        let video = format!("testsrc2=size={size}:rate={rate}");
+        let audio = format!("sine=frequency={freq}:sample_rate=48000");
+        let t = format!("{seconds:.3}");
+        let g = (rate * 2).to_string();
+        let out = Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-nostdin",
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                &video,
+            ])
+            .args(["-f", "lavfi", "-i", &audio, "-t", &t])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-profile:v",
+                profile,
+            ])
+            .args(["-g", &g, "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2"])
+            .args(["-f", "mpegts", "-mpegts_pmt_start_pid", "4096"])
+            .args([
+                "-mpegts_start_pid",
+                "256",
+                "-pes_payload_size",
+                "0",
+                "pipe:1",
+            ])
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run ffmpeg");
+        assert!(out.status.success(), "ffmpeg failed");
+        out.stdout
+    }
+
+    pub struct VecSink {
+        pub out: Vec<u8>,
+    }
+
+    impl Sink for VecSink {
+        fn packet(&mut self, packet: &[u8]) {
+            self.out.extend_from_slice(packet);
+        }
+        fn keyframe(&mut self) {}
+    }
+
+    /// The items spliced in 40-packet reads.
+    pub fn splice_all(items: Vec<Vec<u8>>) -> (Vec<u8>, SpliceStats) {
+        let mut splicer = Splicer::new();
+        let mut sink = VecSink { out: Vec::new() };
+        for mut item in items {
+            splicer.begin_item();
+            for part in item.chunks_mut(PACKET_LEN * 40) {
+                splicer.push(part, &mut sink);
+            }
+            splicer.flush(&mut sink);
+        }
+        (sink.out, splicer.stats())
+    }
+
+    /// Cuts ring chunks as the feeder does (at a keyframe, at 64 packets, at the end of each
+    /// read) and hands them to `hls` with the stream time reached before the read.
+    struct HlsSink<'a> {
+        hls: &'a super::super::hls::Hls,
+        buf: Vec<u8>,
+        keyframe: bool,
+        stream_ms: i64,
+    }
+
+    impl HlsSink<'_> {
+        fn flush(&mut self) {
+            if self.buf.is_empty() {
+                return;
+            }
+            let chunk = bytes::Bytes::from(std::mem::take(&mut self.buf));
+            let now = crate::time::now_ms();
+            self.hls
+                .on_chunk(&chunk, self.keyframe, self.stream_ms, now);
+            self.keyframe = false;
+        }
+    }
+
+    impl Sink for HlsSink<'_> {
+        fn packet(&mut self, packet: &[u8]) {
+            self.buf.extend_from_slice(packet);
+            if self.buf.len() >= 64 * PACKET_LEN {
+                self.flush();
+            }
+        }
+        fn keyframe(&mut self) {
+            self.flush();
+            self.keyframe = true;
+        }
+    }
+
+    pub fn feed_hls(items: Vec<Vec<u8>>, hls: &super::super::hls::Hls) {
+        let mut splicer = Splicer::new();
+        let mut sink = HlsSink {
+            hls,
+            buf: Vec::new(),
+            keyframe: false,
+            stream_ms: 0,
+        };
+        for mut item in items {
+            splicer.begin_item();
+            for part in item.chunks_mut(PACKET_LEN * 40) {
+                sink.stream_ms = splicer.elapsed_ms();
+                splicer.push(part, &mut sink);
+                sink.flush();
+            }
+            splicer.flush(&mut sink);
+            sink.flush();
+        }
     }
 }

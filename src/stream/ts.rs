@@ -324,6 +324,8 @@ pub const PMT_STREAMS_MAX: usize = 8;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pmt {
     pub program_number: u16,
+    /// The section's `version_number` (5 bits): a new version is a new program definition.
+    pub version: u8,
     pub pcr_pid: Pid,
     pub streams: heapless::Vec<PmtStream, PMT_STREAMS_MAX>,
 }
@@ -369,6 +371,7 @@ pub fn parse_pmt(packet: Packet<'_>) -> Option<Pmt> {
         return None;
     }
     let program_number = u16::from_be_bytes([s[3], s[4]]);
+    let version = (s[5] >> 1) & 0x1f;
     let pcr_pid = Pid(u16::from_be_bytes([s[8] & 0x1f, s[9]]));
     let program_info_len = (((s[10] & 0x0f) as usize) << 8) | s[11] as usize;
     let end = s.len() - 4;
@@ -390,6 +393,7 @@ pub fn parse_pmt(packet: Packet<'_>) -> Option<Pmt> {
     }
     Some(Pmt {
         program_number,
+        version,
         pcr_pid,
         streams,
     })
@@ -575,6 +579,184 @@ impl Aligner {
     }
 }
 
+/// The version of the first PMT in `packets` (whole packets; the PMT found through a PAT
+/// before it), as the splicer writes them at the head of every keyframe chunk.
+pub fn program_version(packets: &[u8]) -> Option<u8> {
+    let mut pmt_pid = None;
+    for chunk in packets.chunks_exact(PACKET_LEN) {
+        let p = Packet::new(chunk)?;
+        if p.pid() == Pid::PAT {
+            pmt_pid = parse_pat(p).map(|(_, pid)| pid);
+        } else if pmt_pid == Some(p.pid()) {
+            return parse_pmt(p).map(|pmt| pmt.version);
+        }
+    }
+    None
+}
+
+/// What identifies the coding parameters of an H.264 stream: a digest of every sequence and
+/// picture parameter set (SPS, PPS) ahead of a keyframe's first slice, and the profile and
+/// level the SPS names. Two keyframes with equal values decode with the same parameters; a
+/// different size, frame rate (VUI timing), profile, level or entropy coding changes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoParams {
+    pub digest: u64,
+    pub profile_idc: u8,
+    pub level_idc: u8,
+}
+
+/// ITU-T H.264 NAL unit types read here.
+const NAL_SPS: u8 = 7;
+const NAL_PPS: u8 = 8;
+/// Types 1..=5 are coded slices: the parameter sets of the access unit are all before them.
+const NAL_SLICE_MAX: u8 = 5;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Follows the H.264 byte stream of one access unit across TS packets, from a keyframe's
+/// first packet to its first slice (or the next PES), hashing its SPS and PPS NAL units as
+/// they pass: no buffer, no allocation, a few packets per keyframe. Start codes may be cut
+/// by packet boundaries; zero bytes are held back until it is known whether they begin a
+/// start code, so `00 00 01` and `00 00 00 01` framings hash the same.
+#[derive(Debug, Default)]
+pub struct ParamSetScan {
+    active: bool,
+    done: bool,
+    /// The access unit's first packet (its PES start) has been read.
+    begun: bool,
+    /// Zero bytes seen and not yet hashed.
+    zeros: u8,
+    /// The next byte is a NAL header.
+    at_header: bool,
+    /// The NAL unit being read is an SPS or PPS (its bytes are hashed).
+    in_set: bool,
+    /// Position in the current SPS (1 = the byte after its header), 0 outside one.
+    sps_at: u8,
+    digest: u64,
+    n_sets: u8,
+    profile_idc: u8,
+    level_idc: u8,
+}
+
+impl ParamSetScan {
+    /// A keyframe begins: scan its access unit from `p` on (`p` is its first packet).
+    pub fn start(&mut self, p: Packet<'_>) {
+        *self = ParamSetScan {
+            active: true,
+            digest: FNV_OFFSET,
+            ..ParamSetScan::default()
+        };
+        self.feed(p);
+    }
+
+    /// Whether a scan runs and still wants packets.
+    #[inline]
+    pub fn wants(&self) -> bool {
+        self.active && !self.done
+    }
+
+    /// The next packet of the video PID.
+    pub fn feed(&mut self, p: Packet<'_>) {
+        if !self.wants() {
+            return;
+        }
+        let payload = p.payload();
+        let data = if p.pusi() {
+            if self.begun {
+                // A new PES is a new access unit: this one had no slice in sight.
+                self.done = true;
+                return;
+            }
+            // Skip the PES header (9 bytes and its optional fields).
+            match payload {
+                [0, 0, 1, _, _, _, _, _, len, rest @ ..] => {
+                    rest.get(*len as usize..).unwrap_or(&[])
+                }
+                _ => {
+                    self.done = true;
+                    return;
+                }
+            }
+        } else {
+            payload
+        };
+        self.begun = true;
+        for &b in data {
+            self.byte(b);
+            if self.done {
+                return;
+            }
+        }
+    }
+
+    fn byte(&mut self, b: u8) {
+        if b == 0 {
+            self.zeros = self.zeros.saturating_add(1);
+            return;
+        }
+        if b == 1 && self.zeros >= 2 {
+            // A start code: the held zeros were its own, and a NAL header follows.
+            self.zeros = 0;
+            self.in_set = false;
+            self.sps_at = 0;
+            self.at_header = true;
+            return;
+        }
+        for _ in 0..self.zeros {
+            self.nal_byte(0);
+        }
+        self.zeros = 0;
+        if self.at_header {
+            self.at_header = false;
+            let nal_type = b & 0x1f;
+            if (1..=NAL_SLICE_MAX).contains(&nal_type) {
+                self.done = true;
+                return;
+            }
+            // An AUD, SEI or filler is skipped; only the parameter sets are hashed.
+            self.in_set = matches!(nal_type, NAL_SPS | NAL_PPS);
+            if self.in_set {
+                self.n_sets = self.n_sets.saturating_add(1);
+                self.hash(b);
+                self.sps_at = u8::from(nal_type == NAL_SPS);
+            }
+            return;
+        }
+        self.nal_byte(b);
+    }
+
+    /// A byte inside a NAL unit (after its header).
+    fn nal_byte(&mut self, b: u8) {
+        if !self.in_set {
+            return;
+        }
+        self.hash(b);
+        // An SPS starts with profile_idc, the constraint flags, then level_idc.
+        match self.sps_at {
+            1 => self.profile_idc = b,
+            3 => self.level_idc = b,
+            _ => {}
+        }
+        if (1..4).contains(&self.sps_at) {
+            self.sps_at += 1;
+        }
+    }
+
+    fn hash(&mut self, b: u8) {
+        self.digest = (self.digest ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+    }
+
+    /// The parameters read, once the scan is done and met at least one SPS or PPS.
+    pub fn params(&self) -> Option<VideoParams> {
+        (self.active && self.done && self.n_sets > 0).then_some(VideoParams {
+            digest: self.digest,
+            profile_idc: self.profile_idc,
+            level_idc: self.level_idc,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -690,6 +872,101 @@ mod tests {
         assert_eq!(got[1], 0);
         assert_eq!(got[PACKET_LEN + 1], 1);
         assert_eq!(a.n_skipped_bytes, 3);
+    }
+
+    /// Packets of the video PID carrying `es` as one PES (the first with the PES header).
+    fn pes_packets(es: &[u8], first_room: usize) -> Vec<[u8; PACKET_LEN]> {
+        let mut out = Vec::new();
+        let mut first = packet_with_pes(Pid(0x100), 0, None);
+        first[4 + 5] = 0x21; // keep the PTS field valid; the header is 9 + 5 bytes
+        let at = 4 + 14;
+        let n = first_room.min(es.len()).min(PACKET_LEN - at);
+        // Stuff the front so that `n` bytes of ES end the packet.
+        let mut p = [0xffu8; PACKET_LEN];
+        p[..4].copy_from_slice(&first[..4]);
+        p[3] = 0x30;
+        let stuffing = PACKET_LEN - 4 - 14 - n;
+        p[4] = (stuffing - 1) as u8;
+        if stuffing > 1 {
+            p[5] = 0x40; // random access
+        }
+        p[4 + stuffing..4 + stuffing + 14].copy_from_slice(&first[4..18]);
+        p[4 + stuffing + 14..].copy_from_slice(&es[..n]);
+        out.push(p);
+        for piece in es[n..].chunks(PACKET_LEN - 4) {
+            let mut c = [0xffu8; PACKET_LEN];
+            c[0] = SYNC_BYTE;
+            c[1] = 0x01;
+            c[2] = 0x00;
+            if piece.len() == PACKET_LEN - 4 {
+                c[3] = 0x10;
+                c[4..].copy_from_slice(piece);
+            } else {
+                let stuffing = PACKET_LEN - 4 - piece.len();
+                c[3] = 0x30;
+                c[4] = (stuffing - 1) as u8;
+                if stuffing > 1 {
+                    c[5] = 0;
+                }
+                c[4 + stuffing..].copy_from_slice(piece);
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    fn scan(packets: &[[u8; PACKET_LEN]]) -> Option<VideoParams> {
+        let mut scan = ParamSetScan::default();
+        let mut packets = packets.iter().map(|p| Packet::new(p).unwrap());
+        scan.start(packets.next()?);
+        for p in packets {
+            scan.feed(p);
+        }
+        scan.params()
+    }
+
+    #[test]
+    fn parameter_sets_are_read_across_packets_whatever_the_framing() {
+        let sps = [
+            0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9, 0x40, 0x50, 0x05, 0xbb, 0x01, 0x10,
+        ];
+        let pps = [0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0];
+        let au = |long_codes: bool, sei_len: usize, sps: &[u8]| {
+            let code: &[u8] = if long_codes {
+                &[0, 0, 0, 1]
+            } else {
+                &[0, 0, 1]
+            };
+            let mut es = Vec::new();
+            es.extend_from_slice(&[0, 0, 0, 1, 0x09, 0xf0]); // AUD
+            es.extend_from_slice(code);
+            es.push(0x06); // SEI, long enough to push the sets into a later packet
+            es.extend(std::iter::repeat_n(0x5a, sei_len));
+            es.extend_from_slice(code);
+            es.extend_from_slice(sps);
+            es.extend_from_slice(code);
+            es.extend_from_slice(&pps);
+            es.extend_from_slice(code);
+            es.extend_from_slice(&[0x65, 0x88, 0x84, 0x00, 0x33]); // IDR slice
+            es.extend(std::iter::repeat_n(0x77, 400));
+            es
+        };
+        let reference = scan(&pes_packets(&au(false, 10, &sps), 160)).unwrap();
+        assert_eq!((reference.profile_idc, reference.level_idc), (0x64, 0x1f));
+        // The same sets, framed with 4-byte start codes, cut across packets at every byte.
+        for room in 1..120 {
+            let got = scan(&pes_packets(&au(true, 150, &sps), room));
+            assert_eq!(got, Some(reference), "first packet holding {room} bytes");
+        }
+        // Another level is another SPS.
+        let mut other = sps;
+        other[3] = 0x1e;
+        let changed = scan(&pes_packets(&au(false, 10, &other), 160)).unwrap();
+        assert_ne!(changed.digest, reference.digest);
+        assert_eq!(changed.level_idc, 0x1e);
+        // A keyframe without parameter sets has none to report.
+        let bare = [0, 0, 1, 0x65, 0x88, 0x84, 0x00, 0x33, 0x10];
+        assert_eq!(scan(&pes_packets(&bare, 160)), None);
     }
 
     #[test]
