@@ -24,9 +24,9 @@ use crate::http::router::{self, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
 use crate::kinds::{
     is_channel_number, ArtworkKind, ChannelPlayoutMode, CollectionKind, FillerContent, FillerKind,
-    FillerModeKind, FixedStartBehavior, GuideMode, HardwareAcceleration, LibraryType, MediaSource,
-    MediaType, PlaybackOrder, PlayoutSource, ScalingMode, SlotContent, SlotMode, SourceType,
-    StartType, StreamingMode, TailMode, TranscodeProfile, Values,
+    FillerModeKind, FixedStartBehavior, GuideMode, HardwareAcceleration, IdleBehavior, LibraryType,
+    MediaSource, MediaType, PlaybackOrder, PlayoutSource, ScalingMode, SlotContent, SlotMode,
+    SourceType, StartType, StreamingMode, TailMode, TranscodeProfile, Values,
 };
 use crate::settings::Settings;
 
@@ -107,6 +107,7 @@ const STORED_KINDS: &[(&str, &str, Values)] = &[
         Values::of::<TranscodeProfile>(),
     ),
     ("channels", "playout_source", Values::of::<PlayoutSource>()),
+    ("channels", "idle_behavior", Values::of::<IdleBehavior>()),
     ("schedule_items", "start_type", Values::of::<StartType>()),
     (
         "schedule_items",

@@ -514,8 +514,18 @@ fn an_import_with_a_bogus_enum_value_names_it_and_writes_nothing() {
         contents(&before),
         "a refused import changed something"
     );
-    // The same document with the value fixed goes in whole.
+    // A channel's idle behaviour is checked the same way (it starts a channel at boot).
     doc["tables"]["schedule_items"][last]["guide_mode"] = json!("normal");
+    doc["tables"]["channels"][0]["idle_behavior"] = json!("forever");
+    let r = c.post_json("/api/import", &doc);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.detail().contains("channels[0].idle_behavior: unknown value \"forever\""),
+        "{}",
+        r.detail()
+    );
+    // The same document with the values fixed goes in whole.
+    doc["tables"]["channels"][0]["idle_behavior"] = json!("stop_on_disconnect");
     let r = c.post_json("/api/import", &doc);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
