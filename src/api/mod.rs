@@ -14,6 +14,7 @@ pub mod logs;
 pub mod media;
 pub mod media_sources;
 pub mod metrics;
+pub mod openapi;
 pub mod playlists;
 pub mod playouts;
 pub mod resolutions;
