@@ -246,7 +246,7 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("Channel", "id number* name* group enabled logo_path logo_url playout_mode streaming_mode transcode_mode transcode_profile ffmpeg_profile_id watermark_id subtitle_mode preferred_audio_language_code preferred_audio_title preferred_subtitle_language_code stream_selector_mode stream_selector music_video_credits_mode music_video_credits_template song_video_mode idle_behavior playout_source mirror_source_channel_id playout_offset show_in_epg is_yaml_source created_at updated_at"),
     ("MediaItem", "id source source_id external_id library_id url title description duration thumbnail poster_path art_url uploader upload_date view_count meta_data media_type year content_rating genres studio show_title season_number episode_number episode_number_end added_date originally_available rating created_at updated_at container video_codec width height frame_rate field_order audio_codec audio_channels audio_sample_rate probe_error is_missing file_size"),
     ("Playlist", "id name* description channel_id created_at updated_at items"),
-    ("Collection", "id name* description collection_type search_query created_at updated_at items"),
+    ("Collection", "id name* description collection_type search_query auto_folder item_count created_at updated_at items"),
     ("Schedule", "id name* channel_id keep_multi_part_episodes_together treat_collections_as_shows shuffle_schedule_items random_start_point is_yaml_source playlist_id collection_id start_time end_time repeat created_at updated_at"),
     ("SItem", "id schedule_id position collection_type collection_id custom_title playback_mode multiple_count duration_minutes start_time playback_order guide_mode created_at updated_at"),
     ("ScheduleItem", "id schedule_id index start_type start_time fixed_start_time_behavior collection_type collection_id media_item_id playlist_id search_title search_query plex_show_key plex_season_key plex_artist_key playback_order playout_mode multiple_mode multiple_count playout_duration_hours playout_duration_minutes fill_with_group_mode tail_mode tail_filler_collection_id discard_to_fill_attempts custom_title guide_mode pre_roll_filler_id mid_roll_filler_id post_roll_filler_id tail_filler_id fallback_filler_id watermark_id preferred_audio_language preferred_audio_title preferred_subtitle_language subtitle_mode created_at updated_at"),
@@ -263,8 +263,9 @@ const SCHEMAS: &[(&str, &str)] = &[
 
 /// `/openapi.json`.
 pub async fn document(app: &Arc<App>, req: &Req) -> ApiResult {
-    router::only_get(req)?;
+    // The token first, as under /api: an anonymous caller learns nothing of the route.
     app.api_token.check(req)?;
+    router::only_get(req)?;
     static DOC: OnceLock<Bytes> = OnceLock::new();
     let doc = DOC.get_or_init(|| Bytes::from(openapi().to_string()));
     Ok(body::bytes("application/json", doc.clone()))
@@ -272,8 +273,8 @@ pub async fn document(app: &Arc<App>, req: &Req) -> ApiResult {
 
 /// `/docs` and `/documentation`.
 pub async fn page(app: &Arc<App>, req: &Req) -> ApiResult {
-    router::only_get(req)?;
     app.api_token.check(req)?;
+    router::only_get(req)?;
     static PAGE: OnceLock<Bytes> = OnceLock::new();
     let page = PAGE.get_or_init(|| Bytes::from(html()));
     Ok(body::bytes("text/html; charset=utf-8", page.clone()))
