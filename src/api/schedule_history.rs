@@ -157,13 +157,7 @@ fn stored_view<V: RowView>(
     table: &str,
     row: &Columns,
 ) -> Result<V, ApiError> {
-    let columns: Vec<String> = conn
-        .prepare_cached(&format!("SELECT * FROM {table} LIMIT 0"))
-        .map_err(crate::db::DbError::from)?
-        .column_names()
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let columns = history::column_names(conn, table)?;
     let aliases: Vec<String> = columns
         .iter()
         .enumerate()

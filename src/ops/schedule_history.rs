@@ -297,7 +297,7 @@ fn unchanged(cause: &str) -> Changes {
 /// Every row `sql` selects (one `?1` parameter), each column by name.
 fn rows(tx: &Transaction<'_>, sql: &str, schedule_id: ScheduleId) -> Result<Vec<Columns>, DbError> {
     let mut stmt = tx.prepare_cached(sql)?;
-    let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let names: Vec<String> = stmt.column_names().map(String::from).collect();
     let rows = stmt.query_map([schedule_id], |r| {
         names
             .iter()
@@ -309,10 +309,10 @@ fn rows(tx: &Transaction<'_>, sql: &str, schedule_id: ScheduleId) -> Result<Vec<
 }
 
 /// The columns `table` has now (a snapshot from an older schema may lack some, or name one
-/// since dropped: only the columns both know are restored).
-fn column_names(tx: &Transaction<'_>, table: &str) -> Result<Vec<String>, DbError> {
-    let stmt = tx.prepare_cached(&format!("SELECT * FROM {table} LIMIT 0"))?;
-    Ok(stmt.column_names().into_iter().map(String::from).collect())
+/// since dropped: only the columns both know are restored or rendered).
+pub fn column_names(conn: &rusqlite::Connection, table: &str) -> Result<Vec<String>, DbError> {
+    let stmt = conn.prepare_cached(&format!("SELECT * FROM {table} LIMIT 0"))?;
+    Ok(stmt.column_names().map(String::from).collect())
 }
 
 fn encode_row(row: &Columns, table: &str) -> Result<Map<String, Json>, DbError> {
