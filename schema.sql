@@ -319,6 +319,19 @@ CREATE TABLE schedule_items (
 );
 CREATE INDEX schedule_items_schedule ON schedule_items(schedule_id, position);
 
+-- A schedule as it was before a change (ops::schedule_history): its schedules row (a JSON
+-- object, column -> value) and its schedule_items rows by position (a JSON array of them).
+-- The newest 50 per schedule are kept; they go with their schedule.
+CREATE TABLE schedule_history (
+    id            INTEGER PRIMARY KEY,
+    schedule_id   INTEGER NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+    label         TEXT NOT NULL,
+    schedule      TEXT NOT NULL,
+    items         TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE INDEX schedule_history_schedule ON schedule_history(schedule_id, id);
+
 -- ---------------------------------------------------------------- playouts (playout)
 CREATE TABLE playouts (
     id                  INTEGER PRIMARY KEY,

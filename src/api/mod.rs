@@ -14,9 +14,11 @@ pub mod logs;
 pub mod media;
 pub mod media_sources;
 pub mod metrics;
+pub mod openapi;
 pub mod playlists;
 pub mod playouts;
 pub mod resolutions;
+pub mod schedule_history;
 pub mod schedule_items;
 pub mod schedules;
 pub mod settings;
@@ -74,6 +76,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["media", rest @ ..] => media::route(app, req, rest).await,
         ["collections", rest @ ..] => collections::route(app, req, rest).await,
         ["playlists", rest @ ..] => playlists::route(app, req, rest).await,
+        ["schedule-history", rest @ ..] => schedule_history::route(app, req, rest).await,
         _ => Err(router::not_found()),
     }
 }

@@ -217,7 +217,7 @@ pub async fn delete_item(
     schedule_id: Option<ScheduleId>,
 ) -> Result<(), ApiError> {
     let changes = write_tx(app, move |tx| {
-        Ok(ops::schedule_items::delete(tx, id, schedule_id)?)
+        Ok(ops::schedule_items::delete(tx, id, schedule_id, now_ms())?)
     })
     .await?;
     app.apply(changes).await;

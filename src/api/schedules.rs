@@ -68,6 +68,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             by_verb!(req, {
                 Get => list_items(app, id).await,
                 Post => create_item(app, req, id).await,
+                Delete => clear_items(app, ScheduleId(id)).await,
             })
         }
         [id, "items", item_id] => {
@@ -121,6 +122,17 @@ async fn update(app: &Arc<App>, req: &mut Req, id: ScheduleId) -> ApiResult {
 
 async fn delete(app: &Arc<App>, id: ScheduleId) -> ApiResult {
     let changes = write_tx(app, move |tx| Ok(ops::schedules::delete(tx, id)?)).await?;
+    app.apply(changes).await;
+    Ok(body::no_content())
+}
+
+/// Removes every item of the schedule (EXStreamTV's `DELETE /api/schedules/{id}/items`);
+/// its playouts are rebuilt.
+async fn clear_items(app: &Arc<App>, id: ScheduleId) -> ApiResult {
+    let changes = write_tx(app, move |tx| {
+        Ok(ops::schedule_items::clear(tx, id, now_ms())?)
+    })
+    .await?;
     app.apply(changes).await;
     Ok(body::no_content())
 }

@@ -12,7 +12,18 @@ const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// `STEPS[i]` upgrades version `i + 1` to `i + 2`. Append only; `schema.sql` must always equal
 /// the result of applying every step (a unit test checks it).
-const STEPS: &[&str] = &[];
+const STEPS: &[&str] = &[
+    // 1 -> 2: schedule history (ops::schedule_history).
+    "CREATE TABLE schedule_history (
+        id            INTEGER PRIMARY KEY,
+        schedule_id   INTEGER NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+        label         TEXT NOT NULL,
+        schedule      TEXT NOT NULL,
+        items         TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX schedule_history_schedule ON schedule_history(schedule_id, id);",
+];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
 
@@ -89,6 +100,28 @@ mod tests {
         assert_eq!(v, SCHEMA_VERSION);
         // Idempotent.
         migrate(&mut conn, Path::new(":memory:")).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_database_gains_the_schedule_history_table() {
+        // Version 1 is today's schema without what the steps added since.
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(SCHEMA_SQL).unwrap();
+        old.execute_batch("DROP TABLE schedule_history").unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        migrate(&mut old, Path::new(":memory:")).unwrap();
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh, Path::new(":memory:")).unwrap();
+        let layout = |conn: &Connection| -> Vec<(String, String, bool, Option<String>)> {
+            conn.prepare("SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info('schedule_history')")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(layout(&old).len(), 6);
+        assert_eq!(layout(&old), layout(&fresh));
     }
 
     #[test]

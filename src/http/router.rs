@@ -175,6 +175,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req) -> ApiResult {
         ["static", "artwork", id, kind] => {
             crate::api::media::artwork_file(app, req, id, kind).await
         }
+        ["openapi.json"] => crate::api::openapi::document(app, req).await,
+        ["docs"] | ["documentation"] => crate::api::openapi::page(app, req).await,
         [] => {
             only_get(req)?;
             Ok(body::ok_json(&serde_json::json!({

@@ -47,6 +47,7 @@ pub mod playouts;
 pub mod profiles;
 pub mod readers;
 pub mod resolutions;
+pub mod schedule_history;
 pub mod schedule_items;
 pub mod schedules;
 

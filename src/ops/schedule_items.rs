@@ -1,8 +1,10 @@
 //! Schedule item writes: create (appended, or inserted at an index), update, delete, and
 //! moves; positions stay dense (0..n-1). References are checked, and the stored row's
 //! content and mode must make sense together (checked after a partial update, on the row as
-//! stored). Every write rebuilds, from now on, the playouts that use the item's schedule. A
-//! refusal is a `ScheduleItemError`. It knows no HTTP and no JSON.
+//! stored). Every write first takes a history snapshot of the schedule
+//! (`ops::schedule_history`) in its own transaction, and rebuilds, from now on, the
+//! playouts that use the item's schedule. A refusal is a `ScheduleItemError`. It knows no
+//! HTTP and no JSON.
 
 use std::fmt;
 
@@ -149,6 +151,7 @@ pub fn create(
         return Err(ScheduleItemError::ScheduleNotFound);
     }
     check_refs(tx, &new.patch)?;
+    history(tx, schedule_id, "schedule item created", now_ms)?;
     renumber(tx, schedule_id)?;
     let n: i64 = tx.query_row(
         "SELECT count(*) FROM schedule_items WHERE schedule_id = ?1",
@@ -182,6 +185,7 @@ pub fn update(
 ) -> Result<Changes, ScheduleItemError> {
     let schedule_id = schedule_of(tx, id)?;
     check_refs(tx, patch)?;
+    history(tx, schedule_id, "schedule item updated", now_ms)?;
     crate::db::row::update(tx, "schedule_items", id.0, &patch.values(), now_ms)?;
     check_stored(tx, id)?;
     rebuilding(tx, schedule_id, "schedule item updated")
@@ -193,11 +197,13 @@ pub fn delete(
     tx: &Transaction<'_>,
     id: ScheduleItemId,
     schedule_id: Option<ScheduleId>,
+    now_ms: UnixMs,
 ) -> Result<Changes, ScheduleItemError> {
     let owner = schedule_of(tx, id)?;
     if schedule_id.is_some_and(|s| s != owner) {
         return Err(ScheduleItemError::NotFound);
     }
+    history(tx, owner, "schedule item deleted", now_ms)?;
     tx.execute("DELETE FROM schedule_items WHERE id = ?1", [id])?;
     renumber(tx, owner)?;
     rebuilding(tx, owner, "schedule item deleted")
@@ -224,12 +230,42 @@ pub fn move_item(
     let Some(other) = other else {
         return Err(ScheduleItemError::AtEdge(direction));
     };
+    history(tx, schedule_id, "schedule item moved", now_ms)?;
     let mut set_position = tx.prepare_cached(
         "UPDATE schedule_items SET position = ?2, updated_at_ms = ?3 WHERE id = ?1",
     )?;
     set_position.execute(params![id, other as i64, now_ms])?;
     set_position.execute(params![ids[other], at as i64, now_ms])?;
     rebuilding(tx, schedule_id, "schedule item moved")
+}
+
+/// Removes every item of the schedule (after a snapshot of it).
+pub fn clear(
+    tx: &Transaction<'_>,
+    schedule_id: ScheduleId,
+    now_ms: UnixMs,
+) -> Result<Changes, ScheduleItemError> {
+    if !crate::db::exists(tx, "schedules", schedule_id.0)? {
+        return Err(ScheduleItemError::ScheduleNotFound);
+    }
+    history(tx, schedule_id, "schedule items cleared", now_ms)?;
+    tx.execute(
+        "DELETE FROM schedule_items WHERE schedule_id = ?1",
+        [schedule_id],
+    )?;
+    rebuilding(tx, schedule_id, "schedule items cleared")
+}
+
+/// The schedule as it is before the change `label` names (`ops::schedule_history`), in the
+/// change's own transaction: refused changes roll it back with them.
+fn history(
+    tx: &Transaction<'_>,
+    schedule_id: ScheduleId,
+    label: &str,
+    now_ms: UnixMs,
+) -> Result<(), ScheduleItemError> {
+    super::schedule_history::snapshot(tx, schedule_id, label, now_ms)?;
+    Ok(())
 }
 
 fn rebuilding(
@@ -591,9 +627,9 @@ mod tests {
         assert_eq!(order(&tx, schedule), [b, a]);
         let err = move_item(&tx, a, Direction::Down, 2).unwrap_err();
         assert!(matches!(err, ScheduleItemError::AtEdge(Direction::Down)));
-        let err = delete(&tx, a, Some(ScheduleId(schedule.0 + 1))).unwrap_err();
+        let err = delete(&tx, a, Some(ScheduleId(schedule.0 + 1)), 3).unwrap_err();
         assert!(matches!(err, ScheduleItemError::NotFound));
-        let changes = delete(&tx, b, Some(schedule)).unwrap();
+        let changes = delete(&tx, b, Some(schedule), 3).unwrap();
         assert_eq!(
             changes.rebuild,
             Rebuild::of([crate::ops::ids::PlayoutId(playout)])

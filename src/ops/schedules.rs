@@ -1,4 +1,5 @@
-//! Schedule writes: create, update, delete. Each runs inside the caller's write transaction,
+//! Schedule writes: create, update, delete. An update first takes a history snapshot
+//! (`ops::schedule_history`) in the same transaction. Each runs inside the caller's write transaction,
 //! takes a `SchedulePatch` parsed once at the edge, and returns the `Changes` it made: an
 //! edit rebuilds, from now on, the playouts that use the schedule. A refusal is a
 //! `ScheduleError`. It knows no HTTP and no JSON.
@@ -91,7 +92,8 @@ pub fn create(
     Ok((id, changes))
 }
 
-/// Updates the schedule; the playouts that use it are rebuilt after the commit.
+/// Updates the schedule (after a snapshot of it, `ops::schedule_history`); the playouts that
+/// use it are rebuilt after the commit.
 pub fn update(
     tx: &Transaction<'_>,
     id: ScheduleId,
@@ -100,6 +102,7 @@ pub fn update(
 ) -> Result<Changes, ScheduleError> {
     ensure_exists(tx, id)?;
     check_refs(tx, patch)?;
+    super::schedule_history::snapshot(tx, id, "schedule updated", now_ms)?;
     crate::db::row::update(tx, "schedules", id.0, &patch.values(), now_ms)?;
     rebuilding_users(tx, id, "schedule updated")
 }

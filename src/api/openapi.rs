@@ -1,0 +1,574 @@
+//! `/openapi.json` (OpenAPI 3.0) and `/docs` + `/documentation` (one small HTML page), both
+//! generated once, on first request, from `ROUTES`: every path the router serves with its
+//! methods, a summary, and its main inputs and outputs by name. Both need the API token
+//! (API.md lists them neither among the open routes nor among the exemptions).
+//!
+//! `ROUTES` is kept equal to the router by `tests/it/openapi.rs`: every (path, method) it
+//! lists is asked of the real binary (none may answer the router's 404 or a 405, and each
+//! path's `Allow` must list exactly its methods), and every route the router's `match` arms
+//! serve must be here. The table is a few KB of text in the binary; the document is built
+//! from it at run time, so it costs no megabyte-sized asset.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use crate::app::App;
+use crate::http::router;
+use crate::http::{body, ApiResult, Req};
+
+/// One path of the router and what it answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// Space-separated, as `Allow` lists them (HEAD is implied by GET).
+    pub methods: &'static str,
+    /// The OpenAPI template: `{name}` is a parameter (a segment or part of one).
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// Inputs by name: `?q` a query parameter, `f` a body field (`f*` required),
+    /// `@Schema` a body of that schema, `multipart:f` a file upload.
+    pub input: &'static str,
+    /// `@Schema`, `[@Schema]`, `{f g}` (fields of an object), or a media kind: `json`,
+    /// `xml`, `m3u`, `ts`, `sse`, `text`, `html`, `png`, `image`, `file`, `empty`.
+    pub output: &'static str,
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer <token>` or `X-Api-Key: <token>`.
+    Token,
+    /// The TV routes: open, but `?access_token=` when `iptv.access_token` is set.
+    AccessToken,
+    Open,
+}
+
+impl Route {
+    /// Who may call it, by the rules of `api::route` and the router (API.md §1).
+    pub fn auth(&self) -> Auth {
+        let p = self.path;
+        if p.starts_with("/api/health") || p == "/api/lineup_status.json" {
+            Auth::Open
+        } else if p.starts_with("/api/")
+            || matches!(p, "/openapi.json" | "/docs" | "/documentation")
+        {
+            Auth::Token
+        } else if p.starts_with("/iptv/")
+            || p.starts_with("/hdhomerun/")
+            || matches!(
+                p,
+                "/discover.json"
+                    | "/lineup.json"
+                    | "/lineup_status.json"
+                    | "/device.xml"
+                    | "/lineup.post"
+                    | "/auto/v{number}"
+            )
+        {
+            Auth::AccessToken
+        } else {
+            Auth::Open
+        }
+    }
+}
+
+const fn r(
+    methods: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    input: &'static str,
+    output: &'static str,
+) -> Route {
+    Route {
+        methods,
+        path,
+        summary,
+        input,
+        output,
+    }
+}
+
+/// Every route, grouped as API.md groups them; one per line, read as a table.
+#[rustfmt::skip]
+pub const ROUTES: &[Route] = &[
+    // Channels
+    r("GET POST", "/api/channels", "List channels; create one (number*, name*)", "?include_content_status @Channel", "[@Channel]"),
+    r("GET PUT PATCH DELETE", "/api/channels/{id}", "A channel: read, partial update, delete", "@Channel", "@Channel"),
+    r("GET", "/api/channels/number/{number}", "A channel by its number", "", "@Channel"),
+    r("GET", "/api/channels/{number}/schedule", "A channel's programmes from the stored timeline, by number", "?hours", "{channel_id channel_number channel_name programmes message}"),
+    r("GET", "/api/channels/{id}/programming", "A channel's programmes over the next hours", "?hours", "{channel_id channel_name channel_number playout_id hours program_count programs message}"),
+    r("GET POST DELETE", "/api/channels/{id}/playback-position", "The on-demand resume position: read, set, reset", "item_index* media_id", "{item_index media_id last_played_at total_items_watched resume_available}"),
+    r("POST DELETE", "/api/channels/{id}/icon", "Upload (PNG) or remove the channel's icon", "multipart:file", "@Channel"),
+    r("GET", "/api/channels/{id}/playouts", "The channel's playouts", "", "[@Playout]"),
+    r("POST", "/api/channels/{id}/toggle-enabled", "Flip enabled (never restarts a stream)", "", "@Channel"),
+    r("GET PUT PATCH", "/api/channels/{id}/filler", "The channel's filler presets (0 clears)", "fallback_filler_id pre_roll_filler_id post_roll_filler_id", "{channel_id fallback_filler_id pre_roll_filler_id post_roll_filler_id fallback_filler pre_roll_filler post_roll_filler}"),
+    r("GET", "/static/channel_icons/{file}", "A channel icon", "", "png"),
+    // Media
+    r("GET POST", "/api/media", "List media (filters, sort, paging); add a file or URL", "?source ?library_id ?media_type ?year ?year_min ?year_max ?duration_min ?duration_max ?content_rating ?genre ?search ?show ?include_missing ?sort_by ?sort_order ?skip ?limit ?paginated url* title description duration thumbnail", "[@MediaItem]"),
+    r("GET", "/api/media/count", "Media counts by source", "?source", "{total by_source}"),
+    r("GET", "/api/media/filters", "The values the media filters take", "?source ?library_id", "{years year_ranges media_types content_ratings sources duration_ranges}"),
+    r("GET", "/api/media/shows", "Shows with their episode counts", "?library_id ?skip ?limit", "{shows total skip limit has_more}"),
+    r("GET", "/api/media/shows/{title}/episodes", "A show's episodes by season", "", "{show_title thumbnail year episode_count season_count seasons}"),
+    r("GET", "/api/media/search", "Search media by title", "?q* ?source ?limit", "[@MediaItem]"),
+    r("GET DELETE", "/api/media/{id}", "A media item: read, delete", "", "@MediaItem"),
+    r("GET", "/static/artwork/{media_id}/{kind}", "A media item's artwork found beside its file", "", "image"),
+    // Playlists and collections
+    r("GET POST", "/api/playlists", "List playlists by name; create one", "name* description channel_id", "[@Playlist]"),
+    r("GET PUT DELETE", "/api/playlists/{id}", "A playlist: read, rename, delete", "name description", "@Playlist"),
+    r("POST DELETE", "/api/playlists/{id}/items/{item_id}", "Add a media item (POST: its id) or remove an entry", "", "{message}"),
+    r("POST", "/api/playlists/{id}/items/{item_id}/move", "Move an entry up or down", "direction*", "{message}"),
+    r("POST", "/api/playlists/{id}/collections/{collection_id}", "Append a collection's items", "", "{message}"),
+    r("GET POST", "/api/collections", "List collections; create one", "name* description collection_type search_query", "[@Collection]"),
+    r("GET DELETE", "/api/collections/{id}", "A collection: read, delete", "", "@Collection"),
+    r("POST DELETE", "/api/collections/{id}/items/{media_id}", "Add or remove a media item", "", "empty"),
+    r("POST", "/api/collections/smart", "Create a smart collection from a search", "name* search_query* description", "{id name collection_type search_query item_count}"),
+    r("POST", "/api/collections/smart/{id}/refresh", "Re-run a smart collection's search", "", "{collection_id previous_count new_count message}"),
+    r("GET POST", "/api/collections/multi", "List multi-collections; create one", "name* description collection_ids", "[{id name description collection_count created_at updated_at}]"),
+    r("GET PUT DELETE", "/api/collections/multi/{id}", "A multi-collection: read, rename, delete", "name description", "{id name description collections created_at updated_at}"),
+    r("POST DELETE", "/api/collections/multi/{id}/collections/{collection_id}", "Link or unlink a collection", "", "{message}"),
+    // Schedules, schedule items, schedule history
+    r("GET POST", "/api/schedules", "List schedules; create one", "?channel_id @Schedule", "[@Schedule]"),
+    r("GET PUT PATCH DELETE", "/api/schedules/{id}", "A schedule: read, partial update, delete (409 in use)", "@Schedule", "@Schedule"),
+    r("GET POST DELETE", "/api/schedules/{id}/items", "A schedule's items (compact view); append one; clear them all", "collection_type* collection_id* playback_mode playback_order custom_title", "[@SItem]"),
+    r("DELETE", "/api/schedules/{id}/items/{item_id}", "Remove an item (positions renumbered)", "", "empty"),
+    r("GET POST", "/api/schedule-items", "Schedule items (full view); create one (at index, or appended)", "?schedule_id schedule_id* index @ScheduleItem", "[@ScheduleItem]"),
+    r("GET PUT PATCH DELETE", "/api/schedule-items/{id}", "A schedule item: read, partial update, delete", "@ScheduleItem", "@ScheduleItem"),
+    r("POST", "/api/schedule-items/{id}/move", "Move an item up or down", "direction*", "@ScheduleItem"),
+    r("GET", "/api/schedule-history", "Snapshots of schedules (newest 50 per schedule are kept), newest first", "?schedule_id", "[@ScheduleHistoryEntry]"),
+    r("POST", "/api/schedule-history/capture", "Snapshot a schedule now", "schedule_id* label", "@ScheduleHistoryEntry"),
+    r("GET DELETE", "/api/schedule-history/{id}", "A snapshot: read, delete", "", "@ScheduleHistoryEntry"),
+    r("POST", "/api/schedule-history/{id}/revert", "Restore a snapshot (after snapshotting the present); rebuilds the playouts", "", "{reverted_to saved_as schedule items}"),
+    // Libraries
+    r("GET", "/api/libraries", "Every library", "", "[@Library]"),
+    r("GET", "/api/libraries/stats", "Library totals", "", "{total_items movies shows episodes total_duration_hours last_scanned}"),
+    r("GET", "/api/libraries/scan-progress/{id}", "A library's scan", "", "@Scan"),
+    r("POST", "/api/libraries/scan-all", "Scan every library in the background", "", "{message libraries}"),
+    r("GET POST", "/api/libraries/local", "Local libraries; add one", "name* path* library_type recursive file_extensions scan_interval_hours", "[@Library]"),
+    r("GET DELETE", "/api/libraries/local/{id}", "A local library: read, delete", "", "@Library"),
+    r("POST", "/api/libraries/local/{id}/scan", "Scan a library in the background", "", "@Scan"),
+    r("GET", "/api/media-sources/summary", "Counts per media source", "", "{plex jellyfin emby local}"),
+    // FFmpeg profiles, resolutions, filler presets
+    r("GET POST", "/api/ffmpeg-profiles", "FFmpeg profiles; create one", "@Profile", "[@Profile]"),
+    r("GET PUT PATCH DELETE", "/api/ffmpeg-profiles/{id}", "A profile: read, partial update, delete", "@Profile", "@Profile"),
+    r("POST", "/api/ffmpeg-profiles/{id}/set-default", "Make a profile the default", "", "@Profile"),
+    r("GET", "/api/ffmpeg-profiles/hardware-acceleration/available", "Hardware acceleration detected on this host", "", "{available}"),
+    r("GET POST", "/api/resolutions", "Resolutions by size; create one", "@Resolution", "[@Resolution]"),
+    r("GET PUT PATCH DELETE", "/api/resolutions/{id}", "A resolution: read, partial update, delete", "@Resolution", "@Resolution"),
+    r("GET POST", "/api/filler-presets", "Filler presets; create one with its items", "@Preset", "[@Preset]"),
+    r("GET PUT PATCH DELETE", "/api/filler-presets/{id}", "A filler preset: read, partial update, delete", "@Preset", "@Preset"),
+    r("POST", "/api/filler-presets/{id}/items", "Add an item to a preset", "@FItem", "@FItem"),
+    r("PUT PATCH DELETE", "/api/filler-presets/{id}/items/{item_id}", "A preset's item: update, delete", "@FItem", "@FItem"),
+    // Playouts
+    r("GET POST", "/api/playouts", "Playouts; create one (builds its timeline)", "?channel_id channel_id* program_schedule_id template_id playout_type", "[@Playout]"),
+    r("GET PUT PATCH DELETE", "/api/playouts/{id}", "A playout: read, update, delete", "program_schedule_id template_id playout_type is_active", "@Playout"),
+    r("GET", "/api/playouts/{id}/items", "The playout's timeline", "?limit ?offset", "{playout_id items offset limit count}"),
+    r("GET", "/api/playouts/{id}/now-playing", "What plays now and next", "", "{playout_id current_time current next}"),
+    r("GET", "/api/playouts/{id}/history", "What played, newest first", "?limit", "[{id title media_item_id source_url started_at finished_at status error_message}]"),
+    r("POST", "/api/playouts/{id}/rebuild", "Rebuild the timeline from now", "", "{playout_id status message items}"),
+    r("POST", "/api/playouts/{id}/skip", "Skip what plays now", "", "{playout_id skipped skipped_item_id skipped_title message}"),
+    r("POST", "/api/playouts/{id}/cancel-skip", "Acknowledged; a skip cannot be undone", "", "{playout_id cancelled message}"),
+    r("GET", "/api/playouts/channel/{number}", "A channel's playout and time blocks, by number", "", "{channel_number channel_name enabled playout schedule time_blocks}"),
+    // Import and export
+    r("GET", "/api/export", "The whole configuration as one JSON document", "", "json"),
+    r("POST", "/api/import", "Replace the configuration with an export (one transaction, or nothing)", "format* tables settings", "json"),
+    // Logs
+    r("GET", "/api/logs", "What the log routes offer", "", "{message endpoints status}"),
+    r("GET", "/api/logs/entries", "Recent records from the in-memory ring", "?lines ?filter_level ?target ?search", "{entries total_lines showing}"),
+    r("GET", "/api/logs/stream", "New records as Server-Sent Events", "", "sse"),
+    r("GET POST", "/api/logs/clear", "Empty the in-memory ring", "", "{success message}"),
+    r("GET", "/api/logs/{entry_id}", "One record with its context", "", "{entry context}"),
+    r("POST", "/api/logs/browser", "Report a browser error", "type message* stack url line col", "{success}"),
+    r("GET", "/api/logs/browser/entries", "Reported browser errors", "?limit", "{entries count}"),
+    r("POST DELETE", "/api/logs/browser/clear", "Forget the reported browser errors", "", "{success}"),
+    // Settings
+    r("GET", "/api/settings", "Every settings section", "", "json"),
+    r("GET", "/api/settings/server", "The listen address and log level", "", "{host port debug log_level}"),
+    r("GET PUT PATCH", "/api/settings/{section}", "One settings section (a PUT merges and applies live)", "", "json"),
+    // Health, dashboard, metrics, documentation
+    r("GET", "/api/health", "Liveness with the version", "", "{status version timestamp}"),
+    r("GET", "/api/health/live", "Alive", "", "{status}"),
+    r("GET", "/api/health/ready", "Ready (503 until the database is open)", "", "{status}"),
+    r("GET", "/api/health/detailed", "Components and system", "", "{status version timestamp system components config}"),
+    r("GET", "/api/health/db", "The database", "", "{status pool_stats utilization_percent timestamp}"),
+    r("GET", "/api/health/channels", "Running channels' health", "", "{status total_channels unhealthy_channels channels timestamp}"),
+    r("GET", "/api/health/streaming", "FFmpeg processes", "", "{status watchdog url_resolver timestamp}"),
+    r("GET", "/api/dashboard", "The dashboard's summary", "", "{message endpoints summary}"),
+    r("GET", "/api/dashboard/stats", "Every dashboard figure", "", "{quick_stats system_info resource_usage active_streams recent_activity storage_breakdown}"),
+    r("GET", "/api/dashboard/quick-stats", "Headline counts", "", "[{label value change icon color}]"),
+    r("GET", "/api/dashboard/system-info", "The host", "", "{hostname platform python_version cpu_count memory_total_gb disk_total_gb uptime_hours}"),
+    r("GET", "/api/dashboard/resource-usage", "CPU, memory, disk, network", "", "{cpu_percent memory_percent memory_used_gb disk_percent disk_used_gb network_sent_mb network_recv_mb}"),
+    r("GET", "/api/dashboard/active-streams", "Channels streaming now", "", "[{channel_id channel_name channel_number current_item viewers uptime_minutes bitrate_kbps}]"),
+    r("GET", "/api/dashboard/activity", "Recent events", "?limit", "[{id type message timestamp icon color}]"),
+    r("GET", "/api/dashboard/stream-history", "Viewers and streams over time", "", "{hourly_viewers daily_streams weekly_bandwidth}"),
+    r("GET", "/api/dashboard/library-stats", "Items per source", "", "{local plex jellyfin emby}"),
+    r("GET", "/metrics", "Prometheus metrics", "", "text"),
+    r("GET", "/health", "Liveness", "", "{status version app}"),
+    r("GET", "/version", "The version", "", "{version app description}"),
+    r("GET", "/", "Where the documents are", "", "{app version m3u xmltv hdhomerun api}"),
+    r("GET", "/openapi.json", "This document", "", "json"),
+    r("GET", "/docs", "This document as an HTML page", "", "html"),
+    r("GET", "/documentation", "This document as an HTML page", "", "html"),
+    // IPTV
+    r("GET", "/iptv/channels.m3u", "The channel playlist", "?mode ?access_token", "m3u"),
+    r("GET", "/iptv/xmltv.xml", "The guide", "?access_token", "xml"),
+    r("POST", "/iptv/xmltv/refresh", "Regenerate the guide on its next fetch", "", "{status message}"),
+    r("GET", "/iptv/channel/{number}.ts", "A channel as continuous MPEG-TS", "?access_token", "ts"),
+    r("GET", "/iptv/channel/{number}.m3u8", "A channel as live HLS", "?access_token", "m3u"),
+    r("GET", "/iptv/channel/{number}/seg/{seq}.ts", "One HLS segment", "?access_token", "ts"),
+    r("GET OPTIONS", "/iptv/stream/{media_id}", "One library item as MPEG-TS (?raw=1: the file, with Range)", "?start ?raw ?access_token", "ts"),
+    // HDHomeRun
+    r("GET", "/hdhomerun/discover.json", "The tuner's identity", "?access_token", "json"),
+    r("GET", "/hdhomerun/lineup.json", "The channel lineup", "?show ?access_token", "json"),
+    r("GET", "/hdhomerun/lineup_status.json", "The scan status", "", "json"),
+    r("GET", "/hdhomerun/status.json", "The tuners' status", "", "json"),
+    r("POST", "/hdhomerun/lineup.post", "Start or abort a channel scan", "?scan* ?source", "empty"),
+    r("GET", "/hdhomerun/device.xml", "The UPnP device description", "", "xml"),
+    r("GET", "/hdhomerun/service.xml", "The ContentDirectory service description", "", "xml"),
+    r("POST", "/hdhomerun/control", "UPnP control (acknowledged)", "", "empty"),
+    r("GET POST", "/hdhomerun/event", "UPnP events (acknowledged)", "", "empty"),
+    r("GET", "/hdhomerun/epg", "The guide (as /iptv/xmltv.xml)", "?access_token", "xml"),
+    r("GET", "/hdhomerun/auto/v{number}", "Tune a channel: MPEG-TS", "?access_token", "ts"),
+    r("GET", "/hdhomerun/tuner{n}/stream", "Tune on a given tuner: MPEG-TS", "?channel* ?url ?access_token", "ts"),
+    r("GET", "/api/lineup_status.json", "The scan status (open)", "", "json"),
+    r("GET", "/discover.json", "307 to /hdhomerun/discover.json", "", "empty"),
+    r("GET", "/lineup.json", "307 to /hdhomerun/lineup.json", "", "empty"),
+    r("GET", "/lineup_status.json", "307 to /hdhomerun/lineup_status.json", "", "empty"),
+    r("GET", "/device.xml", "The UPnP device description", "", "xml"),
+    r("POST", "/lineup.post", "As /hdhomerun/lineup.post", "?scan* ?source", "empty"),
+    r("GET", "/auto/v{number}", "As /hdhomerun/auto/v{number}", "?access_token", "ts"),
+];
+
+/// The resources the routes send and take, by field name.
+#[rustfmt::skip]
+const SCHEMAS: &[(&str, &str)] = &[
+    ("Channel", "id number* name* group enabled logo_path logo_url playout_mode streaming_mode transcode_mode transcode_profile ffmpeg_profile_id watermark_id subtitle_mode preferred_audio_language_code preferred_audio_title preferred_subtitle_language_code stream_selector_mode stream_selector music_video_credits_mode music_video_credits_template song_video_mode idle_behavior playout_source mirror_source_channel_id playout_offset show_in_epg is_yaml_source created_at updated_at"),
+    ("MediaItem", "id source source_id external_id library_id url title description duration thumbnail poster_path art_url uploader upload_date view_count meta_data media_type year content_rating genres studio show_title season_number episode_number episode_number_end added_date originally_available rating created_at updated_at container video_codec width height frame_rate field_order audio_codec audio_channels audio_sample_rate probe_error is_missing file_size"),
+    ("Playlist", "id name* description channel_id created_at updated_at items"),
+    ("Collection", "id name* description collection_type search_query auto_folder item_count created_at updated_at items"),
+    ("Schedule", "id name* channel_id keep_multi_part_episodes_together treat_collections_as_shows shuffle_schedule_items random_start_point is_yaml_source playlist_id collection_id start_time end_time repeat created_at updated_at"),
+    ("SItem", "id schedule_id position collection_type collection_id custom_title playback_mode multiple_count duration_minutes start_time playback_order guide_mode created_at updated_at"),
+    ("ScheduleItem", "id schedule_id index start_type start_time fixed_start_time_behavior collection_type collection_id media_item_id playlist_id search_title search_query plex_show_key plex_season_key plex_artist_key playback_order playout_mode multiple_mode multiple_count playout_duration_hours playout_duration_minutes fill_with_group_mode tail_mode tail_filler_collection_id discard_to_fill_attempts custom_title guide_mode pre_roll_filler_id mid_roll_filler_id post_roll_filler_id tail_filler_id fallback_filler_id watermark_id preferred_audio_language preferred_audio_title preferred_subtitle_language subtitle_mode created_at updated_at"),
+    ("ScheduleHistoryEntry", "id schedule_id created_at label schedule items"),
+    ("Library", "id name library_type source_type is_enabled last_scan item_count status path server_url"),
+    ("Scan", "library_id status total_files scanned_files new_items errors current_file percent_complete started_at"),
+    ("Profile", "id name* resolution_id* thread_count hardware_acceleration video_codec video_bitrate video_buffer_size framerate quality_preset quality_crf audio_codec audio_bitrate audio_channels audio_sample_rate normalize_audio audio_loudness_target deinterlace scaling_mode pad_color is_default is_enabled created_at updated_at"),
+    ("Resolution", "id name* width* height* is_custom"),
+    ("Preset", "id name* filler_mode count duration_seconds pad_to_minutes playback_order allow_repeats created_at updated_at items"),
+    ("FItem", "id preset_id collection_type collection_id media_item_id weight min_duration_seconds max_duration_seconds"),
+    ("Playout", "id channel_id program_schedule_id template_id playout_type daily_reset_time is_active created_at updated_at"),
+    ("Error", "detail*"),
+];
+
+/// `/openapi.json`.
+pub async fn document(app: &Arc<App>, req: &Req) -> ApiResult {
+    // The token first, as under /api: an anonymous caller learns nothing of the route.
+    app.api_token.check(req)?;
+    router::only_get(req)?;
+    static DOC: OnceLock<Bytes> = OnceLock::new();
+    let doc = DOC.get_or_init(|| Bytes::from(openapi().to_string()));
+    Ok(body::bytes("application/json", doc.clone()))
+}
+
+/// `/docs` and `/documentation`.
+pub async fn page(app: &Arc<App>, req: &Req) -> ApiResult {
+    app.api_token.check(req)?;
+    router::only_get(req)?;
+    static PAGE: OnceLock<Bytes> = OnceLock::new();
+    let page = PAGE.get_or_init(|| Bytes::from(html()));
+    Ok(body::bytes("text/html; charset=utf-8", page.clone()))
+}
+
+/// The OpenAPI 3.0 document of `ROUTES`.
+pub fn openapi() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let mut ops = Map::new();
+        for method in route.methods.split(' ') {
+            ops.insert(method.to_ascii_lowercase(), operation(route, method));
+        }
+        paths.insert(route.path.to_string(), Value::Object(ops));
+    }
+    let schemas: Map<String, Value> = SCHEMAS
+        .iter()
+        .map(|(name, fields)| ((*name).to_string(), object_schema(fields)))
+        .collect();
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "exstreamtv",
+            "version": crate::VERSION,
+            "description": "Live TV channels from a media library. Every GET also answers HEAD. \
+                Errors are {\"detail\": \"...\"}. /api needs the API token except /api/health* \
+                and /api/lineup_status.json; the TV routes (/iptv, /hdhomerun) need \
+                ?access_token= only when iptv.access_token is set (off by default).",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                "accessToken": {"type": "apiKey", "in": "query", "name": "access_token"},
+            },
+            "schemas": schemas,
+        },
+    })
+}
+
+fn operation(route: &Route, method: &str) -> Value {
+    let mut op = Map::new();
+    op.insert("summary".into(), route.summary.into());
+    op.insert(
+        "operationId".into(),
+        format!("{} {}", method.to_ascii_lowercase(), route.path).into(),
+    );
+    let security = match route.auth() {
+        Auth::Token => json!([{"bearer": []}, {"apiKey": []}]),
+        Auth::AccessToken => json!([{}, {"accessToken": []}]),
+        Auth::Open => json!([]),
+    };
+    op.insert("security".into(), security);
+    let mut params: Vec<Value> = path_params(route.path).map(path_param).collect();
+    let mut fields = Vec::new();
+    let mut body_ref = None;
+    let mut upload = None;
+    for token in route.input.split_whitespace() {
+        if let Some(q) = token.strip_prefix('?') {
+            let (name, required) = required(q);
+            if name != "access_token" {
+                params
+                    .push(json!({"name": name, "in": "query", "required": required, "schema": {}}));
+            }
+        } else if let Some(schema) = token.strip_prefix('@') {
+            body_ref = Some(schema);
+        } else if let Some(file) = token.strip_prefix("multipart:") {
+            upload = Some(file);
+        } else {
+            fields.push(token);
+        }
+    }
+    if !params.is_empty() {
+        op.insert("parameters".into(), Value::Array(params));
+    }
+    let takes_body = matches!(method, "POST" | "PUT" | "PATCH");
+    if takes_body {
+        let content = if let Some(file) = upload {
+            json!({"multipart/form-data": {"schema": {
+                "type": "object", "required": [file],
+                "properties": {file: {"type": "string", "format": "binary"}},
+            }}})
+        } else if body_ref.is_some() || !fields.is_empty() {
+            let schema = match body_ref {
+                Some(name) if fields.is_empty() => schema_ref(name),
+                Some(name) => {
+                    json!({"allOf": [schema_ref(name), object_schema(&fields.join(" "))]})
+                }
+                None => object_schema(&fields.join(" ")),
+            };
+            json!({"application/json": {"schema": schema}})
+        } else {
+            Value::Null
+        };
+        if !content.is_null() {
+            op.insert(
+                "requestBody".into(),
+                json!({"required": false, "content": content}),
+            );
+        }
+    }
+    let ok = match method {
+        "DELETE" => json!({"description": "done"}),
+        "OPTIONS" => json!({"description": "CORS preflight"}),
+        _ => response(route.output),
+    };
+    let code = match method {
+        "DELETE" => "204",
+        "POST" if route.summary.contains("create") => "201",
+        _ => "200",
+    };
+    let mut responses = Map::new();
+    responses.insert(code.into(), ok);
+    responses.insert(
+        "default".into(),
+        json!({"description": "an error", "content": {"application/json": {"schema": schema_ref("Error")}}}),
+    );
+    op.insert("responses".into(), Value::Object(responses));
+    Value::Object(op)
+}
+
+/// The `{name}` parameters of a path template, in order.
+pub fn path_params(path: &str) -> impl Iterator<Item = &str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+}
+
+fn path_param(name: &str) -> Value {
+    let integer = name == "id" || name == "n" || name == "seq" || name.ends_with("_id");
+    let schema = if integer {
+        json!({"type": "integer", "minimum": if name == "n" || name == "seq" { 0 } else { 1 }})
+    } else {
+        match name {
+            "number" => json!({"type": "string", "pattern": "^\\d+(\\.\\d+)?$", "example": "100"}),
+            "section" => json!({"type": "string", "example": "ffmpeg", "enum": [
+                "ffmpeg", "hdhomerun", "hdhr", "streaming", "stream-throttler", "stream_throttler",
+                "playout", "iptv", "channels", "breaker", "library"]}),
+            "kind" => {
+                json!({"type": "string", "example": "poster", "enum": ["poster", "thumb", "fanart"]})
+            }
+            "file" => json!({"type": "string", "example": "channel_1.png"}),
+            "entry_id" => {
+                json!({"type": "string", "example": "aGVsbG8", "description": "base64 of the record's line"})
+            }
+            _ => json!({"type": "string", "example": "Demo"}),
+        }
+    };
+    json!({"name": name, "in": "path", "required": true, "schema": schema})
+}
+
+fn required(name: &str) -> (&str, bool) {
+    match name.strip_suffix('*') {
+        Some(name) => (name, true),
+        None => (name, false),
+    }
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// An object with these fields (`f*` required); their types are the resource's (API.md).
+fn object_schema(fields: &str) -> Value {
+    let mut properties = Map::new();
+    let mut needed = Vec::new();
+    for field in fields.split_whitespace() {
+        let (name, is_required) = required(field);
+        properties.insert(name.to_string(), json!({}));
+        if is_required {
+            needed.push(Value::from(name));
+        }
+    }
+    let mut schema = json!({"type": "object", "properties": properties});
+    if !needed.is_empty() {
+        schema["required"] = Value::Array(needed);
+    }
+    schema
+}
+
+fn response(output: &str) -> Value {
+    let json_of = |schema: Value| json!({"description": "ok", "content": {"application/json": {"schema": schema}}});
+    if let Some(inner) = output.strip_prefix('[').and_then(|o| o.strip_suffix(']')) {
+        let item = match inner.strip_prefix('@') {
+            Some(name) => schema_ref(name),
+            None => object_schema(inner.trim_matches(|c| c == '{' || c == '}')),
+        };
+        return json_of(json!({"type": "array", "items": item}));
+    }
+    if let Some(name) = output.strip_prefix('@') {
+        return json_of(schema_ref(name));
+    }
+    if let Some(fields) = output.strip_prefix('{').and_then(|o| o.strip_suffix('}')) {
+        return json_of(object_schema(fields));
+    }
+    let media = match output {
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "m3u" => "application/vnd.apple.mpegurl",
+        "ts" => "video/mp2t",
+        "sse" => "text/event-stream",
+        "text" => "text/plain",
+        "html" => "text/html",
+        "png" => "image/png",
+        "image" => "image/*",
+        _ => return json!({"description": "no body"}),
+    };
+    json!({"description": "ok", "content": {media: {}}})
+}
+
+/// The HTML page: the routes in a table, no script.
+fn html() -> String {
+    let mut out = String::with_capacity(24 * 1024);
+    out.push_str(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>exstreamtv API</title>\
+         <style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:75em}\
+         table{border-collapse:collapse}td,th{padding:3px 8px;text-align:left;vertical-align:top;\
+         border-bottom:1px solid #ddd}code{font-size:13px}small{color:#555}</style>",
+    );
+    let _ = write!(
+        out,
+        "<h1>exstreamtv API {}</h1><p>The machine-readable form is <a href=/openapi.json>\
+         /openapi.json</a> (OpenAPI 3.0). <b>token</b>: <code>Authorization: Bearer &lt;token&gt;</code> \
+         or <code>X-Api-Key</code>; <b>tv</b>: open, with <code>?access_token=</code> when \
+         <code>iptv.access_token</code> is set (off by default). Every GET also answers HEAD; \
+         errors are <code>{{\"detail\": \"...\"}}</code>.</p>\
+         <table><tr><th>Methods<th>Path<th>Auth<th>What<th>In<th>Out",
+        crate::VERSION
+    );
+    for route in ROUTES {
+        let auth = match route.auth() {
+            Auth::Token => "token",
+            Auth::AccessToken => "tv",
+            Auth::Open => "open",
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}<td><code>{}</code><td>{auth}<td>{}<td><small>{}</small><td><small>{}</small>",
+            route.methods,
+            escape(route.path),
+            escape(route.summary),
+            escape(route.input),
+            escape(route.output)
+        );
+    }
+    out.push_str("</table></html>\n");
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_one_path_with_known_methods_and_outputs() {
+        let mut seen = std::collections::HashSet::new();
+        for route in ROUTES {
+            assert!(seen.insert(route.path), "{} listed twice", route.path);
+            for method in route.methods.split(' ') {
+                assert!(
+                    matches!(
+                        method,
+                        "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS"
+                    ),
+                    "{method} {}",
+                    route.path
+                );
+            }
+            for name in route
+                .input
+                .split_whitespace()
+                .chain([route.output.trim_matches(|c| c == '[' || c == ']')])
+                .filter_map(|t| t.strip_prefix('@'))
+            {
+                assert!(
+                    SCHEMAS.iter().any(|(s, _)| *s == name),
+                    "{}: no schema {name}",
+                    route.path
+                );
+            }
+        }
+        let doc = openapi();
+        assert_eq!(doc["paths"].as_object().unwrap().len(), ROUTES.len());
+        assert_eq!(
+            doc["paths"]["/api/schedule-history/{id}/revert"]["post"]["parameters"][0]["name"],
+            "id"
+        );
+        assert!(html().len() < 32 * 1024, "the page stays small");
+    }
+}
