@@ -520,7 +520,8 @@ fn an_import_with_a_bogus_enum_value_names_it_and_writes_nothing() {
     let r = c.post_json("/api/import", &doc);
     assert_eq!(r.status, 422, "{}", r.text());
     assert!(
-        r.detail().contains("channels[0].idle_behavior: unknown value \"forever\""),
+        r.detail()
+            .contains("channels[0].idle_behavior: unknown value \"forever\""),
         "{}",
         r.detail()
     );
