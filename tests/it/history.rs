@@ -148,6 +148,26 @@ fn a_revert_to_deleted_content_is_refused_and_bad_input_is_a_clear_error() {
         &json!({"schedule_id": schedule, "collection_type": "collection", "collection_id": cid}),
     );
     assert_eq!(item.status, 201, "{}", item.text());
+    // Every item write snapshots first, in its own transaction: a refused one leaves none.
+    let history_url = format!("/api/schedule-history?schedule_id={schedule}");
+    let item_url = format!("/api/schedule-items/{}", item.json()["id"]);
+    assert_eq!(
+        labels(&c.get(&history_url).json()),
+        ["schedule item created"]
+    );
+    let r = c.put_json(&item_url, &json!({"playout_mode": "multiple"}));
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = c.post_json(&format!("{item_url}/move"), &json!({"direction": "up"}));
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(c.get(&history_url).json().as_array().unwrap().len(), 1);
+    let r = c.put_json(&item_url, &json!({"custom_title": "Late"}));
+    assert_eq!(r.status, 200);
+    let history = c.get(&history_url).json();
+    assert_eq!(
+        labels(&history),
+        ["schedule item updated", "schedule item created"]
+    );
+    assert_eq!(history[0]["items"][0]["custom_title"], Value::Null);
     let r = c.post_json(
         "/api/schedule-history/capture",
         &json!({"schedule_id": schedule, "label": "with the doomed collection"}),
@@ -156,13 +176,12 @@ fn a_revert_to_deleted_content_is_refused_and_bad_input_is_a_clear_error() {
     let captured = r.json();
     assert_eq!(captured["label"], "with the doomed collection");
     assert_eq!(captured["items"][0]["collection_id"], cid);
-    assert_eq!(
-        c.delete(&format!("/api/schedule-items/{}", item.json()["id"]))
-            .status,
-        204
-    );
+    assert_eq!(c.delete(&item_url).status, 204);
     assert_eq!(c.delete(&format!("/api/collections/{cid}")).status, 204);
-    let history_url = format!("/api/schedule-history?schedule_id={schedule}");
+    assert_eq!(
+        labels(&c.get(&history_url).json())[0],
+        "schedule item deleted"
+    );
     let before = c.get(&history_url).json();
 
     let r = c.post(&format!("/api/schedule-history/{}/revert", captured["id"]));
