@@ -470,7 +470,11 @@ impl Plan {
 
 #[derive(Debug, Clone)]
 enum What {
-    Media { input: Input, media: MediaInfo },
+    /// The media facts boxed: they are most of a plan's size, and a slate has none.
+    Media {
+        input: Input,
+        media: Box<MediaInfo>,
+    },
     Slate(&'static str),
 }
 
@@ -1143,7 +1147,7 @@ impl Feeder {
             seek_ms: p.in_point_ms + (pos - p.start_ms).max(0),
             what: What::Media {
                 input: p.input.clone(),
-                media: p.media.clone(),
+                media: Box::new(p.media.clone()),
             },
         }
     }
@@ -1509,7 +1513,7 @@ mod tests {
             seek_ms: p.in_point_ms + (start_ms - p.start_ms),
             what: What::Media {
                 input: p.input.clone(),
-                media: p.media.clone(),
+                media: Box::new(p.media.clone()),
             },
         }
     }
