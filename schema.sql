@@ -48,7 +48,9 @@ CREATE TABLE ffmpeg_profiles (
     is_default            INTEGER NOT NULL DEFAULT 0,
     is_enabled            INTEGER NOT NULL DEFAULT 1,
     created_at_ms         INTEGER NOT NULL,
-    updated_at_ms         INTEGER NOT NULL
+    updated_at_ms         INTEGER NOT NULL,
+    -- passthrough|exact|never: when the source's video is copied (kinds::CopyMode).
+    copy_mode             TEXT NOT NULL DEFAULT 'passthrough'
 );
 
 -- ---------------------------------------------------------------- media library (library)

@@ -480,6 +480,19 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// When an FFmpeg profile passes the source's video through instead of encoding it
+    /// (`ffmpeg_profiles.copy_mode`; `stream::ffmpeg` decides per programme).
+    pub enum CopyMode {
+        /// Progressive 8-bit H.264 of any size and frame rate is copied.
+        Passthrough = "passthrough",
+        /// Only a source that already matches the profile's size and rate is copied.
+        Exact = "exact",
+        /// Always encoded.
+        Never = "never",
+    }
+}
+
 // ------------------------------------------------------------------ channel numbers
 
 text_enum! {
@@ -574,6 +587,7 @@ mod tests {
         collection_kind: CollectionKind,
         artwork_kind: ArtworkKind,
         idle_behavior: IdleBehavior,
+        copy_mode: CopyMode,
     }
 
     #[test]

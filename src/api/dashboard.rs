@@ -171,6 +171,7 @@ fn active_streams(app: &App) -> Vec<Value> {
         .map(|c| {
             // Average over the channel's life: bytes sent to all viewers, per second.
             let kbps = (c.uptime_seconds > 0).then(|| c.bytes_sent * 8 / 1000 / c.uptime_seconds);
+            let (mode, mode_reason) = crate::api::health::stream_mode(app, c.channel_id);
             json!({
                 "channel_id": c.channel_id,
                 "channel_name": c.name,
@@ -183,6 +184,8 @@ fn active_streams(app: &App) -> Vec<Value> {
                 "on_slate": c.on_slate,
                 "breaker": c.breaker,
                 "restarts": c.restarts,
+                "mode": mode,
+                "mode_reason": mode_reason,
             })
         })
         .collect()

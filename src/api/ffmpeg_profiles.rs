@@ -44,6 +44,7 @@ row_view! {
         pad_color: Option<String>,
         is_default: bool,
         is_enabled: bool,
+        copy_mode: String,
         created_at = "created_at_ms": Stamp,
         updated_at = "updated_at_ms": Stamp,
     }

@@ -179,7 +179,23 @@ fn channels(app: &App, timestamp: String) -> serde_json::Value {
     })
 }
 
-/// `/api/health/streaming`: FFmpeg processes and the watchdog's counters.
+/// What a running channel's FFmpeg does now (`copy`, `audio`, `transcode`), and why the
+/// video is encoded when it is; `None`s for a channel that stopped meanwhile.
+pub fn stream_mode(
+    app: &App,
+    channel: crate::ops::ids::ChannelId,
+) -> (Option<&'static str>, Option<&'static str>) {
+    match app.streams.running(channel) {
+        Some(ch) => {
+            let now = ch.now_playing();
+            (Some(now.mode.as_str()), now.mode_reason.map(|r| r.as_str()))
+        }
+        None => (None, None),
+    }
+}
+
+/// `/api/health/streaming`: FFmpeg processes and the watchdog's counters, and each running
+/// channel's mode.
 fn streaming(app: &App, timestamp: String) -> serde_json::Value {
     use std::sync::atomic::Ordering::Relaxed;
     let totals = &app.streams.totals;
@@ -191,9 +207,26 @@ fn streaming(app: &App, timestamp: String) -> serde_json::Value {
             Some("ffmpeg is not installed: streams cannot start"),
         ),
     };
+    let channels: Vec<serde_json::Value> = app
+        .streams
+        .snapshot()
+        .iter()
+        .map(|c| {
+            let (mode, mode_reason) = stream_mode(app, c.channel_id);
+            json!({
+                "channel_id": c.channel_id,
+                "number": c.number,
+                "current_item_id": c.current_item_id,
+                "mode": mode,
+                "mode_reason": mode_reason,
+            })
+        })
+        .collect();
     json!({
         "status": status,
         "detail": detail,
+        "channels": channels,
+        "copy_fallbacks": totals.copy_fallbacks.load(Relaxed),
         "watchdog": {
             "active_processes": app.streams.active_processes(),
             "total_kills": totals.ffmpeg_kills.load(Relaxed),

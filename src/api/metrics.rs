@@ -154,8 +154,40 @@ type PerChannel = (
 /// The streaming engine: tuners, FFmpeg, viewers, bytes, drops, breakers, tune latency.
 fn render_streams(app: &App, out: &mut Exposition) {
     render_engine_counters(app, out);
-    render_per_channel(&app.streams.snapshot(), out);
+    let channels = app.streams.snapshot();
+    render_per_channel(&channels, out);
+    render_stream_modes(app, &channels, out);
     render_tune_latency(app, out);
+}
+
+/// `exstreamtv_channel_stream_mode{channel, mode}`: 1 for the mode a running channel's
+/// FFmpeg is in now, 0 for the others.
+fn render_stream_modes(app: &App, channels: &[ChannelSnapshot], out: &mut Exposition) {
+    use crate::stream::ffmpeg::StreamMode;
+    out.family(
+        "channel_stream_mode",
+        "gauge",
+        "Per running channel: 1 for its mode now (copy: video and audio copied; audio: video copied, audio encoded; transcode: video encoded).",
+    );
+    for c in channels {
+        let Some(ch) = app.streams.running(c.channel_id) else {
+            continue;
+        };
+        let now = ch.now_playing().mode;
+        for mode in StreamMode::ALL {
+            out.sample(
+                "channel_stream_mode",
+                &[("channel", &c.number), ("mode", mode.as_str())],
+                u8::from(mode == now),
+            );
+        }
+    }
+    out.single(
+        "copy_fallbacks_total",
+        "counter",
+        "Items whose copy failed and that were transcoded instead.",
+        app.streams.totals.copy_fallbacks.load(Ordering::Relaxed),
+    );
 }
 
 /// The engine-wide gauges (tuners, FFmpeg processes), then its counters.

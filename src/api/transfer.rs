@@ -74,6 +74,11 @@ const STORED_KINDS: &[(&str, &str, Values)] = &[
         "scaling_mode",
         Values::of::<ScalingMode>(),
     ),
+    (
+        "ffmpeg_profiles",
+        "copy_mode",
+        Values::of::<crate::kinds::CopyMode>(),
+    ),
     ("libraries", "library_type", Values::of::<LibraryType>()),
     ("libraries", "source_type", Values::of::<SourceType>()),
     ("media_items", "source", Values::of::<MediaSource>()),

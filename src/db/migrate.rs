@@ -23,6 +23,8 @@ const STEPS: &[&str] = &[
         created_at_ms INTEGER NOT NULL
     );
     CREATE INDEX schedule_history_schedule ON schedule_history(schedule_id, id);",
+    // 2 -> 3: copy-first streaming (kinds::CopyMode).
+    "ALTER TABLE ffmpeg_profiles ADD COLUMN copy_mode TEXT NOT NULL DEFAULT 'passthrough';",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -100,6 +102,36 @@ mod tests {
         assert_eq!(v, SCHEMA_VERSION);
         // Idempotent.
         migrate(&mut conn, Path::new(":memory:")).unwrap();
+    }
+
+    /// A database of version 1 (before `copy_mode`) upgrades in place: its profiles get
+    /// the default, and its tables end up as a fresh database's.
+    #[test]
+    fn a_version_1_database_upgrades() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA_SQL).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE ffmpeg_profiles DROP COLUMN copy_mode;
+             INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
+             VALUES ('old', 2, 1, 1);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let mode: String = conn
+            .query_row("SELECT copy_mode FROM ffmpeg_profiles", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "passthrough");
+        let columns = |conn: &Connection| -> Vec<String> {
+            let mut stmt = conn
+                .prepare("SELECT name FROM pragma_table_info('ffmpeg_profiles') ORDER BY cid")
+                .unwrap();
+            let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+            rows.map(Result::unwrap).collect()
+        };
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh, Path::new(":memory:")).unwrap();
+        assert_eq!(columns(&conn), columns(&fresh));
     }
 
     #[test]

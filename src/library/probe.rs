@@ -1,6 +1,8 @@
 //! One ffprobe run: `ffprobe -v error -print_format json -show_format -show_streams FILE`
 //! as a bounded `child::run` (killed and reaped on timeout or shutdown), and its JSON turned
 //! into `Probe` (duration, container, the first video and audio stream, the stream list).
+//! `StoredStreams` reads that stored list back: the video facts copy mode needs and every
+//! audio stream, for the audio track choice at play time (no probe then).
 //! It knows files and processes, not the database.
 
 use std::fmt;
@@ -8,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use smol_str::SmolStr;
 
 use crate::child::{self, RunError};
 use tokio::process::Command;
@@ -206,6 +209,104 @@ pub fn parse(json: &[u8]) -> Result<Probe, ProbeError> {
     Ok(probe)
 }
 
+/// Audio streams read back per file: more is not a real file (the rest are left out).
+pub const MAX_AUDIO_STREAMS: usize = 32;
+
+/// The video stream's facts that decide whether it can be copied.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VideoFacts {
+    /// H.264's profile as ffprobe names it ("High", "Constrained Baseline", "High 10").
+    pub profile: Option<SmolStr>,
+    /// `level` × 10 (40 = 4.0), as ffprobe gives it.
+    pub level: Option<i32>,
+    pub pix_fmt: Option<SmolStr>,
+}
+
+/// One audio stream of a file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AudioStream {
+    /// Its position among the file's audio streams (FFmpeg's `0:a:N`).
+    pub nth: u32,
+    pub codec: Option<SmolStr>,
+    pub channels: Option<u32>,
+    pub sample_rate: Option<u32>,
+    /// The `language` tag as stored (any ISO 639 form, or anything).
+    pub language: Option<SmolStr>,
+    pub title: Option<SmolStr>,
+    pub is_default: bool,
+}
+
+/// What `media_items.streams` says, read back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredStreams {
+    pub video: Option<VideoFacts>,
+    pub audio: Vec<AudioStream>,
+}
+
+#[derive(Deserialize)]
+struct StoredStream {
+    codec_type: Option<String>,
+    codec_name: Option<SmolStr>,
+    profile: Option<SmolStr>,
+    level: Option<i32>,
+    pix_fmt: Option<SmolStr>,
+    channels: Option<u32>,
+    sample_rate: Option<String>,
+    #[serde(default)]
+    disposition: Disposition,
+    #[serde(default)]
+    tags: Tags,
+}
+
+#[derive(Deserialize, Default)]
+struct Disposition {
+    #[serde(default)]
+    default: i64,
+    #[serde(default)]
+    attached_pic: i64,
+}
+
+#[derive(Deserialize, Default)]
+struct Tags {
+    language: Option<SmolStr>,
+    title: Option<SmolStr>,
+}
+
+impl StoredStreams {
+    /// Reads the stored JSON; text that is not a stream list (a hand edit, an older
+    /// scanner) reads as no streams, and the caller falls back to the summary columns.
+    pub fn parse(json: &str) -> StoredStreams {
+        let streams: Vec<StoredStream> = serde_json::from_str(json).unwrap_or_default();
+        let mut out = StoredStreams::default();
+        for s in streams {
+            match s.codec_type.as_deref() {
+                Some("video") if s.disposition.attached_pic == 0 && out.video.is_none() => {
+                    out.video = Some(VideoFacts {
+                        profile: s.profile,
+                        // ffprobe writes -99 for "unknown".
+                        level: s.level.filter(|l| *l > 0),
+                        pix_fmt: s.pix_fmt,
+                    });
+                }
+                Some("audio") if out.audio.len() < MAX_AUDIO_STREAMS => {
+                    let nth = out.audio.len() as u32;
+                    out.audio.push(AudioStream {
+                        nth,
+                        codec: s.codec_name,
+                        channels: s.channels,
+                        sample_rate: s.sample_rate.and_then(|r| r.parse().ok()),
+                        language: s.tags.language.filter(|l| !l.is_empty()),
+                        title: s.tags.title.filter(|t| !t.is_empty()),
+                        is_default: s.disposition.default == 1,
+                    });
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
 /// `30000/1001` → 29.97; `0/0` → None.
 fn rational(r: &str) -> Option<f64> {
     let (n, d) = r.split_once('/')?;
@@ -239,6 +340,37 @@ mod tests {
         );
         assert_eq!(rational("30000/1001"), Some(29.97));
         assert_eq!(rational("0/0"), None);
+    }
+
+    #[test]
+    fn stored_streams_read_back_video_facts_and_every_audio_stream() {
+        let json = r#"[
+            {"index":0,"codec_name":"h264","codec_type":"video","profile":"High","level":40,
+             "pix_fmt":"yuv420p"},
+            {"index":1,"codec_name":"ac3","codec_type":"audio","sample_rate":"48000",
+             "channels":6,"tags":{"language":"eng"},"disposition":{"default":0}},
+            {"index":2,"codec_name":"aac","codec_type":"audio","sample_rate":"44100",
+             "channels":2,"tags":{"language":"ger","title":"Deutsch"},
+             "disposition":{"default":1}},
+            {"index":3,"codec_name":"mjpeg","codec_type":"video","disposition":{"attached_pic":1}}]"#;
+        let s = StoredStreams::parse(json);
+        let v = s.video.unwrap();
+        assert_eq!(
+            (v.profile.as_deref(), v.level, v.pix_fmt.as_deref()),
+            (Some("High"), Some(40), Some("yuv420p"))
+        );
+        assert_eq!(s.audio.len(), 2);
+        assert_eq!(
+            (
+                s.audio[1].nth,
+                s.audio[1].language.as_deref(),
+                s.audio[1].is_default
+            ),
+            (1, Some("ger"), true)
+        );
+        assert_eq!(s.audio[1].sample_rate, Some(44100));
+        assert_eq!(s.audio[0].channels, Some(6));
+        assert_eq!(StoredStreams::parse("not json"), StoredStreams::default());
     }
 
     #[test]

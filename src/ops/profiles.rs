@@ -11,7 +11,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use crate::board::Board;
 use crate::changes::{Changes, Timelines};
 use crate::db::DbError;
-use crate::kinds::{HardwareAcceleration, ScalingMode};
+use crate::kinds::{CopyMode, HardwareAcceleration, ScalingMode};
 use crate::time::UnixMs;
 
 use super::fields::{patch, Flag, Int, Name, OneOf, Real, Text};
@@ -46,6 +46,8 @@ patch! {
         /// `true` makes this the one default: every other profile stops being it.
         is_default: Flag,
         is_enabled: Flag,
+        /// When the source's video is copied instead of encoded.
+        copy_mode: OneOf<CopyMode>,
     }
 }
 

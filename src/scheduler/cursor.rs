@@ -1,6 +1,8 @@
 //! What the streaming engine and the guide read: the stored playout items of a channel from
 //! a moment on, resolved to something FFmpeg can play (`Input`). This is the one place that
-//! turns playout rows into programmes, so what the guide lists is what plays.
+//! turns playout rows into programmes, so what the guide lists is what plays. It also
+//! chooses each programme's audio track from the streams the scanner stored (`audio`), so
+//! nothing is probed at play time.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -9,7 +11,8 @@ use rusqlite::{params, Row};
 use smol_str::SmolStr;
 
 use crate::db::{optional, Db, DbError};
-use crate::kinds::MediaSource;
+use crate::kinds::{CopyMode, MediaSource};
+use crate::library::probe::StoredStreams;
 use crate::ops::ids::ChannelId;
 use crate::time::UnixMs;
 
@@ -26,7 +29,8 @@ pub enum Input {
     Offline,
 }
 
-/// What the scanner learnt of the media, for choosing copy vs transcode.
+/// What the scanner learnt of the media, for choosing copy vs transcode. The audio fields
+/// describe the audio stream chosen for the programme (`audio_nth`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MediaInfo {
     pub duration_ms: Option<i64>,
@@ -36,9 +40,144 @@ pub struct MediaInfo {
     pub height: Option<u32>,
     pub frame_rate: Option<f64>,
     pub field_order: Option<SmolStr>,
+    /// H.264's profile ("High"), level × 10 and pixel format, when the streams were stored.
+    pub video_profile: Option<SmolStr>,
+    pub video_level: Option<i32>,
+    pub pix_fmt: Option<SmolStr>,
     pub audio_codec: Option<SmolStr>,
     pub audio_channels: Option<u32>,
     pub audio_sample_rate: Option<u32>,
+    /// The audio stream that plays, among the file's audio streams (FFmpeg's `0:a:N`).
+    pub audio_nth: u32,
+}
+
+/// Which audio stream a programme prefers: its schedule item's choice, else its channel's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AudioPreference<'a> {
+    /// ISO 639-1 or -2 (B or T): `de`, `deu` and `ger` are the same language.
+    pub language: Option<&'a str>,
+    /// A substring of the stream's title, case-insensitive.
+    pub title: Option<&'a str>,
+}
+
+/// The audio stream `pref` picks: among those of its language (all when none is), those
+/// whose title holds its title (all when none does); of these the one marked default, else
+/// the first. `None` when there is no audio stream.
+pub fn choose_audio<'s>(
+    streams: &'s [AudioStream],
+    pref: &AudioPreference<'_>,
+) -> Option<&'s AudioStream> {
+    let narrow = |from: Vec<&'s AudioStream>, keep: &dyn Fn(&AudioStream) -> bool| {
+        let kept: Vec<&'s AudioStream> = from.iter().copied().filter(|s| keep(s)).collect();
+        if kept.is_empty() {
+            from
+        } else {
+            kept
+        }
+    };
+    let all: Vec<&AudioStream> = streams.iter().collect();
+    let by_language = match pref.language.filter(|l| !l.trim().is_empty()) {
+        Some(lang) => narrow(all, &|s| {
+            s.language
+                .as_deref()
+                .is_some_and(|l| same_language(l, lang))
+        }),
+        None => all,
+    };
+    let by_title = match pref.title.filter(|t| !t.trim().is_empty()) {
+        Some(title) => {
+            let title = title.trim().to_lowercase();
+            narrow(by_language, &|s| {
+                s.title
+                    .as_deref()
+                    .is_some_and(|t| t.to_lowercase().contains(&title))
+            })
+        }
+        None => by_language,
+    };
+    by_title
+        .iter()
+        .copied()
+        .find(|s| s.is_default)
+        .or_else(|| by_title.first().copied())
+}
+
+pub use crate::library::probe::AudioStream;
+
+/// ISO 639-1 codes with their 639-2 bibliographic and terminology codes (the same when
+/// they agree): every B/T pair, and the languages libraries commonly tag.
+const LANGUAGES: &[(&str, &str, &str)] = &[
+    ("ar", "ara", "ara"),
+    ("bg", "bul", "bul"),
+    ("bo", "tib", "bod"),
+    ("ca", "cat", "cat"),
+    ("cs", "cze", "ces"),
+    ("cy", "wel", "cym"),
+    ("da", "dan", "dan"),
+    ("de", "ger", "deu"),
+    ("el", "gre", "ell"),
+    ("en", "eng", "eng"),
+    ("es", "spa", "spa"),
+    ("et", "est", "est"),
+    ("eu", "baq", "eus"),
+    ("fa", "per", "fas"),
+    ("fi", "fin", "fin"),
+    ("fr", "fre", "fra"),
+    ("ga", "gle", "gle"),
+    ("he", "heb", "heb"),
+    ("hi", "hin", "hin"),
+    ("hr", "hrv", "hrv"),
+    ("hu", "hun", "hun"),
+    ("hy", "arm", "hye"),
+    ("id", "ind", "ind"),
+    ("is", "ice", "isl"),
+    ("it", "ita", "ita"),
+    ("ja", "jpn", "jpn"),
+    ("ka", "geo", "kat"),
+    ("ko", "kor", "kor"),
+    ("lt", "lit", "lit"),
+    ("lv", "lav", "lav"),
+    ("mi", "mao", "mri"),
+    ("mk", "mac", "mkd"),
+    ("ms", "may", "msa"),
+    ("my", "bur", "mya"),
+    ("nl", "dut", "nld"),
+    ("no", "nor", "nor"),
+    ("nb", "nob", "nob"),
+    ("nn", "nno", "nno"),
+    ("pl", "pol", "pol"),
+    ("pt", "por", "por"),
+    ("ro", "rum", "ron"),
+    ("ru", "rus", "rus"),
+    ("sk", "slo", "slk"),
+    ("sl", "slv", "slv"),
+    ("sq", "alb", "sqi"),
+    ("sr", "srp", "srp"),
+    ("sv", "swe", "swe"),
+    ("th", "tha", "tha"),
+    ("tr", "tur", "tur"),
+    ("uk", "ukr", "ukr"),
+    ("vi", "vie", "vie"),
+    ("zh", "chi", "zho"),
+];
+
+/// Whether two language tags name the same language, whatever ISO 639 form each uses
+/// (`de`, `ger`, `deu`; case and a region suffix such as `de-AT` aside).
+pub fn same_language(a: &str, b: &str) -> bool {
+    let key = |tag: &str| -> Option<usize> {
+        let tag = tag.trim();
+        let base = tag.split(['-', '_']).next().unwrap_or(tag);
+        LANGUAGES.iter().position(|(one, b, t)| {
+            [one, b, t]
+                .iter()
+                .any(|code| code.eq_ignore_ascii_case(base))
+        })
+    };
+    match (key(a), key(b)) {
+        (Some(x), Some(y)) => x == y,
+        // A language outside the table matches only itself.
+        _ => a.trim().eq_ignore_ascii_case(b.trim()),
+    }
 }
 
 /// One stored playout item, resolved.
@@ -91,6 +230,7 @@ pub struct OutputProfile {
     pub normalize_audio: bool,
     pub deinterlace: bool,
     pub scaling_mode: SmolStr,
+    pub copy_mode: CopyMode,
 }
 
 impl Default for OutputProfile {
@@ -112,6 +252,7 @@ impl Default for OutputProfile {
             normalize_audio: false,
             deinterlace: false,
             scaling_mode: "pad".into(),
+            copy_mode: CopyMode::Passthrough,
         }
     }
 }
@@ -120,7 +261,33 @@ const PROGRAMME_COLUMNS: &str =
     "pi.id, pi.media_item_id, pi.title, pi.start_ms, pi.finish_ms, pi.in_point_ms,
     pi.filler_kind, mi.source, mi.url, mi.path_bytes, mi.is_missing, mi.duration_ms, mi.container,
     mi.video_codec, mi.width, mi.height, mi.frame_rate, mi.field_order, mi.audio_codec,
-    mi.audio_channels, mi.audio_sample_rate";
+    mi.audio_channels, mi.audio_sample_rate, mi.streams,
+    coalesce(si.preferred_audio_language, c.preferred_audio_language_code),
+    coalesce(si.preferred_audio_title, c.preferred_audio_title)";
+
+/// The schedule item a programme came from, for its audio preference: the first (by
+/// position) of the playout's schedule that sets one and whose content holds the media.
+/// Items do not store their schedule item, so a media item in two such schedule items
+/// takes the first one's preference. Filler keeps the channel's preference.
+const SCHEDULE_ITEM_OF_PROGRAMME: &str = "
+    SELECT s.id FROM schedule_items s
+    WHERE pi.filler_kind IS NULL
+      AND s.schedule_id = p.program_schedule_id
+      AND (s.preferred_audio_language IS NOT NULL OR s.preferred_audio_title IS NOT NULL)
+      AND (s.media_item_id = pi.media_item_id
+        OR (s.collection_type NOT IN ('multi_collection', 'playlist', 'media_item')
+            AND s.collection_id IN (SELECT collection_id FROM collection_items
+                                    WHERE media_item_id = pi.media_item_id))
+        OR (s.collection_type = 'multi_collection'
+            AND s.collection_id IN (SELECT l.multi_collection_id FROM multi_collection_links l
+                                    JOIN collection_items ci ON ci.collection_id = l.collection_id
+                                    WHERE ci.media_item_id = pi.media_item_id))
+        OR (s.collection_type = 'playlist'
+            AND coalesce(s.playlist_id, s.collection_id) IN (
+                SELECT pl.playlist_id FROM playlist_items pl
+                LEFT JOIN collection_items ci ON ci.collection_id = pl.collection_id
+                WHERE coalesce(pl.media_item_id, ci.media_item_id) = pi.media_item_id)))
+    ORDER BY s.position, s.id LIMIT 1";
 
 /// Up to `max` programmes of the channel's active playout that have not finished at `at_ms`,
 /// in time order: the first one is playing at `at_ms` (unless the timeline has a hole).
@@ -135,7 +302,9 @@ pub async fn programmes(
             "SELECT {PROGRAMME_COLUMNS}
              FROM playout_items pi
              JOIN playouts p ON p.id = pi.playout_id
+             JOIN channels c ON c.id = p.channel_id
              LEFT JOIN media_items mi ON mi.id = pi.media_item_id
+             LEFT JOIN schedule_items si ON si.id = ({SCHEDULE_ITEM_OF_PROGRAMME})
              WHERE p.channel_id = ?1 AND p.is_active = 1 AND pi.finish_ms > ?2
              ORDER BY pi.start_ms
              LIMIT ?3"
@@ -181,6 +350,28 @@ fn programme_from_row(row: &Row<'_>) -> rusqlite::Result<Programme> {
     let small = |i: usize| -> rusqlite::Result<Option<SmolStr>> {
         Ok(row.get::<_, Option<String>>(i)?.map(SmolStr::from))
     };
+    let mut media = MediaInfo {
+        duration_ms: row.get(11)?,
+        container: small(12)?,
+        video_codec: small(13)?,
+        width: row.get(14)?,
+        height: row.get(15)?,
+        frame_rate: row.get(16)?,
+        field_order: small(17)?,
+        audio_codec: small(18)?,
+        audio_channels: row.get(19)?,
+        audio_sample_rate: row.get(20)?,
+        ..MediaInfo::default()
+    };
+    if let Some(json) = row.get::<_, Option<String>>(21)? {
+        let language: Option<String> = row.get(22)?;
+        let title: Option<String> = row.get(23)?;
+        let pref = AudioPreference {
+            language: language.as_deref(),
+            title: title.as_deref(),
+        };
+        apply_streams(&mut media, &StoredStreams::parse(&json), &pref);
+    }
     Ok(Programme {
         item_id: row.get(0)?,
         media_id: row.get(1)?,
@@ -190,19 +381,24 @@ fn programme_from_row(row: &Row<'_>) -> rusqlite::Result<Programme> {
         in_point_ms: row.get(5)?,
         filler_kind: small(6)?,
         input,
-        media: MediaInfo {
-            duration_ms: row.get(11)?,
-            container: small(12)?,
-            video_codec: small(13)?,
-            width: row.get(14)?,
-            height: row.get(15)?,
-            frame_rate: row.get(16)?,
-            field_order: small(17)?,
-            audio_codec: small(18)?,
-            audio_channels: row.get(19)?,
-            audio_sample_rate: row.get(20)?,
-        },
+        media,
     })
+}
+
+/// The stored streams' video facts, and the audio stream `pref` chooses in place of the
+/// first one the summary columns describe.
+fn apply_streams(media: &mut MediaInfo, streams: &StoredStreams, pref: &AudioPreference<'_>) {
+    if let Some(video) = &streams.video {
+        media.video_profile = video.profile.clone();
+        media.video_level = video.level;
+        media.pix_fmt = video.pix_fmt.clone();
+    }
+    if let Some(audio) = choose_audio(&streams.audio, pref) {
+        media.audio_nth = audio.nth;
+        media.audio_codec = audio.codec.clone();
+        media.audio_channels = audio.channels;
+        media.audio_sample_rate = audio.sample_rate;
+    }
 }
 
 /// An enabled or disabled channel by its number ("5", "5.1").
@@ -243,7 +439,8 @@ async fn profile_of(db: &Db, channel_id: Option<i64>) -> Result<OutputProfile, D
         let mut stmt = conn.prepare_cached(
             "SELECT r.width, r.height, f.framerate, f.video_codec, f.video_bitrate, f.video_buffer_size,
                     f.quality_preset, f.hardware_acceleration, f.audio_codec, f.audio_bitrate,
-                    f.audio_channels, f.audio_sample_rate, f.normalize_audio, f.deinterlace, f.scaling_mode
+                    f.audio_channels, f.audio_sample_rate, f.normalize_audio, f.deinterlace, f.scaling_mode,
+                    f.copy_mode
              FROM ffmpeg_profiles f JOIN resolutions r ON r.id = f.resolution_id
              WHERE f.id = (SELECT ffmpeg_profile_id FROM channels WHERE id = ?1)
                 OR (f.is_default = 1 AND (SELECT ffmpeg_profile_id FROM channels WHERE id = ?1) IS NULL)
@@ -268,6 +465,9 @@ async fn profile_of(db: &Db, channel_id: Option<i64>) -> Result<OutputProfile, D
                 normalize_audio: row.get(12)?,
                 deinterlace: row.get(13)?,
                 scaling_mode: s(14)?,
+                copy_mode: row.get::<_, String>(15)?.parse().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(15, rusqlite::types::Type::Text, Box::new(e))
+                })?,
             })
         }))?;
         Ok(found.unwrap_or_default())
@@ -283,10 +483,66 @@ pub async fn media_programme(db: &Db, media_id: i64) -> Result<Option<Programme>
             "SELECT 0, mi.id, mi.title, 0, 0, 0, NULL, mi.source, mi.url, mi.path_bytes,
                     mi.is_missing, mi.duration_ms, mi.container, mi.video_codec, mi.width,
                     mi.height, mi.frame_rate, mi.field_order, mi.audio_codec, mi.audio_channels,
-                    mi.audio_sample_rate
+                    mi.audio_sample_rate, mi.streams, NULL, NULL
              FROM media_items mi WHERE mi.id = ?1",
         )?;
         optional(stmt.query_row([media_id], programme_from_row))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(nth: u32, language: Option<&str>, title: Option<&str>, default: bool) -> AudioStream {
+        AudioStream {
+            nth,
+            codec: Some("aac".into()),
+            language: language.map(SmolStr::from),
+            title: title.map(SmolStr::from),
+            is_default: default,
+            ..AudioStream::default()
+        }
+    }
+
+    fn pick(streams: &[AudioStream], language: Option<&str>, title: Option<&str>) -> Option<u32> {
+        choose_audio(streams, &AudioPreference { language, title }).map(|s| s.nth)
+    }
+
+    #[test]
+    fn languages_match_in_every_iso_639_form() {
+        for (a, b) in [
+            ("de", "deu"),
+            ("de", "ger"),
+            ("GER", "deu"),
+            ("de-AT", "deu"),
+            ("fr", "fre"),
+        ] {
+            assert!(same_language(a, b), "{a} {b}");
+        }
+        assert!(!same_language("de", "eng"));
+        assert!(same_language("xx", "XX"));
+        assert!(!same_language("xx", "de"));
+    }
+
+    #[test]
+    fn the_audio_stream_is_chosen_by_language_then_title_then_default() {
+        let streams = [
+            stream(0, Some("eng"), Some("English"), true),
+            stream(1, Some("ger"), Some("Deutsch"), false),
+            stream(2, Some("deu"), Some("Kommentar"), false),
+        ];
+        assert_eq!(pick(&streams, None, None), Some(0));
+        assert_eq!(pick(&streams, Some("de"), None), Some(1));
+        assert_eq!(pick(&streams, Some("de"), Some("komm")), Some(2));
+        // A title no stream has narrows nothing; a language none has neither.
+        assert_eq!(pick(&streams, Some("de"), Some("nope")), Some(1));
+        assert_eq!(pick(&streams, Some("ja"), None), Some(0));
+        assert_eq!(pick(&streams, None, Some("Kommentar")), Some(2));
+        // Eight untagged tracks, none default: the first.
+        let plain: Vec<AudioStream> = (0..8).map(|n| stream(n, None, None, false)).collect();
+        assert_eq!(pick(&plain, Some("de"), None), Some(0));
+        assert_eq!(pick(&[], Some("de"), None), None);
+    }
 }

@@ -26,7 +26,9 @@ use tokio::process::ChildStdout;
 use tokio::sync::Notify;
 
 use super::breaker::{Breaker, BreakerConfig, BreakerPhase, BreakerState};
-use super::ffmpeg::{self, Hardware, Job, Process, Source, StderrTail};
+use super::ffmpeg::{
+    self, CopyFrom, Decision, EncodeReason, Hardware, Job, Process, Source, StderrTail, StreamMode,
+};
 use super::hls::Hls;
 use super::longrun;
 use super::pacing::{self, Limit, Observation, Pacer};
@@ -90,6 +92,9 @@ const ITEM_FAILURES_TO_SKIP: u32 = 2;
 const PLAYED_MS: i64 = 2000;
 /// Items skipped as unplayable, remembered per channel (the oldest is forgotten first).
 const SKIPPED_ITEMS_MAX: usize = 16;
+/// Items whose copy failed and that are transcoded from then on, per channel (the oldest
+/// is forgotten first, and copied again when it comes round).
+const NO_COPY_ITEMS_MAX: usize = 16;
 /// A stream more than this behind the wall clock (after an outage) jumps back to "now".
 const RESYNC_BEHIND_MS: i64 = 3000;
 /// A prestarted FFmpeg plays on from the stream's position when it was planned to start
@@ -126,6 +131,8 @@ pub struct Stats {
     pub restarts: AtomicU64,
     pub failures: AtomicU64,
     pub items: AtomicU64,
+    /// Items whose copy failed and that were transcoded instead.
+    pub copy_fallbacks: AtomicU64,
     /// Wall-clock ms of the last chunk out, 0 before the first (read: `last_output_ms`).
     last_output_ms: AtomicI64,
     /// The running FFmpeg's pid, 0 before the first (read: `ffmpeg_pid`).
@@ -178,6 +185,10 @@ pub struct NowPlaying {
     /// The stream (playout) time the piece began at.
     pub from_ms: UnixMs,
     pub slate: bool,
+    /// What FFmpeg does with the video and audio (`copy`, `audio`, `transcode`).
+    pub mode: StreamMode,
+    /// Why the video is encoded, when it is.
+    pub mode_reason: Option<EncodeReason>,
 }
 
 pub struct Channel {
@@ -459,7 +470,11 @@ impl Plan {
 
 #[derive(Debug, Clone)]
 enum What {
-    Media { input: Input, media: MediaInfo },
+    /// The media facts boxed: they are most of a plan's size, and a slate has none.
+    Media {
+        input: Input,
+        media: Box<MediaInfo>,
+    },
     Slate(&'static str),
 }
 
@@ -536,6 +551,8 @@ fn follow(plan: &Plan, programmes: &[Programme], pos: UnixMs) -> Follow {
 /// successor that fails to start puts all three back.
 struct Running {
     plan: Plan,
+    /// Copy or transcode, and why.
+    decision: Decision,
     process: Process,
     stdout: ChildStdout,
     n_bytes: u64,
@@ -598,6 +615,7 @@ pub async fn run(
         next: None,
         breaker: Breaker::new(),
         skipped: heapless::Deque::new(),
+        no_copy: heapless::Deque::new(),
         failed_item: None,
         retry_at: None,
         restart: ChannelRestarts::default(),
@@ -660,6 +678,8 @@ struct Feeder {
     next: Option<Running>,
     breaker: Breaker,
     skipped: heapless::Deque<i64, SKIPPED_ITEMS_MAX>,
+    /// Items whose copy failed: transcoded from then on (`fall_back_from_copy`).
+    no_copy: heapless::Deque<i64, NO_COPY_ITEMS_MAX>,
     /// The item that failed last and how many times in a row.
     failed_item: Option<(i64, u32)>,
     /// Until then (a failure's backoff) the slate plays instead of a retry.
@@ -753,7 +773,7 @@ impl Feeder {
             None => {}
         }
         let plan = self.plan_at(pos).await;
-        let running = self.start(plan);
+        let running = self.start(plan).await;
         if running.is_none() {
             self.failed(None).await;
         }
@@ -773,6 +793,8 @@ impl Feeder {
                 title: running.plan.title.clone(),
                 from_ms: pos,
                 slate: matches!(running.plan.what, What::Slate(_)),
+                mode: running.decision.mode(),
+                mode_reason: running.decision.reason(),
             };
         }
     }
@@ -782,6 +804,7 @@ impl Feeder {
     async fn end(&mut self, running: Running, outcome: Outcome, pos: UnixMs) -> ControlFlow<()> {
         let Running {
             plan,
+            decision,
             process,
             stdout,
             n_bytes,
@@ -815,17 +838,26 @@ impl Feeder {
                 self.count_kill();
                 tracing::warn!(channel = %self.channel.number, item = ?plan.item_id, "ffmpeg stalled; restarting");
                 process.stop().await;
-                self.forgive_if_played(pos);
-                self.failed(Some(&plan)).await;
+                if !self.fall_back_from_copy(&plan, &decision) {
+                    self.forgive_if_played(pos);
+                    self.failed(Some(&plan)).await;
+                }
             }
-            Outcome::Eof => self.ended(&plan, process, n_bytes, pos).await,
+            Outcome::Eof => self.ended(&plan, &decision, process, n_bytes, pos).await,
         }
         ControlFlow::Continue(())
     }
 
     /// FFmpeg's stdout ended: its last packets go out, then its exit decides between a
     /// success and a failure.
-    async fn ended(&mut self, plan: &Plan, mut process: Process, n_bytes: u64, pos: UnixMs) {
+    async fn ended(
+        &mut self,
+        plan: &Plan,
+        decision: &Decision,
+        mut process: Process,
+        n_bytes: u64,
+        pos: UnixMs,
+    ) {
         // Let it flush its last packets into the splicer's pending buffer.
         self.flush_into_ring();
         let status = match tokio::time::timeout(EXIT_WAIT, process.wait()).await {
@@ -848,9 +880,44 @@ impl Feeder {
                 stderr = ?self.channel.stderr.lines(),
                 "ffmpeg failed"
             );
-            self.forgive_if_played(pos);
-            self.failed(Some(plan)).await;
+            if !self.fall_back_from_copy(plan, decision) {
+                self.forgive_if_played(pos);
+                self.failed(Some(plan)).await;
+            }
         }
+    }
+
+    /// A run that copied and failed: its item is transcoded from now on, at once (no
+    /// backoff, no failure counted against the breaker: the transcode is the retry, and its
+    /// own failure counts). False when the run did not copy (or its item was transcoded
+    /// already): the failure is an ordinary one.
+    fn fall_back_from_copy(&mut self, plan: &Plan, decision: &Decision) -> bool {
+        let Some(item_id) = plan.item_id.filter(|_| decision.copies()) else {
+            return false;
+        };
+        if self.no_copy.iter().any(|id| *id == item_id) {
+            return false;
+        }
+        if self.no_copy.is_full() {
+            self.no_copy.pop_front();
+        }
+        let _ = self.no_copy.push_back(item_id);
+        self.channel
+            .stats
+            .copy_fallbacks
+            .fetch_add(1, Ordering::Relaxed);
+        self.app
+            .streams
+            .totals
+            .copy_fallbacks
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            channel = %self.channel.number,
+            item = item_id,
+            mode = decision.mode().as_str(),
+            "copying the item failed; transcoding it instead"
+        );
+        true
     }
 
     /// Releases what the splicer still holds (an item that ended before its shift was
@@ -1080,12 +1147,14 @@ impl Feeder {
             seek_ms: p.in_point_ms + (pos - p.start_ms).max(0),
             what: What::Media {
                 input: p.input.clone(),
-                media: p.media.clone(),
+                media: Box::new(p.media.clone()),
             },
         }
     }
 
-    fn start(&self, plan: Plan) -> Option<Running> {
+    /// Starts FFmpeg for `plan`: copying when the source allows it (mid-programme from the
+    /// keyframe at or before the offset, looked up first), else transcoding.
+    async fn start(&self, plan: Plan) -> Option<Running> {
         let source = match &plan.what {
             What::Media { input, media } => Source::Media {
                 input,
@@ -1099,14 +1168,24 @@ impl Feeder {
             seek_ms: plan.seek_ms,
             duration_ms: Some(plan.end_ms - plan.start_ms),
         };
-        let args = ffmpeg::command(&self.hardware, &self.profile, &job);
+        let from = self.copy_from(&plan, &job).await;
+        let decision = ffmpeg::decide(&self.hardware, &self.profile, &job, from);
+        let args = ffmpeg::command_for(&self.hardware, &self.profile, &job, &decision);
         let program = self.tools.ffmpeg.program();
         match ffmpeg::spawn(program, &args, self.channel.stderr.clone()) {
             Ok(mut process) => {
                 let stdout = process.stdout.take()?;
-                tracing::debug!(channel = %self.channel.number, item = ?plan.item_id, seek_ms = plan.seek_ms, "ffmpeg started");
+                tracing::debug!(
+                    channel = %self.channel.number,
+                    item = ?plan.item_id,
+                    seek_ms = plan.seek_ms,
+                    mode = decision.mode().as_str(),
+                    reason = decision.reason().map(EncodeReason::as_str),
+                    "ffmpeg started"
+                );
                 Some(Running {
                     plan,
+                    decision,
                     process,
                     stdout,
                     n_bytes: 0,
@@ -1119,6 +1198,32 @@ impl Feeder {
                 tracing::warn!(channel = %self.channel.number, %err, "cannot start ffmpeg");
                 self.channel.stderr.push(&err.to_string());
                 None
+            }
+        }
+    }
+
+    /// Where a copy of `job` may start: refused for an item whose copy failed; mid-programme,
+    /// the keyframe at or before the offset (a failed lookup or one too far back means a
+    /// transcode).
+    async fn copy_from(&self, plan: &Plan, job: &Job<'_>) -> CopyFrom {
+        if plan
+            .item_id
+            .is_some_and(|id| self.no_copy.iter().any(|n| *n == id))
+        {
+            return CopyFrom::Refused(EncodeReason::CopyFailed);
+        }
+        let What::Media { input, .. } = &plan.what else {
+            return CopyFrom::StartOnly;
+        };
+        if !ffmpeg::wants_keyframe(&self.hardware, &self.profile, job) {
+            return CopyFrom::StartOnly;
+        }
+        let ffprobe = self.tools.ffprobe.program();
+        match ffmpeg::keyframe_before(ffprobe, input, job.seek_ms).await {
+            Ok(at) => CopyFrom::Keyframe(at),
+            Err(err) => {
+                tracing::info!(channel = %self.channel.number, item = ?plan.item_id, %err, "transcoding mid-programme");
+                CopyFrom::Refused(EncodeReason::NoKeyframe)
             }
         }
     }
@@ -1203,7 +1308,7 @@ impl Feeder {
         if self.next.is_none() && self.pos_ms() >= running.plan.end_ms - PRESTART_MS {
             let overrun = (self.pos_ms() - running.plan.end_ms).max(0);
             let plan = self.plan_at(running.plan.end_ms + overrun).await;
-            self.next = self.start(plan);
+            self.next = self.start(plan).await;
         }
     }
 
@@ -1408,7 +1513,7 @@ mod tests {
             seek_ms: p.in_point_ms + (start_ms - p.start_ms),
             what: What::Media {
                 input: p.input.clone(),
-                media: p.media.clone(),
+                media: Box::new(p.media.clone()),
             },
         }
     }

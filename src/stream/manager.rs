@@ -131,6 +131,8 @@ pub struct Totals {
     /// Restarts the gate deferred (per-channel cooldown or all-channel rate), each
     /// counted once however often it is asked again.
     pub restarts_deferred: AtomicU64,
+    /// Items whose copy failed and that were transcoded instead (`channel`).
+    pub copy_fallbacks: AtomicU64,
 }
 
 /// One running channel, as metrics, the dashboard, health and status.json see it.

@@ -3,6 +3,7 @@
 mod support;
 
 mod audit;
+mod copy;
 mod follow;
 mod hdhr;
 mod history;

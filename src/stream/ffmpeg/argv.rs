@@ -4,14 +4,19 @@
 //! their rendering, one small function per part of the argv (globals, inputs, maps, video,
 //! audio, muxer), in FFmpeg's order.
 //!
-//! Every item is normalised to the channel's output profile with the same PIDs and stream
-//! layout, which is what lets the splicer join items; stream copy is used only when the
-//! source already matches the profile, and only from its start.
+//! Every item comes out with the same PIDs and stream layout, which is what lets the
+//! splicer join items. Copy first (the profile's `copy_mode`): progressive 8-bit H.264 the
+//! players take is passed through at its own size and rate (`passthrough`; `exact` only
+//! when it matches the profile), from the start or, mid-programme, from the keyframe at
+//! or before the offset that the caller found (`CopyFrom`); its audio is copied when it is
+//! AAC in the profile's rate and layout, else encoded alone. Everything else is encoded to
+//! the profile. `Decision` says which, and why (`mode`, `mode_reason`).
 //!
 //! It knows nothing of processes, channels, viewers or SQL.
 
 use std::ffi::OsString;
 
+use crate::kinds::CopyMode;
 use crate::scheduler::cursor::{Input, MediaInfo, OutputProfile};
 use crate::stream::splicer::{OUT_PMT_PID, OUT_VIDEO_PID, PROGRAM_NUMBER};
 
@@ -54,52 +59,254 @@ pub fn generated_tone_hz(url: &str) -> u32 {
     }
 }
 
-/// Whether the source can be copied as it is: H.264 + AAC already at the profile's size,
-/// frame rate and audio layout, and the profile encodes H.264 + AAC.
-pub fn can_copy(profile: &OutputProfile, media: &MediaInfo) -> bool {
+/// Why a programme's video is encoded rather than copied: the `mode_reason` the dashboard
+/// and health show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodeReason {
+    /// The profile's `copy_mode` is `never`.
+    Never,
+    /// The profile encodes something other than H.264.
+    OutputNotH264,
+    /// A slate, a generated programme, or a file with no video: the picture is made here.
+    Generated,
+    /// The source's video is not H.264 (or was never probed).
+    NotH264,
+    Interlaced,
+    /// An H.264 profile, level or pixel format the players may not take.
+    Unsupported,
+    /// `copy_mode` `exact` and the size or frame rate is not the profile's.
+    NotExact,
+    /// Mid-programme, no keyframe within `MAX_KEYFRAME_GAP_MS` before the offset (or it
+    /// could not be looked up).
+    NoKeyframe,
+    /// Copying this item failed; it is transcoded instead.
+    CopyFailed,
+}
+
+impl EncodeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EncodeReason::Never => "the profile's copy_mode is never",
+            EncodeReason::OutputNotH264 => "the profile does not encode H.264",
+            EncodeReason::Generated => "the picture is generated",
+            EncodeReason::NotH264 => "the source video is not H.264",
+            EncodeReason::Interlaced => "the source video is interlaced",
+            EncodeReason::Unsupported => {
+                "the source's H.264 profile, level or pixel format is beyond the players"
+            }
+            EncodeReason::NotExact => "the source's size or frame rate is not the profile's",
+            EncodeReason::NoKeyframe => "no keyframe within 10 s before the offset",
+            EncodeReason::CopyFailed => "copying failed",
+        }
+    }
+}
+
+/// What FFmpeg does with the video and the audio, as the dashboard names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StreamMode {
+    /// Video and audio copied.
+    Copy,
+    /// Video copied, audio encoded.
+    Audio,
+    /// Video encoded.
+    #[default]
+    Transcode,
+}
+
+impl StreamMode {
+    pub const ALL: [StreamMode; 3] = [StreamMode::Copy, StreamMode::Audio, StreamMode::Transcode];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamMode::Copy => "copy",
+            StreamMode::Audio => "audio",
+            StreamMode::Transcode => "transcode",
+        }
+    }
+}
+
+/// What the caller knows of where a video copy may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyFrom {
+    /// Nothing was looked up: a copy is possible only when the job plays from the start.
+    StartOnly,
+    /// The keyframe at or before the job's seek is this far into the media (ms): a copy
+    /// plays from it, for the job's duration, so it still ends on time.
+    Keyframe(i64),
+    /// No copy for this run.
+    Refused(EncodeReason),
+}
+
+/// A source whose keyframes are further apart than this is encoded mid-programme: a copy
+/// would start this much earlier in the content than the guide says.
+pub const MAX_KEYFRAME_GAP_MS: i64 = 10_000;
+
+/// H.264 profiles every player decodes (8-bit 4:2:0); High 10, 4:2:2 and 4:4:4 are not.
+const PLAYABLE_H264_PROFILES: [&str; 5] = [
+    "Constrained Baseline",
+    "Baseline",
+    "Main",
+    "Extended",
+    "High",
+];
+
+/// Whether the source's video can be passed through under `profile` on `hw`; else why not.
+/// It does not look at where the job starts (`CopyFrom` does).
+pub fn video_copyable(
+    hw: &Hardware,
+    profile: &OutputProfile,
+    media: &MediaInfo,
+) -> Result<(), EncodeReason> {
     let h264_out = matches!(
         profile.video_codec.as_str(),
         "libx264" | "h264" | "h264_v4l2m2m" | "h264_vaapi" | "copy"
     );
-    let aac_out = matches!(profile.audio_codec.as_str(), "aac" | "copy");
-    let same_rate = media
-        .frame_rate
-        .is_some_and(|r| (r - profile.framerate as f64).abs() < 0.01);
-    let progressive = !profile.deinterlace
-        && media
-            .field_order
-            .as_deref()
-            .is_none_or(|f| f == "progressive" || f == "unknown");
-    h264_out
-        && aac_out
-        && progressive
-        && media.video_codec.as_deref() == Some("h264")
-        && media.width == Some(profile.width)
-        && media.height == Some(profile.height)
-        && same_rate
+    if profile.copy_mode == CopyMode::Never {
+        return Err(EncodeReason::Never);
+    }
+    if !h264_out {
+        return Err(EncodeReason::OutputNotH264);
+    }
+    if media.video_codec.as_deref() != Some("h264") {
+        return Err(EncodeReason::NotH264);
+    }
+    let progressive = media
+        .field_order
+        .as_deref()
+        .is_none_or(|f| f == "progressive" || f == "unknown");
+    if !progressive {
+        return Err(EncodeReason::Interlaced);
+    }
+    let playable_profile = media
+        .video_profile
+        .as_deref()
+        .is_none_or(|p| PLAYABLE_H264_PROFILES.contains(&p));
+    let playable_format = media
+        .pix_fmt
+        .as_deref()
+        .is_none_or(|f| f == "yuv420p" || f == "yuvj420p");
+    let playable_level = media.video_level.is_none_or(|l| l <= hw.max_h264_level);
+    if !(playable_profile && playable_format && playable_level) {
+        return Err(EncodeReason::Unsupported);
+    }
+    if profile.copy_mode == CopyMode::Exact {
+        let same_rate = media
+            .frame_rate
+            .is_some_and(|r| (r - profile.framerate as f64).abs() < 0.01);
+        let same_size = media.width == Some(profile.width) && media.height == Some(profile.height);
+        if !(same_rate && same_size) {
+            return Err(EncodeReason::NotExact);
+        }
+    }
+    Ok(())
+}
+
+/// Whether the source's (chosen) audio is already what the profile sends.
+fn audio_copyable(profile: &OutputProfile, media: &MediaInfo) -> bool {
+    matches!(profile.audio_codec.as_str(), "aac" | "copy")
         && media.audio_codec.as_deref() == Some("aac")
         && media.audio_channels == Some(profile.audio_channels)
         && media.audio_sample_rate == Some(profile.audio_sample_rate)
 }
 
-/// The argv (without the program) of the FFmpeg that plays `job` in `profile`.
-pub fn command(hw: &Hardware, profile: &OutputProfile, job: &Job<'_>) -> Vec<OsString> {
+/// Whether `job` could copy its video if a keyframe were found near its seek: the caller
+/// then looks one up (`keyframe`) and passes it as `CopyFrom::Keyframe`.
+pub fn wants_keyframe(hw: &Hardware, profile: &OutputProfile, job: &Job<'_>) -> bool {
+    match job.source {
+        Source::Media {
+            input: Input::File(_) | Input::Url(_),
+            media,
+            ..
+        } => job.seek_ms > 0 && video_copyable(hw, profile, media).is_ok(),
+        _ => false,
+    }
+}
+
+/// The decisions for one run: what becomes of the video and the audio, and where the media
+/// is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    video: VideoPlan,
+    audio: AudioPlan,
+    /// Where FFmpeg starts reading the media (the keyframe, for a copy mid-programme).
+    seek_ms: i64,
+}
+
+impl Decision {
+    pub fn mode(&self) -> StreamMode {
+        match (&self.video, self.audio) {
+            (VideoPlan::Copy, AudioPlan::Copy) => StreamMode::Copy,
+            (VideoPlan::Copy, AudioPlan::Encode) => StreamMode::Audio,
+            (VideoPlan::Encode { .. }, _) => StreamMode::Transcode,
+        }
+    }
+
+    /// Why the video is encoded (`None` when it is copied).
+    pub fn reason(&self) -> Option<EncodeReason> {
+        match &self.video {
+            VideoPlan::Copy => None,
+            VideoPlan::Encode { why, .. } => Some(*why),
+        }
+    }
+
+    /// Whether anything is copied (a failure of such a run falls back to a transcode).
+    pub fn copies(&self) -> bool {
+        self.video == VideoPlan::Copy
+    }
+}
+
+/// Decides the video and the audio of `job`. The video is copied when the source allows it
+/// (`video_copyable`) and the run starts at the media's start or at the keyframe `from`
+/// names; the audio is copied only alongside a copied video (an encoded picture is retimed
+/// to the profile's rate, and its sound with it) and when it is already what the profile
+/// sends.
+pub fn decide(hw: &Hardware, profile: &OutputProfile, job: &Job<'_>, from: CopyFrom) -> Decision {
     let format = Format::new(hw, profile);
     let inputs = Inputs::of(job, &format);
-    let (video, audio) = plan(profile, &inputs);
+    plan(hw, profile, &inputs, job.seek_ms, from)
+}
+
+/// The argv (without the program) of the FFmpeg that plays `job` in `profile`, copying
+/// only from the media's start (`command_for` with a keyframe copies mid-programme).
+pub fn command(hw: &Hardware, profile: &OutputProfile, job: &Job<'_>) -> Vec<OsString> {
+    command_for(
+        hw,
+        profile,
+        job,
+        &decide(hw, profile, job, CopyFrom::StartOnly),
+    )
+}
+
+/// The argv (without the program) of the FFmpeg that plays `job` as `decision` says.
+pub fn command_for(
+    hw: &Hardware,
+    profile: &OutputProfile,
+    job: &Job<'_>,
+    decision: &Decision,
+) -> Vec<OsString> {
+    let format = Format::new(hw, profile);
+    let mut inputs = Inputs::of(job, &format);
+    if let Some(media) = inputs.media.as_mut() {
+        media.seek_ms = decision.seek_ms;
+    }
+    let audio_nth = inputs.media.as_ref().map_or(0, |m| m.media.audio_nth);
     let mut a = Argv(Vec::with_capacity(64));
     global_args(&mut a, hw);
     input_args(&mut a, &inputs);
     a.push_all(&["-map"]);
     a.push(format!("{}:v:0", inputs.video_from));
     a.push_all(&["-map"]);
-    a.push(format!("{}:a:0", inputs.audio_from));
+    if inputs.audio_from == 0 && inputs.media.is_some() {
+        a.push(format!("0:a:{audio_nth}"));
+    } else {
+        a.push(format!("{}:a:0", inputs.audio_from));
+    }
     if let Some(ms) = job.duration_ms {
         a.push_all(&["-t"]);
         a.push(seconds(ms.max(1)));
     }
-    video_args(&mut a, hw, profile, &format, &video);
-    audio_args(&mut a, profile, &format, audio);
+    video_args(&mut a, hw, profile, &format, &decision.video);
+    audio_args(&mut a, profile, &format, decision.audio);
     mux_args(&mut a);
     a.0
 }
@@ -217,11 +424,15 @@ impl<'a> Inputs<'a> {
         usize::from(self.media.is_some()) + self.lavfi.len() - 1
     }
 
-    /// Both output streams come straight from the media, which is read from its start.
-    fn whole_media(&self) -> Option<&'a MediaInfo> {
+    /// The media, when the output's video comes straight from it.
+    fn media_video(&self) -> Option<&'a MediaInfo> {
         let media = self.media.as_ref()?;
-        let straight = self.lavfi.is_empty() && media.seek_ms == 0;
-        straight.then_some(media.media)
+        (self.video_from == 0 && media.media.video_codec.is_some()).then_some(media.media)
+    }
+
+    /// Whether the output's audio comes straight from the media.
+    fn media_audio(&self) -> bool {
+        self.media.is_some() && self.audio_from == 0
     }
 }
 
@@ -232,7 +443,10 @@ enum VideoPlan {
     Copy,
     /// Scaled to the output size, retimed to its frame rate, with `title` drawn when
     /// there is one (and drawtext works), encoded with the board's encoder.
-    Encode { title: Option<String> },
+    Encode {
+        title: Option<String>,
+        why: EncodeReason,
+    },
 }
 
 /// What becomes of the source's audio.
@@ -244,19 +458,52 @@ enum AudioPlan {
     Encode,
 }
 
-/// Decides the video and the audio. Today they are copied together or not at all: copy
-/// only from the start (copying from a seek point inside a GOP drops the video up to the
-/// next keyframe while the audio starts at once), only when both streams come from the
-/// media and it matches the profile.
-fn plan(profile: &OutputProfile, inputs: &Inputs<'_>) -> (VideoPlan, AudioPlan) {
-    match inputs.whole_media() {
-        Some(media) if can_copy(profile, media) => (VideoPlan::Copy, AudioPlan::Copy),
-        _ => (
-            VideoPlan::Encode {
+/// Decides the video and the audio, and where the media is read from: a copy mid-programme
+/// reads from the keyframe (copying from inside a GOP would drop the video up to the next
+/// keyframe while the audio starts at once).
+fn plan(
+    hw: &Hardware,
+    profile: &OutputProfile,
+    inputs: &Inputs<'_>,
+    seek_ms: i64,
+    from: CopyFrom,
+) -> Decision {
+    let video = match inputs.media_video() {
+        None => Err(EncodeReason::Generated),
+        Some(media) => video_copyable(hw, profile, media).and_then(|()| match from {
+            _ if seek_ms <= 0 => Ok(0),
+            CopyFrom::Keyframe(at) if at <= seek_ms && seek_ms - at <= MAX_KEYFRAME_GAP_MS => {
+                Ok(at.max(0))
+            }
+            CopyFrom::Refused(why) => Err(why),
+            CopyFrom::StartOnly | CopyFrom::Keyframe(_) => Err(EncodeReason::NoKeyframe),
+        }),
+    };
+    match video {
+        Ok(from_ms) => {
+            let audio_copy = inputs.media_audio()
+                && inputs
+                    .media
+                    .as_ref()
+                    .is_some_and(|m| audio_copyable(profile, m.media));
+            Decision {
+                video: VideoPlan::Copy,
+                audio: if audio_copy {
+                    AudioPlan::Copy
+                } else {
+                    AudioPlan::Encode
+                },
+                seek_ms: from_ms,
+            }
+        }
+        Err(why) => Decision {
+            video: VideoPlan::Encode {
                 title: inputs.title.clone(),
+                why,
             },
-            AudioPlan::Encode,
-        ),
+            audio: AudioPlan::Encode,
+            seek_ms,
+        },
     }
 }
 
@@ -302,7 +549,7 @@ fn input_args(a: &mut Argv, inputs: &Inputs<'_>) {
 }
 
 fn video_args(a: &mut Argv, hw: &Hardware, profile: &OutputProfile, f: &Format, video: &VideoPlan) {
-    let VideoPlan::Encode { title } = video else {
+    let VideoPlan::Encode { title, .. } = video else {
         a.push_all(&["-c:v", "copy"]);
         return;
     };
@@ -492,12 +739,16 @@ mod tests {
     }
 
     #[test]
-    fn a_different_file_is_transcoded_with_libx264() {
+    fn a_different_file_is_transcoded_with_libx264_under_exact() {
         let input = Input::File("/m/x.mkv".into());
         let media = MediaInfo {
             width: Some(1920),
             height: Some(1080),
             ..h264_file()
+        };
+        let exact = OutputProfile {
+            copy_mode: CopyMode::Exact,
+            ..small()
         };
         let job = Job {
             source: Source::Media {
@@ -509,7 +760,12 @@ mod tests {
             duration_ms: Some(60_000),
         };
         expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -i /m/x.mkv -map 0:v:0 -map 0:a:0 -t 60.000 -vf scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
-            .assert_eq(&render(&command(&board("generic"), &small(), &job)));
+            .assert_eq(&render(&command(&board("generic"), &exact, &job)));
+        let decision = decide(&board("generic"), &exact, &job, CopyFrom::StartOnly);
+        assert_eq!(
+            (decision.mode(), decision.reason()),
+            (StreamMode::Transcode, Some(EncodeReason::NotExact))
+        );
     }
 
     #[test]
@@ -517,6 +773,7 @@ mod tests {
         let input = Input::File("/m/x.mkv".into());
         let media = MediaInfo {
             audio_codec: None,
+            video_codec: Some("hevc".into()),
             ..h264_file()
         };
         let profile = OutputProfile {
@@ -535,6 +792,163 @@ mod tests {
         };
         expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -i /m/x.mkv -f lavfi -i anullsrc=r=48000:cl=stereo -map 0:v:0 -map 1:a:0 -vf scale=832:480:force_original_aspect_ratio=decrease,pad=832:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=30,format=yuv420p -c:v h264_v4l2m2m -pix_fmt yuv420p -b:v 4000k -maxrate 4000k -bufsize 8000k -g 60 -keyint_min 60 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
             .assert_eq(&render(&command(&board("rpi4"), &profile, &job)));
+    }
+
+    fn job<'a>(input: &'a Input, media: &'a MediaInfo, seek_ms: i64) -> Job<'a> {
+        Job {
+            source: Source::Media {
+                input,
+                media,
+                title: "T",
+            },
+            seek_ms,
+            duration_ms: Some(4000),
+        }
+    }
+
+    /// Passthrough copies H.264 of any size and rate; AC-3 audio (the second track here)
+    /// is encoded alone.
+    #[test]
+    fn passthrough_copies_the_video_and_encodes_other_audio_alone() {
+        let input = Input::File("/m/film.mkv".into());
+        let media = MediaInfo {
+            width: Some(1920),
+            height: Some(1080),
+            frame_rate: Some(23.976),
+            video_profile: Some("High".into()),
+            video_level: Some(40),
+            pix_fmt: Some("yuv420p".into()),
+            audio_codec: Some("ac3".into()),
+            audio_channels: Some(6),
+            audio_nth: 1,
+            ..h264_file()
+        };
+        let hw = board("rpi4");
+        let job = job(&input, &media, 0);
+        let decision = decide(&hw, &small(), &job, CopyFrom::StartOnly);
+        assert_eq!(
+            (decision.mode(), decision.reason()),
+            (StreamMode::Audio, None)
+        );
+        expect!["-hide_banner -nostdin -nostats -loglevel warning -i /m/film.mkv -map 0:v:0 -map 0:a:1 -t 4.000 -c:v copy -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"]
+            .assert_eq(&render(&command_for(&hw, &small(), &job, &decision)));
+        // AAC in the profile's layout is copied too.
+        let aac = MediaInfo {
+            audio_codec: Some("aac".into()),
+            audio_channels: Some(2),
+            ..media.clone()
+        };
+        let decision = decide(&hw, &small(), &job_of(&input, &aac), CopyFrom::StartOnly);
+        assert_eq!(decision.mode(), StreamMode::Copy);
+    }
+
+    fn job_of<'a>(input: &'a Input, media: &'a MediaInfo) -> Job<'a> {
+        job(input, media, 0)
+    }
+
+    /// Mid-programme a copy starts at the keyframe the caller found, for the job's whole
+    /// duration (so it ends on time); without one, or one too far back, it is encoded.
+    #[test]
+    fn a_copy_mid_programme_starts_at_the_keyframe() {
+        let input = Input::File("/m/a.mp4".into());
+        let media = h264_file();
+        let hw = board("generic");
+        let seeking = job(&input, &media, 12_500);
+        assert!(wants_keyframe(&hw, &small(), &seeking));
+        let decision = decide(&hw, &small(), &seeking, CopyFrom::Keyframe(10_000));
+        assert_eq!(decision.mode(), StreamMode::Copy);
+        let argv = render(&command_for(&hw, &small(), &seeking, &decision));
+        assert!(
+            argv.contains(
+                "-ss 10.000 -i /m/a.mp4 -map 0:v:0 -map 0:a:0 -t 4.000 -c:v copy -c:a copy"
+            ),
+            "{argv}"
+        );
+        for (from, why) in [
+            (CopyFrom::StartOnly, EncodeReason::NoKeyframe),
+            (CopyFrom::Keyframe(2_000), EncodeReason::NoKeyframe),
+            (CopyFrom::Keyframe(13_000), EncodeReason::NoKeyframe),
+            (
+                CopyFrom::Refused(EncodeReason::CopyFailed),
+                EncodeReason::CopyFailed,
+            ),
+        ] {
+            let decision = decide(&hw, &small(), &seeking, from);
+            assert_eq!(decision.reason(), Some(why), "{from:?}");
+            let argv = render(&command_for(&hw, &small(), &seeking, &decision));
+            assert!(argv.contains("-ss 12.500 -i"), "{argv}");
+            assert!(argv.contains("-c:v libx264"), "{argv}");
+        }
+        // From the start no keyframe is needed.
+        assert!(!wants_keyframe(&hw, &small(), &job(&input, &media, 0)));
+    }
+
+    #[test]
+    fn what_cannot_be_copied_says_why() {
+        let hw = board("generic");
+        let input = Input::File("/m/x".into());
+        let cases: [(MediaInfo, OutputProfile, EncodeReason); 6] = [
+            (
+                MediaInfo {
+                    video_codec: Some("hevc".into()),
+                    ..h264_file()
+                },
+                small(),
+                EncodeReason::NotH264,
+            ),
+            (
+                MediaInfo {
+                    field_order: Some("tt".into()),
+                    ..h264_file()
+                },
+                small(),
+                EncodeReason::Interlaced,
+            ),
+            (
+                MediaInfo {
+                    video_profile: Some("High 10".into()),
+                    ..h264_file()
+                },
+                small(),
+                EncodeReason::Unsupported,
+            ),
+            (
+                MediaInfo {
+                    video_level: Some(51),
+                    ..h264_file()
+                },
+                small(),
+                EncodeReason::Unsupported,
+            ),
+            (
+                h264_file(),
+                OutputProfile {
+                    copy_mode: CopyMode::Never,
+                    ..small()
+                },
+                EncodeReason::Never,
+            ),
+            (
+                MediaInfo {
+                    video_codec: None,
+                    ..h264_file()
+                },
+                small(),
+                EncodeReason::Generated,
+            ),
+        ];
+        for (media, profile, why) in cases {
+            let decision = decide(&hw, &profile, &job(&input, &media, 0), CopyFrom::StartOnly);
+            assert_eq!(decision.reason(), Some(why), "{media:?}");
+            assert_eq!(decision.mode(), StreamMode::Transcode);
+        }
+        // A file with video and no audio copies its video and gets generated silence.
+        let silent = MediaInfo {
+            audio_codec: None,
+            ..h264_file()
+        };
+        let decision = decide(&hw, &small(), &job(&input, &silent, 0), CopyFrom::StartOnly);
+        assert_eq!(decision.mode(), StreamMode::Audio);
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct Hardware {
     pub threads: u32,
     /// drawtext needs fontconfig and a font; without them titles are left out.
     pub drawtext: bool,
+    /// The highest H.264 level (× 10) passed through to the players: what a client of a
+    /// board of this size is sure to decode (4.2: 1080p60; 5.2: 2160p60).
+    pub max_h264_level: i32,
 }
 
 /// The render node VAAPI uses unless the settings name another.
@@ -66,6 +69,7 @@ impl Hardware {
             max_height: board.max_height,
             threads: ffmpeg.threads,
             drawtext: true,
+            max_h264_level: if board.max_width >= 3840 { 52 } else { 42 },
         }
     }
 

@@ -5,6 +5,7 @@
 //!   decisions first (inputs, `VideoPlan`, `AudioPlan`), then their rendering.
 //! - `process`: the child process in its own group, its stderr tail, and a stop that
 //!   always reaps (killpg SIGTERM, bounded wait, SIGKILL, wait).
+//! - `keyframe`: where a copy mid-programme starts (one small ffprobe read).
 //! - `probe`: the start-up check of the hardware encoder and of drawtext.
 //!
 //! Callers use the names re-exported here (`ffmpeg::command`, `ffmpeg::spawn`, ...), not the
@@ -12,11 +13,16 @@
 
 mod argv;
 mod hardware;
+mod keyframe;
 mod probe;
 mod process;
 
-pub use argv::{can_copy, command, generated_tone_hz, Job, Source};
+pub use argv::{
+    command, command_for, decide, generated_tone_hz, video_copyable, wants_keyframe, CopyFrom,
+    Decision, EncodeReason, Job, Source, StreamMode, MAX_KEYFRAME_GAP_MS,
+};
 pub use hardware::{Encoder, Hardware, DEFAULT_VAAPI_DEVICE};
+pub use keyframe::{keyframe_before, KeyframeError};
 pub use probe::probe;
 pub use process::{spawn, Process, SpawnError, StderrTail, STDERR_TAIL_LINES, STOP_GRACE};
 
