@@ -104,14 +104,15 @@ mod tests {
         migrate(&mut conn, Path::new(":memory:")).unwrap();
     }
 
-    /// A database of version 1 (before `copy_mode`) upgrades in place: its profiles get
-    /// the default, and its tables end up as a fresh database's.
+    /// A database of version 1 (before schedule history and `copy_mode`) upgrades in place:
+    /// its profiles get the default, and its tables end up as a fresh database's.
     #[test]
     fn a_version_1_database_upgrades() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(SCHEMA_SQL).unwrap();
         conn.execute_batch(
             "ALTER TABLE ffmpeg_profiles DROP COLUMN copy_mode;
+             DROP TABLE schedule_history;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",
