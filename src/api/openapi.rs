@@ -254,7 +254,7 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("ScheduleHistoryEntry", "id schedule_id created_at label schedule items"),
     ("Library", "id name library_type source_type is_enabled last_scan item_count status path server_url"),
     ("Scan", "library_id status total_files scanned_files new_items errors current_file percent_complete started_at"),
-    ("Profile", "id name* resolution_id* thread_count hardware_acceleration video_codec video_bitrate video_buffer_size framerate quality_preset quality_crf audio_codec audio_bitrate audio_channels audio_sample_rate normalize_audio audio_loudness_target deinterlace scaling_mode pad_color is_default is_enabled created_at updated_at"),
+    ("Profile", "id name* resolution_id* thread_count hardware_acceleration video_codec video_bitrate video_buffer_size framerate quality_preset quality_crf audio_codec audio_bitrate audio_channels audio_sample_rate normalize_audio audio_loudness_target deinterlace scaling_mode pad_color is_default is_enabled copy_mode created_at updated_at"),
     ("Resolution", "id name* width* height* is_custom"),
     ("Preset", "id name* filler_mode count duration_seconds pad_to_minutes playback_order allow_repeats created_at updated_at items"),
     ("FItem", "id preset_id collection_type collection_id media_item_id weight min_duration_seconds max_duration_seconds"),
