@@ -12,18 +12,30 @@ pub fn insert(
     values: &[(&str, Value)],
     now_ms: i64,
 ) -> Result<i64, rusqlite::Error> {
-    let mut names: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
-    names.extend(["created_at_ms", "updated_at_ms"]);
+    let mut all = values.to_vec();
+    all.push(("created_at_ms", Value::Integer(now_ms)));
+    all.push(("updated_at_ms", Value::Integer(now_ms)));
+    insert_exactly(conn, table, &all)
+}
+
+/// `INSERT INTO table (cols...) VALUES (...)` of exactly these columns (a table without
+/// timestamps, or a row restored with its own); returns the id.
+pub fn insert_exactly(
+    conn: &Connection,
+    table: &str,
+    values: &[(&str, Value)],
+) -> Result<i64, rusqlite::Error> {
+    let names: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
     let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
     let sql = format!(
         "INSERT INTO {table} ({}) VALUES ({})",
         names.join(", "),
         placeholders.join(", ")
     );
-    let mut params: Vec<Value> = values.iter().map(|(_, v)| v.clone()).collect();
-    params.push(Value::Integer(now_ms));
-    params.push(Value::Integer(now_ms));
-    conn.execute(&sql, rusqlite::params_from_iter(params))?;
+    conn.execute(
+        &sql,
+        rusqlite::params_from_iter(values.iter().map(|(_, v)| v)),
+    )?;
     Ok(conn.last_insert_rowid())
 }
 

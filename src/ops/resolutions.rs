@@ -60,19 +60,12 @@ pub fn create(
     patch: &ResolutionPatch,
 ) -> Result<(ResolutionId, Changes), ResolutionError> {
     check_name_free(tx, patch, None)?;
-    // Resolutions have no timestamps, so not `db::row::insert`.
-    let values = patch.values();
-    let names: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
-    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-    tx.execute(
-        &format!(
-            "INSERT INTO resolutions ({}) VALUES ({})",
-            names.join(", "),
-            placeholders.join(", ")
-        ),
-        rusqlite::params_from_iter(values.iter().map(|(_, v)| v)),
-    )?;
-    let id = ResolutionId(tx.last_insert_rowid());
+    // Resolutions have no timestamps.
+    let id = ResolutionId(crate::db::row::insert_exactly(
+        tx,
+        "resolutions",
+        &patch.values(),
+    )?);
     Ok((id, Changes::default()))
 }
 

@@ -461,17 +461,7 @@ fn insert_item(
     if !values.iter().any(|(c, _)| *c == "created_at_ms") {
         values.push(("created_at_ms", Value::Integer(now_ms)));
     }
-    let names: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
-    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-    let sql = format!(
-        "INSERT INTO schedule_items ({}) VALUES ({})",
-        names.join(", "),
-        placeholders.join(", ")
-    );
-    tx.execute(
-        &sql,
-        rusqlite::params_from_iter(values.into_iter().map(|(_, v)| v)),
-    )?;
+    crate::db::row::insert_exactly(tx, "schedule_items", &values)?;
     Ok(())
 }
 
