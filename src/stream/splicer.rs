@@ -731,11 +731,8 @@ impl Splicer {
             // test of fields at hand, not two calls (measured in `benches/ts_splice.rs`).
             let watched =
                 timing.random_access || self.video_gate != VideoGate::Open || self.scan.wants();
-            if watched {
-                if !self.passes_video_gate(p) {
-                    return;
-                }
-                self.follow_params(p, false);
+            if watched && !self.watch_video(p) {
+                return;
             }
         } else if self.audio_floor.is_some() && !self.passes_audio_floor(p) {
             self.stats.n_packets_dropped += 1;
@@ -745,6 +742,19 @@ impl Splicer {
             self.tracks[slot].adts.packet(p);
         }
         self.retime(slot, timing, chunk, sink);
+    }
+
+    /// A watched video packet (a keyframe, or one a gate or scan wants): `false` if the
+    /// gate drops it. Out of line and cold: a few packets a second take it, and inlined it
+    /// made every packet's path longer (measured in `benches/ts_splice.rs`).
+    #[cold]
+    #[inline(never)]
+    fn watch_video(&mut self, p: Packet<'_>) -> bool {
+        if !self.passes_video_gate(p) {
+            return false;
+        }
+        self.follow_params(p, false);
+        true
     }
 
     /// A track's packet onto the output axis: a keyframe is preceded by PAT and PMT, the
