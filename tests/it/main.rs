@@ -4,6 +4,7 @@ mod support;
 
 mod audit;
 mod copy;
+mod copy_faults;
 mod follow;
 mod hdhr;
 mod history;
