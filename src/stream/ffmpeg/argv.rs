@@ -589,20 +589,33 @@ fn video_args(a: &mut Argv, hw: &Hardware, profile: &OutputProfile, f: &Format, 
     }
 }
 
+/// The profile's loudness target within what loudnorm accepts (-70..-5 LUFS; FFmpeg
+/// refuses to start outside it), printed without a trailing `.0`.
+fn loudness_target(lufs: f64) -> f64 {
+    if lufs.is_finite() {
+        lufs.clamp(-70.0, -5.0)
+    } else {
+        -24.0
+    }
+}
+
 fn audio_args(a: &mut Argv, profile: &OutputProfile, f: &Format, audio: AudioPlan) {
     if audio == AudioPlan::Copy {
         a.push_all(&["-c:a", "copy"]);
         return;
     }
     // aresample first: loudnorm needs timestamps without gaps. Single-pass EBU R128
-    // loudness to -16 LUFS (EXStreamTV's `normalize_audio`); loudnorm outputs 192 kHz, so
-    // `-ar` below brings it back to the profile's rate.
+    // loudness to the profile's target (EXStreamTV's `normalize_audio`); loudnorm
+    // outputs 192 kHz, so `-ar` below brings it back to the profile's rate.
     a.push_all(&["-af"]);
-    a.push_all(&[if profile.normalize_audio {
-        "aresample=async=1,loudnorm=I=-16:TP=-1.5:LRA=11"
+    if profile.normalize_audio {
+        a.push(format!(
+            "aresample=async=1,loudnorm=I={}:TP=-1.5:LRA=11",
+            loudness_target(profile.audio_loudness_target)
+        ));
     } else {
-        "aresample=async=1"
-    }]);
+        a.push_all(&["aresample=async=1"]);
+    }
     a.push_all(&["-c:a", "aac", "-b:a"]);
     a.push(profile.audio_bitrate.to_string());
     a.push_all(&["-ac"]);
@@ -873,7 +886,7 @@ mod tests {
             (decision.mode(), decision.reason()),
             (StreamMode::Audio, None)
         );
-        expect!["-hide_banner -nostdin -nostats -loglevel warning -i /m/film.mp4 -map 0:v:0 -map 0:a:0 -t 4.000 -c:v copy -af aresample=async=1,loudnorm=I=-16:TP=-1.5:LRA=11 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"]
+        expect!["-hide_banner -nostdin -nostats -loglevel warning -i /m/film.mp4 -map 0:v:0 -map 0:a:0 -t 4.000 -c:v copy -af aresample=async=1,loudnorm=I=-24:TP=-1.5:LRA=11 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"]
             .assert_eq(&render(&command_for(&hw, &loud, &job, &decision)));
         let never = OutputProfile {
             copy_mode: CopyMode::Never,
@@ -882,7 +895,19 @@ mod tests {
         let decision = decide(&hw, &never, &job, CopyFrom::StartOnly);
         assert_eq!(decision.mode(), StreamMode::Transcode);
         let argv = render(&command_for(&hw, &never, &job, &decision));
-        assert!(argv.contains("loudnorm=I=-16"), "{argv}");
+        assert!(argv.contains("loudnorm=I=-24:"), "{argv}");
+        let quiet = OutputProfile {
+            audio_loudness_target: -31.5,
+            ..never.clone()
+        };
+        let argv = render(&command_for(&hw, &quiet, &job, &decision));
+        assert!(argv.contains("loudnorm=I=-31.5:"), "{argv}");
+        let absurd = OutputProfile {
+            audio_loudness_target: 3.0,
+            ..never
+        };
+        let argv = render(&command_for(&hw, &absurd, &job, &decision));
+        assert!(argv.contains("loudnorm=I=-5:"), "{argv}");
     }
 
     fn job_of<'a>(input: &'a Input, media: &'a MediaInfo) -> Job<'a> {
