@@ -191,7 +191,10 @@ pub(crate) fn decode_errors(ts: &[u8], dir: &Path) -> String {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-v", "error", "-i"])
         .arg(&cap)
-        .args(["-f", "null", "-"])
+        // The null output's time base is the first programme's frame rate unless told
+        // otherwise: a later 30 fps programme then rounds two frames onto one tick and
+        // FFmpeg complains of its own output. 90 kHz holds every frame time as sent.
+        .args(["-enc_time_base:v", "1/90000", "-f", "null", "-"])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stderr).into_owned()
