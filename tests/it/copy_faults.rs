@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::copy::{add_probed, channel, make, modes_during, profile, Clip};
 use crate::stream_fixture::{self as fx, read_for};
-use crate::support::{media, tscheck, TempDir};
+use crate::support::{media, tones, tscheck, TempDir};
 
 const AAC: [(&str, u32, u32, &str); 1] = [("aac", 2, 500, "eng")];
 
@@ -35,6 +35,11 @@ fn corrupt_middle(path: &Path, n: usize) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// The tone of the eight-track file's track `i`: apart from every other item's.
+fn eight_tone(i: u32) -> u32 {
+    1000 + 150 * i
+}
+
 /// Eight audio tracks, none marked default.
 fn eight_tracks(path: &Path) {
     let mut args: Vec<String> = [
@@ -47,7 +52,7 @@ fn eight_tracks(path: &Path) {
     .to_vec();
     for i in 0..8 {
         args.extend(["-f", "lavfi", "-i"].map(String::from));
-        args.push(format!("sine=frequency={}:duration=3", 400 + 100 * i));
+        args.push(format!("sine=frequency={}:duration=3", eight_tone(i)));
     }
     args.extend(["-map", "0:v"].map(String::from));
     for i in 0..8 {
@@ -163,8 +168,9 @@ fn longest_gap(arrivals: &[(std::time::Instant, usize)]) -> Duration {
 }
 
 /// A corrupt NAL, eight undefaulted tracks, video without audio, audio without video, a
-/// VFR clip and a TS whose stream list changes: the channel plays each in turn, on time,
-/// and its stream stays a valid TS.
+/// VFR clip and a TS whose stream list changes: the channel plays each in turn, on time
+/// (all six 3 s programmes within the 20 s read, the stream never waiting 2 s), and its
+/// stream stays a valid TS.
 #[test]
 fn bad_input_neither_crashes_nor_stalls_the_channel() {
     let dir = TempDir::new("copy-bad");
@@ -234,6 +240,15 @@ fn bad_input_neither_crashes_nor_stalls_the_channel() {
     assert!(gap < Duration::from_secs(2), "a {gap:?} gap in the stream");
     let report = tscheck::check(&ts);
     assert_eq!(report.total_errors(), 0, "{:?}", report.errors);
+    // Of eight tracks none of which is the default, the first plays.
+    let mut hz = vec![500, 600, 700, 800];
+    hz.extend((0..8).map(eight_tone));
+    let windows = tones::windows(&ts, &arrivals, &hz, d);
+    let heard = |hz| windows.iter().filter(|w| w.hz == hz).count();
+    assert!(heard(eight_tone(0)) > 30, "{:?}", tones::sequence(&windows));
+    for i in 1..8 {
+        assert!(heard(eight_tone(i)) < 3, "{:?}", tones::sequence(&windows));
+    }
     // The server is alive and answers.
     assert_eq!(server.anon().get("/api/health/streaming").status, 200);
     // Audio-only plays over a generated picture; video-only over generated silence.
