@@ -228,6 +228,8 @@ pub struct OutputProfile {
     pub audio_channels: u32,
     pub audio_sample_rate: u32,
     pub normalize_audio: bool,
+    /// The integrated loudness (LUFS) `normalize_audio` brings the audio to.
+    pub audio_loudness_target: f64,
     pub deinterlace: bool,
     pub scaling_mode: SmolStr,
     pub copy_mode: CopyMode,
@@ -250,6 +252,7 @@ impl Default for OutputProfile {
             audio_channels: 2,
             audio_sample_rate: 48000,
             normalize_audio: false,
+            audio_loudness_target: -24.0,
             deinterlace: false,
             scaling_mode: "pad".into(),
             copy_mode: CopyMode::Passthrough,
@@ -440,7 +443,7 @@ async fn profile_of(db: &Db, channel_id: Option<i64>) -> Result<OutputProfile, D
             "SELECT r.width, r.height, f.framerate, f.video_codec, f.video_bitrate, f.video_buffer_size,
                     f.quality_preset, f.hardware_acceleration, f.audio_codec, f.audio_bitrate,
                     f.audio_channels, f.audio_sample_rate, f.normalize_audio, f.deinterlace, f.scaling_mode,
-                    f.copy_mode
+                    f.copy_mode, f.audio_loudness_target
              FROM ffmpeg_profiles f JOIN resolutions r ON r.id = f.resolution_id
              WHERE f.id = (SELECT ffmpeg_profile_id FROM channels WHERE id = ?1)
                 OR (f.is_default = 1 AND (SELECT ffmpeg_profile_id FROM channels WHERE id = ?1) IS NULL)
@@ -463,6 +466,7 @@ async fn profile_of(db: &Db, channel_id: Option<i64>) -> Result<OutputProfile, D
                 audio_channels: row.get(10)?,
                 audio_sample_rate: row.get(11)?,
                 normalize_audio: row.get(12)?,
+                audio_loudness_target: row.get(16)?,
                 deinterlace: row.get(13)?,
                 scaling_mode: s(14)?,
                 copy_mode: row.get::<_, String>(15)?.parse().map_err(|e| {

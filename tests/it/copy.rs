@@ -16,16 +16,16 @@ use crate::support::{media, tones, tscheck, TempDir};
 
 /// A clip of `seconds` at `size`/`rate` with video `vcodec` and the given audio tracks
 /// (codec, channels, tone Hz, language), one keyframe every `gop` frames.
-struct Clip<'a> {
-    size: &'a str,
-    rate: u32,
-    vcodec: &'a str,
-    gop: u32,
-    audio: &'a [(&'a str, u32, u32, &'a str)],
-    seconds: f64,
+pub(crate) struct Clip<'a> {
+    pub(crate) size: &'a str,
+    pub(crate) rate: u32,
+    pub(crate) vcodec: &'a str,
+    pub(crate) gop: u32,
+    pub(crate) audio: &'a [(&'a str, u32, u32, &'a str)],
+    pub(crate) seconds: f64,
 }
 
-fn make(path: &Path, c: &Clip<'_>) {
+pub(crate) fn make(path: &Path, c: &Clip<'_>) {
     let mut args: Vec<String> = vec![
         "-f".into(),
         "lavfi".into(),
@@ -67,7 +67,7 @@ fn make(path: &Path, c: &Clip<'_>) {
 }
 
 /// Stores `path` as the scanner would: the summary columns and ffprobe's stream list.
-fn add_probed(conn: &Connection, path: &Path, title: &str) -> i64 {
+pub(crate) fn add_probed(conn: &Connection, path: &Path, title: &str) -> i64 {
     let out = Command::new("ffprobe")
         .args([
             "-v",
@@ -125,7 +125,7 @@ fn add_probed(conn: &Connection, path: &Path, title: &str) -> i64 {
 }
 
 /// A 320x240@25 stereo AAC profile with `copy_mode`.
-fn profile(conn: &Connection, copy_mode: &str) -> i64 {
+pub(crate) fn profile(conn: &Connection, copy_mode: &str) -> i64 {
     conn.execute(
         "INSERT OR IGNORE INTO resolutions (name, width, height) VALUES ('copy 240', 320, 240)",
         [],
@@ -145,7 +145,7 @@ fn profile(conn: &Connection, copy_mode: &str) -> i64 {
 
 /// A channel playing `items` (media id, ms, title) back to back from `start_ms`, then
 /// Offline beyond the horizon.
-fn channel(
+pub(crate) fn channel(
     conn: &Connection,
     number: &str,
     profile: i64,
@@ -185,20 +185,23 @@ fn channel(
 }
 
 /// FFmpeg's complaints decoding `ts` whole (empty: it decodes silently).
-fn decode_errors(ts: &[u8], dir: &Path) -> String {
+pub(crate) fn decode_errors(ts: &[u8], dir: &Path) -> String {
     let cap = dir.join("decode.ts");
     std::fs::write(&cap, ts).unwrap();
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-v", "error", "-i"])
         .arg(&cap)
-        .args(["-f", "null", "-"])
+        // The null output's time base is the first programme's frame rate unless told
+        // otherwise: a later 30 fps programme then rounds two frames onto one tick and
+        // FFmpeg complains of its own output. 90 kHz holds every frame time as sent.
+        .args(["-enc_time_base:v", "1/90000", "-f", "null", "-"])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The picture sizes of `ts`, in order of first appearance.
-fn frame_sizes(ts: &[u8], dir: &Path) -> Vec<String> {
+pub(crate) fn frame_sizes(ts: &[u8], dir: &Path) -> Vec<String> {
     let cap = dir.join("sizes.ts");
     std::fs::write(&cap, ts).unwrap();
     let out = Command::new("ffprobe")
@@ -226,7 +229,7 @@ fn frame_sizes(ts: &[u8], dir: &Path) -> Vec<String> {
 }
 
 /// Polls the dashboard while `work` runs: the (mode, reason) seen per programme title.
-fn modes_during<T>(
+pub(crate) fn modes_during<T>(
     server: &crate::support::TestServer,
     work: impl FnOnce() -> T,
 ) -> (T, HashMap<String, (String, Option<String>)>) {

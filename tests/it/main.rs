@@ -4,6 +4,8 @@ mod support;
 
 mod audit;
 mod copy;
+mod copy_faults;
+mod copy_matrix;
 mod follow;
 mod hdhr;
 mod history;

@@ -201,9 +201,11 @@ pub fn video_copyable(
     Ok(())
 }
 
-/// Whether the source's (chosen) audio is already what the profile sends.
+/// Whether the source's (chosen) audio is already what the profile sends. Loudness
+/// normalization (`normalize_audio`) rewrites every sample, so it always encodes.
 fn audio_copyable(profile: &OutputProfile, media: &MediaInfo) -> bool {
-    matches!(profile.audio_codec.as_str(), "aac" | "copy")
+    !profile.normalize_audio
+        && matches!(profile.audio_codec.as_str(), "aac" | "copy")
         && media.audio_codec.as_deref() == Some("aac")
         && media.audio_channels == Some(profile.audio_channels)
         && media.audio_sample_rate == Some(profile.audio_sample_rate)
@@ -587,12 +589,34 @@ fn video_args(a: &mut Argv, hw: &Hardware, profile: &OutputProfile, f: &Format, 
     }
 }
 
+/// The profile's loudness target within what loudnorm accepts (-70..-5 LUFS; FFmpeg
+/// refuses to start outside it), printed without a trailing `.0`.
+fn loudness_target(lufs: f64) -> f64 {
+    if lufs.is_finite() {
+        lufs.clamp(-70.0, -5.0)
+    } else {
+        -24.0
+    }
+}
+
 fn audio_args(a: &mut Argv, profile: &OutputProfile, f: &Format, audio: AudioPlan) {
     if audio == AudioPlan::Copy {
         a.push_all(&["-c:a", "copy"]);
         return;
     }
-    a.push_all(&["-af", "aresample=async=1", "-c:a", "aac", "-b:a"]);
+    // aresample first: loudnorm needs timestamps without gaps. Single-pass EBU R128
+    // loudness to the profile's target (EXStreamTV's `normalize_audio`); loudnorm
+    // outputs 192 kHz, so `-ar` below brings it back to the profile's rate.
+    a.push_all(&["-af"]);
+    if profile.normalize_audio {
+        a.push(format!(
+            "aresample=async=1,loudnorm=I={}:TP=-1.5:LRA=11",
+            loudness_target(profile.audio_loudness_target)
+        ));
+    } else {
+        a.push_all(&["aresample=async=1"]);
+    }
+    a.push_all(&["-c:a", "aac", "-b:a"]);
     a.push(profile.audio_bitrate.to_string());
     a.push_all(&["-ac"]);
     a.push(profile.audio_channels.max(1).to_string());
@@ -840,6 +864,50 @@ mod tests {
         };
         let decision = decide(&hw, &small(), &job_of(&input, &aac), CopyFrom::StartOnly);
         assert_eq!(decision.mode(), StreamMode::Copy);
+    }
+
+    /// `normalize_audio` is loudness normalization: AAC that could be copied is encoded
+    /// through loudnorm instead (mode `audio`), and a transcode applies it too.
+    #[test]
+    fn normalize_audio_encodes_the_audio_through_loudnorm() {
+        let input = Input::File("/m/film.mp4".into());
+        let media = h264_file();
+        let hw = board("rpi4");
+        let job = job_of(&input, &media);
+        let plain = decide(&hw, &small(), &job, CopyFrom::StartOnly);
+        assert_eq!(plain.mode(), StreamMode::Copy);
+        assert!(!render(&command_for(&hw, &small(), &job, &plain)).contains("loudnorm"));
+        let loud = OutputProfile {
+            normalize_audio: true,
+            ..small()
+        };
+        let decision = decide(&hw, &loud, &job, CopyFrom::StartOnly);
+        assert_eq!(
+            (decision.mode(), decision.reason()),
+            (StreamMode::Audio, None)
+        );
+        expect!["-hide_banner -nostdin -nostats -loglevel warning -i /m/film.mp4 -map 0:v:0 -map 0:a:0 -t 4.000 -c:v copy -af aresample=async=1,loudnorm=I=-24:TP=-1.5:LRA=11 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"]
+            .assert_eq(&render(&command_for(&hw, &loud, &job, &decision)));
+        let never = OutputProfile {
+            copy_mode: CopyMode::Never,
+            ..loud
+        };
+        let decision = decide(&hw, &never, &job, CopyFrom::StartOnly);
+        assert_eq!(decision.mode(), StreamMode::Transcode);
+        let argv = render(&command_for(&hw, &never, &job, &decision));
+        assert!(argv.contains("loudnorm=I=-24:"), "{argv}");
+        let quiet = OutputProfile {
+            audio_loudness_target: -31.5,
+            ..never.clone()
+        };
+        let argv = render(&command_for(&hw, &quiet, &job, &decision));
+        assert!(argv.contains("loudnorm=I=-31.5:"), "{argv}");
+        let absurd = OutputProfile {
+            audio_loudness_target: 3.0,
+            ..never
+        };
+        let argv = render(&command_for(&hw, &absurd, &job, &decision));
+        assert!(argv.contains("loudnorm=I=-5:"), "{argv}");
     }
 
     fn job_of<'a>(input: &'a Input, media: &'a MediaInfo) -> Job<'a> {
