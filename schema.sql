@@ -393,3 +393,32 @@ CREATE TABLE playback_positions (
     last_played_at_ms   INTEGER,
     total_items_watched INTEGER NOT NULL DEFAULT 0
 );
+
+-- Blocks (ops::blocks): time-of-day programming, "Saturday cartoons, 08:00, 4 h".
+CREATE TABLE block_groups (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE blocks (
+    id               INTEGER PRIMARY KEY,
+    name             TEXT NOT NULL,
+    group_id         INTEGER REFERENCES block_groups(id),
+    start_time       TEXT NOT NULL,                -- HH:MM in the playout time zone
+    duration_minutes INTEGER NOT NULL,
+    days_of_week     INTEGER NOT NULL DEFAULT 127, -- bit 0 (1) = Sunday .. bit 6 (64) = Saturday
+    stop_before_end  INTEGER NOT NULL DEFAULT 1,   -- 0: the item that overruns finishes
+    created_at_ms    INTEGER NOT NULL,
+    updated_at_ms    INTEGER NOT NULL
+);
+CREATE TABLE block_items (
+    id               INTEGER PRIMARY KEY,
+    block_id         INTEGER NOT NULL REFERENCES blocks(id) ON DELETE CASCADE,
+    position         INTEGER NOT NULL,
+    collection_type  TEXT NOT NULL DEFAULT 'collection',
+    collection_id    INTEGER NOT NULL,
+    playback_order   TEXT NOT NULL DEFAULT 'chronological',
+    include_in_guide INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX block_items_block ON block_items(block_id, position);

@@ -304,6 +304,15 @@ text_enum! {
 }
 
 text_enum! {
+    /// What a block item draws from (`block_items.collection_type`).
+    pub enum BlockContent {
+        Collection = "collection",
+        Playlist = "playlist",
+        SmartCollection = "smart_collection",
+    }
+}
+
+text_enum! {
     /// What a filler item draws from (`filler_items.collection_type`; a media item needs none).
     pub enum FillerContent {
         Playlist = "playlist",

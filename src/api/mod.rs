@@ -2,6 +2,8 @@
 //! the health checks and `lineup_status.json`.
 
 pub mod beside;
+pub mod block_groups;
+pub mod blocks;
 pub mod channels;
 pub mod collections;
 
@@ -76,6 +78,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["media", rest @ ..] => media::route(app, req, rest).await,
         ["collections", rest @ ..] => collections::route(app, req, rest).await,
         ["playlists", rest @ ..] => playlists::route(app, req, rest).await,
+        ["block-groups", rest @ ..] => block_groups::route(app, req, rest).await,
+        ["blocks", rest @ ..] => blocks::route(app, req, rest).await,
         ["schedule-history", rest @ ..] => schedule_history::route(app, req, rest).await,
         _ => Err(router::not_found()),
     }

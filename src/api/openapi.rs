@@ -171,6 +171,14 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/playouts/{id}/skip", "Skip what plays now", "", "{playout_id skipped skipped_item_id skipped_title message}"),
     r("POST", "/api/playouts/{id}/cancel-skip", "Acknowledged; a skip cannot be undone", "", "{playout_id cancelled message}"),
     r("GET", "/api/playouts/channel/{number}", "A channel's playout and time blocks, by number", "", "{channel_number channel_name enabled playout schedule time_blocks}"),
+    // Blocks, templates, deco
+    r("GET POST", "/api/block-groups", "List block groups; create one", "name*", "[@BlockGroup] +@BlockGroup"),
+    r("GET PUT PATCH DELETE", "/api/block-groups/{id}", "A block group: read, rename, delete (409 while it holds blocks)", "name", "@BlockGroup"),
+    r("GET POST", "/api/blocks", "List blocks (with items); create one", "?group_id @Block", "[@Block] +@Block"),
+    r("GET PUT PATCH DELETE", "/api/blocks/{id}", "A block: read, partial update, delete", "@Block", "@Block"),
+    r("POST", "/api/blocks/{id}/items", "Append an item to a block", "@BItem", "+@Block"),
+    r("POST", "/api/blocks/{id}/items/reorder", "Set the order of a block's items", "item_ids*", "@Block"),
+    r("PUT PATCH DELETE", "/api/blocks/{id}/items/{item_id}", "A block item: partial update, remove", "@BItem", "@Block"),
     // Import and export
     r("GET", "/api/export", "The whole configuration as one JSON document", "", "json"),
     r("POST", "/api/import", "Replace the configuration with an export (one transaction, or nothing)", "format* tables settings", "json"),
@@ -258,6 +266,9 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("Resolution", "id name* width* height* is_custom"),
     ("Preset", "id name* filler_mode count duration_seconds pad_to_minutes playback_order allow_repeats created_at updated_at items"),
     ("FItem", "id preset_id collection_type collection_id media_item_id weight min_duration_seconds max_duration_seconds"),
+    ("BlockGroup", "id name* block_count"),
+    ("Block", "id name* group_id start_time* duration_minutes* days_of_week stop_before_end created_at updated_at items"),
+    ("BItem", "id position collection_type collection_id* playback_order include_in_guide"),
     ("Playout", "id channel_id program_schedule_id template_id playout_type daily_reset_time is_active created_at updated_at"),
     ("Error", "detail*"),
 ];

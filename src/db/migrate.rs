@@ -25,6 +25,34 @@ const STEPS: &[&str] = &[
     CREATE INDEX schedule_history_schedule ON schedule_history(schedule_id, id);",
     // 2 -> 3: copy-first streaming (kinds::CopyMode).
     "ALTER TABLE ffmpeg_profiles ADD COLUMN copy_mode TEXT NOT NULL DEFAULT 'passthrough';",
+    // 3 -> 4: blocks (ops::blocks): time-of-day programming in groups.
+    "CREATE TABLE block_groups (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE blocks (
+        id               INTEGER PRIMARY KEY,
+        name             TEXT NOT NULL,
+        group_id         INTEGER REFERENCES block_groups(id),
+        start_time       TEXT NOT NULL,
+        duration_minutes INTEGER NOT NULL,
+        days_of_week     INTEGER NOT NULL DEFAULT 127,
+        stop_before_end  INTEGER NOT NULL DEFAULT 1,
+        created_at_ms    INTEGER NOT NULL,
+        updated_at_ms    INTEGER NOT NULL
+    );
+    CREATE TABLE block_items (
+        id               INTEGER PRIMARY KEY,
+        block_id         INTEGER NOT NULL REFERENCES blocks(id) ON DELETE CASCADE,
+        position         INTEGER NOT NULL,
+        collection_type  TEXT NOT NULL DEFAULT 'collection',
+        collection_id    INTEGER NOT NULL,
+        playback_order   TEXT NOT NULL DEFAULT 'chronological',
+        include_in_guide INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX block_items_block ON block_items(block_id, position);",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;

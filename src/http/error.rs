@@ -235,6 +235,22 @@ impl From<crate::ops::schedule_items::ScheduleItemError> for ApiError {
     }
 }
 
+impl From<crate::ops::blocks::BlockError> for ApiError {
+    fn from(err: crate::ops::blocks::BlockError) -> Self {
+        use crate::ops::blocks::BlockError;
+        match err {
+            BlockError::NotFound | BlockError::GroupNotFound | BlockError::ItemNotFound => {
+                ApiError::not_found(&err)
+            }
+            BlockError::NameTaken(_) | BlockError::GroupInUse { .. } | BlockError::Full => {
+                ApiError::conflict(&err)
+            }
+            BlockError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            BlockError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
 impl From<crate::ops::playlists::PlaylistError> for ApiError {
     fn from(err: crate::ops::playlists::PlaylistError) -> Self {
         use crate::ops::playlists::PlaylistError;

@@ -35,6 +35,7 @@ macro_rules! db_error {
 }
 use db_error;
 
+pub mod blocks;
 pub mod channels;
 pub mod collections;
 pub mod fields;
