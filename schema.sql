@@ -422,3 +422,37 @@ CREATE TABLE block_items (
     include_in_guide INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX block_items_block ON block_items(block_id, position);
+
+-- Templates (ops::templates): a day laid out from blocks, applied to a playout for days.
+CREATE TABLE template_groups (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE templates (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL,
+    group_id      INTEGER REFERENCES template_groups(id),
+    is_enabled    INTEGER NOT NULL DEFAULT 1,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE template_items (
+    id          INTEGER PRIMARY KEY,
+    template_id INTEGER NOT NULL REFERENCES templates(id) ON DELETE CASCADE,
+    block_id    INTEGER NOT NULL REFERENCES blocks(id),
+    start_time  TEXT NOT NULL                     -- HH:MM: the block's place in this day
+);
+CREATE INDEX template_items_template ON template_items(template_id, start_time);
+CREATE INDEX template_items_block ON template_items(block_id);
+-- A template applied to a playout (POST /api/templates/{id}/apply/{channel_id}).
+CREATE TABLE playout_templates (
+    id            INTEGER PRIMARY KEY,
+    playout_id    INTEGER NOT NULL REFERENCES playouts(id) ON DELETE CASCADE,
+    template_id   INTEGER NOT NULL REFERENCES templates(id) ON DELETE CASCADE,
+    days_of_week  INTEGER NOT NULL,               -- bit 0 (1) = Sunday .. bit 6 (64) = Saturday
+    priority      INTEGER NOT NULL DEFAULT 0,     -- the highest applies on a day two cover
+    created_at_ms INTEGER NOT NULL
+);
+CREATE INDEX playout_templates_playout ON playout_templates(playout_id);

@@ -24,6 +24,8 @@ pub mod schedule_history;
 pub mod schedule_items;
 pub mod schedules;
 pub mod settings;
+pub mod template_groups;
+pub mod templates;
 pub mod transfer;
 pub mod tx;
 pub mod view;
@@ -80,6 +82,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["playlists", rest @ ..] => playlists::route(app, req, rest).await,
         ["block-groups", rest @ ..] => block_groups::route(app, req, rest).await,
         ["blocks", rest @ ..] => blocks::route(app, req, rest).await,
+        ["template-groups", rest @ ..] => template_groups::route(app, req, rest).await,
+        ["templates", rest @ ..] => templates::route(app, req, rest).await,
         ["schedule-history", rest @ ..] => schedule_history::route(app, req, rest).await,
         _ => Err(router::not_found()),
     }

@@ -179,6 +179,13 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/blocks/{id}/items", "Append an item to a block", "@BItem", "+@Block"),
     r("POST", "/api/blocks/{id}/items/reorder", "Set the order of a block's items", "item_ids*", "@Block"),
     r("PUT PATCH DELETE", "/api/blocks/{id}/items/{item_id}", "A block item: partial update, remove", "@BItem", "@Block"),
+    r("GET POST", "/api/template-groups", "List template groups; create one", "name*", "[@TemplateGroup] +@TemplateGroup"),
+    r("GET PUT PATCH DELETE", "/api/template-groups/{id}", "A template group: read, rename, delete (409 while it holds templates)", "name", "@TemplateGroup"),
+    r("GET POST", "/api/templates", "List templates (with items); create one", "?group_id @Template", "[@Template] +@Template"),
+    r("GET PUT PATCH DELETE", "/api/templates/{id}", "A template: read, partial update, delete", "@Template", "@Template"),
+    r("POST", "/api/templates/{id}/items", "Place a block in the template's day (start_time defaults to the block's)", "@TItem", "+@Template"),
+    r("PUT PATCH DELETE", "/api/templates/{id}/items/{item_id}", "A template item: move, change block, remove", "@TItem", "@Template"),
+    r("POST", "/api/templates/{id}/apply/{channel_id}", "Lay the channel's playout out with the template (one day 0=Sunday, or every day; highest priority wins a day)", "day_of_week priority", "{message playout_id template_id channel_id day_of_week}"),
     // Import and export
     r("GET", "/api/export", "The whole configuration as one JSON document", "", "json"),
     r("POST", "/api/import", "Replace the configuration with an export (one transaction, or nothing)", "format* tables settings", "json"),
@@ -269,6 +276,9 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("BlockGroup", "id name* block_count"),
     ("Block", "id name* group_id start_time* duration_minutes* days_of_week stop_before_end created_at updated_at items"),
     ("BItem", "id position collection_type collection_id* playback_order include_in_guide"),
+    ("TemplateGroup", "id name* template_count"),
+    ("Template", "id name* group_id is_enabled created_at updated_at items"),
+    ("TItem", "id start_time block_id* block_name duration_minutes"),
     ("Playout", "id channel_id program_schedule_id template_id playout_type daily_reset_time is_active created_at updated_at"),
     ("Error", "detail*"),
 ];

@@ -25,7 +25,7 @@ const STEPS: &[&str] = &[
     CREATE INDEX schedule_history_schedule ON schedule_history(schedule_id, id);",
     // 2 -> 3: copy-first streaming (kinds::CopyMode).
     "ALTER TABLE ffmpeg_profiles ADD COLUMN copy_mode TEXT NOT NULL DEFAULT 'passthrough';",
-    // 3 -> 4: blocks (ops::blocks): time-of-day programming in groups.
+    // 3 -> 4: blocks and templates (ops::blocks, ops::templates): time-of-day programming.
     "CREATE TABLE block_groups (
         id            INTEGER PRIMARY KEY,
         name          TEXT NOT NULL UNIQUE,
@@ -52,7 +52,38 @@ const STEPS: &[&str] = &[
         playback_order   TEXT NOT NULL DEFAULT 'chronological',
         include_in_guide INTEGER NOT NULL DEFAULT 1
     );
-    CREATE INDEX block_items_block ON block_items(block_id, position);",
+    CREATE INDEX block_items_block ON block_items(block_id, position);
+    CREATE TABLE template_groups (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE templates (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL,
+        group_id      INTEGER REFERENCES template_groups(id),
+        is_enabled    INTEGER NOT NULL DEFAULT 1,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE template_items (
+        id          INTEGER PRIMARY KEY,
+        template_id INTEGER NOT NULL REFERENCES templates(id) ON DELETE CASCADE,
+        block_id    INTEGER NOT NULL REFERENCES blocks(id),
+        start_time  TEXT NOT NULL
+    );
+    CREATE INDEX template_items_template ON template_items(template_id, start_time);
+    CREATE INDEX template_items_block ON template_items(block_id);
+    CREATE TABLE playout_templates (
+        id            INTEGER PRIMARY KEY,
+        playout_id    INTEGER NOT NULL REFERENCES playouts(id) ON DELETE CASCADE,
+        template_id   INTEGER NOT NULL REFERENCES templates(id) ON DELETE CASCADE,
+        days_of_week  INTEGER NOT NULL,
+        priority      INTEGER NOT NULL DEFAULT 0,
+        created_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX playout_templates_playout ON playout_templates(playout_id);",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -141,6 +172,9 @@ mod tests {
         conn.execute_batch(
             "ALTER TABLE ffmpeg_profiles DROP COLUMN copy_mode;
              DROP TABLE schedule_history;
+             DROP TABLE playout_templates; DROP TABLE template_items; DROP TABLE templates;
+             DROP TABLE template_groups; DROP TABLE block_items; DROP TABLE blocks;
+             DROP TABLE block_groups;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",

@@ -242,11 +242,29 @@ impl From<crate::ops::blocks::BlockError> for ApiError {
             BlockError::NotFound | BlockError::GroupNotFound | BlockError::ItemNotFound => {
                 ApiError::not_found(&err)
             }
-            BlockError::NameTaken(_) | BlockError::GroupInUse { .. } | BlockError::Full => {
-                ApiError::conflict(&err)
-            }
+            BlockError::NameTaken(_)
+            | BlockError::GroupInUse { .. }
+            | BlockError::InUse { .. }
+            | BlockError::Full => ApiError::conflict(&err),
             BlockError::Invalid { field, problem } => ApiError::invalid(field, problem),
             BlockError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<crate::ops::templates::TemplateError> for ApiError {
+    fn from(err: crate::ops::templates::TemplateError) -> Self {
+        use crate::ops::templates::TemplateError;
+        match err {
+            TemplateError::NotFound
+            | TemplateError::GroupNotFound
+            | TemplateError::ItemNotFound
+            | TemplateError::ChannelNotFound => ApiError::not_found(&err),
+            TemplateError::NameTaken(_)
+            | TemplateError::GroupInUse { .. }
+            | TemplateError::Full => ApiError::conflict(&err),
+            TemplateError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            TemplateError::Db(err) => ApiError::from(err),
         }
     }
 }

@@ -95,6 +95,10 @@ pub enum BlockError {
     GroupInUse {
         blocks: i64,
     },
+    /// Templates still place the block.
+    InUse {
+        templates: i64,
+    },
     Full,
     /// A field points nowhere or makes no sense (422 naming it).
     Invalid {
@@ -113,6 +117,9 @@ impl fmt::Display for BlockError {
             BlockError::NameTaken(name) => write!(f, "a block group named {name:?} exists"),
             BlockError::GroupInUse { blocks } => {
                 write!(f, "the block group still holds {blocks} block(s)")
+            }
+            BlockError::InUse { templates } => {
+                write!(f, "the block is placed by {templates} template(s)")
             }
             BlockError::Full => write!(f, "a block holds at most {MAX_BLOCK_ITEMS} items"),
             BlockError::Invalid { field, problem } => write!(f, "{field}: {problem}"),
@@ -211,11 +218,20 @@ pub fn update(
     if !crate::db::row::update(tx, "blocks", id, &patch.values(), now_ms)? {
         return Err(BlockError::NotFound);
     }
-    Ok(readers::unseen("block updated"))
+    rebuilding(tx, id, "block updated")
 }
 
-/// Deletes a block with its items.
+/// Deletes a block with its items; one a template still places is a 409, so no template
+/// silently loses part of its day.
 pub fn delete(tx: &Transaction<'_>, id: i64) -> Result<Changes, BlockError> {
+    let templates: i64 = tx.query_row(
+        "SELECT count(DISTINCT template_id) FROM template_items WHERE block_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    if templates > 0 {
+        return Err(BlockError::InUse { templates });
+    }
     match tx.execute("DELETE FROM blocks WHERE id = ?1", [id])? {
         0 => Err(BlockError::NotFound),
         _ => Ok(readers::unseen("block deleted")),
@@ -260,7 +276,7 @@ pub fn add_item(
     values.push(("position", n_items.into()));
     let id = crate::db::row::insert_exactly(tx, "block_items", &values)?;
     touch(tx, block, now_ms)?;
-    Ok((id, readers::unseen("block item added")))
+    Ok((id, rebuilding(tx, block, "block item added")?))
 }
 
 /// Changes an item; a changed content must exist too.
@@ -297,7 +313,7 @@ pub fn update_item(
         )?;
     }
     touch(tx, block, now_ms)?;
-    Ok(readers::unseen("block item updated"))
+    rebuilding(tx, block, "block item updated")
 }
 
 pub fn remove_item(
@@ -314,7 +330,7 @@ pub fn remove_item(
         return Err(item_missing(tx, block)?);
     }
     touch(tx, block, now_ms)?;
-    Ok(readers::unseen("block item removed"))
+    rebuilding(tx, block, "block item removed")
 }
 
 /// Sets the order to `order`, which must name every item of the block exactly once.
@@ -344,7 +360,7 @@ pub fn reorder(
     }
     drop(stmt);
     touch(tx, block, now_ms)?;
-    Ok(readers::unseen("block items reordered"))
+    rebuilding(tx, block, "block items reordered")
 }
 
 /// The table a content kind's id names.
@@ -376,6 +392,12 @@ fn ensure_block(tx: &Transaction<'_>, block: i64) -> Result<(), BlockError> {
         true => Ok(()),
         false => Err(BlockError::NotFound),
     }
+}
+
+/// What an edit of `block` changed: the playouts whose templates place it are rebuilt.
+fn rebuilding(tx: &Transaction<'_>, block: i64, cause: &str) -> Result<Changes, BlockError> {
+    let rebuild = super::templates::playouts_of_block(tx, block)?;
+    Ok(Changes::rebuilding(rebuild, cause))
 }
 
 fn touch(tx: &Transaction<'_>, block: i64, now_ms: UnixMs) -> Result<(), DbError> {

@@ -51,6 +51,7 @@ pub mod resolutions;
 pub mod schedule_history;
 pub mod schedule_items;
 pub mod schedules;
+pub mod templates;
 
 /// An empty database of the current schema, foreign keys on, for the ops unit tests.
 #[cfg(test)]
