@@ -375,6 +375,7 @@ impl World {
             keep_multi_part,
             daily_reset,
             time_zone: &self.tz,
+            blocks: &exstreamtv::playout::NO_BLOCKS,
         };
         build(&input, Anchor::default(), T0, T0 + 7 * DAY)
             .items
