@@ -3,6 +3,7 @@
 mod support;
 
 mod audit;
+mod blocks;
 mod copy;
 mod follow;
 mod hdhr;
