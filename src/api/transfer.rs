@@ -59,6 +59,13 @@ const TABLES: &[&str] = &[
     "playouts",
     "playout_items",
     "playback_positions",
+    "block_groups",
+    "blocks",
+    "block_items",
+    "template_groups",
+    "templates",
+    "template_items",
+    "playout_templates",
 ];
 
 /// Every (table, column) of `TABLES` that holds an enum's text, with the values it takes
@@ -95,6 +102,16 @@ const STORED_KINDS: &[(&str, &str, Values)] = &[
         Values::of::<FillerModeKind>(),
     ),
     ("filler_presets", "playback_order", PlaybackOrder::FILLER),
+    (
+        "block_items",
+        "collection_type",
+        Values::of::<crate::kinds::BlockContent>(),
+    ),
+    (
+        "block_items",
+        "playback_order",
+        Values::of::<PlaybackOrder>(),
+    ),
     (
         "filler_items",
         "collection_type",
