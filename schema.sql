@@ -456,3 +456,46 @@ CREATE TABLE playout_templates (
     created_at_ms INTEGER NOT NULL
 );
 CREATE INDEX playout_templates_playout ON playout_templates(playout_id);
+
+-- Deco (ops::deco): break assets in groups, and each channel's secondary content.
+CREATE TABLE deco_groups (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE deco (
+    id                      INTEGER PRIMARY KEY,
+    name                    TEXT NOT NULL,
+    group_id                INTEGER REFERENCES deco_groups(id),
+    deco_type               TEXT NOT NULL DEFAULT 'bumper',
+    media_item_id           INTEGER REFERENCES media_items(id) ON DELETE SET NULL,
+    file_path               TEXT,
+    duration_seconds        REAL,
+    static_duration_seconds REAL NOT NULL DEFAULT 5,
+    weight                  INTEGER NOT NULL DEFAULT 1,
+    created_at_ms           INTEGER NOT NULL,
+    updated_at_ms           INTEGER NOT NULL
+);
+CREATE INDEX deco_group ON deco(group_id);
+CREATE TABLE channel_deco (
+    channel_id                   INTEGER PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+    deco_group_id                INTEGER REFERENCES deco_groups(id),
+    breaks                       TEXT NOT NULL DEFAULT 'none',
+    break_every_minutes          INTEGER,
+    break_count                  INTEGER NOT NULL DEFAULT 1,
+    default_filler_mode          TEXT NOT NULL DEFAULT 'inherit',
+    default_filler_collection_id INTEGER REFERENCES collections(id) ON DELETE SET NULL,
+    watermark_mode               TEXT NOT NULL DEFAULT 'inherit',
+    watermark_id                 INTEGER,
+    updated_at_ms                INTEGER NOT NULL
+);
+CREATE TABLE channel_deco_windows (
+    id            INTEGER PRIMARY KEY,
+    channel_id    INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+    position      INTEGER NOT NULL,
+    start_time    TEXT NOT NULL,                  -- HH:MM, local; end before start wraps midnight
+    end_time      TEXT NOT NULL,
+    deco_group_id INTEGER REFERENCES deco_groups(id)
+);
+CREATE INDEX channel_deco_windows_channel ON channel_deco_windows(channel_id, position);

@@ -8,6 +8,8 @@ pub mod channels;
 pub mod collections;
 
 pub mod dashboard;
+pub mod deco;
+pub mod deco_groups;
 pub mod ffmpeg_profiles;
 pub mod filler_presets;
 pub mod health;
@@ -82,6 +84,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["playlists", rest @ ..] => playlists::route(app, req, rest).await,
         ["block-groups", rest @ ..] => block_groups::route(app, req, rest).await,
         ["blocks", rest @ ..] => blocks::route(app, req, rest).await,
+        ["deco-groups", rest @ ..] => deco_groups::route(app, req, rest).await,
+        ["deco", rest @ ..] => deco::route(app, req, rest).await,
         ["template-groups", rest @ ..] => template_groups::route(app, req, rest).await,
         ["templates", rest @ ..] => templates::route(app, req, rest).await,
         ["schedule-history", rest @ ..] => schedule_history::route(app, req, rest).await,

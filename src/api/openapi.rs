@@ -105,6 +105,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/channels/{id}/playouts", "The channel's playouts", "", "[@Playout]"),
     r("POST", "/api/channels/{id}/toggle-enabled", "Flip enabled (never restarts a stream)", "", "@Channel"),
     r("GET PUT PATCH", "/api/channels/{id}/filler", "The channel's filler presets (0 clears)", "fallback_filler_id pre_roll_filler_id post_roll_filler_id", "{channel_id fallback_filler_id pre_roll_filler_id post_roll_filler_id fallback_filler pre_roll_filler post_roll_filler}"),
+    r("GET PUT PATCH", "/api/channels/{id}/deco", "The channel's deco: group, breaks, dead-air filler, watermark (inherit|override|disable), windows; 0 clears an id", "deco_group_id breaks break_every_minutes break_count default_filler watermark windows", "{channel_id deco_group_id deco_group breaks break_every_minutes break_count default_filler watermark windows}"),
     r("GET", "/static/channel_icons/{file}", "A channel icon", "", "png"),
     // Media
     r("GET POST", "/api/media", "List media (filters, sort, paging); add a file or URL", "?source ?library_id ?media_type ?year ?year_min ?year_max ?duration_min ?duration_max ?content_rating ?genre ?search ?show ?include_missing ?sort_by ?sort_order ?skip ?limit ?paginated url* title description duration thumbnail", "[@MediaItem] +@MediaItem"),
@@ -186,6 +187,11 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/templates/{id}/items", "Place a block in the template's day (start_time defaults to the block's)", "@TItem", "+@Template"),
     r("PUT PATCH DELETE", "/api/templates/{id}/items/{item_id}", "A template item: move, change block, remove", "@TItem", "@Template"),
     r("POST", "/api/templates/{id}/apply/{channel_id}", "Lay the channel's playout out with the template (one day 0=Sunday, or every day; highest priority wins a day)", "day_of_week priority", "{message playout_id template_id channel_id day_of_week}"),
+    r("GET POST", "/api/deco-groups", "List deco groups; create one", "name*", "[@DecoGroup] +@DecoGroup"),
+    r("GET PUT PATCH DELETE", "/api/deco-groups/{id}", "A deco group: read, rename, delete (409 while it holds assets or a channel uses it)", "name", "@DecoGroup"),
+    r("GET POST", "/api/deco", "List break assets; create one", "?group_id ?deco_type @Deco", "[@Deco] +@Deco"),
+    r("GET", "/api/deco/types", "The deco types with a description each", "", "{types descriptions}"),
+    r("GET PUT PATCH DELETE", "/api/deco/{id}", "A break asset: read, partial update, delete", "@Deco", "@Deco"),
     // Import and export
     r("GET", "/api/export", "The whole configuration as one JSON document", "", "json"),
     r("POST", "/api/import", "Replace the configuration with an export (one transaction, or nothing)", "format* tables settings", "json"),
@@ -279,6 +285,8 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("TemplateGroup", "id name* template_count"),
     ("Template", "id name* group_id is_enabled created_at updated_at items"),
     ("TItem", "id start_time block_id* block_name duration_minutes"),
+    ("DecoGroup", "id name* deco_count"),
+    ("Deco", "id name* group_id deco_type media_item_id file_path duration_seconds static_duration_seconds weight created_at updated_at"),
     ("Playout", "id channel_id program_schedule_id template_id playout_type daily_reset_time is_active created_at updated_at"),
     ("Error", "detail*"),
 ];

@@ -66,6 +66,10 @@ const TABLES: &[&str] = &[
     "templates",
     "template_items",
     "playout_templates",
+    "deco_groups",
+    "deco",
+    "channel_deco",
+    "channel_deco_windows",
 ];
 
 /// Every (table, column) of `TABLES` that holds an enum's text, with the values it takes
@@ -111,6 +115,22 @@ const STORED_KINDS: &[(&str, &str, Values)] = &[
         "block_items",
         "playback_order",
         Values::of::<PlaybackOrder>(),
+    ),
+    ("deco", "deco_type", Values::of::<crate::kinds::DecoType>()),
+    (
+        "channel_deco",
+        "breaks",
+        Values::of::<crate::kinds::BreakMode>(),
+    ),
+    (
+        "channel_deco",
+        "default_filler_mode",
+        Values::of::<crate::kinds::DecoMode>(),
+    ),
+    (
+        "channel_deco",
+        "watermark_mode",
+        Values::of::<crate::kinds::DecoMode>(),
     ),
     (
         "filler_items",

@@ -269,6 +269,20 @@ impl From<crate::ops::templates::TemplateError> for ApiError {
     }
 }
 
+impl From<crate::ops::deco::DecoError> for ApiError {
+    fn from(err: crate::ops::deco::DecoError) -> Self {
+        use crate::ops::deco::DecoError;
+        match err {
+            DecoError::NotFound | DecoError::GroupNotFound | DecoError::ChannelNotFound => {
+                ApiError::not_found(&err)
+            }
+            DecoError::NameTaken(_) | DecoError::GroupInUse { .. } => ApiError::conflict(&err),
+            DecoError::Invalid { field, problem } => ApiError::invalid(&field, problem),
+            DecoError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
 impl From<crate::ops::playlists::PlaylistError> for ApiError {
     fn from(err: crate::ops::playlists::PlaylistError) -> Self {
         use crate::ops::playlists::PlaylistError;

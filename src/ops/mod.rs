@@ -38,6 +38,7 @@ use db_error;
 pub mod blocks;
 pub mod channels;
 pub mod collections;
+pub mod deco;
 pub mod fields;
 pub mod filler;
 pub mod ids;
