@@ -376,6 +376,7 @@ impl World {
             daily_reset,
             time_zone: &self.tz,
             blocks: &exstreamtv::playout::NO_BLOCKS,
+            deco: &exstreamtv::playout::NO_DECO,
         };
         build(&input, Anchor::default(), T0, T0 + 7 * DAY)
             .items

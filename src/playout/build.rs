@@ -8,6 +8,7 @@
 
 use super::blocks::{Airing, Airings};
 use super::clock;
+use super::deco::{self, Breaks, DeadAir};
 use super::model::{
     ContentKey, ContentKind, FillerKind, FillerMode, FillerPreset, Fillers, Input, Item, Mode,
     PlaybackOrder, Slot, TailMode,
@@ -190,6 +191,7 @@ impl Builder<'_, '_> {
             programme.guide_mode = item.guide_mode;
             self.t = programme.finish_ms;
             self.items.push(programme);
+            self.deco_break(block.stop_before_end.then_some(airing.end_ms));
             self.state.airing = Some(AiringState {
                 start_ms: airing.start_ms,
                 next: ((index + 1) % n_items) as u32,
@@ -394,6 +396,7 @@ impl Builder<'_, '_> {
         if let Some(preset) = post {
             self.filler_block(preset, FillerKind::PostRoll);
         }
+        self.deco_break(None);
         let pad = [pre, mid, post]
             .into_iter()
             .flatten()
@@ -465,17 +468,7 @@ impl Builder<'_, '_> {
     }
 
     fn next_filler(&mut self, preset: &FillerPreset) -> Option<u32> {
-        let library = self.input.library;
-        let seed = self.seed();
-        for _ in 0..MAX_UNPLAYABLE_SKIPS {
-            let index =
-                self.seq
-                    .next(library, preset.content, preset.order, seed, &mut self.state)?;
-            if library.media[index as usize].duration_ms > 0 {
-                return Some(index);
-            }
-        }
-        None
+        self.pick(preset.content, preset.content, preset.order)
     }
 
     fn push_filler(&mut self, mut item: Item, kind: FillerKind) {
@@ -484,21 +477,69 @@ impl Builder<'_, '_> {
         self.items.push(item);
     }
 
-    /// Covers `[t, end)` exactly: fallback filler trimmed to fit, else the slate.
+    /// Covers `[t, end)` exactly: dead-air filler trimmed to fit (the fallback preset, or
+    /// the deco's own content in its place), else the slate.
     fn fill_gap(&mut self, end: i64, fallback: Option<i64>) {
-        if let Some(preset) = self.input.preset(fallback) {
-            let mut n_items = 0;
-            while self.t < end && n_items < MAX_ITEMS_PER_FILL {
-                let Some(index) = self.next_filler(preset) else {
-                    break;
-                };
-                let media = &self.input.library.media[index as usize];
-                let finish = (self.t + media.duration_ms).min(end);
-                self.push_filler(Item::media(media, self.t, finish, 0), FillerKind::Fallback);
-                n_items += 1;
+        match self.input.deco.dead_air {
+            DeadAir::Disable => {}
+            DeadAir::Content(content) => self.fill_trimmed(content, PlaybackOrder::Shuffled, end),
+            DeadAir::Inherit => {
+                if let Some(preset) = self.input.preset(fallback) {
+                    self.fill_trimmed(preset.content, preset.order, end);
+                }
             }
         }
         self.offline(end);
+    }
+
+    /// Items of `content` up to `end`, the last one cut to end there.
+    fn fill_trimmed(&mut self, content: ContentKey, order: PlaybackOrder, end: i64) {
+        let mut n_items = 0;
+        while self.t < end && n_items < MAX_ITEMS_PER_FILL {
+            let Some(index) = self.pick(content, content, order) else {
+                break;
+            };
+            let media = &self.input.library.media[index as usize];
+            let finish = (self.t + media.duration_ms).min(end);
+            self.push_filler(Item::media(media, self.t, finish, 0), FillerKind::Fallback);
+            n_items += 1;
+        }
+    }
+
+    /// A deco break after a programme, when one is due (`deco::Breaks`): `break_count`
+    /// assets of the group in effect, by weight. An asset that would run past `limit` (a
+    /// block's end, when it stops before it) ends the break.
+    fn deco_break(&mut self, limit: Option<i64>) {
+        let deco = self.input.deco;
+        let due = match deco.breaks {
+            Breaks::None => false,
+            Breaks::BetweenProgrammes => true,
+            // The first programme starts the count.
+            Breaks::EveryMinutes(_) if self.state.break_ms == 0 => {
+                self.state.break_ms = self.t;
+                false
+            }
+            Breaks::EveryMinutes(minutes) => {
+                self.t - self.state.break_ms >= i64::from(minutes) * 60_000
+            }
+        };
+        if !due {
+            return;
+        }
+        let assets = deco.assets_at(self.t, self.input.time_zone);
+        let (seed, at) = (self.seed(), self.t);
+        for k in 0..deco.break_count {
+            let Some(asset) = deco::pick(assets, seed, at, k) else {
+                break;
+            };
+            let media = &self.input.library.media[asset.media as usize];
+            let finish = self.t + media.duration_ms;
+            if media.duration_ms <= 0 || limit.is_some_and(|l| finish > l) {
+                break;
+            }
+            self.push_filler(Item::media(media, self.t, finish, 0), FillerKind::Break);
+        }
+        self.state.break_ms = self.t;
     }
 
     /// The slate up to `end` (nothing when already there).

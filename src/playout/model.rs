@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use smol_str::SmolStr;
 
 pub use super::blocks::{Block, BlockItem, BlockPlan, DayPlan, Placement, NO_BLOCKS};
+pub use super::deco::{Asset, Breaks, DeadAir, Deco, Window as DecoWindow, NO_DECO};
 use super::order::Anchor;
 pub use crate::kinds::{FillerKind, GuideMode, PlaybackOrder, TailMode};
 
@@ -213,6 +214,8 @@ pub struct Input<'a> {
     /// The blocks the playout's templates place in each day (`&NO_BLOCKS`: none); an
     /// airing takes precedence over the schedule, which fills the rest of the day.
     pub blocks: &'a BlockPlan,
+    /// The channel's deco (`&NO_DECO`: none): breaks between programmes, dead-air filler.
+    pub deco: &'a Deco,
 }
 
 impl Input<'_> {

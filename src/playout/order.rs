@@ -94,6 +94,9 @@ pub struct Anchor {
     /// Inside a block airing: where it stands, so a rebuild resumes at the right item.
     #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
     pub airing: Option<AiringState>,
+    /// When the last deco break ended (0: none yet), for breaks every N minutes.
+    #[serde(rename = "k", default, skip_serializing_if = "is_zero_ms")]
+    pub break_ms: i64,
 }
 
 /// How far one block airing has got.

@@ -92,6 +92,7 @@ struct Case {
     daily_reset: Option<jiff::civil::Time>,
     tz: TimeZone,
     blocks: BlockPlan,
+    deco: Deco,
 }
 
 impl Case {
@@ -108,6 +109,7 @@ impl Case {
             daily_reset: None,
             tz: TimeZone::UTC,
             blocks: BlockPlan::default(),
+            deco: Deco::default(),
         }
     }
 
@@ -124,6 +126,7 @@ impl Case {
             daily_reset: self.daily_reset,
             time_zone: &self.tz,
             blocks: &self.blocks,
+            deco: &self.deco,
         }
     }
 
@@ -1620,4 +1623,161 @@ fn block_airings_follow_dst_and_overlaps_end_at_the_later_start() {
     case.tz = tz;
     // Contiguous and resumable from every anchor over a week across the change.
     case.build(ms_at("2026-03-26T00:00:00Z"), ms_at("2026-04-02T00:00:00Z"));
+}
+
+// ---------------------------------------------------------------------------- deco
+
+/// Bumpers 901 (10 s) and 902 (20 s), and a station id 903 (5 s), in a library with `demo()`.
+fn deco_case(breaks: Breaks) -> Case {
+    let bumpers = vec![
+        Media {
+            duration_ms: 10_000,
+            ..media(901, "Bumper A", 0)
+        },
+        Media {
+            duration_ms: 20_000,
+            ..media(902, "Bumper B", 0)
+        },
+        Media {
+            duration_ms: 5_000,
+            ..media(903, "Station ID", 0)
+        },
+    ];
+    let mut case = Case::new(
+        library(vec![(key(1), demo()), (key(8), bumpers)]),
+        vec![Slot::flood(key(1), PlaybackOrder::Chronological)],
+    );
+    // Media indices: demo 0..=2, then the bumpers 3, 4 and the station id 5.
+    let asset = |media, weight| Asset { media, weight };
+    case.deco = Deco {
+        breaks,
+        break_count: 1,
+        group: Some(0),
+        groups: vec![vec![asset(3, 1), asset(4, 3)], vec![asset(5, 1)]],
+        ..Deco::default()
+    };
+    case
+}
+
+#[test]
+fn breaks_between_programmes_play_assets_by_weight_and_rebuild_the_same() {
+    let case = deco_case(Breaks::BetweenProgrammes);
+    let items = case.build(T0, T0 + 24 * 60 * MIN);
+    let mut n_breaks = [0u32; 2];
+    for pair in items.windows(2) {
+        let (programme, after) = (&pair[0], &pair[1]);
+        if programme.filler_kind.is_none() {
+            assert_eq!(after.filler_kind, Some(FillerKind::Break), "{pair:#?}");
+            n_breaks[(after.media_id == Some(902)) as usize] += 1;
+        }
+    }
+    // 1:3 by weight, over ~100 breaks.
+    let share = f64::from(n_breaks[1]) / f64::from(n_breaks[0] + n_breaks[1]);
+    assert!((0.6..0.9).contains(&share), "{n_breaks:?}");
+    expect![[r#"
+        Mon 20:00:00  15m00s Demo / Demo 1x1
+        Mon 20:15:00   0m20s Bumper B [break]
+        Mon 20:15:20  10m00s Demo / Demo 1x2
+        Mon 20:25:20   0m20s Bumper B [break]
+        Mon 20:25:40   5m00s Demo / Demo 1x3
+        Mon 20:30:40   0m10s Bumper A [break]
+    "#]]
+    .assert_eq(&render(&items[..6], &case.tz));
+}
+
+#[test]
+fn breaks_every_n_minutes_wait_for_the_first_programme_past_the_mark() {
+    let mut case = deco_case(Breaks::EveryMinutes(25));
+    case.deco.break_count = 2;
+    let items = case.build(T0, T0 + 2 * 60 * MIN);
+    let breaks: Vec<(i64, i64)> = items
+        .iter()
+        .filter(|i| i.filler_kind == Some(FillerKind::Break))
+        .map(|i| ((i.start_ms - T0) / 1000, i.duration_ms() / 1000))
+        .collect();
+    // The count starts at 20:15 (the first programme's end): the first programme ending
+    // 25 minutes later or more is 1x3 at 20:45 (2700 s); two assets; then 25 minutes on.
+    assert_eq!(breaks[0].0, 2700, "{breaks:?}");
+    assert_eq!(breaks[1].0, 2700 + breaks[0].1, "two assets in one break");
+    let end_of_first = 2700 + breaks[0].1 + breaks[1].1;
+    assert!(breaks[2].0 >= end_of_first + 25 * 60, "{breaks:?}");
+}
+
+#[test]
+fn a_window_gives_its_time_range_another_group() {
+    let mut case = deco_case(Breaks::BetweenProgrammes);
+    case.deco.windows = vec![DecoWindow {
+        start: clock::parse_time("21:00").unwrap(),
+        end: clock::parse_time("22:00").unwrap(),
+        group: 1,
+    }];
+    let items = case.build(T0, T0 + 3 * 60 * MIN);
+    for item in items
+        .iter()
+        .filter(|i| i.filler_kind == Some(FillerKind::Break))
+    {
+        let in_window = item.start_ms >= T0 + 60 * MIN && item.start_ms < T0 + 120 * MIN;
+        assert_eq!(item.media_id == Some(903), in_window, "{item:?}");
+    }
+}
+
+#[test]
+fn dead_air_is_the_fallback_the_decos_own_filler_or_the_slate() {
+    // A 20:30 block over flooded 7-minute clips leaves two minutes of dead air at 20:28.
+    let mut case = block_case(true);
+    case.presets = vec![preset(
+        5,
+        FillerMode::Count(1),
+        PlaybackOrder::Chronological,
+    )];
+    case.library.contents.insert(filler_key(5), vec![0]);
+    case.channel_fillers.fallback = Some(5);
+    let gap = |case: &Case| {
+        let items = case.build(T0, T0 + 40 * MIN);
+        let item = items
+            .iter()
+            .find(|i| i.start_ms == T0 + 28 * MIN)
+            .cloned()
+            .unwrap();
+        (item.media_id, item.filler_kind, item.duration_ms() / 1000)
+    };
+    let alpha_1 = case.library.media[0].id;
+    assert_eq!(gap(&case), (Some(alpha_1), Some(FillerKind::Fallback), 120));
+    case.deco.dead_air = DeadAir::Content(key(9));
+    let (clip, kind, seconds) = gap(&case);
+    assert!(matches!(clip, Some(901..=903)), "{clip:?}");
+    assert_eq!((kind, seconds), (Some(FillerKind::Fallback), 120));
+    case.deco.dead_air = DeadAir::Disable;
+    assert_eq!(gap(&case), (None, Some(FillerKind::Offline), 120));
+}
+
+#[test]
+fn a_break_inside_a_block_never_runs_past_its_end_when_it_stops_before_it() {
+    let mut case = block_case(true);
+    let sting = Media {
+        duration_ms: 40 * MIN,
+        ..media(950, "Long sting", 0)
+    };
+    case.library.media.push(sting);
+    let sting_index = (case.library.media.len() - 1) as u32;
+    case.deco = Deco {
+        breaks: Breaks::BetweenProgrammes,
+        group: Some(0),
+        groups: vec![vec![Asset {
+            media: sting_index,
+            weight: 1,
+        }]],
+        ..Deco::default()
+    };
+    let items = case.build(T0 + 30 * MIN, T0 + 91 * MIN);
+    let rendered = render(&items, &case.tz);
+    // The 40-minute sting never fits before 21:30: no break; after the block it does.
+    expect![[r#"
+        Mon 20:30:00  25m00s Alpha / Alpha 1x1
+        Mon 20:55:00  22m00s Beta / Beta 1x1
+        Mon 21:17:00  13m00s Offline [offline]
+        Mon 21:30:00   7m00s Clip 1
+        Mon 21:37:00  40m00s Long sting [break]
+    "#]]
+    .assert_eq(&rendered);
 }

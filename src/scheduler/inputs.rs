@@ -10,13 +10,14 @@ use smol_str::SmolStr;
 
 use crate::db::{optional, DbError};
 use crate::kinds::{
-    BlockContent, FillerContent, FillerModeKind, FixedStartBehavior, SlotContent, SlotMode,
-    StartType, TextEnum, UnknownValue,
+    BlockContent, BreakMode, DecoMode, FillerContent, FillerModeKind, FixedStartBehavior,
+    SlotContent, SlotMode, StartType, TextEnum, UnknownValue,
 };
 use crate::playout::clock::parse_time;
 use crate::playout::{
-    Block, BlockItem, BlockPlan, ContentKey, ContentKind, DayPlan, FillerMode, FillerPreset,
-    Fillers, FixedStart, GuideMode, Library, Media, Mode, Placement, PlaybackOrder, Slot, TailMode,
+    Asset, Block, BlockItem, BlockPlan, Breaks, ContentKey, ContentKind, DayPlan, DeadAir, Deco,
+    DecoWindow, FillerMode, FillerPreset, Fillers, FixedStart, GuideMode, Library, Media, Mode,
+    Placement, PlaybackOrder, Slot, TailMode,
 };
 
 /// A filler item's weight repeats it in the preset's content; capped so one row cannot
@@ -37,6 +38,8 @@ pub struct PlayoutInputs {
     pub daily_reset: Option<jiff::civil::Time>,
     /// The blocks the playout's applied templates place (`scheduler::inputs::load_blocks`).
     pub blocks: BlockPlan,
+    /// The channel's deco (`scheduler::inputs::load_deco`).
+    pub deco: Deco,
 }
 
 /// The playout's own row and its channel's fillers.
@@ -80,6 +83,7 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
         }
     }
     let blocks = load_blocks(conn, playout_id, &mut loader)?;
+    let deco = load_deco(conn, row.channel_id, &mut loader)?;
     let preset_ids = preset_ids_of(&slots, &row.channel_fillers);
     let mut presets = Vec::with_capacity(preset_ids.len());
     for id in preset_ids {
@@ -102,6 +106,7 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
             .as_deref()
             .and_then(|text| daily_reset_of(playout_id, text)),
         blocks,
+        deco,
     }))
 }
 
@@ -187,6 +192,102 @@ fn load_blocks(
         });
     }
     Ok(plan)
+}
+
+/// The channel's deco: its break mode, dead-air filler and the assets of every group it
+/// or its windows name (only assets that are playable media items).
+fn load_deco(
+    conn: &Connection,
+    channel_id: i64,
+    loader: &mut ContentLoader<'_>,
+) -> Result<Deco, DbError> {
+    let Some(stored) =
+        crate::ops::deco::channel_deco(conn, crate::ops::ids::ChannelId(channel_id))?
+    else {
+        return Ok(Deco::default());
+    };
+    let mut deco = Deco {
+        breaks: match stored.breaks {
+            BreakMode::None => Breaks::None,
+            BreakMode::BetweenProgrammes => Breaks::BetweenProgrammes,
+            BreakMode::EveryNMinutes => {
+                Breaks::EveryMinutes(stored.break_every_minutes.unwrap_or(30).clamp(1, 1440) as u32)
+            }
+        },
+        break_count: stored
+            .break_count
+            .clamp(1, crate::ops::deco::MAX_BREAK_COUNT) as u32,
+        dead_air: match (
+            stored.default_filler_mode,
+            stored.default_filler_collection_id,
+        ) {
+            (DecoMode::Disable, _) => DeadAir::Disable,
+            (DecoMode::Override, Some(id)) => {
+                let key = ContentKey {
+                    kind: ContentKind::Collection,
+                    id,
+                };
+                loader.load(key)?;
+                DeadAir::Content(key)
+            }
+            _ => DeadAir::Inherit,
+        },
+        ..Deco::default()
+    };
+    // group id -> index in `deco.groups`.
+    let mut groups: Vec<i64> = Vec::new();
+    let mut group_index = |id: i64, deco: &mut Deco| -> u32 {
+        match groups.iter().position(|g| *g == id) {
+            Some(i) => i as u32,
+            None => {
+                groups.push(id);
+                deco.groups.push(Vec::new());
+                (groups.len() - 1) as u32
+            }
+        }
+    };
+    deco.group = stored.deco_group_id.map(|id| group_index(id, &mut deco));
+    for (start, end, group) in &stored.windows {
+        let (Some(start), Some(end)) = (parse_time(start), parse_time(end)) else {
+            continue;
+        };
+        let group = group_index(*group, &mut deco);
+        deco.windows.push(DecoWindow { start, end, group });
+    }
+    for (index, id) in groups.iter().enumerate() {
+        deco.groups[index] = load_assets(conn, *id, loader)?;
+    }
+    Ok(deco)
+}
+
+/// A deco group's assets that are playable media items, by id.
+fn load_assets(
+    conn: &Connection,
+    group_id: i64,
+    loader: &mut ContentLoader<'_>,
+) -> Result<Vec<Asset>, DbError> {
+    let rows: Vec<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT media_item_id, weight FROM deco
+             WHERE group_id = ?1 AND media_item_id IS NOT NULL ORDER BY id",
+        )?
+        .query_map([group_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut assets = Vec::with_capacity(rows.len());
+    for (media, weight) in rows {
+        let key = ContentKey {
+            kind: ContentKind::MediaItem,
+            id: media,
+        };
+        loader.load(key)?;
+        if let Some(&media) = loader.library.content(key).first() {
+            assets.push(Asset {
+                media,
+                weight: weight.clamp(1, 100) as u32,
+            });
+        }
+    }
+    Ok(assets)
 }
 
 /// One block with its items (their contents loaded); `None` when it is gone.
