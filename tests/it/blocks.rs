@@ -314,3 +314,206 @@ fn a_block_with_nothing_to_play_airs_offline_and_the_schedule_resumes_after_it()
     let doc = c.get(&format!("/api/blocks/{block}")).json();
     assert_eq!(doc["items"][0]["collection_id"], kept);
 }
+
+/// Runs of one tone in `heard` windows (50 ms each), without the first and last (partial).
+fn inner_runs(windows: &[tones::Window]) -> Vec<(u32, usize)> {
+    let mut runs: Vec<(u32, usize)> = Vec::new();
+    for w in windows {
+        match runs.last_mut() {
+            Some((hz, n)) if *hz == w.hz => *n += 1,
+            _ => runs.push((w.hz, 1)),
+        }
+    }
+    // Splices may leave a window or two of silence or a neighbour's tone: fold short runs.
+    runs.retain(|(_, n)| *n > 3);
+    let mut merged: Vec<(u32, usize)> = Vec::new();
+    for (hz, n) in runs {
+        match merged.last_mut() {
+            Some((last, m)) if *last == hz => *m += n,
+            _ => merged.push((hz, n)),
+        }
+    }
+    let len = merged.len();
+    merged
+        .into_iter()
+        .skip(1)
+        .take(len.saturating_sub(2))
+        .collect()
+}
+
+#[test]
+fn a_bumper_plays_between_programmes_in_the_guide_and_the_stream() {
+    const PROGRAMME_S: f64 = 4.0;
+    const BUMPER_S: f64 = 2.0;
+    let dir = TempDir::new("deco");
+    let (show, bumper) = (dir.path().join("show.mp4"), dir.path().join("bumper.mp4"));
+    media::clip(&show, PROGRAMME_S, A);
+    media::clip(&bumper, BUMPER_S, B);
+    let mut ids = [0; 2];
+    let server = fx::server_with(&[], |conn| {
+        let profile = fx::small_profile(conn);
+        conn.execute(
+            "UPDATE ffmpeg_profiles SET is_default = (id = ?1)",
+            [profile],
+        )
+        .unwrap();
+        ids[0] = fx::add_media(conn, &Media::Clip(show), "Show", 4000).unwrap();
+        ids[1] = fx::add_media(conn, &Media::Clip(bumper), "Bumper", 2000).unwrap();
+    });
+    let c = server.client();
+    let r = c.put_json("/api/settings/playout", &json!({"days_to_build": 1}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let channel = created(c.post_json("/api/channels", &json!({"number": "73", "name": "Deco"})))
+        ["id"]
+        .as_i64()
+        .unwrap();
+    let schedule = created(c.post_json("/api/schedules", &json!({"name": "Show"})))["id"]
+        .as_i64()
+        .unwrap();
+    created(c.post_json(
+        "/api/schedule-items",
+        &json!({"schedule_id": schedule, "collection_type": "media_item",
+                "media_item_id": ids[0], "playout_mode": "flood"}),
+    ));
+    let group = created(c.post_json("/api/deco-groups", &json!({"name": "Idents"})))["id"]
+        .as_i64()
+        .unwrap();
+    let asset = created(c.post_json(
+        "/api/deco",
+        &json!({"name": "Bumper", "group_id": group, "deco_type": "bumper",
+                "media_item_id": ids[1], "weight": 2}),
+    ));
+    assert_eq!(asset["deco_type"], "bumper");
+    let r = c.put_json(
+        &format!("/api/channels/{channel}/deco"),
+        &json!({"deco_group_id": group, "breaks": "between_programmes"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["deco_group"]["name"], "Idents");
+    // The playout comes after the deco, so its first build has the breaks.
+    created(c.post_json(
+        "/api/playouts",
+        &json!({"channel_id": channel, "program_schedule_id": schedule}),
+    ));
+
+    let guide = c
+        .get(&format!("/api/channels/{channel}/programming?hours=1"))
+        .json();
+    let programs = guide["programs"].as_array().unwrap();
+    for (i, p) in programs.iter().take(8).enumerate() {
+        let (title, kind, seconds) = if i % 2 == 0 {
+            ("Show", Value::Null, 4.0)
+        } else {
+            ("Bumper", json!("break"), 2.0)
+        };
+        assert_eq!(
+            (
+                &p["title"],
+                &p["filler_kind"],
+                p["duration_seconds"].as_f64()
+            ),
+            (&json!(title), &kind, Some(seconds)),
+            "programme {i}: {guide}"
+        );
+    }
+    let xmltv = server.anon().get("/iptv/xmltv.xml").text();
+    assert!(xmltv.contains("Bumper"), "the guide lists the breaks");
+
+    let mut s = Client::new(server.addr)
+        .stream("/iptv/channel/73.ts")
+        .expect("tune");
+    assert_eq!(s.status, 200);
+    let (ts, arrivals) = fx::read_for(&mut s.body, Duration::from_secs(16));
+    s.body.close();
+    let windows = tones::windows(&ts, &arrivals, &[0, A, B], dir.path());
+    let runs = inner_runs(&windows);
+    assert!(runs.len() >= 3, "{runs:?}");
+    for (hz, n) in &runs {
+        // 50 ms windows: 4 s is 80, 2 s is 40; a splice costs a few.
+        let expected = if *hz == A { 80 } else { 40 };
+        assert!(*hz == A || *hz == B, "{runs:?}");
+        assert!(
+            n.abs_diff(expected) <= 12,
+            "{hz} Hz ran {n} windows: {runs:?}"
+        );
+    }
+    for pair in runs.windows(2) {
+        assert_ne!(pair[0].0, pair[1].0, "show and bumper alternate: {runs:?}");
+    }
+}
+
+#[test]
+fn bad_deco_input_is_refused_with_the_field_named() {
+    let server = TestServer::start();
+    let c = server.client();
+    let types = c.get("/api/deco/types").json();
+    assert_eq!(
+        types["types"],
+        json!(["bumper", "commercial", "station_id", "promo", "credits"])
+    );
+    assert!(types["descriptions"]["station_id"].is_string());
+    let group = created(c.post_json("/api/deco-groups", &json!({"name": "G"})))["id"]
+        .as_i64()
+        .unwrap();
+    let r = c.post_json("/api/deco-groups", &json!({"name": "G"}));
+    assert_eq!(r.status, 409, "{}", r.text());
+    for (body, field) in [
+        (json!({"name": "D", "deco_type": "jingle"}), "deco_type"),
+        (json!({"name": "D", "weight": 0}), "weight"),
+        (
+            json!({"name": "D", "media_item_id": 99999}),
+            "media_item_id",
+        ),
+        (json!({"name": "D", "group_id": 99999}), "group_id"),
+    ] {
+        let r = c.post_json("/api/deco", &body);
+        assert_eq!(r.status, 422, "{body}: {}", r.text());
+        assert!(r.detail().starts_with(field), "{field}: {}", r.detail());
+    }
+    let r = c.get("/api/deco?deco_type=jingle");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let put = |body: Value| c.put_json("/api/channels/1/deco", &body);
+    for (body, field) in [
+        (json!({"breaks": "sometimes"}), "breaks"),
+        (json!({"breaks": "every_n_minutes"}), "break_every_minutes"),
+        (json!({"break_count": 11}), "break_count"),
+        (json!({"deco_group_id": 99999}), "deco_group_id"),
+        (
+            json!({"default_filler": {"mode": "override"}}),
+            "default_filler.collection_id",
+        ),
+        (
+            json!({"default_filler": {"collection_id": 1}}),
+            "default_filler.mode",
+        ),
+        (
+            json!({"watermark": {"mode": "override"}}),
+            "watermark.watermark_id",
+        ),
+        (
+            json!({"windows": [{"start_time": "22:00", "end_time": "25:00", "deco_group_id": group}]}),
+            "windows[0].end_time",
+        ),
+        (
+            json!({"windows": [{"start_time": "22:00", "end_time": "06:00", "deco_group_id": 99999}]}),
+            "windows[0].deco_group_id",
+        ),
+    ] {
+        let r = put(body.clone());
+        assert_eq!(r.status, 422, "{body}: {}", r.text());
+        assert!(r.detail().starts_with(field), "{field}: {}", r.detail());
+    }
+    let r = c.request("PUT", "/api/channels/1/deco", Some(b"{nope"));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(c.get("/api/channels/99999/deco").status, 404);
+    // Nothing above was stored: the defaults.
+    let doc = c.get("/api/channels/1/deco").json();
+    assert_eq!(doc["breaks"], "none");
+    assert_eq!(doc["default_filler"]["mode"], "inherit");
+    let r = put(json!({"deco_group_id": group, "break_count": 2,
+                       "windows": [{"start_time": "22:00", "end_time": "06:00", "deco_group_id": group}]}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["windows"][0]["end_time"], "06:00");
+    let r = c.delete(&format!("/api/deco-groups/{group}"));
+    assert_eq!(r.status, 409, "a channel uses it: {}", r.text());
+}
