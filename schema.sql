@@ -393,3 +393,109 @@ CREATE TABLE playback_positions (
     last_played_at_ms   INTEGER,
     total_items_watched INTEGER NOT NULL DEFAULT 0
 );
+
+-- Blocks (ops::blocks): time-of-day programming, "Saturday cartoons, 08:00, 4 h".
+CREATE TABLE block_groups (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE blocks (
+    id               INTEGER PRIMARY KEY,
+    name             TEXT NOT NULL,
+    group_id         INTEGER REFERENCES block_groups(id),
+    start_time       TEXT NOT NULL,                -- HH:MM in the playout time zone
+    duration_minutes INTEGER NOT NULL,
+    days_of_week     INTEGER NOT NULL DEFAULT 127, -- bit 0 (1) = Sunday .. bit 6 (64) = Saturday
+    stop_before_end  INTEGER NOT NULL DEFAULT 1,   -- 0: the item that overruns finishes
+    created_at_ms    INTEGER NOT NULL,
+    updated_at_ms    INTEGER NOT NULL
+);
+CREATE TABLE block_items (
+    id               INTEGER PRIMARY KEY,
+    block_id         INTEGER NOT NULL REFERENCES blocks(id) ON DELETE CASCADE,
+    position         INTEGER NOT NULL,
+    collection_type  TEXT NOT NULL DEFAULT 'collection',
+    collection_id    INTEGER NOT NULL,
+    playback_order   TEXT NOT NULL DEFAULT 'chronological',
+    include_in_guide INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX block_items_block ON block_items(block_id, position);
+
+-- Templates (ops::templates): a day laid out from blocks, applied to a playout for days.
+CREATE TABLE template_groups (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE templates (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL,
+    group_id      INTEGER REFERENCES template_groups(id),
+    is_enabled    INTEGER NOT NULL DEFAULT 1,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE template_items (
+    id          INTEGER PRIMARY KEY,
+    template_id INTEGER NOT NULL REFERENCES templates(id) ON DELETE CASCADE,
+    block_id    INTEGER NOT NULL REFERENCES blocks(id),
+    start_time  TEXT NOT NULL                     -- HH:MM: the block's place in this day
+);
+CREATE INDEX template_items_template ON template_items(template_id, start_time);
+CREATE INDEX template_items_block ON template_items(block_id);
+-- A template applied to a playout (POST /api/templates/{id}/apply/{channel_id}).
+CREATE TABLE playout_templates (
+    id            INTEGER PRIMARY KEY,
+    playout_id    INTEGER NOT NULL REFERENCES playouts(id) ON DELETE CASCADE,
+    template_id   INTEGER NOT NULL REFERENCES templates(id) ON DELETE CASCADE,
+    days_of_week  INTEGER NOT NULL,               -- bit 0 (1) = Sunday .. bit 6 (64) = Saturday
+    priority      INTEGER NOT NULL DEFAULT 0,     -- the highest applies on a day two cover
+    created_at_ms INTEGER NOT NULL
+);
+CREATE INDEX playout_templates_playout ON playout_templates(playout_id);
+
+-- Deco (ops::deco): break assets in groups, and each channel's secondary content.
+CREATE TABLE deco_groups (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE deco (
+    id                      INTEGER PRIMARY KEY,
+    name                    TEXT NOT NULL,
+    group_id                INTEGER REFERENCES deco_groups(id),
+    deco_type               TEXT NOT NULL DEFAULT 'bumper',
+    media_item_id           INTEGER REFERENCES media_items(id) ON DELETE SET NULL,
+    file_path               TEXT,
+    duration_seconds        REAL,
+    static_duration_seconds REAL NOT NULL DEFAULT 5,
+    weight                  INTEGER NOT NULL DEFAULT 1,
+    created_at_ms           INTEGER NOT NULL,
+    updated_at_ms           INTEGER NOT NULL
+);
+CREATE INDEX deco_group ON deco(group_id);
+CREATE TABLE channel_deco (
+    channel_id                   INTEGER PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+    deco_group_id                INTEGER REFERENCES deco_groups(id),
+    breaks                       TEXT NOT NULL DEFAULT 'none',
+    break_every_minutes          INTEGER,
+    break_count                  INTEGER NOT NULL DEFAULT 1,
+    default_filler_mode          TEXT NOT NULL DEFAULT 'inherit',
+    default_filler_collection_id INTEGER REFERENCES collections(id) ON DELETE SET NULL,
+    watermark_mode               TEXT NOT NULL DEFAULT 'inherit',
+    watermark_id                 INTEGER,
+    updated_at_ms                INTEGER NOT NULL
+);
+CREATE TABLE channel_deco_windows (
+    id            INTEGER PRIMARY KEY,
+    channel_id    INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+    position      INTEGER NOT NULL,
+    start_time    TEXT NOT NULL,                  -- HH:MM, local; end before start wraps midnight
+    end_time      TEXT NOT NULL,
+    deco_group_id INTEGER REFERENCES deco_groups(id)
+);
+CREATE INDEX channel_deco_windows_channel ON channel_deco_windows(channel_id, position);

@@ -7,8 +7,9 @@
 use divan::AllocProfiler;
 use exstreamtv::playout::clock::parse_time;
 use exstreamtv::playout::{
-    build, Anchor, ContentKey, ContentKind, FillerMode, FillerPreset, Fillers, FixedStart,
-    GuideMode, Input, Library, Media, Mode, PlaybackOrder, Slot, TailMode,
+    build, Anchor, Asset, Block, BlockItem, BlockPlan, Breaks, ContentKey, ContentKind, DayPlan,
+    Deco, DecoWindow, FillerMode, FillerPreset, Fillers, FixedStart, GuideMode, Input, Library,
+    Media, Mode, Placement, PlaybackOrder, Slot, TailMode,
 };
 use jiff::tz::TimeZone;
 
@@ -33,6 +34,13 @@ fn main() {
         "one pass: {} channels x 7 days from {} media = {n_items} items in {:.1} ms",
         world.channels.len(),
         world.library.media.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let started = std::time::Instant::now();
+    let n_items = world.build_all_programmed();
+    println!(
+        "one pass with blocks, templates and deco: {} channels x 7 days = {n_items} items in {:.1} ms",
+        world.channels.len(),
         started.elapsed().as_secs_f64() * 1000.0
     );
     persisted_figures();
@@ -356,6 +364,37 @@ impl World {
         self.build_one_with(c, false, None)
     }
 
+    /// Channel `c` with its blocks (two templates: every day, and weekends at a higher
+    /// priority) and deco (a break of two bumpers after every programme, another group at
+    /// night).
+    fn build_one_programmed(&self, c: usize) -> usize {
+        let (slots, fillers) = &self.channels[c];
+        let (blocks, deco) = programming(&self.library, c as i64);
+        let input = Input {
+            library: &self.library,
+            slots,
+            presets: &self.presets,
+            channel_fillers: *fillers,
+            seed: c as u64 * 7919,
+            random_start_point: c % 2 == 0,
+            shuffle_slots: false,
+            keep_multi_part: false,
+            daily_reset: None,
+            time_zone: &self.tz,
+            blocks: &blocks,
+            deco: &deco,
+        };
+        build(&input, Anchor::default(), T0, T0 + 7 * DAY)
+            .items
+            .len()
+    }
+
+    fn build_all_programmed(&self) -> usize {
+        (0..self.channels.len())
+            .map(|c| self.build_one_programmed(c))
+            .sum()
+    }
+
     /// With the schedule's `keep_multi_part_episodes_together` and a playout daily reset.
     fn build_one_with(
         &self,
@@ -375,6 +414,8 @@ impl World {
             keep_multi_part,
             daily_reset,
             time_zone: &self.tz,
+            blocks: &exstreamtv::playout::NO_BLOCKS,
+            deco: &exstreamtv::playout::NO_DECO,
         };
         build(&input, Anchor::default(), T0, T0 + 7 * DAY)
             .items
@@ -384,6 +425,88 @@ impl World {
     fn build_all(&self) -> usize {
         (0..self.channels.len()).map(|c| self.build_one(c)).sum()
     }
+}
+
+/// Channel `c`'s blocks and deco (built per call: part of what a build costs).
+fn programming(library: &Library, c: i64) -> (BlockPlan, Deco) {
+    let item = |id: i64, content: ContentKey, order| BlockItem {
+        id,
+        content: Some(content),
+        order,
+        guide_mode: GuideMode::Normal,
+    };
+    let at = |block: u32, time: &str| Placement {
+        block,
+        start: parse_time(time).unwrap(),
+    };
+    let blocks = vec![
+        Block {
+            id: 1,
+            duration_ms: 240 * MIN,
+            days: 127,
+            stop_before_end: true,
+            items: vec![
+                item(
+                    c * 10 + 1,
+                    collection(c % N_SHOWS + 1),
+                    PlaybackOrder::SeasonEpisode,
+                ),
+                item(
+                    c * 10 + 2,
+                    collection((c + 37) % N_SHOWS + 1),
+                    PlaybackOrder::Shuffled,
+                ),
+            ],
+        },
+        Block {
+            id: 2,
+            duration_ms: 180 * MIN,
+            days: 0b011_1110,
+            stop_before_end: false,
+            items: vec![item(c * 10 + 3, collection(1000), PlaybackOrder::Random)],
+        },
+    ];
+    let plans = vec![
+        DayPlan {
+            days: 127,
+            priority: 0,
+            placements: vec![at(0, "07:00"), at(1, "19:00")],
+        },
+        DayPlan {
+            days: 0b100_0001,
+            priority: 5,
+            placements: vec![at(0, "09:00")],
+        },
+    ];
+    let bumpers: Vec<Asset> = library
+        .content(collection(2000))
+        .iter()
+        .map(|&media| Asset {
+            media,
+            weight: 1 + media % 3,
+        })
+        .collect();
+    let night = bumpers[..50].to_vec();
+    let deco = Deco {
+        breaks: Breaks::BetweenProgrammes,
+        break_count: 2,
+        group: Some(0),
+        windows: vec![DecoWindow {
+            start: parse_time("22:00").unwrap(),
+            end: parse_time("06:00").unwrap(),
+            group: 1,
+        }],
+        groups: vec![bumpers, night],
+        ..Deco::default()
+    };
+    (BlockPlan { blocks, plans }, deco)
+}
+
+/// The figure with blocks, templates and deco on every channel.
+#[divan::bench(sample_count = 20)]
+fn hundred_channels_seven_days_with_blocks_and_deco(bencher: divan::Bencher) {
+    let world = World::new();
+    bencher.bench_local(|| divan::black_box(world.build_all_programmed()));
 }
 
 /// The figure: all 100 channels, 7 days each, one core.

@@ -290,6 +290,8 @@ text_enum! {
         Fallback = "fallback",
         /// Nothing can play: the slate.
         Offline = "offline",
+        /// A deco break between programmes (bumper, commercial, station id, promo, credits).
+        Break = "break",
     }
 }
 
@@ -300,6 +302,46 @@ text_enum! {
         Count = "count",
         Duration = "duration",
         Pad = "pad",
+    }
+}
+
+text_enum! {
+    /// What a block item draws from (`block_items.collection_type`).
+    pub enum BlockContent {
+        Collection = "collection",
+        Playlist = "playlist",
+        SmartCollection = "smart_collection",
+    }
+}
+
+text_enum! {
+    /// A deco asset's part in a break (`deco.deco_type`).
+    pub enum DecoType {
+        Bumper = "bumper",
+        Commercial = "commercial",
+        StationId = "station_id",
+        Promo = "promo",
+        Credits = "credits",
+    }
+}
+
+text_enum! {
+    /// When a channel's deco breaks air (`channel_deco.breaks`).
+    pub enum BreakMode {
+        None = "none",
+        BetweenProgrammes = "between_programmes",
+        EveryNMinutes = "every_n_minutes",
+    }
+}
+
+text_enum! {
+    /// How one part of a channel's deco relates to what it would otherwise have:
+    /// `inherit` keeps it (the channel's fallback filler, its watermark), `override`
+    /// replaces it with the deco's own, `disable` turns it off.
+    pub enum DecoMode {
+        Inherit = "inherit",
+        Override = "override",
+        Disable = "disable",
     }
 }
 

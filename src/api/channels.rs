@@ -144,6 +144,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 Put | Patch => set_filler(app, req, ChannelId(id)).await,
             })
         }
+        [id, "deco"] => super::deco::channel(app, req, ChannelId(router::id(id)?)).await,
         _ => Err(router::not_found()),
     }
 }

@@ -2,10 +2,14 @@
 //! the health checks and `lineup_status.json`.
 
 pub mod beside;
+pub mod block_groups;
+pub mod blocks;
 pub mod channels;
 pub mod collections;
 
 pub mod dashboard;
+pub mod deco;
+pub mod deco_groups;
 pub mod ffmpeg_profiles;
 pub mod filler_presets;
 pub mod health;
@@ -22,6 +26,8 @@ pub mod schedule_history;
 pub mod schedule_items;
 pub mod schedules;
 pub mod settings;
+pub mod template_groups;
+pub mod templates;
 pub mod transfer;
 pub mod tx;
 pub mod view;
@@ -76,6 +82,12 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["media", rest @ ..] => media::route(app, req, rest).await,
         ["collections", rest @ ..] => collections::route(app, req, rest).await,
         ["playlists", rest @ ..] => playlists::route(app, req, rest).await,
+        ["block-groups", rest @ ..] => block_groups::route(app, req, rest).await,
+        ["blocks", rest @ ..] => blocks::route(app, req, rest).await,
+        ["deco-groups", rest @ ..] => deco_groups::route(app, req, rest).await,
+        ["deco", rest @ ..] => deco::route(app, req, rest).await,
+        ["template-groups", rest @ ..] => template_groups::route(app, req, rest).await,
+        ["templates", rest @ ..] => templates::route(app, req, rest).await,
         ["schedule-history", rest @ ..] => schedule_history::route(app, req, rest).await,
         _ => Err(router::not_found()),
     }

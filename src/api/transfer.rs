@@ -59,6 +59,17 @@ const TABLES: &[&str] = &[
     "playouts",
     "playout_items",
     "playback_positions",
+    "block_groups",
+    "blocks",
+    "block_items",
+    "template_groups",
+    "templates",
+    "template_items",
+    "playout_templates",
+    "deco_groups",
+    "deco",
+    "channel_deco",
+    "channel_deco_windows",
 ];
 
 /// Every (table, column) of `TABLES` that holds an enum's text, with the values it takes
@@ -95,6 +106,32 @@ const STORED_KINDS: &[(&str, &str, Values)] = &[
         Values::of::<FillerModeKind>(),
     ),
     ("filler_presets", "playback_order", PlaybackOrder::FILLER),
+    (
+        "block_items",
+        "collection_type",
+        Values::of::<crate::kinds::BlockContent>(),
+    ),
+    (
+        "block_items",
+        "playback_order",
+        Values::of::<PlaybackOrder>(),
+    ),
+    ("deco", "deco_type", Values::of::<crate::kinds::DecoType>()),
+    (
+        "channel_deco",
+        "breaks",
+        Values::of::<crate::kinds::BreakMode>(),
+    ),
+    (
+        "channel_deco",
+        "default_filler_mode",
+        Values::of::<crate::kinds::DecoMode>(),
+    ),
+    (
+        "channel_deco",
+        "watermark_mode",
+        Values::of::<crate::kinds::DecoMode>(),
+    ),
     (
         "filler_items",
         "collection_type",

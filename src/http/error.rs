@@ -235,6 +235,54 @@ impl From<crate::ops::schedule_items::ScheduleItemError> for ApiError {
     }
 }
 
+impl From<crate::ops::blocks::BlockError> for ApiError {
+    fn from(err: crate::ops::blocks::BlockError) -> Self {
+        use crate::ops::blocks::BlockError;
+        match err {
+            BlockError::NotFound | BlockError::GroupNotFound | BlockError::ItemNotFound => {
+                ApiError::not_found(&err)
+            }
+            BlockError::NameTaken(_)
+            | BlockError::GroupInUse { .. }
+            | BlockError::InUse { .. }
+            | BlockError::Full => ApiError::conflict(&err),
+            BlockError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            BlockError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<crate::ops::templates::TemplateError> for ApiError {
+    fn from(err: crate::ops::templates::TemplateError) -> Self {
+        use crate::ops::templates::TemplateError;
+        match err {
+            TemplateError::NotFound
+            | TemplateError::GroupNotFound
+            | TemplateError::ItemNotFound
+            | TemplateError::ChannelNotFound => ApiError::not_found(&err),
+            TemplateError::NameTaken(_)
+            | TemplateError::GroupInUse { .. }
+            | TemplateError::Full => ApiError::conflict(&err),
+            TemplateError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            TemplateError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<crate::ops::deco::DecoError> for ApiError {
+    fn from(err: crate::ops::deco::DecoError) -> Self {
+        use crate::ops::deco::DecoError;
+        match err {
+            DecoError::NotFound | DecoError::GroupNotFound | DecoError::ChannelNotFound => {
+                ApiError::not_found(&err)
+            }
+            DecoError::NameTaken(_) | DecoError::GroupInUse { .. } => ApiError::conflict(&err),
+            DecoError::Invalid { field, problem } => ApiError::invalid(&field, problem),
+            DecoError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
 impl From<crate::ops::playlists::PlaylistError> for ApiError {
     fn from(err: crate::ops::playlists::PlaylistError) -> Self {
         use crate::ops::playlists::PlaylistError;

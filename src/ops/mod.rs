@@ -35,8 +35,10 @@ macro_rules! db_error {
 }
 use db_error;
 
+pub mod blocks;
 pub mod channels;
 pub mod collections;
+pub mod deco;
 pub mod fields;
 pub mod filler;
 pub mod ids;
@@ -50,6 +52,7 @@ pub mod resolutions;
 pub mod schedule_history;
 pub mod schedule_items;
 pub mod schedules;
+pub mod templates;
 
 /// An empty database of the current schema, foreign keys on, for the ops unit tests.
 #[cfg(test)]

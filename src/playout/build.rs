@@ -6,11 +6,14 @@
 //! Contiguity is by construction: every item starts at the running clock `t` and moves it to
 //! its finish; nothing else moves `t`.
 
+use super::blocks::{Airing, Airings};
 use super::clock;
+use super::deco::{self, Breaks, DeadAir};
 use super::model::{
-    ContentKey, FillerKind, FillerMode, FillerPreset, Fillers, Input, Item, Mode, Slot, TailMode,
+    ContentKey, ContentKind, FillerKind, FillerMode, FillerPreset, Fillers, Input, Item, Mode,
+    PlaybackOrder, Slot, TailMode,
 };
-use super::order::{self, Anchor, Sequencer};
+use super::order::{self, AiringState, Anchor, Sequencer};
 
 /// A step that adds no time this many times in a row (beyond one pass over the slots) plays
 /// the slate instead, so a schedule of empty or zero-window slots can never spin.
@@ -46,6 +49,7 @@ pub fn build(input: &Input<'_>, anchor: Anchor, from_ms: i64, until_ms: i64) -> 
         t: from_ms,
         shuffle_slots: input.shuffle_slots && input.slots.iter().all(|s| s.fixed_start.is_none()),
         slot_order: None,
+        airings: Airings::default(),
     };
     let mut next_reset = input
         .daily_reset
@@ -60,7 +64,7 @@ pub fn build(input: &Input<'_>, anchor: Anchor, from_ms: i64, until_ms: i64) -> 
                 .map(|time| clock::next_occurrence(reset_ms + 1, time, input.time_zone));
         }
         let (t_before, n_before) = (builder.t, builder.items.len());
-        builder.step();
+        builder.step_in_day();
         if builder.t == t_before {
             n_idle += 1;
             if n_idle > input.slots.len() + MAX_IDLE_STEPS_BEYOND_SLOTS {
@@ -117,6 +121,8 @@ struct Builder<'i, 'a> {
     shuffle_slots: bool,
     /// The current pass's slot order, when shuffled.
     slot_order: Option<(u32, Vec<u32>)>,
+    /// When the playout's blocks air around `t`.
+    airings: Airings,
 }
 
 /// What a rollback restores.
@@ -127,6 +133,95 @@ struct Mark {
 }
 
 impl Builder<'_, '_> {
+    /// One step: a block item's turn while a block airs, else the schedule's step, which
+    /// gives way to the next airing (a unit that would run into it is not played: the gap
+    /// before the airing is filled instead, and the schedule resumes after it as it was).
+    fn step_in_day(&mut self) {
+        let (airing, next) = self
+            .airings
+            .at(self.input.blocks, self.t, self.input.time_zone);
+        if let Some(airing) = airing {
+            self.block_turn(airing);
+            return;
+        }
+        self.state.airing = None;
+        let Some(next) = next else {
+            self.step();
+            return;
+        };
+        let mark = self.mark();
+        self.step();
+        if self.t > next {
+            self.rollback(mark);
+            self.fill_gap(next, self.input.channel_fillers.fallback);
+        }
+    }
+
+    /// The next turn of an airing: its items in index order, one media item each, cycling
+    /// until the airing is over. Where the next item would run past the end and the block
+    /// stops before the end, it is not played (its cursor is kept for the next airing) and
+    /// the rest of the airing is filled; an airing with nothing playable is filled whole.
+    fn block_turn(&mut self, airing: Airing) {
+        let block = &self.input.blocks.blocks[airing.block as usize];
+        let first = match self.state.airing {
+            Some(state) if state.start_ms == airing.start_ms => state.next as usize,
+            _ => 0,
+        };
+        let n_items = block.items.len();
+        for k in 0..n_items {
+            let index = (first + k) % n_items;
+            let item = &block.items[index];
+            let Some(content) = item.content else {
+                continue;
+            };
+            let mark = self.mark();
+            let cursor_key = ContentKey {
+                kind: ContentKind::BlockItem,
+                id: item.id,
+            };
+            let Some(picked) = self.pick(content, cursor_key, item.order) else {
+                continue;
+            };
+            let media = &self.input.library.media[picked as usize];
+            if block.stop_before_end && self.t + media.duration_ms > airing.end_ms {
+                self.rollback(mark);
+                break;
+            }
+            let mut programme = Item::media(media, self.t, self.t + media.duration_ms, 0);
+            programme.guide_mode = item.guide_mode;
+            self.t = programme.finish_ms;
+            self.items.push(programme);
+            self.deco_break(block.stop_before_end.then_some(airing.end_ms));
+            self.state.airing = Some(AiringState {
+                start_ms: airing.start_ms,
+                next: ((index + 1) % n_items) as u32,
+            });
+            return;
+        }
+        self.fill_gap(airing.end_ms, self.input.channel_fillers.fallback);
+        self.state.airing = None;
+    }
+
+    /// The next playable media of `content`, its cursor kept under `cursor_key`.
+    fn pick(
+        &mut self,
+        content: ContentKey,
+        cursor_key: ContentKey,
+        order: PlaybackOrder,
+    ) -> Option<u32> {
+        let library = self.input.library;
+        let seed = self.seed();
+        for _ in 0..MAX_UNPLAYABLE_SKIPS {
+            let index =
+                self.seq
+                    .next_keyed(library, content, cursor_key, order, seed, &mut self.state)?;
+            if library.media[index as usize].duration_ms > 0 {
+                return Some(index);
+            }
+        }
+        None
+    }
+
     fn step(&mut self) {
         let slots = self.input.slots;
         if slots.is_empty() {
@@ -301,6 +396,7 @@ impl Builder<'_, '_> {
         if let Some(preset) = post {
             self.filler_block(preset, FillerKind::PostRoll);
         }
+        self.deco_break(None);
         let pad = [pre, mid, post]
             .into_iter()
             .flatten()
@@ -372,17 +468,7 @@ impl Builder<'_, '_> {
     }
 
     fn next_filler(&mut self, preset: &FillerPreset) -> Option<u32> {
-        let library = self.input.library;
-        let seed = self.seed();
-        for _ in 0..MAX_UNPLAYABLE_SKIPS {
-            let index =
-                self.seq
-                    .next(library, preset.content, preset.order, seed, &mut self.state)?;
-            if library.media[index as usize].duration_ms > 0 {
-                return Some(index);
-            }
-        }
-        None
+        self.pick(preset.content, preset.content, preset.order)
     }
 
     fn push_filler(&mut self, mut item: Item, kind: FillerKind) {
@@ -391,21 +477,69 @@ impl Builder<'_, '_> {
         self.items.push(item);
     }
 
-    /// Covers `[t, end)` exactly: fallback filler trimmed to fit, else the slate.
+    /// Covers `[t, end)` exactly: dead-air filler trimmed to fit (the fallback preset, or
+    /// the deco's own content in its place), else the slate.
     fn fill_gap(&mut self, end: i64, fallback: Option<i64>) {
-        if let Some(preset) = self.input.preset(fallback) {
-            let mut n_items = 0;
-            while self.t < end && n_items < MAX_ITEMS_PER_FILL {
-                let Some(index) = self.next_filler(preset) else {
-                    break;
-                };
-                let media = &self.input.library.media[index as usize];
-                let finish = (self.t + media.duration_ms).min(end);
-                self.push_filler(Item::media(media, self.t, finish, 0), FillerKind::Fallback);
-                n_items += 1;
+        match self.input.deco.dead_air {
+            DeadAir::Disable => {}
+            DeadAir::Content(content) => self.fill_trimmed(content, PlaybackOrder::Shuffled, end),
+            DeadAir::Inherit => {
+                if let Some(preset) = self.input.preset(fallback) {
+                    self.fill_trimmed(preset.content, preset.order, end);
+                }
             }
         }
         self.offline(end);
+    }
+
+    /// Items of `content` up to `end`, the last one cut to end there.
+    fn fill_trimmed(&mut self, content: ContentKey, order: PlaybackOrder, end: i64) {
+        let mut n_items = 0;
+        while self.t < end && n_items < MAX_ITEMS_PER_FILL {
+            let Some(index) = self.pick(content, content, order) else {
+                break;
+            };
+            let media = &self.input.library.media[index as usize];
+            let finish = (self.t + media.duration_ms).min(end);
+            self.push_filler(Item::media(media, self.t, finish, 0), FillerKind::Fallback);
+            n_items += 1;
+        }
+    }
+
+    /// A deco break after a programme, when one is due (`deco::Breaks`): `break_count`
+    /// assets of the group in effect, by weight. An asset that would run past `limit` (a
+    /// block's end, when it stops before it) ends the break.
+    fn deco_break(&mut self, limit: Option<i64>) {
+        let deco = self.input.deco;
+        let due = match deco.breaks {
+            Breaks::None => false,
+            Breaks::BetweenProgrammes => true,
+            // The first programme starts the count.
+            Breaks::EveryMinutes(_) if self.state.break_ms == 0 => {
+                self.state.break_ms = self.t;
+                false
+            }
+            Breaks::EveryMinutes(minutes) => {
+                self.t - self.state.break_ms >= i64::from(minutes) * 60_000
+            }
+        };
+        if !due {
+            return;
+        }
+        let assets = deco.assets_at(self.t, self.input.time_zone);
+        let (seed, at) = (self.seed(), self.t);
+        for k in 0..deco.break_count {
+            let Some(asset) = deco::pick(assets, seed, at, k) else {
+                break;
+            };
+            let media = &self.input.library.media[asset.media as usize];
+            let finish = self.t + media.duration_ms;
+            if media.duration_ms <= 0 || limit.is_some_and(|l| finish > l) {
+                break;
+            }
+            self.push_filler(Item::media(media, self.t, finish, 0), FillerKind::Break);
+        }
+        self.state.break_ms = self.t;
     }
 
     /// The slate up to `end` (nothing when already there).

@@ -6,13 +6,17 @@
 //! - `model`: the inputs (media, contents, slots, filler presets) and the output `Item`.
 //! - `order`: playback orders applied (sorts, seeded shuffles) and the per-content cursors.
 //! - `clock`: fixed start times and pad boundaries in the configured time zone (DST-aware).
+//! - `blocks`: time-of-day blocks placed by templates, and when each airs.
+//! - `deco`: breaks (assets by weight, windows) and the dead-air filler.
 //! - `build`: the builder itself.
 //!
 //! **Architecture invariant:** `playout` does not depend on tokio, `db` or `http`; of the
 //! crate it uses only `kinds` (the stored enums, themselves dependency-free).
 
+pub mod blocks;
 pub mod build;
 pub mod clock;
+pub mod deco;
 pub mod model;
 pub mod order;
 

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use smol_str::SmolStr;
 
+pub use super::blocks::{Block, BlockItem, BlockPlan, DayPlan, Placement, NO_BLOCKS};
+pub use super::deco::{Asset, Breaks, DeadAir, Deco, Window as DecoWindow, NO_DECO};
 use super::order::Anchor;
 pub use crate::kinds::{FillerKind, GuideMode, PlaybackOrder, TailMode};
 
@@ -50,6 +52,9 @@ pub enum ContentKind {
     MediaItem,
     /// A filler preset's items, flattened.
     Filler,
+    /// Never a content: the key of one block item's own cursor (`blocks`), so each item
+    /// continues its own sequence from airing to airing, whatever else reads its content.
+    BlockItem,
 }
 
 impl ContentKind {
@@ -60,6 +65,7 @@ impl ContentKind {
             ContentKind::Playlist => 2,
             ContentKind::MediaItem => 3,
             ContentKind::Filler => 4,
+            ContentKind::BlockItem => 5,
         }
     }
 
@@ -70,6 +76,7 @@ impl ContentKind {
             2 => ContentKind::Playlist,
             3 => ContentKind::MediaItem,
             4 => ContentKind::Filler,
+            5 => ContentKind::BlockItem,
             _ => return None,
         })
     }
@@ -204,6 +211,11 @@ pub struct Input<'a> {
     /// schedule starts over from its first slot.
     pub daily_reset: Option<jiff::civil::Time>,
     pub time_zone: &'a jiff::tz::TimeZone,
+    /// The blocks the playout's templates place in each day (`&NO_BLOCKS`: none); an
+    /// airing takes precedence over the schedule, which fills the rest of the day.
+    pub blocks: &'a BlockPlan,
+    /// The channel's deco (`&NO_DECO`: none): breaks between programmes, dead-air filler.
+    pub deco: &'a Deco,
 }
 
 impl Input<'_> {

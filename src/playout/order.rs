@@ -91,6 +91,23 @@ pub struct Anchor {
     /// there, with the seed mixed with this instant so each day shuffles anew.
     #[serde(rename = "r", default, skip_serializing_if = "is_zero_ms")]
     pub reset_ms: i64,
+    /// Inside a block airing: where it stands, so a rebuild resumes at the right item.
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    pub airing: Option<AiringState>,
+    /// When the last deco break ended (0: none yet), for breaks every N minutes.
+    #[serde(rename = "k", default, skip_serializing_if = "is_zero_ms")]
+    pub break_ms: i64,
+}
+
+/// How far one block airing has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiringState {
+    /// The airing's start: another airing (or an edited one) starts from its first item.
+    #[serde(rename = "s")]
+    pub start_ms: i64,
+    /// The index of the block item whose turn is next.
+    #[serde(rename = "n")]
+    pub next: u32,
 }
 
 fn is_zero_ms(n: &i64) -> bool {
@@ -382,6 +399,21 @@ impl Sequencer {
         seed: u64,
         anchor: &mut Anchor,
     ) -> Option<u32> {
+        self.next_keyed(library, key, key, order, seed, anchor)
+    }
+
+    /// `next` of `content`, with the cursor stored under `cursor_key` (a block item's own,
+    /// so it continues its sequence whatever else plays the same content).
+    pub fn next_keyed(
+        &mut self,
+        library: &Library,
+        content_key: ContentKey,
+        cursor_key: ContentKey,
+        order: PlaybackOrder,
+        seed: u64,
+        anchor: &mut Anchor,
+    ) -> Option<u32> {
+        let key = content_key;
         let content = library.content(key);
         if content.is_empty() {
             return None;
@@ -391,13 +423,15 @@ impl Sequencer {
             PlaybackOrder::Random => self.multi_part_units(library, key),
             _ => None,
         };
-        let (cursor, created) = anchor.cursor_mut(key, order);
+        let (cursor, created) = anchor.cursor_mut(cursor_key, order);
         if created && self.random_start && key.kind != ContentKind::Filler {
-            cursor.pos = (mix(stream_seed(seed, key, order, u32::MAX)) % u64::from(len)) as u32;
+            cursor.pos =
+                (mix(stream_seed(seed, cursor_key, order, u32::MAX)) % u64::from(len)) as u32;
         }
         if let Some(units) = units {
             // Each draw picks a unit; its parts play in order before the next draw.
-            let draw = mix(stream_seed(seed, key, order, cursor.epoch) ^ u64::from(cursor.pos));
+            let draw =
+                mix(stream_seed(seed, cursor_key, order, cursor.epoch) ^ u64::from(cursor.pos));
             let unit = units.unit((draw % units.len() as u64) as usize);
             let part = (cursor.part as usize).min(unit.len() - 1);
             cursor.part = part as u32 + 1;
@@ -411,7 +445,8 @@ impl Sequencer {
             return Some(unit[part]);
         }
         if order == PlaybackOrder::Random {
-            let draw = mix(stream_seed(seed, key, order, cursor.epoch) ^ u64::from(cursor.pos));
+            let draw =
+                mix(stream_seed(seed, cursor_key, order, cursor.epoch) ^ u64::from(cursor.pos));
             cursor.pos = cursor.pos.wrapping_add(1);
             if cursor.pos == 0 {
                 cursor.epoch = cursor.epoch.wrapping_add(1);
@@ -436,7 +471,7 @@ impl Sequencer {
             {
                 pos -= 1;
             }
-            anchor.cursor_mut(key, order).0.pos = pos + 1;
+            anchor.cursor_mut(cursor_key, order).0.pos = pos + 1;
         }
         pass.get(pos as usize).copied()
     }

@@ -91,6 +91,8 @@ struct Case {
     keep_multi_part: bool,
     daily_reset: Option<jiff::civil::Time>,
     tz: TimeZone,
+    blocks: BlockPlan,
+    deco: Deco,
 }
 
 impl Case {
@@ -106,6 +108,8 @@ impl Case {
             keep_multi_part: false,
             daily_reset: None,
             tz: TimeZone::UTC,
+            blocks: BlockPlan::default(),
+            deco: Deco::default(),
         }
     }
 
@@ -121,6 +125,8 @@ impl Case {
             keep_multi_part: self.keep_multi_part,
             daily_reset: self.daily_reset,
             time_zone: &self.tz,
+            blocks: &self.blocks,
+            deco: &self.deco,
         }
     }
 
@@ -1393,4 +1399,385 @@ fn a_random_start_point_never_lands_inside_a_multi_part_episode() {
         }
         assert!(n_split_without > 0, "{order:?}: no seed starts mid-episode");
     }
+}
+
+// ---------------------------------------------------------------------------- blocks
+
+fn block_item(id: i64, content: ContentKey) -> BlockItem {
+    BlockItem {
+        id,
+        content: Some(content),
+        order: PlaybackOrder::SeasonEpisode,
+        guide_mode: GuideMode::Normal,
+    }
+}
+
+/// A 60-minute block of two shows (25 and 22 minutes an episode) placed at 20:30 every day,
+/// over a schedule flooding 7-minute clips.
+fn block_case(stop_before_end: bool) -> Case {
+    let alpha: Vec<Media> = (1..=9)
+        .map(|e| episode(100 + e, "Alpha", 1, e as i32, 25))
+        .collect();
+    let beta: Vec<Media> = (1..=9)
+        .map(|e| episode(200 + e, "Beta", 1, e as i32, 22))
+        .collect();
+    let clips: Vec<Media> = (1..=3)
+        .map(|i| media(900 + i, &format!("Clip {i}"), 7))
+        .collect();
+    let mut case = Case::new(
+        library(vec![(key(1), alpha), (key(2), beta), (key(9), clips)]),
+        vec![Slot::flood(key(9), PlaybackOrder::Chronological)],
+    );
+    case.blocks = BlockPlan {
+        blocks: vec![Block {
+            id: 1,
+            duration_ms: 60 * MIN,
+            days: 127,
+            stop_before_end,
+            items: vec![block_item(11, key(1)), block_item(12, key(2))],
+        }],
+        plans: vec![DayPlan {
+            days: 127,
+            priority: 0,
+            placements: vec![Placement {
+                block: 0,
+                start: clock::parse_time("20:30").unwrap(),
+            }],
+        }],
+    };
+    case
+}
+
+#[test]
+fn a_block_airs_its_items_in_turn_and_stops_before_an_overrun() {
+    let case = block_case(true);
+    snapshot(
+        &case,
+        2,
+        expect![[r#"
+            Mon 20:00:00   7m00s Clip 1
+            Mon 20:07:00   7m00s Clip 2
+            Mon 20:14:00   7m00s Clip 3
+            Mon 20:21:00   7m00s Clip 1
+            Mon 20:28:00   2m00s Offline [offline]
+            Mon 20:30:00  25m00s Alpha / Alpha 1x1
+            Mon 20:55:00  22m00s Beta / Beta 1x1
+            Mon 21:17:00  13m00s Offline [offline]
+            Mon 21:30:00   7m00s Clip 2
+            Mon 21:37:00   7m00s Clip 3
+            Mon 21:44:00   7m00s Clip 1
+            Mon 21:51:00   7m00s Clip 2
+            Mon 21:58:00   7m00s Clip 3
+        "#]],
+    );
+}
+
+#[test]
+fn a_block_that_lets_items_finish_overruns_and_the_schedule_follows() {
+    let case = block_case(false);
+    let items = case.build(T0 + 30 * MIN, T0 + 110 * MIN);
+    expect![[r#"
+        Mon 20:30:00  25m00s Alpha / Alpha 1x1
+        Mon 20:55:00  22m00s Beta / Beta 1x1
+        Mon 21:17:00  25m00s Alpha / Alpha 1x2
+        Mon 21:42:00   7m00s Clip 1
+        Mon 21:49:00   7m00s Clip 2
+    "#]]
+    .assert_eq(&render(&items, &case.tz));
+}
+
+#[test]
+fn the_next_airing_continues_each_items_sequence() {
+    const DAY: i64 = 24 * 60 * MIN;
+    let airing_ids = |case: &Case| -> Vec<Vec<i64>> {
+        let items = case.build(T0, T0 + 3 * DAY);
+        (0..3)
+            .map(|day| {
+                let start = T0 + 30 * MIN + day * DAY;
+                let ids = items
+                    .iter()
+                    .filter(|i| i.start_ms >= start && i.start_ms < start + 60 * MIN)
+                    .filter_map(|i| i.media_id);
+                ids.collect()
+            })
+            .collect()
+    };
+    // Stopping before the end keeps the item that did not fit for the next airing.
+    assert_eq!(
+        airing_ids(&block_case(true)),
+        vec![vec![101, 201], vec![102, 202], vec![103, 203]]
+    );
+    // Letting it finish plays it: the next airing goes on from the one after.
+    assert_eq!(
+        airing_ids(&block_case(false)),
+        vec![
+            vec![101, 201, 102],
+            vec![103, 202, 104],
+            vec![105, 203, 106]
+        ]
+    );
+}
+
+#[test]
+fn a_block_airs_only_on_the_days_of_its_mask() {
+    const DAY: i64 = 24 * 60 * MIN;
+    let mut case = block_case(true);
+    // Bit 1 = Monday only (T0 is a Monday).
+    case.blocks.blocks[0].days = 0b000_0010;
+    let items = case.build(T0, T0 + 2 * DAY);
+    let alpha_starts: Vec<i64> = items
+        .iter()
+        .filter(|i| i.title == "Alpha")
+        .map(|i| i.start_ms)
+        .collect();
+    assert_eq!(alpha_starts, vec![T0 + 30 * MIN]);
+}
+
+#[test]
+fn the_highest_priority_template_lays_out_a_day_two_cover() {
+    const DAY: i64 = 24 * 60 * MIN;
+    let mut case = block_case(true);
+    let mut second = case.blocks.blocks[0].clone();
+    second.id = 2;
+    second.items = vec![block_item(21, key(2))];
+    case.blocks.blocks.push(second);
+    // Monday only, priority 5: the Beta-only block at 21:00 instead of the 20:30 one.
+    case.blocks.plans.push(DayPlan {
+        days: 0b000_0010,
+        priority: 5,
+        placements: vec![Placement {
+            block: 1,
+            start: clock::parse_time("21:00").unwrap(),
+        }],
+    });
+    let items = case.build(T0, T0 + 2 * DAY);
+    let first_of = |title: &str, from: i64| {
+        items
+            .iter()
+            .find(|i| i.title == title && i.start_ms >= from)
+            .map(|i| i.start_ms)
+    };
+    assert_eq!(
+        first_of("Alpha", T0),
+        Some(T0 + 30 * MIN + DAY),
+        "Tuesday's"
+    );
+    assert_eq!(first_of("Beta", T0), Some(T0 + 60 * MIN), "Monday's");
+}
+
+#[test]
+fn a_block_with_nothing_playable_is_filled_and_hidden_items_fold_into_the_guide() {
+    let mut case = block_case(true);
+    case.blocks.blocks[0].items = vec![
+        BlockItem {
+            content: None,
+            ..block_item(11, key(1))
+        },
+        block_item(13, key(77)),
+    ];
+    let items = case.build(T0 + 30 * MIN, T0 + 90 * MIN);
+    assert_eq!(items[0].filler_kind, Some(FillerKind::Offline));
+    assert_eq!(
+        (items[0].start_ms, items[0].finish_ms),
+        (T0 + 30 * MIN, T0 + 90 * MIN)
+    );
+    let mut case = block_case(true);
+    case.blocks.blocks[0].items[1].guide_mode = GuideMode::Hide;
+    let items = case.build(T0 + 30 * MIN, T0 + 90 * MIN);
+    assert_eq!(items[1].title, "Beta");
+    assert_eq!(items[1].guide_mode, GuideMode::Hide);
+}
+
+#[test]
+fn block_airings_follow_dst_and_overlaps_end_at_the_later_start() {
+    let tz = TimeZone::get("Europe/Berlin").unwrap();
+    let mut case = block_case(true);
+    case.blocks.plans[0].placements = vec![
+        Placement {
+            block: 0,
+            start: clock::parse_time("08:00").unwrap(),
+        },
+        Placement {
+            block: 0,
+            start: clock::parse_time("08:40").unwrap(),
+        },
+    ];
+    let list = super::blocks::airings(&case.blocks, ms_at("2026-03-28T12:00:00Z"), &tz);
+    // From the day before, since an airing of the day before may still be running.
+    let starts: Vec<(i64, i64)> = list
+        .iter()
+        .map(|a| (a.start_ms, a.end_ms))
+        .filter(|a| a.0 >= ms_at("2026-03-28T00:00:00Z"))
+        .collect();
+    // 08:00 CET is 07:00Z; from 2026-03-29 08:00 CEST is 06:00Z. The 08:00 airing ends at
+    // 08:40, where the next one starts.
+    assert_eq!(
+        &starts[..4],
+        &[
+            (ms_at("2026-03-28T07:00:00Z"), ms_at("2026-03-28T07:40:00Z")),
+            (ms_at("2026-03-28T07:40:00Z"), ms_at("2026-03-28T08:40:00Z")),
+            (ms_at("2026-03-29T06:00:00Z"), ms_at("2026-03-29T06:40:00Z")),
+            (ms_at("2026-03-29T06:40:00Z"), ms_at("2026-03-29T07:40:00Z")),
+        ]
+    );
+    case.tz = tz;
+    // Contiguous and resumable from every anchor over a week across the change.
+    case.build(ms_at("2026-03-26T00:00:00Z"), ms_at("2026-04-02T00:00:00Z"));
+}
+
+// ---------------------------------------------------------------------------- deco
+
+/// Bumpers 901 (10 s) and 902 (20 s), and a station id 903 (5 s), in a library with `demo()`.
+fn deco_case(breaks: Breaks) -> Case {
+    let bumpers = vec![
+        Media {
+            duration_ms: 10_000,
+            ..media(901, "Bumper A", 0)
+        },
+        Media {
+            duration_ms: 20_000,
+            ..media(902, "Bumper B", 0)
+        },
+        Media {
+            duration_ms: 5_000,
+            ..media(903, "Station ID", 0)
+        },
+    ];
+    let mut case = Case::new(
+        library(vec![(key(1), demo()), (key(8), bumpers)]),
+        vec![Slot::flood(key(1), PlaybackOrder::Chronological)],
+    );
+    // Media indices: demo 0..=2, then the bumpers 3, 4 and the station id 5.
+    let asset = |media, weight| Asset { media, weight };
+    case.deco = Deco {
+        breaks,
+        break_count: 1,
+        group: Some(0),
+        groups: vec![vec![asset(3, 1), asset(4, 3)], vec![asset(5, 1)]],
+        ..Deco::default()
+    };
+    case
+}
+
+#[test]
+fn breaks_between_programmes_play_assets_by_weight_and_rebuild_the_same() {
+    let case = deco_case(Breaks::BetweenProgrammes);
+    let items = case.build(T0, T0 + 24 * 60 * MIN);
+    let mut n_breaks = [0u32; 2];
+    for pair in items.windows(2) {
+        let (programme, after) = (&pair[0], &pair[1]);
+        if programme.filler_kind.is_none() {
+            assert_eq!(after.filler_kind, Some(FillerKind::Break), "{pair:#?}");
+            n_breaks[(after.media_id == Some(902)) as usize] += 1;
+        }
+    }
+    // 1:3 by weight, over ~100 breaks.
+    let share = f64::from(n_breaks[1]) / f64::from(n_breaks[0] + n_breaks[1]);
+    assert!((0.6..0.9).contains(&share), "{n_breaks:?}");
+    expect![[r#"
+        Mon 20:00:00  15m00s Demo / Demo 1x1
+        Mon 20:15:00   0m20s Bumper B [break]
+        Mon 20:15:20  10m00s Demo / Demo 1x2
+        Mon 20:25:20   0m20s Bumper B [break]
+        Mon 20:25:40   5m00s Demo / Demo 1x3
+        Mon 20:30:40   0m10s Bumper A [break]
+    "#]]
+    .assert_eq(&render(&items[..6], &case.tz));
+}
+
+#[test]
+fn breaks_every_n_minutes_wait_for_the_first_programme_past_the_mark() {
+    let mut case = deco_case(Breaks::EveryMinutes(25));
+    case.deco.break_count = 2;
+    let items = case.build(T0, T0 + 2 * 60 * MIN);
+    let breaks: Vec<(i64, i64)> = items
+        .iter()
+        .filter(|i| i.filler_kind == Some(FillerKind::Break))
+        .map(|i| ((i.start_ms - T0) / 1000, i.duration_ms() / 1000))
+        .collect();
+    // The count starts at 20:15 (the first programme's end): the first programme ending
+    // 25 minutes later or more is 1x3 at 20:45 (2700 s); two assets; then 25 minutes on.
+    assert_eq!(breaks[0].0, 2700, "{breaks:?}");
+    assert_eq!(breaks[1].0, 2700 + breaks[0].1, "two assets in one break");
+    let end_of_first = 2700 + breaks[0].1 + breaks[1].1;
+    assert!(breaks[2].0 >= end_of_first + 25 * 60, "{breaks:?}");
+}
+
+#[test]
+fn a_window_gives_its_time_range_another_group() {
+    let mut case = deco_case(Breaks::BetweenProgrammes);
+    case.deco.windows = vec![DecoWindow {
+        start: clock::parse_time("21:00").unwrap(),
+        end: clock::parse_time("22:00").unwrap(),
+        group: 1,
+    }];
+    let items = case.build(T0, T0 + 3 * 60 * MIN);
+    for item in items
+        .iter()
+        .filter(|i| i.filler_kind == Some(FillerKind::Break))
+    {
+        let in_window = item.start_ms >= T0 + 60 * MIN && item.start_ms < T0 + 120 * MIN;
+        assert_eq!(item.media_id == Some(903), in_window, "{item:?}");
+    }
+}
+
+#[test]
+fn dead_air_is_the_fallback_the_decos_own_filler_or_the_slate() {
+    // A 20:30 block over flooded 7-minute clips leaves two minutes of dead air at 20:28.
+    let mut case = block_case(true);
+    case.presets = vec![preset(
+        5,
+        FillerMode::Count(1),
+        PlaybackOrder::Chronological,
+    )];
+    case.library.contents.insert(filler_key(5), vec![0]);
+    case.channel_fillers.fallback = Some(5);
+    let gap = |case: &Case| {
+        let items = case.build(T0, T0 + 40 * MIN);
+        let item = items
+            .iter()
+            .find(|i| i.start_ms == T0 + 28 * MIN)
+            .cloned()
+            .unwrap();
+        (item.media_id, item.filler_kind, item.duration_ms() / 1000)
+    };
+    let alpha_1 = case.library.media[0].id;
+    assert_eq!(gap(&case), (Some(alpha_1), Some(FillerKind::Fallback), 120));
+    case.deco.dead_air = DeadAir::Content(key(9));
+    let (clip, kind, seconds) = gap(&case);
+    assert!(matches!(clip, Some(901..=903)), "{clip:?}");
+    assert_eq!((kind, seconds), (Some(FillerKind::Fallback), 120));
+    case.deco.dead_air = DeadAir::Disable;
+    assert_eq!(gap(&case), (None, Some(FillerKind::Offline), 120));
+}
+
+#[test]
+fn a_break_inside_a_block_never_runs_past_its_end_when_it_stops_before_it() {
+    let mut case = block_case(true);
+    let sting = Media {
+        duration_ms: 40 * MIN,
+        ..media(950, "Long sting", 0)
+    };
+    case.library.media.push(sting);
+    let sting_index = (case.library.media.len() - 1) as u32;
+    case.deco = Deco {
+        breaks: Breaks::BetweenProgrammes,
+        group: Some(0),
+        groups: vec![vec![Asset {
+            media: sting_index,
+            weight: 1,
+        }]],
+        ..Deco::default()
+    };
+    let items = case.build(T0 + 30 * MIN, T0 + 91 * MIN);
+    let rendered = render(&items, &case.tz);
+    // The 40-minute sting never fits before 21:30: no break; after the block it does.
+    expect![[r#"
+        Mon 20:30:00  25m00s Alpha / Alpha 1x1
+        Mon 20:55:00  22m00s Beta / Beta 1x1
+        Mon 21:17:00  13m00s Offline [offline]
+        Mon 21:30:00   7m00s Clip 1
+        Mon 21:37:00  40m00s Long sting [break]
+    "#]]
+    .assert_eq(&rendered);
 }

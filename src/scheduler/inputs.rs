@@ -10,13 +10,14 @@ use smol_str::SmolStr;
 
 use crate::db::{optional, DbError};
 use crate::kinds::{
-    FillerContent, FillerModeKind, FixedStartBehavior, SlotContent, SlotMode, StartType, TextEnum,
-    UnknownValue,
+    BlockContent, BreakMode, DecoMode, FillerContent, FillerModeKind, FixedStartBehavior,
+    SlotContent, SlotMode, StartType, TextEnum, UnknownValue,
 };
 use crate::playout::clock::parse_time;
 use crate::playout::{
-    ContentKey, ContentKind, FillerMode, FillerPreset, Fillers, FixedStart, Library, Media, Mode,
-    PlaybackOrder, Slot, TailMode,
+    Asset, Block, BlockItem, BlockPlan, Breaks, ContentKey, ContentKind, DayPlan, DeadAir, Deco,
+    DecoWindow, FillerMode, FillerPreset, Fillers, FixedStart, GuideMode, Library, Media, Mode,
+    Placement, PlaybackOrder, Slot, TailMode,
 };
 
 /// A filler item's weight repeats it in the preset's content; capped so one row cannot
@@ -35,6 +36,10 @@ pub struct PlayoutInputs {
     pub shuffle_slots: bool,
     pub keep_multi_part: bool,
     pub daily_reset: Option<jiff::civil::Time>,
+    /// The blocks the playout's applied templates place (`scheduler::inputs::load_blocks`).
+    pub blocks: BlockPlan,
+    /// The channel's deco (`scheduler::inputs::load_deco`).
+    pub deco: Deco,
 }
 
 /// The playout's own row and its channel's fillers.
@@ -77,6 +82,8 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
             loader.load(key)?;
         }
     }
+    let blocks = load_blocks(conn, playout_id, &mut loader)?;
+    let deco = load_deco(conn, row.channel_id, &mut loader)?;
     let preset_ids = preset_ids_of(&slots, &row.channel_fillers);
     let mut presets = Vec::with_capacity(preset_ids.len());
     for id in preset_ids {
@@ -98,6 +105,8 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
             .daily_reset
             .as_deref()
             .and_then(|text| daily_reset_of(playout_id, text)),
+        blocks,
+        deco,
     }))
 }
 
@@ -125,6 +134,228 @@ fn playout_row(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutRow>,
             })
         },
     ))
+}
+
+/// The enabled templates applied to the playout, lowest priority first (later applied
+/// last: it wins a tie), with the blocks they place and those blocks' contents.
+fn load_blocks(
+    conn: &Connection,
+    playout_id: i64,
+    loader: &mut ContentLoader<'_>,
+) -> Result<BlockPlan, DbError> {
+    let applied: Vec<(i64, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT pt.template_id, pt.days_of_week, pt.priority FROM playout_templates pt
+             JOIN templates t ON t.id = pt.template_id
+             WHERE pt.playout_id = ?1 AND t.is_enabled = 1 ORDER BY pt.priority, pt.id",
+        )?
+        .query_map([playout_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut plan = BlockPlan::default();
+    // block id -> index in `plan.blocks`.
+    let mut loaded: HashMap<i64, u32> = HashMap::new();
+    for (template_id, days, priority) in applied {
+        let placed: Vec<(i64, String)> = conn
+            .prepare_cached(
+                "SELECT block_id, start_time FROM template_items
+                 WHERE template_id = ?1 ORDER BY start_time, id",
+            )?
+            .query_map([template_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut placements = Vec::with_capacity(placed.len());
+        for (block_id, start) in placed {
+            let Some(start) = parse_time(&start) else {
+                tracing::warn!(template = template_id, start_time = %start, "unreadable template item start; left out");
+                continue;
+            };
+            let index = match loaded.get(&block_id) {
+                Some(index) => *index,
+                None => {
+                    let Some(block) = load_block(conn, block_id, loader)? else {
+                        continue;
+                    };
+                    plan.blocks.push(block);
+                    let index = (plan.blocks.len() - 1) as u32;
+                    loaded.insert(block_id, index);
+                    index
+                }
+            };
+            placements.push(Placement {
+                block: index,
+                start,
+            });
+        }
+        plan.plans.push(DayPlan {
+            days: (days & 127) as u8,
+            priority: priority.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+            placements,
+        });
+    }
+    Ok(plan)
+}
+
+/// The channel's deco: its break mode, dead-air filler and the assets of every group it
+/// or its windows name (only assets that are playable media items).
+fn load_deco(
+    conn: &Connection,
+    channel_id: i64,
+    loader: &mut ContentLoader<'_>,
+) -> Result<Deco, DbError> {
+    let Some(stored) =
+        crate::ops::deco::channel_deco(conn, crate::ops::ids::ChannelId(channel_id))?
+    else {
+        return Ok(Deco::default());
+    };
+    let mut deco = Deco {
+        breaks: match stored.breaks {
+            BreakMode::None => Breaks::None,
+            BreakMode::BetweenProgrammes => Breaks::BetweenProgrammes,
+            BreakMode::EveryNMinutes => {
+                Breaks::EveryMinutes(stored.break_every_minutes.unwrap_or(30).clamp(1, 1440) as u32)
+            }
+        },
+        break_count: stored
+            .break_count
+            .clamp(1, crate::ops::deco::MAX_BREAK_COUNT) as u32,
+        dead_air: match (
+            stored.default_filler_mode,
+            stored.default_filler_collection_id,
+        ) {
+            (DecoMode::Disable, _) => DeadAir::Disable,
+            (DecoMode::Override, Some(id)) => {
+                let key = ContentKey {
+                    kind: ContentKind::Collection,
+                    id,
+                };
+                loader.load(key)?;
+                DeadAir::Content(key)
+            }
+            _ => DeadAir::Inherit,
+        },
+        ..Deco::default()
+    };
+    // group id -> index in `deco.groups`.
+    let mut groups: Vec<i64> = Vec::new();
+    let mut group_index = |id: i64, deco: &mut Deco| -> u32 {
+        match groups.iter().position(|g| *g == id) {
+            Some(i) => i as u32,
+            None => {
+                groups.push(id);
+                deco.groups.push(Vec::new());
+                (groups.len() - 1) as u32
+            }
+        }
+    };
+    deco.group = stored.deco_group_id.map(|id| group_index(id, &mut deco));
+    for (start, end, group) in &stored.windows {
+        let (Some(start), Some(end)) = (parse_time(start), parse_time(end)) else {
+            continue;
+        };
+        let group = group_index(*group, &mut deco);
+        deco.windows.push(DecoWindow { start, end, group });
+    }
+    for (index, id) in groups.iter().enumerate() {
+        deco.groups[index] = load_assets(conn, *id, loader)?;
+    }
+    Ok(deco)
+}
+
+/// A deco group's assets that are playable media items, by id.
+fn load_assets(
+    conn: &Connection,
+    group_id: i64,
+    loader: &mut ContentLoader<'_>,
+) -> Result<Vec<Asset>, DbError> {
+    let rows: Vec<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT media_item_id, weight FROM deco
+             WHERE group_id = ?1 AND media_item_id IS NOT NULL ORDER BY id",
+        )?
+        .query_map([group_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut assets = Vec::with_capacity(rows.len());
+    for (media, weight) in rows {
+        let key = ContentKey {
+            kind: ContentKind::MediaItem,
+            id: media,
+        };
+        loader.load(key)?;
+        if let Some(&media) = loader.library.content(key).first() {
+            assets.push(Asset {
+                media,
+                weight: weight.clamp(1, 100) as u32,
+            });
+        }
+    }
+    Ok(assets)
+}
+
+/// One block with its items (their contents loaded); `None` when it is gone.
+fn load_block(
+    conn: &Connection,
+    block_id: i64,
+    loader: &mut ContentLoader<'_>,
+) -> Result<Option<Block>, DbError> {
+    let row = optional(conn.query_row(
+        "SELECT duration_minutes, days_of_week, stop_before_end FROM blocks WHERE id = ?1",
+        [block_id],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, bool>(2)?,
+            ))
+        },
+    ))?;
+    let Some((minutes, days, stop_before_end)) = row else {
+        return Ok(None);
+    };
+    let rows: Vec<(i64, String, i64, String, bool)> = conn
+        .prepare_cached(
+            "SELECT id, collection_type, collection_id, playback_order, include_in_guide
+             FROM block_items WHERE block_id = ?1 ORDER BY position, id",
+        )?
+        .query_map([block_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut items = Vec::with_capacity(rows.len());
+    for (id, kind, target, order, in_guide) in rows {
+        let decoded = decode::<BlockContent>("collection_type", &kind)
+            .and_then(|kind| Ok((kind, decode::<PlaybackOrder>("playback_order", &order)?)));
+        let (kind, order) = match decoded {
+            Ok(decoded) => decoded,
+            Err(err) => {
+                tracing::warn!(block = block_id, block_item = id, %err, "block item left out of the build");
+                continue;
+            }
+        };
+        let key = ContentKey {
+            kind: match kind {
+                BlockContent::Playlist => ContentKind::Playlist,
+                BlockContent::Collection | BlockContent::SmartCollection => ContentKind::Collection,
+            },
+            id: target,
+        };
+        loader.load(key)?;
+        items.push(BlockItem {
+            id,
+            content: Some(key),
+            order,
+            guide_mode: if in_guide {
+                GuideMode::Normal
+            } else {
+                GuideMode::Hide
+            },
+        });
+    }
+    Ok(Some(Block {
+        id: block_id,
+        duration_ms: minutes.clamp(1, 1440) * 60_000,
+        days: (days & 127) as u8,
+        stop_before_end,
+        items,
+    }))
 }
 
 /// A schedule row that is gone counts as all switches off.
@@ -438,7 +669,7 @@ impl ContentLoader<'_> {
             ContentKind::MediaItem => {
                 format!("SELECT {MEDIA_COLUMNS} FROM media_items m WHERE m.id = ?1 AND {PLAYABLE}")
             }
-            ContentKind::Filler => return Ok(()),
+            ContentKind::Filler | ContentKind::BlockItem => return Ok(()),
         };
         let indices = self.query_media(&sql, key.id, 1)?;
         self.library.contents.insert(key, indices);

@@ -270,6 +270,8 @@ fn write_build(
         keep_multi_part: inputs.keep_multi_part,
         daily_reset: inputs.daily_reset,
         time_zone: tz,
+        blocks: &inputs.blocks,
+        deco: &inputs.deco,
     };
     let built = playout::build(&input, resume.anchor, resume.at_ms, until_ms);
     let old = stored_from(tx, playout_id, resume.at_ms)?;

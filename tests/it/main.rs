@@ -3,6 +3,7 @@
 mod support;
 
 mod audit;
+mod blocks;
 mod copy;
 mod copy_faults;
 mod copy_matrix;
