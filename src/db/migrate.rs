@@ -25,6 +25,22 @@ const STEPS: &[&str] = &[
     CREATE INDEX schedule_history_schedule ON schedule_history(schedule_id, id);",
     // 2 -> 3: copy-first streaming (kinds::CopyMode).
     "ALTER TABLE ffmpeg_profiles ADD COLUMN copy_mode TEXT NOT NULL DEFAULT 'passthrough';",
+    // 3 -> 4: Plex, Jellyfin and Emby servers (library::remote).
+    "CREATE TABLE media_sources (
+        id                INTEGER PRIMARY KEY,
+        source_type       TEXT NOT NULL,
+        name              TEXT NOT NULL,
+        server_url        TEXT NOT NULL,
+        secret            TEXT NOT NULL DEFAULT '',
+        user_id           TEXT,
+        verify_tls        INTEGER NOT NULL DEFAULT 1,
+        path_replacements TEXT NOT NULL DEFAULT '[]',
+        is_enabled        INTEGER NOT NULL DEFAULT 1,
+        created_at_ms     INTEGER NOT NULL,
+        updated_at_ms     INTEGER NOT NULL
+    );
+    ALTER TABLE libraries ADD COLUMN media_source_id INTEGER REFERENCES media_sources(id) ON DELETE CASCADE;
+    ALTER TABLE libraries ADD COLUMN remote_key TEXT;",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -113,6 +129,9 @@ mod tests {
         conn.execute_batch(
             "ALTER TABLE ffmpeg_profiles DROP COLUMN copy_mode;
              DROP TABLE schedule_history;
+             ALTER TABLE libraries DROP COLUMN media_source_id;
+             ALTER TABLE libraries DROP COLUMN remote_key;
+             DROP TABLE media_sources;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",

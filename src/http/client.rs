@@ -152,6 +152,60 @@ pub async fn get(
     Err(ClientError::Redirect(format!("more than {MAX_REDIRECTS}")))
 }
 
+/// Opens a streaming GET of `url` (no redirects: a media file is where the server said):
+/// the answer's head within `READ_TIMEOUT`, the body as the caller reads it.
+pub async fn open(
+    url: &str,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+    let url = Url::parse(url)?;
+    timeout(READ_TIMEOUT, async {
+        let mut sender = connect(&url).await?;
+        let request = request(&url, headers)?;
+        sender
+            .send_request(request)
+            .await
+            .map_err(ClientError::Http)
+    })
+    .await
+    .map_err(|_| ClientError::ReadTimeout)?
+}
+
+async fn connect(
+    url: &Url,
+) -> Result<hyper::client::conn::http1::SendRequest<Empty<Bytes>>, ClientError> {
+    let stream = timeout(
+        CONNECT_TIMEOUT,
+        TcpStream::connect((url.host.trim_matches(['[', ']']), url.port)),
+    )
+    .await
+    .map_err(|_| ClientError::ConnectTimeout)?
+    .map_err(ClientError::Connect)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(ClientError::Http)?;
+    // The connection task ends when the answer is read or the sender dropped.
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "media server connection ended");
+        }
+    });
+    Ok(sender)
+}
+
+fn request(
+    url: &Url,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Result<Request<Empty<Bytes>>, ClientError> {
+    let mut builder = Request::get(url.target.as_str()).header(HOST, url.host_header());
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(Empty::<Bytes>::new())
+        .map_err(|_| ClientError::BadUrl(url.target.clone()))
+}
+
 struct Sent {
     answer: Answer,
     redirect: Option<String>,
@@ -162,29 +216,8 @@ async fn send(
     headers: &[(HeaderName, HeaderValue)],
     cap: usize,
 ) -> Result<Sent, ClientError> {
-    let stream = timeout(
-        CONNECT_TIMEOUT,
-        TcpStream::connect((url.host.trim_matches(['[', ']']), url.port)),
-    )
-    .await
-    .map_err(|_| ClientError::ConnectTimeout)?
-    .map_err(ClientError::Connect)?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(ClientError::Http)?;
-    // The connection task ends when the answer is read or the sender dropped.
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "media server connection ended");
-        }
-    });
-    let mut builder = Request::get(url.target.as_str()).header(HOST, url.host_header());
-    for (name, value) in headers {
-        builder = builder.header(name, value);
-    }
-    let request = builder
-        .body(Empty::<Bytes>::new())
-        .map_err(|_| ClientError::BadUrl(url.target.clone()))?;
+    let mut sender = connect(url).await?;
+    let request = request(url, headers)?;
     let response = sender
         .send_request(request)
         .await
