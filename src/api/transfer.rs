@@ -42,6 +42,7 @@ const MAX_LISTED_ERRORS: usize = 50;
 const TABLES: &[&str] = &[
     "resolutions",
     "ffmpeg_profiles",
+    "media_sources",
     "libraries",
     "media_items",
     "media_artwork",
@@ -60,6 +61,10 @@ const TABLES: &[&str] = &[
     "playout_items",
     "playback_positions",
 ];
+
+/// Columns never exported: a media server's token or API key (an imported source has an
+/// empty one until its owner enters it again).
+const SECRET_COLUMNS: &[(&str, &str)] = &[("media_sources", "secret")];
 
 /// Every (table, column) of `TABLES` that holds an enum's text, with the values it takes
 /// (the API's for the same column: filler presets take three orders).
@@ -81,6 +86,7 @@ const STORED_KINDS: &[(&str, &str, Values)] = &[
     ),
     ("libraries", "library_type", Values::of::<LibraryType>()),
     ("libraries", "source_type", Values::of::<SourceType>()),
+    ("media_sources", "source_type", Values::of::<SourceType>()),
     ("media_items", "source", Values::of::<MediaSource>()),
     ("media_items", "media_type", Values::of::<MediaType>()),
     ("media_artwork", "kind", Values::of::<ArtworkKind>()),
@@ -370,7 +376,8 @@ fn write_rows(
     table: &str,
     out: &mut ChunkSink,
 ) -> Result<(), DbError> {
-    let cols = columns(conn, table)?;
+    let mut cols = columns(conn, table)?;
+    cols.retain(|c| !SECRET_COLUMNS.contains(&(table, c.as_str())));
     let list = cols
         .iter()
         .map(|c| format!("\"{c}\""))

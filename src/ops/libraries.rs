@@ -176,19 +176,21 @@ pub fn create(
     Ok((id, Changes::default()))
 }
 
-/// Deletes a local library and, by cascade, its media items, unless `is_scanning` says a
-/// scan of it runs (the scanner's state is in memory, not in the database).
+/// Deletes a library of `kind` (local, or a server's) and, by cascade, its media items,
+/// unless `is_scanning` says a scan of it runs (the scanner's state is in memory, not in the
+/// database).
 pub fn delete(
     tx: &Transaction<'_>,
     id: LibraryId,
+    kind: crate::kinds::SourceType,
     is_scanning: impl Fn(LibraryId) -> bool,
 ) -> Result<Changes, LibraryError> {
     if is_scanning(id) {
         return Err(LibraryError::InUse);
     }
     let n = tx.execute(
-        "DELETE FROM libraries WHERE id = ?1 AND source_type = 'local'",
-        [id],
+        "DELETE FROM libraries WHERE id = ?1 AND source_type = ?2",
+        rusqlite::params![id, kind.as_str()],
     )?;
     if n == 0 {
         return Err(LibraryError::NotFound);
