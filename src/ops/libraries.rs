@@ -285,13 +285,16 @@ mod tests {
             err.to_string(),
             format!("path: overlaps library {id} (/media/films)")
         );
-        let err = delete(&tx, id, |scanned| scanned == id).unwrap_err();
+        let err = delete(&tx, id, crate::kinds::SourceType::Local, |scanned| {
+            scanned == id
+        })
+        .unwrap_err();
         assert_eq!(err.to_string(), "a scan of this library is running");
-        let changes = delete(&tx, id, |_| false).unwrap();
+        let changes = delete(&tx, id, crate::kinds::SourceType::Local, |_| false).unwrap();
         assert_eq!(changes.rebuild, Rebuild::All);
         assert!(changes.content && changes.timelines == Timelines::All);
         assert!(matches!(
-            delete(&tx, id, |_| false),
+            delete(&tx, id, crate::kinds::SourceType::Local, |_| false),
             Err(LibraryError::NotFound)
         ));
     }
@@ -307,7 +310,7 @@ mod tests {
             [id],
         )
         .unwrap();
-        delete(&tx, id, |_| false).unwrap();
+        delete(&tx, id, crate::kinds::SourceType::Local, |_| false).unwrap();
         let left: i64 = tx
             .query_row("SELECT count(*) FROM media_items", [], |r| r.get(0))
             .unwrap();
