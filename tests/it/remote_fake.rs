@@ -34,7 +34,7 @@ pub struct State {
     pub requests: Mutex<Vec<String>>,
     /// Every request head that carried a token header (to prove which header was used).
     pub listing_requests: AtomicU64,
-    /// When set, every answer is an HTML error page (a proxy in front of a dead server).
+    /// When set, every answer is an HTML page (a web UI or a captive portal at that URL).
     pub html: AtomicBool,
     /// Item `updatedAt`, seconds: a day ago, so a rescan finds nothing changed.
     pub updated_s: i64,
@@ -198,9 +198,9 @@ fn serve(st: &State, mut conn: TcpStream) -> std::io::Result<()> {
     if st.html.load(Ordering::Relaxed) {
         return answer(
             &mut conn,
-            "502 Bad Gateway",
+            "200 OK",
             "text/html",
-            b"<html><body>Bad gateway</body></html>",
+            b"<html><body>Sign in</body></html>",
         );
     }
     let Some(path) = head
