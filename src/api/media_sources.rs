@@ -228,7 +228,12 @@ async fn create(app: &Arc<App>, req: &mut Req, kind: SourceType) -> ApiResult {
         ));
     }
     let server = input.server.server(app, kind).await?;
+    // `/System/Info/Public` needs no key: listing the libraries proves the key works.
     server.info().await.map_err(|e| remote_error(kind, e))?;
+    server
+        .libraries()
+        .await
+        .map_err(|e| remote_error(kind, e))?;
     let new = NewSource {
         source_type: kind,
         name,

@@ -396,7 +396,10 @@ fn end_to_end(kind: Kind) {
     let p = rig.rescan(kind, library_id);
     assert_eq!(p["status"], "error", "{p}");
     let error = p["error"].as_str().unwrap();
-    assert!(error.contains("did not answer JSON") && error.starts_with("Home"), "{p}");
+    assert!(
+        error.contains("did not answer JSON") && error.starts_with("Home"),
+        "{p}"
+    );
     assert_eq!(count_items(&rig.server), N_ITEMS as i64 - 1);
     rig.fake
         .state
