@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::media_sources::remote_type;
 use super::tx::write_tx;
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};
@@ -50,28 +51,30 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             router::only(req, Verb::Post)?;
             scan(app, SourceType::Local, router::id(id)?).await
         }
-        [kind, rest @ ..] => {
-            let kind = super::media_sources::remote_type(kind)?;
-            remote_route(app, req, kind, rest).await
+        // Libraries of Plex, Jellyfin and Emby servers (`remote_type`: anything else is 404).
+        [kind] => {
+            let kind = remote_type(kind)?;
+            by_verb!(req, {
+                Get => list(app, Some(kind)).await,
+                Post => super::remote_libraries::create(app, req, kind).await,
+            })
         }
-    }
-}
-
-async fn remote_route(app: &Arc<App>, req: &mut Req, kind: SourceType, segs: &[&str]) -> ApiResult {
-    match segs {
-        [] => by_verb!(req, {
-            Get => list(app, Some(kind)).await,
-            Post => super::remote_libraries::create(app, req, kind).await,
-        }),
-        ["discover"] => by_verb!(req, {
-            Get => super::remote_libraries::discover(app, req, kind).await,
-            Post => super::remote_libraries::discover(app, req, kind).await,
-        }),
-        [id] => by_verb!(req, {
-            Get => get(app, kind, router::id(id)?).await,
-            Delete => delete(app, kind, LibraryId(router::id(id)?)).await,
-        }),
-        [id, "scan"] => {
+        [kind, "discover"] => {
+            let kind = remote_type(kind)?;
+            by_verb!(req, {
+                Get => super::remote_libraries::discover(app, req, kind).await,
+                Post => super::remote_libraries::discover(app, req, kind).await,
+            })
+        }
+        [kind, id] => {
+            let kind = remote_type(kind)?;
+            by_verb!(req, {
+                Get => get(app, kind, router::id(id)?).await,
+                Delete => delete(app, kind, LibraryId(router::id(id)?)).await,
+            })
+        }
+        [kind, id, "scan"] => {
+            let kind = remote_type(kind)?;
             router::only(req, Verb::Post)?;
             scan(app, kind, router::id(id)?).await
         }

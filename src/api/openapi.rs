@@ -430,6 +430,9 @@ fn path_param(name: &str) -> Value {
                 json!({"type": "string", "example": "poster", "enum": ["poster", "thumb", "fanart"]})
             }
             "file" => json!({"type": "string", "example": "channel_1.png"}),
+            "type" => {
+                json!({"type": "string", "example": "plex", "enum": ["plex", "jellyfin", "emby"]})
+            }
             "entry_id" => {
                 json!({"type": "string", "example": "aGVsbG8", "description": "base64 of the record's line"})
             }

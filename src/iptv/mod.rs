@@ -29,10 +29,14 @@ pub const M3U_TYPE: &str = "application/vnd.apple.mpegurl";
 pub const XMLTV_TYPE: &str = "application/xml; charset=utf-8";
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
-    // FFmpeg's proxy reads are gated by their signature, not the access token.
-    if let ["remote", id] = segs {
-        return remote::route(app, req, id).await;
+    match segs {
+        // FFmpeg's proxy reads are gated by their signature, not the access token.
+        ["remote", id] => remote::route(app, req, id).await,
+        _ => gated(app, req, segs).await,
     }
+}
+
+async fn gated(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     crate::http::auth::check_access_token(req, app.settings().access_token())?;
     match segs {
         ["channels.m3u"] => {
