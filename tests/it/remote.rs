@@ -525,3 +525,49 @@ fn figures() {
         rescan.as_millis()
     );
 }
+
+/// A source's path replacement maps the server's path onto a file here: the item plays from
+/// disk (`?raw=1` serves the file itself, 200, not a redirect to the proxy).
+#[test]
+fn a_path_replacement_to_an_existing_file_plays_it_from_disk() {
+    let rig = Rig::new(Kind::Plex, 10);
+    let c = rig.server.client();
+    // The fake names its files /data/tv/e{k}.mp4; item 7's is here, under another root.
+    let local = rig._media.path().join("tv");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::copy(&rig.fake.state.clip, local.join("e7.mp4")).unwrap();
+    let r = c.post_json(
+        "/api/media-sources/plex",
+        &json!({"name": "Home", "server_url": rig.fake.url(), "token": TOKEN,
+                "path_replacements": [{"from": "/data/tv", "to": local.display().to_string()}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let source_id = r.json()["id"].as_i64().unwrap();
+    let library_id = rig.add_library(Kind::Plex, source_id);
+    let p = scan_done(&c, library_id, Duration::from_secs(60));
+    assert_eq!(p["new_items"], 10, "{p}");
+    let (_, one) = stored_items(&rig.server);
+    let id = one["id"].as_i64().unwrap();
+    let raw = rig.server.anon().get(&format!("/iptv/stream/{id}?raw=1"));
+    assert_eq!(raw.status, 200, "{}", raw.text());
+    assert_eq!(
+        raw.body.len() as u64,
+        std::fs::metadata(local.join("e7.mp4")).unwrap().len()
+    );
+    // Item 8 has no local file: the proxy.
+    let conn = rusqlite::Connection::open(rig.server.data_dir().join("exstreamtv.db")).unwrap();
+    let other: i64 = conn
+        .query_row(
+            "SELECT id FROM media_items WHERE source_id = '8'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        rig.server
+            .anon()
+            .get(&format!("/iptv/stream/{other}?raw=1"))
+            .status,
+        302
+    );
+}
