@@ -142,6 +142,7 @@ pub const ROUTES: &[Route] = &[
     r("GET DELETE", "/api/schedule-history/{id}", "A snapshot: read, delete", "", "@ScheduleHistoryEntry"),
     r("POST", "/api/schedule-history/{id}/revert", "Restore a snapshot (after snapshotting the present); rebuilds the playouts", "", "{reverted_to saved_as schedule items}"),
     // Libraries
+    r("POST", "/api/media/plex/from-rating-key", "Add one Plex item by its ratingKey", "rating_key* media_source_id", "+@MediaItem"),
     r("GET", "/api/libraries", "Every library", "", "[@Library]"),
     r("GET", "/api/libraries/stats", "Library totals", "", "{total_items movies shows episodes total_duration_hours last_scanned}"),
     r("GET", "/api/libraries/scan-progress/{id}", "A library's scan", "", "@Scan"),

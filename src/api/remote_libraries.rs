@@ -159,3 +159,81 @@ async fn source_for(app: &Arc<App>, server: &Server, name: &str) -> Result<i64, 
         .write(move |conn| store::create_source(conn, &new, crate::time::now_ms()))
         .await?)
 }
+
+/// `POST /api/media/plex/from-rating-key`: one Plex item by its `ratingKey`, added to the
+/// library of its section (or the source's first library). 400 when no Plex source (or no
+/// library of it) exists: "Plex off".
+pub async fn from_rating_key(app: &Arc<App>, req: &mut Req) -> ApiResult {
+    #[derive(Deserialize)]
+    struct Ask {
+        #[serde(deserialize_with = "text", default)]
+        rating_key: Option<String>,
+        #[serde(default)]
+        media_source_id: Option<i64>,
+    }
+    let ask: Ask = req.params_requiring(&["rating_key"]).await?;
+    let key = ask.rating_key.unwrap_or_default();
+    let sources = app
+        .db
+        .read(|conn| store::sources(conn, Some(SourceType::Plex)))
+        .await?;
+    let source = match ask.media_source_id {
+        Some(id) => sources.into_iter().find(|s| s.id == id),
+        None => sources.into_iter().next(),
+    }
+    .ok_or_else(|| ApiError::bad_request("no Plex source is configured"))?;
+    let server = source.server();
+    let (item, section) = crate::library::remote::plex::metadata(&server, &key)
+        .await
+        .map_err(|e| remote_error(SourceType::Plex, e))?
+        .ok_or_else(|| {
+            ApiError::not_found(format_args!("{}: no playable item {key}", server.label))
+        })?;
+    let source_id = source.id;
+    let library = app
+        .db
+        .read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM libraries WHERE media_source_id = ?1
+                 ORDER BY remote_key IS NOT ?2, id LIMIT 1",
+            )?;
+            Ok(stmt
+                .query_row(rusqlite::params![source_id, section], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .ok())
+        })
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request(format_args!("{}: add a library of it first", server.label))
+        })?;
+    let local_path = match item
+        .server_path
+        .as_deref()
+        .and_then(|p| source.local_path(p))
+    {
+        Some(p) if tokio::fs::metadata(&p).await.is_ok_and(|m| m.is_file()) => Some(p),
+        _ => None,
+    };
+    let writes = vec![store::ItemWrite { item, local_path }];
+    let ids = app
+        .db
+        .write(move |conn| {
+            store::write_items(
+                conn,
+                library,
+                SourceType::Plex,
+                &writes,
+                crate::time::now_ms(),
+            )
+        })
+        .await?;
+    let id = *ids
+        .first()
+        .ok_or_else(|| ApiError::internal("no row written"))?;
+    app.apply(crate::changes::Changes::all("plex item added"))
+        .await;
+    let mut resp = super::media::get(app, id).await?;
+    *resp.status_mut() = hyper::StatusCode::CREATED;
+    Ok(resp)
+}

@@ -536,6 +536,11 @@ fn a_path_replacement_to_an_existing_file_plays_it_from_disk() {
     let local = rig._media.path().join("tv");
     std::fs::create_dir_all(&local).unwrap();
     std::fs::copy(&rig.fake.state.clip, local.join("e7.mp4")).unwrap();
+    let off = c.post_json(
+        "/api/media/plex/from-rating-key",
+        &json!({"rating_key": "3"}),
+    );
+    assert_eq!(off.status, 400, "{}", off.text());
     let r = c.post_json(
         "/api/media-sources/plex",
         &json!({"name": "Home", "server_url": rig.fake.url(), "token": TOKEN,

@@ -299,6 +299,23 @@ fn plex(st: &State, h: &Head, path: &str, conn: &mut TcpStream) -> std::io::Resu
                 "offset": start, "Metadata": md}}),
             )
         }
+        p if p.starts_with("/library/metadata/") => {
+            let k: u64 = p["/library/metadata/".len()..].parse().unwrap_or(0);
+            if k == 0 || k > st.n_items {
+                return json_answer(conn, &json!({"MediaContainer": {"size": 0}}));
+            }
+            let size_b = clip_size(st);
+            json_answer(
+                conn,
+                &json!({"MediaContainer": {"size": 1, "librarySectionID": 1, "Metadata": [{
+                "ratingKey": k.to_string(), "type": "episode", "title": format!("Episode {k}"),
+                "librarySectionID": 1, "grandparentTitle": "Show 0", "parentIndex": 1, "index": k,
+                "duration": 6000, "updatedAt": st.updated_s,
+                "Media": [{"videoCodec": "h264", "audioCodec": "aac", "width": 320, "height": 240,
+                    "Part": [{"key": format!("/library/parts/{k}/1/file.mp4"),
+                        "file": format!("/data/tv/e{k}.mp4"), "size": size_b, "container": "mp4"}]}]}]}}),
+            )
+        }
         p if p.starts_with("/library/parts/") => file(st, h, conn),
         _ => answer(conn, "404 Not Found", "text/plain", b"no"),
     }

@@ -96,6 +96,22 @@ pub async fn page(server: &Server, ask: &PageAsk<'_>) -> Result<Page, RemoteErro
     })
 }
 
+/// One item by its `ratingKey` (`/library/metadata/{key}`), with its section's key.
+pub async fn metadata(
+    server: &Server,
+    rating_key: &str,
+) -> Result<Option<(RemoteItem, Option<String>)>, RemoteError> {
+    let v = server
+        .get_json(&format!("/library/metadata/{}", enc(rating_key)))
+        .await?;
+    let c = container(&v);
+    let Some(m) = arr(c, "Metadata").first() else {
+        return Ok(None);
+    };
+    let section = s(m, "librarySectionID").or_else(|| s(c, "librarySectionID"));
+    Ok(item(m).map(|it| (it, section)))
+}
+
 /// One `Metadata` entry; an entry without a playable part is skipped.
 pub fn item(m: &Value) -> Option<RemoteItem> {
     let media = arr(m, "Media").first()?;
