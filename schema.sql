@@ -54,6 +54,22 @@ CREATE TABLE ffmpeg_profiles (
 );
 
 -- ---------------------------------------------------------------- media library (library)
+-- A Plex, Jellyfin or Emby server (library::remote). `secret` is its token or API key: it is
+-- sent only to that server, redacted in every API answer and left out of export.
+CREATE TABLE media_sources (
+    id                INTEGER PRIMARY KEY,
+    source_type       TEXT NOT NULL,                   -- plex|jellyfin|emby
+    name              TEXT NOT NULL,
+    server_url        TEXT NOT NULL,
+    secret            TEXT NOT NULL DEFAULT '',
+    user_id           TEXT,
+    verify_tls        INTEGER NOT NULL DEFAULT 1,
+    path_replacements TEXT NOT NULL DEFAULT '[]',      -- JSON [{from, to}]
+    is_enabled        INTEGER NOT NULL DEFAULT 1,
+    created_at_ms     INTEGER NOT NULL,
+    updated_at_ms     INTEGER NOT NULL
+);
+
 CREATE TABLE libraries (
     id                  INTEGER PRIMARY KEY,
     name                TEXT NOT NULL,
@@ -69,7 +85,10 @@ CREATE TABLE libraries (
     last_scan_ms        INTEGER,
     last_error          TEXT,
     created_at_ms       INTEGER NOT NULL,
-    updated_at_ms       INTEGER NOT NULL
+    updated_at_ms       INTEGER NOT NULL,
+    -- A library of a Plex, Jellyfin or Emby server: the server and its library's key.
+    media_source_id     INTEGER REFERENCES media_sources(id) ON DELETE CASCADE,
+    remote_key          TEXT
 );
 
 CREATE TABLE media_items (

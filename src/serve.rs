@@ -233,6 +233,7 @@ async fn serve_until_signal(
     // Documents and discovery replies name the real address (the port may be 0 on the
     // command line); set before the first request can be served.
     app.outputs.set_http_addr(local);
+    crate::library::remote::sign::init(local);
     // Tests parse this line to find an ephemeral port.
     tracing::info!(addr = %local, "listening");
     let mut tasks = tokio::task::JoinSet::new();

@@ -1,12 +1,14 @@
 //! `/api/libraries`: local libraries (create, list, delete; the writes are
-//! `ops::libraries`), scans (start, progress, scan-all) and library stats. Remote sources
-//! (Plex, Jellyfin, Emby) are not built yet: their routes answer 404.
+//! `ops::libraries`), libraries of Plex, Jellyfin and Emby servers (discover, create, list,
+//! delete, scan: the same rows and scans as local ones; `remote_libraries`), scans (start,
+//! progress, scan-all) and library stats.
 
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::json;
 
+use super::media_sources::remote_type;
 use super::tx::write_tx;
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};
@@ -42,15 +44,47 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             Post => create_local(app, req).await,
         }),
         ["local", id] => by_verb!(req, {
-            Get => get(app, router::id(id)?).await,
-            Delete => delete(app, LibraryId(router::id(id)?)).await,
+            Get => get(app, SourceType::Local, router::id(id)?).await,
+            Delete => delete(app, SourceType::Local, LibraryId(router::id(id)?)).await,
         }),
         ["local", id, "scan"] => {
             router::only(req, Verb::Post)?;
-            scan(app, router::id(id)?).await
+            scan(app, SourceType::Local, router::id(id)?).await
+        }
+        // Libraries of Plex, Jellyfin and Emby servers (`remote_type`: anything else is 404).
+        [kind] => {
+            let kind = remote_type(kind)?;
+            by_verb!(req, {
+                Get => list(app, Some(kind)).await,
+                Post => super::remote_libraries::create(app, req, kind).await,
+            })
+        }
+        [kind, "discover"] => {
+            let kind = remote_type(kind)?;
+            by_verb!(req, {
+                Get => super::remote_libraries::discover(app, req, kind).await,
+                Post => super::remote_libraries::discover(app, req, kind).await,
+            })
+        }
+        [kind, id] => {
+            let kind = remote_type(kind)?;
+            by_verb!(req, {
+                Get => get(app, kind, router::id(id)?).await,
+                Delete => delete(app, kind, LibraryId(router::id(id)?)).await,
+            })
+        }
+        [kind, id, "scan"] => {
+            let kind = remote_type(kind)?;
+            router::only(req, Verb::Post)?;
+            scan(app, kind, router::id(id)?).await
         }
         _ => Err(router::not_found()),
     }
+}
+
+/// The libraries of one source type (`/api/media-sources/{type}/libraries`).
+pub async fn list_of(app: &Arc<App>, kind: SourceType) -> ApiResult {
+    list(app, Some(kind)).await
 }
 
 /// API.md's Library, plus ours: `last_error`, `recursive`, `file_extensions`,
@@ -92,12 +126,12 @@ async fn list(app: &Arc<App>, source_type: Option<SourceType>) -> ApiResult {
     Ok(body::ok_json(&out))
 }
 
-async fn get(app: &Arc<App>, id: i64) -> ApiResult {
+async fn get(app: &Arc<App>, kind: SourceType, id: i64) -> ApiResult {
     let row = app
         .db
         .read(move |conn| store::library(conn, id))
         .await?
-        .filter(|l| l.source_type == SourceType::Local)
+        .filter(|l| l.source_type == kind)
         .ok_or_else(|| ApiError::not_found("library not found"))?;
     Ok(body::ok_json(&library_json(app, &row)))
 }
@@ -140,12 +174,12 @@ fn scan_progress(app: &Arc<App>, id: i64) -> ApiResult {
     Ok(body::ok_json(&progress))
 }
 
-async fn scan(app: &Arc<App>, id: i64) -> ApiResult {
+async fn scan(app: &Arc<App>, kind: SourceType, id: i64) -> ApiResult {
     let row = app
         .db
         .read(move |conn| store::library(conn, id))
         .await?
-        .filter(|l| l.source_type == SourceType::Local)
+        .filter(|l| l.source_type == kind)
         .ok_or_else(|| ApiError::not_found("library not found"))?;
     if !row.is_enabled {
         return Err(ApiError::conflict("the library is disabled"));
@@ -155,10 +189,7 @@ async fn scan(app: &Arc<App>, id: i64) -> ApiResult {
 }
 
 async fn scan_all(app: &Arc<App>) -> ApiResult {
-    let rows = app
-        .db
-        .read(|conn| store::libraries(conn, Some(SourceType::Local)))
-        .await?;
+    let rows = app.db.read(|conn| store::libraries(conn, None)).await?;
     let mut started = Vec::new();
     for l in rows.iter().filter(|l| l.is_enabled) {
         // A library already scanning keeps its scan; it is listed all the same.
@@ -227,11 +258,11 @@ async fn create_local(app: &Arc<App>, req: &mut Req) -> ApiResult {
     Ok(body::created(id.0, &library_json(app, &row)))
 }
 
-async fn delete(app: &Arc<App>, id: LibraryId) -> ApiResult {
+async fn delete(app: &Arc<App>, kind: SourceType, id: LibraryId) -> ApiResult {
     let scans = Arc::clone(app);
     let changes = write_tx(app, move |tx| {
         let is_scanning = |id: LibraryId| scans.scanner.is_scanning(id.0);
-        Ok(ops::libraries::delete(tx, id, is_scanning)?)
+        Ok(ops::libraries::delete(tx, id, kind, is_scanning)?)
     })
     .await?;
     app.scanner.forget(id.0);

@@ -55,6 +55,10 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             router::only_get(req)?;
             search(app, req).await
         }
+        ["plex", "from-rating-key"] => {
+            router::only(req, router::Verb::Post)?;
+            super::remote_libraries::from_rating_key(app, req).await
+        }
         ["shows", title, "episodes"] => {
             router::only_get(req)?;
             let title = crate::http::query::percent_decode(title).into_owned();
@@ -499,7 +503,7 @@ async fn episodes(app: &Arc<App>, show: String) -> ApiResult {
     Ok(body::ok_json(&value))
 }
 
-async fn get(app: &Arc<App>, id: i64) -> ApiResult {
+pub(super) async fn get(app: &Arc<App>, id: i64) -> ApiResult {
     let value = app
         .db
         .read(move |conn| {

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod playlists;
 pub mod playouts;
+pub mod remote_libraries;
 pub mod resolutions;
 pub mod schedule_history;
 pub mod schedule_items;

@@ -143,6 +143,7 @@ pub const ROUTES: &[Route] = &[
     r("GET DELETE", "/api/schedule-history/{id}", "A snapshot: read, delete", "", "@ScheduleHistoryEntry"),
     r("POST", "/api/schedule-history/{id}/revert", "Restore a snapshot (after snapshotting the present); rebuilds the playouts", "", "{reverted_to saved_as schedule items}"),
     // Libraries
+    r("POST", "/api/media/plex/from-rating-key", "Add one Plex item by its ratingKey", "rating_key* media_source_id", "+@MediaItem"),
     r("GET", "/api/libraries", "Every library", "", "[@Library]"),
     r("GET", "/api/libraries/stats", "Library totals", "", "{total_items movies shows episodes total_duration_hours last_scanned}"),
     r("GET", "/api/libraries/scan-progress/{id}", "A library's scan", "", "@Scan"),
@@ -150,7 +151,16 @@ pub const ROUTES: &[Route] = &[
     r("GET POST", "/api/libraries/local", "Local libraries; add one", "name* path* library_type recursive file_extensions scan_interval_hours", "[@Library] +@Library"),
     r("GET DELETE", "/api/libraries/local/{id}", "A local library: read, delete", "", "@Library"),
     r("POST", "/api/libraries/local/{id}/scan", "Scan a library in the background", "", "@Scan"),
+    r("GET POST", "/api/libraries/{type}", "Libraries of Plex, Jellyfin or Emby servers; add one (a stored source, or URL and token/api_key)", "name* media_source_id server_url token api_key user_id plex_library_key jellyfin_library_id emby_library_id library_key library_type scan_interval_hours", "[@Library] +@Library"),
+    r("GET POST", "/api/libraries/{type}/discover", "A server's libraries", "?media_source_id ?server_url ?token ?api_key ?user_id", "[{key name type agent}]"),
+    r("GET DELETE", "/api/libraries/{type}/{id}", "A server's library: read, delete", "", "@Library"),
+    r("POST", "/api/libraries/{type}/{id}/scan", "Scan a server's library in the background (a delta after the first)", "", "@Scan"),
     r("GET", "/api/media-sources/summary", "Counts per media source", "", "{plex jellyfin emby local}"),
+    r("POST", "/api/media-sources/test-connection", "Reach a server: its name, version and libraries", "source_type* media_source_id server_url token api_key user_id", "{success message server_name server_version libraries}"),
+    r("GET POST", "/api/media-sources/{type}", "Plex, Jellyfin or Emby servers; add one (the secret is never shown again)", "name* server_url* token api_key user_id verify_tls path_replacements", "[{id name source_type server_url is_enabled last_scan item_count library_count user_id verify_tls path_replacements has_token}] +{id name source_type server_url is_enabled last_scan item_count library_count user_id verify_tls path_replacements has_token}"),
+    r("GET", "/api/media-sources/{type}/libraries", "The libraries of every server of a type", "", "[@Library]"),
+    r("GET DELETE", "/api/media-sources/{type}/{id}", "A server: read, delete (with its libraries)", "", "{id name source_type server_url is_enabled last_scan item_count library_count user_id verify_tls path_replacements has_token}"),
+    r("POST", "/api/media-sources/{type}/{id}/scan", "Scan a server's libraries in the background", "library_ids", "{success message items_found items_imported}"),
     // FFmpeg profiles, resolutions, filler presets
     r("GET POST", "/api/ffmpeg-profiles", "FFmpeg profiles; create one", "@Profile", "[@Profile] +@Profile"),
     r("GET PUT PATCH DELETE", "/api/ffmpeg-profiles/{id}", "A profile: read, partial update, delete", "@Profile", "@Profile"),
@@ -240,6 +250,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/iptv/channel/{number}.m3u8", "A channel as live HLS", "?access_token", "m3u"),
     r("GET", "/iptv/channel/{number}/seg/{seq}.ts", "One HLS segment", "?access_token", "ts"),
     r("GET OPTIONS", "/iptv/stream/{media_id}", "One library item as MPEG-TS (?raw=1: the file, with Range)", "?start ?raw ?access_token", "ts"),
+    r("GET", "/iptv/remote/{media_id}", "A Plex/Jellyfin/Emby item's bytes for our FFmpeg (loopback, signed, expiring; Range passes through)", "?exp ?sig", "ts"),
     // HDHomeRun
     r("GET", "/hdhomerun/discover.json", "The tuner's identity", "?access_token", "json"),
     r("GET", "/hdhomerun/lineup.json", "The channel lineup", "?show ?access_token", "json"),
@@ -449,6 +460,9 @@ fn path_param(name: &str) -> Value {
                 json!({"type": "string", "example": "poster", "enum": ["poster", "thumb", "fanart"]})
             }
             "file" => json!({"type": "string", "example": "channel_1.png"}),
+            "type" => {
+                json!({"type": "string", "example": "plex", "enum": ["plex", "jellyfin", "emby"]})
+            }
             "entry_id" => {
                 json!({"type": "string", "example": "aGVsbG8", "description": "base64 of the record's line"})
             }

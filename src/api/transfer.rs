@@ -42,6 +42,7 @@ const MAX_LISTED_ERRORS: usize = 50;
 const TABLES: &[&str] = &[
     "resolutions",
     "ffmpeg_profiles",
+    "media_sources",
     "libraries",
     "media_items",
     "media_artwork",
@@ -72,6 +73,10 @@ const TABLES: &[&str] = &[
     "channel_deco_windows",
 ];
 
+/// Columns never exported: a media server's token or API key (an imported source has an
+/// empty one until its owner enters it again).
+const SECRET_COLUMNS: &[(&str, &str)] = &[("media_sources", "secret")];
+
 /// Every (table, column) of `TABLES` that holds an enum's text, with the values it takes
 /// (the API's for the same column: filler presets take three orders).
 const STORED_KINDS: &[(&str, &str, Values)] = &[
@@ -92,6 +97,7 @@ const STORED_KINDS: &[(&str, &str, Values)] = &[
     ),
     ("libraries", "library_type", Values::of::<LibraryType>()),
     ("libraries", "source_type", Values::of::<SourceType>()),
+    ("media_sources", "source_type", Values::of::<SourceType>()),
     ("media_items", "source", Values::of::<MediaSource>()),
     ("media_items", "media_type", Values::of::<MediaType>()),
     ("media_artwork", "kind", Values::of::<ArtworkKind>()),
@@ -407,7 +413,8 @@ fn write_rows(
     table: &str,
     out: &mut ChunkSink,
 ) -> Result<(), DbError> {
-    let cols = columns(conn, table)?;
+    let mut cols = columns(conn, table)?;
+    cols.retain(|c| !SECRET_COLUMNS.contains(&(table, c.as_str())));
     let list = cols
         .iter()
         .map(|c| format!("\"{c}\""))

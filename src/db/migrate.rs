@@ -126,6 +126,22 @@ const STEPS: &[&str] = &[
         deco_group_id INTEGER REFERENCES deco_groups(id)
     );
     CREATE INDEX channel_deco_windows_channel ON channel_deco_windows(channel_id, position);",
+    // 5 -> 6: Plex, Jellyfin and Emby servers (library::remote).
+    "CREATE TABLE media_sources (
+        id                INTEGER PRIMARY KEY,
+        source_type       TEXT NOT NULL,
+        name              TEXT NOT NULL,
+        server_url        TEXT NOT NULL,
+        secret            TEXT NOT NULL DEFAULT '',
+        user_id           TEXT,
+        verify_tls        INTEGER NOT NULL DEFAULT 1,
+        path_replacements TEXT NOT NULL DEFAULT '[]',
+        is_enabled        INTEGER NOT NULL DEFAULT 1,
+        created_at_ms     INTEGER NOT NULL,
+        updated_at_ms     INTEGER NOT NULL
+    );
+    ALTER TABLE libraries ADD COLUMN media_source_id INTEGER REFERENCES media_sources(id) ON DELETE CASCADE;
+    ALTER TABLE libraries ADD COLUMN remote_key TEXT;",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -218,6 +234,9 @@ mod tests {
              DROP TABLE template_groups; DROP TABLE block_items; DROP TABLE blocks;
              DROP TABLE block_groups; DROP TABLE channel_deco_windows; DROP TABLE channel_deco;
              DROP TABLE deco; DROP TABLE deco_groups;
+             ALTER TABLE libraries DROP COLUMN media_source_id;
+             ALTER TABLE libraries DROP COLUMN remote_key;
+             DROP TABLE media_sources;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",

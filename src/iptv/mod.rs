@@ -1,5 +1,5 @@
 //! IPTV outputs: the M3U playlist, the XMLTV guide and the stream routes, for VLC, Kodi,
-//! TiviMate and the like. Routing and documents live here; the streams themselves are
+//! TiviMate and the like, and the loopback proxy of remote items (`remote`). Routing and documents live here; the streams themselves are
 //! `stream::http`'s. Every route is behind the optional `?access_token=` gate.
 
 pub mod cache;
@@ -7,6 +7,7 @@ pub mod guide;
 pub mod lineup;
 pub mod m3u;
 pub mod origin;
+pub mod remote;
 pub mod xmltv;
 
 use std::sync::Arc;
@@ -28,6 +29,14 @@ pub const M3U_TYPE: &str = "application/vnd.apple.mpegurl";
 pub const XMLTV_TYPE: &str = "application/xml; charset=utf-8";
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
+    match segs {
+        // FFmpeg's proxy reads are gated by their signature, not the access token.
+        ["remote", id] => remote::route(app, req, id).await,
+        _ => gated(app, req, segs).await,
+    }
+}
+
+async fn gated(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     crate::http::auth::check_access_token(req, app.settings().access_token())?;
     match segs {
         ["channels.m3u"] => {

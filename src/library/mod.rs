@@ -1,4 +1,4 @@
-//! The media library: local sources (`store`), the background scanner (`scanner`, `walk`,
+//! The media library: local sources (`store`), Plex/Jellyfin/Emby servers (`remote`), the background scanner (`scanner`, `walk`,
 //! `probe`), metadata from file names (`names`) and Kodi NFO sidecars (`nfo`), and smart
 //! collections (`collections`). It must not know HTTP: the `api` handlers call in here.
 
@@ -6,6 +6,7 @@ pub mod collections;
 pub mod names;
 pub mod nfo;
 pub mod probe;
+pub mod remote;
 pub mod scanner;
 pub mod store;
 pub mod walk;

@@ -73,6 +73,8 @@ pub struct ScanProgress {
     pub errors: u64,
     /// ffprobe processes started by this scan (0 for an unchanged tree).
     pub ffprobe_calls: u64,
+    /// Requests a scan of a media server's library sent (`library::remote::scan`).
+    pub server_requests: u64,
     pub walk_complete: bool,
     pub current_file: Option<String>,
     pub percent_complete: f64,
@@ -105,6 +107,7 @@ impl ScanProgress {
             failed: 0,
             errors: 0,
             ffprobe_calls: 0,
+            server_requests: 0,
             walk_complete: false,
             current_file: None,
             percent_complete: 0.0,
@@ -231,7 +234,7 @@ impl Scanner {
         self.with_progress(|map| map.remove(&library_id));
     }
 
-    fn update(&self, library_id: i64, f: impl FnOnce(&mut ScanProgress)) {
+    pub(crate) fn update(&self, library_id: i64, f: impl FnOnce(&mut ScanProgress)) {
         self.with_progress(|map| {
             if let Some(p) = map.get_mut(&library_id) {
                 f(p);
@@ -297,7 +300,7 @@ pub async fn run(app: Arc<App>) {
     }
 }
 
-/// Queues a scan of every enabled local library whose `scan_interval_hours` (0: never) has
+/// Queues a scan of every enabled library whose `scan_interval_hours` (0: never) has
 /// passed since its last successful scan. A failed library is retried at each check, so a
 /// folder that comes back (a remounted disk) is noticed.
 async fn queue_due_scans(app: &Arc<App>) {
@@ -305,7 +308,8 @@ async fn queue_due_scans(app: &Arc<App>) {
     let due = app
         .db
         .read(move |conn| {
-            let rows = store::libraries(conn, Some(SourceType::Local))?;
+            // Local and remote alike: a remote rescan is a delta (`remote::scan`).
+            let rows = store::libraries(conn, None)?;
             Ok(rows
                 .into_iter()
                 .filter(|l| l.is_enabled && l.scan_interval_hours > 0)
@@ -374,11 +378,12 @@ async fn scan_library(app: &Arc<App>, library_id: i64) {
             return;
         }
     };
-    let Some(root) = library
-        .path
-        .clone()
-        .filter(|_| library.source_type == SourceType::Local)
-    else {
+    if library.source_type != SourceType::Local {
+        let result = super::remote::scan::run(app, library_id).await;
+        finish(app, library_id, result.map_err(ScanEnd::Failed)).await;
+        return;
+    }
+    let Some(root) = library.path.clone() else {
         finish(
             app,
             library_id,

@@ -176,19 +176,21 @@ pub fn create(
     Ok((id, Changes::default()))
 }
 
-/// Deletes a local library and, by cascade, its media items, unless `is_scanning` says a
-/// scan of it runs (the scanner's state is in memory, not in the database).
+/// Deletes a library of `kind` (local, or a server's) and, by cascade, its media items,
+/// unless `is_scanning` says a scan of it runs (the scanner's state is in memory, not in the
+/// database).
 pub fn delete(
     tx: &Transaction<'_>,
     id: LibraryId,
+    kind: crate::kinds::SourceType,
     is_scanning: impl Fn(LibraryId) -> bool,
 ) -> Result<Changes, LibraryError> {
     if is_scanning(id) {
         return Err(LibraryError::InUse);
     }
     let n = tx.execute(
-        "DELETE FROM libraries WHERE id = ?1 AND source_type = 'local'",
-        [id],
+        "DELETE FROM libraries WHERE id = ?1 AND source_type = ?2",
+        rusqlite::params![id, kind.as_str()],
     )?;
     if n == 0 {
         return Err(LibraryError::NotFound);
@@ -283,13 +285,16 @@ mod tests {
             err.to_string(),
             format!("path: overlaps library {id} (/media/films)")
         );
-        let err = delete(&tx, id, |scanned| scanned == id).unwrap_err();
+        let err = delete(&tx, id, crate::kinds::SourceType::Local, |scanned| {
+            scanned == id
+        })
+        .unwrap_err();
         assert_eq!(err.to_string(), "a scan of this library is running");
-        let changes = delete(&tx, id, |_| false).unwrap();
+        let changes = delete(&tx, id, crate::kinds::SourceType::Local, |_| false).unwrap();
         assert_eq!(changes.rebuild, Rebuild::All);
         assert!(changes.content && changes.timelines == Timelines::All);
         assert!(matches!(
-            delete(&tx, id, |_| false),
+            delete(&tx, id, crate::kinds::SourceType::Local, |_| false),
             Err(LibraryError::NotFound)
         ));
     }
@@ -305,7 +310,7 @@ mod tests {
             [id],
         )
         .unwrap();
-        delete(&tx, id, |_| false).unwrap();
+        delete(&tx, id, crate::kinds::SourceType::Local, |_| false).unwrap();
         let left: i64 = tx
             .query_row("SELECT count(*) FROM media_items", [], |r| r.get(0))
             .unwrap();

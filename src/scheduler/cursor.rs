@@ -319,6 +319,17 @@ pub async fn programmes(
     .await
 }
 
+/// A server's item: its local file when a path replacement found one, else our signed
+/// loopback proxy (no token in the URL; `iptv::remote`).
+fn remote_input(media_id: Option<i64>, path_bytes: Option<Vec<u8>>) -> Input {
+    match path_bytes {
+        Some(bytes) => Input::File(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes))),
+        None => media_id
+            .and_then(|id| crate::library::remote::sign::url(id, crate::time::now_ms()))
+            .map_or(Input::Offline, Input::Url),
+    }
+}
+
 fn programme_from_row(row: &Row<'_>) -> rusqlite::Result<Programme> {
     let source: Option<String> = row.get(7)?;
     let url: Option<String> = row.get(8)?;
@@ -347,6 +358,9 @@ fn programme_from_row(row: &Row<'_>) -> rusqlite::Result<Programme> {
             Input::File(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
         }
         (Some(MediaSource::Local), Some(url), None) => Input::File(PathBuf::from(url)),
+        (Some(MediaSource::Plex | MediaSource::Jellyfin | MediaSource::Emby), _, bytes) => {
+            remote_input(row.get(1)?, bytes)
+        }
         (Some(_), Some(url), _) => Input::Url(url),
         (Some(_), None, _) => Input::Offline,
     };

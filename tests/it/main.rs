@@ -19,5 +19,7 @@ mod outputs_fixture;
 mod platform;
 mod playout;
 mod prewarm;
+mod remote;
+mod remote_fake;
 mod stream;
 mod stream_fixture;
