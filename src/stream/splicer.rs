@@ -1248,9 +1248,11 @@ mod ffmpeg_sources {
 
     /// (width×height, frames) of each run of equal-sized frames, by ffprobe.
     fn size_runs(ts: &[u8]) -> Vec<(String, usize)> {
-        let dir = std::env::temp_dir().join(format!("splice-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join(format!("{:x}.ts", ts.len()));
+        // One file per call: the tests run in parallel in one process, so a shared folder
+        // removed by one would take the other's file with it.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("splice-{}-{n}.ts", std::process::id()));
         std::fs::write(&path, ts).expect("write");
         let out = Command::new("ffprobe")
             .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
@@ -1259,7 +1261,7 @@ mod ffmpeg_sources {
             .stdin(Stdio::null())
             .output()
             .expect("run ffprobe");
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(&path);
         let mut runs: Vec<(String, usize)> = Vec::new();
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let size = line.trim().trim_end_matches(',').replace(',', "x");
