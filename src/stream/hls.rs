@@ -44,11 +44,22 @@ pub const SEGMENT_CACHE_CONTROL: &str = "public, max-age=24, immutable";
 /// The playlist's `Cache-Control`: at most half a segment, so a viewer behind a cache sees
 /// a new segment no later than one without it would.
 pub const PLAYLIST_CACHE_CONTROL: &str = "max-age=1";
-/// Each channel run numbers its segments from `run << RUN_SHIFT` (runs counted across the
-/// process): 2^32 segments of 4 s are 544 years, so runs never overlap, and a channel's
-/// first run ever starts at 0.
-const RUN_SHIFT: u32 = 32;
-static RUNS: AtomicU64 = AtomicU64::new(0);
+/// The last channel run's first segment number (see `run_start`).
+static LAST_RUN_START: AtomicU64 = AtomicU64::new(0);
+
+/// Where a channel run numbers its segments from: the wall clock in ms at its start (one
+/// past the last run's if the clock has not moved on). A run cuts far fewer than one segment
+/// a millisecond, so no two runs share a URL, in this process or across a restart: a cache
+/// in front may still hold the last process's segments, and they are `immutable`.
+fn run_start() -> u64 {
+    let now = u64::try_from(now_ms()).unwrap_or(0);
+    let prev = LAST_RUN_START
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |prev| {
+            Some(now.max(prev + 1))
+        })
+        .unwrap_or_else(|prev| prev); // unreachable: the closure always answers
+    now.max(prev + 1)
+}
 /// Kept beyond the window, so a player that fetches the oldest listed segment just as it
 /// slides out still gets it.
 const KEPT: usize = WINDOW + 2;
@@ -71,7 +82,7 @@ impl Default for Hls {
             inner: Mutex::new(Inner {
                 segments: heapless::Deque::new(),
                 building: None,
-                next_seq: RUNS.fetch_add(1, Ordering::Relaxed) << RUN_SHIFT,
+                next_seq: run_start(),
                 pmt_version: None,
                 n_discontinuities_gone: 0,
             }),
@@ -319,8 +330,9 @@ mod tests {
     #[test]
     fn segments_are_cut_at_keyframes_and_windowed() {
         let hls = Hls::default();
+        let before = now_ms() as u64;
         let base = hls.lock().next_seq;
-        assert_eq!(base % (1 << RUN_SHIFT), 0);
+        assert!(base >= before, "numbered from the wall clock");
         let wall = now_ms();
         // Not active: nothing is collected.
         hls.on_chunk(&Bytes::from_static(b"k"), true, 0, wall);
@@ -346,7 +358,8 @@ mod tests {
         assert_eq!(seg[0][0] as u64, (expected_first - base) * 8);
         assert!(hls.segment(base).is_none());
         // Another run of a channel numbers its segments apart: no URL is reused.
-        assert!(Hls::default().lock().next_seq > base + (1 << 31));
+        let next = Hls::default().lock().next_seq;
+        assert!(next > base, "{next} after {base}");
     }
 
     /// A keyframe chunk: PAT, then a PMT of `version`, then one byte standing for the rest.

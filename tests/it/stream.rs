@@ -565,6 +565,7 @@ fn hls_is_read_by_ffmpeg() {
     let server = fx::server_with(&[], |conn| {
         fx::add_channel(conn, "900", &long_generated(), start);
     });
+    let started_ms = fx::now_ms() as u64;
     let playlist = server.anon().get("/iptv/channel/900.m3u8");
     assert_eq!(playlist.status, 200, "{}", playlist.text());
     assert_eq!(
@@ -576,15 +577,29 @@ fn hls_is_read_by_ffmpeg() {
         text.starts_with("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:"),
         "{text}"
     );
-    assert!(text.contains("900/seg/0.ts"), "{text}");
+    // Numbered from the wall clock at the channel's start: a restart reuses no URL.
+    let first: u64 = text
+        .lines()
+        .find_map(|l| {
+            l.split("900/seg/")
+                .nth(1)?
+                .split(".ts")
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("a segment listed");
+    assert!(first >= started_ms, "{text}");
     assert!(!text.contains("ENDLIST"));
-    let seg = server.anon().get("/iptv/channel/900/seg/0.ts");
+    let seg = server
+        .anon()
+        .get(&format!("/iptv/channel/900/seg/{first}.ts"));
     assert_eq!(seg.status, 200);
     let report = tscheck::check(&seg.body);
     assert_eq!(report.first_pids, vec![0, 0x1000]);
     assert!(report.starts_with_keyframe);
     assert_eq!(
-        server.anon().get("/iptv/channel/900/seg/999.ts").status,
+        server.anon().get("/iptv/channel/900/seg/999.ts").status, // long gone
         404
     );
     let url = format!("http://{}/iptv/channel/900.m3u8", server.addr);
