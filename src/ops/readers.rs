@@ -1,7 +1,8 @@
 //! Which active playouts read a piece of content (a collection, multi-collection, playlist
 //! or filler preset): what a write to it asks `App::apply` to rebuild. Content reaches a
-//! timeline through schedules (their items and their own collection or playlist) and
-//! through channels (their filler slots), and content nests: a collection is read by the
+//! timeline through schedules (their items and their own collection or playlist), through
+//! channels (their filler slots and their deco's default filler), and through the blocks of
+//! the templates applied to a playout; and content nests: a collection is read by the
 //! multi-collections, playlists and filler items that hold it, a playlist by filler items.
 //! The queries follow `scheduler::inputs`, which decides what a build reads; where they
 //! over-approximate (an item whose type the builder would skip), the extra rebuild writes
@@ -29,6 +30,8 @@ pub enum Content {
 struct Readers {
     schedules: Vec<i64>,
     channels: Vec<i64>,
+    /// Read through a block of a template applied to them.
+    playouts: Vec<i64>,
 }
 
 /// The active playouts that read `content` (past `changes::MAX_LISTED`, `Rebuild::All`).
@@ -40,6 +43,9 @@ pub fn playouts_reading(conn: &Connection, content: Content) -> Result<Rebuild, 
     readers.channels.sort_unstable();
     readers.channels.dedup();
     let mut rebuild = Rebuild::Empty;
+    for playout_id in readers.playouts {
+        rebuild.add(super::ids::PlayoutId(playout_id));
+    }
     for schedule_id in readers.schedules {
         rebuild.merge(crate::scheduler::playouts_of_schedule(
             conn,
@@ -141,6 +147,30 @@ fn collection_readers(
     for preset in presets {
         preset_readers_of(conn, FillerPresetId(preset), out)?;
     }
+    out.channels.extend(ids(
+        conn,
+        "SELECT channel_id FROM channel_deco WHERE default_filler_collection_id = ?1",
+        id.0,
+    )?);
+    // A smart collection's block item reads its collection_id as a collection too.
+    block_readers(conn, "collection_type != 'playlist'", id.0, out)
+}
+
+/// The active playouts with a template whose blocks hold an item on `filter` and `id`.
+fn block_readers(
+    conn: &Connection,
+    filter: &str,
+    id: i64,
+    out: &mut Readers,
+) -> Result<(), DbError> {
+    let sql = format!(
+        "SELECT DISTINCT pt.playout_id FROM playout_templates pt
+         JOIN playouts p ON p.id = pt.playout_id AND p.is_active = 1
+         JOIN template_items ti ON ti.template_id = pt.template_id
+         JOIN block_items bi ON bi.block_id = ti.block_id
+         WHERE bi.collection_id = ?1 AND bi.{filter}"
+    );
+    out.playouts.extend(ids(conn, &sql, id)?);
     Ok(())
 }
 
@@ -161,7 +191,7 @@ fn playlist_readers(conn: &Connection, id: PlaylistId, out: &mut Readers) -> Res
     for preset in presets {
         preset_readers_of(conn, FillerPresetId(preset), out)?;
     }
-    Ok(())
+    block_readers(conn, "collection_type = 'playlist'", id.0, out)
 }
 
 fn preset_readers_of(
@@ -254,6 +284,45 @@ mod tests {
         assert_eq!(rebuild, Rebuild::of([PlayoutId(filler_playout)]));
         let nobody = playouts_reading(&conn, Content::MultiCollection(MultiCollectionId(9)));
         assert!(nobody.unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_collection_is_read_through_the_blocks_of_applied_templates_and_the_deco_filler() {
+        let conn = db();
+        conn.execute_batch(
+            "INSERT INTO collections (id, name, created_at_ms, updated_at_ms) VALUES (1, 'C', 1, 1);
+             INSERT INTO playlists (id, name, created_at_ms, updated_at_ms) VALUES (2, 'P', 1, 1);
+             INSERT INTO blocks (id, name, start_time, duration_minutes, created_at_ms, updated_at_ms)
+             VALUES (5, 'B', '08:00', 60, 1, 1);
+             INSERT INTO block_items (block_id, position, collection_type, collection_id)
+             VALUES (5, 0, 'smart_collection', 1), (5, 1, 'playlist', 2);
+             INSERT INTO templates (id, name, created_at_ms, updated_at_ms) VALUES (6, 'T', 1, 1);
+             INSERT INTO template_items (template_id, block_id, start_time) VALUES (6, 5, '08:00');",
+        )
+        .unwrap();
+        let (_, unrelated) = channel(&conn, "1", None);
+        let (_, templated) = channel(&conn, "2", None);
+        conn.execute(
+            "INSERT INTO playout_templates (playout_id, template_id, days_of_week, created_at_ms)
+             VALUES (?1, 6, 127, 1)",
+            [templated],
+        )
+        .unwrap();
+        let (decorated, deco_playout) = channel(&conn, "3", None);
+        conn.execute(
+            "INSERT INTO channel_deco (channel_id, default_filler_mode, default_filler_collection_id, updated_at_ms)
+             VALUES (?1, 'override', 1, 1)",
+            [decorated],
+        )
+        .unwrap();
+        let rebuild = playouts_reading(&conn, Content::Collection(CollectionId(1))).unwrap();
+        assert_eq!(
+            rebuild,
+            Rebuild::of([PlayoutId(templated), PlayoutId(deco_playout)])
+        );
+        assert!(!matches!(&rebuild, Rebuild::Of(ids) if ids.contains(&PlayoutId(unrelated))));
+        let rebuild = playouts_reading(&conn, Content::Playlist(PlaylistId(2))).unwrap();
+        assert_eq!(rebuild, Rebuild::of([PlayoutId(templated)]));
     }
 
     #[test]
