@@ -298,7 +298,6 @@ fn mixed_sources_copy_h264_encode_other_audio_alone_and_transcode_the_rest() {
             seconds: 4.0,
         },
     );
-    let start = fx::now_ms() - 200;
     let server = fx::server_with(&[], |conn| {
         let p = profile(conn, "passthrough");
         let (a, b, c) = (
@@ -306,6 +305,7 @@ fn mixed_sources_copy_h264_encode_other_audio_alone_and_transcode_the_rest() {
             add_probed(conn, &b, "B"),
             add_probed(conn, &c, "C"),
         );
+        let start = fx::now_ms() - 200;
         let items = [
             (a, 4000, "A1"),
             (b, 4000, "B1"),
@@ -440,11 +440,11 @@ fn the_preferred_language_plays_in_copy_and_in_transcode_mode() {
             seconds: 30.0,
         },
     );
-    let start = fx::now_ms() - 200;
     let server = fx::server_with(&["--tuners", "4"], |conn| {
         let copy = profile(conn, "passthrough");
         let never = profile(conn, "never");
         let m = add_probed(conn, &f, "Two");
+        let start = fx::now_ms() - 200;
         let c1 = channel(conn, "952", copy, &[(m, 30_000, "Two")], start);
         let c2 = channel(conn, "953", never, &[(m, 30_000, "Two")], start);
         let c3 = channel(conn, "954", copy, &[(m, 30_000, "Two")], start);

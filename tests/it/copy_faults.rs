@@ -216,13 +216,15 @@ fn bad_input_neither_crashes_nor_stalls_the_channel() {
         (&vfr_clip, "VFR"),
         (&changing, "CHANGING"),
     ];
-    let start = fx::now_ms() - 200;
     let server = fx::server_with(&[], |conn| {
         let p = profile(conn, "passthrough");
         let items: Vec<(i64, i64, &str)> = files
             .iter()
             .map(|(path, title)| (add_probed(conn, path, title), 3000, *title))
             .collect();
+        // The guide starts after the probes: on a slow machine six probes can outlast
+        // the first 3 s programme.
+        let start = fx::now_ms() - 200;
         channel(conn, "960", p, &items, start);
     });
     let ((ts, arrivals), modes) = modes_during(&server, || {
@@ -321,10 +323,10 @@ fn a_failed_copy_falls_back_to_a_transcode_and_is_counted() {
     h264(&a, 4.0, 25);
     stray_byte_before_first_nal(&a);
     h264(&b, 4.0, 25);
-    let start = fx::now_ms() - 200;
     let server = fx::server_with(&[], |conn| {
         let p = profile(conn, "passthrough");
         let (ia, ib) = (add_probed(conn, &a, "A"), add_probed(conn, &b, "B"));
+        let start = fx::now_ms() - 200;
         channel(conn, "962", p, &[(ia, 4000, "A"), (ib, 4000, "B")], start);
     });
     let ((ts, arrivals), modes) = modes_during(&server, || {

@@ -249,7 +249,6 @@ fn a_channel_cycling_through_mixed_media_streams_a_minute_cleanly() {
         .filter(|s| hevc || s.video[0] != "libx265")
         .collect();
     let paths: Vec<PathBuf> = sources.iter().map(|s| make(dir.path(), s)).collect();
-    let start = fx::now_ms() - 200;
     let server = fx::server_with(&[], |conn| {
         let p = profile(conn, "passthrough");
         let ids: Vec<i64> = sources
@@ -257,6 +256,7 @@ fn a_channel_cycling_through_mixed_media_streams_a_minute_cleanly() {
             .zip(&paths)
             .map(|(s, path)| add_probed(conn, path, s.title))
             .collect();
+        let start = fx::now_ms() - 200;
         // Three rounds: more than 60 s of guide.
         let items: Vec<(i64, i64, &str)> = (0..3)
             .flat_map(|_| ids.iter().zip(&sources))
