@@ -2,16 +2,15 @@
 //! the health checks and `lineup_status.json`.
 
 pub mod beside;
-pub mod block_groups;
 pub mod blocks;
 pub mod channels;
 pub mod collections;
 
 pub mod dashboard;
 pub mod deco;
-pub mod deco_groups;
 pub mod ffmpeg_profiles;
 pub mod filler_presets;
+pub mod groups;
 pub mod health;
 pub mod libraries;
 pub mod logs;
@@ -27,7 +26,6 @@ pub mod schedule_history;
 pub mod schedule_items;
 pub mod schedules;
 pub mod settings;
-pub mod template_groups;
 pub mod templates;
 pub mod transfer;
 pub mod tx;
@@ -37,6 +35,7 @@ use std::sync::Arc;
 
 use crate::app::App;
 use crate::http::{router, ApiResult, Req};
+use crate::ops::groups::{BLOCK_GROUPS, DECO_GROUPS, TEMPLATE_GROUPS};
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
@@ -83,11 +82,11 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["media", rest @ ..] => media::route(app, req, rest).await,
         ["collections", rest @ ..] => collections::route(app, req, rest).await,
         ["playlists", rest @ ..] => playlists::route(app, req, rest).await,
-        ["block-groups", rest @ ..] => block_groups::route(app, req, rest).await,
+        ["block-groups", rest @ ..] => groups::route(app, req, rest, &BLOCK_GROUPS).await,
         ["blocks", rest @ ..] => blocks::route(app, req, rest).await,
-        ["deco-groups", rest @ ..] => deco_groups::route(app, req, rest).await,
+        ["deco-groups", rest @ ..] => groups::route(app, req, rest, &DECO_GROUPS).await,
         ["deco", rest @ ..] => deco::route(app, req, rest).await,
-        ["template-groups", rest @ ..] => template_groups::route(app, req, rest).await,
+        ["template-groups", rest @ ..] => groups::route(app, req, rest, &TEMPLATE_GROUPS).await,
         ["templates", rest @ ..] => templates::route(app, req, rest).await,
         ["schedule-history", rest @ ..] => schedule_history::route(app, req, rest).await,
         _ => Err(router::not_found()),

@@ -41,6 +41,7 @@ pub mod collections;
 pub mod deco;
 pub mod fields;
 pub mod filler;
+pub mod groups;
 pub mod ids;
 pub mod libraries;
 pub mod media;

@@ -262,8 +262,10 @@ fn walk(src: &Path, file: &str, prefix: &[String], out: &mut BTreeMap<String, St
             }
             for segs in alternatives(file, pattern) {
                 if segs.last().map(String::as_str) == Some("..") {
+                    // `X::route(app, req, rest)`, or with a last argument that picks what
+                    // the shared router serves (`groups::route(app, req, rest, &KIND)`).
                     let callee = body
-                        .split("::route(app, req, rest)")
+                        .split("::route(app, req, rest")
                         .next()
                         .filter(|head| head.len() < body.len())
                         .and_then(|head| head.rsplit([' ', '(', '{']).next())
