@@ -39,10 +39,11 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                     {"path": "/api/logs/clear", "description": "POST: empty the in-memory ring"},
                     {"path": "/api/logs/{entry_id}", "description": "one record with its context"},
                     {"path": "/api/logs/browser", "description": "POST: errors reported by a browser"},
+                    {"path": "/api/logs/plex/entries", "description": "our records about Plex servers (?lines, filter_level, search)"},
                 ],
                 "status": {
                     "log_file": null, "log_file_exists": false,
-                    "plex_logs_available": false, "ollama_logs_available": false,
+                    "plex_logs_available": true, "ollama_logs_available": false,
                     "records_in_memory": logging::ring().len(),
                 },
             })))
@@ -63,6 +64,21 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 ))
             },
         }),
+        ["plex", "logs"] | ["plex", "entries"] => {
+            router::only_get(req)?;
+            plex_entries(req)
+        }
+        ["plex", "directory"] => {
+            router::only_get(req)?;
+            Ok(body::ok_json(&json!({
+                "directory": null, "exists": false,
+                "message": "the Plex server's log directory is on the Plex machine; /api/logs/plex/entries has our records about it",
+            })))
+        }
+        ["plex", "files"] => {
+            router::only_get(req)?;
+            Ok(body::ok_json(&json!({"files": []})))
+        }
         ["browser"] => {
             router::only(req, Verb::Post)?;
             browser_post(req).await
@@ -130,6 +146,18 @@ fn entries(req: &Req) -> ApiResult {
         "entries": entries.iter().map(|e| entry_json(e)).collect::<Vec<_>>(),
         "total_lines": ring.len(),
         "showing": entries.len(),
+    })))
+}
+
+/// `/api/logs/plex/entries`: we cannot read a Plex server's own log files, so these are
+/// our records about Plex (every one carries `kind=plex`), from the same ring.
+fn plex_entries(req: &Req) -> ApiResult {
+    let lines: usize = req.query_parsed("lines")?.unwrap_or(500).min(MAX_LINES);
+    let entries = logging::ring().recent(lines, |e| e.raw.contains("kind=plex"));
+    Ok(body::ok_json(&json!({
+        "entries": entries.iter().map(|e| entry_json(e)).collect::<Vec<_>>(),
+        "showing": entries.len(),
+        "source": "exstreamtv's own records about Plex (the Plex server's files are not readable from here)",
     })))
 }
 

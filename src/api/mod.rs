@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod playlists;
 pub mod playouts;
+pub mod plex_settings;
 pub mod remote_libraries;
 pub mod resolutions;
 pub mod schedule_history;

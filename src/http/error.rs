@@ -58,6 +58,11 @@ impl ApiError {
         )
     }
 
+    /// 501: a route we have that cannot do its work here; the detail says why.
+    pub fn not_implemented(reason: impl Display) -> ApiError {
+        ApiError::new(StatusCode::NOT_IMPLEMENTED, reason)
+    }
+
     pub fn unauthorized(detail: impl Display) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, detail)
             .with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))

@@ -270,6 +270,7 @@ fn walk(src: &Path, file: &str, prefix: &[String], out: &mut BTreeMap<String, St
                         .filter(|head| head.len() < body.len())
                         .and_then(|head| head.rsplit([' ', '(', '{']).next())
                         .unwrap_or_else(|| panic!("{file}: `{pattern}` delegates to no router"));
+                    let callee = callee.strip_prefix("super::").unwrap_or(callee);
                     let target = match callee.strip_prefix("crate::") {
                         Some(module) => format!("{}/mod.rs", module.replace("::", "/")),
                         None => {
