@@ -18,6 +18,7 @@ pub mod media;
 pub mod media_sources;
 pub mod metrics;
 pub mod openapi;
+pub mod player;
 pub mod playlists;
 pub mod playouts;
 pub mod plex_settings;
@@ -47,6 +48,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     app.api_token.check(req)?;
     match segs {
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
+        ["player", rest @ ..] => player::route(app, req, rest).await,
         ["playouts", rest @ ..] => playouts::route(app, req, rest).await,
         ["ffmpeg-profiles", rest @ ..] => ffmpeg_profiles::route(app, req, rest).await,
         ["resolutions", rest @ ..] => resolutions::route(app, req, rest).await,

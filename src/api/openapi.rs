@@ -206,6 +206,10 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/export", "The whole configuration as one JSON document", "", "json"),
     r("POST", "/api/import", "Replace the configuration with an export (one transaction, or nothing)", "format* tables settings", "json"),
     // Logs
+    r("GET", "/api/player/channel/{num}/stream", "A channel's HLS URL for a player (404 unknown, 409 disabled)", "", "{channel_number channel_name stream_url format}"),
+    r("POST", "/api/player/channel/{num}/switch", "Switch a player to a channel: its HLS URL", "", "{status channel_number channel_name stream_url}"),
+    r("GET", "/api/player/channel/{num}/metadata", "What plays now on the channel, from the stored timeline", "", "{channel_number channel_name current_item_index elapsed_seconds elapsed_seconds_in_item current_item_start_time playout_start_time current_item}"),
+    r("POST", "/api/player/control", "Check and acknowledge a player command (a live channel has no server-side pause)", "?action* ?value", "{status action value}"),
     r("GET", "/api/logs", "What the log routes offer", "", "{message endpoints status}"),
     r("GET", "/api/logs/entries", "Recent records from the in-memory ring", "?lines ?filter_level ?target ?search", "{entries total_lines showing}"),
     r("GET", "/api/logs/stream", "New records as Server-Sent Events", "", "sse"),

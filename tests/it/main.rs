@@ -17,6 +17,7 @@ mod openapi;
 mod ops;
 mod outputs_fixture;
 mod platform;
+mod player;
 mod playout;
 mod prewarm;
 mod remote;
