@@ -64,6 +64,26 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 ))
             },
         }),
+        ["lifecycle", "status"] => {
+            router::only_get(req)?;
+            Ok(body::ok_json(&lifecycle_status()))
+        }
+        ["lifecycle", "archive-now"] | ["lifecycle", "cleanup-now"] => {
+            router::only(req, Verb::Post)?;
+            Ok(body::ok_json(&json!({
+                "success": true, "archived": 0, "deleted": 0,
+                "message": "no log file is written (SD cards wear out), so there is nothing to archive or delete",
+            })))
+        }
+        ["lifecycle", "truncate-now"] => {
+            router::only(req, Verb::Post)?;
+            let records = logging::ring().len();
+            logging::ring().clear();
+            Ok(body::ok_json(&json!({
+                "success": true, "truncated_records": records,
+                "message": format!("{records} records dropped from the in-memory ring"),
+            })))
+        }
         ["plex", "logs"] | ["plex", "entries"] => {
             router::only_get(req)?;
             plex_entries(req)
@@ -147,6 +167,28 @@ fn entries(req: &Req) -> ApiResult {
         "total_lines": ring.len(),
         "showing": entries.len(),
     })))
+}
+
+/// `/api/logs/lifecycle/status` in EXStreamTV's shape: the one "active log" is the
+/// in-memory ring (its records and their bytes), and nothing is ever archived.
+fn lifecycle_status() -> serde_json::Value {
+    let ring = logging::ring();
+    let records = ring.recent(MAX_LINES, |_| true);
+    let bytes: usize = records.iter().map(|e| e.raw.len()).sum();
+    let size_mb = bytes as f64 / (1024.0 * 1024.0);
+    json!({
+        "active_logs": [{
+            "path": "memory", "size_mb": size_mb, "records": records.len(),
+            "modified": records.last().map(|e| e.timestamp.clone()),
+        }],
+        "archived_logs": [],
+        "total_active_size_mb": size_mb,
+        "total_archive_size_mb": 0.0,
+        "config": {
+            "max_file_size_mb": null, "archive_after_days": null, "delete_after_days": null,
+            "ring_records": logging::RING_RECORDS, "written_to_disk": false,
+        },
+    })
 }
 
 /// `/api/logs/plex/entries`: we cannot read a Plex server's own log files, so these are
