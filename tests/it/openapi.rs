@@ -461,7 +461,8 @@ fn docs_is_one_small_page_of_the_routes_behind_the_token() {
         assert_eq!(r.status, 200, "{path}");
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
         let page = r.text();
-        assert!(page.len() < 20 * 1024, "{} bytes", page.len());
+        // One line per route, no bundle: small next to Swagger UI's megabytes.
+        assert!(page.len() < 64 * 1024, "{} bytes", page.len());
         assert!(!page.contains("<script"), "no script");
         for route in doc["paths"].as_object().unwrap().keys() {
             assert!(page.contains(&format!("<code>{route}</code>")), "{route}");
