@@ -31,6 +31,7 @@ pub mod settings;
 pub mod templates;
 pub mod transfer;
 pub mod tx;
+pub mod validation;
 pub mod view;
 
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["schedules", rest @ ..] => schedules::route(app, req, rest).await,
         ["schedule-items", rest @ ..] => schedule_items::route(app, req, rest).await,
         ["settings", rest @ ..] => settings::route(app, req, rest).await,
+        ["validation", rest @ ..] => validation::route(app, req, rest).await,
         ["logs", rest @ ..] => logs::route(app, req, rest).await,
         ["dashboard", rest @ ..] => dashboard::route(app, req, rest).await,
         ["export"] => transfer::export_route(app, req).await,
