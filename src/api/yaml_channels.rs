@@ -343,7 +343,13 @@ impl<'de> Visitor<'de> for Walk<'_> {
 fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner().to_string();
+        let mut inner = err.into_inner().to_string();
+        // serde_yaml_ng starts its message with the path of the node it was in: said once.
+        if let Some((head, tail)) = inner.split_once(": ") {
+            if path.starts_with(head) {
+                inner = tail.to_string();
+            }
+        }
         if let Some(field) = inner
             .strip_prefix("missing field `")
             .and_then(|s| s.split_once('`'))

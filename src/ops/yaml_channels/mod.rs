@@ -376,3 +376,97 @@ impl Named {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::BuildClock;
+
+    fn clock() -> BuildClock {
+        BuildClock {
+            now_ms: 1_700_000_000_000,
+            horizon_ms: 6 * 3_600_000,
+            tz: jiff::tz::TimeZone::UTC,
+        }
+    }
+
+    fn doc(json: serde_json::Value) -> ChannelDoc {
+        serde_json::from_value(json).expect("a channel document")
+    }
+
+    #[test]
+    fn an_imported_document_exports_as_itself_under_other_ids() {
+        let mut conn = crate::ops::test_db();
+        let tx = conn.transaction().unwrap();
+        for name in ["Unrelated", "Alpha", "Beta"] {
+            tx.execute(
+                "INSERT INTO collections (name, created_at_ms, updated_at_ms) VALUES (?1, 0, 0)",
+                [name],
+            )
+            .unwrap();
+        }
+        let original = doc(serde_json::json!({
+            "number": "5", "name": "News", "group": "Info",
+            "settings": {"idle_behavior": "keep_running", "show_in_epg": false},
+            "schedule": {"name": "S", "shuffle_schedule_items": true, "items": [
+                {"collection_type": "collection", "content": "Alpha",
+                 "playback_order": "shuffled", "playout_mode": "duration", "duration_minutes": 90},
+                {"collection_type": "collection", "content": "Beta", "start_type": "fixed",
+                 "start_time": "20:00", "custom_title": "Evening", "guide_mode": "custom"},
+            ]},
+            "deco": {"breaks": "none", "default_filler": {"mode": "override", "collection": "Beta"},
+                     "watermark": {"mode": "disable"}},
+            "playout": {"seed": 42},
+        }));
+        let (first, changes) = import(&tx, &original, "", &clock(), 7).unwrap();
+        assert!(changes.content);
+        let exported = export(&tx, first).unwrap();
+        assert_eq!(exported.playout.as_ref().unwrap().seed, 42);
+        let items = &exported.schedule.as_ref().unwrap().items;
+        assert_eq!(
+            (items[0].content.as_str(), items[0].duration_minutes),
+            ("Alpha", Some(90))
+        );
+        assert_eq!(items[1].start_time.as_deref(), Some("20:00:00"));
+        assert_eq!(exported.settings.show_in_epg, Some(false));
+        assert_eq!(
+            exported
+                .deco
+                .as_ref()
+                .unwrap()
+                .default_filler
+                .collection
+                .as_deref(),
+            Some("Beta")
+        );
+
+        let again = ChannelDoc {
+            number: "6".into(),
+            ..exported.clone()
+        };
+        let (second, _) = import(&tx, &again, "", &clock(), 8).unwrap();
+        let round = export(&tx, second).unwrap();
+        assert_eq!(
+            ChannelDoc {
+                number: "5".into(),
+                ..round
+            },
+            exported
+        );
+
+        let err = import(&tx, &again, "", &clock(), 9).unwrap_err();
+        assert_eq!(err.to_string(), "channel number 6 is taken");
+        let mut missing = again.clone();
+        missing.number = "7".into();
+        missing.schedule.as_mut().unwrap().items[1].content = "Gone".into();
+        let err = import(&tx, &missing, "[3]", &clock(), 9).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "[3].schedule.items[1].content: no collection named \"Gone\" on this server"
+        );
+        assert!(matches!(
+            export(&tx, crate::ops::ids::ChannelId(99)),
+            Err(YamlError::ChannelNotFound)
+        ));
+    }
+}
