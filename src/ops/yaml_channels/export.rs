@@ -5,10 +5,11 @@ use std::str::FromStr;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::{
-    invalid, AppliedTemplateDoc, ChannelDoc, DecoDoc, DecoFillerDoc, FillerDoc, ItemDoc, Named,
-    PlayoutDoc, ScheduleDoc, SettingsDoc, WatermarkDoc, WindowDoc, YamlError,
+    invalid, AppliedTemplateDoc, BlockDoc, BlockItemDoc, ChannelDoc, DecoDoc, DecoFillerDoc,
+    FillerDoc, ItemDoc, Named, PlayoutDoc, ScheduleDoc, SettingsDoc, TemplateDoc, TemplateItemDoc,
+    WatermarkDoc, WindowDoc, YamlError,
 };
-use crate::kinds::SlotContent;
+use crate::kinds::{BlockContent, SlotContent};
 use crate::ops::ids::ChannelId;
 
 /// The channel's document; `ChannelNotFound` when there is no such channel.
@@ -199,20 +200,89 @@ fn item(conn: &Connection, r: &Row<'_>, path: &str) -> Result<ItemDoc, YamlError
 }
 
 fn templates(conn: &Connection, playout_id: i64) -> Result<Vec<AppliedTemplateDoc>, YamlError> {
-    let rows = conn
+    let applied: Vec<(i64, u8, i64)> = conn
         .prepare(
-            "SELECT t.name, pt.days_of_week, pt.priority FROM playout_templates pt
-             JOIN templates t ON t.id = pt.template_id WHERE pt.playout_id = ?1 ORDER BY pt.id",
+            "SELECT template_id, days_of_week, priority FROM playout_templates
+             WHERE playout_id = ?1 ORDER BY id",
         )?
-        .query_map([playout_id], |r| {
-            Ok(AppliedTemplateDoc {
-                template: r.get(0)?,
-                days_of_week: r.get(1)?,
-                priority: r.get(2)?,
-            })
-        })?
+        .query_map([playout_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
-    Ok(rows)
+    let mut out = Vec::with_capacity(applied.len());
+    for (template, days_of_week, priority) in applied {
+        out.push(AppliedTemplateDoc {
+            template: template_doc(conn, template)?,
+            days_of_week,
+            priority,
+        });
+    }
+    Ok(out)
+}
+
+fn template_doc(conn: &Connection, id: i64) -> Result<TemplateDoc, YamlError> {
+    let (name, is_enabled) = conn.query_row(
+        "SELECT name, is_enabled FROM templates WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let placed: Vec<(String, i64)> = conn
+        .prepare("SELECT start_time, block_id FROM template_items WHERE template_id = ?1 ORDER BY start_time, id")?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut items = Vec::with_capacity(placed.len());
+    for (start_time, block) in placed {
+        items.push(TemplateItemDoc {
+            start_time,
+            block: block_doc(conn, block)?,
+        });
+    }
+    Ok(TemplateDoc {
+        name,
+        is_enabled,
+        items,
+    })
+}
+
+fn block_doc(conn: &Connection, id: i64) -> Result<BlockDoc, YamlError> {
+    let mut block = conn.query_row(
+        "SELECT name, start_time, duration_minutes, days_of_week, stop_before_end
+         FROM blocks WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(BlockDoc {
+                name: r.get(0)?,
+                start_time: r.get(1)?,
+                duration_minutes: r.get(2)?,
+                days_of_week: r.get(3)?,
+                stop_before_end: r.get(4)?,
+                items: Vec::new(),
+            })
+        },
+    )?;
+    let rows: Vec<(String, i64, String, bool)> = conn
+        .prepare(
+            "SELECT collection_type, collection_id, playback_order, include_in_guide
+             FROM block_items WHERE block_id = ?1 ORDER BY position, id",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    for (i, (kind_text, content, order, include_in_guide)) in rows.into_iter().enumerate() {
+        let path = format!("block {:?} item {i}", block.name);
+        let collection_type: BlockContent = kind(&path, Some(kind_text))?
+            .ok_or_else(|| invalid(&path, "missing collection_type"))?;
+        let named = match collection_type {
+            BlockContent::Playlist => Named::Playlist,
+            BlockContent::Collection | BlockContent::SmartCollection => Named::Collection,
+        };
+        block.items.push(BlockItemDoc {
+            collection_type,
+            content: named
+                .name_of(conn, Some(content))?
+                .ok_or_else(|| invalid(&path, "the item's content is gone"))?,
+            playback_order: kind(&path, Some(order))?,
+            include_in_guide,
+        });
+    }
+    Ok(block)
 }
 
 /// The channel's deco, when it has one of its own (none: the defaults, left out).

@@ -8,10 +8,13 @@ use std::fmt;
 use rusqlite::Transaction;
 use serde::de::{value, Deserialize, IntoDeserializer};
 
-use super::{invalid, ChannelDoc, DecoDoc, FillerDoc, ItemDoc, Named, ScheduleDoc, YamlError};
+use super::{
+    invalid, BlockDoc, ChannelDoc, DecoDoc, FillerDoc, ItemDoc, Named, ScheduleDoc, TemplateDoc,
+    YamlError,
+};
 use crate::changes::Changes;
-use crate::kinds::SlotContent;
-use crate::ops::blocks::BlockTime;
+use crate::kinds::{BlockContent, SlotContent};
+use crate::ops::blocks::{self, BlockError, BlockPatch, BlockTime};
 use crate::ops::channels::{self, ChannelError, ChannelPatch, FillerPatch, FillerSlot};
 use crate::ops::deco::{self, ChannelDecoPatch, DecoError, FillerPart, WatermarkPart, WindowPart};
 use crate::ops::fields::{ChannelNumber, ClockTime, Field, Flag, Int, Name, OneOf, Text};
@@ -21,7 +24,7 @@ use crate::ops::ids::{
 use crate::ops::playouts::{self, NewPlayout, PlayoutError, PlayoutPatch};
 use crate::ops::schedule_items::{self, NewScheduleItem, ScheduleItemError, ScheduleItemPatch};
 use crate::ops::schedules::{self, ScheduleError, SchedulePatch};
-use crate::ops::templates::{self, ApplyPatch, TemplateError};
+use crate::ops::templates::{self, ApplyPatch, TemplateError, TemplatePatch};
 use crate::scheduler::BuildClock;
 
 /// The longest item duration the schedule items take (`playout_duration_hours` ≤ 168).
@@ -72,7 +75,7 @@ pub fn import(
     }
     for (i, applied) in doc.templates.iter().enumerate() {
         let path = format!("{}[{i}]", join(at, "templates"));
-        let template = Named::Template.id_of(tx, &join(&path, "template"), &applied.template)?;
+        let template = ensure_template(tx, &applied.template, &join(&path, "template"), clock)?;
         for day in days(applied.days_of_week, &path)? {
             let patch = ApplyPatch {
                 day_of_week: Field(Some(day.map(Int))),
@@ -397,6 +400,71 @@ fn create_playout(
     Ok(changes)
 }
 
+/// The server's template of the document's name, or a new one with its blocks.
+fn ensure_template(
+    tx: &Transaction<'_>,
+    doc: &TemplateDoc,
+    at: &str,
+    clock: &BuildClock,
+) -> Result<i64, YamlError> {
+    if let Some(id) = Named::Template.find(tx, &doc.name)? {
+        return Ok(id);
+    }
+    let patch = TemplatePatch {
+        name: Field::set(typed(&join(at, "name"), doc.name.as_str())?),
+        group_id: Field::default(),
+        is_enabled: Field::set(Flag(doc.is_enabled)),
+    };
+    let (template, _) =
+        templates::create(tx, &patch, clock.now_ms).map_err(|e| template_err(at, e))?;
+    for (i, item) in doc.items.iter().enumerate() {
+        let path = format!("{at}.items[{i}]");
+        let block = create_block(tx, &item.block, &join(&path, "block"), clock)?;
+        let start = typed::<BlockTime>(&join(&path, "start_time"), item.start_time.as_str())?;
+        let patch = templates::ItemPatch {
+            block_id: Field::set(Int(block)),
+            start_time: Field::set(start),
+        };
+        templates::add_item(tx, template, &patch, clock.now_ms)
+            .map_err(|e| template_err(&path, e))?;
+    }
+    Ok(template)
+}
+
+fn create_block(
+    tx: &Transaction<'_>,
+    doc: &BlockDoc,
+    at: &str,
+    clock: &BuildClock,
+) -> Result<i64, YamlError> {
+    let field = |f: &str| join(at, f);
+    let patch = BlockPatch {
+        name: Field::set(typed(&field("name"), doc.name.as_str())?),
+        group_id: Field::default(),
+        start_time: Field::set(typed(&field("start_time"), doc.start_time.as_str())?),
+        duration_minutes: Field::set(typed(&field("duration_minutes"), doc.duration_minutes)?),
+        days_of_week: Field::set(typed(&field("days_of_week"), i64::from(doc.days_of_week))?),
+        stop_before_end: Field::set(Flag(doc.stop_before_end)),
+    };
+    let (block, _) = blocks::create(tx, &patch, clock.now_ms).map_err(|e| block_err(at, e))?;
+    for (i, item) in doc.items.iter().enumerate() {
+        let path = format!("{at}.items[{i}]");
+        let named = match item.collection_type {
+            BlockContent::Playlist => Named::Playlist,
+            BlockContent::Collection | BlockContent::SmartCollection => Named::Collection,
+        };
+        let content = named.id_of(tx, &join(&path, "content"), &item.content)?;
+        let patch = blocks::ItemPatch {
+            collection_type: Field::set(OneOf(item.collection_type)),
+            collection_id: Field::set(Int(content)),
+            playback_order: Field(item.playback_order.map(OneOf)),
+            include_in_guide: Field::set(Flag(item.include_in_guide)),
+        };
+        blocks::add_item(tx, block, &patch, clock.now_ms).map_err(|e| block_err(&path, e))?;
+    }
+    Ok(block)
+}
+
 /// The days a template applies on: `None` for every day, else each day of the mask.
 fn days(mask: u8, at: &str) -> Result<Vec<Option<i64>>, YamlError> {
     match mask {
@@ -455,6 +523,14 @@ fn playout_err(at: &str, err: PlayoutError) -> YamlError {
     match err {
         PlayoutError::Invalid { field, problem } => refused(at, field, problem),
         PlayoutError::Db(err) => YamlError::Db(err),
+        other => whole(at, other),
+    }
+}
+
+fn block_err(at: &str, err: BlockError) -> YamlError {
+    match err {
+        BlockError::Invalid { field, problem } => refused(at, field, problem),
+        BlockError::Db(err) => YamlError::Db(err),
         other => whole(at, other),
     }
 }

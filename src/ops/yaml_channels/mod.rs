@@ -1,11 +1,12 @@
 //! A channel as a portable document (issue 15 point 6): its number, name, group and
 //! settings, its FFmpeg profile, filler presets, schedule (items, fixed starts, filler),
-//! applied templates, deco, and its playout's seed, with every collection, playlist,
-//! preset, profile, deco group and template referenced BY NAME (a media item by its URL),
+//! applied templates with their blocks (whole: a server's template of the same name is
+//! used instead), deco, and its playout's seed, with every collection, playlist, preset,
+//! profile and deco group referenced BY NAME (a media item by its URL),
 //! so the document imports into another server with the same library and builds the same
 //! programmes. `export` reads one channel into a `ChannelDoc`; `import` creates a channel
 //! from one through the typed operations (`ops::channels`, `schedules`, `schedule_items`,
-//! `deco`, `playouts`, `templates`), so every check they make applies.
+//! `deco`, `playouts`, `blocks`, `templates`), so every check they make applies.
 //!
 //! The types are plain serde (`deny_unknown_fields`): the text format is the caller's (the
 //! API writes YAML). It knows no HTTP and no file system.
@@ -20,9 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::DbError;
 use crate::kinds::{
-    BreakMode, ChannelPlayoutMode, DecoMode, FixedStartBehavior, GuideMode, IdleBehavior,
-    PlaybackOrder, PlayoutSource, SlotContent, SlotMode, StartType, StreamingMode, TailMode,
-    TranscodeProfile,
+    BlockContent, BreakMode, ChannelPlayoutMode, DecoMode, FixedStartBehavior, GuideMode,
+    IdleBehavior, PlaybackOrder, PlayoutSource, SlotContent, SlotMode, StartType, StreamingMode,
+    TailMode, TranscodeProfile,
 };
 
 pub use export::{export, export_all};
@@ -201,12 +202,13 @@ pub struct ItemDoc {
     pub subtitle_mode: Option<String>,
 }
 
-/// A template (by name) applied to the channel's playout for the days of `days_of_week`
-/// (bit 0 = Sunday; 127 every day).
+/// A template applied to the channel's playout for the days of `days_of_week` (bit 0 =
+/// Sunday; 127 every day). On import a template of the same name on the server is used
+/// as it is; else it is created with its blocks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppliedTemplateDoc {
-    pub template: String,
+    pub template: TemplateDoc,
     #[serde(default = "every_day")]
     pub days_of_week: u8,
     #[serde(default)]
@@ -215,6 +217,52 @@ pub struct AppliedTemplateDoc {
 
 fn every_day() -> u8 {
     127
+}
+
+/// A template: blocks placed in a day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateDoc {
+    pub name: String,
+    #[serde(default = "yes")]
+    pub is_enabled: bool,
+    #[serde(default)]
+    pub items: Vec<TemplateItemDoc>,
+}
+
+/// A block placed at `start_time` (`"HH:MM"`) of the template's day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateItemDoc {
+    pub start_time: String,
+    pub block: BlockDoc,
+}
+
+/// A block: time-of-day programming cycling its items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockDoc {
+    pub name: String,
+    pub start_time: String,
+    pub duration_minutes: i64,
+    #[serde(default = "every_day")]
+    pub days_of_week: u8,
+    #[serde(default = "yes")]
+    pub stop_before_end: bool,
+    #[serde(default)]
+    pub items: Vec<BlockItemDoc>,
+}
+
+/// One block item: a collection's, smart collection's or playlist's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockItemDoc {
+    pub collection_type: BlockContent,
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playback_order: Option<PlaybackOrder>,
+    #[serde(default = "yes")]
+    pub include_in_guide: bool,
 }
 
 /// The channel's deco (`/api/channels/{id}/deco`), its groups and collection by name.
@@ -357,23 +405,27 @@ impl Named {
         Ok(conn.query_row(&sql, [id], |r| r.get(0)).optional()?)
     }
 
-    /// The row a name names (the first by id when names repeat), or a 422 naming the name.
+    /// The row a name names (the first by id when names repeat).
+    fn find(self, conn: &Connection, name: &str) -> Result<Option<i64>, DbError> {
+        let (table, column, _) = self.table_column_word();
+        let sql = format!("SELECT id FROM {table} WHERE {column} = ?1 ORDER BY id LIMIT 1");
+        Ok(conn.query_row(&sql, [name], |r| r.get(0)).optional()?)
+    }
+
+    /// `find`, or a 422 naming the path and the name.
     fn id_of(
         self,
         conn: &Connection,
         path: &dyn fmt::Display,
         name: &str,
     ) -> Result<i64, YamlError> {
-        let (table, column, word) = self.table_column_word();
-        let sql = format!("SELECT id FROM {table} WHERE {column} = ?1 ORDER BY id LIMIT 1");
-        conn.query_row(&sql, [name], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| {
-                invalid(
-                    path,
-                    format_args!("no {word} named {name:?} on this server"),
-                )
-            })
+        let word = self.table_column_word().2;
+        self.find(conn, name)?.ok_or_else(|| {
+            invalid(
+                path,
+                format_args!("no {word} named {name:?} on this server"),
+            )
+        })
     }
 }
 
@@ -392,6 +444,70 @@ mod tests {
 
     fn doc(json: serde_json::Value) -> ChannelDoc {
         serde_json::from_value(json).expect("a channel document")
+    }
+
+    /// A fresh database holding the named (empty) collections.
+    fn db_with(collections: &[&str]) -> rusqlite::Connection {
+        let conn = crate::ops::test_db();
+        for name in collections {
+            conn.execute(
+                "INSERT INTO collections (name, created_at_ms, updated_at_ms) VALUES (?1, 0, 0)",
+                [name],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    #[test]
+    fn templates_and_blocks_travel_whole_and_a_server_template_of_the_name_is_reused() {
+        let original = doc(serde_json::json!({
+            "number": "9", "name": "Blocks",
+            "templates": [{"days_of_week": 65, "priority": 3, "template": {
+                "name": "Weekend", "items": [{"start_time": "08:00", "block": {
+                    "name": "Cartoons", "start_time": "07:00", "duration_minutes": 240,
+                    "days_of_week": 65, "stop_before_end": false, "items": [
+                        {"collection_type": "collection", "content": "Alpha",
+                         "playback_order": "chronological"},
+                        {"collection_type": "collection", "content": "Beta",
+                         "playback_order": "shuffled", "include_in_guide": false},
+                    ]}}]}}],
+        }));
+        let mut first = db_with(&["Alpha", "Beta"]);
+        let tx = first.transaction().unwrap();
+        let (id, _) = import(&tx, &original, "", &clock(), 1).unwrap();
+        let exported = export(&tx, id).unwrap();
+        // Applied on Sunday and Saturday: one row per day, each with the template whole.
+        assert_eq!(exported.templates.len(), 2, "{exported:?}");
+        assert_eq!(
+            exported.templates[0].template,
+            original.templates[0].template
+        );
+        assert_eq!(exported.templates[0].days_of_week, 1);
+        assert_eq!(exported.templates[1].days_of_week, 64);
+        let again = ChannelDoc {
+            number: "10".into(),
+            ..exported.clone()
+        };
+        import(&tx, &again, "", &clock(), 2).unwrap();
+        let n: i64 = tx
+            .query_row("SELECT count(*) FROM templates", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "the server's template of that name is used");
+
+        let mut second = db_with(&["Other", "Beta", "Alpha"]);
+        let tx = second.transaction().unwrap();
+        let (id, _) = import(&tx, &exported, "", &clock(), 3).unwrap();
+        assert_eq!(export(&tx, id).unwrap(), exported);
+        let mut bad = exported.clone();
+        bad.number = "11".into();
+        bad.templates[0].template.name = "New".into();
+        bad.templates[0].template.items[0].block.duration_minutes = 0;
+        let err = import(&tx, &bad, "", &clock(), 4).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "templates[0].template.items[0].block.duration_minutes: must be between 1 and 1440"
+        );
     }
 
     #[test]
