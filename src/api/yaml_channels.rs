@@ -275,7 +275,9 @@ fn walk(text: &str) -> Result<Shape, ApiError> {
         ))),
         // serde_yaml_ng's own alias bound ("repetition limit exceeded") and its recursion
         // limit end here too.
-        Err(err) if err.to_string().contains("limit exceeded") => Err(too_large(err)),
+        Err(err) if err.to_string().contains("limit exceeded") => Err(too_large(format_args!(
+            "the YAML document expands too far through its anchors and aliases ({err})"
+        ))),
         Err(err) => Err(ApiError::bad_request(format_args!("malformed YAML: {err}"))),
     }
 }

@@ -346,6 +346,7 @@ fn an_alias_bomb_is_refused_fast() {
         bomb.push_str(&format!("{}: &{} [{refs}]\n", pair[1], pair[1]));
     }
     bomb.push_str("number: '90'\nname: *i\n");
+    let peak_before = peak_rss_kib(server.pid());
     let started = Instant::now();
     let r = upload(&c, "", &bomb);
     assert!(
@@ -373,7 +374,20 @@ fn an_alias_bomb_is_refused_fast() {
         "{:?}",
         started.elapsed()
     );
+    // Flat memory: the expansions are counted, never built.
+    let grown = peak_rss_kib(server.pid()) - peak_before;
+    assert!(grown < 64 * 1024, "peak RSS grew {grown} KiB");
     assert_eq!(c.get("/api/health").status, 200);
+}
+
+/// The process's peak resident set (`VmHWM`), KiB.
+fn peak_rss_kib(pid: u32) -> i64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
 }
 
 #[test]
