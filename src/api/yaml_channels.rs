@@ -75,8 +75,15 @@ pub async fn export_write(app: &Arc<App>, req: &Req, id: &str) -> ApiResult {
     let id = ChannelId(router::id(id)?);
     let doc = read(app, move |conn| Ok(yaml_channels::export(conn, id)?)).await?;
     let text = render(&doc)?;
+    // Digits and dots (`kinds::is_channel_number`, as every writer stores it): a safe
+    // file name; a row that is not is refused rather than written somewhere else.
+    if !crate::kinds::is_channel_number(&doc.number) {
+        return Err(ApiError::invalid(
+            "number",
+            "not a channel number; no file name for it",
+        ));
+    }
     let dir = app.config.data_dir.join("export");
-    // The number is digits and dots (`kinds::is_channel_number`): a safe file name.
     let path = dir.join(format!("channel-{}.yaml", doc.number));
     tokio::fs::create_dir_all(&dir)
         .await
