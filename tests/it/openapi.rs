@@ -461,7 +461,9 @@ fn docs_is_one_small_page_of_the_routes_behind_the_token() {
         assert_eq!(r.status, 200, "{path}");
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
         let page = r.text();
-        assert!(page.len() < 20 * 1024, "{} bytes", page.len());
+        // 24 KiB: the route table grew past 20 with the YAML channel routes (main alone
+        // was ~20.4 KB); still one small page without a script.
+        assert!(page.len() < 24 * 1024, "{} bytes", page.len());
         assert!(!page.contains("<script"), "no script");
         for route in doc["paths"].as_object().unwrap().keys() {
             assert!(page.contains(&format!("<code>{route}</code>")), "{route}");
