@@ -33,6 +33,7 @@ pub mod transfer;
 pub mod tx;
 pub mod validation;
 pub mod view;
+pub mod yaml_channels;
 
 use std::sync::Arc;
 
@@ -62,6 +63,13 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["dashboard", rest @ ..] => dashboard::route(app, req, rest).await,
         ["export"] => transfer::export_route(app, req).await,
         ["import"] => transfer::import_route(app, req).await,
+        ["export", "channels", "yaml", "bulk"] => yaml_channels::export_bulk(app, req).await,
+        ["export", "channels", id, "yaml"] => yaml_channels::export_one(app, req, id).await,
+        ["export", "channels", id, "yaml", "write"] => {
+            yaml_channels::export_write(app, req, id).await
+        }
+        ["import", "channels", "yaml"] => yaml_channels::import_upload(app, req).await,
+        ["import", "channels", "yaml", "path"] => yaml_channels::import_path(app, req).await,
         // Fault injection, only with EXSTREAMTV_DEBUG_ROUTES=1: proves a panicking handler
         // becomes a 500 and the server lives on.
         ["debug", "panic"] if app.config.debug_routes => {

@@ -25,3 +25,4 @@ mod remote_fake;
 mod stream;
 mod stream_fixture;
 mod validation;
+mod yaml_channels;
