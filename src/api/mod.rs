@@ -32,6 +32,7 @@ pub mod templates;
 pub mod transfer;
 pub mod tx;
 pub mod view;
+pub mod watermarks;
 
 use std::sync::Arc;
 
@@ -92,6 +93,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["template-groups", rest @ ..] => groups::route(app, req, rest, &TEMPLATE_GROUPS).await,
         ["templates", rest @ ..] => templates::route(app, req, rest).await,
         ["schedule-history", rest @ ..] => schedule_history::route(app, req, rest).await,
+        ["watermarks", rest @ ..] => watermarks::route(app, req, rest).await,
         _ => Err(router::not_found()),
     }
 }

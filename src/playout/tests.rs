@@ -1409,6 +1409,7 @@ fn block_item(id: i64, content: ContentKey) -> BlockItem {
         content: Some(content),
         order: PlaybackOrder::SeasonEpisode,
         guide_mode: GuideMode::Normal,
+        disable_watermarks: false,
     }
 }
 

@@ -24,3 +24,4 @@ mod remote;
 mod remote_fake;
 mod stream;
 mod stream_fixture;
+mod watermarks;
