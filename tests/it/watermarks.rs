@@ -107,6 +107,29 @@ fn crud_and_the_image_round_trip() {
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(!list.to_string().contains("PNG"));
 
+    // A block item's switch, read back.
+    let collection = c
+        .post_json("/api/collections", &json!({"name": "C"}))
+        .json()["id"]
+        .clone();
+    let block = c.post_json(
+        "/api/blocks",
+        &json!({"name": "B", "start_time": "08:00", "duration_minutes": 30}),
+    );
+    let block = block.json()["id"].as_i64().unwrap();
+    let doc = c.post_json(
+        &format!("/api/blocks/{block}/items"),
+        &json!({"collection_id": collection, "disable_watermarks": true}),
+    );
+    assert_eq!(doc.status, 201, "{}", doc.text());
+    let item = &doc.json()["items"][0];
+    assert_eq!(item["disable_watermarks"], true, "{item}");
+    let changed = c.put_json(
+        &format!("/api/blocks/{block}/items/{}", item["id"]),
+        &json!({"disable_watermarks": false}),
+    );
+    assert_eq!(changed.json()["items"][0]["disable_watermarks"], false);
+
     assert_eq!(c.delete(&format!("/api/watermarks/{id}/image")).status, 204);
     assert_eq!(c.get(&format!("/api/watermarks/{id}/image")).status, 404);
     assert_eq!(c.delete(&format!("/api/watermarks/{id}")).status, 204);

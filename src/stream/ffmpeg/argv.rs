@@ -1095,6 +1095,45 @@ mod tests {
     }
 
     #[test]
+    fn a_watermark_forces_the_encode_and_is_laid_over_the_picture() {
+        use crate::kinds::WatermarkLocation;
+        let input = Input::File("/media/a.mp4".into());
+        let media = h264_file();
+        let mark = Watermark {
+            png: "/data/cache/watermarks/ab.png".into(),
+            location: WatermarkLocation::TopRight,
+            width_percent: Some(20.0),
+            horizontal_margin_percent: 5.0,
+            vertical_margin_percent: 5.0,
+            opacity: 100,
+            every: None,
+            within_content: false,
+            phase_s: 0,
+        };
+        let hw = board("generic");
+        let job = Job {
+            watermark: Some(&mark),
+            ..job(&input, &media, 1500)
+        };
+        // No keyframe is looked up: nothing would be copied.
+        assert!(!wants_keyframe(&hw, &small(), &job));
+        let decision = decide(&hw, &small(), &job, CopyFrom::Keyframe(1000));
+        assert_eq!(decision.mode(), StreamMode::Transcode);
+        assert_eq!(decision.reason(), Some(EncodeReason::Watermark));
+        expect!["-hide_banner -nostdin -nostats -loglevel warning -ss 1.500 -i /media/a.mp4 -i /data/cache/watermarks/ab.png -map [v] -map 0:a:0 -t 4.000 -filter_complex [0:v:0]scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25[main];[1:v]format=rgba,scale=64:-2[mark];[main][mark]overlay=x=304-w:y=12,format=yuv420p[v] -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"].assert_eq(&render(&command_for(&hw, &small(), &job, &decision)));
+        // A slate carries none, whatever the job says.
+        let slate = Job {
+            source: Source::Slate { text: "Offline" },
+            ..job
+        };
+        let argv = render(&command(&hw, &small(), &slate));
+        assert!(
+            !argv.contains("overlay") && !argv.contains("ab.png"),
+            "{argv}"
+        );
+    }
+
+    #[test]
     fn vaapi_uploads_nv12() {
         let job = Job {
             source: Source::Slate {
