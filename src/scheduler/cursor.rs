@@ -196,7 +196,7 @@ pub struct Programme {
     pub filler_kind: Option<SmolStr>,
     pub input: Input,
     pub media: MediaInfo,
-    /// The watermark drawn over it, by precedence (`WATERMARK_OF_PROGRAMME`).
+    /// The watermark drawn over it, by precedence (the last of `PROGRAMME_COLUMNS`).
     pub watermark_id: Option<i64>,
 }
 

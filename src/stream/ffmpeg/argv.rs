@@ -706,7 +706,7 @@ fn mux_args(a: &mut Argv) {
 fn picture_filter(
     profile: &OutputProfile,
     (w, h): (u32, u32),
-    overlay: Option<&str>,
+    title: Option<&str>,
     drawtext: bool,
 ) -> String {
     let mut vf = String::with_capacity(256);
@@ -723,7 +723,7 @@ fn picture_filter(
         )),
     }
     vf.push_str(&format!(",setsar=1,fps={}", profile.framerate.max(1)));
-    if let (Some(text), true) = (overlay, drawtext) {
+    if let (Some(text), true) = (title, drawtext) {
         let size = (h / 12).max(8);
         vf.push_str(&format!(
             ",drawtext=text='{text}':fontcolor=white:fontsize={size}:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h/8"
