@@ -297,8 +297,9 @@ fn corners(frame: &[u8]) -> (f64, f64) {
 }
 
 /// Channel 960 names the watermark; 961 too, but its deco disables it; 962's item comes
-/// from a block item that disables watermarks (its stored `watermark_off`). Each is
-/// streamed in turn for a few seconds and one frame decoded.
+/// from a block item that disables watermarks (its stored `watermark_off`); 963 draws its
+/// own icon (`image_source` channel_logo) bottom left. Each is streamed in turn for a few
+/// seconds and one frame decoded.
 #[test]
 fn a_watermark_is_drawn_at_its_corner_and_not_where_disabled() {
     let dir = TempDir::new("wm-stream");
@@ -317,13 +318,29 @@ fn a_watermark_is_drawn_at_its_corner_and_not_where_disabled() {
             params![png, sha],
         )
         .unwrap();
+        // The channel's own icon, bottom left, at its own size (64 px).
+        conn.execute(
+            "INSERT INTO watermarks (id, name, image_source, location, size,
+                 horizontal_margin_percent, vertical_margin_percent, created_at_ms, updated_at_ms)
+             VALUES (8, 'Icon', 'channel_logo', 'bottom_left', 'actual_size', 5, 5, 0, 0)",
+            [],
+        )
+        .unwrap();
         let p = profile(conn, "passthrough");
         let media = add_probed(conn, &clip, "Black");
         let start = fx::now_ms() - 200;
-        for (number, title) in [("960", "Marked"), ("961", "Deco off"), ("962", "Block off")] {
+        for (number, title, watermark) in [
+            ("960", "Marked", 7),
+            ("961", "Deco off", 7),
+            ("962", "Block off", 7),
+            ("963", "Icon", 8),
+        ] {
             let id = channel(conn, number, p, &[(media, 30_000, title)], start);
-            conn.execute("UPDATE channels SET watermark_id = 7 WHERE id = ?1", [id])
-                .unwrap();
+            conn.execute(
+                "UPDATE channels SET watermark_id = ?2 WHERE id = ?1",
+                [id, watermark],
+            )
+            .unwrap();
         }
         conn.execute(
             "INSERT INTO channel_deco (channel_id, watermark_mode, updated_at_ms)
@@ -350,8 +367,16 @@ fn a_watermark_is_drawn_at_its_corner_and_not_where_disabled() {
         );
         ts
     };
-    let ((marked, deco_off, block_off), modes) =
-        modes_during(&server, || (watch("960"), watch("961"), watch("962")));
+    // Channel 963's icon, uploaded as channel icons are stored.
+    let icon_channel: i64 = server.client().get("/api/channels/number/963").json()["id"]
+        .as_i64()
+        .unwrap();
+    let icons = server.data_dir().join("channel_icons");
+    std::fs::create_dir_all(&icons).unwrap();
+    std::fs::write(icons.join(format!("channel_{icon_channel}.png")), &png).unwrap();
+    let ((marked, deco_off, block_off, icon), modes) = modes_during(&server, || {
+        (watch("960"), watch("961"), watch("962"), watch("963"))
+    });
 
     let (mark, opposite) = corners(&gray_frame(&marked, dir.path(), "marked"));
     assert!(mark > 200.0, "the watermark's corner is {mark}");
@@ -363,6 +388,13 @@ fn a_watermark_is_drawn_at_its_corner_and_not_where_disabled() {
             "{name}: no watermark expected, the corner is {mark}"
         );
     }
+    let (top_right, bottom_left) = corners(&gray_frame(&icon, dir.path(), "icon"));
+    assert!(top_right < 60.0, "icon: the top right is {top_right}");
+    // At its own 64 px, margins 16 and 12: x 16..80, y 164..228, which `corners` samples.
+    assert!(
+        bottom_left > 200.0,
+        "icon: the bottom left is {bottom_left}"
+    );
     // The cache file was written from the row at the first start.
     assert!(server
         .data_dir()
