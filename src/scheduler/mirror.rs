@@ -364,8 +364,7 @@ pub fn sync(
     )?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO playout_items (playout_id, media_item_id, source_url, title, episode_title,
-             start_ms, finish_ms, in_point_ms, filler_kind, custom_title, guide_mode, anchor,
-             watermark_off)
+             start_ms, finish_ms, in_point_ms, filler_kind, custom_title, guide_mode, anchor, watermark_off)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     let mut n_written = 0;
