@@ -388,7 +388,9 @@ CREATE TABLE playout_items (
     guide_mode    TEXT NOT NULL DEFAULT 'normal',
     -- The builder's state after this item (JSON, playout::Anchor), on the last item of each
     -- step: a rebuild resumes here and reproduces what follows.
-    anchor        TEXT
+    anchor        TEXT,
+    -- From a block item with "disable watermarks": no watermark, whatever the channel's.
+    watermark_off INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX playout_items_time ON playout_items(playout_id, start_ms);
 
@@ -438,7 +440,8 @@ CREATE TABLE block_items (
     collection_type  TEXT NOT NULL DEFAULT 'collection',
     collection_id    INTEGER NOT NULL,
     playback_order   TEXT NOT NULL DEFAULT 'chronological',
-    include_in_guide INTEGER NOT NULL DEFAULT 1
+    include_in_guide INTEGER NOT NULL DEFAULT 1,
+    disable_watermarks INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX block_items_block ON block_items(block_id, position);
 
@@ -526,4 +529,29 @@ CREATE TABLE media_validations (
     reason        TEXT,
     file_size     INTEGER,             -- bytes when checked: a changed file is checked again
     checked_at_ms INTEGER NOT NULL
+);
+
+-- Watermarks (ops::watermarks): a PNG drawn over the picture. The image lives in the row, so
+-- a backup stays one file; FFmpeg reads a copy, DATA/cache/watermarks/<image_sha256>.png.
+CREATE TABLE watermarks (
+    id                          INTEGER PRIMARY KEY,
+    name                        TEXT NOT NULL,
+    mode                        TEXT NOT NULL DEFAULT 'permanent',   -- permanent|intermittent|none
+    image_source                TEXT NOT NULL DEFAULT 'custom',      -- custom|channel_logo
+    location                    TEXT NOT NULL DEFAULT 'bottom_right',
+    size                        TEXT NOT NULL DEFAULT 'scaled',      -- scaled|actual_size
+    width_percent               REAL NOT NULL DEFAULT 15,
+    horizontal_margin_percent   REAL NOT NULL DEFAULT 5,
+    vertical_margin_percent     REAL NOT NULL DEFAULT 5,
+    frequency_minutes           INTEGER NOT NULL DEFAULT 15,
+    duration_seconds            INTEGER NOT NULL DEFAULT 15,
+    opacity                     INTEGER NOT NULL DEFAULT 100,
+    place_within_source_content INTEGER NOT NULL DEFAULT 0,
+    opacity_expression          TEXT,
+    z_index                     INTEGER NOT NULL DEFAULT 0,
+    image                       BLOB,
+    image_sha256                TEXT,
+    original_content_type       TEXT,
+    created_at_ms               INTEGER NOT NULL,
+    updated_at_ms               INTEGER NOT NULL
 );

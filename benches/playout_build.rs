@@ -434,6 +434,7 @@ fn programming(library: &Library, c: i64) -> (BlockPlan, Deco) {
         content: Some(content),
         order,
         guide_mode: GuideMode::Normal,
+        disable_watermarks: false,
     };
     let at = |block: u32, time: &str| Placement {
         block,

@@ -346,6 +346,45 @@ text_enum! {
 }
 
 text_enum! {
+    /// When a watermark shows (`watermarks.mode`): always, for `duration_seconds` every
+    /// `frequency_minutes`, or never.
+    pub enum WatermarkMode {
+        Permanent = "permanent",
+        Intermittent = "intermittent",
+        None = "none",
+    }
+}
+
+text_enum! {
+    /// Where a watermark sits in the frame (`watermarks.location`).
+    pub enum WatermarkLocation {
+        TopLeft = "top_left",
+        TopRight = "top_right",
+        BottomLeft = "bottom_left",
+        BottomRight = "bottom_right",
+        Center = "center",
+    }
+}
+
+text_enum! {
+    /// How big a watermark is drawn (`watermarks.size`): `width_percent` of the frame, or
+    /// the image's own pixels.
+    pub enum WatermarkSize {
+        Scaled = "scaled",
+        ActualSize = "actual_size",
+    }
+}
+
+text_enum! {
+    /// What a watermark draws (`watermarks.image_source`): its uploaded PNG, or the
+    /// channel's uploaded icon.
+    pub enum WatermarkImageSource {
+        Custom = "custom",
+        ChannelLogo = "channel_logo",
+    }
+}
+
+text_enum! {
     /// What a filler item draws from (`filler_items.collection_type`; a media item needs none).
     pub enum FillerContent {
         Playlist = "playlist",

@@ -83,6 +83,7 @@ row_view! {
         collection_id: i64,
         playback_order: String,
         include_in_guide: bool,
+        disable_watermarks: bool,
     }
 }
 

@@ -33,6 +33,7 @@ pub mod transfer;
 pub mod tx;
 pub mod validation;
 pub mod view;
+pub mod watermarks;
 pub mod yaml_channels;
 
 use std::sync::Arc;
@@ -102,6 +103,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["template-groups", rest @ ..] => groups::route(app, req, rest, &TEMPLATE_GROUPS).await,
         ["templates", rest @ ..] => templates::route(app, req, rest).await,
         ["schedule-history", rest @ ..] => schedule_history::route(app, req, rest).await,
+        ["watermarks", rest @ ..] => watermarks::route(app, req, rest).await,
         _ => Err(router::not_found()),
     }
 }

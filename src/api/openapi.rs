@@ -202,6 +202,10 @@ pub const ROUTES: &[Route] = &[
     r("GET POST", "/api/deco", "List break assets; create one", "?group_id ?deco_type @Deco", "[@Deco] +@Deco"),
     r("GET", "/api/deco/types", "The deco types with a description each", "", "{types descriptions}"),
     r("GET PUT PATCH DELETE", "/api/deco/{id}", "A break asset: read, partial update, delete", "@Deco", "@Deco"),
+    // Watermarks
+    r("GET POST", "/api/watermarks", "List watermarks; create one", "@Watermark", "[@Watermark] +@Watermark"),
+    r("GET PUT PATCH DELETE", "/api/watermarks/{id}", "A watermark: read, partial update, delete (409 while a channel, deco or schedule item names it)", "@Watermark", "@Watermark"),
+    r("GET POST DELETE", "/api/watermarks/{id}/image", "The watermark's PNG: read, upload (at most 2 MiB; 415 not a PNG, 413 too large), remove", "multipart:file", "@Watermark"),
     // Import and export
     r("GET", "/api/export", "The whole configuration as one JSON document", "", "json"),
     r("POST", "/api/import", "Replace the configuration with an export (one transaction, or nothing)", "format* tables settings", "json"),
@@ -332,12 +336,13 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("FItem", "id preset_id collection_type collection_id media_item_id weight min_duration_seconds max_duration_seconds"),
     ("BlockGroup", "id name* block_count"),
     ("Block", "id name* group_id start_time* duration_minutes* days_of_week stop_before_end created_at updated_at items"),
-    ("BItem", "id position collection_type collection_id* playback_order include_in_guide"),
+    ("BItem", "id position collection_type collection_id* playback_order include_in_guide disable_watermarks"),
     ("TemplateGroup", "id name* template_count"),
     ("Template", "id name* group_id is_enabled created_at updated_at items"),
     ("TItem", "id start_time block_id* block_name duration_minutes"),
     ("DecoGroup", "id name* deco_count"),
     ("Deco", "id name* group_id deco_type media_item_id file_path duration_seconds static_duration_seconds weight created_at updated_at"),
+    ("Watermark", "id name* mode image_source location size width_percent horizontal_margin_percent vertical_margin_percent frequency_minutes duration_seconds opacity place_within_source_content opacity_expression z_index image original_content_type created_at updated_at"),
     ("Playout", "id channel_id program_schedule_id template_id playout_type daily_reset_time is_active created_at updated_at"),
     ("Error", "detail*"),
 ];
@@ -654,6 +659,7 @@ mod tests {
             doc["paths"]["/api/schedule-history/{id}/revert"]["post"]["parameters"][0]["name"],
             "id"
         );
+        // As tests/it/openapi.rs: one line per route, no bundle.
         assert!(html().len() < 64 * 1024, "the page stays small");
     }
 }

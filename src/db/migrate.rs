@@ -150,6 +150,32 @@ const STEPS: &[&str] = &[
         file_size     INTEGER,
         checked_at_ms INTEGER NOT NULL
     );",
+    // 7 -> 8: watermarks (ops::watermarks): the PNG lives in the row, so a backup stays one
+    // file; a block item may turn them off, and its playout items remember it.
+    "CREATE TABLE watermarks (
+        id                          INTEGER PRIMARY KEY,
+        name                        TEXT NOT NULL,
+        mode                        TEXT NOT NULL DEFAULT 'permanent',
+        image_source                TEXT NOT NULL DEFAULT 'custom',
+        location                    TEXT NOT NULL DEFAULT 'bottom_right',
+        size                        TEXT NOT NULL DEFAULT 'scaled',
+        width_percent               REAL NOT NULL DEFAULT 15,
+        horizontal_margin_percent   REAL NOT NULL DEFAULT 5,
+        vertical_margin_percent     REAL NOT NULL DEFAULT 5,
+        frequency_minutes           INTEGER NOT NULL DEFAULT 15,
+        duration_seconds            INTEGER NOT NULL DEFAULT 15,
+        opacity                     INTEGER NOT NULL DEFAULT 100,
+        place_within_source_content INTEGER NOT NULL DEFAULT 0,
+        opacity_expression          TEXT,
+        z_index                     INTEGER NOT NULL DEFAULT 0,
+        image                       BLOB,
+        image_sha256                TEXT,
+        original_content_type       TEXT,
+        created_at_ms               INTEGER NOT NULL,
+        updated_at_ms               INTEGER NOT NULL
+    );
+    ALTER TABLE block_items ADD COLUMN disable_watermarks INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE playout_items ADD COLUMN watermark_off INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -245,6 +271,8 @@ mod tests {
              ALTER TABLE libraries DROP COLUMN media_source_id;
              ALTER TABLE libraries DROP COLUMN remote_key;
              DROP TABLE media_sources; DROP TABLE media_validations;
+             DROP TABLE watermarks;
+             ALTER TABLE playout_items DROP COLUMN watermark_off;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",

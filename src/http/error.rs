@@ -288,6 +288,19 @@ impl From<crate::ops::groups::GroupError> for ApiError {
     }
 }
 
+impl From<crate::ops::watermarks::WatermarkError> for ApiError {
+    fn from(err: crate::ops::watermarks::WatermarkError) -> Self {
+        use crate::ops::watermarks::WatermarkError;
+        match err {
+            WatermarkError::NotFound => ApiError::not_found(&err),
+            WatermarkError::InUse { .. } => ApiError::conflict(&err),
+            WatermarkError::NotPng(_) => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, &err),
+            WatermarkError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            WatermarkError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
 impl From<crate::ops::playlists::PlaylistError> for ApiError {
     fn from(err: crate::ops::playlists::PlaylistError) -> Self {
         use crate::ops::playlists::PlaylistError;

@@ -74,6 +74,8 @@ patch! {
         collection_id: AnyId,
         playback_order: OneOf<PlaybackOrder>,
         include_in_guide: Flag,
+        /// No watermark on what this item plays, whatever the channel's (issue 15).
+        disable_watermarks: Flag,
     }
 }
 

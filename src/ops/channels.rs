@@ -463,6 +463,14 @@ fn check_refs(
             });
         }
     }
+    if let Some(watermark) = patch.watermark_id.value() {
+        if !crate::db::exists(tx, "watermarks", watermark.0)? {
+            return Err(ChannelError::Invalid {
+                field: "watermark_id",
+                problem: format!("unknown watermark {}", watermark.0),
+            });
+        }
+    }
     if let Some(source) = patch.mirror_source_channel_id.value() {
         if !crate::db::exists(tx, "channels", source.0)? {
             return Err(ChannelError::Invalid {

@@ -365,11 +365,16 @@ fn check_channel_deco(conn: &Connection, deco: &ChannelDeco) -> Result<(), DecoE
             ));
         }
     }
-    if deco.watermark_mode == DecoMode::Override && deco.watermark_id.is_none() {
-        return Err(invalid(
-            "watermark.watermark_id",
-            "required when mode is override",
-        ));
+    if deco.watermark_mode == DecoMode::Override {
+        let Some(watermark) = deco.watermark_id else {
+            return Err(invalid(
+                "watermark.watermark_id",
+                "required when mode is override",
+            ));
+        };
+        if !crate::db::exists(conn, "watermarks", watermark)? {
+            return Err(invalid("watermark.watermark_id", "no such watermark"));
+        }
     }
     if deco.windows.len() > MAX_WINDOWS {
         return Err(invalid("windows", "at most 48 windows"));

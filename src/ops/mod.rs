@@ -54,6 +54,7 @@ pub mod schedule_history;
 pub mod schedule_items;
 pub mod schedules;
 pub mod templates;
+pub mod watermarks;
 pub mod yaml_channels;
 
 /// An empty database of the current schema, foreign keys on, for the ops unit tests.

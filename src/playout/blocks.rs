@@ -22,6 +22,8 @@ pub struct BlockItem {
     pub order: PlaybackOrder,
     /// `Hide` for an item not in the guide (`include_in_guide` off).
     pub guide_mode: GuideMode,
+    /// What it plays carries `Item::watermark_off`.
+    pub disable_watermarks: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

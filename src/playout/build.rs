@@ -189,6 +189,7 @@ impl Builder<'_, '_> {
             }
             let mut programme = Item::media(media, self.t, self.t + media.duration_ms, 0);
             programme.guide_mode = item.guide_mode;
+            programme.watermark_off = item.disable_watermarks;
             self.t = programme.finish_ms;
             self.items.push(programme);
             self.deco_break(block.stop_before_end.then_some(airing.end_ms));

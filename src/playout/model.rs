@@ -242,6 +242,8 @@ pub struct Item {
     pub filler_kind: Option<FillerKind>,
     pub custom_title: Option<SmolStr>,
     pub guide_mode: GuideMode,
+    /// No watermark on this item (its block item disables them), whatever the channel's.
+    pub watermark_off: bool,
     /// The builder's state after this item: set on the last item of each step, so a rebuild
     /// can resume exactly there. Boxed: most items carry none.
     pub anchor: Option<Box<Anchor>>,
@@ -260,6 +262,7 @@ impl Item {
             filler_kind: None,
             custom_title: None,
             guide_mode: GuideMode::Normal,
+            watermark_off: false,
             anchor: None,
         }
     }
@@ -275,6 +278,7 @@ impl Item {
             filler_kind: Some(FillerKind::Offline),
             custom_title: None,
             guide_mode: GuideMode::Normal,
+            watermark_off: false,
             anchor: None,
         }
     }

@@ -1409,6 +1409,7 @@ fn block_item(id: i64, content: ContentKey) -> BlockItem {
         content: Some(content),
         order: PlaybackOrder::SeasonEpisode,
         guide_mode: GuideMode::Normal,
+        disable_watermarks: false,
     }
 }
 
@@ -1446,6 +1447,19 @@ fn block_case(stop_before_end: bool) -> Case {
         }],
     };
     case
+}
+
+#[test]
+fn a_block_item_that_disables_watermarks_marks_only_its_items() {
+    let mut case = block_case(true);
+    case.blocks.blocks[0].items[1].disable_watermarks = true;
+    let items = case.build(T0, T0 + 2 * 60 * MIN);
+    let off: Vec<&str> = items
+        .iter()
+        .filter(|item| item.watermark_off)
+        .map(|item| item.title.as_str())
+        .collect();
+    assert_eq!(off, ["Beta"]);
 }
 
 #[test]

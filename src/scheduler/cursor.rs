@@ -11,7 +11,9 @@ use rusqlite::{params, Row};
 use smol_str::SmolStr;
 
 use crate::db::{optional, Db, DbError};
-use crate::kinds::{CopyMode, MediaSource};
+use crate::kinds::{
+    CopyMode, MediaSource, WatermarkImageSource, WatermarkLocation, WatermarkMode, WatermarkSize,
+};
 use crate::library::probe::StoredStreams;
 use crate::ops::ids::ChannelId;
 use crate::time::UnixMs;
@@ -194,6 +196,8 @@ pub struct Programme {
     pub filler_kind: Option<SmolStr>,
     pub input: Input,
     pub media: MediaInfo,
+    /// The watermark drawn over it, by precedence (the last of `PROGRAMME_COLUMNS`).
+    pub watermark_id: Option<i64>,
 }
 
 impl Programme {
@@ -260,13 +264,19 @@ impl Default for OutputProfile {
     }
 }
 
+/// The last column is the programme's watermark, by precedence (issue 15): its block item's
+/// "disable watermarks" (`watermark_off`), then the channel's deco (`disable`, or `override`
+/// with its own), then the channel's `watermark_id`, then none.
 const PROGRAMME_COLUMNS: &str =
     "pi.id, pi.media_item_id, pi.title, pi.start_ms, pi.finish_ms, pi.in_point_ms,
     pi.filler_kind, mi.source, mi.url, mi.path_bytes, mi.is_missing, mi.duration_ms, mi.container,
     mi.video_codec, mi.width, mi.height, mi.frame_rate, mi.field_order, mi.audio_codec,
     mi.audio_channels, mi.audio_sample_rate, mi.streams,
     coalesce(si.preferred_audio_language, c.preferred_audio_language_code),
-    coalesce(si.preferred_audio_title, c.preferred_audio_title)";
+    coalesce(si.preferred_audio_title, c.preferred_audio_title),
+    CASE WHEN pi.watermark_off = 1 OR cd.watermark_mode = 'disable' THEN NULL
+         WHEN cd.watermark_mode = 'override' THEN cd.watermark_id
+         ELSE c.watermark_id END";
 
 /// The schedule item a programme came from, for its audio preference: the first (by
 /// position) of the playout's schedule that sets one and whose content holds the media.
@@ -307,6 +317,7 @@ pub async fn programmes(
              JOIN playouts p ON p.id = pi.playout_id
              JOIN channels c ON c.id = p.channel_id
              LEFT JOIN media_items mi ON mi.id = pi.media_item_id
+             LEFT JOIN channel_deco cd ON cd.channel_id = c.id
              LEFT JOIN schedule_items si ON si.id = ({SCHEDULE_ITEM_OF_PROGRAMME})
              WHERE p.channel_id = ?1 AND p.is_active = 1 AND pi.finish_ms > ?2
              ORDER BY pi.start_ms
@@ -399,6 +410,7 @@ fn programme_from_row(row: &Row<'_>) -> rusqlite::Result<Programme> {
         filler_kind: small(6)?,
         input,
         media,
+        watermark_id: row.get(24)?,
     })
 }
 
@@ -501,12 +513,140 @@ pub async fn media_programme(db: &Db, media_id: i64) -> Result<Option<Programme>
             "SELECT 0, mi.id, mi.title, 0, 0, 0, NULL, mi.source, mi.url, mi.path_bytes,
                     mi.is_missing, mi.duration_ms, mi.container, mi.video_codec, mi.width,
                     mi.height, mi.frame_rate, mi.field_order, mi.audio_codec, mi.audio_channels,
-                    mi.audio_sample_rate, mi.streams, NULL, NULL
+                    mi.audio_sample_rate, mi.streams, NULL, NULL, NULL
              FROM media_items mi WHERE mi.id = ?1",
         )?;
         optional(stmt.query_row([media_id], programme_from_row))
     })
     .await
+}
+
+/// A watermark as FFmpeg draws it (`stream::ffmpeg` renders the overlay from it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watermark {
+    /// The PNG FFmpeg reads.
+    pub png: PathBuf,
+    pub location: WatermarkLocation,
+    /// Of the frame's (or content's) width; `None` draws the image at its own size.
+    pub width_percent: Option<f64>,
+    pub horizontal_margin_percent: f64,
+    pub vertical_margin_percent: f64,
+    /// 0 (invisible) to 100 (opaque).
+    pub opacity: u8,
+    /// Intermittent: shown `(for_s)` seconds of every `(every_s)`, the cycle anchored to
+    /// the wall clock.
+    pub every: Option<(u32, u32)>,
+    /// Placed relative to the picture inside any letterbox, not the whole frame.
+    pub within_content: bool,
+    /// Seconds into the intermittent cycle at the run's first frame (set by the feeder).
+    pub phase_s: u32,
+}
+
+/// The watermark `id` as channel `channel` draws it, with its image in the cache (written
+/// there from the row when missing); `None` when it is off (`mode` none), has no image, or
+/// is gone.
+pub async fn watermark(
+    db: &Db,
+    data_dir: PathBuf,
+    id: i64,
+    channel: ChannelId,
+) -> Result<Option<Watermark>, DbError> {
+    db.read(move |conn| {
+        let row = conn
+            .prepare_cached(
+                "SELECT mode, image_source, location, size, width_percent,
+                        horizontal_margin_percent, vertical_margin_percent, frequency_minutes,
+                        duration_seconds, opacity, place_within_source_content, image_sha256
+                 FROM watermarks WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok((
+                    (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                    (r.get::<_, String>(2)?, r.get::<_, String>(3)?),
+                    (
+                        r.get::<_, f64>(4)?,
+                        r.get::<_, f64>(5)?,
+                        r.get::<_, f64>(6)?,
+                    ),
+                    (
+                        r.get::<_, i64>(7)?,
+                        r.get::<_, i64>(8)?,
+                        r.get::<_, i64>(9)?,
+                    ),
+                    (r.get::<_, bool>(10)?, r.get::<_, Option<String>>(11)?),
+                ))
+            });
+        let Some((modes, place, percents, timing, (within, sha))) = optional(row)? else {
+            return Ok(None);
+        };
+        let decoded = (
+            modes.0.parse::<WatermarkMode>(),
+            modes.1.parse::<WatermarkImageSource>(),
+            place.0.parse::<WatermarkLocation>(),
+            place.1.parse::<WatermarkSize>(),
+        );
+        let (Ok(mode), Ok(source), Ok(location), Ok(size)) = decoded else {
+            tracing::warn!(watermark = id, "watermark row unreadable; none drawn");
+            return Ok(None);
+        };
+        let png = match source {
+            WatermarkImageSource::Custom => cached_png(conn, &data_dir, id, sha)?,
+            WatermarkImageSource::ChannelLogo => Some(
+                data_dir
+                    .join("channel_icons")
+                    .join(format!("channel_{channel}.png")),
+            )
+            .filter(|path| path.exists()),
+        };
+        let (Some(png), false) = (png, mode == WatermarkMode::None) else {
+            return Ok(None);
+        };
+        let (every_minutes, for_s, opacity) = timing;
+        Ok(Some(Watermark {
+            png,
+            location,
+            width_percent: (size == WatermarkSize::Scaled).then_some(percents.0),
+            horizontal_margin_percent: percents.1,
+            vertical_margin_percent: percents.2,
+            opacity: opacity.clamp(0, 100) as u8,
+            every: (mode == WatermarkMode::Intermittent)
+                .then_some(((every_minutes * 60) as u32, for_s as u32)),
+            within_content: within,
+            phase_s: 0,
+        }))
+    })
+    .await
+}
+
+/// The cache file of the watermark's image, written from the row when it is missing (a
+/// wiped cache, a restored backup). Blocking, on the reader: a small file, rarely.
+fn cached_png(
+    conn: &rusqlite::Connection,
+    data_dir: &std::path::Path,
+    id: i64,
+    sha: Option<String>,
+) -> Result<Option<PathBuf>, DbError> {
+    let Some(sha) = sha else {
+        return Ok(None);
+    };
+    let path = crate::ops::watermarks::cache_path(data_dir, &sha);
+    if path.exists() {
+        return Ok(Some(path));
+    }
+    let png: Option<Vec<u8>> =
+        conn.query_row("SELECT image FROM watermarks WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
+    let Some(png) = png else {
+        return Ok(None);
+    };
+    match crate::ops::watermarks::cache_png(data_dir, &sha, &png) {
+        Ok(path) => Ok(Some(path)),
+        Err(err) => {
+            tracing::warn!(watermark = id, %err, "cannot write the watermark's cache file; none drawn");
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -310,17 +310,26 @@ fn load_block(
     let Some((minutes, days, stop_before_end)) = row else {
         return Ok(None);
     };
-    let rows: Vec<(i64, String, i64, String, bool)> = conn
+    // (id, collection_type, collection_id, playback_order, (include_in_guide, disable_watermarks))
+    type ItemRow = (i64, String, i64, String, (bool, bool));
+    let rows: Vec<ItemRow> = conn
         .prepare_cached(
-            "SELECT id, collection_type, collection_id, playback_order, include_in_guide
+            "SELECT id, collection_type, collection_id, playback_order, include_in_guide,
+                 disable_watermarks
              FROM block_items WHERE block_id = ?1 ORDER BY position, id",
         )?
         .query_map([block_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                (r.get(4)?, r.get(5)?),
+            ))
         })?
         .collect::<Result<_, _>>()?;
     let mut items = Vec::with_capacity(rows.len());
-    for (id, kind, target, order, in_guide) in rows {
+    for (id, kind, target, order, (in_guide, disable_watermarks)) in rows {
         let decoded = decode::<BlockContent>("collection_type", &kind)
             .and_then(|kind| Ok((kind, decode::<PlaybackOrder>("playback_order", &order)?)));
         let (kind, order) = match decoded {
@@ -347,6 +356,7 @@ fn load_block(
             } else {
                 GuideMode::Hide
             },
+            disable_watermarks,
         });
     }
     Ok(Some(Block {

@@ -268,6 +268,9 @@ pub struct Row {
     pub custom_title: Option<String>,
     pub guide_mode: String,
     pub anchor: Option<String>,
+    /// The root's block item turned watermarks off (the mirror's own watermark applies
+    /// otherwise).
+    pub watermark_off: bool,
 }
 
 /// The mirror's timeline from the source's: every item shifted by `offset_ms`, keeping only
@@ -297,7 +300,7 @@ pub fn n_same(stored: &[Row], wanted: &[Row]) -> usize {
 fn rows_from(conn: &Connection, playout_id: i64, from_ms: i64) -> Result<Vec<Row>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT media_item_id, source_url, title, episode_title, start_ms, finish_ms, in_point_ms,
-                filler_kind, custom_title, guide_mode, anchor
+                filler_kind, custom_title, guide_mode, anchor, watermark_off
          FROM playout_items WHERE playout_id = ?1 AND finish_ms >= ?2 ORDER BY start_ms",
     )?;
     let rows = stmt.query_map(params![playout_id, from_ms], |r| {
@@ -313,6 +316,7 @@ fn rows_from(conn: &Connection, playout_id: i64, from_ms: i64) -> Result<Vec<Row
             custom_title: r.get(8)?,
             guide_mode: r.get(9)?,
             anchor: r.get(10)?,
+            watermark_off: r.get(11)?,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -360,8 +364,8 @@ pub fn sync(
     )?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO playout_items (playout_id, media_item_id, source_url, title, episode_title,
-             start_ms, finish_ms, in_point_ms, filler_kind, custom_title, guide_mode, anchor)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             start_ms, finish_ms, in_point_ms, filler_kind, custom_title, guide_mode, anchor, watermark_off)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     let mut n_written = 0;
     for row in wanted.iter().filter(|row| row.finish_ms > from_ms) {
@@ -381,6 +385,7 @@ pub fn sync(
             row.custom_title,
             row.guide_mode,
             row.anchor,
+            row.watermark_off,
         ])?;
         n_written += 1;
     }
@@ -440,6 +445,7 @@ mod tests {
             custom_title: None,
             guide_mode: "normal".into(),
             anchor: None,
+            watermark_off: false,
         }
     }
 

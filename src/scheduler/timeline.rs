@@ -314,6 +314,7 @@ struct Stored {
     filler_kind: Option<String>,
     title: String,
     anchor: Option<String>,
+    watermark_off: bool,
 }
 
 impl Stored {
@@ -325,6 +326,7 @@ impl Stored {
             && self.filler_kind.as_deref() == item.filler_kind.map(|k| k.as_str())
             && self.title == item.title.as_str()
             && self.anchor == anchor_text(item)
+            && self.watermark_off == item.watermark_off
     }
 }
 
@@ -340,7 +342,8 @@ fn stored_from(
     from_ms: i64,
 ) -> Result<Vec<Stored>, DbError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT media_item_id, start_ms, finish_ms, in_point_ms, filler_kind, title, anchor
+        "SELECT media_item_id, start_ms, finish_ms, in_point_ms, filler_kind, title, anchor,
+             watermark_off
          FROM playout_items WHERE playout_id = ?1 AND start_ms >= ?2 ORDER BY start_ms",
     )?;
     let rows = stmt.query_map(params![playout_id, from_ms], |r| {
@@ -352,6 +355,7 @@ fn stored_from(
             filler_kind: r.get(4)?,
             title: r.get(5)?,
             anchor: r.get(6)?,
+            watermark_off: r.get(7)?,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -360,9 +364,10 @@ fn stored_from(
 fn insert_items(tx: &Transaction<'_>, playout_id: i64, items: &[Item]) -> Result<usize, DbError> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO playout_items (playout_id, media_item_id, source_url, title, episode_title,
-             start_ms, finish_ms, in_point_ms, filler_kind, custom_title, guide_mode, anchor)
+             start_ms, finish_ms, in_point_ms, filler_kind, custom_title, guide_mode, anchor,
+             watermark_off)
          VALUES (?1, ?2, (SELECT url FROM media_items WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-             ?10, ?11)",
+             ?10, ?11, ?12)",
     )?;
     for item in items {
         stmt.execute(params![
@@ -377,6 +382,7 @@ fn insert_items(tx: &Transaction<'_>, playout_id: i64, items: &[Item]) -> Result
             item.custom_title.as_deref(),
             item.guide_mode.as_str(),
             anchor_text(item),
+            item.watermark_off,
         ])?;
     }
     Ok(items.len())

@@ -39,7 +39,7 @@ use super::splicer::{Sink, Splicer};
 use super::ts::{Aligner, PACKET_LEN};
 use crate::app::App;
 use crate::ops::ids::ChannelId;
-use crate::scheduler::cursor::{self, Input, MediaInfo, OutputProfile, Programme};
+use crate::scheduler::cursor::{self, Input, MediaInfo, OutputProfile, Programme, Watermark};
 use crate::time::{now_ms, UnixMs};
 use crate::tools::Tools;
 
@@ -474,6 +474,8 @@ enum What {
     Media {
         input: Input,
         media: Box<MediaInfo>,
+        /// Drawn over it (`scheduler::cursor::watermark` resolves it at the start).
+        watermark_id: Option<i64>,
     },
     Slate(&'static str),
 }
@@ -1148,6 +1150,7 @@ impl Feeder {
             what: What::Media {
                 input: p.input.clone(),
                 media: Box::new(p.media.clone()),
+                watermark_id: p.watermark_id,
             },
         }
     }
@@ -1156,17 +1159,19 @@ impl Feeder {
     /// keyframe at or before the offset, looked up first), else transcoding.
     async fn start(&self, plan: Plan) -> Option<Running> {
         let source = match &plan.what {
-            What::Media { input, media } => Source::Media {
+            What::Media { input, media, .. } => Source::Media {
                 input,
                 media,
                 title: &plan.title,
             },
             What::Slate(text) => Source::Slate { text },
         };
+        let watermark = self.watermark(&plan).await;
         let job = Job {
             source,
             seek_ms: plan.seek_ms,
             duration_ms: Some(plan.end_ms - plan.start_ms),
+            watermark: watermark.as_ref(),
         };
         let from = self.copy_from(&plan, &job).await;
         let decision = ffmpeg::decide(&self.hardware, &self.profile, &job, from);
@@ -1200,6 +1205,31 @@ impl Feeder {
                 None
             }
         }
+    }
+
+    /// The plan's watermark, its image in the cache and its intermittent cycle placed at
+    /// the run's start on the wall clock; none when it cannot be read (logged, the
+    /// programme plays without).
+    async fn watermark(&self, plan: &Plan) -> Option<Watermark> {
+        let What::Media {
+            watermark_id: Some(id),
+            ..
+        } = plan.what
+        else {
+            return None;
+        };
+        let dir = self.app.config.data_dir.clone();
+        let found = cursor::watermark(&self.app.db, dir, id, self.channel.id).await;
+        let mut mark = found
+            .inspect_err(|err| {
+                tracing::warn!(channel = %self.channel.number, watermark = id, %err, "watermark unreadable");
+            })
+            .ok()??;
+        if let Some((every_s, _)) = mark.every {
+            let every_ms = i64::from(every_s.max(1)) * 1000;
+            mark.phase_s = (plan.start_ms.rem_euclid(every_ms) / 1000) as u32;
+        }
+        Some(mark)
     }
 
     /// Where a copy of `job` may start: refused for an item whose copy failed; mid-programme,
@@ -1500,6 +1530,7 @@ mod tests {
             filler_kind: None,
             input: Input::Generated("generated://demo/1".into()),
             media: MediaInfo::default(),
+            watermark_id: None,
         }
     }
 
@@ -1514,6 +1545,7 @@ mod tests {
             what: What::Media {
                 input: p.input.clone(),
                 media: Box::new(p.media.clone()),
+                watermark_id: None,
             },
         }
     }

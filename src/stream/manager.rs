@@ -484,6 +484,7 @@ impl Manager {
             },
             seek_ms: programme.in_point_ms + seek_ms,
             duration_ms: None,
+            watermark: None,
         };
         let args = ffmpeg::command(&hardware, &profile, &job);
         let tail = Arc::new(ffmpeg::StderrTail::default());

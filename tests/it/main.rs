@@ -25,4 +25,5 @@ mod remote_fake;
 mod stream;
 mod stream_fixture;
 mod validation;
+mod watermarks;
 mod yaml_channels;

@@ -63,6 +63,7 @@ fn run_item(
         },
         seek_ms,
         duration_ms: Some(ms),
+        watermark: None,
     };
     let out = Command::new("ffmpeg")
         .args(ffmpeg::command(&software(), profile, &job))

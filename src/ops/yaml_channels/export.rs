@@ -258,14 +258,19 @@ fn block_doc(conn: &Connection, id: i64) -> Result<BlockDoc, YamlError> {
             })
         },
     )?;
-    let rows: Vec<(String, i64, String, bool)> = conn
+    let rows: Vec<((String, i64), (String, bool, bool))> = conn
         .prepare(
-            "SELECT collection_type, collection_id, playback_order, include_in_guide
+            "SELECT collection_type, collection_id, playback_order, include_in_guide,
+                    disable_watermarks
              FROM block_items WHERE block_id = ?1 ORDER BY position, id",
         )?
-        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .query_map([id], |r| {
+            Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?, r.get(4)?)))
+        })?
         .collect::<Result<_, _>>()?;
-    for (i, (kind_text, content, order, include_in_guide)) in rows.into_iter().enumerate() {
+    for (i, ((kind_text, content), (order, include_in_guide, disable_watermarks))) in
+        rows.into_iter().enumerate()
+    {
         let path = format!("block {:?} item {i}", block.name);
         let collection_type: BlockContent = kind(&path, Some(kind_text))?
             .ok_or_else(|| invalid(&path, "missing collection_type"))?;
@@ -280,6 +285,7 @@ fn block_doc(conn: &Connection, id: i64) -> Result<BlockDoc, YamlError> {
                 .ok_or_else(|| invalid(&path, "the item's content is gone"))?,
             playback_order: kind(&path, Some(order))?,
             include_in_guide,
+            disable_watermarks,
         });
     }
     Ok(block)

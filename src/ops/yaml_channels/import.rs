@@ -459,6 +459,7 @@ fn create_block(
             collection_id: Field::set(Int(content)),
             playback_order: Field(item.playback_order.map(OneOf)),
             include_in_guide: Field::set(Flag(item.include_in_guide)),
+            disable_watermarks: Field::set(Flag(item.disable_watermarks)),
         };
         blocks::add_item(tx, block, &patch, clock.now_ms).map_err(|e| block_err(&path, e))?;
     }

@@ -263,6 +263,9 @@ pub struct BlockItemDoc {
     pub playback_order: Option<PlaybackOrder>,
     #[serde(default = "yes")]
     pub include_in_guide: bool,
+    /// The item's programmes show no watermark.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_watermarks: bool,
 }
 
 /// The channel's deco (`/api/channels/{id}/deco`), its groups and collection by name.

@@ -17,10 +17,11 @@
 use std::ffi::OsString;
 
 use crate::kinds::CopyMode;
-use crate::scheduler::cursor::{Input, MediaInfo, OutputProfile};
+use crate::scheduler::cursor::{Input, MediaInfo, OutputProfile, Watermark};
 use crate::stream::splicer::{OUT_PMT_PID, OUT_VIDEO_PID, PROGRAM_NUMBER};
 
 use super::hardware::{Encoder, Hardware};
+use super::overlay::{Overlay, Rect};
 
 /// What one FFmpeg plays.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +42,8 @@ pub struct Job<'a> {
     pub seek_ms: i64,
     /// How much to play; `None` plays to the end.
     pub duration_ms: Option<i64>,
+    /// Drawn over a programme's picture (never over a slate); forces a video encode.
+    pub watermark: Option<&'a Watermark>,
 }
 
 /// The tone of a generated programme: `generated://demo/N` gets its own frequency, so each
@@ -81,6 +84,8 @@ pub enum EncodeReason {
     NoKeyframe,
     /// Copying this item failed; it is transcoded instead.
     CopyFailed,
+    /// A watermark is drawn over the picture.
+    Watermark,
 }
 
 impl EncodeReason {
@@ -97,6 +102,7 @@ impl EncodeReason {
             EncodeReason::NotExact => "the source's size or frame rate is not the profile's",
             EncodeReason::NoKeyframe => "no keyframe within 10 s before the offset",
             EncodeReason::CopyFailed => "copying failed",
+            EncodeReason::Watermark => "a watermark is drawn",
         }
     }
 }
@@ -219,7 +225,9 @@ pub fn wants_keyframe(hw: &Hardware, profile: &OutputProfile, job: &Job<'_>) -> 
             input: Input::File(_) | Input::Url(_),
             media,
             ..
-        } => job.seek_ms > 0 && video_copyable(hw, profile, media).is_ok(),
+        } => {
+            job.seek_ms > 0 && job.watermark.is_none() && video_copyable(hw, profile, media).is_ok()
+        }
         _ => false,
     }
 }
@@ -292,11 +300,23 @@ pub fn command_for(
         media.seek_ms = decision.seek_ms;
     }
     let audio_nth = inputs.media.as_ref().map_or(0, |m| m.media.audio_nth);
+    let overlay = match decision.video {
+        VideoPlan::Encode { .. } => inputs.overlay(&format, profile),
+        VideoPlan::Copy => None,
+    };
     let mut a = Argv(Vec::with_capacity(64));
     global_args(&mut a, hw);
     input_args(&mut a, &inputs);
+    // A watermark's PNG is the last input, and the picture the graph's output `[v]`.
+    if let Some(overlay) = &overlay {
+        a.push_all(&["-i"]);
+        a.0.push(overlay.mark.png.as_os_str().to_owned());
+    }
     a.push_all(&["-map"]);
-    a.push(format!("{}:v:0", inputs.video_from));
+    match &overlay {
+        Some(_) => a.push_all(&["[v]"]),
+        None => a.push(format!("{}:v:0", inputs.video_from)),
+    }
     a.push_all(&["-map"]);
     if inputs.audio_from == 0 && inputs.media.is_some() {
         a.push(format!("0:a:{audio_nth}"));
@@ -307,7 +327,14 @@ pub fn command_for(
         a.push_all(&["-t"]);
         a.push(seconds(ms.max(1)));
     }
-    video_args(&mut a, hw, profile, &format, &decision.video);
+    video_args(
+        &mut a,
+        hw,
+        profile,
+        &format,
+        &decision.video,
+        overlay.as_ref(),
+    );
     audio_args(&mut a, profile, &format, decision.audio);
     mux_args(&mut a);
     a.0
@@ -352,6 +379,8 @@ struct Inputs<'a> {
     audio_from: usize,
     /// The text a generated picture carries (drawn when the video is encoded).
     title: Option<String>,
+    /// Drawn over a programme (a slate or the Offline card gets none).
+    watermark: Option<&'a Watermark>,
 }
 
 /// A file or URL read by FFmpeg, from `seek_ms`.
@@ -372,6 +401,7 @@ impl<'a> Inputs<'a> {
             video_from: 0,
             audio_from: 1,
             title: Some(title),
+            watermark: None,
         };
         match job.source {
             Source::Slate { text } => generated(card(), silence(), drawtext_safe(text)),
@@ -379,15 +409,18 @@ impl<'a> Inputs<'a> {
                 input: Input::Generated(url),
                 title,
                 ..
-            } => generated(
-                format!("testsrc2=size={w}x{h}:rate={rate}"),
-                format!(
-                    "sine=frequency={}:sample_rate={}",
-                    generated_tone_hz(url),
-                    f.sample_rate
-                ),
-                drawtext_safe(title),
-            ),
+            } => Inputs {
+                watermark: job.watermark,
+                ..generated(
+                    format!("testsrc2=size={w}x{h}:rate={rate}"),
+                    format!(
+                        "sine=frequency={}:sample_rate={}",
+                        generated_tone_hz(url),
+                        f.sample_rate
+                    ),
+                    drawtext_safe(title),
+                )
+            },
             Source::Media {
                 input: Input::Offline,
                 ..
@@ -403,6 +436,7 @@ impl<'a> Inputs<'a> {
                     video_from: 0,
                     audio_from: 0,
                     title: None,
+                    watermark: job.watermark,
                 };
                 // A file of one stream gets the other generated: black, or silence.
                 let has_video = media.video_codec.is_some() || media.audio_codec.is_none();
@@ -430,6 +464,25 @@ impl<'a> Inputs<'a> {
     fn media_video(&self) -> Option<&'a MediaInfo> {
         let media = self.media.as_ref()?;
         (self.video_from == 0 && media.media.video_codec.is_some()).then_some(media.media)
+    }
+
+    /// The watermark to draw, its PNG read after every other input; its percentages are of
+    /// the frame, or of the picture inside the `pad` letterbox when `within_content`.
+    fn overlay(&self, f: &Format, profile: &OutputProfile) -> Option<Overlay<'a>> {
+        let mark = self.watermark?;
+        let frame = (f.width, f.height);
+        let source = self.media_video().and_then(|m| Some((m.width?, m.height?)));
+        let letterboxed = !matches!(profile.scaling_mode.as_str(), "stretch" | "crop");
+        let rect = match source {
+            Some(source) if mark.within_content && letterboxed => Rect::fitted(frame, source),
+            _ => Rect::whole(frame),
+        };
+        Some(Overlay {
+            video_from: self.video_from,
+            png_input: usize::from(self.media.is_some()) + self.lavfi.len(),
+            mark,
+            rect,
+        })
     }
 
     /// Whether the output's audio comes straight from the media.
@@ -472,6 +525,7 @@ fn plan(
 ) -> Decision {
     let video = match inputs.media_video() {
         None => Err(EncodeReason::Generated),
+        Some(_) if inputs.watermark.is_some() => Err(EncodeReason::Watermark),
         Some(media) => video_copyable(hw, profile, media).and_then(|()| match from {
             _ if seek_ms <= 0 => Ok(0),
             CopyFrom::Keyframe(at) if at <= seek_ms && seek_ms - at <= MAX_KEYFRAME_GAP_MS => {
@@ -550,18 +604,29 @@ fn input_args(a: &mut Argv, inputs: &Inputs<'_>) {
     }
 }
 
-fn video_args(a: &mut Argv, hw: &Hardware, profile: &OutputProfile, f: &Format, video: &VideoPlan) {
+fn video_args(
+    a: &mut Argv,
+    hw: &Hardware,
+    profile: &OutputProfile,
+    f: &Format,
+    video: &VideoPlan,
+    overlay: Option<&Overlay<'_>>,
+) {
     let VideoPlan::Encode { title, .. } = video else {
         a.push_all(&["-c:v", "copy"]);
         return;
     };
-    a.push_all(&["-vf"]);
-    a.push(video_filter(
-        hw,
-        profile,
-        (f.width, f.height),
-        title.as_deref(),
-    ));
+    let picture = picture_filter(profile, (f.width, f.height), title.as_deref(), hw.drawtext);
+    match overlay {
+        Some(overlay) => {
+            a.push_all(&["-filter_complex"]);
+            a.push(overlay.graph(&picture, encoder_format(hw)));
+        }
+        None => {
+            a.push_all(&["-vf"]);
+            a.push(picture + encoder_format(hw));
+        }
+    }
     match &hw.encoder {
         Encoder::Libx264 => {
             a.push_all(&["-c:v", "libx264", "-preset", &profile.quality_preset]);
@@ -636,11 +701,13 @@ fn mux_args(a: &mut Argv) {
     a.push_all(&["-pes_payload_size", "0", "-flush_packets", "1", "pipe:1"]);
 }
 
-fn video_filter(
-    hw: &Hardware,
+/// The picture's filters up to the encoder's pixel format: deinterlace, scale to the
+/// output, frame rate, and a generated programme's title.
+fn picture_filter(
     profile: &OutputProfile,
     (w, h): (u32, u32),
-    overlay: Option<&str>,
+    title: Option<&str>,
+    drawtext: bool,
 ) -> String {
     let mut vf = String::with_capacity(256);
     if profile.deinterlace {
@@ -656,7 +723,7 @@ fn video_filter(
         )),
     }
     vf.push_str(&format!(",setsar=1,fps={}", profile.framerate.max(1)));
-    if let (Some(text), true) = (overlay, hw.drawtext) {
+    if let (Some(text), true) = (title, drawtext) {
         let size = (h / 12).max(8);
         vf.push_str(&format!(
             ",drawtext=text='{text}':fontcolor=white:fontsize={size}:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h/8"
@@ -665,11 +732,15 @@ fn video_filter(
             ",drawtext=text='%{{localtime\\:%X}}':fontcolor=white:fontsize={size}:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h*3/4"
         ));
     }
-    match hw.encoder {
-        Encoder::Vaapi { .. } => vf.push_str(",format=nv12,hwupload"),
-        _ => vf.push_str(",format=yuv420p"),
-    }
     vf
+}
+
+/// The last filters, into what the encoder takes.
+fn encoder_format(hw: &Hardware) -> &'static str {
+    match hw.encoder {
+        Encoder::Vaapi { .. } => ",format=nv12,hwupload",
+        _ => ",format=yuv420p",
+    }
 }
 
 /// Text safe inside a drawtext `text='...'`: letters, digits and plain punctuation.
@@ -750,6 +821,7 @@ mod tests {
             },
             seek_ms: 0,
             duration_ms: Some(6250),
+            watermark: None,
         };
         expect!["-hide_banner -nostdin -nostats -loglevel warning -i /media/a b.mp4 -map 0:v:0 -map 0:a:0 -t 6.250 -c:v copy -c:a copy -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"]
             .assert_eq(&render(&command(&board("generic"), &small(), &job)));
@@ -782,6 +854,7 @@ mod tests {
             },
             seek_ms: 0,
             duration_ms: Some(60_000),
+            watermark: None,
         };
         expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -i /m/x.mkv -map 0:v:0 -map 0:a:0 -t 60.000 -vf scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
             .assert_eq(&render(&command(&board("generic"), &exact, &job)));
@@ -813,6 +886,7 @@ mod tests {
             },
             seek_ms: 0,
             duration_ms: None,
+            watermark: None,
         };
         expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -i /m/x.mkv -f lavfi -i anullsrc=r=48000:cl=stereo -map 0:v:0 -map 1:a:0 -vf scale=832:480:force_original_aspect_ratio=decrease,pad=832:480:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=30,format=yuv420p -c:v h264_v4l2m2m -pix_fmt yuv420p -b:v 4000k -maxrate 4000k -bufsize 8000k -g 60 -keyint_min 60 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
             .assert_eq(&render(&command(&board("rpi4"), &profile, &job)));
@@ -827,6 +901,7 @@ mod tests {
             },
             seek_ms,
             duration_ms: Some(4000),
+            watermark: None,
         }
     }
 
@@ -1020,6 +1095,45 @@ mod tests {
     }
 
     #[test]
+    fn a_watermark_forces_the_encode_and_is_laid_over_the_picture() {
+        use crate::kinds::WatermarkLocation;
+        let input = Input::File("/media/a.mp4".into());
+        let media = h264_file();
+        let mark = Watermark {
+            png: "/data/cache/watermarks/ab.png".into(),
+            location: WatermarkLocation::TopRight,
+            width_percent: Some(20.0),
+            horizontal_margin_percent: 5.0,
+            vertical_margin_percent: 5.0,
+            opacity: 100,
+            every: None,
+            within_content: false,
+            phase_s: 0,
+        };
+        let hw = board("generic");
+        let job = Job {
+            watermark: Some(&mark),
+            ..job(&input, &media, 1500)
+        };
+        // No keyframe is looked up: nothing would be copied.
+        assert!(!wants_keyframe(&hw, &small(), &job));
+        let decision = decide(&hw, &small(), &job, CopyFrom::Keyframe(1000));
+        assert_eq!(decision.mode(), StreamMode::Transcode);
+        assert_eq!(decision.reason(), Some(EncodeReason::Watermark));
+        expect!["-hide_banner -nostdin -nostats -loglevel warning -ss 1.500 -i /media/a.mp4 -i /data/cache/watermarks/ab.png -map [v] -map 0:a:0 -t 4.000 -filter_complex [0:v:0]scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25[main];[1:v]format=rgba,scale=64:-2[mark];[main][mark]overlay=x=304-w:y=12,format=yuv420p[v] -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"].assert_eq(&render(&command_for(&hw, &small(), &job, &decision)));
+        // A slate carries none, whatever the job says.
+        let slate = Job {
+            source: Source::Slate { text: "Offline" },
+            ..job
+        };
+        let argv = render(&command(&hw, &small(), &slate));
+        assert!(
+            !argv.contains("overlay") && !argv.contains("ab.png"),
+            "{argv}"
+        );
+    }
+
+    #[test]
     fn vaapi_uploads_nv12() {
         let job = Job {
             source: Source::Slate {
@@ -1027,6 +1141,7 @@ mod tests {
             },
             seek_ms: 0,
             duration_ms: Some(5000),
+            watermark: None,
         };
         expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -vaapi_device /dev/dri/renderD128 -f lavfi -i color=c=0x1c2430:s=1280x720:r=30 -f lavfi -i anullsrc=r=48000:cl=stereo -map 0:v:0 -map 1:a:0 -t 5.000 -vf scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=30,drawtext=text='Technical difficulties well be back':fontcolor=white:fontsize=60:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h/8,drawtext=text='%{localtime\:%X}':fontcolor=white:fontsize=60:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h*3/4,format=nv12,hwupload -c:v h264_vaapi -b:v 4000k -maxrate 4000k -bufsize 8000k -g 60 -keyint_min 60 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
             .assert_eq(&render(&command(&board("x86-vaapi"), &OutputProfile::default(), &job)));
@@ -1046,6 +1161,7 @@ mod tests {
             },
             seek_ms: 30_000,
             duration_ms: Some(570_000),
+            watermark: None,
         };
         expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 -map 0:v:0 -map 1:a:0 -t 570.000 -vf scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
             .assert_eq(&render(&command(&hw, &small(), &job)));
@@ -1072,6 +1188,7 @@ mod tests {
             },
             seek_ms: 61_005,
             duration_ms: Some(0),
+            watermark: None,
         };
         expect!["-hide_banner -nostdin -nostats -loglevel warning -reconnect 1 -reconnect_streamed 1 -reconnect_delay_max 5 -ss 61.005 -i http://nas/a.mp3 -f lavfi -i color=c=black:s=320x240:r=25 -map 1:v:0 -map 0:a:0 -t 0.001 -vf scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"].assert_eq(&render(&command(&board("generic"), &small(), &job)));
 
@@ -1093,6 +1210,7 @@ mod tests {
             },
             seek_ms: 0,
             duration_ms: None,
+            watermark: None,
         };
         expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -f lavfi -i color=c=0x1c2430:s=320x240:r=25 -f lavfi -i anullsrc=r=48000:cl=mono -map 0:v:0 -map 1:a:0 -vf yadif,scale=320:240:force_original_aspect_ratio=increase,crop=320:240,setsar=1,fps=25,drawtext=text='Offline':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h/8,drawtext=text='%{localtime\:%X}':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h*3/4,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -threads 2 -af aresample=async=1 -c:a aac -b:a 128k -ac 1 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]].assert_eq(&render(&command(&hw, &profile, &job)));
 
@@ -1110,6 +1228,7 @@ mod tests {
             },
             seek_ms: 0,
             duration_ms: Some(1),
+            watermark: None,
         };
         expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -f lavfi -i testsrc2=size=320x240:rate=1 -f lavfi -i sine=frequency=1320:sample_rate=48000 -map 0:v:0 -map 1:a:0 -t 0.001 -vf scale=320:240,setsar=1,fps=1,drawtext=text='Toms Show 12':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h/8,drawtext=text='%{localtime\:%X}':fontcolor=white:fontsize=20:box=1:boxcolor=black@0.5:x=(w-tw)/2:y=h*3/4,format=yuv420p -c:v h264_v4l2m2m -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 2 -keyint_min 2 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]].assert_eq(&render(&command(&board("rpi4"), &profile, &job)));
     }

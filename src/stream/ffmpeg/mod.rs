@@ -5,6 +5,7 @@
 //!   decisions first (inputs, `VideoPlan`, `AudioPlan`), then their rendering.
 //! - `process`: the child process in its own group, its stderr tail, and a stop that
 //!   always reaps (killpg SIGTERM, bounded wait, SIGKILL, wait).
+//! - `overlay`: a watermark drawn over the picture (a filter graph, pure).
 //! - `keyframe`: where a copy mid-programme starts (one small ffprobe read).
 //! - `probe`: the start-up check of the hardware encoder and of drawtext.
 //!
@@ -14,6 +15,7 @@
 mod argv;
 mod hardware;
 mod keyframe;
+mod overlay;
 mod probe;
 mod process;
 
