@@ -242,6 +242,10 @@ fn template_doc(conn: &Connection, id: i64) -> Result<TemplateDoc, YamlError> {
     })
 }
 
+/// A block item's row: (collection_type, collection_id), (playback_order, include_in_guide,
+/// disable_watermarks).
+type ItemRow = ((String, i64), (String, bool, bool));
+
 fn block_doc(conn: &Connection, id: i64) -> Result<BlockDoc, YamlError> {
     let mut block = conn.query_row(
         "SELECT name, start_time, duration_minutes, days_of_week, stop_before_end
@@ -258,7 +262,7 @@ fn block_doc(conn: &Connection, id: i64) -> Result<BlockDoc, YamlError> {
             })
         },
     )?;
-    let rows: Vec<((String, i64), (String, bool, bool))> = conn
+    let rows: Vec<ItemRow> = conn
         .prepare(
             "SELECT collection_type, collection_id, playback_order, include_in_guide,
                     disable_watermarks
