@@ -84,6 +84,30 @@ fn required(field: &'static str) -> impl Fn() -> ApiError {
     move || ApiError::invalid(field, "field required")
 }
 
+/// The verbs `verb` runs, and those `unsupported` answers 501 for.
+const VERBS: &[&str] = &[
+    "add-count",
+    "add-duration",
+    "add-collection",
+    "add-all",
+    "add-playlist",
+    "add-smart-collection",
+    "pad-to-next",
+    "pad-until",
+    "pad-until-exact",
+    "wait-until",
+    "wait-until-exact",
+    "skip-items",
+    "skip-to-item",
+];
+const UNSUPPORTED: &[&str] = &[
+    "add-show",
+    "add-search",
+    "add-marathon",
+    "add-multi-collection",
+    "create-playlist",
+];
+
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
         ["build", build_id, "context"] => {
@@ -95,43 +119,40 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             let content_type = content_type.to_string();
             peek(app, req, router::id(build_id)?, content_type).await
         }
-        ["build", build_id, "epg-group", action @ ("start" | "stop")] => {
+        ["build", build_id, "epg-group", action] => {
             router::only(req, Verb::Post)?;
-            epg_group(app, req, router::id(build_id)?, action == &"start").await
+            let start = match *action {
+                "start" => true,
+                "stop" => false,
+                _ => return Err(ApiError::not_found("unknown epg-group action")),
+            };
+            epg_group(app, req, router::id(build_id)?, start).await
         }
-        ["build", build_id, which @ ("graphics" | "watermark" | "pre-roll"), state @ ("on" | "off")] =>
-        {
+        ["build", build_id, which, state] => {
             router::only(req, Verb::Post)?;
             let which = match *which {
                 "graphics" => Switch::Graphics,
                 "watermark" => Switch::Watermark,
-                _ => Switch::PreRoll,
+                "pre-roll" => Switch::PreRoll,
+                _ => return Err(ApiError::not_found("unknown switch")),
             };
-            switch(app, router::id(build_id)?, which, state == &"on").await
+            let on = match *state {
+                "on" => true,
+                "off" => false,
+                _ => return Err(ApiError::not_found("a switch is on or off")),
+            };
+            switch(app, router::id(build_id)?, which, on).await
         }
-        ["build", build_id, action @ ("add-count"
-        | "add-duration"
-        | "add-collection"
-        | "add-all"
-        | "add-playlist"
-        | "add-smart-collection"
-        | "pad-to-next"
-        | "pad-until"
-        | "pad-until-exact"
-        | "wait-until"
-        | "wait-until-exact"
-        | "skip-items"
-        | "skip-to-item")] => {
+        ["build", build_id, action] => {
             router::only(req, Verb::Post)?;
-            verb(app, req, router::id(build_id)?, action).await
-        }
-        ["build", build_id, action @ ("add-show"
-        | "add-search"
-        | "add-marathon"
-        | "add-multi-collection"
-        | "create-playlist")] => {
-            router::only(req, Verb::Post)?;
-            unsupported(app, router::id(build_id)?, action).await
+            let id = router::id(build_id)?;
+            if VERBS.contains(action) {
+                verb(app, req, id, action).await
+            } else if UNSUPPORTED.contains(action) {
+                unsupported(app, id, action).await
+            } else {
+                Err(ApiError::not_found("unknown scripted verb"))
+            }
         }
         _ => Err(router::not_found()),
     }
