@@ -18,7 +18,8 @@ use crate::http::{body, ApiError, ApiResult, Req};
 use crate::kinds::{BuildStatus, PlaybackOrder};
 use crate::ops::build_sessions::{self as ops, Session, Source, Step, Switch, Target};
 use crate::ops::fields::{AnyId, Field, Int, Name, OneOf, Text};
-use crate::ops::ids::PlayoutId;
+use crate::ops::ids::{MediaId, PlayoutId};
+use crate::ops::playlists::{self, Entry, NewPlaylist};
 use crate::playout::clock::parse_time;
 use crate::scheduler::BuildClock;
 use crate::time::{now_ms, parse_rfc3339, rfc3339};
@@ -40,6 +41,8 @@ struct Inputs {
     target_time: Field<Text>,
     item_index: Field<Int<0, 1_000_000>>,
     title: Field<Name>,
+    name: Field<Name>,
+    media_item_ids: Field<Vec<AnyId>>,
 }
 
 impl Inputs {
@@ -84,7 +87,8 @@ fn required(field: &'static str) -> impl Fn() -> ApiError {
     move || ApiError::invalid(field, "field required")
 }
 
-/// The verbs `verb` runs, and those `unsupported` answers 501 for.
+/// The verbs `verb` runs (`create-playlist` has its own handler), and those `unsupported`
+/// answers 501 for.
 const VERBS: &[&str] = &[
     "add-count",
     "add-duration",
@@ -105,7 +109,6 @@ const UNSUPPORTED: &[&str] = &[
     "add-search",
     "add-marathon",
     "add-multi-collection",
-    "create-playlist",
 ];
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
@@ -146,7 +149,9 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["build", build_id, action] => {
             router::only(req, Verb::Post)?;
             let id = router::id(build_id)?;
-            if VERBS.contains(action) {
+            if *action == "create-playlist" {
+                create_playlist(app, req, id).await
+            } else if VERBS.contains(action) {
                 verb(app, req, id, action).await
             } else if UNSUPPORTED.contains(action) {
                 unsupported(app, id, action).await
@@ -255,6 +260,41 @@ async fn verb(app: &Arc<App>, req: &mut Req, id: i64, action: &str) -> ApiResult
     Ok(body::ok_json(&doc))
 }
 
+/// `POST …/create-playlist {name*, media_item_ids*}`: a playlist of those items, in that
+/// order, for a later `add-playlist` (the session must be building).
+async fn create_playlist(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
+    let (map, inputs) = inputs(req).await?;
+    let name = inputs.name.given().ok_or_else(required("name"))?.0.clone();
+    let mut media: Vec<MediaId> = Vec::new();
+    for m in inputs
+        .media_item_ids
+        .given()
+        .ok_or_else(required("media_item_ids"))?
+    {
+        if !media.contains(&MediaId(m.0)) {
+            media.push(MediaId(m.0));
+        }
+    }
+    let now = now_ms();
+    let (session, playlist, changes) = write_tx(app, move |tx| {
+        let session = ops::ensure_building(tx, id, now)?;
+        let new = NewPlaylist {
+            name,
+            ..NewPlaylist::default()
+        };
+        let (playlist, changes) = playlists::create(tx, &new, now)?;
+        for m in media {
+            playlists::add(tx, playlist, Entry::Media(m), now)?;
+        }
+        Ok((session, playlist, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    let mut doc = answer(id, "create-playlist", map, &session);
+    doc["playlist_id"] = playlist.0.into();
+    Ok(body::ok_json(&doc))
+}
+
 /// `{build_id, action, …inputs, items_buffered}`.
 fn answer(id: i64, action: &str, inputs: Map<String, Value>, session: &Session) -> Value {
     let mut doc = Map::new();
@@ -308,7 +348,6 @@ async fn unsupported(app: &Arc<App>, id: i64, action: &str) -> ApiResult {
         "add-search" => {
             "searches are saved as smart collections here: create one and use add-smart-collection"
         }
-        "create-playlist" => "create the playlist with POST /api/playlists, then use add-playlist",
         _ => "multi collections cannot be scripted yet: add their collections one by one",
     };
     Err(ApiError::new(

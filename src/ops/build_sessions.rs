@@ -300,6 +300,11 @@ fn anchor_text(anchor: &Anchor) -> String {
     serde_json::to_string(anchor).expect("an Anchor always serialises")
 }
 
+/// The session, which must still be building (a verb that writes elsewhere checks it first).
+pub fn ensure_building(tx: &Transaction<'_>, id: i64, now_ms: i64) -> Result<Session, BuildError> {
+    building(tx, id, None, now_ms)
+}
+
 /// The session, which must belong to `playout` (when given) and still be building.
 fn building(
     tx: &Transaction<'_>,

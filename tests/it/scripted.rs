@@ -336,6 +336,27 @@ fn cancel_changes_nothing_and_bad_verbs_are_refused() {
     )));
     assert_eq!(peek["media_item_id"], ids[0]);
 
+    // A playlist made inside the script plays through add-playlist.
+    let made = ok(verb(
+        &c,
+        bid,
+        "create-playlist",
+        json!({"name": "Mine", "media_item_ids": [ids[0], ids[0]]}),
+    ));
+    let playlist = made["playlist_id"].as_i64().unwrap();
+    let added = ok(verb(
+        &c,
+        bid,
+        "add-playlist",
+        json!({ "playlist_id": playlist }),
+    ));
+    assert_eq!(added["items_buffered"], 1, "{added}");
+    let r = verb(&c, bid, "create-playlist", json!({"name": "Empty"}));
+    assert_eq!(
+        (r.status, r.detail()),
+        (422, "media_item_ids: field required".into())
+    );
+
     // Expiry: a session past its hour is expired, listed so, and takes no verbs.
     let conn = rusqlite::Connection::open(server.data_dir().join("exstreamtv.db")).unwrap();
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
@@ -358,4 +379,36 @@ fn cancel_changes_nothing_and_bad_verbs_are_refused() {
         "/api/playouts/{playout}/build/sessions?status_filter=nope"
     ));
     assert_eq!(r.status, 400, "{}", r.text());
+}
+
+#[test]
+fn a_session_survives_a_restart() {
+    let data = std::sync::Arc::new(TempDir::new("scripted-restart"));
+    let mut first = TestServer::builder().data(data.clone()).start();
+    let c = first.client();
+    let playout = channel(&c, "74");
+    let (bid, _) = start(&c, playout);
+    let target = "2099-01-01T00:00:00Z";
+    let waited = ok(verb(
+        &c,
+        bid,
+        "wait-until",
+        json!({ "target_time": target }),
+    ));
+    assert_eq!(waited["current_time"], target);
+    first.stop(Duration::from_secs(6));
+
+    let second = TestServer::builder().data(data).start();
+    let context = ok(second
+        .client()
+        .get(&format!("/api/scripted/build/{bid}/context")));
+    assert_eq!(
+        (
+            &context["status"],
+            &context["current_time"],
+            &context["playout_id"]
+        ),
+        (&json!("building"), &json!(target), &json!(playout)),
+        "{context}"
+    );
 }
