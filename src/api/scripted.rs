@@ -30,6 +30,7 @@ use crate::time::{now_ms, parse_rfc3339, rfc3339};
 struct Inputs {
     collection_id: Field<AnyId>,
     playlist_id: Field<AnyId>,
+    multi_collection_id: Field<AnyId>,
     /// A week of programmes is the most one verb adds (`script::MAX_ITEMS_PER_VERB`).
     count: Field<Int<1, 2_000>>,
     /// At most a week.
@@ -103,13 +104,9 @@ const VERBS: &[&str] = &[
     "wait-until-exact",
     "skip-items",
     "skip-to-item",
-];
-const UNSUPPORTED: &[&str] = &[
-    "add-show",
-    "add-search",
-    "add-marathon",
     "add-multi-collection",
 ];
+const UNSUPPORTED: &[&str] = &["add-show", "add-search", "add-marathon"];
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
@@ -203,6 +200,21 @@ fn step(action: &str, inputs: &Inputs) -> Result<Step, ApiError> {
                 .ok_or_else(required("duration_minutes"))?
                 .0 as u32,
         },
+        "add-multi-collection" => {
+            let id = inputs
+                .multi_collection_id
+                .given()
+                .ok_or_else(required("multi_collection_id"))?;
+            let source = Source::MultiCollection(id.0);
+            match inputs.count() {
+                Some(count) => Step::AddCount {
+                    source,
+                    order,
+                    count,
+                },
+                None => Step::AddAll { source, order },
+            }
+        }
         "add-playlist" => {
             let id = inputs
                 .playlist_id
@@ -340,15 +352,15 @@ async fn epg_group(app: &Arc<App>, req: &mut Req, id: i64, start: bool) -> ApiRe
 /// The verbs that need a model we do not have: 501, after the session checks (404/409).
 async fn unsupported(app: &Arc<App>, id: i64, action: &str) -> ApiResult {
     let clock = BuildClock::now(&app.settings());
-    write_tx(app, move |tx| Ok(ops::session(tx, id, clock.now_ms)?)).await?;
+    write_tx(app, move |tx| {
+        Ok(ops::ensure_building(tx, id, clock.now_ms)?)
+    })
+    .await?;
     let reason = match action {
         "add-show" | "add-marathon" => {
             "shows are not a content of their own here: put the show in a collection (or a smart collection) and use add-collection"
         }
-        "add-search" => {
-            "searches are saved as smart collections here: create one and use add-smart-collection"
-        }
-        _ => "multi collections cannot be scripted yet: add their collections one by one",
+        _ => "searches are saved as smart collections here: create one and use add-smart-collection",
     };
     Err(ApiError::new(
         StatusCode::NOT_IMPLEMENTED,

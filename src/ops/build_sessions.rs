@@ -47,6 +47,7 @@ pub struct Session {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Collection(i64),
+    MultiCollection(i64),
     Playlist(i64),
 }
 
@@ -55,6 +56,10 @@ impl Source {
         match self {
             Source::Collection(id) => ContentKey {
                 kind: ContentKind::Collection,
+                id,
+            },
+            Source::MultiCollection(id) => ContentKey {
+                kind: ContentKind::MultiCollection,
                 id,
             },
             Source::Playlist(id) => ContentKey {
@@ -145,6 +150,8 @@ pub enum BuildError {
     NotBuilding(BuildStatus),
     /// The playout is inactive: nothing builds on it (409).
     Inactive,
+    /// The playout's channel mirrors another: its timeline is a copy (409).
+    Mirror,
     Invalid {
         field: &'static str,
         problem: String,
@@ -162,6 +169,9 @@ impl fmt::Display for BuildError {
                 write!(f, "build session is {status}, not building")
             }
             BuildError::Inactive => f.write_str("playout is not active"),
+            BuildError::Mirror => {
+                f.write_str("this playout's channel mirrors another: script the source channel")
+            }
             BuildError::Invalid { field, problem } => write!(f, "{field}: {problem}"),
             BuildError::Db(err) => write!(f, "{err}"),
         }
@@ -266,6 +276,7 @@ pub fn start(
     clock: &BuildClock,
 ) -> Result<(Session, bool), BuildError> {
     ensure_playout(tx, playout)?;
+    refuse_mirror(tx, playout)?;
     expire_due(tx, Some(playout), clock.now_ms)?;
     let open: Option<i64> = tx
         .query_row(
@@ -293,6 +304,17 @@ pub fn start(
     )?;
     let id = tx.last_insert_rowid();
     Ok((session(tx, id, clock.now_ms)?, true))
+}
+
+fn refuse_mirror(tx: &Transaction<'_>, playout: PlayoutId) -> Result<(), BuildError> {
+    use crate::scheduler::mirror::{self, Source as Timeline};
+    let Some(channel) = mirror::playout_channel(tx, playout.0)? else {
+        return Ok(());
+    };
+    match mirror::source_of(tx, channel)? {
+        Timeline::Generated => Ok(()),
+        Timeline::Mirror { .. } => Err(BuildError::Mirror),
+    }
 }
 
 fn anchor_text(anchor: &Anchor) -> String {
@@ -541,6 +563,7 @@ fn references(step: Step) -> (Option<Source>, Option<i64>) {
 fn check_source(tx: &Transaction<'_>, source: Source) -> Result<(), BuildError> {
     let (table, id, what) = match source {
         Source::Collection(id) => ("collections", id, "collection"),
+        Source::MultiCollection(id) => ("multi_collections", id, "multi collection"),
         Source::Playlist(id) => ("playlists", id, "playlist"),
     };
     if crate::db::exists(tx, table, id)? {

@@ -220,7 +220,13 @@ pub fn replace_from(
         last.anchor = Some(Box::new(anchor.clone()));
     }
     let n_written = insert_items(tx, playout_id, items)?;
-    extend_in(tx, playout_id, now_ms, horizon_ms, tz)?;
+    let extended = extend_in(tx, playout_id, now_ms, horizon_ms, tz)?;
+    if extended.n_written == 0 {
+        // `extend_in` syncs the mirrors only when it wrote.
+        if let Some(channel_id) = mirror::playout_channel(tx, playout_id)? {
+            mirror::sync_mirrors_of(tx, channel_id, now_ms)?;
+        }
+    }
     Ok(n_written)
 }
 

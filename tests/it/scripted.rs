@@ -311,14 +311,31 @@ fn cancel_changes_nothing_and_bad_verbs_are_refused() {
         Some(b"{bad"),
     );
     assert_eq!(r.status, 400, "{}", r.text());
+    let r = verb(&c, bid, "add-marathon", json!({"show_id": 1}));
+    assert_eq!(r.status, 501, "{}", r.text());
+    assert!(r.detail().contains("add-collection"), "{}", r.detail());
+    let multi = created(c.post_json(
+        "/api/collections/multi",
+        &json!({"name": "Both", "collection_ids": [tones_id]}),
+    ))["id"]
+        .as_i64()
+        .unwrap();
+    let body = json!({"multi_collection_id": multi, "count": 2});
+    let added = ok(verb(&c, bid, "add-multi-collection", body));
+    assert_eq!(
+        (&added["items_added"], &added["items_buffered"]),
+        (&json!(2), &json!(2))
+    );
     let r = verb(
         &c,
         bid,
         "add-multi-collection",
-        json!({"multi_collection_id": 1}),
+        json!({"multi_collection_id": 999_999}),
     );
-    assert_eq!(r.status, 501, "{}", r.text());
-    assert!(r.detail().contains("multi collections"), "{}", r.detail());
+    assert_eq!(
+        (r.status, r.detail()),
+        (404, "multi collection not found".into())
+    );
     // Switches and the EPG group show in the context.
     ok(verb(&c, bid, "watermark/off", json!({})));
     ok(verb(&c, bid, "epg-group/start", json!({"title": "Block"})));
@@ -350,7 +367,7 @@ fn cancel_changes_nothing_and_bad_verbs_are_refused() {
         "add-playlist",
         json!({ "playlist_id": playlist }),
     ));
-    assert_eq!(added["items_buffered"], 1, "{added}");
+    assert_eq!(added["items_buffered"], 3, "{added}");
     let r = verb(&c, bid, "create-playlist", json!({"name": "Empty"}));
     assert_eq!(
         (r.status, r.detail()),
