@@ -167,30 +167,36 @@ async fn inputs(req: &mut Req) -> Result<(Map<String, Value>, Inputs), ApiError>
     Ok((map, inputs))
 }
 
-fn step(action: &str, inputs: &Inputs) -> Result<Step, ApiError> {
+/// A count of the source when one is sent, else all of it.
+fn count_or_all(source: Source, order: PlaybackOrder, count: Option<u32>) -> Step {
+    match count {
+        Some(count) => Step::AddCount {
+            source,
+            order,
+            count,
+        },
+        None => Step::AddAll { source, order },
+    }
+}
+
+/// The `add-*` verbs.
+fn add_step(action: &str, inputs: &Inputs) -> Result<Step, ApiError> {
     let order = inputs.order();
     Ok(match action {
-        "add-count" | "add-smart-collection" | "add-all" | "add-collection" => {
-            let source = inputs.collection()?;
-            let count = match action {
-                "add-count" => Some(inputs.count().ok_or_else(required("count"))?),
-                "add-all" => None,
-                _ => inputs.count(),
-            };
-            match (count, inputs.duration_minutes.given()) {
-                (Some(count), _) => Step::AddCount {
-                    source,
-                    order,
-                    count,
-                },
-                (None, Some(minutes)) if action == "add-collection" => Step::AddDuration {
-                    source,
-                    order,
-                    minutes: minutes.0 as u32,
-                },
-                _ => Step::AddAll { source, order },
-            }
+        "add-count" => {
+            let count = inputs.count().ok_or_else(required("count"))?;
+            count_or_all(inputs.collection()?, order, Some(count))
         }
+        "add-all" => count_or_all(inputs.collection()?, order, None),
+        "add-smart-collection" => count_or_all(inputs.collection()?, order, inputs.count()),
+        "add-collection" => match (inputs.count(), inputs.duration_minutes.given()) {
+            (None, Some(minutes)) => Step::AddDuration {
+                source: inputs.collection()?,
+                order,
+                minutes: minutes.0 as u32,
+            },
+            (count, _) => count_or_all(inputs.collection()?, order, count),
+        },
         "add-duration" => Step::AddDuration {
             source: inputs.collection()?,
             order,
@@ -205,31 +211,21 @@ fn step(action: &str, inputs: &Inputs) -> Result<Step, ApiError> {
                 .multi_collection_id
                 .given()
                 .ok_or_else(required("multi_collection_id"))?;
-            let source = Source::MultiCollection(id.0);
-            match inputs.count() {
-                Some(count) => Step::AddCount {
-                    source,
-                    order,
-                    count,
-                },
-                None => Step::AddAll { source, order },
-            }
+            count_or_all(Source::MultiCollection(id.0), order, inputs.count())
         }
-        "add-playlist" => {
+        _ => {
             let id = inputs
                 .playlist_id
                 .given()
                 .ok_or_else(required("playlist_id"))?;
-            let source = Source::Playlist(id.0);
-            match inputs.count() {
-                Some(count) => Step::AddCount {
-                    source,
-                    order,
-                    count,
-                },
-                None => Step::AddAll { source, order },
-            }
+            count_or_all(Source::Playlist(id.0), order, inputs.count())
         }
+    })
+}
+
+fn step(action: &str, inputs: &Inputs) -> Result<Step, ApiError> {
+    let order = inputs.order();
+    Ok(match action {
         "pad-to-next" => Step::PadToNext {
             minutes: inputs.minutes.given().ok_or_else(required("minutes"))?.0 as u32,
             filler: inputs.filler(),
@@ -248,7 +244,7 @@ fn step(action: &str, inputs: &Inputs) -> Result<Step, ApiError> {
             order,
             count: inputs.count().unwrap_or(1),
         },
-        _ => Step::SkipToItem {
+        "skip-to-item" => Step::SkipToItem {
             source: inputs.collection()?,
             order,
             index: inputs
@@ -257,6 +253,7 @@ fn step(action: &str, inputs: &Inputs) -> Result<Step, ApiError> {
                 .ok_or_else(required("item_index"))?
                 .0 as u32,
         },
+        _ => return add_step(action, inputs),
     })
 }
 

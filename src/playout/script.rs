@@ -90,9 +90,11 @@ pub struct Outcome {
 /// Runs one verb from `state`.
 pub fn run(input: &Input<'_>, state: &State, verb: Verb) -> Result<Outcome, ScriptError> {
     let mut builder = Builder::new(input, state.anchor.clone(), state.cursor_ms);
+    // The channel's fillers, as a schedule item that sets none plays them; pre-roll only
+    // while the session's switch is on.
     let fillers = Fillers {
         pre_roll: input.channel_fillers.pre_roll.filter(|_| state.pre_roll),
-        ..Fillers::default()
+        ..input.channel_fillers
     };
     match verb {
         Verb::AddCount {

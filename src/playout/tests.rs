@@ -1945,6 +1945,23 @@ mod scripted {
     }
 
     #[test]
+    fn the_pre_roll_switch_gates_the_channels_pre_roll() {
+        let mut case = case();
+        case.channel_fillers.pre_roll = Some(9);
+        let on = run(&case, &start(), ADD_TWO);
+        let kinds: Vec<_> = on.items.iter().map(|i| i.filler_kind).collect();
+        let pre = Some(FillerKind::PreRoll);
+        assert_eq!(kinds, [pre, None, pre, None]);
+        let off = State {
+            pre_roll: false,
+            ..start()
+        };
+        let off = run(&case, &off, ADD_TWO);
+        assert!(off.items.iter().all(|i| i.filler_kind.is_none()));
+        assert_eq!(on.n_programmes, off.n_programmes);
+    }
+
+    #[test]
     fn an_epg_group_shows_its_items_as_one_programme() {
         let case = case();
         let state = State {

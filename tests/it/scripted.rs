@@ -239,6 +239,17 @@ fn cancel_changes_nothing_and_bad_verbs_are_refused() {
     ok(c.post(&format!(
         "/api/playouts/{playout}/build/commit?session_id={bid}"
     )));
+    // While that clip plays, a new session starts where it ends.
+    let stored = items(&c, playout);
+    let clip = stored
+        .iter()
+        .find(|i| i.0 == format!("Tone {A}"))
+        .expect("the committed clip");
+    let (next, next_at) = start(&c, playout);
+    assert_eq!(next_at, clip.2, "{stored:?}");
+    ok(c.post(&format!(
+        "/api/playouts/{playout}/build/cancel?session_id={next}"
+    )));
     for action in ["add-count", "watermark/off", "epg-group/stop"] {
         let r = verb(
             &c,
@@ -391,7 +402,7 @@ fn cancel_changes_nothing_and_bad_verbs_are_refused() {
     assert_eq!(expired.as_array().unwrap().len(), 1, "{expired}");
     assert_eq!(expired[0]["session_id"], bid);
     let all = ok(c.get(&format!("/api/playouts/{playout}/build/sessions")));
-    assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
+    assert_eq!(all.as_array().unwrap().len(), 4, "{all}");
     let r = c.get(&format!(
         "/api/playouts/{playout}/build/sessions?status_filter=nope"
     ));
