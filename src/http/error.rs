@@ -323,9 +323,10 @@ impl From<crate::ops::build_sessions::BuildError> for ApiError {
             BuildError::PlayoutNotFound
             | BuildError::SessionNotFound
             | BuildError::ContentNotFound(_) => ApiError::not_found(&err),
-            BuildError::NotBuilding(_) | BuildError::Inactive | BuildError::Mirror => {
-                ApiError::conflict(&err)
-            }
+            BuildError::NotBuilding(_)
+            | BuildError::Inactive
+            | BuildError::Mirror
+            | BuildError::Full => ApiError::conflict(&err),
             BuildError::Invalid { field, problem } => ApiError::invalid(field, problem),
             BuildError::Db(err) => ApiError::from(err),
         }

@@ -23,6 +23,12 @@ use super::ids::PlayoutId;
 /// A session's life: ErsatzTV's scripted builds run in one go; an hour is ample for a
 /// client that scripts verb by verb, and bounds what an abandoned one holds.
 pub const SESSION_TTL_MS: i64 = 3_600_000;
+/// Items one session may buffer: a fortnight of half-hour programmes with their filler,
+/// more than a horizon holds; past it a client commits and opens another.
+pub const MAX_SESSION_ITEMS: i64 = 20_000;
+/// Finished sessions kept per playout (what `sessions` lists); older ones are deleted,
+/// like the schedule history's snapshots, so an abandoned client cannot grow the file.
+pub const KEEP_FINISHED_SESSIONS: i64 = 50;
 
 /// One session, as stored (its status already brought up to date).
 #[derive(Debug, Clone, PartialEq)]
@@ -152,6 +158,8 @@ pub enum BuildError {
     Inactive,
     /// The playout's channel mirrors another: its timeline is a copy (409).
     Mirror,
+    /// The session holds `MAX_SESSION_ITEMS` (409).
+    Full,
     Invalid {
         field: &'static str,
         problem: String,
@@ -172,6 +180,10 @@ impl fmt::Display for BuildError {
             BuildError::Mirror => {
                 f.write_str("this playout's channel mirrors another: script the source channel")
             }
+            BuildError::Full => write!(
+                f,
+                "build session is full ({MAX_SESSION_ITEMS} items): commit it and open another"
+            ),
             BuildError::Invalid { field, problem } => write!(f, "{field}: {problem}"),
             BuildError::Db(err) => write!(f, "{err}"),
         }
@@ -207,16 +219,35 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(Session, String)> {
     Ok((session, r.get(5)?))
 }
 
-/// Marks the playout's sessions (all, with `None`) whose time is up as expired.
+/// Marks the playout's sessions (all, with `None`) whose time is up as expired, and drops
+/// what they buffered.
 fn expire_due(
     tx: &Transaction<'_>,
     playout: Option<PlayoutId>,
     now_ms: i64,
 ) -> Result<(), DbError> {
-    tx.execute(
+    let n = tx.execute(
         "UPDATE build_sessions SET status = 'expired', updated_at_ms = ?1
          WHERE status = 'building' AND expires_at_ms <= ?1 AND (?2 IS NULL OR playout_id = ?2)",
         params![now_ms, playout],
+    )?;
+    if n > 0 {
+        tx.execute(
+            "DELETE FROM build_session_items WHERE session_id IN
+                 (SELECT id FROM build_sessions WHERE status = 'expired')",
+            [],
+        )?;
+    }
+    Ok(())
+}
+
+/// Keeps the newest `KEEP_FINISHED_SESSIONS` finished sessions of the playout.
+fn prune(tx: &Transaction<'_>, playout: PlayoutId) -> Result<(), DbError> {
+    tx.execute(
+        "DELETE FROM build_sessions WHERE playout_id = ?1 AND status != 'building' AND id NOT IN
+             (SELECT id FROM build_sessions WHERE playout_id = ?1 AND status != 'building'
+              ORDER BY id DESC LIMIT ?2)",
+        params![playout, KEEP_FINISHED_SESSIONS],
     )?;
     Ok(())
 }
@@ -289,6 +320,7 @@ pub fn start(
     if let Some(id) = open {
         return Ok((session(tx, id, clock.now_ms)?, false));
     }
+    prune(tx, playout)?;
     let (start_ms, anchor) = timeline::resume_point(tx, playout.0, clock.now_ms)?;
     tx.execute(
         "INSERT INTO build_sessions (playout_id, start_ms, cursor_ms, anchor, expires_at_ms,
@@ -499,6 +531,14 @@ pub fn apply(
                 problem: format!("filler preset {preset} does not exist"),
             });
         }
+    }
+    let n_items: i64 = tx.query_row(
+        "SELECT count(*) FROM build_session_items WHERE session_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    if n_items >= MAX_SESSION_ITEMS {
+        return Err(BuildError::Full);
     }
     let contents: Vec<ContentKey> = source.map(Source::key).into_iter().collect();
     let presets: Vec<i64> = filler.into_iter().collect();

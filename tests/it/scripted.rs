@@ -401,6 +401,14 @@ fn cancel_changes_nothing_and_bad_verbs_are_refused() {
     )));
     assert_eq!(expired.as_array().unwrap().len(), 1, "{expired}");
     assert_eq!(expired[0]["session_id"], bid);
+    let n_left: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM build_session_items WHERE session_id = ?1",
+            [bid],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n_left, 0, "an expired session's items are dropped");
     let all = ok(c.get(&format!("/api/playouts/{playout}/build/sessions")));
     assert_eq!(all.as_array().unwrap().len(), 4, "{all}");
     let r = c.get(&format!(
