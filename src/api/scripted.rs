@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use hyper::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -359,10 +358,9 @@ async fn unsupported(app: &Arc<App>, id: i64, action: &str) -> ApiResult {
         }
         _ => "searches are saved as smart collections here: create one and use add-smart-collection",
     };
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format_args!("{action}: {reason}"),
-    ))
+    Err(ApiError::not_implemented(format_args!(
+        "{action}: {reason}"
+    )))
 }
 
 fn flags(session: &Session) -> [(String, Value); 3] {
