@@ -545,7 +545,7 @@ pub fn apply(
     let loaded = inputs::load_with(tx, before.playout_id.0, &contents, &presets)?
         .ok_or(BuildError::Inactive)?;
     let input = loaded.input(&clock.tz);
-    let verb = resolve(step, &before, &input, &clock.tz)?;
+    let verb = resolve(step, &before, &input, &clock.tz);
     let state = state_of(&before);
     let outcome = script::run(&input, &state, verb).map_err(|err| match err {
         ScriptError::TargetInPast { cursor_ms, .. } => BuildError::Invalid {
@@ -613,19 +613,25 @@ fn check_source(tx: &Transaction<'_>, source: Source) -> Result<(), BuildError> 
     }
 }
 
+/// `target_time` as an instant: "HH:MM" is its next occurrence at or after the cursor, or
+/// with `exact` that day's (which may be past: the verb refuses it).
+fn target_ms(target: Target, exact: bool, cursor_ms: i64, tz: &jiff::tz::TimeZone) -> i64 {
+    match target {
+        Target::Instant(ms) => ms,
+        Target::Clock(time) if exact => clock::occurrence_today(cursor_ms, time, tz),
+        Target::Clock(time) => clock::next_occurrence(cursor_ms, time, tz),
+    }
+}
+
 /// The step as the pure script's verb: contents by key, targets as instants.
 fn resolve(
     step: Step,
     session: &Session,
     input: &crate::playout::Input<'_>,
     tz: &jiff::tz::TimeZone,
-) -> Result<Verb, BuildError> {
-    let at = |target: Target, exact: bool| match target {
-        Target::Instant(ms) => ms,
-        Target::Clock(time) if exact => clock::occurrence_today(session.cursor_ms, time, tz),
-        Target::Clock(time) => clock::next_occurrence(session.cursor_ms, time, tz),
-    };
-    Ok(match step {
+) -> Verb {
+    let at = |target: Target, exact: bool| target_ms(target, exact, session.cursor_ms, tz);
+    match step {
         Step::AddCount {
             source,
             order,
@@ -679,7 +685,7 @@ fn resolve(
             order,
             index,
         },
-    })
+    }
 }
 
 fn insert_items(tx: &Transaction<'_>, id: i64, items: &[Item]) -> Result<(), DbError> {
@@ -719,4 +725,32 @@ pub fn peek(
         .ok_or(BuildError::Inactive)?;
     let input = loaded.input(&clock.tz);
     Ok(script::peek(&input, &state_of(&session), source.key(), order).cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-01-05T20:00:00Z.
+    const T0: i64 = 1_767_643_200_000;
+    const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn a_clock_target_is_its_next_occurrence_or_with_exact_that_days() {
+        let tz = jiff::tz::TimeZone::UTC;
+        let at = |text: &str, exact| {
+            let time = clock::parse_time(text).unwrap();
+            target_ms(Target::Clock(time), exact, T0, &tz)
+        };
+        assert_eq!(at("21:00", false), T0 + HOUR);
+        assert_eq!(at("21:00", true), T0 + HOUR);
+        assert_eq!(at("19:00", false), T0 + 23 * HOUR, "tomorrow's");
+        assert_eq!(
+            at("19:00", true),
+            T0 - HOUR,
+            "today's, past: refused by the verb"
+        );
+        assert_eq!(at("20:00", false), T0, "now is the next occurrence");
+        assert_eq!(target_ms(Target::Instant(5), false, T0, &tz), 5);
+    }
 }
