@@ -555,3 +555,39 @@ CREATE TABLE watermarks (
     created_at_ms               INTEGER NOT NULL,
     updated_at_ms               INTEGER NOT NULL
 );
+-- Scripted build sessions (ops::build_sessions) and what each buffers until its commit.
+CREATE TABLE build_sessions (
+    id                INTEGER PRIMARY KEY,
+    playout_id        INTEGER NOT NULL REFERENCES playouts(id) ON DELETE CASCADE,
+    status            TEXT NOT NULL DEFAULT 'building',  -- building|committed|cancelled|expired
+    -- Where the buffered items replace the timeline at commit, and where the next verb adds.
+    start_ms          INTEGER NOT NULL,
+    cursor_ms         INTEGER NOT NULL,
+    -- The builder's state at the cursor (JSON, playout::Anchor): collection cursors.
+    anchor            TEXT NOT NULL,
+    watermark_enabled INTEGER NOT NULL DEFAULT 1,
+    graphics_enabled  INTEGER NOT NULL DEFAULT 1,
+    pre_roll_enabled  INTEGER NOT NULL DEFAULT 1,
+    -- An open EPG group: its items show as one programme of this title.
+    epg_group_title   TEXT,
+    epg_group_opened  INTEGER NOT NULL DEFAULT 0,
+    expires_at_ms     INTEGER NOT NULL,
+    created_at_ms     INTEGER NOT NULL,
+    updated_at_ms     INTEGER NOT NULL
+);
+CREATE INDEX build_sessions_playout ON build_sessions(playout_id, status);
+CREATE TABLE build_session_items (
+    id            INTEGER PRIMARY KEY,
+    session_id    INTEGER NOT NULL REFERENCES build_sessions(id) ON DELETE CASCADE,
+    media_item_id INTEGER REFERENCES media_items(id) ON DELETE SET NULL,
+    title         TEXT NOT NULL,
+    episode_title TEXT,
+    start_ms      INTEGER NOT NULL,
+    finish_ms     INTEGER NOT NULL CHECK (finish_ms > start_ms),
+    in_point_ms   INTEGER NOT NULL DEFAULT 0,
+    filler_kind   TEXT,
+    custom_title  TEXT,
+    guide_mode    TEXT NOT NULL DEFAULT 'normal',
+    watermark_off INTEGER NOT NULL DEFAULT 0   -- the session's watermark switch was off
+);
+CREATE INDEX build_session_items_session ON build_session_items(session_id, start_ms);

@@ -400,6 +400,16 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// A scripted build session's state (`build_sessions.status`).
+    pub enum BuildStatus {
+        Building = "building",
+        Committed = "committed",
+        Cancelled = "cancelled",
+        Expired = "expired",
+    }
+}
+
 // ------------------------------------------------------------------ channels
 
 text_enum! {
@@ -653,6 +663,7 @@ mod tests {
         filler_mode_kind: FillerModeKind,
         filler_content: FillerContent,
         history_status: HistoryStatus,
+        build_status: BuildStatus,
         channel_playout_mode: ChannelPlayoutMode,
         streaming_mode: StreamingMode,
         transcode_profile: TranscodeProfile,

@@ -27,6 +27,7 @@ pub mod resolutions;
 pub mod schedule_history;
 pub mod schedule_items;
 pub mod schedules;
+pub mod scripted;
 pub mod settings;
 pub mod templates;
 pub mod transfer;
@@ -103,6 +104,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["template-groups", rest @ ..] => groups::route(app, req, rest, &TEMPLATE_GROUPS).await,
         ["templates", rest @ ..] => templates::route(app, req, rest).await,
         ["schedule-history", rest @ ..] => schedule_history::route(app, req, rest).await,
+        ["scripted", rest @ ..] => scripted::route(app, req, rest).await,
         ["watermarks", rest @ ..] => watermarks::route(app, req, rest).await,
         _ => Err(router::not_found()),
     }

@@ -101,6 +101,14 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             router::only(req, Verb::Post)?;
             skip(app, router::id(id)?).await
         }
+        [id, "build", action @ ("start" | "commit" | "cancel")] => {
+            router::only(req, Verb::Post)?;
+            super::scripted::build_action(app, req, router::id(id)?, action).await
+        }
+        [id, "build", "sessions"] => {
+            router::only_get(req)?;
+            super::scripted::sessions(app, req, router::id(id)?).await
+        }
         [id, "cancel-skip"] => {
             router::only(req, Verb::Post)?;
             let id = router::id(id)?;

@@ -176,6 +176,42 @@ const STEPS: &[&str] = &[
     );
     ALTER TABLE block_items ADD COLUMN disable_watermarks INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE playout_items ADD COLUMN watermark_off INTEGER NOT NULL DEFAULT 0;",
+    // 8 -> 9: scripted build sessions (ops::build_sessions).
+    "CREATE TABLE build_sessions (
+        id                INTEGER PRIMARY KEY,
+        playout_id        INTEGER NOT NULL REFERENCES playouts(id) ON DELETE CASCADE,
+        status            TEXT NOT NULL DEFAULT 'building',  -- building|committed|cancelled|expired
+        -- Where the buffered items replace the timeline at commit, and where the next verb adds.
+        start_ms          INTEGER NOT NULL,
+        cursor_ms         INTEGER NOT NULL,
+        -- The builder's state at the cursor (JSON, playout::Anchor): collection cursors.
+        anchor            TEXT NOT NULL,
+        watermark_enabled INTEGER NOT NULL DEFAULT 1,
+        graphics_enabled  INTEGER NOT NULL DEFAULT 1,
+        pre_roll_enabled  INTEGER NOT NULL DEFAULT 1,
+        -- An open EPG group: its items show as one programme of this title.
+        epg_group_title   TEXT,
+        epg_group_opened  INTEGER NOT NULL DEFAULT 0,
+        expires_at_ms     INTEGER NOT NULL,
+        created_at_ms     INTEGER NOT NULL,
+        updated_at_ms     INTEGER NOT NULL
+    );
+    CREATE INDEX build_sessions_playout ON build_sessions(playout_id, status);
+    CREATE TABLE build_session_items (
+        id            INTEGER PRIMARY KEY,
+        session_id    INTEGER NOT NULL REFERENCES build_sessions(id) ON DELETE CASCADE,
+        media_item_id INTEGER REFERENCES media_items(id) ON DELETE SET NULL,
+        title         TEXT NOT NULL,
+        episode_title TEXT,
+        start_ms      INTEGER NOT NULL,
+        finish_ms     INTEGER NOT NULL CHECK (finish_ms > start_ms),
+        in_point_ms   INTEGER NOT NULL DEFAULT 0,
+        filler_kind   TEXT,
+        custom_title  TEXT,
+        guide_mode    TEXT NOT NULL DEFAULT 'normal',
+        watermark_off INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX build_session_items_session ON build_session_items(session_id, start_ms);",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -273,6 +309,7 @@ mod tests {
              DROP TABLE media_sources; DROP TABLE media_validations;
              DROP TABLE watermarks;
              ALTER TABLE playout_items DROP COLUMN watermark_off;
+             DROP TABLE build_session_items; DROP TABLE build_sessions;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",

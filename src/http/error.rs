@@ -329,6 +329,23 @@ impl From<crate::ops::playouts::PlayoutError> for ApiError {
     }
 }
 
+impl From<crate::ops::build_sessions::BuildError> for ApiError {
+    fn from(err: crate::ops::build_sessions::BuildError) -> Self {
+        use crate::ops::build_sessions::BuildError;
+        match err {
+            BuildError::PlayoutNotFound
+            | BuildError::SessionNotFound
+            | BuildError::ContentNotFound(_) => ApiError::not_found(&err),
+            BuildError::NotBuilding(_)
+            | BuildError::Inactive
+            | BuildError::Mirror
+            | BuildError::Full => ApiError::conflict(&err),
+            BuildError::Invalid { field, problem } => ApiError::invalid(field, problem),
+            BuildError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
 impl From<crate::ops::filler::FillerError> for ApiError {
     fn from(err: crate::ops::filler::FillerError) -> Self {
         use crate::ops::filler::FillerError;

@@ -36,6 +36,7 @@ macro_rules! db_error {
 use db_error;
 
 pub mod blocks;
+pub mod build_sessions;
 pub mod channels;
 pub mod collections;
 pub mod deco;

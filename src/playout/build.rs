@@ -41,16 +41,7 @@ pub struct Build {
 }
 
 pub fn build(input: &Input<'_>, anchor: Anchor, from_ms: i64, until_ms: i64) -> Build {
-    let mut builder = Builder {
-        input,
-        seq: Sequencer::new(input.random_start_point, input.keep_multi_part),
-        state: anchor,
-        items: Vec::new(),
-        t: from_ms,
-        shuffle_slots: input.shuffle_slots && input.slots.iter().all(|s| s.fixed_start.is_none()),
-        slot_order: None,
-        airings: Airings::default(),
-    };
+    let mut builder = Builder::new(input, anchor, from_ms);
     let mut next_reset = input
         .daily_reset
         .map(|time| first_reset(from_ms, time, input.time_zone, builder.state.reset_ms));
@@ -110,13 +101,14 @@ fn first_reset(
     }
 }
 
-struct Builder<'i, 'a> {
-    input: &'i Input<'a>,
+/// The builder's running state; `script` drives the same primitives one verb at a time.
+pub(super) struct Builder<'i, 'a> {
+    pub(super) input: &'i Input<'a>,
     seq: Sequencer,
-    state: Anchor,
-    items: Vec<Item>,
+    pub(super) state: Anchor,
+    pub(super) items: Vec<Item>,
     /// The running clock: the start of the next item.
-    t: i64,
+    pub(super) t: i64,
     /// `Input::shuffle_slots`, when it applies (no fixed starts).
     shuffle_slots: bool,
     /// The current pass's slot order, when shuffled.
@@ -126,13 +118,27 @@ struct Builder<'i, 'a> {
 }
 
 /// What a rollback restores.
-struct Mark {
+pub(super) struct Mark {
     n_items: usize,
     t: i64,
     state: Anchor,
 }
 
-impl Builder<'_, '_> {
+impl<'i, 'a> Builder<'i, 'a> {
+    pub(super) fn new(input: &'i Input<'a>, anchor: Anchor, from_ms: i64) -> Builder<'i, 'a> {
+        Builder {
+            input,
+            seq: Sequencer::new(input.random_start_point, input.keep_multi_part),
+            state: anchor,
+            items: Vec::new(),
+            t: from_ms,
+            shuffle_slots: input.shuffle_slots
+                && input.slots.iter().all(|s| s.fixed_start.is_none()),
+            slot_order: None,
+            airings: Airings::default(),
+        }
+    }
+
     /// One step: a block item's turn while a block airs, else the schedule's step, which
     /// gives way to the next airing (a unit that would run into it is not played: the gap
     /// before the airing is filled instead, and the schedule resumes after it as it was).
@@ -204,7 +210,7 @@ impl Builder<'_, '_> {
     }
 
     /// The next playable media of `content`, its cursor kept under `cursor_key`.
-    fn pick(
+    pub(super) fn pick(
         &mut self,
         content: ContentKey,
         cursor_key: ContentKey,
@@ -356,7 +362,7 @@ impl Builder<'_, '_> {
 
     /// Pre-roll, the content item (split around a mid-roll), post-roll, then padding.
     /// Returns false when the content had nothing playable (nothing was emitted for it).
-    fn unit(&mut self, slot: &Slot, content: ContentKey, fillers: Fillers) -> bool {
+    pub(super) fn unit(&mut self, slot: &Slot, content: ContentKey, fillers: Fillers) -> bool {
         let library = self.input.library;
         let seed = self.seed();
         let mut picked = None;
@@ -448,7 +454,7 @@ impl Builder<'_, '_> {
     }
 
     /// Whole filler items while they fit before `end`; what is left stays for the caller.
-    fn fill_with(&mut self, preset: &FillerPreset, end: i64, kind: FillerKind) {
+    pub(super) fn fill_with(&mut self, preset: &FillerPreset, end: i64, kind: FillerKind) {
         let mut n_discards = 0;
         let mut n_items = 0;
         while self.t < end && n_discards < MAX_FILL_DISCARDS && n_items < MAX_ITEMS_PER_FILL {
@@ -480,7 +486,7 @@ impl Builder<'_, '_> {
 
     /// Covers `[t, end)` exactly: dead-air filler trimmed to fit (the fallback preset, or
     /// the deco's own content in its place), else the slate.
-    fn fill_gap(&mut self, end: i64, fallback: Option<i64>) {
+    pub(super) fn fill_gap(&mut self, end: i64, fallback: Option<i64>) {
         match self.input.deco.dead_air {
             DeadAir::Disable => {}
             DeadAir::Content(content) => self.fill_trimmed(content, PlaybackOrder::Shuffled, end),
@@ -544,7 +550,7 @@ impl Builder<'_, '_> {
     }
 
     /// The slate up to `end` (nothing when already there).
-    fn offline(&mut self, end: i64) {
+    pub(super) fn offline(&mut self, end: i64) {
         if end > self.t {
             self.items.push(Item::offline(self.t, end));
             self.t = end;
@@ -611,7 +617,7 @@ impl Builder<'_, '_> {
         self.state.seed(self.input.seed)
     }
 
-    fn mark(&self) -> Mark {
+    pub(super) fn mark(&self) -> Mark {
         Mark {
             n_items: self.items.len(),
             t: self.t,
@@ -619,7 +625,7 @@ impl Builder<'_, '_> {
         }
     }
 
-    fn rollback(&mut self, mark: Mark) {
+    pub(super) fn rollback(&mut self, mark: Mark) {
         self.items.truncate(mark.n_items);
         self.t = mark.t;
         self.state = mark.state;

@@ -9,6 +9,7 @@
 //! - `blocks`: time-of-day blocks placed by templates, and when each airs.
 //! - `deco`: breaks (assets by weight, windows) and the dead-air filler.
 //! - `build`: the builder itself.
+//! - `script`: scripted builds, one verb at a time on the builder's primitives.
 //!
 //! **Architecture invariant:** `playout` does not depend on tokio, `db` or `http`; of the
 //! crate it uses only `kinds` (the stored enums, themselves dependency-free).
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod deco;
 pub mod model;
 pub mod order;
+pub mod script;
 
 pub use build::{build, Build};
 pub use model::*;

@@ -164,6 +164,14 @@ impl Anchor {
         (&mut self.cursors[index], created)
     }
 
+    /// Puts the cursor of `key` in `order` at `pos` of its current pass (the next pick is
+    /// the item there), as a scripted `skip-to-item` asks.
+    pub fn seek(&mut self, key: ContentKey, order: PlaybackOrder, pos: u32) {
+        let (cursor, _) = self.cursor_mut(key, order);
+        cursor.pos = pos;
+        cursor.part = 0;
+    }
+
     /// Moves on to the next slot.
     pub(crate) fn advance_slot(&mut self, n_slots: usize) {
         self.slot = if n_slots == 0 {

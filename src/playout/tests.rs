@@ -1795,3 +1795,200 @@ fn a_break_inside_a_block_never_runs_past_its_end_when_it_stops_before_it() {
     "#]]
     .assert_eq(&rendered);
 }
+
+/// The scripted verbs (`script`): the builder's primitives one at a time.
+mod scripted {
+    use super::*;
+    use crate::playout::script::{self, Group, ScriptError, State, Verb};
+
+    fn start() -> State {
+        State {
+            anchor: Anchor::default(),
+            cursor_ms: T0 + 2 * MIN,
+            pre_roll: true,
+            group: None,
+        }
+    }
+
+    fn case() -> Case {
+        let mut case = Case::new(
+            library(vec![
+                (key(1), demo()),
+                (filler_key(9), vec![media(90, "Bumper", 1)]),
+            ]),
+            vec![Slot::flood(key(1), PlaybackOrder::Chronological)],
+        );
+        case.presets = vec![FillerPreset {
+            id: 9,
+            mode: FillerMode::Count(1),
+            order: PlaybackOrder::Chronological,
+            content: filler_key(9),
+        }];
+        case
+    }
+
+    /// Scripted items carry no anchors (the session keeps its state itself).
+    fn check_contiguous(items: &[Item], from: i64, until: i64) {
+        assert_eq!(items.first().map(|i| i.start_ms), Some(from));
+        assert_eq!(items.last().map(|i| i.finish_ms), Some(until));
+        for pair in items.windows(2) {
+            assert_eq!(pair[0].finish_ms, pair[1].start_ms);
+        }
+        assert!(items.iter().all(|i| i.anchor.is_none()));
+    }
+
+    fn run(case: &Case, state: &State, verb: Verb) -> script::Outcome {
+        script::run(&case.input(), state, verb).unwrap()
+    }
+
+    const ADD_TWO: Verb = Verb::AddCount {
+        content: ContentKey {
+            kind: ContentKind::Collection,
+            id: 1,
+        },
+        order: PlaybackOrder::Chronological,
+        count: 2,
+    };
+
+    #[test]
+    fn add_count_then_pad_to_next_and_the_schedule_continues_the_cursor() {
+        let case = case();
+        let added = run(&case, &start(), ADD_TWO);
+        assert_eq!(added.n_programmes, 2);
+        let padded = run(
+            &case,
+            &added.state,
+            Verb::PadToNext {
+                minutes: 30,
+                filler: Some(9),
+            },
+        );
+        let items: Vec<Item> = added.items.into_iter().chain(padded.items).collect();
+        check_contiguous(&items, T0 + 2 * MIN, T0 + 30 * MIN);
+        expect![[r#"
+            Mon 20:02:00  15m00s Demo / Demo 1x1
+            Mon 20:17:00  10m00s Demo / Demo 1x2
+            Mon 20:27:00   1m00s Bumper [pad]
+            Mon 20:28:00   1m00s Bumper [pad]
+            Mon 20:29:00   1m00s Bumper [pad]
+        "#]]
+        .assert_eq(&render(&items, &case.tz));
+        assert_eq!(padded.state.cursor_ms, T0 + 30 * MIN);
+        // The classic builder resumes from the script's anchor with the same cursor.
+        let after = build(
+            &case.input(),
+            padded.state.anchor,
+            T0 + 30 * MIN,
+            T0 + 31 * MIN,
+        );
+        assert_eq!(after.items[0].media_id, Some(3));
+    }
+
+    #[test]
+    fn add_duration_fills_exactly_and_pads_and_waits_refuse_the_past() {
+        let case = case();
+        let verb = Verb::AddDuration {
+            content: key(1),
+            order: PlaybackOrder::Chronological,
+            duration_ms: 20 * MIN,
+        };
+        let added = run(&case, &start(), verb);
+        check_contiguous(&added.items, T0 + 2 * MIN, T0 + 22 * MIN);
+        assert_eq!(added.n_programmes, 1, "15 min fits, 15 + 10 does not");
+        for verb in [
+            Verb::PadUntil {
+                target_ms: T0,
+                filler: None,
+            },
+            Verb::WaitUntil { target_ms: T0 },
+        ] {
+            let err = script::run(&case.input(), &start(), verb).unwrap_err();
+            assert_eq!(
+                err,
+                ScriptError::TargetInPast {
+                    target_ms: T0,
+                    cursor_ms: T0 + 2 * MIN
+                }
+            );
+        }
+        let waited = run(
+            &case,
+            &start(),
+            Verb::WaitUntil {
+                target_ms: T0 + 5 * MIN,
+            },
+        );
+        assert_eq!(waited.items.len(), 1);
+        assert_eq!(waited.items[0].media_id, None);
+        assert_eq!(waited.state.cursor_ms, T0 + 5 * MIN);
+    }
+
+    #[test]
+    fn skips_move_the_cursor_and_peek_leaves_it() {
+        let case = case();
+        let (content, order) = (key(1), PlaybackOrder::Chronological);
+        let skipped = run(
+            &case,
+            &start(),
+            Verb::Skip {
+                content,
+                order,
+                count: 2,
+            },
+        );
+        assert!(skipped.items.is_empty());
+        let peeked = script::peek(&case.input(), &skipped.state, content, order).unwrap();
+        assert_eq!(peeked.id, 3);
+        let again = script::peek(&case.input(), &skipped.state, content, order).unwrap();
+        assert_eq!(again.id, 3, "peeking twice sees the same item");
+        let moved = run(
+            &case,
+            &skipped.state,
+            Verb::SkipTo {
+                content,
+                order,
+                index: 1,
+            },
+        );
+        assert_eq!(
+            script::peek(&case.input(), &moved.state, content, order)
+                .unwrap()
+                .id,
+            2
+        );
+    }
+
+    #[test]
+    fn the_pre_roll_switch_gates_the_channels_pre_roll() {
+        let mut case = case();
+        case.channel_fillers.pre_roll = Some(9);
+        let on = run(&case, &start(), ADD_TWO);
+        let kinds: Vec<_> = on.items.iter().map(|i| i.filler_kind).collect();
+        let pre = Some(FillerKind::PreRoll);
+        assert_eq!(kinds, [pre, None, pre, None]);
+        let off = State {
+            pre_roll: false,
+            ..start()
+        };
+        let off = run(&case, &off, ADD_TWO);
+        assert!(off.items.iter().all(|i| i.filler_kind.is_none()));
+        assert_eq!(on.n_programmes, off.n_programmes);
+    }
+
+    #[test]
+    fn an_epg_group_shows_its_items_as_one_programme() {
+        let case = case();
+        let state = State {
+            group: Some(Group {
+                title: "Marathon".into(),
+                opened: false,
+            }),
+            ..start()
+        };
+        let first = run(&case, &state, ADD_TWO);
+        assert_eq!(first.items[0].custom_title.as_deref(), Some("Marathon"));
+        assert_eq!(first.items[1].guide_mode, GuideMode::Hide);
+        let more = run(&case, &first.state, ADD_TWO);
+        assert!(more.items.iter().all(|i| i.guide_mode == GuideMode::Hide));
+    }
+}

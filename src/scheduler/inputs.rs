@@ -42,6 +42,26 @@ pub struct PlayoutInputs {
     pub deco: Deco,
 }
 
+impl PlayoutInputs {
+    /// The builder's view of these inputs in `tz`.
+    pub fn input<'a>(&'a self, tz: &'a jiff::tz::TimeZone) -> crate::playout::Input<'a> {
+        crate::playout::Input {
+            library: &self.library,
+            slots: &self.slots,
+            presets: &self.presets,
+            channel_fillers: self.channel_fillers,
+            seed: self.seed,
+            random_start_point: self.random_start_point,
+            shuffle_slots: self.shuffle_slots,
+            keep_multi_part: self.keep_multi_part,
+            daily_reset: self.daily_reset,
+            time_zone: tz,
+            blocks: &self.blocks,
+            deco: &self.deco,
+        }
+    }
+}
+
 /// The playout's own row and its channel's fillers.
 struct PlayoutRow {
     channel_id: i64,
@@ -62,6 +82,16 @@ struct ScheduleFlags {
 
 /// `None` when the playout does not exist or is inactive.
 pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>, DbError> {
+    load_with(conn, playout_id, &[], &[])
+}
+
+/// `load`, plus contents and filler presets the schedule may not name (a scripted build's).
+pub fn load_with(
+    conn: &Connection,
+    playout_id: i64,
+    extra_contents: &[ContentKey],
+    extra_presets: &[i64],
+) -> Result<Option<PlayoutInputs>, DbError> {
     let Some(row) = playout_row(conn, playout_id)? else {
         return Ok(None);
     };
@@ -84,7 +114,15 @@ pub fn load(conn: &Connection, playout_id: i64) -> Result<Option<PlayoutInputs>,
     }
     let blocks = load_blocks(conn, playout_id, &mut loader)?;
     let deco = load_deco(conn, row.channel_id, &mut loader)?;
-    let preset_ids = preset_ids_of(&slots, &row.channel_fillers);
+    for key in extra_contents {
+        loader.load(*key)?;
+    }
+    let mut preset_ids = preset_ids_of(&slots, &row.channel_fillers);
+    for id in extra_presets {
+        if !preset_ids.contains(id) {
+            preset_ids.push(*id);
+        }
+    }
     let mut presets = Vec::with_capacity(preset_ids.len());
     for id in preset_ids {
         if let Some(preset) = loader.load_preset(id)? {

@@ -89,7 +89,7 @@ pub fn rebuild_in(
 
 /// The channel that plays `playout_id` and every mirror that follows it: the timelines a
 /// write to that playout's items changes.
-fn channels_of(conn: &rusqlite::Connection, playout_id: i64) -> Result<Timelines, DbError> {
+pub fn channels_of(conn: &rusqlite::Connection, playout_id: i64) -> Result<Timelines, DbError> {
     let mut timelines = Timelines::Empty;
     if let Some(channel_id) = mirror::playout_channel(conn, playout_id)? {
         timelines.add(ChannelId(channel_id));

@@ -103,23 +103,34 @@ pub fn extend(
     tz: &jiff::tz::TimeZone,
 ) -> Result<Outcome, DbError> {
     let tx = conn.transaction()?;
-    let Some(channel_id) = mirror::playout_channel(&tx, playout_id)? else {
+    let outcome = extend_in(&tx, playout_id, now_ms, horizon_ms, tz)?;
+    tx.commit()?;
+    Ok(outcome)
+}
+
+/// `extend` inside the caller's transaction.
+pub fn extend_in(
+    tx: &Transaction<'_>,
+    playout_id: i64,
+    now_ms: i64,
+    horizon_ms: i64,
+    tz: &jiff::tz::TimeZone,
+) -> Result<Outcome, DbError> {
+    let Some(channel_id) = mirror::playout_channel(tx, playout_id)? else {
         return Ok(Outcome::default());
     };
-    if let Source::Mirror { .. } = mirror::source_of(&tx, channel_id)? {
+    if let Source::Mirror { .. } = mirror::source_of(tx, channel_id)? {
         // Kept in step with its root (a diff: usually nothing to write).
-        if mirror::active_playout(&tx, channel_id)? != Some(playout_id) {
+        if mirror::active_playout(tx, channel_id)? != Some(playout_id) {
             return Ok(Outcome::default());
         }
-        let n_written = mirror::sync(&tx, playout_id, channel_id, now_ms)?;
-        let outcome = Outcome {
+        let n_written = mirror::sync(tx, playout_id, channel_id, now_ms)?;
+        return Ok(Outcome {
             n_written,
-            n_ahead: n_ahead(&tx, playout_id, now_ms)?,
-        };
-        tx.commit()?;
-        return Ok(outcome);
+            n_ahead: n_ahead(tx, playout_id, now_ms)?,
+        });
     }
-    let horizon_ms = horizon_ms + mirror::lead_ms(&tx, channel_id)?;
+    let horizon_ms = horizon_ms + mirror::lead_ms(tx, channel_id)?;
     let last: Option<(i64, Option<String>)> = tx
         .query_row(
             "SELECT finish_ms, anchor FROM playout_items WHERE playout_id = ?1
@@ -138,25 +149,85 @@ pub fn extend(
             at_ms: finish_ms,
             anchor: match anchor {
                 Some(text) => parse_anchor(Some(&text)),
-                None => last_anchor_before(&tx, playout_id, finish_ms)?,
+                None => last_anchor_before(tx, playout_id, finish_ms)?,
             },
         },
         // Nothing ahead (first build, or the server was off past the end): from now, with
         // the state the last build ended in.
         _ => Resume {
             at_ms: now_ms,
-            anchor: last_anchor_before(&tx, playout_id, i64::MAX)?,
+            anchor: last_anchor_before(tx, playout_id, i64::MAX)?,
         },
     };
-    let Some(inputs) = inputs::load(&tx, playout_id)? else {
+    let Some(inputs) = inputs::load(tx, playout_id)? else {
         return Ok(Outcome::default());
     };
-    let mut outcome = write_build(&tx, playout_id, &inputs, resume, until_ms, tz, now_ms)?;
+    let mut outcome = write_build(tx, playout_id, &inputs, resume, until_ms, tz, now_ms)?;
     if outcome.n_written > 0 {
-        outcome.n_written += mirror::sync_mirrors_of(&tx, channel_id, now_ms)?;
+        outcome.n_written += mirror::sync_mirrors_of(tx, channel_id, now_ms)?;
     }
-    tx.commit()?;
     Ok(outcome)
+}
+
+/// Where a scripted build starts: after the step playing at `now_ms` (or at `now_ms` when
+/// nothing plays), with the builder's state there.
+pub fn resume_point(
+    tx: &Transaction<'_>,
+    playout_id: i64,
+    now_ms: i64,
+) -> Result<(i64, Anchor), DbError> {
+    let offline_now: Option<bool> = tx
+        .query_row(
+            "SELECT media_item_id IS NULL FROM playout_items
+             WHERE playout_id = ?1 AND start_ms <= ?2 AND finish_ms > ?2",
+            params![playout_id, now_ms],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if offline_now == Some(true) {
+        // The slate is no programme: a script replaces it from now.
+        return Ok((now_ms, last_anchor_before(tx, playout_id, now_ms)?));
+    }
+    let resume = resume_after_current(tx, playout_id, now_ms)?;
+    Ok((resume.at_ms, resume.anchor))
+}
+
+/// Replaces the timeline from `from_ms` with `items` (a committed scripted build; the last
+/// carries `anchor`, so a rebuild keeps them whole and the schedule resumes after them with
+/// the script's cursors), then extends it to the horizon.
+#[allow(clippy::too_many_arguments)]
+pub fn replace_from(
+    tx: &Transaction<'_>,
+    playout_id: i64,
+    from_ms: i64,
+    items: &mut [Item],
+    anchor: &Anchor,
+    now_ms: i64,
+    horizon_ms: i64,
+    tz: &jiff::tz::TimeZone,
+) -> Result<usize, DbError> {
+    tx.execute(
+        "DELETE FROM playout_items WHERE playout_id = ?1 AND start_ms >= ?2",
+        params![playout_id, from_ms],
+    )?;
+    // What runs across the start (the slate a script replaces from now) ends there.
+    tx.execute(
+        "UPDATE playout_items SET finish_ms = ?2
+         WHERE playout_id = ?1 AND start_ms < ?2 AND finish_ms > ?2",
+        params![playout_id, from_ms],
+    )?;
+    if let Some(last) = items.last_mut() {
+        last.anchor = Some(Box::new(anchor.clone()));
+    }
+    let n_written = insert_items(tx, playout_id, items)?;
+    let extended = extend_in(tx, playout_id, now_ms, horizon_ms, tz)?;
+    if extended.n_written == 0 {
+        // `extend_in` syncs the mirrors only when it wrote.
+        if let Some(channel_id) = mirror::playout_channel(tx, playout_id)? {
+            mirror::sync_mirrors_of(tx, channel_id, now_ms)?;
+        }
+    }
+    Ok(n_written)
 }
 
 /// Keeps the item playing at `now_ms` and the rest of its step (up to the first item that

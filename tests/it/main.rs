@@ -22,6 +22,7 @@ mod playout;
 mod prewarm;
 mod remote;
 mod remote_fake;
+mod scripted;
 mod stream;
 mod stream_fixture;
 mod validation;

@@ -1,0 +1,501 @@
+//! `/api/scripted/build/{build_id}/…` (API.md §2.8) and the playout's
+//! `/api/playouts/{id}/build/start|commit|cancel|sessions` (§2.7): the JSON ⇄
+//! `ops::build_sessions` mapping of scripted builds. Each verb's inputs come as query
+//! parameters or a JSON body; each POST answers `{build_id, action, …inputs,
+//! items_buffered}`. Verbs we have no model for answer 501 with the reason.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::tx::write_tx;
+use crate::app::App;
+use crate::http::request::from_value;
+use crate::http::router::{self, Verb};
+use crate::http::{body, ApiError, ApiResult, Req};
+use crate::kinds::{BuildStatus, PlaybackOrder};
+use crate::ops::build_sessions::{self as ops, Session, Source, Step, Switch, Target};
+use crate::ops::fields::{AnyId, Field, Int, Name, OneOf, Text};
+use crate::ops::ids::{MediaId, PlayoutId};
+use crate::ops::playlists::{self, Entry, NewPlaylist};
+use crate::playout::clock::parse_time;
+use crate::scheduler::BuildClock;
+use crate::time::{now_ms, parse_rfc3339, rfc3339};
+
+/// A verb's inputs, every one optional here; each verb requires its own.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Inputs {
+    collection_id: Field<AnyId>,
+    playlist_id: Field<AnyId>,
+    multi_collection_id: Field<AnyId>,
+    /// A week of programmes is the most one verb adds (`script::MAX_ITEMS_PER_VERB`).
+    count: Field<Int<1, 2_000>>,
+    /// At most a week.
+    duration_minutes: Field<Int<1, 10_080>>,
+    playback_order: Field<OneOf<PlaybackOrder>>,
+    /// At most a day.
+    minutes: Field<Int<1, 1_440>>,
+    filler_preset_id: Field<Option<AnyId>>,
+    target_time: Field<Text>,
+    item_index: Field<Int<0, 1_000_000>>,
+    title: Field<Name>,
+    name: Field<Name>,
+    media_item_ids: Field<Vec<AnyId>>,
+}
+
+impl Inputs {
+    fn order(&self) -> PlaybackOrder {
+        self.playback_order
+            .given()
+            .map_or(PlaybackOrder::Chronological, |o| o.0)
+    }
+
+    fn count(&self) -> Option<u32> {
+        self.count.given().map(|c| c.0 as u32)
+    }
+
+    fn collection(&self) -> Result<Source, ApiError> {
+        let id = self
+            .collection_id
+            .given()
+            .ok_or_else(required("collection_id"))?;
+        Ok(Source::Collection(id.0))
+    }
+
+    fn filler(&self) -> Option<i64> {
+        self.filler_preset_id.value().map(|id| id.0)
+    }
+
+    fn target(&self) -> Result<Target, ApiError> {
+        let text = &self
+            .target_time
+            .given()
+            .ok_or_else(required("target_time"))?
+            .0;
+        if let Some(ms) = parse_rfc3339(text) {
+            return Ok(Target::Instant(ms));
+        }
+        parse_time(text)
+            .map(Target::Clock)
+            .ok_or_else(|| ApiError::invalid("target_time", "expected RFC 3339 or \"HH:MM\""))
+    }
+}
+
+fn required(field: &'static str) -> impl Fn() -> ApiError {
+    move || ApiError::invalid(field, "field required")
+}
+
+/// The verbs `verb` runs (`create-playlist` has its own handler), and those `unsupported`
+/// answers 501 for.
+const VERBS: &[&str] = &[
+    "add-count",
+    "add-duration",
+    "add-collection",
+    "add-all",
+    "add-playlist",
+    "add-smart-collection",
+    "pad-to-next",
+    "pad-until",
+    "pad-until-exact",
+    "wait-until",
+    "wait-until-exact",
+    "skip-items",
+    "skip-to-item",
+    "add-multi-collection",
+];
+const UNSUPPORTED: &[&str] = &["add-show", "add-search", "add-marathon"];
+
+pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
+    match segs {
+        ["build", build_id, "context"] => {
+            router::only_get(req)?;
+            context(app, router::id(build_id)?).await
+        }
+        ["build", build_id, "peek-next", content_type] => {
+            router::only_get(req)?;
+            let content_type = content_type.to_string();
+            peek(app, req, router::id(build_id)?, content_type).await
+        }
+        ["build", build_id, "epg-group", action] => {
+            router::only(req, Verb::Post)?;
+            let start = match *action {
+                "start" => true,
+                "stop" => false,
+                _ => return Err(ApiError::not_found("unknown epg-group action")),
+            };
+            epg_group(app, req, router::id(build_id)?, start).await
+        }
+        ["build", build_id, which, state] => {
+            router::only(req, Verb::Post)?;
+            let which = match *which {
+                "graphics" => Switch::Graphics,
+                "watermark" => Switch::Watermark,
+                "pre-roll" => Switch::PreRoll,
+                _ => return Err(ApiError::not_found("unknown switch")),
+            };
+            let on = match *state {
+                "on" => true,
+                "off" => false,
+                _ => return Err(ApiError::not_found("a switch is on or off")),
+            };
+            switch(app, router::id(build_id)?, which, on).await
+        }
+        ["build", build_id, action] => {
+            router::only(req, Verb::Post)?;
+            let id = router::id(build_id)?;
+            if *action == "create-playlist" {
+                create_playlist(app, req, id).await
+            } else if VERBS.contains(action) {
+                verb(app, req, id, action).await
+            } else if UNSUPPORTED.contains(action) {
+                unsupported(app, id, action).await
+            } else {
+                Err(ApiError::not_found("unknown scripted verb"))
+            }
+        }
+        _ => Err(router::not_found()),
+    }
+}
+
+/// The verb's inputs (merged query and body) and their typed reading.
+async fn inputs(req: &mut Req) -> Result<(Map<String, Value>, Inputs), ApiError> {
+    let map: Map<String, Value> = req.params().await?;
+    let inputs = from_value(Value::Object(map.clone()))?;
+    Ok((map, inputs))
+}
+
+/// A count of the source when one is sent, else all of it.
+fn count_or_all(source: Source, order: PlaybackOrder, count: Option<u32>) -> Step {
+    match count {
+        Some(count) => Step::AddCount {
+            source,
+            order,
+            count,
+        },
+        None => Step::AddAll { source, order },
+    }
+}
+
+/// The `add-*` verbs.
+fn add_step(action: &str, inputs: &Inputs) -> Result<Step, ApiError> {
+    let order = inputs.order();
+    Ok(match action {
+        "add-count" => {
+            let count = inputs.count().ok_or_else(required("count"))?;
+            count_or_all(inputs.collection()?, order, Some(count))
+        }
+        "add-all" => count_or_all(inputs.collection()?, order, None),
+        "add-smart-collection" => count_or_all(inputs.collection()?, order, inputs.count()),
+        "add-collection" => match (inputs.count(), inputs.duration_minutes.given()) {
+            (None, Some(minutes)) => Step::AddDuration {
+                source: inputs.collection()?,
+                order,
+                minutes: minutes.0 as u32,
+            },
+            (count, _) => count_or_all(inputs.collection()?, order, count),
+        },
+        "add-duration" => Step::AddDuration {
+            source: inputs.collection()?,
+            order,
+            minutes: inputs
+                .duration_minutes
+                .given()
+                .ok_or_else(required("duration_minutes"))?
+                .0 as u32,
+        },
+        "add-multi-collection" => {
+            let id = inputs
+                .multi_collection_id
+                .given()
+                .ok_or_else(required("multi_collection_id"))?;
+            count_or_all(Source::MultiCollection(id.0), order, inputs.count())
+        }
+        _ => {
+            let id = inputs
+                .playlist_id
+                .given()
+                .ok_or_else(required("playlist_id"))?;
+            count_or_all(Source::Playlist(id.0), order, inputs.count())
+        }
+    })
+}
+
+fn step(action: &str, inputs: &Inputs) -> Result<Step, ApiError> {
+    let order = inputs.order();
+    Ok(match action {
+        "pad-to-next" => Step::PadToNext {
+            minutes: inputs.minutes.given().ok_or_else(required("minutes"))?.0 as u32,
+            filler: inputs.filler(),
+        },
+        "pad-until" | "pad-until-exact" => Step::PadUntil {
+            target: inputs.target()?,
+            exact: action == "pad-until-exact",
+            filler: inputs.filler(),
+        },
+        "wait-until" | "wait-until-exact" => Step::WaitUntil {
+            target: inputs.target()?,
+            exact: action == "wait-until-exact",
+        },
+        "skip-items" => Step::SkipItems {
+            source: inputs.collection()?,
+            order,
+            count: inputs.count().unwrap_or(1),
+        },
+        "skip-to-item" => Step::SkipToItem {
+            source: inputs.collection()?,
+            order,
+            index: inputs
+                .item_index
+                .given()
+                .ok_or_else(required("item_index"))?
+                .0 as u32,
+        },
+        _ => return add_step(action, inputs),
+    })
+}
+
+/// `POST …/{action}`: one verb at the session's cursor.
+async fn verb(app: &Arc<App>, req: &mut Req, id: i64, action: &str) -> ApiResult {
+    let (map, inputs) = inputs(req).await?;
+    let step = step(action, &inputs)?;
+    let clock = BuildClock::now(&app.settings());
+    let applied = write_tx(app, move |tx| Ok(ops::apply(tx, id, step, &clock)?)).await?;
+    let mut doc = answer(id, action, map, &applied.session);
+    doc["items_added"] = applied.n_added.into();
+    doc["current_time"] = rfc3339(applied.session.cursor_ms).into();
+    Ok(body::ok_json(&doc))
+}
+
+/// `POST …/create-playlist {name*, media_item_ids*}`: a playlist of those items, in that
+/// order, for a later `add-playlist` (the session must be building).
+async fn create_playlist(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
+    let (map, inputs) = inputs(req).await?;
+    let name = inputs.name.given().ok_or_else(required("name"))?.0.clone();
+    let mut media: Vec<MediaId> = Vec::new();
+    for m in inputs
+        .media_item_ids
+        .given()
+        .ok_or_else(required("media_item_ids"))?
+    {
+        if !media.contains(&MediaId(m.0)) {
+            media.push(MediaId(m.0));
+        }
+    }
+    let now = now_ms();
+    let (session, playlist, changes) = write_tx(app, move |tx| {
+        let session = ops::ensure_building(tx, id, now)?;
+        let new = NewPlaylist {
+            name,
+            ..NewPlaylist::default()
+        };
+        let (playlist, changes) = playlists::create(tx, &new, now)?;
+        for m in media {
+            playlists::add(tx, playlist, Entry::Media(m), now)?;
+        }
+        Ok((session, playlist, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    let mut doc = answer(id, "create-playlist", map, &session);
+    doc["playlist_id"] = playlist.0.into();
+    Ok(body::ok_json(&doc))
+}
+
+/// `{build_id, action, …inputs, items_buffered}`.
+fn answer(id: i64, action: &str, inputs: Map<String, Value>, session: &Session) -> Value {
+    let mut doc = Map::new();
+    doc.insert("build_id".into(), id.into());
+    doc.insert("action".into(), action.into());
+    doc.extend(inputs);
+    doc.insert("items_buffered".into(), session.n_buffered.into());
+    Value::Object(doc)
+}
+
+async fn switch(app: &Arc<App>, id: i64, which: Switch, on: bool) -> ApiResult {
+    let session = write_tx(app, move |tx| Ok(ops::switch(tx, id, which, on, now_ms())?)).await?;
+    let name = match which {
+        Switch::Graphics => "graphics",
+        Switch::Watermark => "watermark",
+        Switch::PreRoll => "pre-roll",
+    };
+    let action = format!("{name}/{}", if on { "on" } else { "off" });
+    let mut doc = answer(id, &action, Map::new(), &session);
+    doc["enabled"] = on.into();
+    Ok(body::ok_json(&doc))
+}
+
+async fn epg_group(app: &Arc<App>, req: &mut Req, id: i64, start: bool) -> ApiResult {
+    let (map, inputs) = inputs(req).await?;
+    let title = match (start, inputs.title.given()) {
+        (false, _) => None,
+        (true, Some(title)) => Some(title.0.clone()),
+        (true, None) => return Err(required("title")()),
+    };
+    let session = write_tx(app, move |tx| {
+        Ok(ops::epg_group(tx, id, title.as_deref(), now_ms())?)
+    })
+    .await?;
+    let action = if start {
+        "epg-group/start"
+    } else {
+        "epg-group/stop"
+    };
+    Ok(body::ok_json(&answer(id, action, map, &session)))
+}
+
+/// The verbs that need a model we do not have: 501, after the session checks (404/409).
+async fn unsupported(app: &Arc<App>, id: i64, action: &str) -> ApiResult {
+    let clock = BuildClock::now(&app.settings());
+    write_tx(app, move |tx| {
+        Ok(ops::ensure_building(tx, id, clock.now_ms)?)
+    })
+    .await?;
+    let reason = match action {
+        "add-show" | "add-marathon" => {
+            "shows are not a content of their own here: put the show in a collection (or a smart collection) and use add-collection"
+        }
+        _ => "searches are saved as smart collections here: create one and use add-smart-collection",
+    };
+    Err(ApiError::not_implemented(format_args!(
+        "{action}: {reason}"
+    )))
+}
+
+fn flags(session: &Session) -> [(String, Value); 3] {
+    [
+        ("watermark_enabled".into(), session.watermark_enabled.into()),
+        ("graphics_enabled".into(), session.graphics_enabled.into()),
+        ("pre_roll_enabled".into(), session.pre_roll_enabled.into()),
+    ]
+}
+
+/// `GET …/context`.
+async fn context(app: &Arc<App>, id: i64) -> ApiResult {
+    let session = write_tx(app, move |tx| Ok(ops::session(tx, id, now_ms())?)).await?;
+    let mut doc = json!({
+        "build_id": id,
+        "playout_id": session.playout_id,
+        "status": session.status,
+        "current_time": rfc3339(session.cursor_ms),
+        "items_buffered": session.n_buffered,
+        "epg_group_active": session.epg_group_title.is_some(),
+        "epg_group_title": session.epg_group_title,
+        "expires_at": rfc3339(session.expires_at_ms),
+        "state": serde_json::to_value(&session.anchor).map_err(ApiError::internal)?,
+    });
+    if let Value::Object(map) = &mut doc {
+        map.extend(flags(&session));
+    }
+    Ok(body::ok_json(&doc))
+}
+
+/// `GET …/peek-next/{content_type}`: what a collection or playlist plays next.
+async fn peek(app: &Arc<App>, req: &mut Req, id: i64, content_type: String) -> ApiResult {
+    let (_, inputs) = inputs(req).await?;
+    let source = match content_type.as_str() {
+        "collection" | "smart_collection" | "smart-collection" => inputs.collection()?,
+        "playlist" => Source::Playlist(
+            inputs
+                .playlist_id
+                .given()
+                .ok_or_else(required("playlist_id"))?
+                .0,
+        ),
+        _ => {
+            return Err(ApiError::invalid(
+                "content_type",
+                "expected collection, smart_collection or playlist",
+            ))
+        }
+    };
+    let order = inputs.order();
+    let clock = BuildClock::now(&app.settings());
+    let next = write_tx(app, move |tx| Ok(ops::peek(tx, id, source, order, &clock)?)).await?;
+    Ok(body::ok_json(&json!({
+        "build_id": id,
+        "content_type": content_type,
+        "media_item_id": next.as_ref().map(|m| m.id),
+        "title": next.as_ref().map(|m| m.show_title.clone().unwrap_or_else(|| m.title.clone())),
+        "episode_title": next.as_ref().and_then(|m| m.show_title.as_ref().map(|_| m.title.clone())),
+        "duration_seconds": next.as_ref().map(|m| m.duration_ms as f64 / 1000.0),
+    })))
+}
+
+/// `POST /api/playouts/{id}/build/start|commit|cancel`.
+pub async fn build_action(app: &Arc<App>, req: &mut Req, playout: i64, action: &str) -> ApiResult {
+    let playout = PlayoutId(playout);
+    let clock = BuildClock::now(&app.settings());
+    if action == "start" {
+        let (session, created) =
+            write_tx(app, move |tx| Ok(ops::start(tx, playout, &clock)?)).await?;
+        let message = if created {
+            "build session started"
+        } else {
+            "a build session is already open: returning it"
+        };
+        return Ok(body::ok_json(&json!({
+            "session_id": session.id, "playout_id": playout, "status": session.status,
+            "current_time": rfc3339(session.cursor_ms), "expires_at": rfc3339(session.expires_at_ms),
+            "message": message,
+        })));
+    }
+    #[derive(Deserialize)]
+    struct Query {
+        session_id: Field<AnyId>,
+    }
+    let query: Query = req.params_requiring(&["session_id"]).await?;
+    let id = query
+        .session_id
+        .given()
+        .ok_or_else(required("session_id"))?
+        .0;
+    if action == "cancel" {
+        let session = write_tx(app, move |tx| {
+            Ok(ops::cancel(tx, playout, id, clock.now_ms)?)
+        })
+        .await?;
+        return Ok(body::ok_json(&json!({
+            "session_id": id, "playout_id": playout, "status": session.status,
+            "message": "build session cancelled; the timeline is unchanged",
+        })));
+    }
+    let (session, changes) =
+        write_tx(app, move |tx| Ok(ops::commit(tx, playout, id, &clock)?)).await?;
+    app.apply(changes).await;
+    let n_added = session.n_buffered;
+    Ok(body::ok_json(&json!({
+        "session_id": id, "playout_id": playout, "status": session.status,
+        "items_added": n_added,
+        "message": format!("committed: {n_added} programmes replace the timeline from {}", rfc3339(session.start_ms)),
+    })))
+}
+
+/// `GET /api/playouts/{id}/build/sessions?status_filter=`.
+pub async fn sessions(app: &Arc<App>, req: &Req, playout: i64) -> ApiResult {
+    let status = match req.query("status_filter") {
+        None => None,
+        Some(text) => Some(
+            text.parse::<BuildStatus>()
+                .map_err(|err| ApiError::bad_request(format_args!("status_filter: {err}")))?,
+        ),
+    };
+    let playout = PlayoutId(playout);
+    let list = write_tx(app, move |tx| Ok(ops::list(tx, playout, status, now_ms())?)).await?;
+    let docs: Vec<Value> = list
+        .iter()
+        .map(|s| {
+            let mut doc = json!({
+                "session_id": s.id, "playout_id": s.playout_id, "status": s.status,
+                "current_time": rfc3339(s.cursor_ms), "expires_at": rfc3339(s.expires_at_ms),
+                "created_at": rfc3339(s.created_at_ms),
+            });
+            if let Value::Object(map) = &mut doc {
+                map.extend(flags(s));
+            }
+            doc
+        })
+        .collect();
+    Ok(body::ok_json(&docs))
+}
