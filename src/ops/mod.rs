@@ -48,6 +48,7 @@ pub mod playlists;
 pub mod playouts;
 pub mod profiles;
 pub mod readers;
+pub mod relays;
 pub mod resolutions;
 pub mod schedule_history;
 pub mod schedule_items;
