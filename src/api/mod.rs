@@ -15,6 +15,8 @@ pub mod filler_presets;
 pub mod health;
 pub mod libraries;
 pub mod logs;
+pub mod m3u_import;
+pub mod m3u_service;
 pub mod media;
 pub mod media_sources;
 pub mod metrics;
@@ -58,6 +60,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["dashboard", rest @ ..] => dashboard::route(app, req, rest).await,
         ["export"] => transfer::export_route(app, req).await,
         ["import"] => transfer::import_route(app, req).await,
+        ["import", "m3u", rest @ ..] => m3u_import::route(app, req, rest).await,
+        ["m3u", "service", rest @ ..] => m3u_service::route(app, req, rest).await,
         // Fault injection, only with EXSTREAMTV_DEBUG_ROUTES=1: proves a panicking handler
         // becomes a 500 and the server lives on.
         ["debug", "panic"] if app.config.debug_routes => {

@@ -205,6 +205,13 @@ pub const ROUTES: &[Route] = &[
     // Import and export
     r("GET", "/api/export", "The whole configuration as one JSON document", "", "json"),
     r("POST", "/api/import", "Replace the configuration with an export (one transaction, or nothing)", "format* tables settings", "json"),
+    r("POST", "/api/import/m3u/preview", "The channels of an M3U playlist (an http URL, or a file under the data dir's import/)", "?m3u_url* ?enrich_metadata", "{url_tvg total skipped truncated channels}"),
+    r("POST", "/api/import/m3u/import", "Import chosen M3U entries (preview indices) as relayed channels; 403 while the module is off", "m3u_url* selected_channels* channel_number_start auto_assign_numbers create_playlists", "[@Channel]"),
+    r("GET", "/api/import/m3u/metadata/{tvg_id}", "What the imported playlists said of a tvg-id", "", "{tvg_id metadata}"),
+    r("GET", "/api/m3u/service/status", "Whether the M3U module is on", "", "{enabled library_enabled testing_enabled}"),
+    r("POST", "/api/m3u/service/enable", "Switch the M3U module on (live)", "?enable ?enable_library ?enable_testing", "{success restart_required message status}"),
+    r("POST", "/api/m3u/service/disable", "Switch the M3U module off (live)", "", "{success restart_required message status}"),
+    r("POST", "/api/m3u/service/restart", "Nothing to restart: says so", "", "{success restart_required message}"),
     // Logs
     r("GET", "/api/logs", "What the log routes offer", "", "{message endpoints status}"),
     r("GET", "/api/logs/entries", "Recent records from the in-memory ring", "?lines ?filter_level ?target ?search", "{entries total_lines showing}"),
