@@ -126,10 +126,16 @@ async fn import(app: &Arc<App>, req: &mut Req) -> ApiResult {
         ));
     }
     if input.selected_channels.is_empty() {
-        return Err(ApiError::invalid("selected_channels", "choose at least one"));
+        return Err(ApiError::invalid(
+            "selected_channels",
+            "choose at least one",
+        ));
     }
     if !crate::kinds::is_channel_number(&input.channel_number_start.to_string()) {
-        return Err(ApiError::invalid("channel_number_start", "not a channel number"));
+        return Err(ApiError::invalid(
+            "channel_number_start",
+            "not a channel number",
+        ));
     }
     let playlist = load(app, &input.m3u_url).await?;
     let relays = chosen(app, &playlist, &input.selected_channels).await?;
@@ -139,8 +145,8 @@ async fn import(app: &Arc<App>, req: &mut Req) -> ApiResult {
     };
     let clock = BuildClock::now(&app.settings());
     let (channels, changes) = write_tx(app, move |tx| {
-        let (ids, changes) = relays::create_all(tx, &relays, numbering, &clock)
-            .map_err(relay_error)?;
+        let (ids, changes) =
+            relays::create_all(tx, &relays, numbering, &clock).map_err(relay_error)?;
         let mut channels = Vec::with_capacity(ids.len());
         for id in ids {
             channels.extend(super::channels::get_json(tx, id.0)?);
@@ -192,10 +198,7 @@ async fn chosen(
 }
 
 fn relay_of(e: &Entry) -> NewRelay {
-    let logo_url = e
-        .logo
-        .clone()
-        .filter(|l| url_guard::parse(l).is_ok());
+    let logo_url = e.logo.clone().filter(|l| url_guard::parse(l).is_ok());
     NewRelay {
         name: e.name.chars().take(200).collect(),
         group: e.group.clone(),
@@ -265,8 +268,12 @@ fn too_large() -> ApiError {
 /// A playlist file: only under `<data dir>/import/` (after resolving links and `..`), at
 /// most `MAX_BODY` bytes.
 async fn read_import_file(data_dir: &Path, path: &str) -> Result<bytes::Bytes, ApiError> {
-    let outside =
-        || ApiError::invalid("m3u_url", "a file must be under the data dir's import/ folder");
+    let outside = || {
+        ApiError::invalid(
+            "m3u_url",
+            "a file must be under the data dir's import/ folder",
+        )
+    };
     let root: PathBuf = tokio::fs::canonicalize(data_dir.join("import"))
         .await
         .map_err(|_| outside())?;
@@ -287,37 +294,45 @@ async fn read_import_file(data_dir: &Path, path: &str) -> Result<bytes::Bytes, A
     Ok(bytes.into())
 }
 
-/// What the imported playlists said of `tvg_id`, with the channels that relay it.
+/// What the imported playlists said of `tvg_id`, with the channels that relay it. (This
+/// SQLite has no JSON functions: the stored text is narrowed by its serialized
+/// `"tvg_id":"…"` pair, then parsed and compared.)
 async fn metadata(app: &Arc<App>, tvg_id: String) -> ApiResult {
-    let found = read(app, move |conn| {
+    let pair = format!("\"tvg_id\":{}", json!(tvg_id));
+    let rows = read(app, move |conn| {
         let mut stmt = conn
             .prepare_cached(
-                "SELECT mi.meta_data, c.id FROM media_items mi
+                "SELECT mi.meta_data, s.channel_id FROM media_items mi
                  LEFT JOIN schedule_items si ON si.media_item_id = mi.id
                  LEFT JOIN schedules s ON s.id = si.schedule_id
-                 LEFT JOIN channels c ON c.id = s.channel_id
-                 WHERE mi.source = 'live' AND json_valid(mi.meta_data)
-                   AND json_extract(mi.meta_data, '$.tvg_id') = ?1
-                 ORDER BY mi.id, c.id",
+                 WHERE mi.source = 'live' AND instr(mi.meta_data, ?1) > 0
+                 ORDER BY mi.id, s.channel_id",
             )
             .map_err(crate::db::DbError::from)?;
         let rows = stmt
-            .query_map([&tvg_id], |r| {
+            .query_map([&pair], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
             })
             .map_err(crate::db::DbError::from)?;
-        let mut meta: Option<Value> = None;
-        let mut channel_ids = Vec::new();
-        for row in rows {
-            let (text, channel) = row.map_err(crate::db::DbError::from)?;
-            meta.get_or_insert_with(|| serde_json::from_str(&text).unwrap_or(Value::Null));
-            channel_ids.extend(channel);
-        }
-        Ok(meta.map(|m| (tvg_id, m, channel_ids)))
+        Ok(rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(crate::db::DbError::from)?)
     })
     .await?;
-    let (tvg_id, mut meta, channel_ids) =
-        found.ok_or_else(|| ApiError::not_found("no imported channel has this tvg_id"))?;
-    meta["channel_ids"] = json!(channel_ids);
+    let mut meta: Option<serde_json::Map<String, Value>> = None;
+    let mut channel_ids = Vec::new();
+    for (text, channel) in rows {
+        let Ok(Value::Object(found)) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        if found.get("tvg_id").and_then(Value::as_str) != Some(tvg_id.as_str()) {
+            continue;
+        }
+        meta.get_or_insert(found);
+        channel_ids.extend(channel);
+    }
+    let mut meta =
+        meta.ok_or_else(|| ApiError::not_found("no imported channel has this tvg_id"))?;
+    meta.insert("channel_ids".into(), json!(channel_ids));
     Ok(body::ok_json(&json!({"tvg_id": tvg_id, "metadata": meta})))
 }

@@ -88,7 +88,10 @@ async fn switch(app: &Arc<App>, input: EnableInput) -> ApiResult {
     } else {
         "disabled"
     };
-    tracing::info!(enabled = settings.sources.m3u_enabled, "M3U module switched");
+    tracing::info!(
+        enabled = settings.sources.m3u_enabled,
+        "M3U module switched"
+    );
     Ok(body::ok_json(&json!({
         "success": true,
         "restart_required": false,

@@ -223,10 +223,10 @@ mod tests {
         )
         .unwrap();
         let relays = [
-            relay("a", Some("7")),    // taken
-            relay("b", Some("12")),   // free
-            relay("c", Some("12")),   // given to b
-            relay("d", Some("x")),    // not a number
+            relay("a", Some("7")),  // taken
+            relay("b", Some("12")), // free
+            relay("c", Some("12")), // given to b
+            relay("d", Some("x")),  // not a number
             relay("e", None),
         ];
         let numbering = Numbering {
