@@ -9,4 +9,5 @@ pub mod probe;
 pub mod remote;
 pub mod scanner;
 pub mod store;
+pub mod url_media;
 pub mod walk;

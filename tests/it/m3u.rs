@@ -511,3 +511,85 @@ fn refused_urls_huge_playlists_and_the_module_switch() {
     let m3u = server.anon().get("/iptv/channels.m3u").text();
     assert!(m3u.contains("Box Two"), "{m3u}");
 }
+
+#[test]
+fn url_media_is_probed_and_plays_and_a_page_without_yt_dlp_is_unplayable() {
+    let dir = TempDir::new("m3u-url-media");
+    let clip = dir.path().join("clip.mp4");
+    crate::support::media::ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=500:sample_rate=48000:duration=4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "+faststart",
+        ],
+        &clip,
+    );
+    let source = Source::start();
+    source.serve_playlist("/films/clip.mp4", std::fs::read(&clip).unwrap());
+    let server = TestServer::start();
+    let c = server.client();
+    let url = source.url("/films/clip.mp4");
+
+    // Loopback needs the setting; gopher never.
+    let r = c.post_json("/api/media", &json!({ "url": url }));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.detail().starts_with("url: ") && r.detail().contains("sources.allow_loopback"));
+    let r = c.post_json("/api/media", &json!({ "url": "gopher://x/a" }));
+    assert_eq!(r.status, 422);
+    let r = c.put_json("/api/settings/sources", &json!({"allow_loopback": true}));
+    assert_eq!(r.status, 200);
+
+    let r = c.post_json("/api/media", &json!({ "url": url }));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let item = r.json();
+    assert_eq!(item["source"], "url");
+    assert_eq!(item["title"], "clip.mp4");
+    assert_eq!(item["video_codec"], "h264");
+    let duration = item["duration"].as_f64().unwrap();
+    assert!((3.5..4.5).contains(&duration), "{duration}");
+    let id = item["id"].as_i64().unwrap();
+    assert_eq!(
+        c.post_json("/api/media", &json!({ "url": url })).status,
+        200,
+        "twice: the same item"
+    );
+
+    // It plays: our stream of the item, read by ffprobe.
+    let mut s = c.stream(&format!("/iptv/stream/{id}")).unwrap();
+    assert_eq!(s.status, 200);
+    let (ts, _) = read_for(&mut s.body, Duration::from_secs(6));
+    assert_eq!(codecs(&ts, &dir, "item.ts"), "aac,h264");
+    s.body.close();
+
+    // A YouTube page without yt-dlp: stored, unplayable, with the reason.
+    let r = c.post_json(
+        "/api/media",
+        &json!({ "url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ", "title": "Video" }),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let page = r.json();
+    assert_eq!(page["source"], "youtube");
+    assert_eq!(page["is_missing"], true);
+    assert!(
+        page["probe_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("yt-dlp is not installed"),
+        "{page}"
+    );
+}
