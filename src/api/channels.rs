@@ -530,7 +530,7 @@ async fn delete_icon(app: &Arc<App>, id: ChannelId) -> ApiResult {
 }
 
 /// The content of the `file` part of a `multipart/form-data` body.
-fn multipart_file<'b>(content_type: &str, body: &'b [u8]) -> Result<&'b [u8], ApiError> {
+pub(super) fn multipart_file<'b>(content_type: &str, body: &'b [u8]) -> Result<&'b [u8], ApiError> {
     let boundary = content_type
         .split(';')
         .map(str::trim)

@@ -29,6 +29,7 @@ pub mod schedule_history;
 pub mod schedule_items;
 pub mod schedules;
 pub mod settings;
+pub mod source_auth;
 pub mod template_groups;
 pub mod templates;
 pub mod transfer;
@@ -62,6 +63,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["import"] => transfer::import_route(app, req).await,
         ["import", "m3u", rest @ ..] => m3u_import::route(app, req, rest).await,
         ["m3u", "service", rest @ ..] => m3u_service::route(app, req, rest).await,
+        ["auth", rest @ ..] => source_auth::route(app, req, rest).await,
         // Fault injection, only with EXSTREAMTV_DEBUG_ROUTES=1: proves a panicking handler
         // becomes a 500 and the server lives on.
         ["debug", "panic"] if app.config.debug_routes => {

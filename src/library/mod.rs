@@ -3,6 +3,7 @@
 //! collections (`collections`). It must not know HTTP: the `api` handlers call in here.
 
 pub mod collections;
+pub mod credentials;
 pub mod names;
 pub mod nfo;
 pub mod probe;

@@ -593,3 +593,90 @@ fn url_media_is_probed_and_plays_and_a_page_without_yt_dlp_is_unplayable() {
         "{page}"
     );
 }
+
+/// POSTs `file` as the multipart part `file`; the status line.
+fn upload(addr: SocketAddr, path: &str, file: &[u8]) -> String {
+    let mut body = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; \
+filename=\"cookies.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+        .to_vec();
+    body.extend_from_slice(file);
+    body.extend_from_slice(b"\r\n--b0undary--\r\n");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Authorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n\
+         Content-Length: {}\r\n\r\n",
+        crate::support::TOKEN,
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body).unwrap();
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn source_credentials_are_0600_secrets_never_shown_or_logged() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start();
+    let c = server.client();
+    let status = c.get("/api/auth/status").json();
+    assert_eq!(status["youtube"]["authenticated"], false, "{status}");
+    assert_eq!(status["archive_org"]["authenticated"], false);
+    assert_eq!(status["youtube"]["yt_dlp_available"].is_boolean(), true);
+
+    let cookie =
+        b"# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t0\tSID\tsecret-sid-value\n";
+    let answer = upload(server.addr, "/api/auth/youtube/cookies", cookie);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let answer = upload(server.addr, "/api/auth/youtube/cookies", b"{not cookies}");
+    assert!(answer.starts_with("HTTP/1.1 422"), "{answer}");
+    assert_eq!(
+        c.get("/api/auth/youtube/status").json()["has_cookies"],
+        true
+    );
+    let file = server.data_dir().join("secrets/youtube-cookies.txt");
+    assert_eq!(std::fs::read(&file).unwrap(), cookie);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let r = c.post_json("/api/auth/archive-org", &json!({"username": "ia-user"}));
+    assert_eq!(
+        (r.status, r.detail().as_str()),
+        (422, "password: field required")
+    );
+    let r = c.post_json(
+        "/api/auth/archive-org",
+        &json!({"username": "ia-user", "password": "hunter2-secret"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let status = c.get("/api/auth/archive-org/status").json();
+    assert_eq!(status["authenticated"], true);
+    assert_eq!(status["username"], "ia-user");
+    let all = c.get("/api/auth/status").text();
+    assert!(
+        !all.contains("hunter2") && !all.contains("secret-sid"),
+        "{all}"
+    );
+    let log = server.log_text();
+    assert!(
+        !log.contains("hunter2") && !log.contains("secret-sid"),
+        "a secret was logged"
+    );
+    let login = server.data_dir().join("secrets/archive-org.json");
+    assert_eq!(
+        std::fs::metadata(&login).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    assert_eq!(c.delete("/api/auth/youtube").json()["success"], true);
+    assert_eq!(c.delete("/api/auth/archive-org").status, 200);
+    assert!(!file.exists() && !login.exists());
+    let status = c.get("/api/auth/status").json();
+    assert_eq!(status["youtube"]["authenticated"], false);
+    assert_eq!(status["archive_org"]["username"], Value::Null);
+}
