@@ -625,7 +625,7 @@ fn source_credentials_are_0600_secrets_never_shown_or_logged() {
     let status = c.get("/api/auth/status").json();
     assert_eq!(status["youtube"]["authenticated"], false, "{status}");
     assert_eq!(status["archive_org"]["authenticated"], false);
-    assert_eq!(status["youtube"]["yt_dlp_available"].is_boolean(), true);
+    assert!(status["youtube"]["yt_dlp_available"].is_boolean());
 
     let cookie =
         b"# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t0\tSID\tsecret-sid-value\n";
