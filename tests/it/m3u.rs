@@ -392,9 +392,25 @@ fn refused_urls_huge_playlists_and_the_module_switch() {
     assert!(detail.contains("sources.allow_loopback"), "{detail}");
     let (status, detail) = detail_of(&c, preview, &json!({}));
     assert_eq!((status, detail.as_str()), (422, "m3u_url: field required"));
-    // A file outside <data>/import/.
+    // A file outside <data>/import/, also through a link from inside it; a file inside.
     let (status, detail) = detail_of(&c, preview, &json!({ "m3u_url": "/etc/hosts" }));
     assert_eq!(status, 422, "{detail}");
+    let import_dir = server.data_dir().join("import");
+    std::fs::create_dir_all(&import_dir).unwrap();
+    std::os::unix::fs::symlink("/etc/hosts", import_dir.join("link.m3u")).unwrap();
+    let link = import_dir.join("link.m3u").display().to_string();
+    let (status, detail) = detail_of(&c, preview, &json!({ "m3u_url": link }));
+    assert_eq!(status, 422, "{detail}");
+    assert!(detail.contains("import/"), "{detail}");
+    let local = import_dir.join("local.m3u");
+    std::fs::write(
+        &local,
+        "#EXTM3U\n#EXTINF:-1,Local\nhttp://192.168.1.20/1.ts\n",
+    )
+    .unwrap();
+    let r = c.post_json(preview, &json!({ "m3u_url": local.display().to_string() }));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["channels"][0]["name"], "Local");
 
     let r = c.put_json("/api/settings/sources", &json!({"allow_loopback": true}));
     assert_eq!(r.status, 200, "{}", r.text());
