@@ -258,6 +258,29 @@ http://box/bare.ts\n";
     }
 
     #[test]
+    fn a_hundred_thousand_lines_parse_well_under_a_second() {
+        // 5,000 entries of 20 lines (options between `#EXTINF` and the URL, as VLC's
+        // `#EXTVLCOPT` are): every line is read, under the entry cap.
+        let mut body = String::from("#EXTM3U\n");
+        for i in 0..5_000 {
+            body.push_str(&format!(
+                "#EXTINF:-1 tvg-id=\"c{i}\" tvg-logo=\"http://a/{i}.png\" group-title=\"G\",C {i}\n"
+            ));
+            for _ in 0..18 {
+                body.push_str("#EXTVLCOPT:http-user-agent=Mozilla/5.0 (X11; Linux)\n");
+            }
+            body.push_str(&format!("http://a/{i}.ts\n"));
+        }
+        let started = std::time::Instant::now();
+        let p = parse(body.as_bytes());
+        let took = started.elapsed();
+        eprintln!("100,000 lines ({} bytes) parsed in {took:?}", body.len());
+        assert_eq!(body.lines().count(), 100_001);
+        assert_eq!(p.entries.len(), 5_000);
+        assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    }
+
+    #[test]
     fn random_bytes_never_panic() {
         let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
         for round in 0..200 {
