@@ -175,6 +175,11 @@ async fn chosen(
 ) -> Result<Vec<NewRelay>, ApiError> {
     let allow_loopback = app.settings().sources.allow_loopback;
     let mut seen = std::collections::HashSet::new();
+    // A provider's entries share a few hosts: each is resolved once per import, so a slow
+    // DNS costs one timeout per host, not one per channel (at most one per selected entry,
+    // so bounded by `m3u_source::MAX_ENTRIES`).
+    let mut hosts: std::collections::HashMap<String, Result<(), url_guard::UrlError>> =
+        std::collections::HashMap::new();
     let mut out = Vec::new();
     for &index in selected {
         if !seen.insert(index) {
@@ -189,9 +194,21 @@ async fn chosen(
                 ),
             )
         })?;
-        url_guard::check(&entry.url, allow_loopback)
-            .await
-            .map_err(|err| ApiError::invalid(&format!("selected_channels[{index}]"), err))?;
+        let field = || format!("selected_channels[{index}]");
+        let parsed =
+            url_guard::parse(&entry.url).map_err(|err| ApiError::invalid(&field(), err))?;
+        let key = format!("{:?}|{}|{}", parsed.scheme, parsed.host, parsed.port);
+        let verdict = match hosts.get(&key) {
+            Some(verdict) => verdict.clone(),
+            None => {
+                let verdict = url_guard::check(&entry.url, allow_loopback)
+                    .await
+                    .map(|_| ());
+                hosts.insert(key, verdict.clone());
+                verdict
+            }
+        };
+        verdict.map_err(|err| ApiError::invalid(&field(), err))?;
         out.push(relay_of(entry));
     }
     Ok(out)
