@@ -518,3 +518,12 @@ CREATE TABLE channel_deco_windows (
     deco_group_id INTEGER REFERENCES deco_groups(id)
 );
 CREATE INDEX channel_deco_windows_channel ON channel_deco_windows(channel_id, position);
+
+-- Media validation verdicts (library::validate): an invalid file leaves the timelines.
+CREATE TABLE media_validations (
+    media_item_id INTEGER PRIMARY KEY REFERENCES media_items(id) ON DELETE CASCADE,
+    valid         INTEGER NOT NULL,
+    reason        TEXT,
+    file_size     INTEGER,             -- bytes when checked: a changed file is checked again
+    checked_at_ms INTEGER NOT NULL
+);

@@ -39,10 +39,11 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                     {"path": "/api/logs/clear", "description": "POST: empty the in-memory ring"},
                     {"path": "/api/logs/{entry_id}", "description": "one record with its context"},
                     {"path": "/api/logs/browser", "description": "POST: errors reported by a browser"},
+                    {"path": "/api/logs/plex/entries", "description": "our records about Plex servers (?lines, filter_level, search)"},
                 ],
                 "status": {
                     "log_file": null, "log_file_exists": false,
-                    "plex_logs_available": false, "ollama_logs_available": false,
+                    "plex_logs_available": true, "ollama_logs_available": false,
                     "records_in_memory": logging::ring().len(),
                 },
             })))
@@ -63,6 +64,41 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 ))
             },
         }),
+        ["lifecycle", "status"] => {
+            router::only_get(req)?;
+            Ok(body::ok_json(&lifecycle_status()))
+        }
+        ["lifecycle", "archive-now"] | ["lifecycle", "cleanup-now"] => {
+            router::only(req, Verb::Post)?;
+            Ok(body::ok_json(&json!({
+                "success": true, "archived": 0, "deleted": 0,
+                "message": "no log file is written (SD cards wear out), so there is nothing to archive or delete",
+            })))
+        }
+        ["lifecycle", "truncate-now"] => {
+            router::only(req, Verb::Post)?;
+            let records = logging::ring().len();
+            logging::ring().clear();
+            Ok(body::ok_json(&json!({
+                "success": true, "truncated_records": records,
+                "message": format!("{records} records dropped from the in-memory ring"),
+            })))
+        }
+        ["plex", "logs"] | ["plex", "entries"] => {
+            router::only_get(req)?;
+            plex_entries(req)
+        }
+        ["plex", "directory"] => {
+            router::only_get(req)?;
+            Ok(body::ok_json(&json!({
+                "directory": null, "exists": false,
+                "message": "the Plex server's log directory is on the Plex machine; /api/logs/plex/entries has our records about it",
+            })))
+        }
+        ["plex", "files"] => {
+            router::only_get(req)?;
+            Ok(body::ok_json(&json!({"files": []})))
+        }
         ["browser"] => {
             router::only(req, Verb::Post)?;
             browser_post(req).await
@@ -130,6 +166,40 @@ fn entries(req: &Req) -> ApiResult {
         "entries": entries.iter().map(|e| entry_json(e)).collect::<Vec<_>>(),
         "total_lines": ring.len(),
         "showing": entries.len(),
+    })))
+}
+
+/// `/api/logs/lifecycle/status` in EXStreamTV's shape: the one "active log" is the
+/// in-memory ring (its records and their bytes), and nothing is ever archived.
+fn lifecycle_status() -> serde_json::Value {
+    let ring = logging::ring();
+    let records = ring.recent(MAX_LINES, |_| true);
+    let bytes: usize = records.iter().map(|e| e.raw.len()).sum();
+    let size_mb = bytes as f64 / (1024.0 * 1024.0);
+    json!({
+        "active_logs": [{
+            "path": "memory", "size_mb": size_mb, "records": records.len(),
+            "modified": records.last().map(|e| e.timestamp.clone()),
+        }],
+        "archived_logs": [],
+        "total_active_size_mb": size_mb,
+        "total_archive_size_mb": 0.0,
+        "config": {
+            "max_file_size_mb": null, "archive_after_days": null, "delete_after_days": null,
+            "ring_records": logging::RING_RECORDS, "written_to_disk": false,
+        },
+    })
+}
+
+/// `/api/logs/plex/entries`: we cannot read a Plex server's own log files, so these are
+/// our records about Plex (every one carries `kind=plex`), from the same ring.
+fn plex_entries(req: &Req) -> ApiResult {
+    let lines: usize = req.query_parsed("lines")?.unwrap_or(500).min(MAX_LINES);
+    let entries = logging::ring().recent(lines, |e| e.raw.contains("kind=plex"));
+    Ok(body::ok_json(&json!({
+        "entries": entries.iter().map(|e| entry_json(e)).collect::<Vec<_>>(),
+        "showing": entries.len(),
+        "source": "exstreamtv's own records about Plex (the Plex server's files are not readable from here)",
     })))
 }
 

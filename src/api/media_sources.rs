@@ -349,11 +349,30 @@ async fn scan(app: &Arc<App>, req: &mut Req, kind: SourceType, id: i64) -> ApiRe
             Err(e) => return Err(e.into()),
         }
     }
+    let ids = wanted.clone();
+    let known: i64 = app
+        .db
+        .read(move |conn| {
+            let mut n = 0;
+            for id in &ids {
+                n += conn.query_row(
+                    "SELECT count(*) FROM media_items WHERE library_id = ?1 AND is_missing = 0",
+                    [id],
+                    |r| r.get::<_, i64>(0),
+                )?;
+            }
+            Ok(n)
+        })
+        .await?;
+    // The scan runs in the background: what it imports is in each library's scan progress;
+    // `items_found` is what the libraries hold as it starts.
     Ok(body::ok_json(&json!({
         "success": true,
-        "message": format!("scanning {started} of {} libraries in the background", wanted.len()),
-        "items_found": 0,
-        "items_imported": 0,
+        "message": format!("scanning {started} of {} libraries in the background; see /api/libraries/scan-progress/{{id}}", wanted.len()),
+        "libraries": wanted,
+        "scanning": started,
+        "items_found": known,
+        "items_imported": null,
     })))
 }
 

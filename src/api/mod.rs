@@ -2,16 +2,15 @@
 //! the health checks and `lineup_status.json`.
 
 pub mod beside;
-pub mod block_groups;
 pub mod blocks;
 pub mod channels;
 pub mod collections;
 
 pub mod dashboard;
 pub mod deco;
-pub mod deco_groups;
 pub mod ffmpeg_profiles;
 pub mod filler_presets;
+pub mod groups;
 pub mod health;
 pub mod libraries;
 pub mod logs;
@@ -21,8 +20,10 @@ pub mod media;
 pub mod media_sources;
 pub mod metrics;
 pub mod openapi;
+pub mod player;
 pub mod playlists;
 pub mod playouts;
+pub mod plex_settings;
 pub mod remote_libraries;
 pub mod resolutions;
 pub mod schedule_history;
@@ -30,16 +31,18 @@ pub mod schedule_items;
 pub mod schedules;
 pub mod settings;
 pub mod source_auth;
-pub mod template_groups;
 pub mod templates;
 pub mod transfer;
 pub mod tx;
+pub mod validation;
 pub mod view;
+pub mod yaml_channels;
 
 use std::sync::Arc;
 
 use crate::app::App;
 use crate::http::{router, ApiResult, Req};
+use crate::ops::groups::{BLOCK_GROUPS, DECO_GROUPS, TEMPLATE_GROUPS};
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
@@ -50,6 +53,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     app.api_token.check(req)?;
     match segs {
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
+        ["player", rest @ ..] => player::route(app, req, rest).await,
         ["playouts", rest @ ..] => playouts::route(app, req, rest).await,
         ["ffmpeg-profiles", rest @ ..] => ffmpeg_profiles::route(app, req, rest).await,
         ["resolutions", rest @ ..] => resolutions::route(app, req, rest).await,
@@ -57,10 +61,18 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["schedules", rest @ ..] => schedules::route(app, req, rest).await,
         ["schedule-items", rest @ ..] => schedule_items::route(app, req, rest).await,
         ["settings", rest @ ..] => settings::route(app, req, rest).await,
+        ["validation", rest @ ..] => validation::route(app, req, rest).await,
         ["logs", rest @ ..] => logs::route(app, req, rest).await,
         ["dashboard", rest @ ..] => dashboard::route(app, req, rest).await,
         ["export"] => transfer::export_route(app, req).await,
         ["import"] => transfer::import_route(app, req).await,
+        ["export", "channels", "yaml", "bulk"] => yaml_channels::export_bulk(app, req).await,
+        ["export", "channels", id, "yaml"] => yaml_channels::export_one(app, req, id).await,
+        ["export", "channels", id, "yaml", "write"] => {
+            yaml_channels::export_write(app, req, id).await
+        }
+        ["import", "channels", "yaml"] => yaml_channels::import_upload(app, req).await,
+        ["import", "channels", "yaml", "path"] => yaml_channels::import_path(app, req).await,
         ["import", "m3u", rest @ ..] => m3u_import::route(app, req, rest).await,
         ["m3u", "service", rest @ ..] => m3u_service::route(app, req, rest).await,
         ["auth", rest @ ..] => source_auth::route(app, req, rest).await,
@@ -89,11 +101,11 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["media", rest @ ..] => media::route(app, req, rest).await,
         ["collections", rest @ ..] => collections::route(app, req, rest).await,
         ["playlists", rest @ ..] => playlists::route(app, req, rest).await,
-        ["block-groups", rest @ ..] => block_groups::route(app, req, rest).await,
+        ["block-groups", rest @ ..] => groups::route(app, req, rest, &BLOCK_GROUPS).await,
         ["blocks", rest @ ..] => blocks::route(app, req, rest).await,
-        ["deco-groups", rest @ ..] => deco_groups::route(app, req, rest).await,
+        ["deco-groups", rest @ ..] => groups::route(app, req, rest, &DECO_GROUPS).await,
         ["deco", rest @ ..] => deco::route(app, req, rest).await,
-        ["template-groups", rest @ ..] => template_groups::route(app, req, rest).await,
+        ["template-groups", rest @ ..] => groups::route(app, req, rest, &TEMPLATE_GROUPS).await,
         ["templates", rest @ ..] => templates::route(app, req, rest).await,
         ["schedule-history", rest @ ..] => schedule_history::route(app, req, rest).await,
         _ => Err(router::not_found()),

@@ -422,7 +422,8 @@ async fn delete(app: &Arc<App>, id: PlayoutId) -> ApiResult {
     Ok(body::no_content())
 }
 
-async fn rebuild(app: &Arc<App>, id: PlayoutId) -> ApiResult {
+/// Rebuilds a playout from now (also `/api/settings/plex/rebuild-channel-playout`).
+pub async fn rebuild(app: &Arc<App>, id: PlayoutId) -> ApiResult {
     let clock = BuildClock::now(&app.settings());
     let (outcome, changes) =
         write_tx(app, move |tx| Ok(ops::playouts::rebuild(tx, id, &clock)?)).await?;

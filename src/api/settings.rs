@@ -28,6 +28,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             router::only_get(req)?;
             return Ok(body::ok_json(&server_section(app)));
         }
+        ["plex", rest @ ..] => return super::plex_settings::route(app, req, rest).await,
         [name] => Section::from_path(name).ok_or_else(router::not_found)?,
         _ => return Err(router::not_found()),
     };

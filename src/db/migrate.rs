@@ -142,6 +142,14 @@ const STEPS: &[&str] = &[
     );
     ALTER TABLE libraries ADD COLUMN media_source_id INTEGER REFERENCES media_sources(id) ON DELETE CASCADE;
     ALTER TABLE libraries ADD COLUMN remote_key TEXT;",
+    // 6 -> 7: media validation verdicts (library::validate).
+    "CREATE TABLE media_validations (
+        media_item_id INTEGER PRIMARY KEY REFERENCES media_items(id) ON DELETE CASCADE,
+        valid         INTEGER NOT NULL,
+        reason        TEXT,
+        file_size     INTEGER,
+        checked_at_ms INTEGER NOT NULL
+    );",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -236,7 +244,7 @@ mod tests {
              DROP TABLE deco; DROP TABLE deco_groups;
              ALTER TABLE libraries DROP COLUMN media_source_id;
              ALTER TABLE libraries DROP COLUMN remote_key;
-             DROP TABLE media_sources;
+             DROP TABLE media_sources; DROP TABLE media_validations;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",

@@ -58,6 +58,11 @@ impl ApiError {
         )
     }
 
+    /// 501: a route we have that cannot do its work here; the detail says why.
+    pub fn not_implemented(reason: impl Display) -> ApiError {
+        ApiError::new(StatusCode::NOT_IMPLEMENTED, reason)
+    }
+
     pub fn unauthorized(detail: impl Display) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, detail)
             .with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
@@ -239,13 +244,8 @@ impl From<crate::ops::blocks::BlockError> for ApiError {
     fn from(err: crate::ops::blocks::BlockError) -> Self {
         use crate::ops::blocks::BlockError;
         match err {
-            BlockError::NotFound | BlockError::GroupNotFound | BlockError::ItemNotFound => {
-                ApiError::not_found(&err)
-            }
-            BlockError::NameTaken(_)
-            | BlockError::GroupInUse { .. }
-            | BlockError::InUse { .. }
-            | BlockError::Full => ApiError::conflict(&err),
+            BlockError::NotFound | BlockError::ItemNotFound => ApiError::not_found(&err),
+            BlockError::InUse { .. } | BlockError::Full => ApiError::conflict(&err),
             BlockError::Invalid { field, problem } => ApiError::invalid(field, problem),
             BlockError::Db(err) => ApiError::from(err),
         }
@@ -257,12 +257,9 @@ impl From<crate::ops::templates::TemplateError> for ApiError {
         use crate::ops::templates::TemplateError;
         match err {
             TemplateError::NotFound
-            | TemplateError::GroupNotFound
             | TemplateError::ItemNotFound
             | TemplateError::ChannelNotFound => ApiError::not_found(&err),
-            TemplateError::NameTaken(_)
-            | TemplateError::GroupInUse { .. }
-            | TemplateError::Full => ApiError::conflict(&err),
+            TemplateError::Full => ApiError::conflict(&err),
             TemplateError::Invalid { field, problem } => ApiError::invalid(field, problem),
             TemplateError::Db(err) => ApiError::from(err),
         }
@@ -273,12 +270,20 @@ impl From<crate::ops::deco::DecoError> for ApiError {
     fn from(err: crate::ops::deco::DecoError) -> Self {
         use crate::ops::deco::DecoError;
         match err {
-            DecoError::NotFound | DecoError::GroupNotFound | DecoError::ChannelNotFound => {
-                ApiError::not_found(&err)
-            }
-            DecoError::NameTaken(_) | DecoError::GroupInUse { .. } => ApiError::conflict(&err),
+            DecoError::NotFound | DecoError::ChannelNotFound => ApiError::not_found(&err),
             DecoError::Invalid { field, problem } => ApiError::invalid(&field, problem),
             DecoError::Db(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<crate::ops::groups::GroupError> for ApiError {
+    fn from(err: crate::ops::groups::GroupError) -> Self {
+        use crate::ops::groups::GroupError;
+        match err {
+            GroupError::NotFound(_) => ApiError::not_found(&err),
+            GroupError::NameTaken { .. } | GroupError::InUse { .. } => ApiError::conflict(&err),
+            GroupError::Db(err) => ApiError::from(err),
         }
     }
 }

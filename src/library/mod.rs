@@ -11,4 +11,5 @@ pub mod remote;
 pub mod scanner;
 pub mod store;
 pub mod url_media;
+pub mod validate;
 pub mod walk;

@@ -54,13 +54,6 @@ impl super::fields::ToColumn for BlockTime {
 }
 
 patch! {
-    /// A block group: a name blocks are filed under.
-    pub struct GroupPatch {
-        name: Name,
-    }
-}
-
-patch! {
     /// The fields a block write sends, each validated once at the edge.
     pub struct BlockPatch {
         name: Name,
@@ -88,13 +81,7 @@ patch! {
 #[derive(Debug)]
 pub enum BlockError {
     NotFound,
-    GroupNotFound,
     ItemNotFound,
-    NameTaken(String),
-    /// The group still files blocks.
-    GroupInUse {
-        blocks: i64,
-    },
     /// Templates still place the block.
     InUse {
         templates: i64,
@@ -112,12 +99,7 @@ impl fmt::Display for BlockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BlockError::NotFound => f.write_str("block not found"),
-            BlockError::GroupNotFound => f.write_str("block group not found"),
             BlockError::ItemNotFound => f.write_str("no such item in the block"),
-            BlockError::NameTaken(name) => write!(f, "a block group named {name:?} exists"),
-            BlockError::GroupInUse { blocks } => {
-                write!(f, "the block group still holds {blocks} block(s)")
-            }
             BlockError::InUse { templates } => {
                 write!(f, "the block is placed by {templates} template(s)")
             }
@@ -134,67 +116,6 @@ fn invalid(field: &'static str, problem: &str) -> BlockError {
     BlockError::Invalid {
         field,
         problem: problem.into(),
-    }
-}
-
-pub fn create_group(
-    tx: &Transaction<'_>,
-    patch: &GroupPatch,
-    now_ms: UnixMs,
-) -> Result<(i64, Changes), BlockError> {
-    check_group_name(tx, patch, None)?;
-    let id = crate::db::row::insert(tx, "block_groups", &patch.values(), now_ms)?;
-    Ok((id, readers::unseen("block group created")))
-}
-
-pub fn update_group(
-    tx: &Transaction<'_>,
-    id: i64,
-    patch: &GroupPatch,
-    now_ms: UnixMs,
-) -> Result<Changes, BlockError> {
-    check_group_name(tx, patch, Some(id))?;
-    if !crate::db::row::update(tx, "block_groups", id, &patch.values(), now_ms)? {
-        return Err(BlockError::GroupNotFound);
-    }
-    Ok(readers::unseen("block group updated"))
-}
-
-/// Deletes an empty group: a group still filing blocks is a 409, so no block loses it
-/// silently.
-pub fn delete_group(tx: &Transaction<'_>, id: i64) -> Result<Changes, BlockError> {
-    let blocks: i64 = tx.query_row(
-        "SELECT count(*) FROM blocks WHERE group_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
-    if blocks > 0 {
-        return Err(BlockError::GroupInUse { blocks });
-    }
-    match tx.execute("DELETE FROM block_groups WHERE id = ?1", [id])? {
-        0 => Err(BlockError::GroupNotFound),
-        _ => Ok(readers::unseen("block group deleted")),
-    }
-}
-
-fn check_group_name(
-    tx: &Transaction<'_>,
-    patch: &GroupPatch,
-    except: Option<i64>,
-) -> Result<(), BlockError> {
-    let Some(Name(name)) = patch.name.given() else {
-        return Ok(());
-    };
-    let other: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM block_groups WHERE name = ?1 AND id IS NOT ?2",
-            params![name, except],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match other {
-        Some(_) => Err(BlockError::NameTaken(name.clone())),
-        None => Ok(()),
     }
 }
 
@@ -482,23 +403,17 @@ mod tests {
     }
 
     #[test]
-    fn a_group_with_blocks_is_not_deleted() {
+    fn a_block_names_an_existing_group() {
         let mut conn = db();
         let tx = conn.transaction().unwrap();
-        let group: GroupPatch = serde_json::from_str(r#"{"name":"Kids"}"#).unwrap();
-        let (gid, _) = create_group(&tx, &group, 1).unwrap();
-        assert!(matches!(
-            create_group(&tx, &group, 1),
-            Err(BlockError::NameTaken(_))
-        ));
+        let group = serde_json::from_str(r#"{"name":"Kids"}"#).unwrap();
+        let kind = &super::super::groups::BLOCK_GROUPS;
+        let (gid, _) = super::super::groups::create(&tx, kind, &group, 1).unwrap();
         let json = format!(
             r#"{{"name":"B","group_id":{gid},"start_time":"08:00","duration_minutes":30}}"#
         );
         let (bid, _) = create(&tx, &block(&json), 1).unwrap();
-        let err = delete_group(&tx, gid).unwrap_err();
-        assert_eq!(err.to_string(), "the block group still holds 1 block(s)");
         delete(&tx, bid).unwrap();
-        delete_group(&tx, gid).unwrap();
         let bad = block(r#"{"name":"B","group_id":77,"start_time":"08:00","duration_minutes":30}"#);
         let err = create(&tx, &bad, 1).unwrap_err();
         assert_eq!(err.to_string(), "group_id: no such block group");

@@ -13,7 +13,6 @@ use serde::Deserialize;
 use super::blocks::BlockTime;
 use super::fields::{patch, AnyId, Field, Int, Name, OneOf, Real, Text};
 use super::ids::ChannelId;
-use super::readers;
 use crate::changes::{Changes, Rebuild};
 use crate::db::DbError;
 use crate::kinds::{BreakMode, DecoMode, DecoType};
@@ -23,13 +22,6 @@ use crate::time::UnixMs;
 pub const MAX_WINDOWS: usize = 48;
 /// Assets one break plays at most.
 pub const MAX_BREAK_COUNT: i64 = 10;
-
-patch! {
-    /// A deco group: the assets a break picks from.
-    pub struct GroupPatch {
-        name: Name,
-    }
-}
 
 patch! {
     /// The fields a deco (break asset) write sends.
@@ -116,17 +108,8 @@ impl Default for ChannelDeco {
 #[derive(Debug)]
 pub enum DecoError {
     NotFound,
-    GroupNotFound,
     ChannelNotFound,
-    NameTaken(String),
-    /// The group still holds assets or a channel uses it.
-    GroupInUse {
-        what: &'static str,
-    },
-    Invalid {
-        field: String,
-        problem: String,
-    },
+    Invalid { field: String, problem: String },
     Db(DbError),
 }
 
@@ -134,10 +117,7 @@ impl fmt::Display for DecoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DecoError::NotFound => f.write_str("deco not found"),
-            DecoError::GroupNotFound => f.write_str("deco group not found"),
             DecoError::ChannelNotFound => f.write_str("channel not found"),
-            DecoError::NameTaken(name) => write!(f, "a deco group named {name:?} exists"),
-            DecoError::GroupInUse { what } => write!(f, "the deco group is in use by {what}"),
             DecoError::Invalid { field, problem } => write!(f, "{field}: {problem}"),
             DecoError::Db(err) => write!(f, "{err}"),
         }
@@ -150,75 +130,6 @@ fn invalid(field: impl Into<String>, problem: &str) -> DecoError {
     DecoError::Invalid {
         field: field.into(),
         problem: problem.into(),
-    }
-}
-
-pub fn create_group(
-    tx: &Transaction<'_>,
-    patch: &GroupPatch,
-    now_ms: UnixMs,
-) -> Result<(i64, Changes), DecoError> {
-    check_group_name(tx, patch, None)?;
-    let id = crate::db::row::insert(tx, "deco_groups", &patch.values(), now_ms)?;
-    Ok((id, readers::unseen("deco group created")))
-}
-
-pub fn update_group(
-    tx: &Transaction<'_>,
-    id: i64,
-    patch: &GroupPatch,
-    now_ms: UnixMs,
-) -> Result<Changes, DecoError> {
-    check_group_name(tx, patch, Some(id))?;
-    if !crate::db::row::update(tx, "deco_groups", id, &patch.values(), now_ms)? {
-        return Err(DecoError::GroupNotFound);
-    }
-    Ok(readers::unseen("deco group updated"))
-}
-
-/// Deletes a group nothing uses: one holding assets or named by a channel is a 409.
-pub fn delete_group(tx: &Transaction<'_>, id: i64) -> Result<Changes, DecoError> {
-    let uses = [
-        ("SELECT count(*) FROM deco WHERE group_id = ?1", "its deco"),
-        (
-            "SELECT count(*) FROM channel_deco WHERE deco_group_id = ?1",
-            "a channel",
-        ),
-        (
-            "SELECT count(*) FROM channel_deco_windows WHERE deco_group_id = ?1",
-            "a channel's window",
-        ),
-    ];
-    for (sql, what) in uses {
-        let n: i64 = tx.query_row(sql, [id], |r| r.get(0))?;
-        if n > 0 {
-            return Err(DecoError::GroupInUse { what });
-        }
-    }
-    match tx.execute("DELETE FROM deco_groups WHERE id = ?1", [id])? {
-        0 => Err(DecoError::GroupNotFound),
-        _ => Ok(readers::unseen("deco group deleted")),
-    }
-}
-
-fn check_group_name(
-    tx: &Transaction<'_>,
-    patch: &GroupPatch,
-    except: Option<i64>,
-) -> Result<(), DecoError> {
-    let Some(Name(name)) = patch.name.given() else {
-        return Ok(());
-    };
-    let other: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM deco_groups WHERE name = ?1 AND id IS NOT ?2",
-            params![name, except],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match other {
-        Some(_) => Err(DecoError::NameTaken(name.clone())),
-        None => Ok(()),
     }
 }
 
@@ -540,10 +451,6 @@ mod tests {
             (BreakMode::BetweenProgrammes, 2)
         );
         assert_eq!(deco.windows, vec![("22:00".into(), "06:00".into(), 4)]);
-        assert!(matches!(
-            delete_group(&tx, 4),
-            Err(DecoError::GroupInUse { .. })
-        ));
         assert!(matches!(
             set_channel_deco(&tx, ChannelId(99), &patch("{}"), 3),
             Err(DecoError::ChannelNotFound)

@@ -41,6 +41,7 @@ pub mod collections;
 pub mod deco;
 pub mod fields;
 pub mod filler;
+pub mod groups;
 pub mod ids;
 pub mod libraries;
 pub mod media;
@@ -54,6 +55,7 @@ pub mod schedule_history;
 pub mod schedule_items;
 pub mod schedules;
 pub mod templates;
+pub mod yaml_channels;
 
 /// An empty database of the current schema, foreign keys on, for the ops unit tests.
 #[cfg(test)]

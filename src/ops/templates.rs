@@ -22,13 +22,6 @@ pub const MAX_TEMPLATE_ITEMS: i64 = 500;
 pub const EVERY_DAY: i64 = 127;
 
 patch! {
-    /// A template group: a name templates are filed under.
-    pub struct GroupPatch {
-        name: Name,
-    }
-}
-
-patch! {
     /// The fields a template write sends.
     pub struct TemplatePatch {
         name: Name,
@@ -59,13 +52,8 @@ patch! {
 #[derive(Debug)]
 pub enum TemplateError {
     NotFound,
-    GroupNotFound,
     ItemNotFound,
     ChannelNotFound,
-    NameTaken(String),
-    GroupInUse {
-        templates: i64,
-    },
     Full,
     Invalid {
         field: &'static str,
@@ -78,13 +66,8 @@ impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TemplateError::NotFound => f.write_str("template not found"),
-            TemplateError::GroupNotFound => f.write_str("template group not found"),
             TemplateError::ItemNotFound => f.write_str("no such item in the template"),
             TemplateError::ChannelNotFound => f.write_str("channel not found"),
-            TemplateError::NameTaken(name) => write!(f, "a template group named {name:?} exists"),
-            TemplateError::GroupInUse { templates } => {
-                write!(f, "the template group still holds {templates} template(s)")
-            }
             TemplateError::Full => {
                 write!(f, "a template holds at most {MAX_TEMPLATE_ITEMS} items")
             }
@@ -100,66 +83,6 @@ fn invalid(field: &'static str, problem: &str) -> TemplateError {
     TemplateError::Invalid {
         field,
         problem: problem.into(),
-    }
-}
-
-pub fn create_group(
-    tx: &Transaction<'_>,
-    patch: &GroupPatch,
-    now_ms: UnixMs,
-) -> Result<(i64, Changes), TemplateError> {
-    check_group_name(tx, patch, None)?;
-    let id = crate::db::row::insert(tx, "template_groups", &patch.values(), now_ms)?;
-    Ok((id, readers::unseen("template group created")))
-}
-
-pub fn update_group(
-    tx: &Transaction<'_>,
-    id: i64,
-    patch: &GroupPatch,
-    now_ms: UnixMs,
-) -> Result<Changes, TemplateError> {
-    check_group_name(tx, patch, Some(id))?;
-    if !crate::db::row::update(tx, "template_groups", id, &patch.values(), now_ms)? {
-        return Err(TemplateError::GroupNotFound);
-    }
-    Ok(readers::unseen("template group updated"))
-}
-
-/// Deletes an empty group (a group still filing templates is a 409).
-pub fn delete_group(tx: &Transaction<'_>, id: i64) -> Result<Changes, TemplateError> {
-    let templates: i64 = tx.query_row(
-        "SELECT count(*) FROM templates WHERE group_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
-    if templates > 0 {
-        return Err(TemplateError::GroupInUse { templates });
-    }
-    match tx.execute("DELETE FROM template_groups WHERE id = ?1", [id])? {
-        0 => Err(TemplateError::GroupNotFound),
-        _ => Ok(readers::unseen("template group deleted")),
-    }
-}
-
-fn check_group_name(
-    tx: &Transaction<'_>,
-    patch: &GroupPatch,
-    except: Option<i64>,
-) -> Result<(), TemplateError> {
-    let Some(Name(name)) = patch.name.given() else {
-        return Ok(());
-    };
-    let other: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM template_groups WHERE name = ?1 AND id IS NOT ?2",
-            params![name, except],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match other {
-        Some(_) => Err(TemplateError::NameTaken(name.clone())),
-        None => Ok(()),
     }
 }
 

@@ -639,7 +639,9 @@ struct ContentLoader<'c> {
 const MEDIA_COLUMNS: &str = "m.id, m.title, m.duration_ms, m.show_title, m.season_number,
     m.episode_number, coalesce(m.originally_available, CAST(m.year AS TEXT)),
     m.episode_number_end";
-const PLAYABLE: &str = "m.duration_ms > 0 AND m.is_missing = 0";
+/// Playable: a length, on disk, and not failed by the validator (`library::validate`).
+const PLAYABLE: &str = "m.duration_ms > 0 AND m.is_missing = 0
+    AND m.id NOT IN (SELECT media_item_id FROM media_validations WHERE valid = 0)";
 
 impl ContentLoader<'_> {
     fn load(&mut self, key: ContentKey) -> Result<(), DbError> {

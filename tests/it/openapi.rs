@@ -262,12 +262,15 @@ fn walk(src: &Path, file: &str, prefix: &[String], out: &mut BTreeMap<String, St
             }
             for segs in alternatives(file, pattern) {
                 if segs.last().map(String::as_str) == Some("..") {
+                    // `X::route(app, req, rest)`, or with a last argument that picks what
+                    // the shared router serves (`groups::route(app, req, rest, &KIND)`).
                     let callee = body
-                        .split("::route(app, req, rest)")
+                        .split("::route(app, req, rest")
                         .next()
                         .filter(|head| head.len() < body.len())
                         .and_then(|head| head.rsplit([' ', '(', '{']).next())
                         .unwrap_or_else(|| panic!("{file}: `{pattern}` delegates to no router"));
+                    let callee = callee.strip_prefix("super::").unwrap_or(callee);
                     let target = match callee.strip_prefix("crate::") {
                         Some(module) => format!("{}/mod.rs", module.replace("::", "/")),
                         None => {
@@ -458,7 +461,8 @@ fn docs_is_one_small_page_of_the_routes_behind_the_token() {
         assert_eq!(r.status, 200, "{path}");
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
         let page = r.text();
-        assert!(page.len() < 20 * 1024, "{} bytes", page.len());
+        // One line per route, no bundle: small next to Swagger UI's megabytes.
+        assert!(page.len() < 64 * 1024, "{} bytes", page.len());
         assert!(!page.contains("<script"), "no script");
         for route in doc["paths"].as_object().unwrap().keys() {
             assert!(page.contains(&format!("<code>{route}</code>")), "{route}");

@@ -686,3 +686,29 @@ fn a_large_export_streams_without_holding_it_in_memory() {
         "peak RSS grew by {grown_kib} KiB for a {doc_kib} KiB export"
     );
 }
+
+/// `/api/logs/lifecycle/*`: the in-memory ring in EXStreamTV's shape; nothing is on disk to
+/// archive, and truncate-now empties the ring.
+#[test]
+fn log_lifecycle_reports_the_ring_and_truncate_empties_it() {
+    let server = TestServer::start();
+    let c = server.client();
+    let status = c.get("/api/logs/lifecycle/status").json();
+    let active = &status["active_logs"][0];
+    assert_eq!(active["path"], "memory", "{status}");
+    assert!(active["records"].as_u64().unwrap() > 0, "{status}");
+    assert!(status["total_active_size_mb"].as_f64().unwrap() > 0.0);
+    assert_eq!(status["archived_logs"], serde_json::json!([]));
+    assert_eq!(status["config"]["written_to_disk"], false);
+    let archive = c.post("/api/logs/lifecycle/archive-now").json();
+    assert_eq!(
+        (archive["success"].clone(), archive["archived"].clone()),
+        (true.into(), 0.into())
+    );
+    let t = c.post("/api/logs/lifecycle/truncate-now").json();
+    assert!(t["truncated_records"].as_u64().unwrap() > 0, "{t}");
+    // The ring is empty but for what was logged since (at most the request's own audit).
+    let left = c.get("/api/logs/entries").json();
+    assert!(left["total_lines"].as_u64().unwrap() <= 2, "{left}");
+    assert_eq!(c.get("/api/logs/lifecycle/truncate-now").status, 405);
+}

@@ -576,3 +576,159 @@ fn a_path_replacement_to_an_existing_file_plays_it_from_disk() {
         302
     );
 }
+
+/// `/api/settings/plex` edits the default Plex server (the token redacted, kept when the
+/// redacted value comes back) and its actions work against the fake Plex and our library;
+/// `/api/logs/plex/*` shows our records about Plex without the token.
+#[test]
+fn plex_settings_edit_the_default_server_and_its_actions_do_real_work() {
+    let rig = Rig::new(Kind::Plex, 10);
+    let c = rig.server.client();
+    let off = c.get("/api/settings/plex").json();
+    assert_eq!(
+        (off["enabled"].clone(), off["has_token"].clone()),
+        (json!(false), json!(false))
+    );
+    assert_eq!(c.post("/api/settings/plex/test").status, 400);
+    // Setting it up: URL and token; the answer never shows the token.
+    let r = c.put_json(
+        "/api/settings/plex",
+        &json!({"base_url": rig.fake.url(), "token": TOKEN, "enabled": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_no_token("the settings answer", &r.text());
+    let v = r.json();
+    assert_eq!(
+        (v["token"].clone(), v["has_token"].clone()),
+        (json!("********"), json!(true))
+    );
+    let source_id = v["media_source_id"].as_i64().unwrap();
+    for (body, field) in [
+        (json!({"use_for_epg": true}), "use_for_epg"),
+        (json!({"base_url": "ftp://x"}), "base_url"),
+        (json!({"bogus": 1}), "bogus"),
+    ] {
+        let r = c.put_json("/api/settings/plex", &body);
+        assert_eq!(r.status, 422, "{body}: {}", r.text());
+        assert!(
+            r.json()["detail"].as_str().unwrap().contains(field),
+            "{}",
+            r.text()
+        );
+    }
+    // The redacted value sent back keeps the token: the server still answers.
+    let r = c.put_json("/api/settings/plex", &json!({"token": "********"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = c.post("/api/settings/plex/test");
+    assert_eq!(t.status, 200, "{}", t.text());
+    assert_eq!(t.json()["success"], true);
+    assert!(
+        t.json()["library_count"].as_u64().unwrap() >= 1,
+        "{}",
+        t.text()
+    );
+    let libs = c.get("/api/settings/plex/libraries");
+    assert!(
+        libs.text().contains(library_key(Kind::Plex)),
+        "{}",
+        libs.text()
+    );
+    // A library of it, scanned by its key; an unknown key is a 404.
+    let library_id = rig.add_library(Kind::Plex, source_id);
+    scan_done(&c, library_id, Duration::from_secs(60));
+    let r = c.post(&format!(
+        "/api/settings/plex/scan-library/{}",
+        library_key(Kind::Plex)
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["library_id"], library_id);
+    scan_done(&c, library_id, Duration::from_secs(60));
+    assert_eq!(c.post("/api/settings/plex/scan-library/nope").status, 404);
+    // Our Plex items, filtered.
+    let all = c.get("/api/settings/plex/preview-filter").json();
+    assert_eq!(all["count"], 10, "{all}");
+    let none = c.get("/api/settings/plex/preview-filter?year=1800").json();
+    assert_eq!(none["count"], 0, "{none}");
+    let bad = c.get("/api/settings/plex/preview-filter?year=soon");
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    // Repairs check for real: nothing to change on a healthy library; the same Plex
+    // library added twice repeats every item, and the repeats are marked missing.
+    let dup = c.post("/api/settings/plex/cleanup-duplicates").json();
+    assert_eq!(dup["duplicates_found"], 0, "{dup}");
+    let twice = rig.add_library(Kind::Plex, source_id);
+    scan_done(&c, twice, Duration::from_secs(60));
+    assert_eq!(
+        c.get("/api/settings/plex/preview-filter").json()["count"],
+        20
+    );
+    let dup = c.post("/api/settings/plex/cleanup-duplicates").json();
+    assert_eq!(dup["duplicates_found"], 10, "{dup}");
+    assert_eq!(
+        c.get("/api/settings/plex/preview-filter").json()["count"],
+        10
+    );
+    let fix = c.post("/api/settings/plex/fix-library-ids").json();
+    assert_eq!(fix["checked"], 0, "{fix}");
+    let urls = c.post("/api/settings/plex/refresh-urls").json();
+    assert_eq!(
+        (urls["refreshed"].clone(), urls["items"].clone()),
+        (json!(0), json!(10))
+    );
+    // A channel on a Plex item: its playout rebuilds, and its item is still on the server.
+    let media_id = stored_items(&rig.server).1["id"].as_i64().unwrap();
+    channel_on(&c, media_id);
+    let channel_id = c
+        .get("/api/channels")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|ch| ch["number"] == "70")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = c.post(&format!(
+        "/api/settings/plex/rebuild-channel-playout/{channel_id}"
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "rebuilt");
+    let t = c
+        .get(&format!("/api/settings/plex/test-channel/{channel_id}"))
+        .json();
+    assert_eq!(t["playable"], true, "{t}");
+    assert_eq!(
+        c.post("/api/settings/plex/rebuild-channel-playout/99999")
+            .status,
+        404
+    );
+    // What needs plex.tv or Plex's guide says so.
+    for path in ["reload-guide", "oauth/discover", "auto-populate-playlists"] {
+        let r = c.post(&format!("/api/settings/plex/{path}"));
+        assert_eq!(r.status, 501, "{path}: {}", r.text());
+        assert!(!r.json()["detail"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(c.get("/api/settings/plex/oauth/pin").status, 501);
+    // A wrong token: the server's 401 is a 422 naming the token, not our 401.
+    c.put_json("/api/settings/plex", &json!({"token": "wrong"}));
+    let t = c.post("/api/settings/plex/test");
+    assert_eq!(t.status, 422, "{}", t.text());
+    assert!(
+        t.json()["detail"].as_str().unwrap().starts_with("token"),
+        "{}",
+        t.text()
+    );
+    // Our records about Plex, without the token.
+    let logs = c.get("/api/logs/plex/entries");
+    assert_eq!(logs.status, 200);
+    assert!(
+        logs.text().contains("remote library scan finished"),
+        "{}",
+        logs.text()
+    );
+    assert_no_token("the Plex log", &logs.text());
+    assert_eq!(c.get("/api/logs/plex/files").json()["files"], json!([]));
+    // Disabled: the actions that reach the server say so.
+    c.put_json("/api/settings/plex", &json!({"enabled": false}));
+    assert_eq!(c.get("/api/settings/plex").json()["enabled"], false);
+    assert_eq!(c.post("/api/settings/plex/test").status, 400);
+}

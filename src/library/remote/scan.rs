@@ -43,9 +43,11 @@ pub async fn run(app: &Arc<App>, library_id: i64) -> Result<u64, String> {
         .read(move |conn| store::known(conn, library_id))
         .await
         .map_err(|e| format!("database: {e}"))?;
+    let kind = target.source.source_type;
     tracing::info!(
         library = library_id,
         source = target.source.id,
+        kind = %kind,
         server = %target.source.server_url,
         "remote library scan started"
     );
@@ -66,6 +68,18 @@ pub async fn run(app: &Arc<App>, library_id: i64) -> Result<u64, String> {
         p.server_requests = requests;
         p.walk_complete = true;
     });
+    match &result {
+        Ok(()) => tracing::info!(
+            library = library_id,
+            kind = %kind,
+            changed = scan.changed,
+            requests,
+            "remote library scan finished"
+        ),
+        Err(e) => {
+            tracing::warn!(library = library_id, kind = %kind, error = %e, "remote library scan failed")
+        }
+    }
     result.map(|()| scan.changed)
 }
 

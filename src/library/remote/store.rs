@@ -137,6 +137,25 @@ pub fn create_source(conn: &Connection, new: &NewSource, now: UnixMs) -> Result<
     Ok(conn.last_insert_rowid())
 }
 
+/// Changes what is given of a source's URL, secret and switch.
+pub fn update_source(
+    conn: &Connection,
+    id: i64,
+    server_url: Option<&str>,
+    secret: Option<&str>,
+    enabled: Option<bool>,
+    now: UnixMs,
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE media_sources SET server_url = coalesce(?2, server_url),
+             secret = coalesce(?3, secret), is_enabled = coalesce(?4, is_enabled),
+             updated_at_ms = ?5
+         WHERE id = ?1",
+        params![id, server_url, secret, enabled, now],
+    )?;
+    Ok(())
+}
+
 /// The library ids of a source (to check that none is scanning before a delete).
 pub fn source_libraries(conn: &Connection, source_id: i64) -> Result<Vec<i64>, DbError> {
     let mut stmt = conn.prepare_cached("SELECT id FROM libraries WHERE media_source_id = ?1")?;
