@@ -538,6 +538,10 @@ text_enum! {
         Emby = "emby",
         Youtube = "youtube",
         ArchiveOrg = "archive_org",
+        /// A file (or an HLS VOD) over HTTP(S): `url` is played by FFmpeg, seekable.
+        Url = "url",
+        /// A live stream (an M3U entry, MPEG-TS or HLS live): relayed, never seeked.
+        Live = "live",
     }
 }
 

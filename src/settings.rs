@@ -96,6 +96,7 @@ pub struct Settings {
     pub channels: Channels,
     pub breaker: Breaker,
     pub library: Library,
+    pub sources: Sources,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -507,6 +508,32 @@ impl Library {
                 Check { section: "library" }.range("scan_concurrency", n, &Self::SCAN_CONCURRENCY)
             }
             None => Ok(()),
+        }
+    }
+}
+
+/// Sources given as URLs (M3U playlists, relayed streams, URL media) and the M3U module.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Sources {
+    /// URLs aimed at loopback (127.0.0.0/8, ::1, "localhost") are refused unless this is
+    /// on: a URL given over the API must not reach services bound to this box only. Tests
+    /// turn it on. Link-local and cloud metadata addresses are refused whatever it says.
+    pub allow_loopback: bool,
+    /// The M3U module (`/api/m3u/service/*`): off, an import answers 403.
+    pub m3u_enabled: bool,
+    /// EXStreamTV's two sub-switches, kept and reported (`/api/m3u/service/status`).
+    pub m3u_library_enabled: bool,
+    pub m3u_testing_enabled: bool,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources {
+            allow_loopback: false,
+            m3u_enabled: true,
+            m3u_library_enabled: true,
+            m3u_testing_enabled: false,
         }
     }
 }

@@ -542,6 +542,9 @@ struct CreateMedia {
 /// defaults to the file stem and the duration comes from ffprobe.
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let input: CreateMedia = req.json().await?;
+    if input.url.contains("://") && !input.url.starts_with("file://") {
+        return create_url(app, input).await;
+    }
     let path = ops::media::local_path(&input.url)?.to_string();
     if let Some(item) = existing(app, &input.url, &path).await? {
         return Ok(body::ok_json(&item));
@@ -567,6 +570,76 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     };
     let (id, item, changes) = write_tx(app, move |tx| {
         let (id, changes) = ops::media::create(tx, &new, crate::time::now_ms())?;
+        let item = media_by_id(tx, id.0)?
+            .ok_or_else(|| ApiError::internal("media item vanished after insert"))?;
+        Ok((id, item, changes))
+    })
+    .await?;
+    app.apply(changes).await;
+    Ok(body::created(id.0, &item))
+}
+
+/// `POST /api/media` with an http(s) URL: through the URL guard (422 naming `url`), then
+/// classified and probed (`library::url_media`); a YouTube or archive.org page without
+/// yt-dlp is stored unplayable, with the reason in `probe_error`.
+async fn create_url(app: &Arc<App>, input: CreateMedia) -> ApiResult {
+    use crate::library::url_media::{self, InspectError, Inspected};
+    let allow_loopback = app.settings().sources.allow_loopback;
+    crate::http::url_guard::parse(&input.url).map_err(|err| ApiError::invalid("url", err))?;
+    // A page nothing will fetch (no yt-dlp) is stored as it is: no lookup of its host.
+    if !url_media::needs_nothing_fetched(&input.url) {
+        crate::http::url_guard::check(&input.url, allow_loopback)
+            .await
+            .map_err(|err| ApiError::invalid("url", err))?;
+    }
+    if let Some(item) = existing(app, &input.url, &input.url).await? {
+        return Ok(body::ok_json(&item));
+    }
+    let tools = app
+        .tools
+        .wait(app.shutdown.clone())
+        .await
+        .ok_or_else(|| ApiError::unavailable("still checking ffprobe after start", 1))?;
+    let inspected = url_media::inspect(tools.ffprobe.program(), &input.url, app.shutdown.clone())
+        .await
+        .map_err(|err| match err {
+            InspectError::ResolverMissing => ApiError::new(
+                hyper::StatusCode::NOT_IMPLEMENTED,
+                format_args!("url: {err}"),
+            ),
+            InspectError::Probe(e) => ApiError::invalid("url", e),
+        })?;
+    let (source, probe, unplayable) = match inspected {
+        Inspected::Playable { source, probe } => (source, probe, None),
+        Inspected::Unplayable { source, reason } => {
+            (source, Probe::default(), Some(reason.to_string()))
+        }
+    };
+    let live = source == crate::kinds::MediaSource::Live;
+    let stem = input
+        .url
+        .split(['?', '#'])
+        .next()
+        .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
+        .unwrap_or(&input.url)
+        .to_string();
+    let new = ops::media::NewUrlMedia {
+        title: input.title.filter(|t| !t.trim().is_empty()).unwrap_or(stem),
+        description: input.description,
+        // A live stream is one long programme, as a relayed channel's.
+        duration_ms: input
+            .duration
+            .map(|d| (d * 1000.0) as i64)
+            .or(probe.duration_ms)
+            .or(live.then_some(crate::ops::relays::RELAY_PROGRAMME_MS)),
+        thumbnail: input.thumbnail,
+        url: input.url,
+        source,
+        probe,
+        unplayable,
+    };
+    let (id, item, changes) = write_tx(app, move |tx| {
+        let (id, changes) = ops::media::create_url(tx, &new, crate::time::now_ms())?;
         let item = media_by_id(tx, id.0)?
             .ok_or_else(|| ApiError::internal("media item vanished after insert"))?;
         Ok((id, item, changes))

@@ -14,6 +14,8 @@ pub mod groups;
 pub mod health;
 pub mod libraries;
 pub mod logs;
+pub mod m3u_import;
+pub mod m3u_service;
 pub mod media;
 pub mod media_sources;
 pub mod metrics;
@@ -29,6 +31,7 @@ pub mod schedule_items;
 pub mod schedules;
 pub mod scripted;
 pub mod settings;
+pub mod source_auth;
 pub mod templates;
 pub mod transfer;
 pub mod tx;
@@ -72,6 +75,9 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         ["import", "channels", "yaml"] => yaml_channels::import_upload(app, req).await,
         ["import", "channels", "yaml", "path"] => yaml_channels::import_path(app, req).await,
+        ["import", "m3u", rest @ ..] => m3u_import::route(app, req, rest).await,
+        ["m3u", "service", rest @ ..] => m3u_service::route(app, req, rest).await,
+        ["auth", rest @ ..] => source_auth::route(app, req, rest).await,
         // Fault injection, only with EXSTREAMTV_DEBUG_ROUTES=1: proves a panicking handler
         // becomes a 500 and the server lives on.
         ["debug", "panic"] if app.config.debug_routes => {

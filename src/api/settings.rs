@@ -63,6 +63,7 @@ enum Section {
     Channels,
     Breaker,
     Library,
+    Sources,
 }
 
 impl Section {
@@ -77,6 +78,7 @@ impl Section {
             "channels" => Section::Channels,
             "breaker" => Section::Breaker,
             "library" => Section::Library,
+            "sources" => Section::Sources,
             _ => return None,
         })
     }
@@ -101,6 +103,7 @@ impl Section {
             Section::Channels => to_json(&s.channels),
             Section::Breaker => to_json(&s.breaker),
             Section::Library => to_json(&s.library),
+            Section::Sources => to_json(&s.sources),
         }
     }
 
@@ -116,6 +119,7 @@ impl Section {
             Section::Channels => "channels",
             Section::Breaker => "breaker",
             Section::Library => "library",
+            Section::Sources => "sources",
         }
     }
 
@@ -151,6 +155,7 @@ impl Section {
             Section::Channels => s.channels = merge(&s.channels, patch)?,
             Section::Breaker => s.breaker = merge(&s.breaker, patch)?,
             Section::Library => s.library = merge(&s.library, patch)?,
+            Section::Sources => s.sources = merge(&s.sources, patch)?,
         }
         s.normalize();
         s.validate().map_err(|err| {
@@ -241,5 +246,6 @@ fn overview(app: &App) -> Value {
         "channels": Section::Channels.render(app, &s),
         "breaker": Section::Breaker.render(app, &s),
         "library": Section::Library.render(app, &s),
+        "sources": Section::Sources.render(app, &s),
     })
 }

@@ -13,6 +13,7 @@ pub mod query;
 pub mod request;
 pub mod router;
 pub mod server;
+pub mod url_guard;
 
 pub use body::Body;
 pub use error::ApiError;

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod guide;
 pub mod lineup;
 pub mod m3u;
+pub mod m3u_source;
 pub mod origin;
 pub mod remote;
 pub mod xmltv;

@@ -77,6 +77,16 @@ impl std::error::Error for ProbeError {}
 pub async fn probe(
     ffprobe: &Path,
     file: &Path,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Probe, ProbeError> {
+    probe_with(ffprobe, &[], file.as_os_str(), shutdown).await
+}
+
+/// `probe` with input options before the input (a URL's `-rw_timeout`).
+pub async fn probe_with(
+    ffprobe: &Path,
+    input_args: &[&str],
+    file: &std::ffi::OsStr,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<Probe, ProbeError> {
     let mut command = Command::new(ffprobe);
@@ -89,6 +99,7 @@ pub async fn probe(
             "-show_format",
             "-show_streams",
         ])
+        .args(input_args)
         // `-i` then the path: a file named `-x` is not an option.
         .arg("-i")
         .arg(file);

@@ -117,6 +117,69 @@ pub fn create(
     ))
 }
 
+/// One URL to add (already through `http::url_guard` and `library::url_media::inspect`).
+#[derive(Debug, Clone)]
+pub struct NewUrlMedia {
+    pub url: String,
+    /// `url`, `live`, `youtube` or `archive_org`.
+    pub source: crate::kinds::MediaSource,
+    pub title: String,
+    pub description: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub thumbnail: Option<String>,
+    /// What ffprobe found (nothing for a page it cannot read).
+    pub probe: Probe,
+    /// Why it cannot play (stored as `probe_error`, and the item plays the slate).
+    pub unplayable: Option<String>,
+}
+
+/// Adds a URL item outside any library. An unplayable one is stored marked missing, so
+/// every programme of it is the slate, and its reason is shown as `probe_error`.
+pub fn create_url(
+    tx: &Transaction<'_>,
+    new: &NewUrlMedia,
+    now_ms: UnixMs,
+) -> Result<(MediaId, Changes), MediaError> {
+    let probe = &new.probe;
+    tx.execute(
+        "INSERT INTO media_items (source, url, title, description, duration_ms, thumbnail,
+             media_type, container, video_codec, width, height, frame_rate, field_order,
+             audio_codec, audio_channels, audio_sample_rate, streams, probe_error, is_missing,
+             added_at_ms, created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'other', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+             ?16, ?17, ?18, ?19, ?19, ?19)",
+        params![
+            new.source.as_str(),
+            new.url,
+            new.title,
+            new.description,
+            new.duration_ms,
+            new.thumbnail,
+            probe.container,
+            probe.video_codec,
+            probe.width,
+            probe.height,
+            probe.frame_rate,
+            probe.field_order,
+            probe.audio_codec,
+            probe.audio_channels,
+            probe.audio_sample_rate,
+            (!probe.streams_json.is_empty()).then_some(&probe.streams_json),
+            new.unplayable,
+            new.unplayable.is_some(),
+            now_ms
+        ],
+    )?;
+    let id = MediaId(tx.last_insert_rowid());
+    Ok((
+        id,
+        Changes {
+            content: true,
+            ..Changes::timelines(Timelines::Empty, "media added")
+        },
+    ))
+}
+
 /// Deletes one item (its artwork and collection, playlist and filler entries cascade; the
 /// stored programmes that played it become the offline slate until rebuilt).
 pub fn delete(tx: &Transaction<'_>, id: MediaId) -> Result<Changes, MediaError> {

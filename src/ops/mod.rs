@@ -50,6 +50,7 @@ pub mod playlists;
 pub mod playouts;
 pub mod profiles;
 pub mod readers;
+pub mod relays;
 pub mod resolutions;
 pub mod schedule_history;
 pub mod schedule_items;

@@ -25,8 +25,10 @@ pub enum Input {
     File(PathBuf),
     /// Media FFmpeg synthesises itself (`generated://demo/N`, see `firstrun`).
     Generated(String),
-    /// A remote URL (Plex, Jellyfin, ...).
+    /// A remote URL (Plex, Jellyfin, a file over HTTP, ...).
     Url(String),
+    /// A live stream, relayed: read from where it is now, never seeked.
+    Live(String),
     /// Nothing to play: the slate ("Offline", or a missing media item).
     Offline,
 }
@@ -372,6 +374,7 @@ fn programme_from_row(row: &Row<'_>) -> rusqlite::Result<Programme> {
         (Some(MediaSource::Plex | MediaSource::Jellyfin | MediaSource::Emby), _, bytes) => {
             remote_input(row.get(1)?, bytes)
         }
+        (Some(MediaSource::Live), Some(url), _) => Input::Live(url),
         (Some(_), Some(url), _) => Input::Url(url),
         (Some(_), None, _) => Input::Offline,
     };

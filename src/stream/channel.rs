@@ -466,6 +466,16 @@ impl Plan {
     fn inside(&self, pos: UnixMs) -> UnixMs {
         pos.min(self.end_ms - MIN_ITEM_MS).max(self.start_ms)
     }
+
+    fn is_live(&self) -> bool {
+        matches!(
+            self.what,
+            What::Media {
+                input: Input::Live(_),
+                ..
+            }
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -957,7 +967,10 @@ impl Feeder {
     async fn failed(&mut self, plan: Option<&Plan>) {
         let now = Instant::now();
         self.record_failure(now);
+        // A live relay is never skipped: its source comes back, and is retried behind the
+        // backoff, the breaker and the restart gate like any failure.
         let skipping = plan
+            .filter(|p| !p.is_live())
             .and_then(|p| p.item_id)
             .is_some_and(|item_id| self.count_item_failure(item_id));
         // Backoff spaces out retries of the same thing; a skipped item is not retried.

@@ -256,7 +256,7 @@ async fn raw_media_item(app: &Arc<App>, req: &mut Req, media_id: i64) -> ApiResu
         .ok_or_else(|| ApiError::not_found(format_args!("media item {media_id} not found")))?;
     let path = match programme.input {
         Input::File(path) => path,
-        Input::Url(url) => {
+        Input::Url(url) | Input::Live(url) => {
             let location = HeaderValue::from_str(&url).map_err(|_| {
                 ApiError::bad_request(format_args!("media item {media_id} has no usable URL"))
             })?;

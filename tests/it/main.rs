@@ -13,6 +13,7 @@ mod history;
 mod hls_cache;
 mod iptv;
 mod library;
+mod m3u;
 mod openapi;
 mod ops;
 mod outputs_fixture;

@@ -273,7 +273,16 @@ impl Decision {
 pub fn decide(hw: &Hardware, profile: &OutputProfile, job: &Job<'_>, from: CopyFrom) -> Decision {
     let format = Format::new(hw, profile);
     let inputs = Inputs::of(job, &format);
-    plan(hw, profile, &inputs, job.seek_ms, from)
+    // A live stream starts where it is, at a keyframe or not: no seek stands in a copy's way.
+    let live = matches!(
+        inputs.media,
+        Some(MediaInput {
+            input: Input::Live(_),
+            ..
+        })
+    );
+    let seek_ms = if live { 0 } else { job.seek_ms };
+    plan(hw, profile, &inputs, seek_ms, from)
 }
 
 /// The argv (without the program) of the FFmpeg that plays `job` in `profile`, copying
@@ -578,29 +587,49 @@ fn global_args(a: &mut Argv, hw: &Hardware) {
 
 fn input_args(a: &mut Argv, inputs: &Inputs<'_>) {
     if let Some(MediaInput { input, seek_ms, .. }) = inputs.media {
-        if let Input::Url(_) = input {
-            a.push_all(&[
-                "-reconnect",
-                "1",
-                "-reconnect_streamed",
-                "1",
-                "-reconnect_delay_max",
-                "5",
-            ]);
-        }
-        if seek_ms > 0 {
+        url_input_args(a, input);
+        // A live stream is read from where it is now: it has no position to seek to.
+        if seek_ms > 0 && !matches!(input, Input::Live(_)) {
             a.push_all(&["-ss"]);
             a.push(seconds(seek_ms));
         }
         a.push_all(&["-i"]);
         match input {
             Input::File(path) => a.0.push(path.as_os_str().to_owned()),
-            Input::Url(url) => a.push(url.clone()),
+            Input::Url(url) | Input::Live(url) => a.push(url.clone()),
             Input::Generated(_) | Input::Offline => {}
         }
     }
     for graph in &inputs.lavfi {
         a.push_all(&["-f", "lavfi", "-i", graph]);
+    }
+}
+
+/// HTTP inputs reconnect on a dropped connection (up to 5 s between tries); a live one also
+/// when the server ends the answer or the network fails, and gives up after
+/// `-rw_timeout` (10 s) without data, so a dead source ends the run and the feeder's
+/// slate and backoff take over.
+fn url_input_args(a: &mut Argv, input: &Input) {
+    if !matches!(input, Input::Url(_) | Input::Live(_)) {
+        return;
+    }
+    a.push_all(&[
+        "-reconnect",
+        "1",
+        "-reconnect_streamed",
+        "1",
+        "-reconnect_delay_max",
+        "5",
+    ]);
+    if let Input::Live(_) = input {
+        a.push_all(&[
+            "-reconnect_at_eof",
+            "1",
+            "-reconnect_on_network_error",
+            "1",
+            "-rw_timeout",
+            "10000000",
+        ]);
     }
 }
 
@@ -1165,6 +1194,34 @@ mod tests {
         };
         expect![[r#"-hide_banner -nostdin -nostats -loglevel warning -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 -map 0:v:0 -map 1:a:0 -t 570.000 -vf scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 500k -maxrate 500k -bufsize 1000k -g 50 -keyint_min 50 -sc_threshold 0 -af aresample=async=1 -c:a aac -b:a 128k -ac 2 -ar 48000 -f mpegts -mpegts_service_id 1 -mpegts_pmt_start_pid 4096 -mpegts_start_pid 256 -pes_payload_size 0 -flush_packets 1 pipe:1"#]]
             .assert_eq(&render(&command(&hw, &small(), &job)));
+    }
+
+    /// A live relay mid-programme: read from now (no `-ss`, so its H.264/AAC is copied),
+    /// reconnecting at the end of an answer, and given up after 10 s without data.
+    #[test]
+    fn a_live_stream_is_never_seeked() {
+        let live = Input::Live("http://box/live.ts".into());
+        let media = h264_file();
+        let job = Job {
+            source: Source::Media {
+                input: &live,
+                media: &media,
+                title: "Live",
+            },
+            seek_ms: 3_600_000,
+            duration_ms: Some(86_400_000),
+            watermark: None,
+        };
+        let hw = board("generic");
+        let decision = decide(&hw, &small(), &job, CopyFrom::StartOnly);
+        assert!(decision.copies(), "{decision:?}");
+        let argv = render(&command_for(&hw, &small(), &job, &decision));
+        assert!(!argv.contains("-ss"), "{argv}");
+        assert!(
+            argv.contains("-reconnect_at_eof 1 -reconnect_on_network_error 1 -rw_timeout 10000000 -i http://box/live.ts"),
+            "{argv}"
+        );
+        assert!(!wants_keyframe(&hw, &small(), &job));
     }
 
     /// The sources and profile options the snapshots above leave out: a URL with a seek and

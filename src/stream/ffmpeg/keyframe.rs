@@ -60,8 +60,9 @@ pub async fn keyframe_before(
     let target = match input {
         Input::File(path) => path.as_os_str().to_owned(),
         Input::Url(url) => url.into(),
-        Input::Generated(_) | Input::Offline => {
-            return Err(KeyframeError::Probe("not a media input".into()))
+        // A live stream has no past to look a keyframe up in.
+        Input::Generated(_) | Input::Live(_) | Input::Offline => {
+            return Err(KeyframeError::Probe("not a seekable media input".into()))
         }
     };
     let from_ms = (offset_ms - MAX_KEYFRAME_GAP_MS - WINDOW_SLACK_MS).max(0);
