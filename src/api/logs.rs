@@ -64,6 +64,44 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 ))
             },
         }),
+        ["browser"] => {
+            router::only(req, Verb::Post)?;
+            browser_post(req).await
+        }
+        ["browser", "entries"] => {
+            router::only_get(req)?;
+            let limit: usize = req
+                .query_parsed("limit")?
+                .unwrap_or(100)
+                .min(BROWSER_ENTRIES);
+            let entries: Vec<serde_json::Value> = browser_log()
+                .lock()
+                .map(|b| b.iter().rev().take(limit).cloned().collect())
+                .unwrap_or_default();
+            Ok(body::ok_json(
+                &json!({"count": entries.len(), "entries": entries}),
+            ))
+        }
+        ["browser", "clear"] => by_verb!(req, {
+            Delete | Post => {
+                if let Ok(mut b) = browser_log().lock() {
+                    b.clear();
+                }
+                Ok(body::ok_json(&json!({"success": true})))
+            },
+        }),
+        [entry_id] => {
+            router::only_get(req)?;
+            one_entry(entry_id)
+        }
+        _ => lifecycle_and_plex(req, segs),
+    }
+}
+
+/// `/api/logs/lifecycle/*` and `/api/logs/plex/*`: EXStreamTV's file-log routes, answered
+/// from the ring.
+fn lifecycle_and_plex(req: &Req, segs: &[&str]) -> ApiResult {
+    match segs {
         ["lifecycle", "status"] => {
             router::only_get(req)?;
             Ok(body::ok_json(&lifecycle_status()))
@@ -98,36 +136,6 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["plex", "files"] => {
             router::only_get(req)?;
             Ok(body::ok_json(&json!({"files": []})))
-        }
-        ["browser"] => {
-            router::only(req, Verb::Post)?;
-            browser_post(req).await
-        }
-        ["browser", "entries"] => {
-            router::only_get(req)?;
-            let limit: usize = req
-                .query_parsed("limit")?
-                .unwrap_or(100)
-                .min(BROWSER_ENTRIES);
-            let entries: Vec<serde_json::Value> = browser_log()
-                .lock()
-                .map(|b| b.iter().rev().take(limit).cloned().collect())
-                .unwrap_or_default();
-            Ok(body::ok_json(
-                &json!({"count": entries.len(), "entries": entries}),
-            ))
-        }
-        ["browser", "clear"] => by_verb!(req, {
-            Delete | Post => {
-                if let Ok(mut b) = browser_log().lock() {
-                    b.clear();
-                }
-                Ok(body::ok_json(&json!({"success": true})))
-            },
-        }),
-        [entry_id] => {
-            router::only_get(req)?;
-            one_entry(entry_id)
         }
         _ => Err(router::not_found()),
     }

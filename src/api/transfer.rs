@@ -42,6 +42,7 @@ const MAX_LISTED_ERRORS: usize = 50;
 const TABLES: &[&str] = &[
     "resolutions",
     "ffmpeg_profiles",
+    "watermarks",
     "media_sources",
     "libraries",
     "media_items",
@@ -80,6 +81,26 @@ const SECRET_COLUMNS: &[(&str, &str)] = &[("media_sources", "secret")];
 /// Every (table, column) of `TABLES` that holds an enum's text, with the values it takes
 /// (the API's for the same column: filler presets take three orders).
 const STORED_KINDS: &[(&str, &str, Values)] = &[
+    (
+        "watermarks",
+        "mode",
+        Values::of::<crate::kinds::WatermarkMode>(),
+    ),
+    (
+        "watermarks",
+        "location",
+        Values::of::<crate::kinds::WatermarkLocation>(),
+    ),
+    (
+        "watermarks",
+        "size",
+        Values::of::<crate::kinds::WatermarkSize>(),
+    ),
+    (
+        "watermarks",
+        "image_source",
+        Values::of::<crate::kinds::WatermarkImageSource>(),
+    ),
     (
         "ffmpeg_profiles",
         "hardware_acceleration",

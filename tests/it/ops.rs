@@ -351,6 +351,11 @@ fn export_then_import_into_a_fresh_box_gives_the_same_configuration() {
             .status,
         200
     );
+    let mark = a.client().post_json(
+        "/api/watermarks",
+        &json!({"name": "Bug", "location": "top_left", "opacity": 60}),
+    );
+    assert_eq!(mark.status, 201, "{}", mark.text());
     let doc = a.client().get("/api/export").json();
     assert_eq!(doc["format"], "exstreamtv-export");
     assert!(
@@ -358,6 +363,7 @@ fn export_then_import_into_a_fresh_box_gives_the_same_configuration() {
         "the export leaks a secret"
     );
     assert_eq!(doc["tables"]["channels"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["tables"]["watermarks"].as_array().unwrap().len(), 1);
 
     // A fresh box whose first run made nothing: no demo (it gets --media of an empty dir).
     let empty = crate::support::TempDir::new("empty-media");
@@ -372,6 +378,7 @@ fn export_then_import_into_a_fresh_box_gives_the_same_configuration() {
         "media_items",
         "schedules",
         "schedule_items",
+        "watermarks",
     ] {
         assert_eq!(
             again["tables"][table], doc["tables"][table],
