@@ -497,7 +497,7 @@ async fn upload_icon(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
         .unwrap_or("")
         .to_string();
     let bytes = req.body_bytes(MAX_ICON_BODY).await?;
-    let png = multipart_file(&content_type, &bytes)?;
+    let png = crate::http::multipart::part(&content_type, &bytes, "file")?;
     if !png.starts_with(PNG_SIGNATURE) {
         return Err(ApiError::bad_request("file: only PNG icons are accepted"));
     }
@@ -529,49 +529,6 @@ async fn delete_icon(app: &Arc<App>, id: ChannelId) -> ApiResult {
     Ok(body::no_content())
 }
 
-/// The content of the `file` part of a `multipart/form-data` body.
-pub(crate) fn multipart_file<'b>(content_type: &str, body: &'b [u8]) -> Result<&'b [u8], ApiError> {
-    let boundary = content_type
-        .split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("boundary="))
-        .map(|b| b.trim_matches('"'))
-        .filter(|b| !b.is_empty() && content_type.starts_with("multipart/form-data"))
-        .ok_or_else(|| {
-            ApiError::bad_request("expected a multipart/form-data body with a boundary")
-        })?;
-    let delimiter = format!("--{boundary}");
-    let delimiter = delimiter.as_bytes();
-    let mut rest = body;
-    while let Some(at) = find(rest, delimiter) {
-        rest = &rest[at + delimiter.len()..];
-        if rest.starts_with(b"--") {
-            break;
-        }
-        let Some(head_end) = find(rest, b"\r\n\r\n") else {
-            break;
-        };
-        let head = String::from_utf8_lossy(&rest[..head_end]).to_ascii_lowercase();
-        let content = &rest[head_end + 4..];
-        let end = find(content, delimiter)
-            .ok_or_else(|| ApiError::bad_request("the multipart body is truncated"))?;
-        let part = content[..end]
-            .strip_suffix(b"\r\n")
-            .unwrap_or(&content[..end]);
-        if head.contains("name=\"file\"") {
-            return Ok(part);
-        }
-        rest = &content[end..];
-    }
-    Err(ApiError::bad_request(
-        "file: field required (multipart part named \"file\")",
-    ))
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 /// `GET /static/channel_icons/{file}` (open).
 pub async fn icon_file(app: &Arc<App>, req: &mut Req, file: &str) -> ApiResult {
     router::only_get(req)?;
@@ -586,20 +543,5 @@ pub async fn icon_file(app: &Arc<App>, req: &mut Req, file: &str) -> ApiResult {
     match tokio::fs::read(icon_path(app, file)).await {
         Ok(bytes) => Ok(body::bytes("image/png", bytes.into())),
         Err(_) => Err(router::not_found()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn multipart_finds_the_file_part() {
-        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\nDATA\r\n--XyZ--\r\n";
-        let part = multipart_file("multipart/form-data; boundary=XyZ", body).unwrap();
-        assert_eq!(part, b"\x89PNG\r\n\x1a\nDATA");
-        assert!(multipart_file("application/json", body).is_err());
-        assert!(multipart_file("multipart/form-data; boundary=nope", body).is_err());
-        assert!(multipart_file("multipart/form-data; boundary=XyZ", b"--XyZ\r\nbad").is_err());
     }
 }

@@ -39,7 +39,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                     {"path": "/api/logs/clear", "description": "POST: empty the in-memory ring"},
                     {"path": "/api/logs/{entry_id}", "description": "one record with its context"},
                     {"path": "/api/logs/browser", "description": "POST: errors reported by a browser"},
-                    {"path": "/api/logs/plex/entries", "description": "our records about Plex servers (?lines, filter_level, search)"},
+                    {"path": "/api/logs/plex/logs/entries", "description": "our records about Plex servers (?lines)"},
                 ],
                 "status": {
                     "log_file": null, "log_file_exists": false,
@@ -122,18 +122,18 @@ fn lifecycle_and_plex(req: &Req, segs: &[&str]) -> ApiResult {
                 "message": format!("{records} records dropped from the in-memory ring"),
             })))
         }
-        ["plex", "logs"] | ["plex", "entries"] => {
+        ["plex", "logs"] | ["plex", "logs", "entries"] => {
             router::only_get(req)?;
             plex_entries(req)
         }
-        ["plex", "directory"] => {
+        ["plex", "logs", "directory"] => {
             router::only_get(req)?;
             Ok(body::ok_json(&json!({
                 "directory": null, "exists": false,
-                "message": "the Plex server's log directory is on the Plex machine; /api/logs/plex/entries has our records about it",
+                "message": "the Plex server's log directory is on the Plex machine; /api/logs/plex/logs/entries has our records about it",
             })))
         }
-        ["plex", "files"] => {
+        ["plex", "logs", "files"] => {
             router::only_get(req)?;
             Ok(body::ok_json(&json!({"files": []})))
         }
@@ -199,7 +199,7 @@ fn lifecycle_status() -> serde_json::Value {
     })
 }
 
-/// `/api/logs/plex/entries`: we cannot read a Plex server's own log files, so these are
+/// `/api/logs/plex/logs[/entries]`: we cannot read a Plex server's own log files, so these are
 /// our records about Plex (every one carries `kind=plex`), from the same ring.
 fn plex_entries(req: &Req) -> ApiResult {
     let lines: usize = req.query_parsed("lines")?.unwrap_or(500).min(MAX_LINES);

@@ -111,12 +111,12 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
         ["build", build_id, "context"] => {
             router::only_get(req)?;
-            context(app, router::id(build_id)?).await
+            context(app, session_id(build_id)?).await
         }
         ["build", build_id, "peek-next", content_type] => {
             router::only_get(req)?;
             let content_type = content_type.to_string();
-            peek(app, req, router::id(build_id)?, content_type).await
+            peek(app, req, session_id(build_id)?, content_type).await
         }
         ["build", build_id, "epg-group", action] => {
             router::only(req, Verb::Post)?;
@@ -125,7 +125,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 "stop" => false,
                 _ => return Err(ApiError::not_found("unknown epg-group action")),
             };
-            epg_group(app, req, router::id(build_id)?, start).await
+            epg_group(app, req, session_id(build_id)?, start).await
         }
         ["build", build_id, which, state] => {
             router::only(req, Verb::Post)?;
@@ -140,11 +140,11 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 "off" => false,
                 _ => return Err(ApiError::not_found("a switch is on or off")),
             };
-            switch(app, router::id(build_id)?, which, on).await
+            switch(app, session_id(build_id)?, which, on).await
         }
         ["build", build_id, action] => {
             router::only(req, Verb::Post)?;
-            let id = router::id(build_id)?;
+            let id = session_id(build_id)?;
             if *action == "create-playlist" {
                 create_playlist(app, req, id).await
             } else if VERBS.contains(action) {
@@ -157,6 +157,11 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         _ => Err(router::not_found()),
     }
+}
+
+/// A build session's id; anything else names no session (404 saying so).
+fn session_id(seg: &str) -> Result<i64, ApiError> {
+    router::id(seg).map_err(|_| ApiError::not_found(format_args!("no build session {seg:?}")))
 }
 
 /// The verb's inputs (merged query and body) and their typed reading.

@@ -84,7 +84,7 @@ async fn upload_cookies(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let bytes = req
         .body_bytes(credentials::MAX_COOKIES_BYTES + 4096)
         .await?;
-    let file = super::channels::multipart_file(&content_type, &bytes)?;
+    let file = crate::http::multipart::part(&content_type, &bytes, "file")?;
     let text = std::str::from_utf8(file)
         .map_err(|_| ApiError::invalid("file", "a cookies file is text"))?;
     if file.len() > credentials::MAX_COOKIES_BYTES || !credentials::is_netscape_cookies(text) {

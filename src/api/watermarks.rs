@@ -126,7 +126,7 @@ async fn upload(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
         .unwrap_or("")
         .to_string();
     let bytes = req.body_bytes(MAX_IMAGE_BYTES + MULTIPART_OVERHEAD).await?;
-    let png = super::channels::multipart_file(&content_type, &bytes)?;
+    let png = crate::http::multipart::part(&content_type, &bytes, "file")?;
     if png.len() > MAX_IMAGE_BYTES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

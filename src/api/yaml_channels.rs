@@ -107,7 +107,12 @@ pub async fn import_upload(app: &Arc<App>, req: &mut Req) -> ApiResult {
         .to_string();
     // The multipart framing around the file is a few hundred bytes.
     let bytes = req.body_bytes(MAX_YAML_BYTES + 4096).await?;
-    let file = multipart_part(&content_type, &bytes, "yaml_file")?;
+    let file = crate::http::multipart::part(&content_type, &bytes, "yaml_file")?;
+    if file.len() > MAX_YAML_BYTES {
+        return Err(too_large(format_args!(
+            "yaml_file is larger than {MAX_YAML_BYTES} bytes"
+        )));
+    }
     import(app, file, dry_run).await
 }
 
@@ -373,56 +378,4 @@ fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
         }
         ApiError::invalid(if path == "." { "document" } else { &path }, inner)
     })
-}
-
-/// The content of the part named `name` of a `multipart/form-data` body.
-fn multipart_part<'b>(
-    content_type: &str,
-    body: &'b [u8],
-    name: &str,
-) -> Result<&'b [u8], ApiError> {
-    let boundary = content_type
-        .split(';')
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("boundary="))
-        .map(|b| b.trim_matches('"'))
-        .filter(|b| !b.is_empty() && content_type.starts_with("multipart/form-data"))
-        .ok_or_else(|| {
-            ApiError::bad_request("expected a multipart/form-data body with a boundary")
-        })?;
-    let delimiter = format!("--{boundary}");
-    let delimiter = delimiter.as_bytes();
-    let wanted = format!("name=\"{name}\"");
-    let mut rest = body;
-    while let Some(at) = find(rest, delimiter) {
-        rest = &rest[at + delimiter.len()..];
-        if rest.starts_with(b"--") {
-            break;
-        }
-        let Some(head_end) = find(rest, b"\r\n\r\n") else {
-            break;
-        };
-        let head = String::from_utf8_lossy(&rest[..head_end]).to_ascii_lowercase();
-        let content = &rest[head_end + 4..];
-        let end = find(content, delimiter)
-            .ok_or_else(|| ApiError::bad_request("the multipart body is truncated"))?;
-        let part = &content[..end];
-        if head.contains(&wanted) {
-            if part.len() > MAX_YAML_BYTES + 2 {
-                return Err(too_large(format_args!(
-                    "{name} is larger than {MAX_YAML_BYTES} bytes"
-                )));
-            }
-            return Ok(part.strip_suffix(b"\r\n").unwrap_or(part));
-        }
-        rest = &content[end..];
-    }
-    Err(ApiError::invalid(
-        name,
-        format_args!("field required (multipart part named {name:?})"),
-    ))
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }

@@ -9,6 +9,7 @@ pub mod body;
 pub mod client;
 pub mod error;
 pub mod head_timeout;
+pub mod multipart;
 pub mod query;
 pub mod request;
 pub mod router;

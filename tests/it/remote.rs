@@ -718,7 +718,7 @@ fn plex_settings_edit_the_default_server_and_its_actions_do_real_work() {
         t.text()
     );
     // Our records about Plex, without the token.
-    let logs = c.get("/api/logs/plex/entries");
+    let logs = c.get("/api/logs/plex/logs/entries");
     assert_eq!(logs.status, 200);
     assert!(
         logs.text().contains("remote library scan finished"),
@@ -726,7 +726,10 @@ fn plex_settings_edit_the_default_server_and_its_actions_do_real_work() {
         logs.text()
     );
     assert_no_token("the Plex log", &logs.text());
-    assert_eq!(c.get("/api/logs/plex/files").json()["files"], json!([]));
+    assert_eq!(
+        c.get("/api/logs/plex/logs/files").json()["files"],
+        json!([])
+    );
     // Disabled: the actions that reach the server say so.
     c.put_json("/api/settings/plex", &json!({"enabled": false}));
     assert_eq!(c.get("/api/settings/plex").json()["enabled"], false);
