@@ -16,6 +16,7 @@ use crate::http::router::{self, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
 use crate::kinds::{BuildStatus, PlaybackOrder};
 use crate::ops::build_sessions::{self as ops, Session, Source, Step, Switch, Target};
+use crate::ops::collections::{self, CollectionError, NewCollection};
 use crate::ops::fields::{AnyId, Field, Int, Name, OneOf, Text};
 use crate::ops::ids::{MediaId, PlayoutId};
 use crate::ops::playlists::{self, Entry, NewPlaylist};
@@ -43,6 +44,10 @@ struct Inputs {
     title: Field<Name>,
     name: Field<Name>,
     media_item_ids: Field<Vec<AnyId>>,
+    show_title: Field<Name>,
+    season: Field<Int<0, 10_000>>,
+    query: Field<Text>,
+    media_type: Field<Text>,
 }
 
 impl Inputs {
@@ -105,7 +110,7 @@ const VERBS: &[&str] = &[
     "skip-to-item",
     "add-multi-collection",
 ];
-const UNSUPPORTED: &[&str] = &["add-show", "add-search", "add-marathon"];
+const UNSUPPORTED: &[&str] = &["add-marathon"];
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
@@ -147,6 +152,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             let id = session_id(build_id)?;
             if *action == "create-playlist" {
                 create_playlist(app, req, id).await
+            } else if *action == "add-show" || *action == "add-search" {
+                add_query(app, req, id, action).await
             } else if VERBS.contains(action) {
                 verb(app, req, id, action).await
             } else if UNSUPPORTED.contains(action) {
@@ -308,6 +315,103 @@ async fn create_playlist(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
     Ok(body::ok_json(&doc))
 }
 
+/// `add-show {show_title*, season, count=1, playback_order=chronological}` and
+/// `add-search {query*, media_type, count=1}`: the matching media are a smart collection
+/// (`show:"…" season:N`, or the query in the smart-collection language), found by its query
+/// or created once under a name saying what it is, then added as `add-count` adds — the
+/// same builder primitive, so a show's episodes continue from session to session.
+async fn add_query(app: &Arc<App>, req: &mut Req, id: i64, action: &str) -> ApiResult {
+    let (map, inputs) = inputs(req).await?;
+    let (query, name) = match action {
+        "add-show" => {
+            let title = &inputs
+                .show_title
+                .given()
+                .ok_or_else(required("show_title"))?
+                .0;
+            if title.contains('"') {
+                return Err(ApiError::invalid(
+                    "show_title",
+                    "a title with '\"' cannot be searched",
+                ));
+            }
+            match inputs.season.given() {
+                Some(season) => (
+                    format!("show:\"{title}\" season:{}", season.0),
+                    format!("Show: {title}, season {}", season.0),
+                ),
+                None => (format!("show:\"{title}\""), format!("Show: {title}")),
+            }
+        }
+        _ => {
+            let text = &inputs.query.given().ok_or_else(required("query"))?.0;
+            let query = match inputs.media_type.given() {
+                Some(kind) => format!("{text} type:{}", kind.0),
+                None => text.clone(),
+            };
+            (query.clone(), format!("Search: {query}"))
+        }
+    };
+    let field = if action == "add-show" {
+        "show_title"
+    } else {
+        "query"
+    };
+    let count = inputs.count().unwrap_or(1);
+    let order = inputs.order();
+    let clock = BuildClock::now(&app.settings());
+    let (collection, applied) = write_tx(app, move |tx| {
+        ops::ensure_building(tx, id, clock.now_ms)?;
+        let collection =
+            smart_collection(tx, &query, &name, clock.now_ms).map_err(|e| match e {
+                CollectionError::Invalid { problem, .. } => ApiError::invalid(field, problem),
+                other => ApiError::from(other),
+            })?;
+        let step = Step::AddCount {
+            source: Source::Collection(collection),
+            order,
+            count,
+        };
+        Ok((collection, ops::apply(tx, id, step, &clock)?))
+    })
+    .await?;
+    let mut doc = answer(id, action, map, &applied.session);
+    doc["collection_id"] = collection.into();
+    doc["items_added"] = applied.n_added.into();
+    doc["current_time"] = rfc3339(applied.session.cursor_ms).into();
+    Ok(body::ok_json(&doc))
+}
+
+/// The smart collection whose query is `query` (in any case), created under `name` when
+/// there is none.
+fn smart_collection(
+    tx: &rusqlite::Transaction<'_>,
+    query: &str,
+    name: &str,
+    now_ms: i64,
+) -> Result<i64, CollectionError> {
+    use rusqlite::OptionalExtension;
+    let found: Option<i64> = tx
+        .query_row(
+            // The language matches case-insensitively, so a query is the same one whatever
+            // its case ("The Show" and "the show" share one collection and its cursor).
+            "SELECT id FROM collections WHERE collection_type = 'smart'
+                 AND lower(search_query) = lower(?1) ORDER BY id LIMIT 1",
+            [query],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    let new = NewCollection {
+        name: name.to_string(),
+        description: Some("made by a scripted build".into()),
+    };
+    let (id, _, _) = collections::create_smart(tx, &new, query, now_ms)?;
+    Ok(id.0)
+}
+
 /// `{build_id, action, …inputs, items_buffered}`.
 fn answer(id: i64, action: &str, inputs: Map<String, Value>, session: &Session) -> Value {
     let mut doc = Map::new();
@@ -357,14 +461,9 @@ async fn unsupported(app: &Arc<App>, id: i64, action: &str) -> ApiResult {
         Ok(ops::ensure_building(tx, id, clock.now_ms)?)
     })
     .await?;
-    let reason = match action {
-        "add-show" | "add-marathon" => {
-            "shows are not a content of their own here: put the show in a collection (or a smart collection) and use add-collection"
-        }
-        _ => "searches are saved as smart collections here: create one and use add-smart-collection",
-    };
+    // add-marathon is the only one: EXStreamTV names the show by a Plex id.
     Err(ApiError::not_implemented(format_args!(
-        "{action}: {reason}"
+        "{action}: shows have no ids here: use add-show with the show's title"
     )))
 }
 

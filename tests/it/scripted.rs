@@ -324,7 +324,7 @@ fn cancel_changes_nothing_and_bad_verbs_are_refused() {
     assert_eq!(r.status, 400, "{}", r.text());
     let r = verb(&c, bid, "add-marathon", json!({"show_id": 1}));
     assert_eq!(r.status, 501, "{}", r.text());
-    assert!(r.detail().contains("add-collection"), "{}", r.detail());
+    assert!(r.detail().contains("add-show"), "{}", r.detail());
     let multi = created(c.post_json(
         "/api/collections/multi",
         &json!({"name": "Both", "collection_ids": [tones_id]}),
@@ -446,5 +446,92 @@ fn a_session_survives_a_restart() {
         ),
         (&json!("building"), &json!(target), &json!(playout)),
         "{context}"
+    );
+}
+
+/// `add-show` and `add-search` add from the smart collection of their query (made once,
+/// then reused), in episode order; a show's episodes continue from one verb to the next.
+#[test]
+fn add_show_and_add_search_play_their_matches_in_order() {
+    let dir = TempDir::new("scripted-show");
+    let (server, ids) = server(&dir, &[300, 500, 700]);
+    {
+        // Two episodes of a show, stored out of order; the third clip is not in it.
+        let conn = rusqlite::Connection::open(server.data_dir().join("exstreamtv.db")).unwrap();
+        for (id, episode) in [(ids[0], 2), (ids[1], 1)] {
+            conn.execute(
+                "UPDATE media_items SET show_title = 'The Show', season_number = 1,
+                     episode_number = ?2, media_type = 'episode' WHERE id = ?1",
+                rusqlite::params![id, episode],
+            )
+            .unwrap();
+        }
+    }
+    let c = server.client();
+    let playout = channel(&c, "81");
+    let (bid, _) = start(&c, playout);
+    let first = ok(verb(
+        &c,
+        bid,
+        "add-show",
+        json!({"show_title": "the show", "season": 1}),
+    ));
+    assert_eq!(first["items_added"], 1, "{first}");
+    let collection = first["collection_id"].as_i64().unwrap();
+    let second = ok(verb(
+        &c,
+        bid,
+        "add-show",
+        json!({"show_title": "The Show", "season": 1}),
+    ));
+    // The same query in any case: the same collection, and its cursor goes on.
+    assert_eq!(second["collection_id"], collection, "{second}");
+    let again = ok(verb(
+        &c,
+        bid,
+        "add-show",
+        json!({"show_title": "the show", "season": 1}),
+    ));
+    assert_eq!(again["collection_id"], collection, "{again}");
+    let search = ok(verb(
+        &c,
+        bid,
+        "add-search",
+        json!({"query": "title:\"Tone 700\"", "count": 1}),
+    ));
+    assert_eq!(search["items_added"], 1, "{search}");
+    let commit = c.post(&format!(
+        "/api/playouts/{playout}/build/commit?session_id={bid}"
+    ));
+    assert_eq!(commit.status, 200, "{}", commit.text());
+    // In episode order (episode 1 is "Tone 500"), wrapping round, then the search's match.
+    let doc = ok(c.get(&format!("/api/playouts/{playout}/items?limit=20")));
+    let shown: Vec<(String, String)> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["filler_kind"].is_null())
+        .map(|i| {
+            let text = |k: &str| i[k].as_str().unwrap_or_default().to_string();
+            (text("title"), text("episode_title"))
+        })
+        .collect();
+    let show = |e: &str| ("The Show".to_string(), e.to_string());
+    let want = vec![
+        show("Tone 500"),
+        show("Tone 300"),
+        show("Tone 500"),
+        ("Tone 700".to_string(), String::new()),
+    ];
+    assert!(shown.starts_with(&want), "{shown:?}");
+    // Bad input: no title, a bad query, a marathon (no show ids here).
+    let (bid, _) = start(&c, playout);
+    assert_eq!(verb(&c, bid, "add-show", json!({})).status, 422);
+    let bad = verb(&c, bid, "add-search", json!({"query": "nosuch:field"}));
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    assert!(bad.detail().starts_with("query"), "{}", bad.detail());
+    assert_eq!(
+        verb(&c, bid, "add-marathon", json!({"show_id": 1})).status,
+        501
     );
 }
