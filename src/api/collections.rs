@@ -32,6 +32,10 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             router::only(req, Verb::Post)?;
             create_smart(app, req).await
         }
+        ["consolidate"] => {
+            router::only(req, Verb::Post)?;
+            consolidate(app, req).await
+        }
         ["smart", id, "refresh"] => {
             router::only(req, Verb::Post)?;
             refresh(app, CollectionId(router::id(id)?)).await
@@ -555,6 +559,28 @@ async fn multi_unlink(
     let changes = write_tx(app, move |tx| Ok(ops::unlink(tx, id, member)?)).await?;
     app.apply(changes).await;
     Ok(body::no_content())
+}
+
+/// `POST /api/collections/consolidate[?dry_run=true]`: merges the parts of one collection
+/// ("Cartoons Day 1", "Cartoons Day 2", …) into one (`ops::consolidate`).
+async fn consolidate(app: &Arc<App>, req: &Req) -> ApiResult {
+    let dry_run = req.query_parsed::<bool>("dry_run")?.unwrap_or(false);
+    let (groups, changes) = super::tx::write_tx(app, move |tx| {
+        Ok(crate::ops::consolidate::consolidate(tx, dry_run, now_ms())?)
+    })
+    .await?;
+    app.apply(changes).await;
+    let merged: usize = groups.iter().map(|g| g.merged.len() - 1).sum();
+    let verb = if dry_run { "would merge" } else { "merged" };
+    Ok(body::ok_json(&serde_json::json!({
+        "message": format!("{verb} {merged} collections into {}", groups.len()),
+        "dry_run": dry_run,
+        "consolidated": merged,
+        "groups": groups.iter().map(|g| serde_json::json!({
+            "base_name": g.base_name, "collection_id": g.kept_id,
+            "merged_collections": g.merged, "items_count": g.items,
+        })).collect::<Vec<_>>(),
+    })))
 }
 
 #[cfg(test)]

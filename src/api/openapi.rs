@@ -123,6 +123,7 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/playlists/{id}/items/{item_id}/move", "Move an entry up or down", "direction*", "{message}"),
     r("POST", "/api/playlists/{id}/collections/{collection_id}", "Append a collection's items", "", "{message}"),
     r("GET POST", "/api/collections", "List collections; create one", "name* description collection_type search_query", "[@Collection] +@Collection"),
+    r("POST", "/api/collections/consolidate", "Merge the parts of one collection (\"X Day 1\", \"X (2)\", …) into one, references repointed", "?dry_run", "{message dry_run consolidated groups}"),
     r("GET DELETE", "/api/collections/{id}", "A collection: read, delete", "", "@Collection"),
     r("POST DELETE", "/api/collections/{id}/items/{media_id}", "Add or remove a media item", "", "+empty"),
     r("POST", "/api/collections/smart", "Create a smart collection from a search", "name* search_query* description", "+{id name collection_type search_query item_count}"),

@@ -39,6 +39,7 @@ pub mod blocks;
 pub mod build_sessions;
 pub mod channels;
 pub mod collections;
+pub mod consolidate;
 pub mod deco;
 pub mod fields;
 pub mod filler;

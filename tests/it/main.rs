@@ -1,5 +1,6 @@
 //! The one integration-test crate: each module covers an area, all against the real binary.
 
+mod consolidate;
 mod support;
 
 mod audit;
