@@ -144,8 +144,8 @@ pub struct Metrics {
     pub stream_history: StreamHistory,
     /// From a tune request to the viewer's stream being ready to send.
     pub tune_latency: Histogram,
-    /// (route label, status, count).
-    http: Mutex<Vec<(SmolStr, u16, u64)>>,
+    /// One row per (route label, status), and the slowest requests, under one lock.
+    http: Mutex<RequestTable>,
     /// 200s of the documents answered from the cache (`PolledDoc`), counted without the
     /// table's lock: TV clients poll them every few seconds.
     polled: [AtomicU64; PolledDoc::ALL.len()],
@@ -156,38 +156,20 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn record_request(&self, req: &Req, status: StatusCode, elapsed: Duration) {
-        self.http_request_micros_total.fetch_add(
-            elapsed.as_micros().min(u64::MAX as u128) as u64,
-            Ordering::Relaxed,
-        );
+        let micros = elapsed.as_micros().min(u64::MAX as u128) as u64;
+        self.http_request_micros_total
+            .fetch_add(micros, Ordering::Relaxed);
         let label = route_label(req.parts.uri.path(), status);
-        let status = status.as_u16();
         let Ok(mut table) = self.http.lock() else {
             return;
         };
-        if let Some(entry) = table
-            .iter_mut()
-            .find(|(l, s, _)| *s == status && l.as_str() == label.as_str())
-        {
-            entry.2 += 1;
-            return;
-        }
-        if table.len() < MAX_ROUTE_SERIES {
-            table.push((SmolStr::new(label.as_str()), status, 1));
-            return;
-        }
-        match table
-            .iter_mut()
-            .find(|(l, s, _)| *s == status && l == "other")
-        {
-            Some(entry) => entry.2 += 1,
-            None => {
-                // The table is full but has no "other" row for this status: fold into the last.
-                if let Some(last) = table.last_mut() {
-                    *last = (SmolStr::new_static("other"), status, last.2 + 1);
-                }
-            }
-        }
+        table.record(label.as_str(), status.as_u16(), micros);
+        table.note_if_slow(
+            req.parts.method.as_str(),
+            label.as_str(),
+            micros,
+            crate::time::now_ms(),
+        );
     }
 
     /// A 200 for a polled document served from the cache: one relaxed atomic add. Not
@@ -200,7 +182,16 @@ impl Metrics {
     /// A copy of the (route, status, count) table, for rendering; the polled documents'
     /// counts are folded into their rows.
     pub fn http_requests(&self) -> Vec<(SmolStr, u16, u64)> {
-        let mut table = self.http.lock().map(|t| t.clone()).unwrap_or_default();
+        let mut table: Vec<(SmolStr, u16, u64)> = self
+            .http
+            .lock()
+            .map(|t| {
+                t.rows
+                    .iter()
+                    .map(|r| (r.label.clone(), r.status, r.count))
+                    .collect()
+            })
+            .unwrap_or_default();
         for doc in PolledDoc::ALL {
             let n = self.polled[doc as usize].load(Ordering::Relaxed);
             if n == 0 {
@@ -215,6 +206,110 @@ impl Metrics {
             }
         }
         table
+    }
+
+    /// The routed requests' rows with their times, and the slowest requests, slowest first.
+    pub fn request_times(&self) -> (Vec<RouteRow>, Vec<SlowRequest>) {
+        let Ok(table) = self.http.lock() else {
+            return (Vec::new(), Vec::new());
+        };
+        let mut slow = table.slowest.to_vec();
+        slow.sort_by_key(|s| std::cmp::Reverse(s.micros));
+        (table.rows.clone(), slow)
+    }
+}
+
+/// Requests kept as the slowest (`/api/performance/requests/slow`).
+pub const SLOWEST_KEPT: usize = 16;
+
+/// One (route, status) series: how many, their total and longest time.
+#[derive(Debug, Clone)]
+pub struct RouteRow {
+    pub label: SmolStr,
+    pub status: u16,
+    pub count: u64,
+    pub micros_total: u64,
+    pub micros_max: u64,
+}
+
+/// One of the slowest requests since start.
+#[derive(Debug, Clone)]
+pub struct SlowRequest {
+    pub method: SmolStr,
+    pub label: SmolStr,
+    pub micros: u64,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Default)]
+struct RequestTable {
+    rows: Vec<RouteRow>,
+    slowest: heapless::Vec<SlowRequest, SLOWEST_KEPT>,
+}
+
+impl RequestTable {
+    fn record(&mut self, label: &str, status: u16, micros: u64) {
+        let full = self.rows.len() >= MAX_ROUTE_SERIES;
+        // Past the bound, new series are counted under "other" for their status.
+        let label = match self
+            .rows
+            .iter()
+            .any(|r| r.status == status && r.label == label)
+        {
+            false if full => "other",
+            _ => label,
+        };
+        if let Some(row) = self
+            .rows
+            .iter_mut()
+            .find(|r| r.status == status && r.label == label)
+        {
+            row.count += 1;
+            row.micros_total += micros;
+            row.micros_max = row.micros_max.max(micros);
+            return;
+        }
+        if full {
+            // The table is full and has no "other" row for this status: fold into the last.
+            if let Some(last) = self.rows.last_mut() {
+                *last = RouteRow {
+                    label: SmolStr::new_static("other"),
+                    status,
+                    count: last.count + 1,
+                    micros_total: last.micros_total + micros,
+                    micros_max: last.micros_max.max(micros),
+                };
+            }
+            return;
+        }
+        self.rows.push(RouteRow {
+            label: SmolStr::new(label),
+            status,
+            count: 1,
+            micros_total: micros,
+            micros_max: micros,
+        });
+    }
+
+    /// Keeps the request if it is among the `SLOWEST_KEPT` slowest (a scan of 16).
+    fn note_if_slow(&mut self, method: &str, label: &str, micros: u64, at_ms: i64) {
+        let entry = SlowRequest {
+            method: SmolStr::new(method),
+            label: SmolStr::new(label),
+            micros,
+            at_ms,
+        };
+        if self.slowest.push(entry.clone()).is_ok() {
+            return;
+        }
+        let fastest = self
+            .slowest
+            .iter_mut()
+            .min_by_key(|s| s.micros)
+            .filter(|s| s.micros < micros);
+        if let Some(slot) = fastest {
+            *slot = entry;
+        }
     }
 }
 
@@ -336,14 +431,35 @@ mod tests {
     fn polled_documents_share_their_route_row() {
         let m = Metrics::default();
         m.polled[PolledDoc::Discover as usize].fetch_add(2, Ordering::Relaxed);
-        m.http
-            .lock()
-            .unwrap()
-            .push(("/hdhomerun/discover.json".into(), 200, 3));
+        for _ in 0..3 {
+            m.http
+                .lock()
+                .unwrap()
+                .record("/hdhomerun/discover.json", 200, 10);
+        }
         m.polled[PolledDoc::Lineup as usize].fetch_add(1, Ordering::Relaxed);
         let rows = m.http_requests();
         assert!(rows.contains(&("/hdhomerun/discover.json".into(), 200, 5)));
         assert!(rows.contains(&("/hdhomerun/lineup.json".into(), 200, 1)));
         assert_eq!(rows.len(), 2);
+    }
+
+    #[test]
+    fn times_per_route_and_the_slowest_requests_are_kept() {
+        let mut t = RequestTable::default();
+        t.record("/api/a", 200, 100);
+        t.record("/api/a", 200, 300);
+        t.record("/api/a", 404, 50);
+        let a = t.rows.iter().find(|r| r.status == 200).unwrap();
+        assert_eq!((a.count, a.micros_total, a.micros_max), (2, 400, 300));
+        for us in 0..40u64 {
+            t.note_if_slow("GET", "/api/b", us, 1);
+        }
+        let kept: Vec<u64> = t.slowest.iter().map(|s| s.micros).collect();
+        assert_eq!(kept.len(), SLOWEST_KEPT);
+        assert!(
+            kept.iter().all(|us| *us >= 40 - SLOWEST_KEPT as u64),
+            "{kept:?}"
+        );
     }
 }

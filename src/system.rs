@@ -104,3 +104,71 @@ pub fn hostname() -> String {
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
+
+/// A child process of ours, as `/proc` shows it.
+#[derive(Debug, Clone)]
+pub struct ChildProcess {
+    pub pid: i32,
+    pub name: String,
+    /// User + system CPU time since it started.
+    pub cpu_seconds: f64,
+    pub rss_bytes: u64,
+    /// How long it has run.
+    pub age_seconds: f64,
+}
+
+/// Our direct children named `name` (`ffmpeg`), from `/proc/*/stat`; empty off Linux.
+pub fn children_named(name: &str) -> Vec<ChildProcess> {
+    let me = std::process::id() as i32;
+    // Clock ticks per second in /proc: USER_HZ, 100 on every Linux we build for.
+    let ticks = 100.0;
+    let boot_age = uptime_seconds();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid …": the name may hold spaces, so split at the last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<f64>().ok());
+        if comm != name || field(4) != Some(f64::from(me)) {
+            continue;
+        }
+        let cpu = field(14).unwrap_or(0.0) + field(15).unwrap_or(0.0);
+        let started = field(22).unwrap_or(0.0) / ticks;
+        out.push(ChildProcess {
+            pid,
+            name: comm.to_string(),
+            cpu_seconds: cpu / ticks,
+            rss_bytes: status_kib(pid, "VmRSS:").unwrap_or(0) * 1024,
+            age_seconds: (boot_age - started).max(0.0),
+        });
+    }
+    out.sort_by_key(|c| c.pid);
+    out
+}
+
+fn status_kib(pid: i32, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}

@@ -20,6 +20,7 @@ pub mod media;
 pub mod media_sources;
 pub mod metrics;
 pub mod openapi;
+pub mod performance;
 pub mod player;
 pub mod playlists;
 pub mod playouts;
@@ -55,6 +56,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     app.api_token.check(req)?;
     match segs {
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
+        ["performance", rest @ ..] => performance::route(app, req, rest).await,
         ["player", rest @ ..] => player::route(app, req, rest).await,
         ["playouts", rest @ ..] => playouts::route(app, req, rest).await,
         ["ffmpeg-profiles", rest @ ..] => ffmpeg_profiles::route(app, req, rest).await,

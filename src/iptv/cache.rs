@@ -44,6 +44,8 @@ pub struct Outputs {
     http_addr: OnceLock<SocketAddr>,
     /// `--listen`, used until `http_addr` is known.
     configured: OnceLock<SocketAddr>,
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 impl Outputs {
@@ -77,9 +79,38 @@ impl Outputs {
 
     fn find<T>(&self, version: u64, key: &str, take: impl FnOnce(&Doc) -> T) -> Option<T> {
         let docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
-        docs.iter()
+        let found = docs
+            .iter()
             .find(|e| e.version == version && e.key == key)
-            .map(|e| take(&e.doc))
+            .map(|e| take(&e.doc));
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        found
+    }
+
+    /// (entries, their bytes, hits, misses) since start.
+    pub fn stats(&self) -> (usize, usize, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let bytes = docs.iter().map(|e| e.doc.body.len()).sum();
+        (
+            docs.len(),
+            bytes,
+            self.hits.load(Relaxed),
+            self.misses.load(Relaxed),
+        )
+    }
+
+    /// Drops every rendering (each is made again at its next request).
+    pub fn clear(&self) -> usize {
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let n = docs.len();
+        docs.clear();
+        n
     }
 
     /// Stores a rendering made from data read at `version` (read the version *before* the
