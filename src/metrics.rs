@@ -291,15 +291,17 @@ impl RequestTable {
         });
     }
 
-    /// Keeps the request if it is among the `SLOWEST_KEPT` slowest (a scan of 16).
+    /// Keeps the request if it is among the `SLOWEST_KEPT` slowest (a scan of 16; the
+    /// entry is built only when kept, so a fast request allocates nothing).
     fn note_if_slow(&mut self, method: &str, label: &str, micros: u64, at_ms: i64) {
-        let entry = SlowRequest {
+        let entry = || SlowRequest {
             method: SmolStr::new(method),
             label: SmolStr::new(label),
             micros,
             at_ms,
         };
-        if self.slowest.push(entry.clone()).is_ok() {
+        if !self.slowest.is_full() {
+            let _ = self.slowest.push(entry());
             return;
         }
         let fastest = self
@@ -308,7 +310,7 @@ impl RequestTable {
             .min_by_key(|s| s.micros)
             .filter(|s| s.micros < micros);
         if let Some(slot) = fastest {
-            *slot = entry;
+            *slot = entry();
         }
     }
 }
