@@ -24,6 +24,8 @@ use crate::logging::{self, LogEntry};
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Browser-reported errors kept (`/api/logs/browser/entries`).
 const BROWSER_ENTRIES: usize = 100;
+/// The AI module's records (`/api/logs/ollama/*`) are those of this target.
+const AI_TARGET: &str = "exstreamtv::ai";
 /// `?lines=` is capped at the ring's size.
 const MAX_LINES: usize = logging::RING_RECORDS;
 
@@ -43,7 +45,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 ],
                 "status": {
                     "log_file": null, "log_file_exists": false,
-                    "plex_logs_available": true, "ollama_logs_available": false,
+                    "plex_logs_available": true, "ollama_logs_available": true,
                     "records_in_memory": logging::ring().len(),
                 },
             })))
@@ -131,6 +133,23 @@ fn lifecycle_and_plex(req: &Req, segs: &[&str]) -> ApiResult {
             Ok(body::ok_json(&json!({
                 "directory": null, "exists": false,
                 "message": "the Plex server's log directory is on the Plex machine; /api/logs/plex/logs/entries has our records about it",
+            })))
+        }
+        ["ollama", "entries"] => {
+            router::only_get(req)?;
+            let lines: usize = req.query_parsed("lines")?.unwrap_or(500).min(MAX_LINES);
+            let entries = logging::ring().recent(lines, |e| e.logger.starts_with(AI_TARGET));
+            Ok(body::ok_json(&json!({
+                "entries": entries.iter().map(|e| entry_json(e)).collect::<Vec<_>>(),
+                "showing": entries.len(),
+                "source": "exstreamtv's own records of its AI module, from the in-memory ring",
+            })))
+        }
+        ["ollama", "directory"] => {
+            router::only_get(req)?;
+            Ok(body::ok_json(&json!({
+                "directory": null, "exists": false,
+                "message": "no log file is written; /api/logs/ollama/entries has the AI module's records",
             })))
         }
         ["plex", "logs", "files"] => {

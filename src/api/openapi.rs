@@ -272,6 +272,8 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/logs/lifecycle/archive-now", "Nothing to archive: no log file is written", "", "{success archived deleted message}"),
     r("POST", "/api/logs/lifecycle/cleanup-now", "Nothing to delete: no log file is written", "", "{success archived deleted message}"),
     r("POST", "/api/logs/lifecycle/truncate-now", "Empty the in-memory ring", "", "{success truncated_records message}"),
+    r("GET", "/api/logs/ollama/entries", "The AI module's records from the ring", "?lines", "{entries showing source}"),
+    r("GET", "/api/logs/ollama/directory", "Where the AI module's logs are: the ring, no file", "", "{directory exists message}"),
     r("GET", "/api/logs/plex/logs", "Our records about Plex servers (the Plex machine's files are not readable here)", "?lines", "{entries showing source}"),
     r("GET", "/api/logs/plex/logs/entries", "The same as /api/logs/plex/logs", "?lines", "{entries showing source}"),
     r("GET", "/api/logs/plex/logs/directory", "Where Plex's own logs are: not on this box", "", "{directory exists message}"),

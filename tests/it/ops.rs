@@ -718,4 +718,9 @@ fn log_lifecycle_reports_the_ring_and_truncate_empties_it() {
     let left = c.get("/api/logs/entries").json();
     assert!(left["total_lines"].as_u64().unwrap() <= 2, "{left}");
     assert_eq!(c.get("/api/logs/lifecycle/truncate-now").status, 405);
+    // The AI module's records: none from a server that has run no AI work, and nothing
+    // of the rest of the ring.
+    let ai = c.get("/api/logs/ollama/entries").json();
+    assert_eq!(ai["showing"], 0, "{ai}");
+    assert_eq!(c.get("/api/logs/ollama/directory").json()["exists"], false);
 }
