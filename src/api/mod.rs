@@ -12,6 +12,7 @@ pub mod ffmpeg_profiles;
 pub mod filler_presets;
 pub mod groups;
 pub mod health;
+pub mod integrations;
 pub mod libraries;
 pub mod logs;
 pub mod m3u_import;
@@ -56,6 +57,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     app.api_token.check(req)?;
     match segs {
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
+        ["integrations", rest @ ..] => integrations::route(app, req, rest).await,
         ["performance", rest @ ..] => performance::route(app, req, rest).await,
         ["player", rest @ ..] => player::route(app, req, rest).await,
         ["playouts", rest @ ..] => playouts::route(app, req, rest).await,

@@ -238,6 +238,11 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/m3u/service/disable", "M3U module off", "", "{success restart_required message status}"),
     r("POST", "/api/m3u/service/restart", "Nothing to restart", "", "{success restart_required message}"),
     // Logs
+    r("GET", "/api/integrations/hdhomerun/devices", "LAN HDHomeRun tuners by UDP discovery (broadcast, or ?address=HOST[:PORT] alone), ours left out, with their lineups", "?address", "{devices count}"),
+    r("POST", "/api/integrations/hdhomerun/devices/{device_id}/import", "A device's channels (all, or guide_numbers) as relayed channels, numbered by guide number when free", "?address channel_number_start guide_numbers", "[@Channel]"),
+    r("GET POST PUT PATCH DELETE", "/api/integrations/homeassistant", "501: no Home Assistant integration (loopback and named LAN devices only)", "", "error"),
+    r("GET POST PUT PATCH DELETE", "/api/integrations/cloud", "501: no cloud integration", "", "error"),
+    r("GET POST PUT PATCH DELETE", "/api/integrations/plugins", "501: no plugins", "", "error"),
     r("GET", "/api/performance/stats", "Requests, mean time, RSS, CPU, FFmpeg children, tuners, viewers", "", "{status uptime_seconds requests request_mean_ms process_rss_bytes cpu_percent ffmpeg_processes tuners_in_use tuner_count viewers}"),
     r("GET", "/api/performance/health", "The same as /api/performance/stats", "", "{status uptime_seconds requests request_mean_ms process_rss_bytes cpu_percent ffmpeg_processes tuners_in_use tuner_count viewers}"),
     r("GET", "/api/performance/requests/endpoints", "Per route: count, mean and longest time, errors (slowest first)", "", "{endpoints count}"),

@@ -6,6 +6,7 @@
 pub mod device_id;
 pub mod discovery;
 pub mod documents;
+pub mod lan;
 pub mod packet;
 pub mod polled;
 pub mod ssdp;

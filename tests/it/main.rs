@@ -1,6 +1,7 @@
 //! The one integration-test crate: each module covers an area, all against the real binary.
 
 mod consolidate;
+mod lan_tuners;
 mod performance;
 mod support;
 
