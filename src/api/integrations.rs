@@ -11,14 +11,12 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::tx::write_tx;
 use crate::app::App;
 use crate::hdhr::lan::{self, Device, DISCOVERY_PORT, REPLY_WAIT};
 use crate::http::router::{self, by_verb, Verb};
 use crate::http::url_guard;
 use crate::http::{body, ApiError, ApiResult, Req};
-use crate::ops::relays::{self, NewRelay, Numbering, RelayError};
-use crate::scheduler::BuildClock;
+use crate::ops::relays::{NewRelay, Numbering};
 
 /// A device's lineup.json read at most (thousands of channels fit).
 const MAX_LINEUP_BYTES: usize = 4 * 1024 * 1024;
@@ -177,21 +175,7 @@ async fn import(app: &Arc<App>, req: &mut Req, device_id: &str) -> ApiResult {
         start: input.channel_number_start.unwrap_or(1).max(1),
         always_from_start: false,
     };
-    let clock = BuildClock::now(&app.settings());
-    let (channels, changes) = write_tx(app, move |tx| {
-        let (ids, changes) =
-            relays::create_all(tx, &relays, numbering, &clock).map_err(|e| match e {
-                RelayError::NoFreeNumber(_) => ApiError::invalid("channel_number_start", &e),
-                RelayError::Db(db) => db.into(),
-            })?;
-        let mut channels = Vec::with_capacity(ids.len());
-        for id in ids {
-            channels.extend(super::channels::get_json(tx, id.0)?);
-        }
-        Ok((channels, changes))
-    })
-    .await?;
-    app.apply(changes).await;
+    let channels = super::m3u_import::create_relays(app, relays, numbering).await?;
     tracing::info!(device = %device.device_id, n_channels = channels.len(), "HDHomeRun channels imported");
     Ok(body::ok_json(&channels))
 }

@@ -143,6 +143,18 @@ async fn import(app: &Arc<App>, req: &mut Req) -> ApiResult {
         start: input.channel_number_start,
         always_from_start: input.auto_assign_numbers,
     };
+    let channels = create_relays(app, relays, numbering).await?;
+    tracing::info!(n_channels = channels.len(), "M3U channels imported");
+    Ok(body::ok_json(&channels))
+}
+
+/// Creates relayed channels in one transaction and answers them as `[Channel]` (M3U and
+/// LAN tuner imports).
+pub(super) async fn create_relays(
+    app: &Arc<App>,
+    relays: Vec<relays::NewRelay>,
+    numbering: Numbering,
+) -> Result<Vec<serde_json::Value>, ApiError> {
     let clock = BuildClock::now(&app.settings());
     let (channels, changes) = write_tx(app, move |tx| {
         let (ids, changes) =
@@ -155,8 +167,7 @@ async fn import(app: &Arc<App>, req: &mut Req) -> ApiResult {
     })
     .await?;
     app.apply(changes).await;
-    tracing::info!(n_channels = channels.len(), "M3U channels imported");
-    Ok(body::ok_json(&channels))
+    Ok(channels)
 }
 
 fn relay_error(err: RelayError) -> ApiError {
