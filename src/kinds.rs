@@ -491,6 +491,28 @@ text_enum! {
 }
 
 text_enum! {
+    /// Which LLM server the AI channel creator and the agent talk to (setting
+    /// `ai.provider`): none (rules only), Ollama's `/api/chat`, or any OpenAI-compatible
+    /// `/chat/completions` (llama.cpp's server, LM Studio, vLLM).
+    pub enum AiProvider {
+        None = "none",
+        Ollama = "ollama",
+        Openai = "openai",
+    }
+}
+
+text_enum! {
+    /// What the troubleshooting agent may do with the steps it plans (setting
+    /// `ai.agent.mode`): nothing, propose only, queue for approval, or execute.
+    pub enum AgentMode {
+        Off = "off",
+        DryRun = "dry_run",
+        Approve = "approve",
+        Auto = "auto",
+    }
+}
+
+text_enum! {
     /// FFmpeg's `-loglevel` names (setting `ffmpeg.log_level`).
     pub enum FfmpegLogLevel {
         Quiet = "quiet",
@@ -684,6 +706,8 @@ mod tests {
         artwork_kind: ArtworkKind,
         idle_behavior: IdleBehavior,
         copy_mode: CopyMode,
+        ai_provider: AiProvider,
+        agent_mode: AgentMode,
     }
 
     #[test]

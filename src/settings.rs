@@ -15,7 +15,7 @@ use std::ops::RangeInclusive;
 use serde::{Deserialize, Serialize};
 
 use crate::db::DbError;
-use crate::kinds::{FfmpegLogLevel, HardwareAcceleration, ThrottleMode};
+use crate::kinds::{AgentMode, AiProvider, FfmpegLogLevel, HardwareAcceleration, ThrottleMode};
 
 /// A settings value out of its bounds: the section and field it is in, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +97,7 @@ pub struct Settings {
     pub breaker: Breaker,
     pub library: Library,
     pub sources: Sources,
+    pub ai: Ai,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -538,6 +539,71 @@ impl Default for Sources {
     }
 }
 
+/// The optional LLM (`/api/ai/settings`). Local by default and off: no cloud default, and
+/// the planner works without it. The API key is a secret kept beside the database
+/// (`DATA/secrets/`), never in this section, so a settings export never carries it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Ai {
+    pub provider: AiProvider,
+    /// Ollama's or the OpenAI-compatible server's base URL (http only).
+    pub base_url: String,
+    pub model: String,
+    pub timeout_seconds: u32,
+    pub agent: Agent,
+}
+
+/// The bounded troubleshooting agent.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Agent {
+    pub mode: AgentMode,
+    pub max_steps: u32,
+}
+
+impl Ai {
+    /// A local model's first answer on a Pi takes tens of seconds; ten minutes is the most
+    /// a request may hang on one.
+    pub const TIMEOUT_SECONDS: RangeInclusive<u32> = 1..=600;
+    /// The loop is bounded by design: a few steps, never an open-ended run.
+    pub const MAX_STEPS: RangeInclusive<u32> = 1..=10;
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let check = Check { section: "ai" };
+        check.range(
+            "timeout_seconds",
+            self.timeout_seconds,
+            &Self::TIMEOUT_SECONDS,
+        )?;
+        check.range("agent.max_steps", self.agent.max_steps, &Self::MAX_STEPS)?;
+        if !self.base_url.is_empty() && !self.base_url.starts_with("http://") {
+            return Err(check.fail("base_url", "must be an http:// URL"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Ai {
+    fn default() -> Self {
+        Ai {
+            provider: AiProvider::None,
+            base_url: "http://127.0.0.1:11434".to_owned(),
+            model: String::new(),
+            timeout_seconds: 120,
+            agent: Agent::default(),
+        }
+    }
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Agent {
+            mode: AgentMode::DryRun,
+            max_steps: 3,
+        }
+    }
+}
+
 impl Settings {
     /// Every bound of every section, in section order; the first failure, naming its field.
     /// The settings API runs it on each PUT, the importer on the imported settings.
@@ -550,7 +616,8 @@ impl Settings {
         self.playout.validate()?;
         self.channels.validate()?;
         self.breaker.validate()?;
-        self.library.validate()
+        self.library.validate()?;
+        self.ai.validate()
     }
 
     /// The canonical spellings of values that have more than one: the device id in upper

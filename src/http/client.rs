@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderName, HeaderValue, HOST, LOCATION};
-use hyper::{Request, StatusCode};
+use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -126,7 +126,7 @@ pub async fn get(
     let first = Url::parse(url)?;
     let mut at = first.clone();
     for _ in 0..=MAX_REDIRECTS {
-        let response = timeout(READ_TIMEOUT, send(&at, headers, cap))
+        let response = timeout(READ_TIMEOUT, send(&at, Outgoing::get(headers), cap))
             .await
             .map_err(|_| ClientError::ReadTimeout)??;
         let Some(location) = response.redirect else {
@@ -152,6 +152,34 @@ pub async fn get(
     Err(ClientError::Redirect(format!("more than {MAX_REDIRECTS}")))
 }
 
+/// POSTs `body` (JSON) to `url` and reads the whole answer, capped at `cap`, within
+/// `within` (an LLM's answer may take minutes; a webhook gets seconds). No redirects: a
+/// POST is not replayed elsewhere.
+pub async fn post_json(
+    url: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    body: Bytes,
+    cap: usize,
+    within: Duration,
+) -> Result<Answer, ClientError> {
+    let url = Url::parse(url)?;
+    let mut all = Vec::with_capacity(headers.len() + 1);
+    all.push((
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    ));
+    all.extend_from_slice(headers);
+    let out = Outgoing {
+        method: &Method::POST,
+        headers: &all,
+        body: &body,
+    };
+    let sent = timeout(within, send(&url, out, cap))
+        .await
+        .map_err(|_| ClientError::ReadTimeout)??;
+    Ok(sent.answer)
+}
+
 /// Opens a streaming GET of `url` (no redirects: a media file is where the server said):
 /// the answer's head within `READ_TIMEOUT`, the body as the caller reads it.
 pub async fn open(
@@ -161,7 +189,7 @@ pub async fn open(
     let url = Url::parse(url)?;
     timeout(READ_TIMEOUT, async {
         let mut sender = connect(&url).await?;
-        let request = request(&url, headers)?;
+        let request = request(&url, Outgoing::get(headers))?;
         sender
             .send_request(request)
             .await
@@ -173,7 +201,7 @@ pub async fn open(
 
 async fn connect(
     url: &Url,
-) -> Result<hyper::client::conn::http1::SendRequest<Empty<Bytes>>, ClientError> {
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, ClientError> {
     let stream = timeout(
         CONNECT_TIMEOUT,
         TcpStream::connect((url.host.trim_matches(['[', ']']), url.port)),
@@ -193,16 +221,36 @@ async fn connect(
     Ok(sender)
 }
 
-fn request(
-    url: &Url,
-    headers: &[(HeaderName, HeaderValue)],
-) -> Result<Request<Empty<Bytes>>, ClientError> {
-    let mut builder = Request::get(url.target.as_str()).header(HOST, url.host_header());
-    for (name, value) in headers {
+/// What one request sends besides its URL.
+#[derive(Clone, Copy)]
+struct Outgoing<'a> {
+    method: &'a Method,
+    headers: &'a [(HeaderName, HeaderValue)],
+    body: &'a Bytes,
+}
+
+static NO_BODY: Bytes = Bytes::new();
+
+impl<'a> Outgoing<'a> {
+    fn get(headers: &'a [(HeaderName, HeaderValue)]) -> Outgoing<'a> {
+        Outgoing {
+            method: &Method::GET,
+            headers,
+            body: &NO_BODY,
+        }
+    }
+}
+
+fn request(url: &Url, out: Outgoing<'_>) -> Result<Request<Full<Bytes>>, ClientError> {
+    let mut builder = Request::builder()
+        .method(out.method.clone())
+        .uri(url.target.as_str())
+        .header(HOST, url.host_header());
+    for (name, value) in out.headers {
         builder = builder.header(name, value);
     }
     builder
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(out.body.clone()))
         .map_err(|_| ClientError::BadUrl(url.target.clone()))
 }
 
@@ -211,13 +259,9 @@ struct Sent {
     redirect: Option<String>,
 }
 
-async fn send(
-    url: &Url,
-    headers: &[(HeaderName, HeaderValue)],
-    cap: usize,
-) -> Result<Sent, ClientError> {
+async fn send(url: &Url, out: Outgoing<'_>, cap: usize) -> Result<Sent, ClientError> {
     let mut sender = connect(url).await?;
-    let request = request(url, headers)?;
+    let request = request(url, out)?;
     let response = sender
         .send_request(request)
         .await
