@@ -591,3 +591,36 @@ CREATE TABLE build_session_items (
     watermark_off INTEGER NOT NULL DEFAULT 0   -- the session's watermark switch was off
 );
 CREATE INDEX build_session_items_session ON build_session_items(session_id, start_ms);
+
+-- Notification webhooks (notify, ops::notifications) and the newest deliveries.
+CREATE TABLE notification_services (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    service_type  TEXT NOT NULL DEFAULT 'webhook',  -- webhook|discord|slack
+    url           TEXT NOT NULL,
+    events        TEXT NOT NULL DEFAULT '',         -- comma-separated kinds; empty = all
+    enabled       INTEGER NOT NULL DEFAULT 1,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE notification_history (
+    id            INTEGER PRIMARY KEY,
+    service       TEXT NOT NULL,
+    event         TEXT NOT NULL,
+    success       INTEGER NOT NULL,
+    status_code   INTEGER,
+    error         TEXT,
+    attempts      INTEGER NOT NULL,
+    sent_at_ms    INTEGER NOT NULL
+);
+
+-- The M3U playlists relayed channels come from (ops::m3u_sources), with their last read.
+CREATE TABLE m3u_sources (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL,
+    url             TEXT NOT NULL UNIQUE,
+    enabled         INTEGER NOT NULL DEFAULT 1,
+    channel_count   INTEGER NOT NULL DEFAULT 0,
+    last_refresh_ms INTEGER,
+    last_error      TEXT,
+    created_at_ms   INTEGER NOT NULL
+);

@@ -13,6 +13,7 @@ pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, http_addr: SocketAddr)
     tasks.spawn(check_tools(app.clone()));
     tasks.spawn(sample_event_loop_lag(app.clone()));
     tasks.spawn(sample_stream_history(app.clone()));
+    tasks.spawn(crate::notify::run(app.clone()));
     tasks.spawn(crate::scheduler::run_horizon(app.clone()));
     // Library scans (`--media` folders at start, API requests), one at a time.
     tasks.spawn(crate::library::scanner::run(app.clone()));

@@ -513,6 +513,28 @@ text_enum! {
 }
 
 text_enum! {
+    /// What a notification is about (`notify`); a service lists the kinds it wants.
+    pub enum EventKind {
+        StreamStart = "stream_start",
+        StreamStop = "stream_stop",
+        ScanDone = "scan_done",
+        ScanFailed = "scan_failed",
+        ChannelFailing = "channel_failing",
+        Test = "test",
+    }
+}
+
+text_enum! {
+    /// The body a notification receiver reads (`notify`): our JSON, or the incoming-webhook
+    /// body of Discord (`content`) or Slack (`text`).
+    pub enum ServiceType {
+        Webhook = "webhook",
+        Discord = "discord",
+        Slack = "slack",
+    }
+}
+
+text_enum! {
     /// FFmpeg's `-loglevel` names (setting `ffmpeg.log_level`).
     pub enum FfmpegLogLevel {
         Quiet = "quiet",
@@ -708,6 +730,8 @@ mod tests {
         copy_mode: CopyMode,
         ai_provider: AiProvider,
         agent_mode: AgentMode,
+        event_kind: EventKind,
+        service_type: ServiceType,
     }
 
     #[test]

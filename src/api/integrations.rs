@@ -38,6 +38,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             router::only(req, Verb::Post)?;
             import(app, req, device).await
         }
+        ["iptv", "sources", rest @ ..] => super::iptv_sources::route(app, req, rest).await,
+        ["notifications", rest @ ..] => super::notifications::route(app, req, rest).await,
         ["homeassistant"] | ["cloud"] | ["plugins"] => by_verb!(req, {
             Get | Post | Put | Patch | Delete => Err(ApiError::not_implemented(
                 "this box talks only to loopback and the LAN devices you name: no Home \

@@ -80,7 +80,7 @@ fn no_enrichment() -> ApiError {
     )
 }
 
-fn entry_json(index: usize, e: &Entry) -> Value {
+pub(super) fn entry_json(index: usize, e: &Entry) -> Value {
     json!({
         "index": index,
         "name": e.name,
@@ -145,6 +145,7 @@ async fn import(app: &Arc<App>, req: &mut Req) -> ApiResult {
     };
     let channels = create_relays(app, relays, numbering).await?;
     tracing::info!(n_channels = channels.len(), "M3U channels imported");
+    super::iptv_sources::remember(app, &input.m3u_url, playlist.entries.len()).await;
     Ok(body::ok_json(&channels))
 }
 
@@ -245,7 +246,7 @@ fn relay_of(e: &Entry) -> NewRelay {
 }
 
 /// The playlist at `m3u_url`: a file under `<data dir>/import/`, or an http(s) URL.
-async fn load(app: &App, m3u_url: &str) -> Result<Playlist, ApiError> {
+pub(super) async fn load(app: &App, m3u_url: &str) -> Result<Playlist, ApiError> {
     let bytes = if m3u_url.starts_with('/') {
         read_import_file(&app.config.data_dir, m3u_url).await?
     } else {

@@ -212,6 +212,37 @@ const STEPS: &[&str] = &[
         watermark_off INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX build_session_items_session ON build_session_items(session_id, start_ms);",
+    // 9 -> 10: notification webhooks (ops::notifications, notify) and M3U sources
+    // (ops::m3u_sources).
+    "CREATE TABLE notification_services (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        service_type  TEXT NOT NULL DEFAULT 'webhook',  -- webhook|discord|slack
+        url           TEXT NOT NULL,
+        events        TEXT NOT NULL DEFAULT '',         -- comma-separated kinds; empty = all
+        enabled       INTEGER NOT NULL DEFAULT 1,
+        created_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE notification_history (
+        id            INTEGER PRIMARY KEY,
+        service       TEXT NOT NULL,
+        event         TEXT NOT NULL,
+        success       INTEGER NOT NULL,
+        status_code   INTEGER,
+        error         TEXT,
+        attempts      INTEGER NOT NULL,
+        sent_at_ms    INTEGER NOT NULL
+    );
+    CREATE TABLE m3u_sources (
+        id              INTEGER PRIMARY KEY,
+        name            TEXT NOT NULL,
+        url             TEXT NOT NULL UNIQUE,
+        enabled         INTEGER NOT NULL DEFAULT 1,
+        channel_count   INTEGER NOT NULL DEFAULT 0,
+        last_refresh_ms INTEGER,
+        last_error      TEXT,
+        created_at_ms   INTEGER NOT NULL
+    );",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -310,6 +341,8 @@ mod tests {
              DROP TABLE watermarks;
              ALTER TABLE playout_items DROP COLUMN watermark_off;
              DROP TABLE build_session_items; DROP TABLE build_sessions;
+             DROP TABLE notification_services; DROP TABLE notification_history;
+             DROP TABLE m3u_sources;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",

@@ -470,6 +470,11 @@ async fn record_result(app: &Arc<App>, library_id: i64, now: i64, error: Option<
 async fn record_failure(app: &Arc<App>, library_id: i64, now: i64, error: String) {
     record_result(app, library_id, now, Some(error.clone())).await;
     tracing::warn!(library = library_id, %error, "library scan failed");
+    crate::notify::emit(crate::notify::Event::new(
+        crate::notify::EventKind::ScanFailed,
+        library_id.to_string(),
+        format!("the scan of library {library_id} failed: {error}"),
+    ));
     app.scanner.update(library_id, |p| {
         p.finished_at = Some(crate::time::rfc3339(now));
         p.current_file = None;
@@ -519,6 +524,14 @@ fn log_summary(library_id: i64, p: &ScanProgress) {
         elapsed_ms,
         "library scan done"
     );
+    crate::notify::emit(crate::notify::Event::new(
+        crate::notify::EventKind::ScanDone,
+        library_id.to_string(),
+        format!(
+            "the scan of library {library_id} is done: {} files, {} new, {} changed, {} missing, {} failed",
+            p.total_files, p.new_items, p.changed_items, p.missing_items, p.failed
+        ),
+    ));
 }
 
 /// What one file's task returns.

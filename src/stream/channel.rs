@@ -641,6 +641,11 @@ pub async fn run(
         shutdown: app.shutdown.clone(),
     };
     tracing::info!(channel = %channel.number, tuner = channel.tuner, "channel started");
+    crate::notify::emit(crate::notify::Event::new(
+        crate::notify::EventKind::StreamStart,
+        channel.number.as_str(),
+        format!("channel {} ({}) started", channel.number, channel.name),
+    ));
     feeder.run().await;
     // Viewers end first (they get what is in the ring), then the children are reaped.
     channel.ring.close();
@@ -650,6 +655,11 @@ pub async fn run(
     app.streams.forget(&channel);
     drop(permit);
     tracing::info!(channel = %channel.number, "channel stopped");
+    crate::notify::emit(crate::notify::Event::new(
+        crate::notify::EventKind::StreamStop,
+        channel.number.as_str(),
+        format!("channel {} ({}) stopped", channel.number, channel.name),
+    ));
 }
 
 /// The feeder's state. Its fields move in groups:
@@ -1040,6 +1050,14 @@ impl Feeder {
         stats.breaker_is(state.phase());
         if let BreakerState::Open { .. } = state {
             tracing::warn!(channel = %self.channel.number, "circuit breaker open: serving the slate");
+            crate::notify::emit(crate::notify::Event::new(
+                crate::notify::EventKind::ChannelFailing,
+                self.channel.number.as_str(),
+                format!(
+                    "channel {} ({}) is failing: its circuit breaker opened, viewers see the slate",
+                    self.channel.number, self.channel.name
+                ),
+            ));
         }
     }
 

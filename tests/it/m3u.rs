@@ -696,3 +696,99 @@ fn source_credentials_are_0600_secrets_never_shown_or_logged() {
     assert_eq!(status["youtube"]["authenticated"], false);
     assert_eq!(status["archive_org"]["username"], Value::Null);
 }
+
+#[test]
+fn iptv_sources_list_every_playlist_read_refresh_and_record_failures() {
+    let source = Source::start();
+    source.serve_playlist("/list.m3u", one_channel_playlist(&source).into_bytes());
+    let server = server();
+    let c = server.client();
+    let sources = "/api/integrations/iptv/sources";
+    assert_eq!(c.get(sources).json(), json!([]));
+    // Bad input first: each a clear 4xx/501, nothing stored.
+    let r = c.post_json(sources, &json!({"name": "x"}));
+    assert_eq!(
+        (r.status, r.detail()),
+        (422, "m3u_url: field required".to_string())
+    );
+    let r = c.post_json(
+        sources,
+        &json!({"source_type": "xtream", "m3u_url": "http://127.0.0.1:1/"}),
+    );
+    assert_eq!(r.status, 501, "{}", r.text());
+    let r = c.post_json(
+        sources,
+        &json!({"source_type": "rss", "m3u_url": "http://127.0.0.1:1/"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = c.post_json(sources, &json!({"m3u_url": source.url("/nothing.m3u")}));
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = c.post_json(sources, &json!({"m3u_url": "http://169.254.169.254/x.m3u"}));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(c.get(sources).json(), json!([]));
+
+    let r = c.post_json(
+        sources,
+        &json!({"name": "The box", "m3u_url": source.url("/list.m3u")}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let created = r.json();
+    assert_eq!(created["channel_count"], 2, "{created}");
+    assert_eq!(created["name"], "The box");
+    assert_eq!(created["source_type"], "m3u");
+    let id = created["id"].as_i64().unwrap();
+    let channels = c.get(&format!("{sources}/{id}/channels")).json();
+    assert_eq!(channels[0]["tvg_id"], "box.one", "{channels}");
+
+    // An import of another playlist records it too; the same URL again stays one source.
+    source.serve_playlist("/other.m3u", one_channel_playlist(&source).into_bytes());
+    for url in ["/other.m3u", "/list.m3u"] {
+        let r = c.post_json(
+            "/api/import/m3u/import",
+            &json!({"m3u_url": source.url(url), "selected_channels": [1], "channel_number_start": 700}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let list = c.get(sources).json();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(list[1]["name"], "127.0.0.1", "{list}");
+    assert!(list[1]["last_refresh"].is_string(), "{list}");
+
+    // The playlist goes away: the refresh says so and keeps the last good count.
+    source
+        .state
+        .playlists
+        .lock()
+        .unwrap()
+        .retain(|(p, _)| p != "/list.m3u");
+    let r = c.post(&format!("{sources}/{id}/refresh")).json();
+    assert_eq!(r["success"], false, "{r}");
+    let after = c.get(&format!("{sources}/{id}")).json();
+    assert_eq!(after["channel_count"], 2, "{after}");
+    assert!(
+        after["last_error"].as_str().unwrap().contains("m3u_url"),
+        "{after}"
+    );
+    source.serve_playlist("/list.m3u", one_channel_playlist(&source).into_bytes());
+    let r = c.post(&format!("{sources}/{id}/test")).json();
+    assert_eq!(
+        (r["success"].clone(), r["message"].clone()),
+        (json!(true), json!("2 channels"))
+    );
+    assert!(c.get(&format!("{sources}/{id}")).json()["last_error"].is_null());
+
+    assert_eq!(c.delete(&format!("{sources}/{id}")).status, 204);
+    assert_eq!(c.delete(&format!("{sources}/{id}")).status, 404);
+    assert_eq!(c.get(&format!("{sources}/{id}/channels")).status, 404);
+    assert_eq!(c.get(&format!("{sources}/x")).status, 404);
+    // The imported channels stay.
+    let lineup = server.anon().get("/hdhomerun/lineup.json").json();
+    assert!(
+        lineup
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|ch| ch["GuideNumber"] == "700"),
+        "{lineup}"
+    );
+}
