@@ -419,3 +419,72 @@ fn a_watermark_is_drawn_at_its_corner_and_not_where_disabled() {
         "{modes:?}"
     );
 }
+
+/// The mean brightness of the watermark's square in every frame of `ts`, in order.
+fn mark_brightness(ts: &[u8], dir: &Path) -> Vec<f64> {
+    let input = dir.join("fade.ts");
+    std::fs::write(&input, ts).unwrap();
+    // The square sampled inside its edges (x 248..296, y 20..68), averaged to one pixel.
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(&input)
+        .args([
+            "-vf",
+            "crop=48:48:248:20,scale=1:1:flags=area",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "pipe:1",
+        ])
+        .output()
+        .unwrap();
+    out.stdout.iter().map(|&b| f64::from(b)).collect()
+}
+
+/// An intermittent watermark (6 s of every minute) fades in: tuned 3 s before a minute
+/// starts, the square is dark, then passes through in-between values for about a second,
+/// then is white.
+#[test]
+fn an_intermittent_watermark_fades_in() {
+    let dir = TempDir::new("wm-fade");
+    let png = white_png(dir.path());
+    let sha = sha256_hex(&dir.path().join("white.png"));
+    let clip = dir.path().join("black.mp4");
+    black_clip(&clip, 90);
+    let server = fx::server_with(&[], |conn| {
+        conn.execute(
+            "INSERT INTO watermarks (id, name, mode, frequency_minutes, duration_seconds, location,
+                 width_percent, horizontal_margin_percent, vertical_margin_percent, image,
+                 image_sha256, original_content_type, created_at_ms, updated_at_ms)
+             VALUES (7, 'Fading', 'intermittent', 1, 6, 'top_right', 20, 5, 5, ?1, ?2,
+                 'image/png', 0, 0)",
+            params![png, sha],
+        )
+        .unwrap();
+        let p = profile(conn, "passthrough");
+        let media = add_probed(conn, &clip, "Black");
+        let start = fx::now_ms() - 200;
+        let id = channel(conn, "970", p, &[(media, 90_000, "Fading")], start);
+        conn.execute("UPDATE channels SET watermark_id = 7 WHERE id = ?1", [id])
+            .unwrap();
+    });
+    // Tune 3 s before the wall clock's next minute (the cycle is anchored to it).
+    let wait = (57_000 - fx::now_ms().rem_euclid(60_000)).rem_euclid(60_000);
+    std::thread::sleep(Duration::from_millis(wait as u64));
+    let mut s = server.anon().stream("/iptv/channel/970.ts").unwrap();
+    let (ts, _) = read_for(&mut s.body, Duration::from_secs(8));
+    s.body.close();
+    let seen = mark_brightness(&ts, dir.path());
+    let first_bright = seen.iter().position(|&b| b > 200.0);
+    let Some(first_bright) = first_bright else {
+        panic!("never white: {seen:?}");
+    };
+    assert!(seen[0] < 60.0, "white from the start: {seen:?}");
+    let ramp = seen[..first_bright]
+        .iter()
+        .filter(|&&b| (60.0..=200.0).contains(&b))
+        .count();
+    // A one-second fade at 25 fps: about 15 of its frames are between the two levels.
+    assert!((5..=40).contains(&ramp), "{ramp} frames of fade: {seen:?}");
+}

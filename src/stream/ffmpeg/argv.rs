@@ -318,6 +318,9 @@ pub fn command_for(
     input_args(&mut a, &inputs);
     // A watermark's PNG is the last input, and the picture the graph's output `[v]`.
     if let Some(overlay) = &overlay {
+        for arg in overlay.png_input_args(format.rate).into_iter().flatten() {
+            a.push(arg);
+        }
         a.push_all(&["-i"]);
         a.0.push(overlay.mark.png.as_os_str().to_owned());
     }

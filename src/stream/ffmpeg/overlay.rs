@@ -5,9 +5,11 @@
 //! only numbers. Pure: it knows nothing of files, processes or SQL.
 //!
 //! Opacity multiplies the PNG's own alpha (`colorchannelmixer=aa`). An intermittent
-//! watermark is switched by `enable` on the wall clock's cycle; it appears and disappears
-//! without a fade (a periodic fade needs a per-pixel expression every frame, too dear on a
-//! Pi for a logo).
+//! watermark is switched by `enable` on the wall clock's cycle and fades in and out
+//! (`FADE_S`): its PNG is then a looping input (`-loop 1`, one small frame per output
+//! frame), and a `geq` multiplies its alpha by the ramp — enabled only during the two fades
+//! of each cycle, so the per-pixel expression runs over a logo-sized image for two seconds
+//! per cycle and never over the picture.
 
 use crate::kinds::WatermarkLocation;
 use crate::scheduler::cursor::Watermark;
@@ -58,6 +60,9 @@ pub(super) struct Overlay<'a> {
     pub rect: Rect,
 }
 
+/// The fade in and the fade out of an intermittent watermark, at most half its showing.
+const FADE_S: f64 = 1.0;
+
 fn percent_of(total: u32, percent: f64) -> u32 {
     (f64::from(total) * percent.clamp(0.0, 100.0) / 100.0).round() as u32
 }
@@ -82,10 +87,10 @@ impl Overlay<'_> {
         let mut enable = String::new();
         if let Some((every_s, for_s)) = mark.every {
             let every_s = every_s.max(1);
-            enable = format!(
-                ":enable='lt(mod(t+{},{every_s}),{for_s})'",
-                mark.phase_s % every_s
-            );
+            let phase = mark.phase_s % every_s;
+            png.push_str(&fade(phase, every_s, for_s));
+            // The looping PNG never ends: the picture's end ends the graph.
+            enable = format!(":shortest=1:enable='lt(mod(t+{phase},{every_s}),{for_s})'");
         }
         format!(
             "[{}:v:0]{picture}[main];[{}:v]{png}[mark];[main][mark]overlay={}{enable}{tail}[v]",
@@ -93,6 +98,19 @@ impl Overlay<'_> {
             self.png_input,
             self.position()
         )
+    }
+
+    /// The input options of the PNG: an intermittent one loops (its fade needs a frame per
+    /// output frame), at the output's rate.
+    pub fn png_input_args(&self, rate: u32) -> Option<[String; 4]> {
+        self.mark.every.map(|_| {
+            [
+                "-loop".to_owned(),
+                "1".to_owned(),
+                "-framerate".to_owned(),
+                rate.max(1).to_string(),
+            ]
+        })
     }
 
     /// `x=…:y=…` of the PNG's top-left corner (`w`, `h`: the PNG's size in overlay's terms).
@@ -112,6 +130,17 @@ impl Overlay<'_> {
             }
         }
     }
+}
+
+/// `geq` scaling the PNG's alpha by the cycle's ramp, `m` seconds into the showing: up over
+/// the first `d`, down over the last; enabled only then (the middle passes through).
+fn fade(phase: u32, every_s: u32, for_s: u32) -> String {
+    let d = FADE_S.min(f64::from(for_s) / 2.0);
+    let m = format!("mod(T+{phase},{every_s})");
+    let mt = format!("mod(t+{phase},{every_s})");
+    format!(
+        ",geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='alpha(X,Y)*clip(min({m},{for_s}-{m})/{d},0,1)':enable='lt({mt},{d})+between({mt},{for_s}-{d},{for_s})'"
+    )
 }
 
 #[cfg(test)]
@@ -155,8 +184,12 @@ mod tests {
             mark: &m,
             ..overlay
         };
-        expect!["[0:v:0]p[main];[1:v]format=rgba,colorchannelmixer=aa=0.50[mark];[main][mark]overlay=x=64:y=72:enable='lt(mod(t+100,900),15)',f[v]"]
+        expect!["[0:v:0]p[main];[1:v]format=rgba,colorchannelmixer=aa=0.50,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='alpha(X,Y)*clip(min(mod(T+100,900),15-mod(T+100,900))/1,0,1)':enable='lt(mod(t+100,900),1)+between(mod(t+100,900),15-1,15)'[mark];[main][mark]overlay=x=64:y=72:shortest=1:enable='lt(mod(t+100,900),15)',f[v]"]
             .assert_eq(&overlay.graph("p", ",f"));
+        assert_eq!(
+            overlay.png_input_args(25).unwrap().join(" "),
+            "-loop 1 -framerate 25"
+        );
     }
 
     #[test]
