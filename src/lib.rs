@@ -20,6 +20,7 @@ pub mod kinds;
 pub mod library;
 pub mod logging;
 pub mod metrics;
+pub mod migration;
 pub mod notify;
 pub mod ops;
 pub mod playout;

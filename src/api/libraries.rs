@@ -220,6 +220,19 @@ struct CreateLocal {
     scan_interval_hours: i64,
 }
 
+/// A local library of `path` with the defaults `POST /api/libraries/local` takes (the
+/// migration's folders).
+pub(super) fn local_request(name: String, path: String) -> LibraryRequest {
+    LibraryRequest {
+        name,
+        path,
+        library_type: default_type(),
+        recursive: true,
+        file_extensions: default_extensions(),
+        scan_interval_hours: default_interval(),
+    }
+}
+
 fn default_type() -> String {
     "other".into()
 }

@@ -529,25 +529,42 @@ async fn delete(app: &Arc<App>, id: MediaId) -> ApiResult {
     Ok(body::no_content())
 }
 
-#[derive(Deserialize)]
-struct CreateMedia {
-    url: String,
-    title: Option<String>,
-    description: Option<String>,
-    duration: Option<f64>,
-    thumbnail: Option<String>,
+#[derive(Deserialize, Default)]
+pub(crate) struct CreateMedia {
+    pub url: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// Seconds.
+    pub duration: Option<f64>,
+    pub thumbnail: Option<String>,
+}
+
+/// A media item added (or found: `created` false) by `add`.
+pub(crate) struct Added {
+    pub id: i64,
+    pub item: MediaView,
+    pub created: bool,
 }
 
 /// `POST /api/media`: one local file (a path or `file://` URL), probed now. Ours: the title
 /// defaults to the file stem and the duration comes from ffprobe.
 async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     let input: CreateMedia = req.json().await?;
+    let added = add(app, input).await?;
+    Ok(match added.created {
+        true => body::created(added.id, &added.item),
+        false => body::ok_json(&added.item),
+    })
+}
+
+/// Adds one file or URL as `POST /api/media` does (the migration's media come this way).
+pub(crate) async fn add(app: &Arc<App>, input: CreateMedia) -> Result<Added, ApiError> {
     if input.url.contains("://") && !input.url.starts_with("file://") {
         return create_url(app, input).await;
     }
     let path = ops::media::local_path(&input.url)?.to_string();
-    if let Some(item) = existing(app, &input.url, &path).await? {
-        return Ok(body::ok_json(&item));
+    if let Some(found) = existing(app, &input.url, &path).await? {
+        return Ok(found);
     }
     let (meta, probe) = probe_file(app, &path).await?;
     let stem = std::path::Path::new(&path)
@@ -576,13 +593,17 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     })
     .await?;
     app.apply(changes).await;
-    Ok(body::created(id.0, &item))
+    Ok(Added {
+        id: id.0,
+        item,
+        created: true,
+    })
 }
 
 /// `POST /api/media` with an http(s) URL: through the URL guard (422 naming `url`), then
 /// classified and probed (`library::url_media`); a YouTube or archive.org page without
 /// yt-dlp is stored unplayable, with the reason in `probe_error`.
-async fn create_url(app: &Arc<App>, input: CreateMedia) -> ApiResult {
+async fn create_url(app: &Arc<App>, input: CreateMedia) -> Result<Added, ApiError> {
     use crate::library::url_media::{self, InspectError, Inspected};
     let allow_loopback = app.settings().sources.allow_loopback;
     crate::http::url_guard::parse(&input.url).map_err(|err| ApiError::invalid("url", err))?;
@@ -592,8 +613,8 @@ async fn create_url(app: &Arc<App>, input: CreateMedia) -> ApiResult {
             .await
             .map_err(|err| ApiError::invalid("url", err))?;
     }
-    if let Some(item) = existing(app, &input.url, &input.url).await? {
-        return Ok(body::ok_json(&item));
+    if let Some(found) = existing(app, &input.url, &input.url).await? {
+        return Ok(found);
     }
     let tools = app
         .tools
@@ -646,11 +667,15 @@ async fn create_url(app: &Arc<App>, input: CreateMedia) -> ApiResult {
     })
     .await?;
     app.apply(changes).await;
-    Ok(body::created(id.0, &item))
+    Ok(Added {
+        id: id.0,
+        item,
+        created: true,
+    })
 }
 
 /// The item already stored for this URL or path, if any (adding a file twice answers 200).
-async fn existing(app: &Arc<App>, url: &str, path: &str) -> Result<Option<MediaView>, ApiError> {
+async fn existing(app: &Arc<App>, url: &str, path: &str) -> Result<Option<Added>, ApiError> {
     let (url, path) = (url.to_string(), path.to_string());
     Ok(app
         .db
@@ -663,7 +688,11 @@ async fn existing(app: &Arc<App>, url: &str, path: &str) -> Result<Option<MediaV
                 )
                 .optional()?;
             match id {
-                Some(id) => Ok(media_by_id(conn, id)?),
+                Some(id) => Ok(media_by_id(conn, id)?.map(|item| Added {
+                    id,
+                    item,
+                    created: false,
+                })),
                 None => Ok(None),
             }
         })

@@ -21,6 +21,7 @@ pub mod m3u_service;
 pub mod media;
 pub mod media_sources;
 pub mod metrics;
+pub mod migration;
 pub mod notifications;
 pub mod openapi;
 pub mod performance;
@@ -60,6 +61,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
         ["integrations", rest @ ..] => integrations::route(app, req, rest).await,
+        ["migration", rest @ ..] => migration::route(app, req, rest).await,
         ["performance", rest @ ..] => performance::route(app, req, rest).await,
         ["player", rest @ ..] => player::route(app, req, rest).await,
         ["playouts", rest @ ..] => playouts::route(app, req, rest).await,

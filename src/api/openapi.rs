@@ -240,6 +240,12 @@ pub const ROUTES: &[Route] = &[
     // Logs
     r("GET", "/api/integrations/hdhomerun/devices", "LAN HDHomeRun tuners by UDP discovery (broadcast, or ?address=HOST[:PORT] alone), ours left out, with their lineups", "?address", "{devices count}"),
     r("POST", "/api/integrations/hdhomerun/devices/{device_id}/import", "A device's channels (all, or guide_numbers) as relayed channels, numbered by guide number when free", "?address channel_number_start guide_numbers", "[@Channel]"),
+    r("GET", "/api/migration/sources", "The sources a migration reads: ErsatzTV and StreamTV SQLite files", "", "[{id name description supported_formats icon}]"),
+    r("GET", "/api/migration/detect", "The databases under the data dir's import/ folder, by the source each reads as", "", "{ersatztv streamtv}"),
+    r("POST", "/api/migration/validate/{source}", "Counts what an ErsatzTV or StreamTV database holds (db_path under import/, or a multipart db_file)", "db_path db_file", "{is_valid source_type counts warnings errors}"),
+    r("POST", "/api/migration/import/{source}", "Carries a database over: its folders as scanned libraries, URL media, FFmpeg profiles, collections, playlists and channels (each that does not fit is a warning)", "db_path db_file dry_run path_prefix_from path_prefix_to", "{success source_type migration_id stats errors warnings duration_seconds}"),
+    r("GET", "/api/migration/progress/{id}", "How far a migration of this process got", "", "{migration_id status current_step total_steps current_step_number items_processed items_total errors started_at completed_at}"),
+    r("POST", "/api/migration/repair/playout-items", "Rebuilds every playout from its schedule (dry_run=true, the default, counts only)", "?dry_run", "{success stats errors message}"),
     r("GET POST", "/api/integrations/iptv/sources", "The M3U playlists relayed channels come from (every import records its own); one added by URL, read at once (xtream: 501)", "name source_type m3u_url*", "[{id name source_type m3u_url is_enabled channel_count last_refresh last_error created_at}]"),
     r("GET DELETE", "/api/integrations/iptv/sources/{id}", "One M3U source, read or forgotten (its channels stay)", "", "{id name source_type m3u_url is_enabled channel_count last_refresh last_error created_at}"),
     r("POST", "/api/integrations/iptv/sources/{id}/refresh", "Reads the playlist again and records the count or the error", "", "{source_id success message}"),

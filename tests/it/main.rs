@@ -17,6 +17,7 @@ mod hls_cache;
 mod iptv;
 mod library;
 mod m3u;
+mod migration;
 mod notifications;
 mod openapi;
 mod ops;

@@ -1,0 +1,347 @@
+//! Migration from ErsatzTV and StreamTV (issue 17) through the real binary: the test writes
+//! an ErsatzTV-shaped SQLite file (ErsatzTV's own table and column names, its integer
+//! enums, table-per-type schedule items; its paths as ErsatzTV in Docker saw them) and a
+//! StreamTV one, over clips it generates, puts them under the data dir's `import/`, and
+//! checks that the channels come over and play, that what does not fit is a warning, and
+//! the bad input.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use serde_json::{json, Value};
+
+use crate::support::{media, wait_until, Client, TempDir, TestServer};
+
+/// ErsatzTV's tables, as far as the migration reads them.
+const ERSATZTV: &str = r#"
+CREATE TABLE Library (Id INTEGER PRIMARY KEY, Name TEXT, MediaKind INTEGER);
+CREATE TABLE LocalLibrary (Id INTEGER PRIMARY KEY);
+CREATE TABLE LibraryPath (Id INTEGER PRIMARY KEY, Path TEXT, LibraryId INTEGER);
+CREATE TABLE MediaItem (Id INTEGER PRIMARY KEY, LibraryPathId INTEGER);
+CREATE TABLE MediaVersion (Id INTEGER PRIMARY KEY, Name TEXT, EpisodeId INTEGER, MovieId INTEGER, OtherVideoId INTEGER);
+CREATE TABLE MediaFile (Id INTEGER PRIMARY KEY, Path TEXT, MediaVersionId INTEGER);
+CREATE TABLE Collection (Id INTEGER PRIMARY KEY, Name TEXT, UseCustomPlaybackOrder INTEGER);
+CREATE TABLE CollectionItem (CollectionId INTEGER, MediaItemId INTEGER, CustomIndex INTEGER);
+CREATE TABLE Resolution (Id INTEGER PRIMARY KEY, Name TEXT, Width INTEGER, Height INTEGER);
+CREATE TABLE FFmpegProfile (Id INTEGER PRIMARY KEY, Name TEXT, ResolutionId INTEGER, VideoBitrate INTEGER,
+    VideoBufferSize INTEGER, AudioBitrate INTEGER, AudioChannels INTEGER, AudioSampleRate INTEGER);
+CREATE TABLE ProgramSchedule (Id INTEGER PRIMARY KEY, Name TEXT, KeepMultiPartEpisodesTogether INTEGER,
+    ShuffleScheduleItems INTEGER, RandomStartPoint INTEGER, TreatCollectionsAsShows INTEGER);
+CREATE TABLE ProgramScheduleItem (Id INTEGER PRIMARY KEY, "Index" INTEGER, ProgramScheduleId INTEGER,
+    CollectionType INTEGER, CollectionId INTEGER, MediaItemId INTEGER, PlaybackOrder INTEGER, StartTime TEXT);
+CREATE TABLE ProgramScheduleFloodItem (Id INTEGER PRIMARY KEY);
+CREATE TABLE ProgramScheduleOneItem (Id INTEGER PRIMARY KEY);
+CREATE TABLE Playout (Id INTEGER PRIMARY KEY, ChannelId INTEGER, ProgramScheduleId INTEGER);
+CREATE TABLE Channel (Id INTEGER PRIMARY KEY, Number TEXT, Name TEXT, "Group" TEXT, FFmpegProfileId INTEGER,
+    IsEnabled INTEGER, UniqueId TEXT);
+"#;
+
+/// An ErsatzTV database at `path` whose library folder is `/ersatz/media` (the clips' folder
+/// as ErsatzTV's container saw it): channel 500 floods the collection "Favourites" (both
+/// clips), 501 plays one clip then a TV show (not carried over), 1 collides with the demo.
+fn ersatztv_db(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(ERSATZTV).unwrap();
+    conn.execute_batch(
+        r#"
+        INSERT INTO Library VALUES (1, 'Shows', 2);
+        INSERT INTO LocalLibrary VALUES (1);
+        INSERT INTO Library VALUES (2, 'Plex Movies', 1);
+        INSERT INTO LibraryPath VALUES (1, '/ersatz/media', 1);
+        INSERT INTO LibraryPath VALUES (2, '/data/plex/movies', 2);
+        INSERT INTO MediaItem VALUES (10, 1), (11, 1);
+        INSERT INTO MediaVersion VALUES (1, 'Main', NULL, NULL, 10), (2, 'Main', 11, NULL, NULL);
+        INSERT INTO MediaFile VALUES (1, '/ersatz/media/Alpha.mp4', 1), (2, '/ersatz/media/Beta.mp4', 2);
+        INSERT INTO Collection VALUES (1, 'Favourites', 0);
+        INSERT INTO CollectionItem VALUES (1, 10, NULL), (1, 11, NULL);
+        INSERT INTO Resolution VALUES (1, '640x360', 640, 360);
+        INSERT INTO FFmpegProfile VALUES (1, 'ETV Small', 1, 1500, 3000, 128, 2, 48000);
+        INSERT INTO ProgramSchedule VALUES (1, 'Favourites all day', 1, 0, 0, 0), (2, 'Mixed', 0, 0, 0, 0);
+        INSERT INTO ProgramScheduleItem VALUES (1, 0, 1, 0, 1, NULL, 1, NULL);
+        INSERT INTO ProgramScheduleFloodItem VALUES (1);
+        INSERT INTO ProgramScheduleItem VALUES (2, 0, 2, 40, NULL, 10, 1, NULL);
+        INSERT INTO ProgramScheduleOneItem VALUES (2);
+        INSERT INTO ProgramScheduleItem VALUES (3, 1, 2, 1, 7, NULL, 1, NULL);
+        INSERT INTO ProgramScheduleFloodItem VALUES (3);
+        INSERT INTO Playout VALUES (1, 1, 1), (2, 2, 2), (3, 3, 1);
+        INSERT INTO Channel VALUES (1, '500', 'ETV Favourites', 'Imported', 1, 1, 'u1');
+        INSERT INTO Channel VALUES (2, '501', 'ETV Mixed', NULL, NULL, 1, 'u2');
+        INSERT INTO Channel VALUES (3, '1', 'Collides', NULL, NULL, 1, 'u3');
+        "#,
+    )
+    .unwrap();
+}
+
+/// A StreamTV database: channel 600 plays its playlist of the two clips (by path).
+fn streamtv_db(path: &Path, clips: &Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE channels (id INTEGER PRIMARY KEY, number TEXT, name TEXT, \"group\" TEXT, enabled INTEGER);
+         CREATE TABLE media_items (id INTEGER PRIMARY KEY, url TEXT, title TEXT, duration REAL, source TEXT);
+         CREATE TABLE playlists (id INTEGER PRIMARY KEY, name TEXT, channel_id INTEGER);
+         CREATE TABLE playlist_items (id INTEGER PRIMARY KEY, playlist_id INTEGER, position INTEGER, media_item_id INTEGER);",
+    )
+    .unwrap();
+    for (id, name) in [(1, "Beta"), (2, "Alpha")] {
+        let url = clips.join(format!("{name}.mp4")).display().to_string();
+        conn.execute(
+            "INSERT INTO media_items VALUES (?1, ?2, ?3, NULL, 'local')",
+            rusqlite::params![id, url, format!("STV {name}")],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO playlist_items VALUES (?1, 1, ?1, ?1)", [id])
+            .unwrap();
+    }
+    conn.execute_batch(
+        "INSERT INTO playlists VALUES (1, 'STV list', 1);
+         INSERT INTO channels VALUES (1, '600', 'StreamTV One', 'STV', 1);
+         INSERT INTO channels VALUES (2, '601', 'Empty', NULL, 1);",
+    )
+    .unwrap();
+}
+
+fn plays(server: &TestServer, number: &str) -> usize {
+    let mut s = server
+        .anon()
+        .stream(&format!("/iptv/channel/{number}.ts"))
+        .unwrap();
+    let mut buf = vec![0u8; 188 * 200];
+    s.body.read_exact(&mut buf).unwrap();
+    s.body.close();
+    buf.chunks(188).filter(|p| p[0] == 0x47).count()
+}
+
+fn lineup_numbers(server: &TestServer) -> Vec<String> {
+    let lineup = server.anon().get("/hdhomerun/lineup.json").json();
+    lineup
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["GuideNumber"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn post(c: &Client, path: &str, body: &Value) -> Value {
+    let r = c.post_json(path, body);
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    r.json()
+}
+
+#[test]
+fn an_ersatztv_database_comes_over_and_its_channels_play() {
+    let clips = TempDir::new("mig-clips");
+    media::clip(&clips.path().join("Alpha.mp4"), 2.0, 440);
+    media::clip(&clips.path().join("Beta.mp4"), 2.0, 660);
+    let server = TestServer::start();
+    let c = server.client();
+    let import = server.data_dir().join("import");
+    std::fs::create_dir_all(&import).unwrap();
+    let db = import.join("ersatztv.sqlite3");
+    ersatztv_db(&db);
+    let db_path = db.display().to_string();
+
+    let v = post(
+        &c,
+        "/api/migration/validate/ersatztv",
+        &json!({"db_path": db_path}),
+    );
+    assert_eq!(v["is_valid"], true, "{v}");
+    assert_eq!(v["counts"]["Channel"], 3, "{v}");
+    assert_eq!(v["counts"]["ProgramScheduleItem"], 3, "{v}");
+    let detected = c.get("/api/migration/detect").json();
+    assert_eq!(
+        detected["ersatztv"][0]["path"],
+        db_path.as_str(),
+        "{detected}"
+    );
+    assert_eq!(detected["streamtv"], json!([]), "{detected}");
+
+    // A dry run counts and changes nothing.
+    let before = lineup_numbers(&server);
+    let dry = post(
+        &c,
+        "/api/migration/import/ersatztv",
+        &json!({"db_path": db_path, "dry_run": true}),
+    );
+    assert_eq!(dry["success"], true, "{dry}");
+    assert_eq!(dry["stats"]["channels"], 3, "{dry}");
+    assert_eq!(lineup_numbers(&server), before);
+    assert_eq!(c.get("/api/libraries").json().as_array().unwrap().len(), 0);
+
+    let clips_dir = std::fs::canonicalize(clips.path())
+        .unwrap()
+        .display()
+        .to_string();
+    let done = post(
+        &c,
+        "/api/migration/import/ersatztv",
+        &json!({"db_path": db_path, "path_prefix_from": "/ersatz/media", "path_prefix_to": clips_dir}),
+    );
+    assert_eq!(done["success"], true, "{done}");
+    let stats = &done["stats"];
+    assert_eq!(
+        (
+            stats["libraries"].clone(),
+            stats["collections"].clone(),
+            stats["collection_items"].clone()
+        ),
+        (json!(1), json!(1), json!(2)),
+        "{done}"
+    );
+    assert_eq!(
+        (stats["channels"].clone(), stats["channels_skipped"].clone()),
+        (json!(2), json!(1)),
+        "{done}"
+    );
+    assert_eq!(stats["ffmpeg_profiles"], 1, "{done}");
+    let warnings = done["warnings"].to_string();
+    assert!(
+        warnings.contains("channel 1 \\\"Collides\\\" not imported"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("collection type 1"), "{warnings}");
+    // The Plex library's folder is on the Plex server: not a library here.
+    let libraries = c.get("/api/libraries").json();
+    assert_eq!(libraries.as_array().unwrap().len(), 1, "{libraries}");
+    let id = done["migration_id"].as_str().unwrap();
+    let progress = c.get(&format!("/api/migration/progress/{id}")).json();
+    assert_eq!(progress["status"], "completed", "{progress}");
+
+    let numbers = lineup_numbers(&server);
+    assert!(
+        numbers.contains(&"500".to_string()) && numbers.contains(&"501".to_string()),
+        "{numbers:?}"
+    );
+    let ch = c.get("/api/channels/number/500").json();
+    assert_eq!(ch["group"], "Imported", "{ch}");
+    let profile = c
+        .get(&format!("/api/ffmpeg-profiles/{}", ch["ffmpeg_profile_id"]))
+        .json();
+    assert_eq!(profile["name"], "ETV Small", "{profile}");
+    assert_eq!(profile["video_bitrate"], "1500k", "{profile}");
+    // The guide has the collection's clips, by the titles our scan gave them.
+    let xml = server.anon().get("/iptv/xmltv.xml").text();
+    assert!(
+        xml.contains("Alpha") && xml.contains("Beta"),
+        "{}",
+        &xml[..xml.len().min(3000)]
+    );
+    assert!(plays(&server, "500") > 150);
+    assert!(plays(&server, "501") > 150);
+    // Importing again: every channel's number is taken now, nothing is duplicated.
+    let again = post(
+        &c,
+        "/api/migration/import/ersatztv",
+        &json!({"db_path": db_path, "path_prefix_from": "/ersatz/media", "path_prefix_to": clips_dir}),
+    );
+    assert_eq!(again["stats"]["channels"], 0, "{again}");
+    assert_eq!(again["stats"]["libraries"], 0, "{again}");
+    assert_eq!(c.get("/api/libraries").json().as_array().unwrap().len(), 1);
+    // Repair rebuilds every playout (and says so); its dry run only counts.
+    let r = c.post("/api/migration/repair/playout-items").json();
+    assert_eq!(r["stats"]["rebuilt"], 0, "{r}");
+    let r = c
+        .post("/api/migration/repair/playout-items?dry_run=false")
+        .json();
+    assert!(r["stats"]["rebuilt"].as_i64().unwrap() >= 3, "{r}");
+}
+
+#[test]
+fn a_streamtv_database_its_upload_and_the_bad_input() {
+    let clips = TempDir::new("mig-stv");
+    media::clip(&clips.path().join("Alpha.mp4"), 2.0, 440);
+    media::clip(&clips.path().join("Beta.mp4"), 2.0, 660);
+    let server = TestServer::start();
+    let c = server.client();
+    let import = server.data_dir().join("import");
+    std::fs::create_dir_all(&import).unwrap();
+    let db = import.join("streamtv.db");
+    streamtv_db(&db, clips.path());
+    let db_path = db.display().to_string();
+
+    // Bad input first: each a clear answer, nothing created.
+    let outside = clips.path().join("x.db");
+    std::fs::copy(&db, &outside).unwrap();
+    for (body, starts) in [
+        (
+            json!({"db_path": outside.display().to_string()}),
+            "db_path: ",
+        ),
+        (json!({"db_path": "/etc/passwd"}), "db_path: "),
+        (json!({}), "db_path: "),
+        (
+            json!({"db_path": db_path}),
+            "db_path: not a ersatztv database",
+        ),
+    ] {
+        let r = c.post_json("/api/migration/import/ersatztv", &body);
+        assert_eq!(r.status, 422, "{body}: {}", r.text());
+        assert!(r.detail().starts_with(starts), "{body}: {}", r.detail());
+    }
+    let text = import.join("notes.db");
+    std::fs::write(&text, b"not a database at all").unwrap();
+    let v = post(
+        &c,
+        "/api/migration/validate/streamtv",
+        &json!({"db_path": text.display().to_string()}),
+    );
+    assert_eq!(v["is_valid"], false, "{v}");
+    assert!(
+        v["errors"][0].as_str().unwrap().contains("cannot read"),
+        "{v}"
+    );
+    assert_eq!(
+        c.post_json("/api/migration/import/tunarr", &json!({}))
+            .status,
+        404
+    );
+    assert_eq!(c.get("/api/migration/progress/nope").status, 404);
+    assert_eq!(c.get("/api/migration/import/streamtv").status, 405);
+    let r = c.request("POST", "/api/migration/import/streamtv", Some(b"{not json"));
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    // The upload: validated from the multipart part, the temporary file removed after.
+    let boundary = "migboundary";
+    let mut upload = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"db_file\"; filename=\"streamtv.db\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    upload.extend_from_slice(&std::fs::read(&db).unwrap());
+    upload.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = c
+        .clone()
+        .header(
+            "Content-Type",
+            &format!("multipart/form-data; boundary={boundary}"),
+        )
+        .request("POST", "/api/migration/validate/streamtv", Some(&upload));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["counts"]["playlist_items"], 2, "{}", r.text());
+    let leftovers: Vec<_> = std::fs::read_dir(&import)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".upload"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    let done = post(
+        &c,
+        "/api/migration/import/streamtv",
+        &json!({"db_path": db_path}),
+    );
+    assert_eq!(done["success"], true, "{done}");
+    assert_eq!(done["stats"]["media_items"], 2, "{done}");
+    assert_eq!(done["stats"]["playlists"], 1, "{done}");
+    assert_eq!(done["stats"]["channels"], 2, "{done}");
+    assert!(done["warnings"].to_string().contains("601"), "{done}");
+    let ch = c.get("/api/channels/number/600").json();
+    assert_eq!(ch["name"], "StreamTV One", "{ch}");
+    assert!(wait_until(Duration::from_secs(5), || server
+        .anon()
+        .get("/iptv/xmltv.xml")
+        .text()
+        .contains("STV Beta")));
+    assert!(plays(&server, "600") > 150);
+}
