@@ -110,7 +110,6 @@ const VERBS: &[&str] = &[
     "skip-to-item",
     "add-multi-collection",
 ];
-const UNSUPPORTED: &[&str] = &["add-marathon"];
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
@@ -154,10 +153,10 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                 create_playlist(app, req, id).await
             } else if *action == "add-show" || *action == "add-search" {
                 add_query(app, req, id, action).await
+            } else if *action == "add-marathon" {
+                add_marathon(app, req, id).await
             } else if VERBS.contains(action) {
                 verb(app, req, id, action).await
-            } else if UNSUPPORTED.contains(action) {
-                unsupported(app, id, action).await
             } else {
                 Err(ApiError::not_found("unknown scripted verb"))
             }
@@ -454,17 +453,90 @@ async fn epg_group(app: &Arc<App>, req: &mut Req, id: i64, start: bool) -> ApiRe
     Ok(body::ok_json(&answer(id, action, map, &session)))
 }
 
-/// The verbs that need a model we do not have: 501, after the session checks (404/409).
-async fn unsupported(app: &Arc<App>, id: i64, action: &str) -> ApiResult {
+/// `add-marathon {show_id*, count}`: a show's every episode (or the first `count`), in
+/// season/episode order. A show has no id of its own here: `show_id` is its title, as
+/// `/api/media/shows` lists it, or the id of one of its episodes.
+async fn add_marathon(app: &Arc<App>, req: &mut Req, id: i64) -> ApiResult {
+    let (map, inputs) = inputs(req).await?;
+    let title = match map.get("show_id") {
+        Some(Value::String(t)) if !t.trim().is_empty() => t.trim().to_owned(),
+        Some(Value::Number(n)) => {
+            let episode = n
+                .as_i64()
+                .ok_or_else(|| ApiError::invalid("show_id", "not an id"))?;
+            show_of(app, episode).await?
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "show_id",
+                "a show's title or an episode's id",
+            ))
+        }
+        None => return Err(required("show_id")()),
+    };
+    if title.contains('"') {
+        return Err(ApiError::invalid(
+            "show_id",
+            "a title with '\"' cannot be searched",
+        ));
+    }
+    let query = format!("show:\"{title}\"");
+    let name = format!("Marathon: {title}");
+    let count = inputs.count();
     let clock = BuildClock::now(&app.settings());
-    write_tx(app, move |tx| {
-        Ok(ops::ensure_building(tx, id, clock.now_ms)?)
+    let (collection, applied) = write_tx(app, move |tx| {
+        ops::ensure_building(tx, id, clock.now_ms)?;
+        let collection = smart_collection(tx, &query, &name, clock.now_ms)
+            .map_err(|e| ApiError::invalid("show_id", e))?;
+        let n: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM collection_items WHERE collection_id = ?1",
+                [collection],
+                |r| r.get(0),
+            )
+            .map_err(crate::db::DbError::from)?;
+        if n == 0 {
+            return Err(ApiError::invalid(
+                "show_id",
+                format_args!("no episodes of \"{title}\""),
+            ));
+        }
+        let source = Source::Collection(collection);
+        let step = count_or_all(source, PlaybackOrder::SeasonEpisode, count);
+        Ok((collection, ops::apply(tx, id, step, &clock)?))
     })
     .await?;
-    // add-marathon is the only one: EXStreamTV names the show by a Plex id.
-    Err(ApiError::not_implemented(format_args!(
-        "{action}: shows have no ids here: use add-show with the show's title"
-    )))
+    let mut doc = answer(id, "add-marathon", map, &applied.session);
+    doc["collection_id"] = collection.into();
+    doc["items_added"] = applied.n_added.into();
+    doc["current_time"] = rfc3339(applied.session.cursor_ms).into();
+    Ok(body::ok_json(&doc))
+}
+
+/// The show the media item `episode` belongs to (422 naming `show_id` when none).
+async fn show_of(app: &Arc<App>, episode: i64) -> Result<String, ApiError> {
+    let title: Option<Option<String>> = app
+        .db
+        .read(move |conn| {
+            use rusqlite::OptionalExtension;
+            Ok(conn
+                .query_row(
+                    "SELECT show_title FROM media_items WHERE id = ?1",
+                    [episode],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await?;
+    title
+        .flatten()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "show_id",
+                format_args!("media item {episode} is no show's episode"),
+            )
+        })
 }
 
 fn flags(session: &Session) -> [(String, Value); 3] {

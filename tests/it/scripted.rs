@@ -322,9 +322,12 @@ fn cancel_changes_nothing_and_bad_verbs_are_refused() {
         Some(b"{bad"),
     );
     assert_eq!(r.status, 400, "{}", r.text());
-    let r = verb(&c, bid, "add-marathon", json!({"show_id": 1}));
-    assert_eq!(r.status, 501, "{}", r.text());
-    assert!(r.detail().contains("add-show"), "{}", r.detail());
+    // A marathon of a show that is not there, or of a media item that is no episode.
+    for show in [json!("No Such Show"), json!(999_999), json!(true)] {
+        let r = verb(&c, bid, "add-marathon", json!({ "show_id": show }));
+        assert_eq!(r.status, 422, "{show}: {}", r.text());
+        assert!(r.detail().starts_with("show_id: "), "{}", r.detail());
+    }
     let multi = created(c.post_json(
         "/api/collections/multi",
         &json!({"name": "Both", "collection_ids": [tones_id]}),
@@ -524,14 +527,38 @@ fn add_show_and_add_search_play_their_matches_in_order() {
         ("Tone 700".to_string(), String::new()),
     ];
     assert!(shown.starts_with(&want), "{shown:?}");
-    // Bad input: no title, a bad query, a marathon (no show ids here).
+    // Bad input: no title, a bad query.
     let (bid, _) = start(&c, playout);
     assert_eq!(verb(&c, bid, "add-show", json!({})).status, 422);
     let bad = verb(&c, bid, "add-search", json!({"query": "nosuch:field"}));
     assert_eq!(bad.status, 422, "{}", bad.text());
     assert!(bad.detail().starts_with("query"), "{}", bad.detail());
+    assert_eq!(verb(&c, bid, "add-marathon", json!({})).status, 422);
+
+    // A marathon: the whole show in season/episode order, named by its title or by the id
+    // of one of its episodes.
+    let marathon_of = |number: &str, show: Value| {
+        let playout = channel(&c, number);
+        let (bid, _) = start(&c, playout);
+        let added = ok(verb(&c, bid, "add-marathon", json!({ "show_id": show })));
+        assert_eq!(added["items_added"], 2, "{added}");
+        let commit = c.post(&format!(
+            "/api/playouts/{playout}/build/commit?session_id={bid}"
+        ));
+        assert_eq!(commit.status, 200, "{}", commit.text());
+        let doc = ok(c.get(&format!("/api/playouts/{playout}/items?limit=20")));
+        doc["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["filler_kind"].is_null())
+            .map(|i| i["episode_title"].as_str().unwrap_or_default().to_string())
+            .take(2)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        verb(&c, bid, "add-marathon", json!({"show_id": 1})).status,
-        501
+        marathon_of("82", json!("The Show")),
+        ["Tone 500", "Tone 300"]
     );
+    assert_eq!(marathon_of("83", json!(ids[0])), ["Tone 500", "Tone 300"]);
 }
