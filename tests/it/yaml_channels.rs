@@ -136,9 +136,18 @@ fn build_channel(c: &Client, alpha: &[i64], beta: &[i64]) -> i64 {
     ] {
         created(c.post_json(&format!("/api/schedules/{schedule}/items"), &item));
     }
+    // The channel's own watermark and the deco's, both named in the document.
+    let logo = created(c.post_json("/api/watermarks", &json!({"name": "Logo"})))["id"].clone();
+    let corner = created(c.post_json("/api/watermarks", &json!({"name": "Corner"})))["id"].clone();
+    let r = c.put_json(
+        &format!("/api/channels/{channel}"),
+        &json!({"watermark_id": logo}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
     let r = c.put_json(
         &format!("/api/channels/{channel}/deco"),
-        &json!({"default_filler": {"mode": "override", "collection_id": beta}}),
+        &json!({"default_filler": {"mode": "override", "collection_id": beta},
+                "watermark": {"mode": "override", "watermark_id": corner}}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     created(c.post_json(
@@ -166,6 +175,8 @@ fn an_exported_channel_imports_into_a_fresh_server_with_the_same_next_24_hours()
         "content: Alpha",
         "playback_order: shuffled",
         "collection: Beta",
+        "watermark: Logo",
+        "name: Corner",
         "seed:",
     ] {
         assert!(yaml.contains(part), "{part:?} in\n{yaml}");
@@ -193,6 +204,13 @@ fn an_exported_channel_imports_into_a_fresh_server_with_the_same_next_24_hours()
         alpha_b + 1,
         "Beta's id differs from the first server's"
     );
+    // Watermarks are named, not carried: without them here the import says which is missing.
+    let r = upload(&cb, "", &yaml);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.detail().contains("settings.watermark"), "{}", r.detail());
+    for name in ["Logo", "Corner"] {
+        created(cb.post_json("/api/watermarks", &json!({ "name": name })));
+    }
     let r = upload(&cb, "", &yaml);
     assert_eq!(r.status, 201, "{}", r.text());
     let imported = r.json();

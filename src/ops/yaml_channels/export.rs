@@ -87,6 +87,7 @@ fn channel(conn: &Connection, r: &Row<'_>) -> Result<ChannelDoc, YamlError> {
         playout_offset: r.get("playout_offset")?,
         show_in_epg: Some(r.get("show_in_epg")?),
         logo_url: text("logo_url")?,
+        watermark: Named::Watermark.name_of(conn, id("watermark_id")?)?,
     };
     Ok(ChannelDoc {
         number: r.get("number")?,
@@ -331,6 +332,7 @@ fn deco(conn: &Connection, id: ChannelId) -> Result<Option<DecoDoc>, YamlError> 
         },
         watermark: WatermarkDoc {
             mode: deco.watermark_mode,
+            name: Named::Watermark.name_of(conn, deco.watermark_id)?,
         },
         windows,
     }))

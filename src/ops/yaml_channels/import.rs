@@ -139,6 +139,11 @@ fn channel_patch(
         .as_deref()
         .map(|n| Named::Channel.id_of(tx, &field("mirror_of"), n))
         .transpose()?;
+    let watermark = s
+        .watermark
+        .as_deref()
+        .map(|n| Named::Watermark.id_of(tx, &field("watermark"), n))
+        .transpose()?;
     let offset = s
         .playout_offset
         .map(|o| typed(&field("playout_offset"), o))
@@ -168,6 +173,7 @@ fn channel_patch(
         mirror_source_channel_id: Field(mirror.map(|id| Some(ChannelId(id)))),
         playout_offset: Field(offset.map(Some)),
         show_in_epg: Field(s.show_in_epg.map(Flag)),
+        watermark_id: Field(watermark.map(|id| Some(Int(id)))),
         ..ChannelPatch::default()
     })
 }
@@ -335,6 +341,12 @@ fn deco_patch(
         .as_deref()
         .map(|n| Named::Collection.id_of(tx, &field("default_filler.collection"), n))
         .transpose()?;
+    let watermark = doc
+        .watermark
+        .name
+        .as_deref()
+        .map(|n| Named::Watermark.id_of(tx, &field("watermark.name"), n))
+        .transpose()?;
     let mut windows = Vec::with_capacity(doc.windows.len());
     for (i, window) in doc.windows.iter().enumerate() {
         let path = format!("{at}.windows[{i}]");
@@ -360,7 +372,7 @@ fn deco_patch(
         }),
         watermark: Field::set(WatermarkPart {
             mode: OneOf(doc.watermark.mode),
-            watermark_id: None,
+            watermark_id: watermark.map(Int),
         }),
         windows: Field::set(windows),
     })

@@ -93,6 +93,10 @@ pub struct SettingsDoc {
     pub show_in_epg: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logo_url: Option<String>,
+    /// The channel's own watermark, by name (the image stays on its server: a watermark of
+    /// that name must exist where the document is imported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<String>,
 }
 
 /// Filler presets, by name.
@@ -297,11 +301,14 @@ pub struct DecoFillerDoc {
     pub collection: Option<String>,
 }
 
-/// The watermark's mode; a watermark image is the server's own and is not carried.
+/// The deco's watermark: its mode and, for `override`, the watermark by name (its image
+/// is the server's own and is not carried).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WatermarkDoc {
     pub mode: DecoMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -369,6 +376,7 @@ enum Named {
     DecoGroup,
     Template,
     Channel,
+    Watermark,
 }
 
 impl Named {
@@ -383,6 +391,7 @@ impl Named {
             Named::DecoGroup => ("deco_groups", "name", "deco group"),
             Named::Template => ("templates", "name", "template"),
             Named::Channel => ("channels", "number", "channel"),
+            Named::Watermark => ("watermarks", "name", "watermark"),
         }
     }
 
