@@ -591,3 +591,18 @@ CREATE TABLE build_session_items (
     watermark_off INTEGER NOT NULL DEFAULT 0   -- the session's watermark switch was off
 );
 CREATE INDEX build_session_items_session ON build_session_items(session_id, start_ms);
+CREATE TABLE ai_plans (
+    id            TEXT PRIMARY KEY,
+    status        TEXT NOT NULL,
+    body          TEXT NOT NULL,                   -- the plan, JSON (ai::plan::Plan)
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE INDEX ai_plans_created ON ai_plans(created_at_ms);
+CREATE TABLE ai_sessions (
+    id            TEXT PRIMARY KEY,
+    body          TEXT NOT NULL,                   -- the session, JSON (ai::store::Session)
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE INDEX ai_sessions_created ON ai_sessions(created_at_ms);

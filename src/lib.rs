@@ -4,6 +4,7 @@
 //! benches can reach the same code. See ARCHITECTURE.md for the module map.
 
 pub mod api;
+pub mod ai;
 pub mod app;
 pub mod background;
 pub mod board;
