@@ -292,7 +292,7 @@ fn segment(part: &str, vocab: &Vocabulary) -> Segment {
 }
 
 /// `"90s"`, `"'90s"`, `"1990s"`, `"1994"` → the years they cover.
-fn years(word: &str) -> Option<(i32, i32)> {
+pub fn years(word: &str) -> Option<(i32, i32)> {
     let w = word.trim_start_matches('\'');
     if let Some(decade) = w.strip_suffix('s') {
         let n: i32 = decade.parse().ok()?;

@@ -9,6 +9,7 @@ pub mod execute;
 pub mod intent;
 pub mod personas;
 pub mod plan;
+pub mod provider;
 pub mod sources;
 pub mod store;
 

@@ -377,3 +377,55 @@ pub fn modify(conn: &Connection, plan: &mut Plan, m: &Modifications) -> Result<(
     }
     settle(conn, plan)
 }
+
+/// Merges what an LLM suggested: a channel name, existing collections by name (one that
+/// does not exist is a warning, never an error later), notes. The offline checks run again.
+pub fn refine(
+    conn: &Connection,
+    plan: &mut Plan,
+    channel_name: &Option<String>,
+    collections: &[String],
+    notes: Vec<String>,
+) -> Result<(), DbError> {
+    if let Some(name) = channel_name.as_deref().map(str::trim) {
+        if !name.is_empty() && name.chars().count() <= 100 {
+            plan.channel.name = name.to_string();
+            if let Some(s) = &mut plan.schedule {
+                s.name = name.to_string();
+            }
+        }
+    }
+    for name in collections.iter().take(8) {
+        let id: Option<i64> = conn
+            .query_row("SELECT id FROM collections WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match id {
+            None => plan
+                .warnings
+                .push(format!("the LLM named collection {name:?}, which does not exist")),
+            Some(id) if plan.collections.iter().any(|c| c.existing_id == Some(id)) => {}
+            // Nothing understood offline: the model's pick becomes the content.
+            Some(id) if plan.schedule.is_none() => {
+                push(plan, name.clone(), None, Some(id));
+                plan.schedule = Some(Schedule {
+                    name: plan.channel.name.clone(),
+                    playback_order: "shuffled".into(),
+                    slots: vec![Slot {
+                        collection: name.clone(),
+                        start_time: None,
+                        label: None,
+                        days: EVERY_DAY,
+                    }],
+                });
+            }
+            Some(_) => plan
+                .notes
+                .push(format!("the LLM suggests collection {name:?} as well")),
+        }
+    }
+    plan.notes
+        .extend(notes.into_iter().take(8).map(|n| n.chars().take(300).collect()));
+    settle(conn, plan)
+}
