@@ -3,8 +3,8 @@
 //! The binary (`main.rs`) is a thin CLI over this library, so integration tests and
 //! benches can reach the same code. See ARCHITECTURE.md for the module map.
 
-pub mod api;
 pub mod ai;
+pub mod api;
 pub mod app;
 pub mod background;
 pub mod board;

@@ -110,8 +110,7 @@ pub fn execute(
         items.push(item(*kind, stored, slot.start_time.clone(), order));
     }
     let doc = channel_doc(plan, number, items);
-    let (channel, changes) =
-        yaml_channels::import(tx, &doc, "", clock, seed).map_err(refused)?;
+    let (channel, changes) = yaml_channels::import(tx, &doc, "", clock, seed).map_err(refused)?;
     let fresh = plan.collections.iter().filter(|c| c.existing_id.is_none());
     let created = created(tx, channel.0, &doc, ids, fresh.count())?;
     Ok((created, changes))
@@ -132,7 +131,9 @@ fn ensure_collection(
 ) -> Result<(i64, String), ExecuteError> {
     if let Some(id) = c.existing_id {
         let name: Option<String> = tx
-            .query_row("SELECT name FROM collections WHERE id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT name FROM collections WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()?;
         return name.map(|n| (id, n)).ok_or_else(|| {
             ExecuteError::NotReady(format!("collection {:?} no longer exists", c.name))
@@ -167,7 +168,12 @@ fn ensure_collection(
     )))
 }
 
-fn item(kind: SlotContent, collection: &str, start_time: Option<String>, order: PlaybackOrder) -> ItemDoc {
+fn item(
+    kind: SlotContent,
+    collection: &str,
+    start_time: Option<String>,
+    order: PlaybackOrder,
+) -> ItemDoc {
     let fixed = start_time.is_some();
     ItemDoc {
         collection_type: kind,

@@ -286,7 +286,9 @@ fn segment(part: &str, vocab: &Vocabulary) -> Segment {
     named(&vocab.libraries, &mut seg.libraries);
     seg.time = TIMES
         .iter()
-        .find(|(phrase, _)| contains_phrase(part, phrase) || contains_phrase(part, &format!("{phrase}s")))
+        .find(|(phrase, _)| {
+            contains_phrase(part, phrase) || contains_phrase(part, &format!("{phrase}s"))
+        })
         .map(|(_, t)| *t);
     seg
 }
@@ -372,7 +374,10 @@ mod tests {
 
     #[test]
     fn cartoons_on_saturday_mornings_and_sitcoms_at_night() {
-        let i = analyze("90s cartoons on Saturday mornings, sitcoms at night", &vocab());
+        let i = analyze(
+            "90s cartoons on Saturday mornings, sitcoms at night",
+            &vocab(),
+        );
         assert_eq!(i.genres, ["Animation", "Comedy"]);
         assert_eq!((i.year_min, i.year_max), (Some(1990), Some(1999)));
         assert_eq!(i.era.as_deref(), Some("90s"));

@@ -151,7 +151,8 @@ pub fn build(
         });
     }
     for seg in intent.segments.iter().filter(|s| !s.has_content()) {
-        plan.notes.push(format!("not understood as content: {:?}", seg.text));
+        plan.notes
+            .push(format!("not understood as content: {:?}", seg.text));
     }
     plan.schedule = schedule(&mut plan, &intent, slots);
     if intent.needs_clarification {
@@ -173,11 +174,9 @@ fn collection_for(
     if seg.genres.is_empty() && seg.shows.is_empty() && !seg.collections.is_empty() {
         let name = &seg.collections[0];
         let existing: Option<i64> = conn
-            .query_row(
-                "SELECT id FROM collections WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
+            .query_row("SELECT id FROM collections WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?;
         if let Some(id) = existing {
             push(plan, name.clone(), None, Some(id));
@@ -254,7 +253,11 @@ fn schedule(plan: &mut Plan, intent: &Intent, slots: Vec<Slot>) -> Option<Schedu
         for seg in intent.segments.iter().filter(|s| s.has_content()) {
             if let Some(t) = seg.time {
                 let end = hhmm((t.start_minute + t.minutes) % (24 * 60));
-                if !ends.contains(&end) && !out.iter().any(|s: &Slot| s.start_time.as_ref() == Some(&end)) {
+                if !ends.contains(&end)
+                    && !out
+                        .iter()
+                        .any(|s: &Slot| s.start_time.as_ref() == Some(&end))
+                {
                     out.push(Slot {
                         collection: rest.clone(),
                         start_time: Some(end),
@@ -268,9 +271,8 @@ fn schedule(plan: &mut Plan, intent: &Intent, slots: Vec<Slot>) -> Option<Schedu
         out.sort_by(|a, b| a.start_time.cmp(&b.start_time));
     }
     if out.iter().any(|s| s.days != EVERY_DAY) {
-        plan.warnings.push(
-            "the days named are kept in the plan, but the schedule repeats every day".into(),
-        );
+        plan.warnings
+            .push("the days named are kept in the plan, but the schedule repeats every day".into());
     }
     Some(Schedule {
         name: plan.channel.name.clone(),
@@ -309,7 +311,10 @@ pub fn settle(conn: &Connection, plan: &mut Plan) -> Result<(), DbError> {
         && !plan.collections.is_empty()
         && plan.collections.iter().all(|c| c.items > 0);
     plan.is_ready = ready;
-    if matches!(plan.status, Status::Draft | Status::Ready | Status::Approved) {
+    if matches!(
+        plan.status,
+        Status::Draft | Status::Ready | Status::Approved
+    ) {
         plan.status = if ready { Status::Ready } else { Status::Draft };
     }
     Ok(())
@@ -366,7 +371,8 @@ pub fn modify(conn: &Connection, plan: &mut Plan, m: &Modifications) -> Result<(
         plan.collections
             .retain(|c| !m.remove_collections.contains(&c.name));
         if let Some(s) = &mut plan.schedule {
-            s.slots.retain(|slot| !m.remove_collections.contains(&slot.collection));
+            s.slots
+                .retain(|slot| !m.remove_collections.contains(&slot.collection));
             if s.slots.is_empty() {
                 plan.schedule = None;
             }
@@ -402,9 +408,9 @@ pub fn refine(
             })
             .optional()?;
         match id {
-            None => plan
-                .warnings
-                .push(format!("the LLM named collection {name:?}, which does not exist")),
+            None => plan.warnings.push(format!(
+                "the LLM named collection {name:?}, which does not exist"
+            )),
             Some(id) if plan.collections.iter().any(|c| c.existing_id == Some(id)) => {}
             // Nothing understood offline: the model's pick becomes the content.
             Some(id) if plan.schedule.is_none() => {
@@ -425,7 +431,11 @@ pub fn refine(
                 .push(format!("the LLM suggests collection {name:?} as well")),
         }
     }
-    plan.notes
-        .extend(notes.into_iter().take(8).map(|n| n.chars().take(300).collect()));
+    plan.notes.extend(
+        notes
+            .into_iter()
+            .take(8)
+            .map(|n| n.chars().take(300).collect()),
+    );
     settle(conn, plan)
 }

@@ -121,7 +121,10 @@ impl Condition {
             } else {
                 sql.join(op)
             },
-            params: parts.iter().flat_map(|c| c.params.iter().cloned()).collect(),
+            params: parts
+                .iter()
+                .flat_map(|c| c.params.iter().cloned())
+                .collect(),
         }
     }
 

@@ -39,7 +39,9 @@ pub fn save_plan(conn: &Connection, plan: &Plan, now_ms: UnixMs) -> Result<(), D
 pub fn plan(conn: &Connection, id: &str, now_ms: UnixMs) -> Result<Option<Plan>, DbError> {
     purge(conn, now_ms)?;
     let body: Option<String> = conn
-        .query_row("SELECT body FROM ai_plans WHERE id = ?1", [id], |r| r.get(0))
+        .query_row("SELECT body FROM ai_plans WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
         .optional()?;
     body.map(|b| serde_json::from_str(&b).map_err(|e| DbError::Corrupt(format!("plan {id}: {e}"))))
         .transpose()
@@ -84,7 +86,9 @@ pub fn save_session(conn: &Connection, s: &Session, now_ms: UnixMs) -> Result<()
 pub fn session(conn: &Connection, id: &str, now_ms: UnixMs) -> Result<Option<Session>, DbError> {
     purge(conn, now_ms)?;
     let body: Option<String> = conn
-        .query_row("SELECT body FROM ai_sessions WHERE id = ?1", [id], |r| r.get(0))
+        .query_row("SELECT body FROM ai_sessions WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
         .optional()?;
     body.map(|b| {
         serde_json::from_str(&b).map_err(|e| DbError::Corrupt(format!("session {id}: {e}")))

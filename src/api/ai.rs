@@ -155,7 +155,10 @@ async fn rank(app: &Arc<App>, req: &mut Req) -> ApiResult {
     }
     for t in &filter.content_types {
         if !["episode", "movie", "other", "music_video"].contains(&t.as_str()) {
-            return Err(ApiError::invalid("content_types", "episode, movie, music_video or other"));
+            return Err(ApiError::invalid(
+                "content_types",
+                "episode, movie, music_video or other",
+            ));
         }
     }
     let ranked = super::tx::read(app, move |conn| Ok(sources::rank(conn, &filter)?)).await?;
@@ -187,8 +190,7 @@ async fn create_plan(app: &Arc<App>, req: &mut Req) -> ApiResult {
     }
     let names = super::tx::read(app, |conn| Ok(intent::vocabulary(conn)?.collections)).await?;
     let plan_json = serde_json::to_string(&offline).map_err(ApiError::internal)?;
-    let refined =
-        crate::ai::provider::refine(app, &ai, &offline.request, &plan_json, &names).await;
+    let refined = crate::ai::provider::refine(app, &ai, &offline.request, &plan_json, &names).await;
     let merged = write_tx(app, move |tx| {
         let mut plan = offline;
         match refined {
@@ -205,12 +207,12 @@ async fn create_plan(app: &Arc<App>, req: &mut Req) -> ApiResult {
     Ok(body::ok_json(&merged))
 }
 
+/// The plan; the purge of expired ones commits even when it is not found.
 async fn load(app: &Arc<App>, id: String) -> Result<Plan, ApiError> {
-    write_tx(app, move |tx| {
-        store::plan(tx, &id, now_ms())?
-            .ok_or_else(|| ApiError::not_found(format_args!("plan {id} not found or expired")))
-    })
-    .await
+    let what = format!("plan {id} not found or expired");
+    write_tx(app, move |tx| Ok(store::plan(tx, &id, now_ms())?))
+        .await?
+        .ok_or_else(|| ApiError::not_found(what))
 }
 
 async fn get_plan(app: &Arc<App>, id: String) -> ApiResult {
@@ -282,7 +284,9 @@ async fn approve(app: &Arc<App>, req: &Req, id: String) -> ApiResult {
             Status::Ready | Status::Approved => plan.status = Status::Approved,
             Status::Draft => {
                 let why = plan.warnings.first().cloned().unwrap_or_default();
-                return Err(ApiError::conflict(format_args!("the plan is not ready: {why}")));
+                return Err(ApiError::conflict(format_args!(
+                    "the plan is not ready: {why}"
+                )));
             }
             Status::Executed => return Err(ApiError::conflict("the plan was executed already")),
         }
@@ -343,7 +347,10 @@ fn settings_view(app: &App) -> Value {
     let s = app.settings();
     let mut v = serde_json::to_value(&s.ai).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut v {
-        map.insert("api_key_set".into(), Value::Bool(api_key_path(app).exists()));
+        map.insert(
+            "api_key_set".into(),
+            Value::Bool(api_key_path(app).exists()),
+        );
     }
     v
 }
@@ -384,13 +391,18 @@ async fn put_settings(app: &Arc<App>, req: &mut Req) -> ApiResult {
         }
         Some(Value::String(k)) => {
             if k.len() > 4096 || k.chars().any(char::is_control) {
-                return Err(ApiError::invalid("api_key", "at most 4096 printable characters"));
+                return Err(ApiError::invalid(
+                    "api_key",
+                    "at most 4096 printable characters",
+                ));
             }
             let path = api_key_path(app);
-            tokio::task::spawn_blocking(move || crate::library::credentials::store(&path, k.as_bytes()))
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?;
+            tokio::task::spawn_blocking(move || {
+                crate::library::credentials::store(&path, k.as_bytes())
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
         }
         Some(_) => return Err(ApiError::invalid("api_key", "expected a string or null")),
     }
@@ -421,9 +433,14 @@ struct SessionRef {
 fn check_session_id(id: &str) -> Result<(), ApiError> {
     let ok = !id.is_empty()
         && id.len() <= 128
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if !ok {
-        return Err(ApiError::invalid("session_id", "1-128 letters, digits, - _ ."));
+        return Err(ApiError::invalid(
+            "session_id",
+            "1-128 letters, digits, - _ .",
+        ));
     }
     Ok(())
 }
@@ -437,8 +454,9 @@ async fn start(app: &Arc<App>, req: &mut Req, with_persona: bool) -> ApiResult {
     };
     let persona_id = b.persona_id.unwrap_or_else(|| "tv_executive".into());
     let session_id = b.session_id;
-    let persona = personas::find(&app.config.data_dir, &persona_id)
-        .ok_or_else(|| ApiError::invalid("persona_id", format_args!("no persona {persona_id:?}")))?;
+    let persona = personas::find(&app.config.data_dir, &persona_id).ok_or_else(|| {
+        ApiError::invalid("persona_id", format_args!("no persona {persona_id:?}"))
+    })?;
     let sid = session_id.unwrap_or_else(|| crate::ai::fresh_id("s-"));
     check_session_id(&sid)?;
     let now = now_ms();
@@ -470,11 +488,10 @@ async fn start(app: &Arc<App>, req: &mut Req, with_persona: bool) -> ApiResult {
 }
 
 async fn load_session(app: &Arc<App>, sid: String) -> Result<store::Session, ApiError> {
-    write_tx(app, move |tx| {
-        store::session(tx, &sid, now_ms())?
-            .ok_or_else(|| ApiError::not_found(format_args!("session {sid} not found or expired")))
-    })
-    .await
+    let what = format!("session {sid} not found or expired");
+    write_tx(app, move |tx| Ok(store::session(tx, &sid, now_ms())?))
+        .await?
+        .ok_or_else(|| ApiError::not_found(what))
 }
 
 async fn preview(app: &Arc<App>, req: &Req, sid: String) -> ApiResult {
@@ -484,7 +501,12 @@ async fn preview(app: &Arc<App>, req: &Req, sid: String) -> ApiResult {
     let preview = match spec {
         Some(spec) => Some(
             super::tx::read(app, move |conn| {
-                Ok(plan::build(conn, &spec, &plan::Options::default(), "preview".into())?)
+                Ok(plan::build(
+                    conn,
+                    &spec,
+                    &plan::Options::default(),
+                    "preview".into(),
+                )?)
             })
             .await?,
         ),
@@ -517,7 +539,9 @@ async fn create_from_session(app: &Arc<App>, req: &mut Req) -> ApiResult {
         let mut plan = plan::build(tx, &spec, &options, crate::ai::fresh_id("plan-"))?;
         if !plan.is_ready {
             let why = plan.warnings.join("; ");
-            return Err(ApiError::conflict(format_args!("the plan is not ready: {why}")));
+            return Err(ApiError::conflict(format_args!(
+                "the plan is not ready: {why}"
+            )));
         }
         let done = execute::execute(tx, &plan, &clock, seed).map_err(execute_error)?;
         plan.status = Status::Executed;
@@ -560,7 +584,8 @@ async fn message(app: &Arc<App>, req: &mut Req) -> ApiResult {
         role: "user".into(),
         content: b.message,
     });
-    let reply = crate::ai::provider::converse(app, &settings.ai, &prompt, &session.messages).await?;
+    let reply =
+        crate::ai::provider::converse(app, &settings.ai, &prompt, &session.messages).await?;
     session.messages.push(store::Message {
         role: "assistant".into(),
         content: reply.response.clone(),
@@ -571,7 +596,10 @@ async fn message(app: &Arc<App>, req: &mut Req) -> ApiResult {
         session.specification = reply.specification.clone();
     }
     let saved = session.clone();
-    write_tx(app, move |tx| Ok(store::save_session(tx, &saved, now_ms())?)).await?;
+    write_tx(app, move |tx| {
+        Ok(store::save_session(tx, &saved, now_ms())?)
+    })
+    .await?;
     Ok(body::ok_json(&json!({
         "session_id": session.session_id,
         "response": reply.response,

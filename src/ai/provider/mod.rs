@@ -132,7 +132,10 @@ pub async fn models(app: &App, ai: &Ai) -> Result<Vec<String>, ApiError> {
     .map_err(|_| ApiError::new(hyper::StatusCode::GATEWAY_TIMEOUT, "no answer within 5 s"))?
     .map_err(|e| client_error(e, 5))?;
     if !answer.status.is_success() {
-        return Err(bad_gateway(format_args!("the provider answered {}", answer.status)));
+        return Err(bad_gateway(format_args!(
+            "the provider answered {}",
+            answer.status
+        )));
     }
     let v: Value = serde_json::from_slice(&answer.body)
         .map_err(|e| bad_gateway(format_args!("the model list is not JSON: {e}")))?;
@@ -224,7 +227,9 @@ fn client_error(err: ClientError, timeout_s: u32) -> ApiError {
             hyper::StatusCode::GATEWAY_TIMEOUT,
             format_args!("the LLM gave no answer within {timeout_s} s"),
         ),
-        ClientError::TooLarge(_) => bad_gateway(format_args!("the LLM's answer is too large: {err}")),
+        ClientError::TooLarge(_) => {
+            bad_gateway(format_args!("the LLM's answer is too large: {err}"))
+        }
         ClientError::BadUrl(_) | ClientError::TlsUnsupported => ApiError::invalid("base_url", err),
         other => bad_gateway(format_args!("the LLM call failed: {other}")),
     }

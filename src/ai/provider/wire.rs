@@ -63,7 +63,12 @@ pub fn content(ai: &Ai, answer: &Answer) -> Result<String, ApiError> {
             .map(|e| e.get("message").unwrap_or(e))
             .and_then(Value::as_str)
             .map(str::to_string)
-            .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).chars().take(200).collect());
+            .unwrap_or_else(|| {
+                String::from_utf8_lossy(&answer.body)
+                    .chars()
+                    .take(200)
+                    .collect()
+            });
         return Err(super::bad_gateway(format_args!(
             "the LLM provider answered {}: {said}",
             answer.status
