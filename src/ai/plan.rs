@@ -439,3 +439,108 @@ pub fn refine(
     );
     settle(conn, plan)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// An in-memory library: (title, show, genre, year, minutes).
+    pub(crate) fn library() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        conn.execute_batch(include_str!("../../schema.sql")).unwrap();
+        let rows: &[(&str, Option<&str>, &str, i64, i64)] = &[
+            ("Toon 1", Some("Toon Town"), "Animation", 1994, 22),
+            ("Toon 2", Some("Toon Town"), "Animation, Family", 1995, 22),
+            ("Laugh 1", Some("Laugh Street"), "Comedy", 1996, 24),
+            ("Old Film", None, "Drama", 1950, 90),
+        ];
+        for (title, show, genres, year, minutes) in rows {
+            conn.execute(
+                "INSERT INTO media_items (url, title, duration_ms, media_type, year, genres,
+                     show_title, added_at_ms, created_at_ms, updated_at_ms)
+                 VALUES (?1, ?1, ?2, 'episode', ?3, ?4, ?5, 0, 0, 0)",
+                rusqlite::params![title, minutes * 60_000, year, genres, show],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    fn summary(plan: &Plan) -> String {
+        let mut out = format!(
+            "{} #{} {} items={} hours={}\n",
+            plan.channel.name,
+            plan.channel.number,
+            plan.status.as_str(),
+            plan.estimated_unique_items,
+            plan.estimated_content_hours
+        );
+        for c in &plan.collections {
+            out += &format!("  {} <{:?}> {}\n", c.name, c.query, c.items);
+        }
+        for s in plan.schedule.iter().flat_map(|s| &s.slots) {
+            out += &format!("  {:?} {} days={}\n", s.start_time, s.collection, s.days);
+        }
+        for w in &plan.warnings {
+            out += &format!("  ! {w}\n");
+        }
+        out
+    }
+
+    #[test]
+    fn golden_plans() {
+        let conn = library();
+        let build = |r: &str| build(&conn, r, &Options::default(), "p".into()).unwrap();
+        let a = build("90s cartoons on Saturday mornings, sitcoms at night");
+        assert_eq!(a, build("90s cartoons on Saturday mornings, sitcoms at night"));
+        expect_test::expect![[r#"
+            90s Animation & Comedy #1 ready items=3 hours=1.13
+              90s Animation & Comedy: 90s Animation <Some("genre:\"Animation\" year:1990-1999")> 2
+              90s Animation & Comedy: 90s Comedy <Some("genre:\"Comedy\" year:1990-1999")> 1
+              Some("02:00") 90s Animation & Comedy: 90s Animation days=127
+              Some("06:00") 90s Animation & Comedy: 90s Animation days=64
+              Some("12:00") 90s Animation & Comedy: 90s Animation days=127
+              Some("20:00") 90s Animation & Comedy: 90s Comedy days=127
+              ! the days named are kept in the plan, but the schedule repeats every day
+        "#]]
+        .assert_eq(&summary(&a));
+        expect_test::expect![[r#"
+            Toon Town #1 ready items=2 hours=0.73
+              Toon Town: Toon Town <Some("show:\"Toon Town\"")> 2
+              None Toon Town: Toon Town days=127
+        "#]]
+        .assert_eq(&summary(&build("Toon Town for the kids")));
+        expect_test::expect![[r#"
+            Western #1 draft items=0 hours=0
+              Western: Western <Some("genre:\"Western\"")> 0
+              None Western: Western days=127
+              ! no media matches collection "Western: Western"
+        "#]]
+        .assert_eq(&summary(&build("westerns")));
+    }
+
+    #[test]
+    fn an_executed_plan_is_a_channel_with_a_timeline() {
+        let mut conn = library();
+        let plan = build(&conn, "Toon Town and sitcoms", &Options::default(), "p".into()).unwrap();
+        let tx = conn.transaction().unwrap();
+        let clock = crate::scheduler::BuildClock {
+            now_ms: 1_767_225_600_000,
+            horizon_ms: 86_400_000,
+            tz: jiff::tz::TimeZone::UTC,
+        };
+        let (created, changes) = super::super::execute::execute(&tx, &plan, &clock, 7).unwrap();
+        assert_eq!(created.channel_number, "1");
+        assert_eq!(created.collections_created, plan.collections.len());
+        assert!(created.playout_items > 10, "{created:?}");
+        assert!(changes.content);
+        // A second run of the same plan takes the next number and fresh collection names.
+        let (again, _) = super::super::execute::execute(&tx, &plan, &clock, 7).unwrap();
+        assert_eq!(again.channel_number, "2");
+        let names: i64 = tx
+            .query_row("SELECT count(DISTINCT name) FROM collections", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(names as usize, 2 * plan.collections.len());
+    }
+}
