@@ -448,7 +448,8 @@ pub(crate) mod tests {
     pub(crate) fn library() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("../../schema.sql")).unwrap();
+        conn.execute_batch(include_str!("../../schema.sql"))
+            .unwrap();
         let rows: &[(&str, Option<&str>, &str, i64, i64)] = &[
             ("Toon 1", Some("Toon Town"), "Animation", 1994, 22),
             ("Toon 2", Some("Toon Town"), "Animation, Family", 1995, 22),
@@ -493,7 +494,10 @@ pub(crate) mod tests {
         let conn = library();
         let build = |r: &str| build(&conn, r, &Options::default(), "p".into()).unwrap();
         let a = build("90s cartoons on Saturday mornings, sitcoms at night");
-        assert_eq!(a, build("90s cartoons on Saturday mornings, sitcoms at night"));
+        assert_eq!(
+            a,
+            build("90s cartoons on Saturday mornings, sitcoms at night")
+        );
         expect_test::expect![[r#"
             90s Animation & Comedy #1 ready items=3 hours=1.13
               90s Animation & Comedy: 90s Animation <Some("genre:\"Animation\" year:1990-1999")> 2
@@ -523,7 +527,13 @@ pub(crate) mod tests {
     #[test]
     fn an_executed_plan_is_a_channel_with_a_timeline() {
         let mut conn = library();
-        let plan = build(&conn, "Toon Town and sitcoms", &Options::default(), "p".into()).unwrap();
+        let plan = build(
+            &conn,
+            "Toon Town and sitcoms",
+            &Options::default(),
+            "p".into(),
+        )
+        .unwrap();
         let tx = conn.transaction().unwrap();
         let clock = crate::scheduler::BuildClock {
             now_ms: 1_767_225_600_000,
@@ -539,7 +549,9 @@ pub(crate) mod tests {
         let (again, _) = super::super::execute::execute(&tx, &plan, &clock, 7).unwrap();
         assert_eq!(again.channel_number, "2");
         let names: i64 = tx
-            .query_row("SELECT count(DISTINCT name) FROM collections", [], |r| r.get(0))
+            .query_row("SELECT count(DISTINCT name) FROM collections", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(names as usize, 2 * plan.collections.len());
     }

@@ -652,6 +652,29 @@ fn a_fake_ollama_and_a_fake_openai_server_and_every_failure() {
     assert!(r.header("Retry-After").is_some());
     assert_eq!(first.join().unwrap(), 504);
 
+    // A client that leaves cancels its call: the next one need not wait for the timeout.
+    settings(&c, json!({"timeout_seconds": 5}));
+    let body = json!({"session_id": "chat", "message": "then I leave"}).to_string();
+    let mut gone = TcpStream::connect(server.addr).unwrap();
+    let head = format!(
+        "POST /api/ai/channel/message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        crate::support::TOKEN,
+        body.len()
+    );
+    gone.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    drop(gone);
+    std::thread::sleep(Duration::from_millis(200));
+    fake.set(Mode::Reply);
+    let t = Instant::now();
+    assert_eq!(say(&c).status, 200);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "waited {:?} for a gone client",
+        t.elapsed()
+    );
+
     // Down: nothing listens.
     let closed = TcpListener::bind("127.0.0.1:0")
         .unwrap()
