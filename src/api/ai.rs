@@ -98,8 +98,8 @@ fn persona(app: &App, id: &str) -> Result<personas::Persona, ApiError> {
 #[derive(Deserialize)]
 struct AnalyzeBody {
     request: String,
+    /// `false`: no `suggested_persona` in the answer.
     #[serde(default)]
-    #[allow(dead_code)]
     suggest_persona: Option<bool>,
 }
 
@@ -122,7 +122,13 @@ async fn analyze(app: &Arc<App>, req: &mut Req) -> ApiResult {
         Ok(intent::analyze(&b.request, &vocab))
     })
     .await?;
-    Ok(body::ok_json(&intent))
+    let mut v = serde_json::to_value(&intent).map_err(ApiError::internal)?;
+    if b.suggest_persona == Some(false) {
+        if let Value::Object(map) = &mut v {
+            map.insert("suggested_persona".into(), Value::Null);
+        }
+    }
+    Ok(body::ok_json(&v))
 }
 
 #[derive(Deserialize, Default)]

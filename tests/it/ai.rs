@@ -84,6 +84,17 @@ fn a_request_becomes_a_plan_that_plays_at_once() {
     assert_eq!(intent["segments"][0]["time"]["start_minute"], 360);
     assert_eq!(intent["segments"][1]["time"]["label"], "night");
     assert_eq!(intent["needs_clarification"], false);
+    assert_eq!(intent["suggested_persona"], "kids_expert");
+    let bare = c.post_json(
+        "/api/ai/channel/analyze",
+        &json!({"request": REQUEST, "suggest_persona": false}),
+    );
+    assert!(bare.json()["suggested_persona"].is_null());
+    assert_eq!(
+        c.post_json("/api/ai/channel/analyze", &json!({"request": " "}))
+            .status,
+        422
+    );
 
     let ranked = c
         .post_json(
