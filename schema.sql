@@ -624,3 +624,18 @@ CREATE TABLE m3u_sources (
     last_error      TEXT,
     created_at_ms   INTEGER NOT NULL
 );
+CREATE TABLE ai_plans (
+    id            TEXT PRIMARY KEY,
+    status        TEXT NOT NULL,
+    body          TEXT NOT NULL,                   -- the plan, JSON (ai::plan::Plan)
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE INDEX ai_plans_created ON ai_plans(created_at_ms);
+CREATE TABLE ai_sessions (
+    id            TEXT PRIMARY KEY,
+    body          TEXT NOT NULL,                   -- the session, JSON (ai::store::Session)
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+CREATE INDEX ai_sessions_created ON ai_sessions(created_at_ms);

@@ -1,6 +1,7 @@
 //! The REST API under `/api`: one file per resource. Every route needs the API token except
 //! the health checks and `lineup_status.json`.
 
+pub mod ai;
 pub mod beside;
 pub mod blocks;
 pub mod channels;
@@ -59,6 +60,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     }
     app.api_token.check(req)?;
     match segs {
+        ["ai", rest @ ..] => ai::route(app, req, rest).await,
         ["channels", rest @ ..] => channels::route(app, req, rest).await,
         ["integrations", rest @ ..] => integrations::route(app, req, rest).await,
         ["migration", rest @ ..] => migration::route(app, req, rest).await,

@@ -243,6 +243,23 @@ const STEPS: &[&str] = &[
         last_error      TEXT,
         created_at_ms   INTEGER NOT NULL
     );",
+    // 10 -> 11: the AI channel creator's plans and chat sessions (ai::store): JSON bodies,
+    // 24 h TTL.
+    "CREATE TABLE ai_plans (
+        id            TEXT PRIMARY KEY,
+        status        TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX ai_plans_created ON ai_plans(created_at_ms);
+    CREATE TABLE ai_sessions (
+        id            TEXT PRIMARY KEY,
+        body          TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX ai_sessions_created ON ai_sessions(created_at_ms);",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -343,6 +360,7 @@ mod tests {
              DROP TABLE build_session_items; DROP TABLE build_sessions;
              DROP TABLE notification_services; DROP TABLE notification_history;
              DROP TABLE m3u_sources;
+             DROP TABLE ai_plans; DROP TABLE ai_sessions;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",
