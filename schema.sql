@@ -591,3 +591,17 @@ CREATE TABLE build_session_items (
     watermark_off INTEGER NOT NULL DEFAULT 0   -- the session's watermark switch was off
 );
 CREATE INDEX build_session_items_session ON build_session_items(session_id, start_ms);
+-- The troubleshooting agent's queue (pending approvals) and fix history (`agent::queue`).
+CREATE TABLE agent_fixes (
+    id            INTEGER PRIMARY KEY,
+    tool          TEXT NOT NULL,
+    call          TEXT NOT NULL,                 -- the tool call as JSON
+    pattern       TEXT,
+    reason        TEXT NOT NULL DEFAULT '',
+    status        TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (status IN ('pending', 'executed', 'failed', 'rejected')),
+    outcome       TEXT,
+    created_at_ms INTEGER NOT NULL,
+    decided_at_ms INTEGER
+);
+CREATE INDEX agent_fixes_status ON agent_fixes(status, id);

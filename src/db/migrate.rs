@@ -212,6 +212,19 @@ const STEPS: &[&str] = &[
         watermark_off INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX build_session_items_session ON build_session_items(session_id, start_ms);",
+    "CREATE TABLE agent_fixes (
+        id            INTEGER PRIMARY KEY,
+        tool          TEXT NOT NULL,
+        call          TEXT NOT NULL,
+        pattern       TEXT,
+        reason        TEXT NOT NULL DEFAULT '',
+        status        TEXT NOT NULL DEFAULT 'pending'
+                      CHECK (status IN ('pending', 'executed', 'failed', 'rejected')),
+        outcome       TEXT,
+        created_at_ms INTEGER NOT NULL,
+        decided_at_ms INTEGER
+    );
+    CREATE INDEX agent_fixes_status ON agent_fixes(status, id);",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -310,6 +323,7 @@ mod tests {
              DROP TABLE watermarks;
              ALTER TABLE playout_items DROP COLUMN watermark_off;
              DROP TABLE build_session_items; DROP TABLE build_sessions;
+             DROP TABLE agent_fixes;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",
