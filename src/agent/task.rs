@@ -48,7 +48,7 @@ pub async fn run(app: Arc<App>) {
         while super::mode(&app) == AgentMode::Off {
             tokio::select! {
                 _ = tokio::time::sleep(MODE_CHECK) => {}
-                _ = shutdown.wait_for(|down| *down) => return,
+                _ = stopped(&mut shutdown) => return,
             }
         }
         tracing::info!(
@@ -69,27 +69,34 @@ async fn follow(app: &Arc<App>) -> bool {
     let mut limiter = Limiter::default();
     let mut check = tokio::time::interval(MODE_CHECK);
     loop {
-        tokio::select! {
-            got = rx.recv() => match got {
-                Ok(entry) if super::is_evidence(&entry) => {
-                    let Some(finding) = detector.feed(crate::time::now_ms(), &entry.message) else {
-                        continue;
-                    };
-                    if limiter.allow(&finding, Instant::now()) {
-                        resolve(app, &finding).await;
-                    }
-                }
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return false,
-            },
+        // The select only picks the record; the work is done outside it.
+        let got = tokio::select! {
+            got = rx.recv() => got,
             _ = check.tick() => {
                 if super::mode(app) == AgentMode::Off {
                     return true;
                 }
+                continue;
             }
-            _ = shutdown.wait_for(|down| *down) => return false,
+            _ = stopped(&mut shutdown) => return false,
+        };
+        match got {
+            Ok(entry) if super::is_evidence(&entry) => {
+                let Some(finding) = detector.feed(crate::time::now_ms(), &entry.message) else {
+                    continue;
+                };
+                if limiter.allow(&finding, Instant::now()) {
+                    resolve(app, &finding).await;
+                }
+            }
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return false,
         }
     }
+}
+
+async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|down| *down).await;
 }
 
 /// The resolver's plan for `finding`, run by the bounded loop in the current mode.

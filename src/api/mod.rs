@@ -20,6 +20,7 @@ pub mod m3u_service;
 pub mod media;
 pub mod media_sources;
 pub mod metrics;
+pub mod ollama;
 pub mod openapi;
 pub mod performance;
 pub mod player;
@@ -69,6 +70,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["settings", rest @ ..] => settings::route(app, req, rest).await,
         ["validation", rest @ ..] => validation::route(app, req, rest).await,
         ["logs", rest @ ..] => logs::route(app, req, rest).await,
+        ["ollama", rest @ ..] => ollama::route(app, req, rest).await,
         ["dashboard", rest @ ..] => dashboard::route(app, req, rest).await,
         ["export"] => transfer::export_route(app, req).await,
         ["import"] => transfer::import_route(app, req).await,
