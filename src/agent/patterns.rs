@@ -32,6 +32,7 @@ pub enum Pattern {
     SourceUnreachable,
     SourceUnauthorized,
     DiskFull,
+    #[serde(rename = "ffmpeg_crash_loop")]
     CrashLoop,
     Stall,
     EncoderUnavailable,
@@ -391,7 +392,12 @@ mod tests {
         ];
         for (line, want) in cases {
             assert_eq!(classify(line).map(|c| c.0), Some(want), "{line}");
+            assert_eq!(serde_json::to_value(want).unwrap(), want.as_str());
         }
+        assert_eq!(
+            serde_json::to_value(Pattern::CrashLoop).unwrap(),
+            Pattern::CrashLoop.as_str()
+        );
         assert_eq!(classify("channel started channel=1 tuner=0"), None);
     }
 

@@ -118,9 +118,16 @@ pub async fn diagnose(app: &Arc<App>, query: &str, include_logs: bool) -> Diagno
             pattern: Some(f.pattern.as_str()),
             reason: &plan.report,
         };
+        // A call an earlier finding planned already is not proposed twice.
+        let steps: Vec<Call> = plan
+            .steps
+            .iter()
+            .filter(|c| !fixes.iter().any(|s: &Step| s.call == **c))
+            .cloned()
+            .collect();
         let budget = max_steps.saturating_sub(fixes.len() as u32);
         fixes.extend(
-            bounded_loop::run(app, super::registry(), mode, budget, &plan.steps, &purpose).await,
+            bounded_loop::run(app, super::registry(), mode, budget, &steps, &purpose).await,
         );
         context.push(envelope::gather(app, Some(f)));
     }
@@ -130,6 +137,9 @@ pub async fn diagnose(app: &Arc<App>, query: &str, include_logs: bool) -> Diagno
     }
     if mode == AgentMode::Off {
         lines.push("the troubleshooting agent is off (ai.agent.mode): nothing is proposed".into());
+    }
+    for (n, step) in fixes.iter_mut().enumerate() {
+        step.step = n as u32 + 1;
     }
     Diagnosis {
         response: lines.join("\n"),
