@@ -406,7 +406,7 @@ pub async fn can_execute_rescan(app: &App, call: &Call) -> Result<i64, Refused> 
     let id = call.library_id.ok_or(Refused::Missing("library_id"))?;
     let exists = app
         .db
-        .read(move |conn| Ok(crate::db::exists(conn, "libraries", id)?))
+        .read(move |conn| crate::db::exists(conn, "libraries", id))
         .await?;
     if !exists {
         return Err(Refused::NoSuchLibrary(id));
@@ -421,7 +421,7 @@ pub async fn can_execute_rebuild(app: &App, call: &Call) -> Result<(), Refused> 
     let id = call.playout_id.ok_or(Refused::Missing("playout_id"))?;
     let exists = app
         .db
-        .read(move |conn| Ok(crate::db::exists(conn, "playouts", id)?))
+        .read(move |conn| crate::db::exists(conn, "playouts", id))
         .await?;
     if exists {
         Ok(())
