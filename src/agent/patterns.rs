@@ -450,4 +450,66 @@ mod tests {
         }
         assert!(d.is_empty());
     }
+
+    /// The memory figure (`scripts/agent-detector-memory`): 1,000 error lines a second for
+    /// `AGENT_FIGURE_SECONDS` (60) in real time, of every kind (crash loops over many
+    /// items, known patterns, unknown lines, 10 KB lines). Prints the detector's retained
+    /// bytes and lines, and the process's RSS before and after.
+    #[test]
+    #[ignore = "a figure: takes a minute of wall-clock time"]
+    fn figure_detector_memory_under_1000_lines_a_second() {
+        let seconds: u64 = std::env::var("AGENT_FIGURE_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60);
+        let huge = format!(
+            "ffmpeg failed channel=7 item=Some(1) stderr=[{}]",
+            "y".repeat(10_000)
+        );
+        let rss_before = crate::system::rss_bytes().unwrap_or(0);
+        let mut d = PatternDetector::new();
+        let (mut fed, mut peak_bytes, mut peak_lines, mut loops) = (0u64, 0, 0, 0u64);
+        let started = std::time::Instant::now();
+        let t0 = crate::time::now_ms();
+        while started.elapsed().as_secs() < seconds {
+            // Paced by the clock: one line per elapsed millisecond, 1,000 a second.
+            let due = started.elapsed().as_millis() as u64;
+            while fed < due {
+                let n = fed;
+                let line = match n % 5 {
+                    0 => format!("{FAILED} channel={} item=Some({})", n % 40, n % 97),
+                    1 => format!(
+                        "ffmpeg failed channel={} item=Some({}) stderr=[\"Connection refused\"]",
+                        n % 40,
+                        n % 13
+                    ),
+                    2 => "tune refused: All tuners in use".to_string(),
+                    3 => format!("something unknown happened #{n}"),
+                    _ => huge.clone(),
+                };
+                let at = t0 + started.elapsed().as_millis() as i64;
+                loops += u64::from(d.feed(at, &line).is_some());
+                fed += 1;
+            }
+            peak_bytes = peak_bytes.max(d.retained_bytes());
+            peak_lines = peak_lines.max(d.len());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let findings = d
+            .analyze_sequence(t0 + started.elapsed().as_millis() as i64)
+            .len();
+        let rss_after = crate::system::rss_bytes().unwrap_or(0);
+        println!(
+            "detector: {fed} lines in {:.1} s ({:.0}/s); retained now {} bytes in {} lines; peak {} bytes, {} lines (cap {WINDOW_LINES}); crash loops flagged {loops}; findings {findings}; RSS before {} KiB, after {} KiB",
+            started.elapsed().as_secs_f64(),
+            fed as f64 / started.elapsed().as_secs_f64(),
+            d.retained_bytes(),
+            d.len(),
+            peak_bytes,
+            peak_lines,
+            rss_before / 1024,
+            rss_after / 1024,
+        );
+        assert!(peak_lines <= WINDOW_LINES);
+    }
 }
