@@ -50,29 +50,20 @@ pub async fn run(
         .take(max_steps.min(MAX_STEPS) as usize)
         .enumerate()
     {
-        let step = |status, fix_id, detail: String| Step {
-            step: n as u32 + 1,
-            call: call.clone(),
-            status,
-            fix_id,
-            detail,
+        let mut step = match registry.can_execute(app, call).await {
+            Err(refused) => make(call, "refused", None, refused.to_string()),
+            Ok(()) => match mode {
+                AgentMode::Off => break,
+                AgentMode::DryRun => {
+                    tracing::info!(tool = call.tool.as_str(), channel = ?call.channel, item = ?call.item_id, "troubleshooting agent (dry_run) proposes a fix; nothing is done");
+                    make(call, "proposed", None, "dry_run: proposed only".into())
+                }
+                AgentMode::Approve => queue_one(app, call, purpose).await,
+                AgentMode::Auto => execute_one(app, registry, call, purpose).await,
+            },
         };
-        if let Err(refused) = registry.can_execute(app, call).await {
-            steps.push(step("refused", None, refused.to_string()));
-            continue;
-        }
-        steps.push(match mode {
-            AgentMode::Off => break,
-            AgentMode::DryRun => {
-                tracing::info!(tool = call.tool.as_str(), channel = ?call.channel, item = ?call.item_id, "troubleshooting agent (dry_run) proposes a fix; nothing is done");
-                step("proposed", None, "dry_run: proposed only".into())
-            }
-            AgentMode::Approve => queue_one(app, call, purpose).await,
-            AgentMode::Auto => execute_one(app, registry, call, purpose).await,
-        });
-        if let Some(last) = steps.last_mut() {
-            last.step = n as u32 + 1;
-        }
+        step.step = n as u32 + 1;
+        steps.push(step);
     }
     steps
 }

@@ -130,3 +130,37 @@ async fn resolve(app: &Arc<App>, finding: &Finding) {
         plan.report
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stall(channel: &str) -> Finding {
+        Finding {
+            pattern: Pattern::Stall,
+            confidence: 0.8,
+            channel: Some(channel.into()),
+            item_id: None,
+            cause: None,
+            evidence: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_hundred_findings_in_a_second_make_at_most_four_resolutions_a_minute() {
+        let t0 = Instant::now();
+        let mut limiter = Limiter::default();
+        let admitted = (0..100)
+            .filter(|i| {
+                let at = t0 + Duration::from_millis(*i as u64 * 10);
+                limiter.allow(&stall(&format!("{}", i % 10)), at)
+            })
+            .count();
+        assert_eq!(admitted, MAX_RESOLUTIONS);
+        // The same finding again within the minute: not resolved twice.
+        let mut limiter = Limiter::default();
+        assert!(limiter.allow(&stall("1"), t0));
+        assert!(!limiter.allow(&stall("1"), t0 + Duration::from_secs(59)));
+        assert!(limiter.allow(&stall("1"), t0 + RESOLVE_EVERY));
+    }
+}
