@@ -292,8 +292,9 @@ fn now_playing(app: &App) -> Value {
     json!({ "now_playing": list })
 }
 
-/// The channel's active playout and the playout item (`playout_items.id`) it plays now.
-async fn playing(app: &App, number: &str) -> Result<(i64, Option<i64>), Refused> {
+/// The channel's active playout, the playout item (`playout_items.id`) it plays now, and
+/// whether it mirrors another channel.
+async fn playing(app: &App, number: &str) -> Result<(i64, Option<i64>, bool), Refused> {
     let info = cursor::channel_by_number(&app.db, number)
         .await?
         .ok_or_else(|| Refused::NoSuchChannel(number.into()))?;
@@ -312,6 +313,13 @@ async fn playing(app: &App, number: &str) -> Result<(i64, Option<i64>), Refused>
             let Some(playout) = playout else {
                 return Ok(None);
             };
+            // A mirror plays its source's timeline: skipping is done on the source.
+            if !matches!(
+                crate::scheduler::mirror::source_of(conn, info.id.0)?,
+                crate::scheduler::mirror::Source::Generated
+            ) {
+                return Ok(Some((playout, None, true)));
+            }
             let item: Option<i64> = conn
                 .query_row(
                     "SELECT id FROM playout_items
@@ -320,7 +328,7 @@ async fn playing(app: &App, number: &str) -> Result<(i64, Option<i64>), Refused>
                     |r| r.get(0),
                 )
                 .optional()?;
-            Ok(Some((playout, item)))
+            Ok(Some((playout, item, false)))
         })
         .await?;
     found.ok_or(Refused::NoSuchPlayout(0))
@@ -330,7 +338,12 @@ async fn playing(app: &App, number: &str) -> Result<(i64, Option<i64>), Refused>
 /// whatever plays, so a stale proposal must not skip the next thing.
 pub async fn can_execute_skip(app: &App, call: &Call) -> Result<i64, Refused> {
     let number = call.channel.as_ref().ok_or(Refused::Missing("channel"))?;
-    let (playout, current) = playing(app, number).await?;
+    let (playout, current, mirror) = playing(app, number).await?;
+    if mirror {
+        return Err(Refused::Busy(format!(
+            "channel {number} mirrors another channel: skip on the source"
+        )));
+    }
     match call.playout_item_id {
         Some(want) if current != Some(want) => Err(Refused::NotPlayingNow(want)),
         _ => Ok(playout),
