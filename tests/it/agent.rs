@@ -258,8 +258,32 @@ fn approve_queues_and_an_approved_fix_runs_through_the_guards_and_is_audited() {
         "{log}"
     );
     assert!(log.contains("tool=mark_broken"), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains(" audit: ") && l.contains("approve") && l.contains("status=200")),
+        "no audit line for the approval: {log}"
+    );
     // Marking an item broken is not a restart.
     assert_eq!(gate_admissions(&server), restarts);
+    // An approved restart runs only through the gate: admitted and counted, or refused.
+    let conn = Connection::open(server.data_dir().join("exstreamtv.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.execute(
+        "INSERT INTO agent_fixes (tool, call, reason, created_at_ms) VALUES ('restart_channel', ?1, 'test', 0)",
+        [json!({"tool": "restart_channel", "channel": CHANNEL}).to_string()],
+    )
+    .unwrap();
+    let restart = conn.last_insert_rowid();
+    drop(conn);
+    let r = server
+        .client()
+        .post(&format!("/api/ollama/approvals/{restart}/approve"));
+    let admitted = gate_admissions(&server) - restarts;
+    match r.status {
+        200 => assert!(admitted >= 1, "a restart bypassed the gate: {}", r.text()),
+        409 => assert!(r.detail().contains("restart gate"), "{}", r.detail()),
+        s => panic!("{s}: {}", r.text()),
+    }
     viewer.join().unwrap();
 }
 
