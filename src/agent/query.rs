@@ -69,6 +69,36 @@ pub fn requested(query: &str) -> Vec<Result<Call, Refused>> {
     out
 }
 
+/// Runs what the query's words ask for (one step each), through the registry like any
+/// proposal; returns the steps and a line per request.
+async fn run_requested(app: &Arc<App>, mode: AgentMode, query: &str) -> (Vec<Step>, Vec<String>) {
+    let (mut fixes, mut lines) = (Vec::new(), Vec::new());
+    let purpose = Purpose {
+        pattern: None,
+        reason: "asked for in the query",
+    };
+    for req in requested(query) {
+        let call = match req {
+            Ok(call) => call,
+            Err(refused) => {
+                lines.push(format!("refused: {refused}"));
+                continue;
+            }
+        };
+        let steps = bounded_loop::run(app, super::registry(), mode, 1, &[call], &purpose).await;
+        for s in &steps {
+            lines.push(format!(
+                "{}: {} ({})",
+                s.call.tool.as_str(),
+                s.status,
+                s.detail
+            ));
+        }
+        fixes.extend(steps);
+    }
+    (fixes, lines)
+}
+
 /// Answers `query` over the ring (rules only).
 pub async fn diagnose(app: &Arc<App>, query: &str, include_logs: bool) -> Diagnosis {
     let mut detector = PatternDetector::new();
@@ -81,30 +111,7 @@ pub async fn diagnose(app: &Arc<App>, query: &str, include_logs: bool) -> Diagno
     findings.truncate(MAX_FINDINGS);
     let settings = app.settings();
     let (mode, max_steps) = (settings.ai.agent.mode, settings.ai.agent.max_steps);
-    let mut lines = Vec::new();
-    let mut fixes = Vec::new();
-    for req in requested(query) {
-        match req {
-            Ok(call) => {
-                let purpose = Purpose {
-                    pattern: None,
-                    reason: "asked for in the query",
-                };
-                let steps =
-                    bounded_loop::run(app, super::registry(), mode, 1, &[call], &purpose).await;
-                for s in &steps {
-                    lines.push(format!(
-                        "{}: {} ({})",
-                        s.call.tool.as_str(),
-                        s.status,
-                        s.detail
-                    ));
-                }
-                fixes.extend(steps);
-            }
-            Err(refused) => lines.push(format!("refused: {refused}")),
-        }
-    }
+    let (mut fixes, mut lines) = run_requested(app, mode, query).await;
     let mut context = Vec::new();
     for f in &findings {
         let plan = super::resolver::plan(f, super::media_of(app, f.item_id).await);
