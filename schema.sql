@@ -639,3 +639,17 @@ CREATE TABLE ai_sessions (
     updated_at_ms INTEGER NOT NULL
 );
 CREATE INDEX ai_sessions_created ON ai_sessions(created_at_ms);
+-- The troubleshooting agent's queue (pending approvals) and fix history (`agent::queue`).
+CREATE TABLE agent_fixes (
+    id            INTEGER PRIMARY KEY,
+    tool          TEXT NOT NULL,
+    call          TEXT NOT NULL,                 -- the tool call as JSON
+    pattern       TEXT,
+    reason        TEXT NOT NULL DEFAULT '',
+    status        TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (status IN ('pending', 'executed', 'failed', 'rejected')),
+    outcome       TEXT,
+    created_at_ms INTEGER NOT NULL,
+    decided_at_ms INTEGER
+);
+CREATE INDEX agent_fixes_status ON agent_fixes(status, id);

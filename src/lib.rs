@@ -3,6 +3,7 @@
 //! The binary (`main.rs`) is a thin CLI over this library, so integration tests and
 //! benches can reach the same code. See ARCHITECTURE.md for the module map.
 
+pub mod agent;
 pub mod ai;
 pub mod api;
 pub mod app;

@@ -24,6 +24,7 @@ pub mod media_sources;
 pub mod metrics;
 pub mod migration;
 pub mod notifications;
+pub mod ollama;
 pub mod openapi;
 pub mod performance;
 pub mod player;
@@ -75,6 +76,7 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["settings", rest @ ..] => settings::route(app, req, rest).await,
         ["validation", rest @ ..] => validation::route(app, req, rest).await,
         ["logs", rest @ ..] => logs::route(app, req, rest).await,
+        ["ollama", rest @ ..] => ollama::route(app, req, rest).await,
         ["dashboard", rest @ ..] => dashboard::route(app, req, rest).await,
         ["export"] => transfer::export_route(app, req).await,
         ["import"] => transfer::import_route(app, req).await,

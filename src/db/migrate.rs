@@ -260,6 +260,20 @@ const STEPS: &[&str] = &[
         updated_at_ms INTEGER NOT NULL
     );
     CREATE INDEX ai_sessions_created ON ai_sessions(created_at_ms);",
+    // 11 -> 12: the troubleshooting agent's queue and fix history (agent::queue).
+    "CREATE TABLE agent_fixes (
+        id            INTEGER PRIMARY KEY,
+        tool          TEXT NOT NULL,
+        call          TEXT NOT NULL,
+        pattern       TEXT,
+        reason        TEXT NOT NULL DEFAULT '',
+        status        TEXT NOT NULL DEFAULT 'pending'
+                      CHECK (status IN ('pending', 'executed', 'failed', 'rejected')),
+        outcome       TEXT,
+        created_at_ms INTEGER NOT NULL,
+        decided_at_ms INTEGER
+    );
+    CREATE INDEX agent_fixes_status ON agent_fixes(status, id);",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -361,6 +375,7 @@ mod tests {
              DROP TABLE notification_services; DROP TABLE notification_history;
              DROP TABLE m3u_sources;
              DROP TABLE ai_plans; DROP TABLE ai_sessions;
+             DROP TABLE agent_fixes;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",

@@ -441,6 +441,24 @@ impl Manager {
         admission
     }
 
+    /// A restart asked by the troubleshooting agent (`agent::tools`), never a direct one: it
+    /// asks the same gate as the feeder (`admit_restart`, counted the same), and only when
+    /// admitted replaces the channel's FFmpeg by a fresh one at the stream's position (the
+    /// long-run handover, so viewers stay connected). `None`: the channel is not running.
+    pub fn restart_through_gate(
+        &self,
+        channel_id: ChannelId,
+        cooldown: &mut ChannelRestarts,
+    ) -> Option<Admission> {
+        let ch = self.running(channel_id)?;
+        let admission = self.admit_restart(cooldown);
+        if admission == Admission::Now {
+            ch.stats.restarts.fetch_add(1, Ordering::Relaxed);
+            ch.age_out_run();
+        }
+        Some(admission)
+    }
+
     /// Health-triggered restarts admitted in the last minute, across all channels.
     pub fn restart_rate_per_minute(&self) -> usize {
         let mut gate = self.restarts.lock().unwrap_or_else(|p| p.into_inner());

@@ -5,6 +5,7 @@ mod lan_tuners;
 mod performance;
 mod support;
 
+mod agent;
 mod ai;
 mod audit;
 mod blocks;
