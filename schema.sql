@@ -591,3 +591,10 @@ CREATE TABLE build_session_items (
     watermark_off INTEGER NOT NULL DEFAULT 0   -- the session's watermark switch was off
 );
 CREATE INDEX build_session_items_session ON build_session_items(session_id, start_ms);
+
+-- The web UI's login sessions (web::session): the SHA-256 of the cookie's id, never the id.
+CREATE TABLE web_sessions (
+    hash          TEXT PRIMARY KEY,
+    created_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+);

@@ -212,6 +212,12 @@ const STEPS: &[&str] = &[
         watermark_off INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX build_session_items_session ON build_session_items(session_id, start_ms);",
+    // 9 -> 10: the web UI's login sessions (web::session); only the id's SHA-256 is kept.
+    "CREATE TABLE web_sessions (
+        hash          TEXT PRIMARY KEY,
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    );",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -310,6 +316,7 @@ mod tests {
              DROP TABLE watermarks;
              ALTER TABLE playout_items DROP COLUMN watermark_off;
              DROP TABLE build_session_items; DROP TABLE build_sessions;
+             DROP TABLE web_sessions;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",
