@@ -334,7 +334,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/ui", "The web UI (any path under /ui/ but its assets)", "", "html"),
     r("GET", "/ui/assets/{file}", "A web UI asset by its content-hashed name: gzip, immutable", "", "text"),
     r("GET", "/favicon.ico", "The web UI's icon (SVG)", "", "image"),
-    r("POST DELETE", "/api/auth/session", "Web UI login: the API token for an HttpOnly session cookie (204); DELETE logs out", "token*", "empty"),
+    r("GET POST DELETE", "/api/auth/session", "Web UI login: GET whether the cookie is a live session; POST the API token for an HttpOnly session cookie (204); DELETE logs out", "token*", "{authenticated}"),
     r("GET", "/api/ai/channel", "EXStreamTV's AI creator page: 302 to the web UI's", "", "empty"),
     r("GET", "/openapi.json", "This document", "", "json"),
     r("GET", "/docs", "This document as an HTML page", "", "html"),

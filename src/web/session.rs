@@ -22,10 +22,12 @@ struct Login {
     token: String,
 }
 
-/// `/api/auth/session`: POST logs in, DELETE logs out (open routes: they carry their own
-/// proof, the token or the cookie).
+/// `/api/auth/session`: GET says whether the request's cookie is a live session (always
+/// 200, so the page can ask without a 401 in the browser's console), POST logs in, DELETE
+/// logs out (open routes: they carry their own proof, the token or the cookie).
 pub async fn route(app: &App, req: &mut Req) -> ApiResult {
     router::by_verb!(req, {
+        Get => status(app, req).await,
         Post => login(app, req).await,
         Delete => logout(app, req).await,
     })
@@ -54,6 +56,17 @@ async fn login(app: &App, req: &mut Req) -> ApiResult {
         TTL_MS / 1000
     );
     set_cookie(body::no_content(), &cookie)
+}
+
+async fn status(app: &App, req: &Req) -> ApiResult {
+    let id = cookie(req).map(str::to_owned);
+    let authenticated = match id {
+        Some(id) => valid(&app.db, &id).await?,
+        None => false,
+    };
+    Ok(body::ok_json(
+        &serde_json::json!({ "authenticated": authenticated }),
+    ))
 }
 
 async fn logout(app: &App, req: &mut Req) -> ApiResult {

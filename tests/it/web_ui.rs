@@ -172,3 +172,39 @@ fn expire_all(data: &TempDir) {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// The pages in headless Chromium (`tests/web/ui.py`, Selenium with Debian's chromium and
+/// chromium-driver, installed by scripts/test). Screenshots: target/tmp/web-ui/.
+#[test]
+fn the_pages_work_in_headless_chromium() {
+    for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+        assert!(
+            std::path::Path::new(tool).exists(),
+            "{tool} missing: run scripts/test (apt: chromium chromium-driver python3-selenium)"
+        );
+    }
+    let media = TempDir::new("web-media");
+    crate::support::media::clip(&media.path().join("one.mp4"), 2.0, 440);
+    crate::support::media::clip(&media.path().join("two.mp4"), 2.0, 880);
+    std::fs::write(media.path().join("broken.mp4"), b"not a video").unwrap();
+    let server = TestServer::start();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-ui");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/ui.py");
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(format!("http://{}", server.addr))
+        .arg(TOKEN)
+        .arg(media.path())
+        .arg(&shots)
+        .output()
+        .expect("run tests/web/ui.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("all checks passed"),
+        "ui.py failed:\n{stdout}\n{}\nscreenshots in {}",
+        String::from_utf8_lossy(&out.stderr),
+        shots.display()
+    );
+}
