@@ -381,7 +381,7 @@ async function render() {
   const el = h('div.page', { 'data-page': page[0] });
   main.replaceChildren(el);
   document.title = `${page[1]} · exstreamtv`;
-  try { await page[2](el); el.dataset.ready = '1'; } catch (e) { if (e.status !== 401 && e.status !== 0) el.append(h('p.err', { role: 'alert' }, `Could not load: ${e.detail || e}`)); }
+  try { await page[2](el); el.dataset.ready = '1'; el.dataset.readyMs = performance.now().toFixed(1); } catch (e) { if (e.status !== 401 && e.status !== 0) el.append(h('p.err', { role: 'alert' }, `Could not load: ${e.detail || e}`)); }
 }
 
 window.addEventListener('hashchange', render);
