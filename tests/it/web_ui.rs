@@ -187,20 +187,50 @@ fn the_pages_work_in_headless_chromium() {
     crate::support::media::clip(&media.path().join("one.mp4"), 2.0, 440);
     crate::support::media::clip(&media.path().join("two.mp4"), 2.0, 880);
     std::fs::write(media.path().join("broken.mp4"), b"not a video").unwrap();
-    let server = TestServer::start();
+    let data = Arc::new(TempDir::new("web-browser"));
+    let mut server = TestServer::builder().data(data.clone()).start();
+    let addr = server.addr;
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-ui");
     std::fs::create_dir_all(&shots).unwrap();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/ui.py");
-    let out = std::process::Command::new("/usr/bin/python3")
+    let mut child = std::process::Command::new("/usr/bin/python3")
         .arg(script)
-        .arg(format!("http://{}", server.addr))
+        .arg(format!("http://{addr}"))
         .arg(TOKEN)
         .arg(media.path())
         .arg(&shots)
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run tests/web/ui.py");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
+    let mut to_script = child.stdin.take().unwrap();
+    let from_script = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = String::new();
+    // The script asks for the restart it checks: the same port and data, so the page's
+    // address and session stay valid.
+    for line in std::io::BufRead::lines(from_script) {
+        let line = line.unwrap();
+        match line.as_str() {
+            "stop-server" => {
+                server.stop(Duration::from_secs(10));
+            }
+            "start-server" => {
+                server = TestServer::builder()
+                    .data(data.clone())
+                    .args(["--listen".to_string(), addr.to_string()])
+                    .start();
+            }
+            _ => {
+                println!("{line}");
+                stdout.push_str(&line);
+                stdout.push('\n');
+                continue;
+            }
+        }
+        writeln!(to_script, "done").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success() && stdout.contains("all checks passed"),
         "ui.py failed:\n{stdout}\n{}\nscreenshots in {}",

@@ -163,6 +163,25 @@ def expired_session(d):
     assert not bad, bad
 
 
+def ask_harness(line):
+    """One step done by the Rust test around us (stop or start the server); waits for it."""
+    print(line, flush=True)
+    assert sys.stdin.readline().strip() == "done", f"the harness did not {line}"
+
+
+def restart(d):
+    """The server restarts while the logs page is open: a banner, then the page and its SSE
+    come back by themselves."""
+    open_page(d, "logs")
+    wait(d, lambda: d.find_element(By.CSS_SELECTOR, ".state").text == "live", "the live log stream")
+    ask_harness("stop-server")
+    wait(d, lambda: d.find_elements(By.CSS_SELECTOR, ".banner"), "the reconnect banner")
+    ask_harness("start-server")
+    wait(d, lambda: not d.find_elements(By.CSS_SELECTOR, ".banner"), "the banner to go", timeout=20)
+    wait(d, lambda: d.find_element(By.CSS_SELECTOR, ".state").text == "live", "the log stream back", timeout=20)
+    errors(d)  # the requests refused while the server was down
+
+
 def time_to_interactive(d):
     d.get("about:blank")  # a new document: the timings start at this navigation
     d.get(f"{BASE}/#/channels")
@@ -189,6 +208,7 @@ def main():
         every_page(d, "desktop")
         d.set_window_size(360, 800)
         every_page(d, "phone")
+        restart(d)
         d.find_element(By.XPATH, "//button[text()='Log out']").click()
         wait(d, lambda: d.find_element(By.ID, "f-token"), "the login form after logout")
     finally:

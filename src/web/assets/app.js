@@ -322,7 +322,8 @@ async function logs(el) {
   if (source) source.close();
   source = new EventSource('/api/logs/stream');
   source.onopen = () => { state.textContent = 'live'; };
-  source.onerror = () => { state.textContent = 'reconnecting…'; };
+  // The browser retries by itself; the banner's health poll re-renders once the server is back.
+  source.onerror = () => { state.textContent = 'reconnecting…'; if (source.readyState !== EventSource.OPEN) goOffline(); };
   source.onmessage = (m) => { if (pz.checked) return; try { show(JSON.parse(m.data)); } catch (e) { /* a keepalive */ } };
 }
 
