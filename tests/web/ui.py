@@ -16,7 +16,8 @@ import time
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import (NoAlertPresentException, NoSuchElementException,
+                                        StaleElementReferenceException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -40,7 +41,9 @@ def driver():
 
 def wait(d, cond, what, timeout=15):
     try:
-        return WebDriverWait(d, timeout, poll_frequency=0.05).until(lambda _: cond())
+        return WebDriverWait(d, timeout, poll_frequency=0.05,
+                             ignored_exceptions=[StaleElementReferenceException, NoSuchElementException]
+                             ).until(lambda _: cond())
     except Exception:
         d.save_screenshot(f"{OUT}/failed.png")
         raise AssertionError(f"timed out waiting for {what}")
@@ -163,6 +166,28 @@ def expired_session(d):
     assert not bad, bad
 
 
+def api_get(path):
+    req = urllib.request.Request(BASE + path, headers={"Authorization": f"Bearer {TOKEN}"})
+    return json.load(urllib.request.urlopen(req))
+
+
+def schedule(d):
+    """A schedule made through its form, and an item appended to it."""
+    open_page(d, "schedules")
+    d.find_element(By.ID, "f-name").send_keys("Evenings")
+    d.find_element(By.ID, "f-name").submit()
+    wait(d, lambda: d.find_elements(By.XPATH, "//tr[td[text()='Evenings']]"), "the new schedule")
+    row = d.find_element(By.XPATH, "//tr[td[text()='Evenings']]")
+    row.find_element(By.XPATH, ".//button[text()='Items']").click()
+    collection = api_get("/api/collections")[0]["id"]
+    wait(d, lambda: d.find_element(By.ID, "f-si-collection_id"), "the items form").send_keys(str(collection))
+    d.find_element(By.ID, "f-si-collection_id").submit()
+    wait(d, lambda: len(d.find_elements(By.XPATH, "//section[h2[text()='Items of Evenings']]//tbody/tr")) == 1,
+         "the schedule's first item")
+    sched = next(x for x in api_get("/api/schedules") if x["name"] == "Evenings")
+    assert len(api_get(f"/api/schedule-items?schedule_id={sched['id']}")) == 1
+
+
 def ask_harness(line):
     """One step done by the Rust test around us (stop or start the server); waits for it."""
     print(line, flush=True)
@@ -203,6 +228,7 @@ def main():
         scan(d)
         guide(d)
         invalid_setting(d)
+        schedule(d)
         expired_session(d)
         time_to_interactive(d)
         every_page(d, "desktop")

@@ -263,22 +263,24 @@ async function mediaBrowser(el) {
   await load();
 }
 
+const opt = (names) => names.map((n) => [n, n.replace(/_/g, ' ')]);
+
 // Generic list + create + delete for the resources below: [path, title, fields, columns, hint].
 const RESOURCES = {
   collections: ['/api/collections', 'Collections', [['name', 'Name', { required: true }], ['search_query', 'Smart query (leave empty for a manual collection)']], ['name', 'collection_type', 'item_count'], 'No collections: make one from a search query.'],
   playlists: ['/api/playlists', 'Playlists', [['name', 'Name', { required: true }], ['description', 'Description']], ['name', 'description'], 'No playlists yet.'],
-  schedules: ['/api/schedules', 'Schedules', [['name', 'Name', { required: true }]], ['name'], 'No schedules: create one, then add items through the API.'],
-  filler: ['/api/filler-presets', 'Filler presets', [['name', 'Name', { required: true }], ['filler_mode', 'Mode', { options: [['duration', 'duration'], ['count', 'count'], ['pad', 'pad']] }]], ['name', 'filler_mode'], 'No filler presets.'],
-  blocks: ['/api/blocks', 'Blocks', [['name', 'Name', { required: true }], ['group_id', 'Group id', { type: 'number', required: true }], ['minutes', 'Minutes', { type: 'number', required: true }]], ['name', 'minutes'], 'No blocks.'],
-  templates: ['/api/templates', 'Templates', [['name', 'Name', { required: true }], ['group_id', 'Group id', { type: 'number', required: true }]], ['name'], 'No templates.'],
-  deco: ['/api/deco', 'Deco', [['name', 'Name', { required: true }], ['group_id', 'Group id', { type: 'number', required: true }]], ['name', 'deco_type'], 'No deco.'],
-  watermarks: ['/api/watermarks', 'Watermarks', [['name', 'Name', { required: true }]], ['name'], 'No watermarks.'],
+  schedules: ['/api/schedules', 'Schedules', [['name', 'Name', { required: true }]], ['name'], 'No schedules: create one, then give it items.'],
+  filler: ['/api/filler-presets', 'Filler presets', [['name', 'Name', { required: true }], ['filler_mode', 'Mode', { options: opt(['duration', 'count', 'pad']) }]], ['name', 'filler_mode'], 'No filler presets.'],
+  blocks: ['/api/blocks', 'Blocks', [['name', 'Name', { required: true }], ['start_time', 'Start (HH:MM)', { required: true, placeholder: '20:00' }], ['duration_minutes', 'Minutes', { type: 'number', required: true }]], ['name', 'start_time', 'duration_minutes'], 'No blocks: a block is a time of day and what plays then.'],
+  templates: ['/api/templates', 'Templates', [['name', 'Name', { required: true }]], ['name'], 'No templates: a template places blocks over a day.'],
+  deco: ['/api/deco', 'Deco', [['name', 'Name', { required: true }], ['deco_type', 'Kind', { options: opt(['bumper', 'commercial', 'station_id', 'promo', 'credits']) }], ['file_path', 'File on the server']], ['name', 'deco_type'], 'No deco: bumpers and breaks between programmes.'],
+  watermarks: ['/api/watermarks', 'Watermarks', [['name', 'Name', { required: true }], ['mode', 'Mode', { options: opt(['permanent', 'intermittent', 'none']) }]], ['name', 'mode'], 'No watermarks.'],
 };
 
 async function resource(el, key) {
   const [path, title, fields, cols, hint] = RESOURCES[key];
   const rows = list(await get(path));
-  const preview = h('p', { role: 'status' });
+  const preview = h('p', { role: 'status' }), items = h('div');
   const f = form(fields.map(([n, l, o]) => field(n, l, o)), 'Create', async (v) => {
     if (key === 'collections' && v.search_query) { v.collection_type = 'smart'; }
     await api('POST', path, v); render();
@@ -292,8 +294,27 @@ async function resource(el, key) {
     }));
   }
   el.append(section(title, rows.length ? table([...cols, ''], rows.map((r) => [...cols.map((c) => String(r[c] ?? '')),
-    h('button.small.danger', { onclick: async () => { if (confirm(`Delete ${r.name}?`)) { await api('DELETE', `${path}/${r.id}`); render(); } } }, 'Delete')])) : empty(hint)),
-  section('New', f, preview));
+    h('span.actions', {}, key === 'schedules' && h('button.small', { onclick: () => scheduleItems(r, items).catch(() => {}) }, 'Items'),
+      h('button.small.danger', { onclick: async () => { if (confirm(`Delete ${r.name}?`)) { await api('DELETE', `${path}/${r.id}`); render(); } } }, 'Delete'))])) : empty(hint)),
+  items, section('New', f, preview));
+}
+
+// A schedule's items in order, and a form to append one (what, how much, in which order).
+async function scheduleItems(sched, out) {
+  const rows = list(await get(`/api/schedule-items?schedule_id=${sched.id}`));
+  const f = form([field('collection_type', 'Content', { prefix: 'si', options: opt(['collection', 'smart_collection', 'playlist', 'television_show', 'multi_collection', 'media_item']) }),
+    field('collection_id', 'Its id', { prefix: 'si', type: 'number', required: true }),
+    field('playout_mode', 'Mode', { prefix: 'si', options: opt(['flood', 'one', 'multiple', 'duration']) }),
+    field('playback_order', 'Order', { prefix: 'si', options: opt(['chronological', 'season_episode', 'shuffled', 'random', 'shuffle_in_order']) }),
+    field('start_time', 'Fixed start (HH:MM, empty for dynamic)', { prefix: 'si' })], 'Add item', async (v) => {
+    v.schedule_id = sched.id;
+    if (v.collection_type === 'media_item') { v.media_item_id = v.collection_id; delete v.collection_id; }
+    if (v.start_time) v.start_type = 'fixed';
+    await api('POST', '/api/schedule-items', v); await scheduleItems(sched, out);
+  });
+  out.replaceChildren(section(`Items of ${sched.name}`, rows.length ? table(['#', 'Content', 'Mode', 'Order', 'Start', ''], rows.map((r) => [String(r.index), `${r.collection_type} ${r.collection_id ?? r.media_item_id ?? ''}`, r.playout_mode, r.playback_order, r.start_time || 'dynamic',
+    h('button.small.danger', { onclick: async () => { await api('DELETE', `/api/schedule-items/${r.id}`); await scheduleItems(sched, out); } }, 'Remove')]))
+    : empty('No items: add what this schedule plays.'), f));
 }
 
 function debounce(fn) { let t; return (ev) => { clearTimeout(t); t = setTimeout(() => fn(ev).catch(() => {}), 250); }; }
