@@ -188,6 +188,29 @@ def schedule(d):
     assert len(api_get(f"/api/schedule-items?schedule_id={sched['id']}")) == 1
 
 
+def api_post(path, body):
+    req = urllib.request.Request(BASE + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req))
+
+
+def big_guide(d):
+    """100 channels (mirrors of the demo, so each has programmes) x 6 h render in time."""
+    demo = next(c for c in api_get("/api/channels") if c["number"] == "1")
+    for n in range(2, 101):
+        api_post("/api/channels", {"number": str(1000 + n), "name": f"Mirror {n}",
+                                   "playout_source": "mirror", "mirror_source_channel_id": demo["id"]})
+    d.get("about:blank")
+    d.get(f"{BASE}/#/guide")
+    wait(d, lambda: d.find_elements(By.CSS_SELECTOR, ".page[data-ready]"), "the 100-channel guide", timeout=30)
+    ready = float(d.execute_script("return document.querySelector('.page').dataset.readyMs"))
+    rows = d.execute_script("return document.querySelectorAll('.guide .grow').length") - 1
+    progs = d.execute_script("return document.querySelectorAll('.prog').length")
+    print(f"figure: guide_100_channels_ready_ms {ready:.1f} ({rows} rows, {progs} programmes)")
+    assert rows >= 100 and progs >= 100 * 2, (rows, progs)
+    assert ready < 5000, f"the 100-channel guide took {ready} ms"
+
+
 def ask_harness(line):
     """One step done by the Rust test around us (stop or start the server); waits for it."""
     print(line, flush=True)
@@ -235,6 +258,7 @@ def main():
         d.set_window_size(360, 800)
         every_page(d, "phone")
         restart(d)
+        big_guide(d)
         d.find_element(By.XPATH, "//button[text()='Log out']").click()
         wait(d, lambda: d.find_element(By.ID, "f-token"), "the login form after logout")
     finally:
