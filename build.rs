@@ -1,4 +1,12 @@
-//! Records the compiler version for `/api/health/detailed` (`system.rust_version`).
+//! Records the compiler version for `/api/health/detailed` (`system.rust_version`), and
+//! prepares the web UI's assets (`src/web/assets`): each gzip-compressed once here (so the
+//! binary carries only the compressed bytes and the server never compresses), named by a
+//! hash of its content (so it can be cached for ever), and listed in `web_assets.rs` in
+//! OUT_DIR for `web::assets` to `include!`. `index.html` keeps its name and has the hashed
+//! names written into it.
+use std::fmt::Write as _;
+use std::path::Path;
+
 fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let version = std::process::Command::new(rustc)
@@ -10,4 +18,101 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=EXSTREAMTV_RUSTC_VERSION={version}");
     println!("cargo:rerun-if-changed=build.rs");
+    web_assets();
+}
+
+/// The hashed assets, in the order `index.html` may name them.
+const ASSETS: &[(&str, &str)] = &[
+    ("app.js", "text/javascript; charset=utf-8"),
+    ("app.css", "text/css; charset=utf-8"),
+    ("favicon.svg", "image/svg+xml"),
+];
+
+fn web_assets() {
+    let dir = Path::new("src/web/assets");
+    println!("cargo:rerun-if-changed=src/web/assets");
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    let mut index = read(&dir.join("index.html"));
+    let mut table = String::from("pub static ASSETS: &[Asset] = &[\n");
+    for (name, mime) in ASSETS {
+        let bytes = read(&dir.join(name));
+        let hash = format!("{:016x}", fnv1a(bytes.as_bytes()));
+        let (stem, ext) = name.rsplit_once('.').expect("asset name has an extension");
+        let hashed = format!("{stem}.{}.{ext}", &hash[..10]);
+        index = index.replace(
+            &format!("/ui/assets/{name}"),
+            &format!("/ui/assets/{hashed}"),
+        );
+        entry(
+            &mut table,
+            &out,
+            &hashed,
+            mime,
+            bytes.as_bytes(),
+            &hash,
+            true,
+        );
+    }
+    let hash = format!("{:016x}", fnv1a(index.as_bytes()));
+    entry(
+        &mut table,
+        &out,
+        "index.html",
+        "text/html; charset=utf-8",
+        index.as_bytes(),
+        &hash,
+        false,
+    );
+    table.push_str("];\n");
+    std::fs::write(out.join("web_assets.rs"), table).expect("write web_assets.rs");
+}
+
+fn read(path: &Path) -> String {
+    println!("cargo:rerun-if-changed={}", path.display());
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn entry(
+    table: &mut String,
+    out: &Path,
+    name: &str,
+    mime: &str,
+    raw: &[u8],
+    hash: &str,
+    immutable: bool,
+) {
+    let gz = gzip(raw);
+    std::fs::write(out.join(format!("{name}.gz")), &gz).expect("write asset");
+    let _ = writeln!(
+        table,
+        "    Asset {{ name: {name:?}, mime: {mime:?}, etag: \"\\\"{hash}\\\"\", immutable: {immutable}, raw_len: {}, gz: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.gz\")) }},",
+        raw.len()
+    );
+}
+
+/// A gzip member (RFC 1952) around miniz_oxide's raw deflate: fixed header, no name, no
+/// mtime (reproducible builds), CRC-32 and length trailer.
+fn gzip(raw: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3];
+    out.extend(miniz_oxide::deflate::compress_to_vec(raw, 10));
+    out.extend(crc32(raw).to_le_bytes());
+    out.extend((raw.len() as u32).to_le_bytes());
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }

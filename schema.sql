@@ -653,3 +653,9 @@ CREATE TABLE agent_fixes (
     decided_at_ms INTEGER
 );
 CREATE INDEX agent_fixes_status ON agent_fixes(status, id);
+-- The web UI's login sessions (web::session): the SHA-256 of the cookie's id, never the id.
+CREATE TABLE web_sessions (
+    hash          TEXT PRIMARY KEY,
+    created_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+);

@@ -33,6 +33,7 @@ pub mod stream;
 pub mod system;
 pub mod time;
 pub mod tools;
+pub mod web;
 
 /// The crate version, as `exstreamtv --version` and `/version` print it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -53,13 +53,41 @@ use crate::app::App;
 use crate::http::{router, ApiResult, Req};
 use crate::ops::groups::{BLOCK_GROUPS, DECO_GROUPS, TEMPLATE_GROUPS};
 
+/// Where the documents are: `/api`, and `/` for a client that asks for JSON only.
+pub fn index() -> crate::http::Response {
+    crate::http::body::ok_json(&serde_json::json!({
+        "app": "exstreamtv", "version": crate::VERSION,
+        "m3u": "/iptv/channels.m3u", "xmltv": "/iptv/xmltv.xml",
+        "hdhomerun": "/hdhomerun/discover.json", "api": "/api/health", "ui": "/"
+    }))
+}
+
+fn ai_page(req: &Req) -> ApiResult {
+    router::only_get(req)?;
+    let mut resp = hyper::Response::new(crate::http::Body::Empty);
+    *resp.status_mut() = hyper::StatusCode::FOUND;
+    resp.headers_mut().insert(
+        hyper::header::LOCATION,
+        hyper::header::HeaderValue::from_static("/ui/#/ai"),
+    );
+    Ok(resp)
+}
+
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
         ["health", rest @ ..] => return health::route(app, req, rest).await,
         ["lineup_status.json"] => return crate::hdhr::route(app, req, segs).await,
+        // Open: the login carries its own proof (the token, or the cookie to forget).
+        ["auth", "session"] => return crate::web::session::route(app, req).await,
+        [] => {
+            router::only_get(req)?;
+            return Ok(index());
+        }
+        // EXStreamTV's AI creator page: ours lives in the web UI.
+        ["ai", "channel"] => return ai_page(req),
         _ => {}
     }
-    app.api_token.check(req)?;
+    crate::http::auth::check_request(app, req).await?;
     match segs {
         ["ai", rest @ ..] => ai::route(app, req, rest).await,
         ["channels", rest @ ..] => channels::route(app, req, rest).await,

@@ -50,7 +50,12 @@ impl Route {
     /// Who may call it, by the rules of `api::route` and the router (API.md §1).
     pub fn auth(&self) -> Auth {
         let p = self.path;
-        if p.starts_with("/api/health") || p == "/api/lineup_status.json" {
+        if p.starts_with("/api/health")
+            || matches!(
+                p,
+                "/api/lineup_status.json" | "/api/auth/session" | "/api/ai/channel"
+            )
+        {
             Auth::Open
         } else if p.starts_with("/api/")
             || matches!(p, "/openapi.json" | "/docs" | "/documentation")
@@ -370,7 +375,13 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/metrics", "Prometheus metrics", "", "text"),
     r("GET", "/health", "Liveness", "", "{status version app}"),
     r("GET", "/version", "The version", "", "{version app description}"),
-    r("GET", "/", "Where the documents are", "", "{app version m3u xmltv hdhomerun api}"),
+    r("GET", "/", "The web UI; the JSON index (as /api) when Accept is application/json alone", "", "html"),
+    r("GET", "/api", "Where the documents are", "", "{app version m3u xmltv hdhomerun api ui}"),
+    r("GET", "/ui", "The web UI (any path under /ui/ but its assets)", "", "html"),
+    r("GET", "/ui/assets/{file}", "A web UI asset by its content-hashed name: gzip, immutable", "", "text"),
+    r("GET", "/favicon.ico", "The web UI's icon (SVG)", "", "image"),
+    r("GET POST DELETE", "/api/auth/session", "Web UI login: GET whether the cookie is a live session; POST the API token for an HttpOnly session cookie (204); DELETE logs out", "token*", "{authenticated}"),
+    r("GET", "/api/ai/channel", "EXStreamTV's AI creator page: 302 to the web UI's", "", "empty"),
     r("GET", "/openapi.json", "This document", "", "json"),
     r("GET", "/docs", "This document as an HTML page", "", "html"),
     r("GET", "/documentation", "This document as an HTML page", "", "html"),

@@ -274,6 +274,12 @@ const STEPS: &[&str] = &[
         decided_at_ms INTEGER
     );
     CREATE INDEX agent_fixes_status ON agent_fixes(status, id);",
+    // 12 -> 13: the web UI's login sessions (web::session); only the id's SHA-256 is kept.
+    "CREATE TABLE web_sessions (
+        hash          TEXT PRIMARY KEY,
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    );",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -376,6 +382,7 @@ mod tests {
              DROP TABLE m3u_sources;
              DROP TABLE ai_plans; DROP TABLE ai_sessions;
              DROP TABLE agent_fixes;
+             DROP TABLE web_sessions;
              INSERT INTO ffmpeg_profiles (name, resolution_id, created_at_ms, updated_at_ms)
              VALUES ('old', 2, 1, 1);
              PRAGMA user_version = 1;",

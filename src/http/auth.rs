@@ -7,9 +7,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use hyper::header::AUTHORIZATION;
+use hyper::StatusCode;
 
 use super::error::ApiError;
 use super::request::Req;
+use super::router::Verb;
+use crate::app::App;
 
 pub const TOKEN_FILE: &str = "api-token";
 
@@ -87,6 +90,30 @@ impl ApiToken {
             Some(_) => Err(ApiError::unauthorized("invalid API token")),
         }
     }
+}
+
+/// The API's gate: the token in a header, else the web UI's session cookie
+/// (`web::session`). A write authenticated by the cookie must also carry `X-Requested-With`,
+/// which a cross-site form cannot set: 403 without it.
+pub async fn check_request(app: &App, req: &Req) -> Result<(), ApiError> {
+    let has_header = req.header(AUTHORIZATION).is_some() || req.header_str("x-api-key").is_some();
+    let session = crate::web::session::cookie(req).map(str::to_owned);
+    let Some(id) = session.filter(|_| !has_header) else {
+        return app.api_token.check(req);
+    };
+    if !crate::web::session::valid(&app.db, &id).await? {
+        return Err(ApiError::unauthorized(
+            "session expired or logged out: log in again",
+        ));
+    }
+    let read = matches!(req.verb(), Verb::Get | Verb::Options);
+    if !read && req.header_str("x-requested-with").is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "a write authenticated by the session cookie needs the X-Requested-With header",
+        ));
+    }
+    Ok(())
 }
 
 /// The IPTV/HDHomeRun `?access_token=` gate; `expected` is the setting (None = off).

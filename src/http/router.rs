@@ -177,14 +177,10 @@ pub async fn route(app: &Arc<App>, req: &mut Req) -> ApiResult {
         }
         ["openapi.json"] => crate::api::openapi::document(app, req).await,
         ["docs"] | ["documentation"] => crate::api::openapi::page(app, req).await,
-        [] => {
-            only_get(req)?;
-            Ok(body::ok_json(&serde_json::json!({
-                "app": "exstreamtv", "version": crate::VERSION,
-                "m3u": "/iptv/channels.m3u", "xmltv": "/iptv/xmltv.xml",
-                "hdhomerun": "/hdhomerun/discover.json", "api": "/api/health"
-            })))
-        }
+        // The web UI, or the JSON index for a client that asks for JSON alone.
+        [] => crate::web::root(req),
+        ["ui", rest @ ..] => crate::web::route(app, req, rest),
+        ["favicon.ico"] => crate::web::favicon(req),
         _ => Err(not_found()),
     }
 }

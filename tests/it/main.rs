@@ -35,4 +35,5 @@ mod stream;
 mod stream_fixture;
 mod validation;
 mod watermarks;
+mod web_ui;
 mod yaml_channels;
