@@ -76,6 +76,9 @@ fn sources() -> serde_json::Value {
         {"id": "streamtv", "name": "StreamTV",
          "description": "Channels, playlists and their media items (URLs)",
          "supported_formats": ["SQLite Database (.db)"], "icon": "📡"},
+        {"id": "exstreamtv", "name": "EXStreamTV",
+         "description": "Channels (ids kept), FFmpeg profiles, media items (URLs), playlists and program schedules",
+         "supported_formats": ["SQLite Database (.db)"], "icon": "📼"},
     ])
 }
 
@@ -83,7 +86,7 @@ fn sources() -> serde_json::Value {
 async fn detect(app: &Arc<App>) -> ApiResult {
     let dir = app.config.data_dir.join("import");
     let found = tokio::task::spawn_blocking(move || {
-        let mut out = json!({"ersatztv": [], "streamtv": []});
+        let mut out = json!({"ersatztv": [], "streamtv": [], "exstreamtv": []});
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return out;
         };
@@ -93,12 +96,14 @@ async fn detect(app: &Arc<App>) -> ApiResult {
             if !meta.is_file() {
                 continue;
             }
-            for source in [Source::Ersatztv, Source::Streamtv] {
+            // EXStreamTV's tables are a superset of StreamTV's: the first that reads it wins.
+            for source in [Source::Ersatztv, Source::Exstreamtv, Source::Streamtv] {
                 if migration::read(source, &path).is_ok() {
                     let size_mb = (meta.len() as f64 / 1_048_576.0 * 100.0).round() / 100.0;
                     if let Some(list) = out[source.as_str()].as_array_mut() {
                         list.push(json!({"path": path.display().to_string(), "type": "database", "size_mb": size_mb}));
                     }
+                    break;
                 }
             }
         }
@@ -205,7 +210,10 @@ async fn read_foreign(source: Source, path: PathBuf) -> Result<Foreign, ApiError
     tokio::task::spawn_blocking(move || migration::read(source, &path))
         .await
         .map_err(|_| ApiError::internal("read task failed"))?
-        .map_err(|e| ApiError::invalid("db_path", e))
+        .map_err(|e| match e {
+            migration::MigrationError::Locked => ApiError::conflict(e),
+            e => ApiError::invalid("db_path", e),
+        })
 }
 
 async fn validate(app: &Arc<App>, req: &mut Req, source: Source) -> ApiResult {
@@ -327,6 +335,7 @@ async fn run(
         media: Vec::new(),
         playlists: f.playlists.clone(),
         channels: f.channels.clone(),
+        channel_ids: f.channel_ids.clone(),
     };
     let mut s = std::mem::take(stats);
     let (s, w, changes) = write_tx(app, move |tx| {

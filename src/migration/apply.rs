@@ -56,7 +56,10 @@ pub fn apply(
     for (i, doc) in foreign.channels.iter().enumerate() {
         tx.execute_batch("SAVEPOINT migrate_channel")?;
         match yaml_channels::import(tx, doc, &format!("channels[{i}]"), clock, fresh_seed()) {
-            Ok(_) => {
+            Ok((made, _)) => {
+                if let Some(&Some(want)) = foreign.channel_ids.get(i) {
+                    keep_id(tx, made.0, want, doc, warnings)?;
+                }
                 tx.execute_batch("RELEASE migrate_channel")?;
                 stats.channels += 1;
             }
@@ -73,6 +76,50 @@ pub fn apply(
     // New channels, profiles and collections: every document is stale; no running channel
     // plays any of it yet.
     Ok(Changes::any("migration"))
+}
+
+/// Gives the channel just made (`made`) the source's id `want` when no channel has it, so
+/// its guide id (`exstream.<id>`) is unchanged; every row naming it follows. Foreign keys
+/// are checked at commit (`defer_foreign_keys` lasts this transaction only).
+fn keep_id(
+    tx: &Transaction<'_>,
+    made: i64,
+    want: i64,
+    doc: &yaml_channels::ChannelDoc,
+    warnings: &mut Vec<String>,
+) -> Result<(), DbError> {
+    if made == want {
+        return Ok(());
+    }
+    let taken: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM channels WHERE id = ?1)",
+        [want],
+        |r| r.get(0),
+    )?;
+    if taken || want <= 0 {
+        warnings.push(format!(
+            "channel {} \"{}\": id {want} is taken here; its guide id is now exstream.{made}",
+            doc.number, doc.name
+        ));
+        return Ok(());
+    }
+    tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+    tx.execute("UPDATE channels SET id = ?1 WHERE id = ?2", [want, made])?;
+    let referring: Vec<(String, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT m.name, f.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+             WHERE m.type = 'table' AND f.\"table\" = 'channels'",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (table, column) in referring {
+        tx.execute(
+            &format!("UPDATE \"{table}\" SET \"{column}\" = ?1 WHERE \"{column}\" = ?2"),
+            [want, made],
+        )?;
+    }
+    Ok(())
 }
 
 /// Each collection (a name taken here is kept as it is), with the files our libraries have.

@@ -12,6 +12,7 @@
 
 mod apply;
 mod ersatztv;
+mod exstreamtv;
 mod progress;
 mod streamtv;
 
@@ -30,6 +31,7 @@ pub use progress::{Progress, Registry};
 pub enum Source {
     Ersatztv,
     Streamtv,
+    Exstreamtv,
 }
 
 impl Source {
@@ -37,6 +39,7 @@ impl Source {
         match text {
             "ersatztv" => Some(Source::Ersatztv),
             "streamtv" => Some(Source::Streamtv),
+            "exstreamtv" => Some(Source::Exstreamtv),
             _ => None,
         }
     }
@@ -45,6 +48,7 @@ impl Source {
         match self {
             Source::Ersatztv => "ersatztv",
             Source::Streamtv => "streamtv",
+            Source::Exstreamtv => "exstreamtv",
         }
     }
 }
@@ -97,12 +101,17 @@ pub struct Foreign {
     pub media: Vec<ForeignMedia>,
     pub playlists: Vec<ForeignPlaylist>,
     pub channels: Vec<ChannelDoc>,
+    /// The source's id of each of `channels` (empty, or one per channel): kept here when
+    /// free, so a guide id `exstream.<id>` stays the same.
+    pub channel_ids: Vec<Option<i64>>,
 }
 
 #[derive(Debug)]
 pub enum MigrationError {
     /// The file cannot be opened or is not a database.
     Unreadable(String),
+    /// Another process holds a write lock on it.
+    Locked,
     /// A database, but not one of this source (its main table is missing).
     NotThisSource {
         source: Source,
@@ -114,6 +123,9 @@ impl fmt::Display for MigrationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MigrationError::Unreadable(why) => write!(f, "cannot read the database: {why}"),
+            MigrationError::Locked => {
+                f.write_str("the database is locked by another process; stop it and retry")
+            }
             MigrationError::NotThisSource { source, missing } => write!(
                 f,
                 "not a {} database: it has no {missing} table",
@@ -132,20 +144,33 @@ pub fn read(source: Source, path: &Path) -> Result<Foreign, MigrationError> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| MigrationError::Unreadable(e.to_string()))?;
+    // A source whose server is still running may hold a lock: fail fast, not hang.
+    conn.busy_timeout(std::time::Duration::from_secs(1))
+        .map_err(|e| MigrationError::Unreadable(e.to_string()))?;
     // A file that is not SQLite fails on its first read, not at open.
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)
     })
-    .map_err(|e| MigrationError::Unreadable(e.to_string()))?;
-    let tables = Tables::of(&conn).map_err(|e| MigrationError::Unreadable(e.to_string()))?;
+    .map_err(unreadable)?;
+    let tables = Tables::of(&conn).map_err(unreadable)?;
     let read = match source {
         Source::Ersatztv => ersatztv::read(&conn, &tables),
         Source::Streamtv => streamtv::read(&conn, &tables),
+        Source::Exstreamtv => exstreamtv::read(&conn, &tables),
     };
     read.map_err(|e| match e {
         ReadError::Missing(missing) => MigrationError::NotThisSource { source, missing },
-        ReadError::Sql(e) => MigrationError::Unreadable(e.to_string()),
+        ReadError::Sql(e) => unreadable(e),
     })
+}
+
+fn unreadable(e: rusqlite::Error) -> MigrationError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            MigrationError::Locked
+        }
+        _ => MigrationError::Unreadable(e.to_string()),
+    }
 }
 
 enum ReadError {

@@ -345,3 +345,170 @@ fn a_streamtv_database_its_upload_and_the_bad_input() {
         .contains("STV Beta")));
     assert!(plays(&server, "600") > 150);
 }
+
+/// EXStreamTV's tables (SQLAlchemy snake_case), as far as the migration reads them.
+const EXSTREAMTV: &str = r#"
+CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+CREATE TABLE ffmpeg_profiles (id INTEGER PRIMARY KEY, name TEXT, custom_width INTEGER, custom_height INTEGER,
+    video_bitrate TEXT, video_buffer_size TEXT, audio_bitrate TEXT, audio_channels INTEGER, audio_sample_rate INTEGER);
+CREATE TABLE channels (id INTEGER PRIMARY KEY, number TEXT, name TEXT, "group" TEXT, enabled INTEGER,
+    ffmpeg_profile_id INTEGER, playout_mode TEXT);
+CREATE TABLE media_items (id INTEGER PRIMARY KEY, media_type TEXT, source TEXT, url TEXT, title TEXT, duration INTEGER);
+CREATE TABLE playlists (id INTEGER PRIMARY KEY, name TEXT, source_type TEXT, collection_type TEXT);
+CREATE TABLE playlist_items (id INTEGER PRIMARY KEY, playlist_id INTEGER, media_item_id INTEGER, source_url TEXT,
+    title TEXT, position INTEGER);
+CREATE TABLE program_schedules (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE program_schedule_items (id INTEGER PRIMARY KEY, schedule_id INTEGER, position INTEGER,
+    collection_type TEXT, collection_id INTEGER, playback_mode TEXT, playback_order TEXT, multiple_count INTEGER);
+CREATE TABLE playouts (id INTEGER PRIMARY KEY, channel_id INTEGER, program_schedule_id INTEGER, schedule_kind TEXT);
+CREATE TABLE filler_presets (id INTEGER PRIMARY KEY, name TEXT);
+"#;
+
+/// An EXStreamTV database: channel 700 (id 42) floods "EXS list" (both clips, by path),
+/// 701 (id 1, taken here by the demo channel) the same; a YouTube item; `revision` stamped.
+fn exstreamtv_db(path: &Path, clips: &Path, revision: &str) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(EXSTREAMTV).unwrap();
+    for (id, name) in [(1, "Alpha"), (2, "Beta")] {
+        let url = clips.join(format!("{name}.mp4")).display().to_string();
+        conn.execute(
+            "INSERT INTO media_items VALUES (?1, 'other_video', 'local', ?2, ?3, 2)",
+            rusqlite::params![id, url, format!("EXS {name}")],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO playlist_items VALUES (?1, 1, ?1, NULL, 'x', ?1)",
+            [id],
+        )
+        .unwrap();
+    }
+    conn.execute("INSERT INTO alembic_version VALUES (?1)", [revision])
+        .unwrap();
+    conn.execute_batch(
+        "INSERT INTO media_items VALUES (3, 'other_video', 'youtube', 'https://www.youtube.com/watch?v=abc', 'A Tube', 60);
+         INSERT INTO ffmpeg_profiles VALUES (1, 'EXS 720', 1280, 720, '3000k', '6000k', '128k', 2, 48000);
+         INSERT INTO playlists VALUES (1, 'EXS list', 'local', 'static');
+         INSERT INTO program_schedules VALUES (1, 'EXS all day');
+         INSERT INTO program_schedule_items VALUES (1, 1, 1, 'playlist', 1, 'flood', 'chronological', NULL);
+         INSERT INTO program_schedule_items VALUES (2, 1, 2, 'show', 9, 'one', 'shuffle', NULL);
+         INSERT INTO channels VALUES (42, '700', 'EXS Loop', 'EXS', 1, 1, 'continuous');
+         INSERT INTO channels VALUES (1, '701', 'EXS Taken', NULL, 1, NULL, 'continuous');
+         INSERT INTO playouts VALUES (1, 42, 1, 'flood'), (2, 1, 1, 'flood');
+         INSERT INTO filler_presets VALUES (1, 'Bumpers');",
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_exstreamtv_database_keeps_its_channel_ids() {
+    let clips = TempDir::new("mig-exs");
+    media::clip(&clips.path().join("Alpha.mp4"), 2.0, 440);
+    media::clip(&clips.path().join("Beta.mp4"), 2.0, 660);
+    let server = TestServer::start();
+    let c = server.client();
+    let import = server.data_dir().join("import");
+    std::fs::create_dir_all(&import).unwrap();
+    let db = import.join("exstreamtv.db");
+    exstreamtv_db(&db, clips.path(), "001");
+    let db_path = db.display().to_string();
+
+    let v = post(
+        &c,
+        "/api/migration/validate/exstreamtv",
+        &json!({"db_path": db_path}),
+    );
+    assert_eq!(v["is_valid"], true, "{v}");
+    assert_eq!(v["counts"]["program_schedule_items"], 2, "{v}");
+    assert!(!v["warnings"].to_string().contains("newer"), "{v}");
+    let detected = c.get("/api/migration/detect").json();
+    assert_eq!(
+        detected["exstreamtv"][0]["path"],
+        db_path.as_str(),
+        "{detected}"
+    );
+
+    let done = post(
+        &c,
+        "/api/migration/import/exstreamtv",
+        &json!({"db_path": db_path}),
+    );
+    assert_eq!(done["success"], true, "{done}");
+    assert_eq!(done["stats"]["channels"], 2, "{done}");
+    assert_eq!(done["stats"]["playlists"], 1, "{done}");
+    assert_eq!(done["stats"]["ffmpeg_profiles"], 1, "{done}");
+    let warnings = done["warnings"].to_string();
+    for expected in [
+        "\\\"A Tube\\\" is a youtube page",
+        "id 1 is taken here",
+        "show 9 is not carried over",
+        "filler presets are not carried over",
+    ] {
+        assert!(warnings.contains(expected), "{expected}: {warnings}");
+    }
+    let numbers = lineup_numbers(&server);
+    assert!(
+        numbers.contains(&"700".to_string()) && numbers.contains(&"701".to_string()),
+        "{numbers:?}"
+    );
+    let ch = c.get("/api/channels/number/700").json();
+    assert_eq!(
+        (ch["id"].clone(), ch["group"].clone()),
+        (json!(42), json!("EXS")),
+        "{ch}"
+    );
+    let profile = c
+        .get(&format!("/api/ffmpeg-profiles/{}", ch["ffmpeg_profile_id"]))
+        .json();
+    assert_eq!(profile["video_bitrate"], "3000k", "{profile}");
+    let m3u = server.anon().get("/iptv/channels.m3u").text();
+    assert!(
+        m3u.contains("tvg-id=\"exstream.42\" tvg-name=\"EXS Loop\""),
+        "{m3u}"
+    );
+    assert!(wait_until(Duration::from_secs(5), || server
+        .anon()
+        .get("/iptv/xmltv.xml")
+        .text()
+        .contains("EXS Beta")));
+    assert!(plays(&server, "700") > 150);
+}
+
+#[test]
+fn an_exstreamtv_database_newer_or_locked() {
+    let clips = TempDir::new("mig-exs-bad");
+    let server = TestServer::start();
+    let c = server.client();
+    let import = server.data_dir().join("import");
+    std::fs::create_dir_all(&import).unwrap();
+    let db = import.join("newer.db");
+    exstreamtv_db(&db, clips.path(), "zz_future_9999");
+    let body = json!({"db_path": db.display().to_string()});
+    let v = post(&c, "/api/migration/validate/exstreamtv", &body);
+    assert_eq!(v["is_valid"], true, "{v}");
+    assert!(
+        v["warnings"]
+            .to_string()
+            .contains("zz_future_9999 is newer"),
+        "{v}"
+    );
+
+    // Its server still running and writing: the read fails fast with a clear 409.
+    let holder = Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let began = std::time::Instant::now();
+    let r = c.post_json("/api/migration/import/exstreamtv", &body);
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(
+        r.detail().contains("locked by another process"),
+        "{}",
+        r.detail()
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    holder.execute_batch("ROLLBACK").unwrap();
+    let r = c.post_json("/api/migration/import/exstreamtv", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+}
