@@ -1,5 +1,6 @@
 //! `/api/migration/*` (EXStreamTV's migration API): ErsatzTV's and StreamTV's SQLite files
-//! read and carried over (`migration`). A database is named by `db_path` (a file under the
+//! read and carried over (`migration`), and EXStreamTV's too, with its `config.yaml`
+//! (`config_path`, or the part `config_file`) for the tuner's identity. A database is named by `db_path` (a file under the
 //! data dir's `import/`, as M3U files are) or uploaded as the multipart part `db_file` (up
 //! to `MAX_UPLOAD`; written under `import/` for the read, removed after). `validate`
 //! counts what is there; `import` (`dry_run` counts only) creates the source's local
@@ -22,7 +23,7 @@ use crate::app::App;
 use crate::changes::Changes;
 use crate::http::router::{self, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
-use crate::migration::{self, Foreign, Registry, Source, Stats};
+use crate::migration::{self, Foreign, Registry, Source, Stats, Tuner};
 use crate::ops::libraries::{self as libraries, NewLibrary};
 
 /// An uploaded database: an ErsatzTV file of a large library is tens of MiB.
@@ -30,6 +31,8 @@ const MAX_UPLOAD: usize = 64 << 20;
 /// How long the import waits for the scans of the folders it added.
 const SCAN_WAIT: Duration = Duration::from_secs(30 * 60);
 const STEPS: u32 = 5;
+/// A `config.yaml` is a few KiB.
+const MAX_CONFIG: usize = 1 << 20;
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
@@ -77,7 +80,7 @@ fn sources() -> serde_json::Value {
          "description": "Channels, playlists and their media items (URLs)",
          "supported_formats": ["SQLite Database (.db)"], "icon": "📡"},
         {"id": "exstreamtv", "name": "EXStreamTV",
-         "description": "Channels (ids kept), FFmpeg profiles, media items (URLs), playlists and program schedules",
+         "description": "Channels (ids kept), FFmpeg profiles, media items (URLs), playlists and program schedules; with config.yaml, the HDHomeRun DeviceID, DeviceAuth and tuner count",
          "supported_formats": ["SQLite Database (.db)"], "icon": "📼"},
     ])
 }
@@ -117,6 +120,8 @@ async fn detect(app: &Arc<App>) -> ApiResult {
 #[derive(Deserialize, Default)]
 struct Input {
     db_path: Option<String>,
+    /// EXStreamTV's `config.yaml` (under `import/` too): its HDHomeRun identity comes over.
+    config_path: Option<String>,
     #[serde(default)]
     dry_run: bool,
     path_prefix_from: Option<String>,
@@ -128,6 +133,8 @@ struct Named {
     path: PathBuf,
     upload: bool,
     input: Input,
+    /// The text of `config_path` or of the part `config_file`.
+    config: Option<String>,
 }
 
 impl Drop for Named {
@@ -151,11 +158,19 @@ async fn named(app: &Arc<App>, req: &mut Req) -> Result<Named, ApiError> {
         .db_path
         .clone()
         .ok_or_else(|| ApiError::invalid("db_path", "field required (or upload db_file)"))?;
-    let path = under_import(&app.config.data_dir, &given).await?;
+    let path = under_import(&app.config.data_dir, &given, "db_path").await?;
+    let config = match &input.config_path {
+        Some(given) => {
+            let path = under_import(&app.config.data_dir, given, "config_path").await?;
+            Some(config_text(&path).await?)
+        }
+        None => None,
+    };
     Ok(Named {
         path,
         upload: false,
         input,
+        config,
     })
 }
 
@@ -167,8 +182,19 @@ async fn uploaded(app: &Arc<App>, req: &mut Req, content_type: &str) -> Result<N
             .ok()
             .map(|v| String::from_utf8_lossy(v).trim().to_owned())
     };
+    let config = match crate::http::multipart::part(content_type, &bytes, "config_file") {
+        Ok(text) if text.len() <= MAX_CONFIG => Some(String::from_utf8_lossy(text).into_owned()),
+        Ok(_) => {
+            return Err(ApiError::invalid(
+                "config_file",
+                "over 1 MiB: not a config.yaml",
+            ))
+        }
+        Err(_) => None,
+    };
     let input = Input {
         db_path: None,
+        config_path: None,
         dry_run: flag("dry_run").is_some_and(|v| v == "true" || v == "1"),
         path_prefix_from: flag("path_prefix_from"),
         path_prefix_to: flag("path_prefix_to"),
@@ -190,12 +216,13 @@ async fn uploaded(app: &Arc<App>, req: &mut Req, content_type: &str) -> Result<N
         path,
         upload: true,
         input,
+        config,
     })
 }
 
 /// `path`, which must be a file under `<data dir>/import/` (symlinks resolved first).
-async fn under_import(data_dir: &Path, path: &str) -> Result<PathBuf, ApiError> {
-    let outside = || ApiError::invalid("db_path", "a file under the data dir's import/ folder");
+async fn under_import(data_dir: &Path, path: &str, field: &str) -> Result<PathBuf, ApiError> {
+    let outside = || ApiError::invalid(field, "a file under the data dir's import/ folder");
     let root = tokio::fs::canonicalize(data_dir.join("import"))
         .await
         .map_err(|_| outside())?;
@@ -204,6 +231,60 @@ async fn under_import(data_dir: &Path, path: &str) -> Result<PathBuf, ApiError> 
         return Err(outside());
     }
     Ok(file)
+}
+
+async fn config_text(path: &Path) -> Result<String, ApiError> {
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| ApiError::invalid("config_path", format_args!("cannot read it: {e}")))?;
+    if bytes.len() > MAX_CONFIG {
+        return Err(ApiError::invalid(
+            "config_path",
+            "over 1 MiB: not a config.yaml",
+        ));
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The tuner identity of the request's `config.yaml`, read for EXStreamTV only.
+fn tuner_of(named: &Named, source: Source, warnings: &mut Vec<String>) -> Result<Tuner, ApiError> {
+    let Some(text) = &named.config else {
+        return Ok(Tuner::default());
+    };
+    if source != Source::Exstreamtv {
+        warnings.push("a config file is read for EXStreamTV only; it was ignored".to_owned());
+        return Ok(Tuner::default());
+    }
+    migration::exstreamtv_config::read(text, warnings).map_err(|e| ApiError::invalid("config", e))
+}
+
+fn tuner_json(t: &Tuner) -> serde_json::Value {
+    json!({"device_id": t.device_id, "device_auth_set": t.device_auth.is_some(),
+           "tuner_count": t.tuner_count})
+}
+
+/// Makes the old box's identity ours: Plex and Jellyfin find their tuner again.
+async fn adopt(app: &Arc<App>, t: Tuner) -> Result<(), ApiError> {
+    if t.is_empty() {
+        return Ok(());
+    }
+    app.update_settings(|s| {
+        if let Some(id) = t.device_id {
+            s.hdhomerun.device_id = id;
+        }
+        if let Some(auth) = t.device_auth {
+            s.hdhomerun.device_auth = auth;
+        }
+        if t.tuner_count.is_some() {
+            s.hdhomerun.tuner_count = t.tuner_count;
+        }
+        s.normalize();
+        s.validate()
+            .map_err(|e| ApiError::invalid(&format!("config.{}", e.field), &e.problem))
+    })
+    .await?;
+    tracing::info!("migration: the HDHomeRun identity of config.yaml adopted");
+    Ok(())
 }
 
 async fn read_foreign(source: Source, path: PathBuf) -> Result<Foreign, ApiError> {
@@ -218,8 +299,11 @@ async fn read_foreign(source: Source, path: PathBuf) -> Result<Foreign, ApiError
 
 async fn validate(app: &Arc<App>, req: &mut Req, source: Source) -> ApiResult {
     let named = named(app, req).await?;
+    let mut config_warnings = Vec::new();
+    let tuner = tuner_of(&named, source, &mut config_warnings);
     let answer = match read_foreign(source, named.path.clone()).await {
-        Ok(f) => {
+        Ok(mut f) => {
+            f.warnings.extend(config_warnings);
             let counts: serde_json::Map<_, _> = f
                 .counts
                 .iter()
@@ -230,8 +314,16 @@ async fn validate(app: &Arc<App>, req: &mut Req, source: Source) -> ApiResult {
             if channels == 0 {
                 errors.push("no channels found in the database".to_owned());
             }
+            let config = match &tuner {
+                Ok(t) => tuner_json(t),
+                Err(e) => {
+                    errors.push(e.detail.clone());
+                    serde_json::Value::Null
+                }
+            };
             json!({"is_valid": errors.is_empty(), "source_type": source.as_str(),
-                   "counts": counts, "warnings": f.warnings, "errors": errors})
+                   "counts": counts, "config": config, "warnings": f.warnings,
+                   "errors": errors})
         }
         Err(e) => json!({"is_valid": false, "source_type": source.as_str(), "counts": {},
                          "warnings": [], "errors": [e.detail]}),
@@ -243,17 +335,21 @@ async fn import(app: &Arc<App>, req: &mut Req, source: Source) -> ApiResult {
     let named = named(app, req).await?;
     let began = Instant::now();
     let mut foreign = read_foreign(source, named.path.clone()).await?;
+    let mut warnings = std::mem::take(&mut foreign.warnings);
+    let tuner = tuner_of(&named, source, &mut warnings)?;
     rewrite_paths(&mut foreign, &named.input);
     let id = Registry::global().start(source.as_str(), STEPS);
     let mut stats = Stats::default();
-    let mut warnings = std::mem::take(&mut foreign.warnings);
     let result = match named.input.dry_run {
         true => {
             dry_run(&foreign, &mut stats);
             warnings.push("dry run: nothing was changed".to_owned());
             Ok(())
         }
-        false => run(app, &id, &foreign, &mut stats, &mut warnings).await,
+        false => match run(app, &id, &foreign, &mut stats, &mut warnings).await {
+            Ok(()) => adopt(app, tuner.clone()).await,
+            Err(e) => Err(e),
+        },
     };
     let error = result.err().map(|e| e.detail);
     Registry::global().finish(&id, error.clone());
@@ -262,6 +358,7 @@ async fn import(app: &Arc<App>, req: &mut Req, source: Source) -> ApiResult {
         "source_type": source.as_str(),
         "migration_id": id,
         "stats": stats,
+        "config": tuner_json(&tuner),
         "errors": error.into_iter().collect::<Vec<_>>(),
         "warnings": warnings,
         "duration_seconds": (began.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,

@@ -13,6 +13,7 @@
 mod apply;
 mod ersatztv;
 mod exstreamtv;
+pub mod exstreamtv_config;
 mod progress;
 mod streamtv;
 
@@ -24,6 +25,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::ops::yaml_channels::ChannelDoc;
 
 pub use apply::{apply, Stats};
+pub use exstreamtv_config::Tuner;
 pub use progress::{Progress, Registry};
 
 /// Where the data comes from (`/api/migration/{validate,import}/{source}`).

@@ -427,12 +427,32 @@ fn an_exstreamtv_database_keeps_its_channel_ids() {
         "{detected}"
     );
 
-    let done = post(
-        &c,
-        "/api/migration/import/exstreamtv",
-        &json!({"db_path": db_path}),
+    // Its config.yaml: the DeviceID Plex keyed its DVR by comes over (a bad one would not).
+    let config = import.join("config.yaml");
+    std::fs::write(
+        &config,
+        "server:\n  port: 8411\nhdhomerun:\n  enabled: true\n  device_id: \"1053c5a3\"\n  device_auth: oldbox\n  tuner_count: 4\n",
+    )
+    .unwrap();
+    let body = json!({"db_path": db_path, "config_path": config.display().to_string()});
+    let v = post(&c, "/api/migration/validate/exstreamtv", &body);
+    assert_eq!(v["config"]["device_id"], "1053C5A3", "{v}");
+    let outside = c.post_json(
+        "/api/migration/validate/exstreamtv",
+        &json!({"db_path": db_path, "config_path": "/etc/hostname"}),
     );
+    assert_eq!(outside.status, 422, "{}", outside.text());
+    assert!(
+        outside.detail().contains("config_path"),
+        "{}",
+        outside.detail()
+    );
+
+    let done = post(&c, "/api/migration/import/exstreamtv", &body);
     assert_eq!(done["success"], true, "{done}");
+    let discover = server.anon().get("/hdhomerun/discover.json").json();
+    assert_eq!(discover["DeviceID"], "1053C5A3", "{discover}");
+    assert_eq!(discover["DeviceAuth"], "oldbox", "{discover}");
     assert_eq!(done["stats"]["channels"], 2, "{done}");
     assert_eq!(done["stats"]["playlists"], 1, "{done}");
     assert_eq!(done["stats"]["ffmpeg_profiles"], 1, "{done}");
