@@ -88,12 +88,33 @@ impl ContentKind {
 pub struct Library {
     pub media: Vec<Media>,
     pub contents: HashMap<ContentKey, Vec<u32>>,
+    /// What seeds a content's (or a block item's) shuffles besides the playout's seed: a
+    /// hash of its name, so a channel exported as YAML and imported on another server,
+    /// where its collections have other row ids, shuffles the same way. A key without one
+    /// uses its row id.
+    pub identities: HashMap<ContentKey, u64>,
 }
 
 impl Library {
     pub fn content(&self, key: ContentKey) -> &[u32] {
         self.contents.get(&key).map(Vec::as_slice).unwrap_or(&[])
     }
+
+    pub fn identity(&self, key: ContentKey) -> u64 {
+        self.identities.get(&key).copied().unwrap_or(key.id as u64)
+    }
+}
+
+/// A name's identity for `Library::identities` (FNV-1a: stable across builds and versions,
+/// unlike std's hasher).
+pub fn name_identity(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain(std::iter::once(0)) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

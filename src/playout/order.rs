@@ -196,9 +196,17 @@ pub fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn stream_seed(seed: u64, key: ContentKey, order: PlaybackOrder, epoch: u32) -> u64 {
+/// The seed of one content's pass: the playout's seed, the content's identity (its name's
+/// hash: `Library::identity`), its order and the pass number.
+fn stream_seed(
+    seed: u64,
+    library: &Library,
+    key: ContentKey,
+    order: PlaybackOrder,
+    epoch: u32,
+) -> u64 {
     let tag = (u64::from(key.kind.code()) << 56) ^ (u64::from(order_code(order)) << 48);
-    mix(mix(mix(seed) ^ tag ^ key.id as u64) ^ u64::from(epoch))
+    mix(mix(mix(seed) ^ tag ^ library.identity(key)) ^ u64::from(epoch))
 }
 
 /// Hands out the next media of a content in an order, caching each pass's sequence for the
@@ -433,13 +441,14 @@ impl Sequencer {
         };
         let (cursor, created) = anchor.cursor_mut(cursor_key, order);
         if created && self.random_start && key.kind != ContentKind::Filler {
-            cursor.pos =
-                (mix(stream_seed(seed, cursor_key, order, u32::MAX)) % u64::from(len)) as u32;
+            cursor.pos = (mix(stream_seed(seed, library, cursor_key, order, u32::MAX))
+                % u64::from(len)) as u32;
         }
         if let Some(units) = units {
             // Each draw picks a unit; its parts play in order before the next draw.
             let draw =
-                mix(stream_seed(seed, cursor_key, order, cursor.epoch) ^ u64::from(cursor.pos));
+                mix(stream_seed(seed, library, cursor_key, order, cursor.epoch)
+                    ^ u64::from(cursor.pos));
             let unit = units.unit((draw % units.len() as u64) as usize);
             let part = (cursor.part as usize).min(unit.len() - 1);
             cursor.part = part as u32 + 1;
@@ -454,7 +463,8 @@ impl Sequencer {
         }
         if order == PlaybackOrder::Random {
             let draw =
-                mix(stream_seed(seed, cursor_key, order, cursor.epoch) ^ u64::from(cursor.pos));
+                mix(stream_seed(seed, library, cursor_key, order, cursor.epoch)
+                    ^ u64::from(cursor.pos));
             cursor.pos = cursor.pos.wrapping_add(1);
             if cursor.pos == 0 {
                 cursor.epoch = cursor.epoch.wrapping_add(1);
@@ -503,7 +513,7 @@ impl Sequencer {
             }
         }
         let content = library.content(key);
-        let rng = stream_seed(seed, key, order, epoch);
+        let rng = stream_seed(seed, library, key, order, epoch);
         let pass: Rc<[u32]> = match order {
             PlaybackOrder::Chronological => {
                 sorted(content, &library.media, chronological_cmp).into()

@@ -335,17 +335,18 @@ fn load_block(
     loader: &mut ContentLoader<'_>,
 ) -> Result<Option<Block>, DbError> {
     let row = optional(conn.query_row(
-        "SELECT duration_minutes, days_of_week, stop_before_end FROM blocks WHERE id = ?1",
+        "SELECT duration_minutes, days_of_week, stop_before_end, name FROM blocks WHERE id = ?1",
         [block_id],
         |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, bool>(2)?,
+                r.get::<_, String>(3)?,
             ))
         },
     ))?;
-    let Some((minutes, days, stop_before_end)) = row else {
+    let Some((minutes, days, stop_before_end, name)) = row else {
         return Ok(None);
     };
     // (id, collection_type, collection_id, playback_order, (include_in_guide, disable_watermarks))
@@ -385,6 +386,15 @@ fn load_block(
             id: target,
         };
         loader.load(key)?;
+        // A block item's history is its own: named by its block and its place in it.
+        let position = items.len().to_string();
+        loader.library.identities.insert(
+            ContentKey {
+                kind: ContentKind::BlockItem,
+                id,
+            },
+            crate::playout::name_identity(&["block_item", &name, &position]),
+        );
         items.push(BlockItem {
             id,
             content: Some(key),
@@ -723,6 +733,28 @@ impl ContentLoader<'_> {
         };
         let indices = self.query_media(&sql, key.id, 1)?;
         self.library.contents.insert(key, indices);
+        self.name_identity(key)?;
+        Ok(())
+    }
+
+    /// `key`'s identity from its name (`Library::identities`); a media item keeps its id.
+    fn name_identity(&mut self, key: ContentKey) -> Result<(), DbError> {
+        let (table, tag) = match key.kind {
+            ContentKind::Collection => ("collections", "collection"),
+            ContentKind::MultiCollection => ("multi_collections", "multi_collection"),
+            ContentKind::Playlist => ("playlists", "playlist"),
+            ContentKind::Filler => ("filler_presets", "filler"),
+            ContentKind::MediaItem | ContentKind::BlockItem => return Ok(()),
+        };
+        let name: Option<String> = optional(self.conn.query_row(
+            &format!("SELECT name FROM {table} WHERE id = ?1"),
+            [key.id],
+            |r| r.get(0),
+        ))?;
+        if let Some(name) = name {
+            let identity = crate::playout::name_identity(&[tag, &name]);
+            self.library.identities.insert(key, identity);
+        }
         Ok(())
     }
 
@@ -770,6 +802,7 @@ impl ContentLoader<'_> {
         };
         let items = self.filler_items(id)?;
         self.library.contents.insert(content, items);
+        self.name_identity(content)?;
         Ok(Some(FillerPreset {
             id,
             mode,

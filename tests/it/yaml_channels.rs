@@ -190,20 +190,28 @@ fn an_exported_channel_imports_into_a_fresh_server_with_the_same_next_24_hours()
     let guide_a = next_day(&ca, channel);
     assert!(guide_a.len() > 50, "{guide_a:?}");
 
-    // A second server with the same files. Beta gets another id there (the document names
-    // it); Alpha keeps its id because a shuffle's stream is keyed by the collection's row
-    // id (`playout::order::stream_seed`): the seed alone reproduces a shuffle only over
-    // the same ids.
+    // A second server with the same files, whose collections have other ids (the document
+    // names them): a shuffle is seeded by the playout's seed and the collection's name
+    // (`Library::identities`), not its row id, so it comes out the same.
     let (b, ids_b) = server_with_library(&clip);
     let cb = b.client();
-    let alpha_b = collection(&cb, "Alpha", &ids_b[..4]);
+    let alpha_a = ca.get("/api/collections").json();
+    let alpha_a = alpha_a
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Alpha")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
     collection(&cb, "Unrelated", &ids_b[..1]);
     let beta_b = collection(&cb, "Beta", &ids_b[4..]);
+    let alpha_b = collection(&cb, "Alpha", &ids_b[..4]);
     assert_ne!(
-        beta_b,
-        alpha_b + 1,
-        "Beta's id differs from the first server's"
+        alpha_b, alpha_a,
+        "Alpha's id differs from the first server's"
     );
+    assert_ne!(beta_b, alpha_b + 1, "so does Beta's");
     // Watermarks are named, not carried: without them here the import says which is missing.
     let r = upload(&cb, "", &yaml);
     assert_eq!(r.status, 422, "{}", r.text());
