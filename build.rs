@@ -19,6 +19,22 @@ fn main() {
     println!("cargo:rustc-env=EXSTREAMTV_RUSTC_VERSION={version}");
     println!("cargo:rerun-if-changed=build.rs");
     web_assets();
+    unwind_tables();
+}
+
+/// The boards' build aborts on a panic, so nothing in it ever unwinds: scripts/build-aarch64
+/// sets EXSTREAMTV_NO_UNWIND_TABLES and the unwind tables are dropped at link time (lld).
+/// (`CARGO_CFG_PANIC` cannot tell: it is the target's default, not the profile's.)
+fn unwind_tables() {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    println!("cargo:rerun-if-env-changed=EXSTREAMTV_NO_UNWIND_TABLES");
+    if var("EXSTREAMTV_NO_UNWIND_TABLES") != "1" || var("CARGO_CFG_TARGET_ENV") != "musl" {
+        return;
+    }
+    let script = Path::new(&var("CARGO_MANIFEST_DIR")).join("boards/no-unwind-tables.ld");
+    println!("cargo:rerun-if-changed=boards/no-unwind-tables.ld");
+    println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
+    println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
 }
 
 /// The hashed assets, in the order `index.html` may name them.
