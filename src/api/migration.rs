@@ -397,6 +397,8 @@ fn dry_run(f: &Foreign, stats: &mut Stats) {
     stats.collections = f.collections.len() as i64;
     stats.collection_items = f.collections.iter().map(|c| c.paths.len() as i64).sum();
     stats.playlists = f.playlists.len() as i64;
+    stats.filler_presets = f.fillers.len() as i64;
+    stats.watermarks = f.watermarks.len() as i64;
     stats.channels = f.channels.len() as i64;
 }
 
@@ -431,6 +433,8 @@ async fn run(
         collections: f.collections.clone(),
         media: Vec::new(),
         playlists: f.playlists.clone(),
+        fillers: f.fillers.clone(),
+        watermarks: f.watermarks.clone(),
         channels: f.channels.clone(),
         channel_ids: f.channel_ids.clone(),
     };

@@ -1,7 +1,7 @@
 //! A `Foreign` created in our database, in the caller's write transaction, after its
 //! folders are scanned and its URL media added (so its paths and URLs name our media
-//! items): FFmpeg profiles (with their sizes), collections, playlists, then channels
-//! through `yaml_channels::import`. Each channel runs inside its own savepoint: one that
+//! items): FFmpeg profiles (with their sizes), collections, playlists, filler presets and
+//! watermarks, then channels through `yaml_channels::import` (which names those by name). Each channel runs inside its own savepoint: one that
 //! does not fit (a taken number, an unknown name) is rolled back alone and reported.
 
 use std::collections::HashMap;
@@ -9,13 +9,15 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, Transaction};
 use serde::Serialize;
 
-use super::{Foreign, ForeignProfile};
+use super::{Foreign, ForeignFiller, ForeignProfile, ForeignWatermark};
 use crate::changes::Changes;
 use crate::db::DbError;
 use crate::ops::collections::{self, NewCollection};
+use crate::ops::filler::{self, FillerItemPatch, FillerPresetPatch};
 use crate::ops::ids::{MediaId, PlaylistId};
 use crate::ops::playlists::{self, Entry, NewPlaylist};
 use crate::ops::profiles::{self, ProfilePatch};
+use crate::ops::watermarks::{self, WatermarkPatch};
 use crate::ops::yaml_channels;
 use crate::scheduler::BuildClock;
 
@@ -28,6 +30,8 @@ pub struct Stats {
     pub collections: i64,
     pub collection_items: i64,
     pub playlists: i64,
+    pub filler_presets: i64,
+    pub watermarks: i64,
     pub channels: i64,
     pub channels_skipped: i64,
 }
@@ -53,6 +57,26 @@ pub fn apply(
     let media = media_by_url(tx)?;
     collections(tx, foreign, &media, now, stats, warnings)?;
     playlists(tx, foreign, &media, now, stats, warnings)?;
+    for f in &foreign.fillers {
+        match create_filler(tx, f, now) {
+            Ok(true) => stats.filler_presets += 1,
+            Ok(false) => warnings.push(format!(
+                "filler preset \"{}\" exists here; kept as it is",
+                f.name
+            )),
+            Err(why) => warnings.push(format!("filler preset \"{}\": {why}", f.name)),
+        }
+    }
+    for w in &foreign.watermarks {
+        match create_watermark(tx, w, now) {
+            Ok(true) => stats.watermarks += 1,
+            Ok(false) => warnings.push(format!(
+                "watermark \"{}\" exists here; kept as it is",
+                w.name
+            )),
+            Err(why) => warnings.push(format!("watermark \"{}\": {why}", w.name)),
+        }
+    }
     for (i, doc) in foreign.channels.iter().enumerate() {
         tx.execute_batch("SAVEPOINT migrate_channel")?;
         match yaml_channels::import(tx, doc, &format!("channels[{i}]"), clock, fresh_seed()) {
@@ -244,6 +268,65 @@ fn create_profile(tx: &Transaction<'_>, p: &ForeignProfile, now: i64) -> Result<
     }
     let patch: ProfilePatch = serde_json::from_value(doc).map_err(|e| e.to_string())?;
     profiles::create(tx, &patch, now).map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
+/// A preset of that name is kept (false); else one is created over the collection of that
+/// name (made here just before, or there already).
+fn create_filler(tx: &Transaction<'_>, f: &ForeignFiller, now: i64) -> Result<bool, String> {
+    if name_taken(tx, "filler_presets", &f.name).map_err(|e| e.to_string())? {
+        return Ok(false);
+    }
+    let collection: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM collections WHERE name = ?1",
+            [&f.collection],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| e.to_string())?;
+    let Some(collection) = collection else {
+        return Err(format!("its collection \"{}\" is not here", f.collection));
+    };
+    let mut doc = serde_json::json!({"name": f.name, "filler_mode": f.mode.as_str(),
+                                     "playback_order": "shuffled"});
+    for (key, v) in [
+        ("count", f.count),
+        ("duration_seconds", f.duration_seconds),
+        ("pad_to_minutes", f.pad_to_minutes),
+    ] {
+        if let Some(v) = v {
+            doc[key] = v.into();
+        }
+    }
+    let patch: FillerPresetPatch = serde_json::from_value(doc).map_err(|e| e.to_string())?;
+    let item: FillerItemPatch = serde_json::from_value(serde_json::json!(
+        {"collection_type": "collection", "collection_id": collection, "weight": 1}))
+    .map_err(|e| e.to_string())?;
+    filler::create(tx, &patch, &[item], now).map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
+/// A watermark of that name is kept (false); else one is created without an image.
+fn create_watermark(tx: &Transaction<'_>, w: &ForeignWatermark, now: i64) -> Result<bool, String> {
+    if name_taken(tx, "watermarks", &w.name).map_err(|e| e.to_string())? {
+        return Ok(false);
+    }
+    let doc = serde_json::json!({
+        "name": w.name,
+        "mode": w.mode.as_str(),
+        "image_source": if w.channel_logo { "channel_logo" } else { "custom" },
+        "location": w.location.as_str(),
+        "size": w.size.as_str(),
+        "width_percent": w.width_percent,
+        "horizontal_margin_percent": w.horizontal_margin_percent,
+        "vertical_margin_percent": w.vertical_margin_percent,
+        "frequency_minutes": w.frequency_minutes,
+        "duration_seconds": w.duration_seconds,
+        "opacity": w.opacity,
+    });
+    let patch: WatermarkPatch = serde_json::from_value(doc).map_err(|e| e.to_string())?;
+    watermarks::create(tx, &patch, now).map_err(|e| e.to_string())?;
     Ok(true)
 }
 

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use rusqlite::Connection;
 
-use super::{Foreign, ForeignCollection, ForeignProfile, ReadError, Tables};
+use super::{ersatztv_presets, Foreign, ForeignCollection, ForeignProfile, ReadError, Tables};
 use crate::kinds::{PlaybackOrder, SlotContent, SlotMode};
-use crate::ops::yaml_channels::{ChannelDoc, ItemDoc, ScheduleDoc};
+use crate::ops::yaml_channels::{ChannelDoc, FillerDoc, ItemDoc, ScheduleDoc};
 
 const COUNTED: &[&str] = &[
     "Channel",
@@ -38,11 +38,46 @@ pub(super) fn read(conn: &Connection, t: &Tables) -> Result<Foreign, ReadError> 
     let paths = media_paths(conn, t)?;
     let collections = collections(conn, t, &paths)?;
     let profile_names: HashMap<i64, String> = profile_ids(conn, t)?;
-    let schedules = schedules(conn, t, &collections, &paths, &mut out.warnings)?;
-    out.channels = channels(conn, t, &profile_names, &schedules, &mut out.warnings)?;
+    let fillers = ersatztv_presets::fillers(conn, t, &collections, &mut out.warnings)?;
+    let watermarks = ersatztv_presets::watermarks(conn, t, &mut out.warnings)?;
+    let names = PresetNames {
+        fillers: fillers
+            .iter()
+            .map(|(id, f)| (*id, f.name.clone()))
+            .collect(),
+        watermarks: watermarks
+            .iter()
+            .map(|(id, w)| (*id, w.name.clone()))
+            .collect(),
+    };
+    let schedules = schedules(conn, t, &collections, &paths, &names, &mut out.warnings)?;
+    out.channels = channels(
+        conn,
+        t,
+        &profile_names,
+        &schedules,
+        &names,
+        &mut out.warnings,
+    )?;
     out.collections = collections.into_values().collect();
     out.collections.sort_by(|a, b| a.name.cmp(&b.name));
+    out.fillers = fillers.into_values().collect();
+    out.fillers.sort_by(|a, b| a.name.cmp(&b.name));
+    out.watermarks = watermarks.into_values().collect();
+    out.watermarks.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// The names of the presets read, by ErsatzTV id, for the items and channels naming them.
+struct PresetNames {
+    fillers: HashMap<i64, String>,
+    watermarks: HashMap<i64, String>,
+}
+
+impl PresetNames {
+    fn filler(&self, id: Option<i64>) -> Option<String> {
+        id.and_then(|id| self.fillers.get(&id)).cloned()
+    }
 }
 
 fn folders(conn: &Connection, t: &Tables) -> Result<Vec<String>, ReadError> {
@@ -226,6 +261,8 @@ struct RawItem {
     playback_order: i64,
     discriminator: Option<String>,
     multiple_count: Option<i64>,
+    /// Pre-roll, mid-roll, post-roll, tail and fallback filler presets' ids.
+    fillers: [Option<i64>; 5],
 }
 
 /// Program schedules by id, each as our schedule document.
@@ -234,6 +271,7 @@ fn schedules(
     t: &Tables,
     collections: &HashMap<i64, ForeignCollection>,
     paths: &HashMap<i64, String>,
+    names: &PresetNames,
     warnings: &mut Vec<String>,
 ) -> Result<HashMap<i64, ScheduleDoc>, ReadError> {
     let mut out: HashMap<i64, ScheduleDoc> = HashMap::new();
@@ -293,7 +331,7 @@ fn schedules(
         let mode = slot_mode(conn, t, raw.id, raw.discriminator.as_deref());
         schedule
             .items
-            .push(item_doc(collection_type, content, mode, &raw));
+            .push(item_doc(collection_type, content, mode, &raw, names));
     }
     Ok(out)
 }
@@ -306,12 +344,17 @@ fn raw_items(conn: &Connection, t: &Tables) -> Result<Vec<RawItem>, ReadError> {
         "NULL"
     };
     let sql = format!(
-        "SELECT i.Id, i.ProgramScheduleId, {}, {}, {}, {}, {}, {count} FROM {i} i ORDER BY i.ProgramScheduleId, i.\"Index\", i.Id",
+        "SELECT i.Id, i.ProgramScheduleId, {}, {}, {}, {}, {}, {count}, {}, {}, {}, {}, {} FROM {i} i ORDER BY i.ProgramScheduleId, i.\"Index\", i.Id",
         t.or(i, "CollectionType", "0"),
         t.or(i, "CollectionId", "NULL"),
         t.or(i, "MediaItemId", "NULL"),
         t.or(i, "PlaybackOrder", "1"),
         t.or(i, "Discriminator", "NULL"),
+        t.or(i, "PreRollFillerId", "NULL"),
+        t.or(i, "MidRollFillerId", "NULL"),
+        t.or(i, "PostRollFillerId", "NULL"),
+        t.or(i, "TailFillerId", "NULL"),
+        t.or(i, "FallbackFillerId", "NULL"),
     );
     let rows = super::all(conn, &sql, |r| {
         Ok(RawItem {
@@ -323,6 +366,7 @@ fn raw_items(conn: &Connection, t: &Tables) -> Result<Vec<RawItem>, ReadError> {
             playback_order: r.get(5)?,
             discriminator: r.get(6)?,
             multiple_count: r.get(7)?,
+            fillers: [r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?],
         })
     })?;
     Ok(rows)
@@ -333,7 +377,9 @@ fn item_doc(
     content: String,
     mode: SlotMode,
     raw: &RawItem,
+    names: &PresetNames,
 ) -> ItemDoc {
+    let [pre, mid, post, tail, fallback] = raw.fillers;
     ItemDoc {
         collection_type,
         content,
@@ -353,7 +399,13 @@ fn item_doc(
         discard_to_fill_attempts: None,
         custom_title: None,
         guide_mode: None,
-        filler: Default::default(),
+        filler: FillerDoc {
+            pre_roll: names.filler(pre),
+            mid_roll: names.filler(mid),
+            post_roll: names.filler(post),
+            tail: names.filler(tail),
+            fallback: names.filler(fallback),
+        },
         preferred_audio_language: None,
         preferred_audio_title: None,
         preferred_subtitle_language: None,
@@ -367,6 +419,7 @@ fn channels(
     t: &Tables,
     profiles: &HashMap<i64, String>,
     schedules: &HashMap<i64, ScheduleDoc>,
+    names: &PresetNames,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<ChannelDoc>, ReadError> {
     let c = "Channel";
@@ -376,10 +429,12 @@ fn channels(
         "NULL"
     };
     let sql = format!(
-        "SELECT c.Number, c.Name, {}, {}, {}, {playout} FROM {c} c ORDER BY c.Id",
+        "SELECT c.Number, c.Name, {}, {}, {}, {playout}, {}, {} FROM {c} c ORDER BY c.Id",
         t.or(c, "Group", "NULL"),
         t.or(c, "FFmpegProfileId", "NULL"),
         t.or(c, "IsEnabled", "1"),
+        t.or(c, "WatermarkId", "NULL"),
+        t.or(c, "FallbackFillerId", "NULL"),
     );
     let rows = super::all(conn, &sql, |r| {
         Ok((
@@ -389,11 +444,12 @@ fn channels(
             r.get::<_, Option<i64>>(3)?,
             r.get::<_, bool>(4)?,
             r.get::<_, Option<i64>>(5)?,
+            (r.get::<_, Option<i64>>(6)?, r.get::<_, Option<i64>>(7)?),
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (number, name, group, profile, enabled, schedule) = row;
+        let (number, name, group, profile, enabled, schedule, (watermark, fallback)) = row;
         let schedule = schedule.and_then(|id| schedules.get(&id)).cloned();
         if schedule.is_none() {
             warnings.push(format!(
@@ -406,8 +462,14 @@ fn channels(
             group,
             enabled: Some(enabled),
             ffmpeg_profile: profile.and_then(|id| profiles.get(&id)).cloned(),
-            settings: Default::default(),
-            filler: Default::default(),
+            settings: crate::ops::yaml_channels::SettingsDoc {
+                watermark: watermark.and_then(|id| names.watermarks.get(&id)).cloned(),
+                ..Default::default()
+            },
+            filler: FillerDoc {
+                fallback: names.filler(fallback),
+                ..Default::default()
+            },
             schedule,
             templates: Vec::new(),
             deco: None,

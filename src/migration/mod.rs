@@ -1,7 +1,7 @@
-//! Migration from ErsatzTV and StreamTV (`/api/migration/*`): a foreign SQLite file, opened
-//! read-only and never written, is read into a `Foreign` — plain data in our own terms:
-//! the folders to scan, FFmpeg profiles, collections as file paths, media URLs, playlists,
-//! and channels as our portable `ChannelDoc`s that name their content by name or path —
+//! Migration from ErsatzTV, EXStreamTV and StreamTV (`/api/migration/*`): a foreign SQLite
+//! file, opened read-only and never written, is read into a `Foreign` — plain data in our
+//! own terms: the folders to scan, FFmpeg profiles, collections as file paths, media URLs,
+//! playlists, filler presets and watermarks, and channels as our portable `ChannelDoc`s that name their content by name or path —
 //! and `apply` creates it through the typed operations (`ops::libraries`, `collections`,
 //! `playlists`, `profiles`, `yaml_channels::import`), so every check they make applies
 //! and one channel that does not fit is a warning, not a failed migration.
@@ -12,6 +12,7 @@
 
 mod apply;
 mod ersatztv;
+mod ersatztv_presets;
 mod exstreamtv;
 pub mod exstreamtv_config;
 mod progress;
@@ -22,6 +23,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::kinds::{FillerModeKind, WatermarkLocation, WatermarkMode, WatermarkSize};
 use crate::ops::yaml_channels::ChannelDoc;
 
 pub use apply::{apply, Stats};
@@ -90,6 +92,34 @@ pub struct ForeignPlaylist {
     pub urls: Vec<String>,
 }
 
+/// A filler preset drawing from one collection (by its name, as it is created here).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignFiller {
+    pub name: String,
+    pub collection: String,
+    pub mode: FillerModeKind,
+    pub count: Option<i64>,
+    pub duration_seconds: Option<i64>,
+    pub pad_to_minutes: Option<i64>,
+}
+
+/// A watermark's settings (its image, if any, is uploaded here afterwards).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignWatermark {
+    pub name: String,
+    pub mode: WatermarkMode,
+    /// Draws the channel's logo rather than an image of its own.
+    pub channel_logo: bool,
+    pub location: WatermarkLocation,
+    pub size: WatermarkSize,
+    pub width_percent: i64,
+    pub horizontal_margin_percent: i64,
+    pub vertical_margin_percent: i64,
+    pub frequency_minutes: i64,
+    pub duration_seconds: i64,
+    pub opacity: i64,
+}
+
 /// Everything read from one foreign database.
 #[derive(Debug, Default)]
 pub struct Foreign {
@@ -102,6 +132,8 @@ pub struct Foreign {
     pub collections: Vec<ForeignCollection>,
     pub media: Vec<ForeignMedia>,
     pub playlists: Vec<ForeignPlaylist>,
+    pub fillers: Vec<ForeignFiller>,
+    pub watermarks: Vec<ForeignWatermark>,
     pub channels: Vec<ChannelDoc>,
     /// The source's id of each of `channels` (empty, or one per channel): kept here when
     /// free, so a guide id `exstream.<id>` stays the same.

@@ -72,6 +72,28 @@ fn ersatztv_db(path: &Path) {
         "#,
     )
     .unwrap();
+    // Newer ErsatzTV columns and tables: filler presets and watermarks, named by id from
+    // the schedule item and the channel (older files lack them: the reader tolerates that).
+    conn.execute_batch(
+        r#"
+        ALTER TABLE ProgramScheduleItem ADD COLUMN PostRollFillerId INTEGER;
+        ALTER TABLE Channel ADD COLUMN WatermarkId INTEGER;
+        ALTER TABLE Channel ADD COLUMN FallbackFillerId INTEGER;
+        CREATE TABLE FillerPreset (Id INTEGER PRIMARY KEY, Name TEXT, FillerKind INTEGER, FillerMode INTEGER,
+            Duration TEXT, Count INTEGER, PadToNearestMinute INTEGER, AllowWatermarks INTEGER,
+            CollectionType INTEGER, CollectionId INTEGER, MediaItemId INTEGER);
+        CREATE TABLE ChannelWatermark (Id INTEGER PRIMARY KEY, Name TEXT, Mode INTEGER, ImageSource INTEGER,
+            Image TEXT, Location INTEGER, Size INTEGER, WidthPercent INTEGER, HorizontalMarginPercent INTEGER,
+            VerticalMarginPercent INTEGER, FrequencyMinutes INTEGER, DurationSeconds INTEGER, Opacity INTEGER);
+        INSERT INTO FillerPreset VALUES (1, 'ETV Bumps', 3, 2, NULL, 1, NULL, 0, 0, 1, NULL);
+        INSERT INTO FillerPreset VALUES (2, 'ETV Dead Air', 5, 0, NULL, NULL, NULL, 0, 0, 1, NULL);
+        INSERT INTO FillerPreset VALUES (3, 'ETV Show Filler', 3, 1, '00:05:00', NULL, NULL, 0, 1, 7, NULL);
+        INSERT INTO ChannelWatermark VALUES (1, 'ETV Bug', 2, 0, 'ab/cdef.png', 2, 0, 12, 3, 4, 10, 20, 80);
+        UPDATE ProgramScheduleItem SET PostRollFillerId = 1 WHERE Id = 1;
+        UPDATE Channel SET WatermarkId = 1, FallbackFillerId = 2 WHERE Id = 1;
+        "#,
+    )
+    .unwrap();
 }
 
 /// A StreamTV database: channel 600 plays its playlist of the two clips (by path).
@@ -196,7 +218,18 @@ fn an_ersatztv_database_comes_over_and_its_channels_play() {
         "{done}"
     );
     assert_eq!(stats["ffmpeg_profiles"], 1, "{done}");
+    assert_eq!(
+        (stats["filler_presets"].clone(), stats["watermarks"].clone()),
+        (json!(2), json!(1)),
+        "{done}"
+    );
     let warnings = done["warnings"].to_string();
+    for expected in [
+        "filler preset \\\"ETV Show Filler\\\": it draws from ErsatzTV collection type 1",
+        "watermark \\\"ETV Bug\\\": its image is in ErsatzTV's artwork cache",
+    ] {
+        assert!(warnings.contains(expected), "{expected}: {warnings}");
+    }
     assert!(
         warnings.contains("channel 1 \\\"Collides\\\" not imported"),
         "{warnings}"
@@ -221,6 +254,49 @@ fn an_ersatztv_database_comes_over_and_its_channels_play() {
         .json();
     assert_eq!(profile["name"], "ETV Small", "{profile}");
     assert_eq!(profile["video_bitrate"], "1500k", "{profile}");
+    // The presets it names came with it, and are its own here.
+    let presets = c.get("/api/filler-presets").json();
+    let preset = |name: &str| {
+        presets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {presets}"))
+    };
+    assert_eq!(preset("ETV Bumps")["filler_mode"], "count", "{presets}");
+    assert_eq!(preset("ETV Bumps")["count"], 1, "{presets}");
+    let marks = c.get("/api/watermarks").json();
+    let mark = marks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "ETV Bug")
+        .cloned()
+        .unwrap_or_else(|| panic!("{marks}"));
+    assert_eq!(
+        (
+            mark["mode"].clone(),
+            mark["location"].clone(),
+            mark["opacity"].clone(),
+            mark["frequency_minutes"].clone()
+        ),
+        (
+            json!("intermittent"),
+            json!("top_right"),
+            json!(80),
+            json!(10)
+        ),
+        "{mark}"
+    );
+    assert_eq!(ch["watermark_id"], mark["id"], "{ch}");
+    let yaml = c
+        .get(&format!("/api/export/channels/{}/yaml", ch["id"]))
+        .text();
+    for part in ["post_roll: ETV Bumps", "fallback: ETV Dead Air"] {
+        assert!(yaml.contains(part), "{part} in\n{yaml}");
+    }
     // The guide has the collection's clips, by the titles our scan gave them.
     let xml = server.anon().get("/iptv/xmltv.xml").text();
     assert!(
