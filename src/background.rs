@@ -36,6 +36,33 @@ pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, http_addr: SocketAddr)
     tasks.spawn(prewarm_channels(app.clone()));
     // The troubleshooting agent: follows the log only while ai.agent.mode is not off.
     tasks.spawn(crate::agent::task::run(app.clone()));
+    tasks.spawn(release_startup_code(app.clone()));
+}
+
+/// How long after the encoder probe startup's other one-off work (the first horizon pass,
+/// the scan of `--media` folders) is given before its code is released.
+const STARTUP_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Once startup is over (tools checked, the encoder probed, a moment to settle), gives back
+/// the code pages only startup ran (`residency`): idle RSS about halves.
+async fn release_startup_code(app: Arc<App>) {
+    let mut shutdown = app.shutdown.clone();
+    let waiting = shutdown.clone();
+    let startup = async {
+        if let Some(tools) = app.tools.wait(waiting).await {
+            if tools.ffmpeg.is_available() {
+                app.streams.hardware(&app, &tools).await;
+            }
+        }
+        tokio::time::sleep(STARTUP_SETTLE).await;
+    };
+    tokio::select! {
+        _ = startup => {}
+        _ = shutdown.wait_for(|down| *down) => return,
+    }
+    // Inline: a read of /proc/self/maps and a few madvise calls, microseconds.
+    let bytes = crate::residency::release_startup_code();
+    tracing::debug!(mapped_kib = bytes / 1024, "startup code released");
 }
 
 /// How often the prewarm task checks its channels besides the writes that wake it: a

@@ -26,6 +26,7 @@ pub mod migration;
 pub mod notify;
 pub mod ops;
 pub mod playout;
+pub mod residency;
 pub mod scheduler;
 pub mod serve;
 pub mod settings;
