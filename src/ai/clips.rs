@@ -19,6 +19,11 @@ pub const MAX_CLIP_MS: i64 = 5 * 60_000;
 /// Candidate rows read when looking for a clip folder: bounds the scan of a big library.
 const MAX_CANDIDATES: i64 = 2_000;
 
+/// The warning of a library without clips: the plan is ready all the same.
+pub const NO_CLIPS: &str = "no short clips in the library (a collection or folder named \
+     bumpers, promos, commercials, station ids or filler, items under 5 minutes): no breaks \
+     or filler";
+
 /// The words that name clips, each with the deco type it gives (a plural `s` is allowed).
 const NAMES: &[(&[&str], DecoType)] = &[
     (&["bumper"], DecoType::Bumper),
@@ -65,11 +70,7 @@ pub fn fill(conn: &Connection, plan: &mut Plan) -> Result<(), DbError> {
         None => in_folders(conn)?,
     };
     let Some(found) = found else {
-        plan.warnings.push(
-            "no short clips in the library (a collection or folder named bumpers, promos, \
-             commercials, station ids or filler, items under 5 minutes): no breaks or filler"
-                .into(),
-        );
+        plan.warnings.push(NO_CLIPS.into());
         return Ok(());
     };
     let name = format!("{}: breaks", plan.channel.name);

@@ -639,6 +639,8 @@ fn serve(conn: TcpStream, mode: Mode, seen: &Mutex<Vec<(String, String, Value)>>
     };
     let envelope = if path.ends_with("/api/tags") {
         json!({"models": [{"name": "tiny:latest"}]})
+    } else if path.ends_with("/models") {
+        json!({"object": "list", "data": [{"id": "tiny-openai", "object": "model"}]})
     } else if openai {
         json!({"choices": [{"message": {"role": "assistant", "content": content}}]})
     } else {
@@ -688,6 +690,106 @@ fn say(c: &Client) -> crate::support::Response {
         "/api/ai/channel/message",
         &json!({"session_id": "chat", "message": "cartoons please"}),
     )
+}
+
+#[test]
+fn one_click_settings_and_the_connection_test() {
+    // A port nothing listens on.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = TestServer::builder()
+        .env("OLLAMA_HOST", &format!("127.0.0.1:{closed}"))
+        .start();
+    let c = server.client();
+    let r = c.get("/api/ai/settings/test-connection");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = r.json();
+    assert_eq!(
+        (&r["success"], &r["message"]),
+        (&json!(false), &json!("no provider configured"))
+    );
+    let r = c.post("/api/ai/settings/one-click/local");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(
+        r.detail().contains("https://ollama.com") && r.detail().contains("ollama serve"),
+        "{}",
+        r.detail()
+    );
+    assert_eq!(
+        c.get("/api/ai/settings").json()["provider"],
+        "none",
+        "unchanged"
+    );
+    let r = c.post("/api/ai/settings/one-click/cloud");
+    assert_eq!(r.status, 501, "{}", r.text());
+    assert!(
+        r.detail().contains("PUT /api/ai/settings"),
+        "{}",
+        r.detail()
+    );
+    assert_eq!(c.get("/api/ai/settings/one-click/local").status, 405);
+    settings(&c, json!({"agent": {"mode": "off", "max_steps": 3}}));
+    let r = c.post("/api/ai/settings/one-click/troubleshooting");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["settings"]["agent"]["mode"], "dry_run");
+    assert_eq!(c.get("/api/ai/settings").json()["agent"]["mode"], "dry_run");
+    // Down is the test's answer, not our failure.
+    let down = format!("http://127.0.0.1:{closed}");
+    settings(
+        &c,
+        json!({"provider": "ollama", "base_url": down, "timeout_seconds": 3}),
+    );
+    let r = c.get("/api/ai/settings/test-connection");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = r.json();
+    assert_eq!(
+        (&r["success"], &r["provider"], &r["base_url"]),
+        (&json!(false), &json!("ollama"), &json!(down))
+    );
+    assert!(r["message"].as_str().unwrap().contains("down"), "{r}");
+    assert!(r["latency_ms"].as_u64().unwrap() < 3_000, "{r}");
+    drop(server);
+
+    let fake = Fake::start();
+    let base = format!("http://127.0.0.1:{}", fake.port);
+    let server = TestServer::builder()
+        .env("OLLAMA_HOST", &format!("127.0.0.1:{}", fake.port))
+        .start();
+    let c = server.client();
+    let r = c.post("/api/ai/settings/one-click/local");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = r.json();
+    assert_eq!(fake.last().0, "/api/tags");
+    let s = &r["settings"];
+    assert_eq!(
+        (&s["provider"], &s["base_url"], &s["model"]),
+        (&json!("ollama"), &json!(base), &json!("tiny:latest")),
+        "{r}"
+    );
+    settings(&c, json!({"model": "mine"}));
+    let r = c.post("/api/ai/settings/one-click/local").json();
+    assert_eq!(r["settings"]["model"], "mine", "a set model is kept");
+    let r = c.get("/api/ai/settings/test-connection").json();
+    assert_eq!(
+        (&r["success"], &r["models"]),
+        (&json!(true), &json!(["tiny:latest"])),
+        "{r}"
+    );
+    assert!(r["latency_ms"].is_u64(), "{r}");
+    settings(
+        &c,
+        json!({"provider": "openai", "base_url": format!("{base}/v1")}),
+    );
+    let r = c.get("/api/ai/settings/test-connection").json();
+    assert_eq!(
+        (&r["success"], &r["models"]),
+        (&json!(true), &json!(["tiny-openai"])),
+        "{r}"
+    );
+    assert_eq!(fake.last().0, "/v1/models");
 }
 
 #[test]
