@@ -1,4 +1,5 @@
-//! `/api/ai/*`: the AI channel creator (API.md §2.13) and its settings. The planner routes
+//! `/api/ai/*`: the AI channel creator (API.md §2.13) and its settings (with the one-click
+//! setups and the connection test, which never install or download). The planner routes
 //! (`analyze`, `sources`, `plan…`), personas and sessions work with no LLM; `/message`
 //! needs a provider and answers 503 without one. Plans and sessions are stored
 //! (`ai::store`); every access to them runs on the writer, which purges the expired first.
@@ -449,7 +450,9 @@ fn local_ollama_url() -> String {
     }
 }
 
-/// `/status` asks for the model list this long at most: it is a glance, not a test.
+/// `/status` and one-click/local ask for the model list this long at most: a local
+/// Ollama that is up answers in milliseconds; the full `timeout_seconds` is for
+/// test-connection, which is the test.
 const STATUS_LIMIT_S: u32 = 5;
 
 /// Stores `ai` as the settings, with the same checks as PUT.
