@@ -1,9 +1,10 @@
 //! An approved plan made real in the caller's one write transaction: its smart collections
-//! (`ops::collections::create_smart`), then the channel with its schedule and playout
-//! through the YAML channel import (`ops::yaml_channels::import`), the same typed
-//! operations every other creator uses, so a plan creates nothing an edit could not. The
-//! caller commits and hands the `Changes` to `App::apply`: the guide and the stream have
-//! the channel at once.
+//! (`ops::collections::create_smart`), the deco group of its clips (`ops::groups`,
+//! `ops::deco`), then the channel with its schedule, deco, playout and the template that
+//! places its blocks (a part for some days only) through the YAML channel import
+//! (`ops::yaml_channels::import`), the same typed operations every other creator uses, so
+//! a plan creates nothing an edit could not. The caller commits and hands the `Changes` to
+//! `App::apply`: the guide and the stream have the channel at once.
 
 use std::fmt;
 
@@ -13,9 +14,17 @@ use serde::Serialize;
 use super::plan::{self, Plan};
 use crate::changes::Changes;
 use crate::db::DbError;
-use crate::kinds::{FixedStartBehavior, PlaybackOrder, SlotContent, SlotMode, StartType};
+use crate::kinds::{
+    BlockContent, DecoMode, FixedStartBehavior, PlaybackOrder, SlotContent, SlotMode, StartType,
+};
 use crate::ops::collections::{self, CollectionError, NewCollection};
-use crate::ops::yaml_channels::{self, ChannelDoc, FillerDoc, ItemDoc, ScheduleDoc, YamlError};
+use crate::ops::deco::{self as deco_ops, DecoPatch};
+use crate::ops::fields::{Field, Int, Name, OneOf};
+use crate::ops::groups::{self, GroupPatch, DECO_GROUPS};
+use crate::ops::yaml_channels::{
+    self, AppliedTemplateDoc, BlockDoc, BlockItemDoc, ChannelDoc, DecoDoc, DecoFillerDoc,
+    FillerDoc, ItemDoc, ScheduleDoc, TemplateDoc, TemplateItemDoc, WatermarkDoc, YamlError,
+};
 use crate::scheduler::BuildClock;
 
 #[derive(Debug)]
@@ -60,6 +69,10 @@ pub struct Created {
     pub collection_ids: Vec<i64>,
     pub collections_created: usize,
     pub schedule_items: usize,
+    /// Blocks the channel's template places (the parts for some days only).
+    pub blocks_created: usize,
+    /// Clips in the channel's deco group (0: no breaks).
+    pub deco_clips: usize,
     pub playout_items: i64,
 }
 
@@ -109,11 +122,158 @@ pub fn execute(
         };
         items.push(item(*kind, stored, slot.start_time.clone(), order));
     }
-    let doc = channel_doc(plan, number, items);
+    let mut doc = channel_doc(plan, number, items);
+    for b in &plan.blocks {
+        let Some((_, stored, kind)) = names.iter().find(|(n, _, _)| *n == b.collection) else {
+            return Err(ExecuteError::NotReady(format!(
+                "block names collection {:?}, which is not in the plan",
+                b.collection
+            )));
+        };
+        let content = match kind {
+            SlotContent::SmartCollection => BlockContent::SmartCollection,
+            _ => BlockContent::Collection,
+        };
+        push_block(tx, &mut doc, plan, b, content, stored, order)?;
+    }
+    let n_clips = match &plan.deco {
+        Some(deco) => {
+            let filler = match &plan.filler.collection {
+                Some(c) => Some(ensure_collection(tx, c, clock)?.1),
+                None => None,
+            };
+            let (group, n_clips) = deco_group(tx, deco, clock)?;
+            doc.deco = Some(DecoDoc {
+                deco_group: Some(group),
+                breaks: deco.breaks,
+                break_every_minutes: None,
+                break_count: 1,
+                default_filler: DecoFillerDoc {
+                    mode: match filler {
+                        Some(_) => DecoMode::Override,
+                        None => DecoMode::Inherit,
+                    },
+                    collection: filler,
+                },
+                watermark: WatermarkDoc {
+                    mode: DecoMode::Inherit,
+                    name: None,
+                },
+                windows: Vec::new(),
+            });
+            n_clips
+        }
+        None => 0,
+    };
     let (channel, changes) = yaml_channels::import(tx, &doc, "", clock, seed).map_err(refused)?;
     let fresh = plan.collections.iter().filter(|c| c.existing_id.is_none());
-    let created = created(tx, channel.0, &doc, ids, fresh.count())?;
+    let mut created = created(tx, channel.0, &doc, ids, fresh.count())?;
+    created.blocks_created = plan.blocks.len();
+    created.deco_clips = n_clips;
     Ok((created, changes))
+}
+
+/// Places `b` in the channel's one template (made on the first block, under a free name,
+/// applied on the days its blocks air).
+fn push_block(
+    tx: &Transaction<'_>,
+    doc: &mut ChannelDoc,
+    plan: &Plan,
+    b: &plan::Block,
+    content: BlockContent,
+    collection: &str,
+    order: PlaybackOrder,
+) -> Result<(), ExecuteError> {
+    if doc.templates.is_empty() {
+        let name = free_name(tx, "templates", &plan.channel.name)?;
+        doc.templates.push(AppliedTemplateDoc {
+            template: TemplateDoc {
+                name,
+                is_enabled: true,
+                items: Vec::new(),
+            },
+            days_of_week: 0,
+            priority: 0,
+        });
+    }
+    let applied = &mut doc.templates[0];
+    applied.days_of_week |= b.days_of_week;
+    applied.template.items.push(TemplateItemDoc {
+        start_time: b.start_time.clone(),
+        block: BlockDoc {
+            name: b.name.clone(),
+            start_time: b.start_time.clone(),
+            duration_minutes: i64::from(b.duration_minutes),
+            days_of_week: b.days_of_week,
+            stop_before_end: true,
+            items: vec![BlockItemDoc {
+                collection_type: content,
+                content: collection.to_string(),
+                playback_order: Some(order),
+                include_in_guide: true,
+                disable_watermarks: false,
+            }],
+        },
+    });
+    Ok(())
+}
+
+/// The plan's deco group, under a free name, with one asset per clip that still exists;
+/// returns (name, clips).
+fn deco_group(
+    tx: &Transaction<'_>,
+    deco: &plan::Deco,
+    clock: &BuildClock,
+) -> Result<(String, usize), ExecuteError> {
+    let name = free_name(tx, "deco_groups", &deco.group)?;
+    let patch = GroupPatch {
+        name: Field::set(Name(name.clone())),
+    };
+    let (group, _) = groups::create(tx, &DECO_GROUPS, &patch, clock.now_ms)
+        .map_err(|e| ExecuteError::Refused(format!("deco.group: {e}")))?;
+    let mut n_clips = 0;
+    for &media in &deco.media_item_ids {
+        let title: Option<String> = tx
+            .query_row(
+                "SELECT title FROM media_items WHERE id = ?1",
+                [media],
+                |r| r.get(0),
+            )
+            .optional()?;
+        // A clip deleted since the plan was made is left out, never an error.
+        let Some(title) = title else { continue };
+        let patch = DecoPatch {
+            name: Field::set(Name(title)),
+            group_id: Field::set(Some(Int(group))),
+            deco_type: Field::set(OneOf(deco.deco_type)),
+            media_item_id: Field::set(Some(Int(media))),
+            ..DecoPatch::default()
+        };
+        deco_ops::create(tx, &patch, clock.now_ms)
+            .map_err(|e| ExecuteError::Refused(format!("deco.media_item_ids: {e}")))?;
+        n_clips += 1;
+    }
+    Ok((name, n_clips))
+}
+
+/// `base`, or `base (2)`, … : the first name no row of `table` has. `table` is one of
+/// ours, never client input.
+fn free_name(tx: &Transaction<'_>, table: &str, base: &str) -> Result<String, ExecuteError> {
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE name = ?1)");
+    for n in 1..100 {
+        let name = if n == 1 {
+            base.to_string()
+        } else {
+            format!("{base} ({n})")
+        };
+        let taken: bool = tx.query_row(&sql, [&name], |r| r.get(0))?;
+        if !taken {
+            return Ok(name);
+        }
+    }
+    Err(ExecuteError::Refused(format!(
+        "{table}: every name near {base:?} is taken"
+    )))
 }
 
 fn refused(err: YamlError) -> ExecuteError {
@@ -272,6 +432,8 @@ fn created(
         collection_ids,
         collections_created,
         schedule_items: doc.schedule.as_ref().map_or(0, |s| s.items.len()),
+        blocks_created: 0,
+        deco_clips: 0,
         playout_items,
     })
 }

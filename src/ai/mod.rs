@@ -1,10 +1,12 @@
 //! The AI channel creator (issue 16 points 1–3): a planner that works offline — a request
 //! in plain words made into an intent (`intent`), our sources ranked against it
-//! (`sources`), a plan over our real media (`plan`) kept in SQLite for 24 hours (`store`)
+//! (`sources`), a plan over our real media (`plan`, its breaks and filler from our short
+//! clips in `clips`) kept in SQLite for 24 hours (`store`)
 //! and executed in one transaction through the ordinary ops (`execute`) — plus the
 //! personas the conversations speak as (`personas`). An LLM, when configured, only
 //! refines what the rules produced (`provider`); nothing here needs one.
 
+pub mod clips;
 pub mod execute;
 pub mod intent;
 pub mod personas;

@@ -1,18 +1,21 @@
 //! A channel plan built from an intent and our real media: the channel (name, the lowest
 //! free number, checked again at execute), one collection per part of the request (a smart
 //! query over the library, or an existing collection named in the request), a daily
-//! schedule with a fixed start per time of day, warnings, and how much content it holds.
-//! A plan reserves nothing. Deterministic: the same request over the same library gives
-//! the same plan (its id and stamps aside).
+//! schedule with a fixed start per time of day, a block for each part that airs only on
+//! some days, the breaks and filler our short clips make (`clips`), warnings, and how much
+//! content it holds. A plan reserves nothing. Deterministic: the same request over the
+//! same library gives the same plan (its id and stamps aside).
 
 use std::collections::BTreeSet;
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use super::clips;
 use super::intent::{self, Intent, Segment, EVERY_DAY};
 use super::sources::{round2, Amount, Condition, Filter};
 use crate::db::DbError;
+use crate::ops::blocks::BlockTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,8 +63,23 @@ pub struct Slot {
     pub collection: String,
     pub start_time: Option<String>,
     pub label: Option<String>,
-    /// The days the request named (bit 0 = Sunday); the schedule itself repeats daily.
+    /// The days the request named (bit 0 = Sunday). Every slot of a built schedule is
+    /// every day (127): a part for some days only is a `Block`.
     pub days: u8,
+}
+
+/// A part of the request that airs on some days only: a block (`ops::blocks`) placed by
+/// the channel's template. While it airs it takes precedence over the daily schedule,
+/// which fills the rest of the week.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Block {
+    pub name: String,
+    pub collection: String,
+    pub start_time: String,
+    pub duration_minutes: u32,
+    /// The blocks API's mask: 1 = Sunday .. 64 = Saturday (the intent's bit 0 = Sunday).
+    pub days_of_week: u8,
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +93,23 @@ pub struct Schedule {
 pub struct Filler {
     /// A filler preset's name, when the plan uses one.
     pub fallback: Option<String>,
+    /// Our short clips as the channel's dead-air filler (the deco's `default_filler`): an
+    /// existing collection, or a smart one over their folder.
+    #[serde(default)]
+    pub collection: Option<Collection>,
+}
+
+/// The channel's breaks: a deco group of our short clips, one after each programme.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deco {
+    /// The deco group execute creates (a free name next to this one).
+    pub group: String,
+    pub breaks: crate::kinds::BreakMode,
+    pub deco_type: crate::kinds::DecoType,
+    /// Where the clips are: `folder "/media/bumpers"` or `collection "Promos"`.
+    pub source: String,
+    /// The clips, in the library's order, at most `clips::MAX_CLIPS`.
+    pub media_item_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,8 +122,11 @@ pub struct Plan {
     pub channel: Channel,
     pub collections: Vec<Collection>,
     pub schedule: Option<Schedule>,
+    /// The parts for some days only (a plan stored before blocks existed has none).
+    #[serde(default)]
+    pub blocks: Vec<Block>,
     pub filler: Filler,
-    pub deco: Option<String>,
+    pub deco: Option<Deco>,
     pub warnings: Vec<String>,
     pub notes: Vec<String>,
     pub estimated_content_hours: f64,
@@ -132,6 +170,7 @@ pub fn build(
         },
         collections: Vec::new(),
         schedule: None,
+        blocks: Vec::new(),
         filler: Filler::default(),
         deco: None,
         warnings: Vec::new(),
@@ -155,6 +194,7 @@ pub fn build(
             .push(format!("not understood as content: {:?}", seg.text));
     }
     plan.schedule = schedule(&mut plan, &intent, slots);
+    clips::fill(conn, &mut plan)?;
     if intent.needs_clarification {
         plan.warnings.extend(intent.clarification_questions.clone());
     }
@@ -232,16 +272,22 @@ fn push(plan: &mut Plan, name: String, query: Option<String>, existing_id: Optio
 }
 
 /// Timed slots sorted by start; an untimed part plays between them (else the first
-/// collection does), so every hour of the day has content.
+/// collection every day has, else the first), so every hour of the day has content. A
+/// part for some days only becomes a block (`split_blocks`).
 fn schedule(plan: &mut Plan, intent: &Intent, slots: Vec<Slot>) -> Option<Schedule> {
     if slots.is_empty() {
         return None;
     }
     let (mut timed, untimed): (Vec<Slot>, Vec<Slot>) =
         slots.into_iter().partition(|s| s.start_time.is_some());
-    let rest = untimed
-        .first()
-        .or(timed.first())
+    let pick = |every_day: bool| {
+        untimed
+            .iter()
+            .chain(timed.iter())
+            .find(|s| !every_day || s.days == EVERY_DAY)
+    };
+    let rest = pick(true)
+        .or(pick(false))
         .map(|s| s.collection.clone())
         .unwrap_or_default();
     let mut out = Vec::new();
@@ -268,12 +314,11 @@ fn schedule(plan: &mut Plan, intent: &Intent, slots: Vec<Slot>) -> Option<Schedu
             }
         }
         out.extend(timed);
+        // An untimed part for some days takes those whole days.
+        out.extend(untimed.into_iter().filter(|s| s.days != EVERY_DAY));
         out.sort_by(|a, b| a.start_time.cmp(&b.start_time));
     }
-    if out.iter().any(|s| s.days != EVERY_DAY) {
-        plan.warnings
-            .push("the days named are kept in the plan, but the schedule repeats every day".into());
-    }
+    let slots = split_blocks(plan, out, &rest);
     Some(Schedule {
         name: plan.channel.name.clone(),
         playback_order: if intent.shows.is_empty() {
@@ -281,8 +326,74 @@ fn schedule(plan: &mut Plan, intent: &Intent, slots: Vec<Slot>) -> Option<Schedu
         } else {
             "season_episode".into()
         },
-        slots: out,
+        slots,
     })
+}
+
+const DAY_MINUTES: u32 = 24 * 60;
+
+/// Moves the slots for some days only into `plan.blocks`, each from its start to the next
+/// start of the day (an untimed one: the whole day). What stays is the daily schedule;
+/// when nothing does, `rest` plays every day.
+fn split_blocks(plan: &mut Plan, slots: Vec<Slot>, rest: &str) -> Vec<Slot> {
+    let minute = |s: &Slot| s.start_time.as_deref().and_then(BlockTime::parse);
+    let starts: Vec<u32> = slots.iter().filter_map(minute).collect();
+    let mut daily = Vec::new();
+    for slot in slots {
+        if slot.days == EVERY_DAY {
+            daily.push(slot);
+            continue;
+        }
+        let duration = match minute(&slot) {
+            Some(start) => starts
+                .iter()
+                .map(|s| (s + DAY_MINUTES - start) % DAY_MINUTES)
+                .filter(|d| *d > 0)
+                .min()
+                .unwrap_or(DAY_MINUTES),
+            None => DAY_MINUTES,
+        };
+        let when = match &slot.label {
+            Some(label) => format!("{} {label}", day_names(slot.days)),
+            None => day_names(slot.days),
+        };
+        plan.blocks.push(Block {
+            name: format!("{}: {when}", plan.channel.name),
+            collection: slot.collection,
+            start_time: slot.start_time.unwrap_or_else(|| "00:00".into()),
+            duration_minutes: duration,
+            // The intent's bit 0 = Sunday is the blocks API's 1 = Sunday: no conversion.
+            days_of_week: slot.days,
+            label: slot.label,
+        });
+    }
+    if daily.is_empty() {
+        daily.push(Slot {
+            collection: rest.to_string(),
+            start_time: None,
+            label: None,
+            days: EVERY_DAY,
+        });
+    }
+    daily
+}
+
+/// "Saturday", "Saturday, Sunday": the days of a mask (bit 0 = Sunday).
+fn day_names(days: u8) -> String {
+    const NAMES: [&str; 7] = [
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+    ];
+    let named: Vec<&str> = (0..7)
+        .filter(|d| days & (1 << d) != 0)
+        .map(|d| NAMES[d])
+        .collect();
+    named.join(", ")
 }
 
 /// Counts each collection and the whole, sets warnings and the status. Run after every
@@ -297,6 +408,14 @@ pub fn settle(conn: &Connection, plan: &mut Plan) -> Result<(), DbError> {
         let Amount { items, hours } = cond.amount(conn)?;
         (c.items, c.hours) = (items, hours);
         conditions.push(cond);
+    }
+    if let Some(c) = &mut plan.filler.collection {
+        let cond = match c.existing_id {
+            Some(id) => Condition::in_collection(id),
+            None => Condition::of_query(c.query.as_deref())?,
+        };
+        let Amount { items, hours } = cond.amount(conn)?;
+        (c.items, c.hours) = (items, hours);
     }
     let refs: Vec<&Condition> = conditions.iter().collect();
     let total = Condition::any(&refs).amount(conn)?;
@@ -370,6 +489,8 @@ pub fn modify(conn: &Connection, plan: &mut Plan, m: &Modifications) -> Result<(
     if !m.remove_collections.is_empty() {
         plan.collections
             .retain(|c| !m.remove_collections.contains(&c.name));
+        plan.blocks
+            .retain(|b| !m.remove_collections.contains(&b.collection));
         if let Some(s) = &mut plan.schedule {
             s.slots
                 .retain(|slot| !m.remove_collections.contains(&slot.collection));
@@ -483,10 +604,54 @@ pub(crate) mod tests {
         for s in plan.schedule.iter().flat_map(|s| &s.slots) {
             out += &format!("  {:?} {} days={}\n", s.start_time, s.collection, s.days);
         }
+        for b in &plan.blocks {
+            out += &format!(
+                "  block {:?} {}+{}min days={} {}\n",
+                b.name, b.start_time, b.duration_minutes, b.days_of_week, b.collection
+            );
+        }
+        if let Some(d) = &plan.deco {
+            out += &format!(
+                "  deco {:?} {} {} from {} clips={:?}\n",
+                d.group, d.breaks, d.deco_type, d.source, d.media_item_ids
+            );
+        }
+        if let Some(c) = &plan.filler.collection {
+            out += &format!("  filler {} <{:?}> {}\n", c.name, c.query, c.items);
+        }
         for w in &plan.warnings {
             out += &format!("  ! {w}\n");
         }
         out
+    }
+
+    /// Two five-second bumpers in a folder named `bumpers`.
+    pub(crate) fn add_bumpers(conn: &Connection) {
+        for n in 1..=2 {
+            conn.execute(
+                "INSERT INTO media_items (url, title, duration_ms, media_type,
+                     added_at_ms, created_at_ms, updated_at_ms)
+                 VALUES (?1, ?2, 5000, 'other', 0, 0, 0)",
+                rusqlite::params![format!("/media/Bumpers/b{n}.mp4"), format!("Bumper {n}")],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_bumpers_folder_is_the_breaks_and_the_filler() {
+        let conn = library();
+        add_bumpers(&conn);
+        let plan = build(&conn, "Toon Town", &Options::default(), "p".into()).unwrap();
+        expect_test::expect![[r#"
+            Toon Town #1 ready items=2 hours=0.73
+              Toon Town: Toon Town <Some("show:\"Toon Town\"")> 2
+              None Toon Town: Toon Town days=127
+              deco "Toon Town: breaks" between_programmes bumper from folder "/media/Bumpers" clips=[5, 6]
+              filler Toon Town: breaks <Some("folder:\"/media/Bumpers\"")> 2
+        "#]]
+        .assert_eq(&summary(&plan));
+        assert!(plan.modules.contains(&"deco".to_string()));
     }
 
     #[test]
@@ -502,23 +667,25 @@ pub(crate) mod tests {
             90s Animation & Comedy #1 ready items=3 hours=1.13
               90s Animation & Comedy: 90s Animation <Some("genre:\"Animation\" year:1990-1999")> 2
               90s Animation & Comedy: 90s Comedy <Some("genre:\"Comedy\" year:1990-1999")> 1
-              Some("02:00") 90s Animation & Comedy: 90s Animation days=127
-              Some("06:00") 90s Animation & Comedy: 90s Animation days=64
-              Some("12:00") 90s Animation & Comedy: 90s Animation days=127
+              Some("02:00") 90s Animation & Comedy: 90s Comedy days=127
+              Some("12:00") 90s Animation & Comedy: 90s Comedy days=127
               Some("20:00") 90s Animation & Comedy: 90s Comedy days=127
-              ! the days named are kept in the plan, but the schedule repeats every day
+              block "90s Animation & Comedy: Saturday morning" 06:00+360min days=64 90s Animation & Comedy: 90s Animation
+              ! no short clips in the library (a collection or folder named bumpers, promos, commercials, station ids or filler, items under 5 minutes): no breaks or filler
         "#]]
         .assert_eq(&summary(&a));
         expect_test::expect![[r#"
             Toon Town #1 ready items=2 hours=0.73
               Toon Town: Toon Town <Some("show:\"Toon Town\"")> 2
               None Toon Town: Toon Town days=127
+              ! no short clips in the library (a collection or folder named bumpers, promos, commercials, station ids or filler, items under 5 minutes): no breaks or filler
         "#]]
         .assert_eq(&summary(&build("Toon Town for the kids")));
         expect_test::expect![[r#"
             Western #1 draft items=0 hours=0
               Western: Western <Some("genre:\"Western\"")> 0
               None Western: Western days=127
+              ! no short clips in the library (a collection or folder named bumpers, promos, commercials, station ids or filler, items under 5 minutes): no breaks or filler
               ! no media matches collection "Western: Western"
         "#]]
         .assert_eq(&summary(&build("westerns")));
@@ -554,5 +721,53 @@ pub(crate) mod tests {
             })
             .unwrap();
         assert_eq!(names as usize, 2 * plan.collections.len());
+    }
+
+    #[test]
+    fn an_executed_plan_has_its_blocks_breaks_and_filler() {
+        let mut conn = library();
+        add_bumpers(&conn);
+        let request = "90s cartoons on Saturday mornings, sitcoms at night";
+        let plan = build(&conn, request, &Options::default(), "p".into()).unwrap();
+        let tx = conn.transaction().unwrap();
+        let clock = crate::scheduler::BuildClock {
+            now_ms: 1_767_225_600_000,
+            horizon_ms: 86_400_000,
+            tz: jiff::tz::TimeZone::UTC,
+        };
+        let (created, _) = super::super::execute::execute(&tx, &plan, &clock, 7).unwrap();
+        assert_eq!((created.blocks_created, created.deco_clips), (1, 2));
+        let block: (String, i64, i64) = tx
+            .query_row(
+                "SELECT b.start_time, b.duration_minutes, pt.days_of_week FROM blocks b
+                 JOIN template_items ti ON ti.block_id = b.id
+                 JOIN playout_templates pt ON pt.template_id = ti.template_id
+                 JOIN playouts p ON p.id = pt.playout_id WHERE p.channel_id = ?1",
+                [created.channel_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(block, ("06:00".into(), 360, 64), "Saturday mornings only");
+        let deco: (String, String, i64) = tx
+            .query_row(
+                "SELECT cd.breaks, cd.default_filler_mode, count(d.id) FROM channel_deco cd
+                 JOIN deco d ON d.group_id = cd.deco_group_id WHERE cd.channel_id = ?1",
+                [created.channel_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(deco, ("between_programmes".into(), "override".into(), 2));
+        // Again: fresh names for the template and the deco group, nothing shared.
+        let (again, _) = super::super::execute::execute(&tx, &plan, &clock, 7).unwrap();
+        assert_eq!((again.blocks_created, again.deco_clips), (1, 2));
+        let n: (i64, i64) = tx
+            .query_row(
+                "SELECT (SELECT count(DISTINCT name) FROM templates),
+                        (SELECT count(DISTINCT name) FROM deco_groups)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(n, (2, 2));
     }
 }

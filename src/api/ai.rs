@@ -1,4 +1,5 @@
-//! `/api/ai/*`: the AI channel creator (API.md §2.13) and its settings. The planner routes
+//! `/api/ai/*`: the AI channel creator (API.md §2.13) and its settings (with the one-click
+//! setups and the connection test, which never install or download). The planner routes
 //! (`analyze`, `sources`, `plan…`), personas and sessions work with no LLM; `/message`
 //! needs a provider and answers 503 without one. Plans and sessions are stored
 //! (`ai::store`); every access to them runs on the writer, which purges the expired first.
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::tx::write_tx;
 use crate::ai::plan::{self, Modifications, Plan, Status};
-use crate::ai::{execute, intent, personas, sources, store};
+use crate::ai::{clips, execute, intent, personas, sources, store};
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
@@ -23,6 +24,26 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
             Get => Ok(body::ok_json(&settings_view(app))),
             Put | Patch => put_settings(app, req).await,
         }),
+        ["settings", "one-click", "local"] => {
+            router::only(req, Verb::Post)?;
+            one_click_local(app).await
+        }
+        ["settings", "one-click", "cloud"] => {
+            router::only(req, Verb::Post)?;
+            Err(ApiError::not_implemented(
+                "no cloud default: exstreamtv stays local; an OpenAI-compatible server \
+                 (llama.cpp, LM Studio, vLLM, or a hosted one) is set with PUT \
+                 /api/ai/settings {provider: \"openai\", base_url, model, api_key}",
+            ))
+        }
+        ["settings", "one-click", "troubleshooting"] => {
+            router::only(req, Verb::Post)?;
+            one_click_troubleshooting(app).await
+        }
+        ["settings", "test-connection"] => {
+            router::only_get(req)?;
+            test_connection(app).await
+        }
         ["channel", "analyze"] => analyze(app, req).await,
         ["channel", "sources"] => rank(app, req).await,
         ["channel", "plan"] => create_plan(app, req).await,
@@ -289,7 +310,9 @@ async fn approve(app: &Arc<App>, req: &Req, id: String) -> ApiResult {
         match plan.status {
             Status::Ready | Status::Approved => plan.status = Status::Approved,
             Status::Draft => {
-                let why = plan.warnings.first().cloned().unwrap_or_default();
+                // The first warning that says why (no clips never does).
+                let why = plan.warnings.iter().find(|w| *w != clips::NO_CLIPS);
+                let why = why.cloned().unwrap_or_default();
                 return Err(ApiError::conflict(format_args!(
                     "the plan is not ready: {why}"
                 )));
@@ -412,16 +435,127 @@ async fn put_settings(app: &Arc<App>, req: &mut Req) -> ApiResult {
         }
         Some(_) => return Err(ApiError::invalid("api_key", "expected a string or null")),
     }
+    store_ai(app, next).await?;
+    tracing::info!("ai settings updated");
+    Ok(body::ok_json(&settings_view(app)))
+}
+
+/// Where a local Ollama listens: `OLLAMA_HOST` (Ollama's own variable, `host:port` or a
+/// URL) when set, else its default port on loopback.
+fn local_ollama_url() -> String {
+    match std::env::var("OLLAMA_HOST") {
+        Ok(host) if host.starts_with("http://") => host,
+        Ok(host) if !host.trim().is_empty() => format!("http://{}", host.trim()),
+        _ => "http://127.0.0.1:11434".into(),
+    }
+}
+
+/// `/status` and one-click/local ask for the model list this long at most: a local
+/// Ollama that is up answers in milliseconds; the full `timeout_seconds` is for
+/// test-connection, which is the test.
+const STATUS_LIMIT_S: u32 = 5;
+
+/// Stores `ai` as the settings, with the same checks as PUT.
+async fn store_ai(app: &Arc<App>, ai: crate::settings::Ai) -> Result<(), ApiError> {
     app.update_settings(|s| {
-        s.ai = next;
+        s.ai = ai;
         s.validate().map_err(|err| {
             let field = err.field.strip_prefix("ai.").unwrap_or(err.field);
             ApiError::invalid(field, &err.problem)
         })
     })
     .await?;
-    tracing::info!("ai settings updated");
-    Ok(body::ok_json(&settings_view(app)))
+    Ok(())
+}
+
+/// `POST /api/ai/settings/one-click/local`: Ollama on this machine, its model kept or the
+/// first it has. Nothing is installed or downloaded: an Ollama that does not answer, or
+/// has no model, is a 503 saying what to do, and the settings stay as they were.
+async fn one_click_local(app: &Arc<App>) -> ApiResult {
+    let mut ai = app.settings().ai.clone();
+    ai.provider = crate::kinds::AiProvider::Ollama;
+    ai.base_url = local_ollama_url();
+    let models = crate::ai::provider::models(app, &ai, STATUS_LIMIT_S)
+        .await
+        .map_err(|err| {
+            ApiError::unavailable(
+                format_args!(
+                    "Ollama does not answer at {} ({}): install it from https://ollama.com \
+                     and start it (`ollama serve`); nothing is downloaded by this server",
+                    ai.base_url, err.detail
+                ),
+                60,
+            )
+        })?;
+    if ai.model.trim().is_empty() {
+        let Some(first) = models.first() else {
+            return Err(ApiError::unavailable(
+                format_args!(
+                    "Ollama at {} has no model: pull one with `ollama pull <model>`",
+                    ai.base_url
+                ),
+                60,
+            ));
+        };
+        ai.model = first.clone();
+    }
+    let message = format!("local Ollama at {} with model {}", ai.base_url, ai.model);
+    store_ai(app, ai).await?;
+    tracing::info!("{message}");
+    Ok(body::ok_json(&json!({
+        "success": true,
+        "message": message,
+        "models": models,
+        "settings": settings_view(app),
+    })))
+}
+
+/// `POST /api/ai/settings/one-click/troubleshooting`: the agent on, in `dry_run` (it
+/// proposes, never executes).
+async fn one_click_troubleshooting(app: &Arc<App>) -> ApiResult {
+    let mut ai = app.settings().ai.clone();
+    ai.agent.mode = crate::kinds::AgentMode::DryRun;
+    store_ai(app, ai).await?;
+    tracing::info!("troubleshooting agent set to dry_run");
+    Ok(body::ok_json(&json!({
+        "success": true,
+        "message": "the troubleshooting agent is on in dry_run: it proposes fixes, never runs them",
+        "settings": settings_view(app),
+    })))
+}
+
+/// `GET /api/ai/settings/test-connection`: the provider's model list within
+/// `timeout_seconds`. Always 200: a provider that is down is the test's answer
+/// (`success: false` and why), not a failure of ours.
+async fn test_connection(app: &Arc<App>) -> ApiResult {
+    let ai = app.settings().ai.clone();
+    let mut out = json!({
+        "success": false,
+        "provider": ai.provider,
+        "base_url": ai.base_url,
+        "models": [],
+        "latency_ms": null,
+    });
+    if ai.provider == crate::kinds::AiProvider::None {
+        out["message"] = json!("no provider configured");
+        return Ok(body::ok_json(&out));
+    }
+    let started = std::time::Instant::now();
+    let models = crate::ai::provider::models(app, &ai, ai.timeout_seconds).await;
+    out["latency_ms"] = json!(started.elapsed().as_millis() as u64);
+    match models {
+        Ok(models) => {
+            out["success"] = json!(true);
+            out["message"] = json!(format!(
+                "{} answers with {} model(s)",
+                ai.provider,
+                models.len()
+            ));
+            out["models"] = json!(models);
+        }
+        Err(err) => out["message"] = json!(err.detail),
+    }
+    Ok(body::ok_json(&out))
 }
 
 #[derive(Deserialize, Default)]
@@ -618,7 +752,8 @@ async fn message(app: &Arc<App>, req: &mut Req) -> ApiResult {
 async fn status(app: &Arc<App>, req: &Req) -> ApiResult {
     router::only_get(req)?;
     let settings = app.settings();
-    let (models, available) = match crate::ai::provider::models(app, &settings.ai).await {
+    let models = crate::ai::provider::models(app, &settings.ai, STATUS_LIMIT_S).await;
+    let (models, available) = match models {
         Ok(models) => (models, true),
         Err(_) => (Vec::new(), false),
     };

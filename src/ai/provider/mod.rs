@@ -113,8 +113,9 @@ pub async fn refine(
     call(app, ai, messages, refinement_schema()).await
 }
 
-/// The models the provider has (Ollama's `/api/tags`, OpenAI's `/models`).
-pub async fn models(app: &App, ai: &Ai) -> Result<Vec<String>, ApiError> {
+/// The models the provider has (Ollama's `/api/tags`, OpenAI's `/models`), asked within
+/// `limit_s` seconds.
+pub async fn models(app: &App, ai: &Ai, limit_s: u32) -> Result<Vec<String>, ApiError> {
     if ai.provider == AiProvider::None {
         return Err(not_configured());
     }
@@ -125,12 +126,17 @@ pub async fn models(app: &App, ai: &Ai) -> Result<Vec<String>, ApiError> {
     };
     let headers = wire::headers(app, ai);
     let answer = tokio::time::timeout(
-        Duration::from_secs(5),
+        Duration::from_secs(u64::from(limit_s)),
         crate::http::client::get(&url, &headers, ANSWER_CAP),
     )
     .await
-    .map_err(|_| ApiError::new(hyper::StatusCode::GATEWAY_TIMEOUT, "no answer within 5 s"))?
-    .map_err(|e| client_error(e, 5))?;
+    .map_err(|_| {
+        ApiError::new(
+            hyper::StatusCode::GATEWAY_TIMEOUT,
+            format_args!("no answer within {limit_s} s"),
+        )
+    })?
+    .map_err(|e| client_error(e, limit_s))?;
     if !answer.status.is_success() {
         return Err(bad_gateway(format_args!(
             "the provider answered {}",
