@@ -365,10 +365,75 @@ function devices(el) {
       h('dt', {}, 'VLC'), h('dd', {}, 'Media → Open network stream → the M3U address.'))));
 }
 
+// The AI channel creator: a plan from plain words (offline: rules over our library), its
+// preview, then create; a conversation when an LLM is configured; the AI settings.
 async function ai(el) {
-  const r = await fetch('/api/ai/channel/sessions', { credentials: 'same-origin' }).catch(() => null);
-  el.append(section('AI channel creator', r && r.ok ? h('p', {}, 'The AI creator is available through the API: /api/ai/channel.')
-    : empty('Not available in this build: the AI channel creator routes are not there yet. Build channels on the Channels page.')));
+  const [status, settings, personas] = await Promise.all([get('/api/ai/channel/status'), get('/api/ai/settings'),
+    get('/api/ai/channel/personas')]);
+  const preview = h('div.plan', { 'aria-live': 'polite' });
+  const planForm = form([h('div.field', {}, h('label', { htmlFor: 'f-request' }, 'Describe the channel'),
+    h('textarea', { id: 'f-request', name: 'request', required: true, rows: 3, placeholder: '90s cartoons on Saturday mornings, sitcoms at night' }),
+    h('span.err', { id: 'f-request-err', role: 'alert' }))], 'Plan', async (v) => showPlan(await api('POST', '/api/ai/channel/plan', v), preview));
+  const provider = settings.provider === 'none' ? null : `${settings.provider} ${settings.model || ''}`.trim();
+  el.append(section('AI channel creator', h('p', {}, 'Plans work without an LLM: they are built from your library\'s genres, years, folders and shows.'),
+    planForm, preview),
+  section('Conversation', provider ? chat(personas) : empty('No LLM is configured: set a provider below (Ollama or an OpenAI-compatible server on your network) to talk a channel through.')),
+  section('AI settings', aiSettings(settings, status)));
+}
+
+function showPlan(plan, out) {
+  const slots = (plan.schedule && plan.schedule.slots) || [];
+  const blocks = plan.blocks || [];
+  out.replaceChildren(h('h3', {}, `${plan.channel.number} ${plan.channel.name}`),
+    h('p', {}, `${plan.estimated_unique_items} items, ${plan.estimated_content_hours} hours · ${plan.status}`),
+    table(['Collection', 'Query', 'Items', 'Hours'], plan.collections.map((c) => [c.name, c.query || '', String(c.items), String(c.hours)])),
+    slots.length ? table(['From', 'Collection', 'Label'], slots.map((x) => [x.start_time || 'any time', x.collection, x.label || ''])) : null,
+    blocks.length ? table(['Block', 'Start', 'Minutes', 'Collection'], blocks.map((b) => [b.name, b.start_time, String(b.duration_minutes), b.collection])) : null,
+    plan.deco ? h('p', {}, `Breaks between programmes from ${plan.deco.source || plan.deco.group}`) : null,
+    plan.warnings.length ? h('ul.errors', {}, plan.warnings.map((w) => h('li', {}, w))) : null,
+    h('button', { disabled: !plan.is_ready, onclick: async (ev) => {
+      ev.target.disabled = true;
+      try {
+        await api('POST', `/api/ai/channel/plan/${plan.plan_id}/approve`);
+        const done = await api('POST', `/api/ai/channel/plan/${plan.plan_id}/execute`);
+        out.append(h('p.ok', { role: 'status' }, `Channel ${done.channel_number || plan.channel.number} created: it plays now.`));
+      } catch (e) { out.append(h('p.err', { role: 'alert' }, e.detail || String(e))); }
+    } }, plan.is_ready ? 'Create this channel' : 'Not ready: see the warnings'));
+}
+
+function chat(personas) {
+  const log = h('div.chat', { 'aria-live': 'polite' });
+  let sid = null;
+  const pick = field('persona_id', 'Persona', { options: personas.map((p) => [p.id, p.name]) });
+  const f = form([pick, field('message', 'Message', { required: true })], 'Send', async (v, form) => {
+    if (!sid) {
+      const s = await api('POST', '/api/ai/channel/start-with-persona', { session_id: `ui-${Date.now()}`, persona_id: v.persona_id });
+      sid = s.session_id;
+      log.append(h('p.bot', {}, s.welcome_message));
+    }
+    log.append(h('p.me', {}, v.message));
+    form.querySelector('[name=message]').value = '';
+    const r = await api('POST', '/api/ai/channel/message', { session_id: sid, message: v.message });
+    log.append(h('p.bot', {}, r.response));
+  });
+  return h('div', {}, log, f);
+}
+
+function aiSettings(s, status) {
+  const result = h('p', { role: 'status' });
+  const f = form([
+    field('provider', 'Provider', { options: [['none', 'none'], ['ollama', 'Ollama'], ['openai', 'OpenAI-compatible']], value: s.provider }),
+    field('base_url', 'Server address', { value: s.base_url }),
+    field('model', 'Model', { value: s.model, placeholder: (status.models || []).join(', ') }),
+    field('api_key', s.api_key_set ? 'API key (set; type to replace)' : 'API key', { type: 'password' }),
+    field('timeout_seconds', 'Timeout (seconds)', { type: 'number', value: s.timeout_seconds }),
+  ], 'Save', async (v) => { await api('PUT', '/api/ai/settings', v); result.textContent = 'Saved.'; });
+  const test = h('button.small', { type: 'button', onclick: async () => {
+    result.textContent = 'Testing…';
+    const r = await get('/api/ai/settings/test-connection').catch((e) => ({ message: e.detail }));
+    result.textContent = r.success ? `Connected: ${(r.models || []).join(', ') || 'no models'} (${r.latency_ms} ms)` : r.message;
+  } }, 'Test connection');
+  return h('div', {}, f, test, result);
 }
 
 const PAGES = [['dashboard', 'Dashboard', dashboard], ['channels', 'Channels', channels], ['guide', 'Guide', guide], ['libraries', 'Libraries', libraries],
