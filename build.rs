@@ -37,8 +37,13 @@ fn unwind_tables() {
     println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
 }
 
-/// The hashed assets, in the order `index.html` may name them.
+/// The hashed assets. One may name those before it (`/ui/assets/<path>`, rewritten to the
+/// hashed name): hls.js comes first because app.js imports it (lazily, to watch a channel).
 const ASSETS: &[(&str, &str)] = &[
+    // Vendored (src/web/assets/vendor: its licence beside it, its sha256 in SHA256SUMS,
+    // checked by a test): hls.js 1.7.4's light build, for browsers that cannot play our
+    // HLS natively (Chromium cannot demux its MPEG-TS segments; hls.js remuxes them).
+    ("vendor/hls.light.min.mjs", "text/javascript; charset=utf-8"),
     ("app.js", "text/javascript; charset=utf-8"),
     ("app.css", "text/css; charset=utf-8"),
     ("favicon.svg", "image/svg+xml"),
@@ -50,15 +55,20 @@ fn web_assets() {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let mut index = read(&dir.join("index.html"));
     let mut table = String::from("pub static ASSETS: &[Asset] = &[\n");
+    // (path as written, hashed name): applied to each later asset and to index.html.
+    let mut renames: Vec<(String, String)> = Vec::new();
     for (name, mime) in ASSETS {
-        let bytes = read(&dir.join(name));
+        let mut bytes = read(&dir.join(name));
+        for (from, to) in &renames {
+            bytes = bytes.replace(from, to);
+        }
         let hash = format!("{:016x}", fnv1a(bytes.as_bytes()));
-        let (stem, ext) = name.rsplit_once('.').expect("asset name has an extension");
+        let file = name.rsplit('/').next().unwrap_or(name);
+        let (stem, ext) = file.rsplit_once('.').expect("asset name has an extension");
         let hashed = format!("{stem}.{}.{ext}", &hash[..10]);
-        index = index.replace(
-            &format!("/ui/assets/{name}"),
-            &format!("/ui/assets/{hashed}"),
-        );
+        let rename = (format!("/ui/assets/{name}"), format!("/ui/assets/{hashed}"));
+        index = index.replace(&rename.0, &rename.1);
+        renames.push(rename);
         entry(
             &mut table,
             &out,

@@ -133,3 +133,31 @@ pub fn sizes() -> (usize, usize) {
         .iter()
         .fold((0, 0), |(gz, raw), a| (gz + a.gz.len(), raw + a.raw_len))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Each vendored file is the one its SHA256SUMS names (as `sha256sum -c` checks), so an
+    /// edit or a swapped download fails here; its licence sits beside it.
+    #[test]
+    fn vendored_files_match_their_sha256_and_carry_a_licence() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web/assets/vendor");
+        let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
+        let mut checked = 0;
+        for line in sums.lines().filter(|l| !l.trim().is_empty()) {
+            let (want, name) = line.split_once("  ").unwrap();
+            let bytes = std::fs::read(dir.join(name)).unwrap();
+            let got: String = super::session::sha256(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(got, want, "{name}");
+            let licence = name.split('.').next().unwrap_or(name);
+            assert!(
+                dir.join(format!("{licence}.js.LICENSE")).exists(),
+                "{name} has no licence beside it"
+            );
+            checked += 1;
+        }
+        assert!(checked > 0);
+    }
+}

@@ -113,6 +113,17 @@ def create_channel(d):
     no_alert(d)
 
 
+def watch(d):
+    """The demo channel's HLS plays in the page's own video element."""
+    open_page(d, "channels")
+    d.find_element(By.XPATH, "//button[starts-with(@aria-label, 'Watch ')]").click()
+    wait(d, lambda: d.execute_script("const v = document.querySelector('.player video');"
+                                     " return v && v.currentTime > 1 && !v.error"),
+         "the preview to play", timeout=60)
+    d.save_screenshot(f"{OUT}/desktop-watch.png")
+    d.find_element(By.XPATH, "//button[text()='Close']").click()
+
+
 def scan(d):
     open_page(d, "libraries")
     d.find_element(By.ID, "f-name").send_keys("Clips")
@@ -263,6 +274,7 @@ def main():
     try:
         login(d)
         create_channel(d)
+        watch(d)
         scan(d)
         guide(d)
         ai_plan(d)

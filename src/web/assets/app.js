@@ -175,14 +175,39 @@ async function channels(el) {
     editor.querySelector('input').focus();
   };
   const now = h('p');
+  const screen = h('div.player');
   const body = rows.length ? table(['No.', 'Name', 'Group', 'On', ''], rows.map((c) => [String(c.number), c.name, c.group || '',
     h('button.small', { onclick: async () => { await api('POST', `/api/channels/${c.id}/toggle-enabled`); render(); }, 'aria-label': `Enable or disable ${c.name}` }, c.enabled ? 'on' : 'off'),
     h('span.actions', {}, h('button.small', { onclick: () => edit(c) }, 'Edit'),
       h('button.small', { onclick: () => nowPlaying(c, now) }, 'Now'),
-      h('a', { href: `/iptv/channel/${c.number}.ts`, title: 'MPEG-TS, for VLC' }, 'Watch'),
+      h('button.small', { onclick: () => watch(c, screen), 'aria-label': `Watch ${c.name} here` }, 'Watch'),
+      h('a', { href: `/iptv/channel/${c.number}.ts`, title: 'MPEG-TS, for VLC' }, 'TS'),
       h('button.small.danger', { onclick: async () => { if (confirm(`Delete channel ${c.number}?`)) { await api('DELETE', `/api/channels/${c.id}`); render(); } } }, 'Delete'))]))
     : empty('No channels yet: create one below, then give it a schedule.');
-  el.append(section('Channels', h('button', { onclick: () => edit(null) }, 'New channel'), body, now), editor);
+  el.append(section('Channels', h('button', { onclick: () => edit(null) }, 'New channel'), body, now, screen), editor);
+}
+
+// The channel's HLS in the page's own <video>: through hls.js (loaded on the first click)
+// where the browser has Media Source Extensions, natively where it plays HLS itself
+// (Safari), else the link for VLC. Closing or leaving the page ends its requests.
+let player = null;
+async function watch(c, out) {
+  const src = `/iptv/channel/${c.number}.m3u8`;
+  const video = h('video', { controls: true, muted: true, autoplay: true, playsInline: true });
+  const close = () => { if (player) { player.destroy(); player = null; } out.replaceChildren(); };
+  close();
+  const Hls = (await import('/ui/assets/vendor/hls.light.min.mjs')).default;
+  if (Hls.isSupported()) {
+    player = new Hls({ liveSyncDurationCount: 2 });
+    player.loadSource(src);
+    player.attachMedia(video);
+  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+    video.src = src;
+  } else {
+    out.replaceChildren(h('p', {}, 'This browser cannot play HLS: open ', h('a', { href: src }, c.name), ' in VLC.'));
+    return;
+  }
+  out.replaceChildren(h('p', {}, `${c.number} ${c.name}`), video, h('button.small', { onclick: close }, 'Close'));
 }
 
 async function nowPlaying(c, out) {
@@ -457,6 +482,7 @@ function showLogin(note) {
 
 async function render() {
   clearInterval(timer);
+  if (player) { player.destroy(); player = null; }
   if (source) { source.close(); source = null; }
   let s;
   try { s = await api('GET', '/api/auth/session'); } catch (e) { return; }
