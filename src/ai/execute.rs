@@ -136,41 +136,50 @@ pub fn execute(
         };
         push_block(tx, &mut doc, plan, b, content, stored, order)?;
     }
-    let n_clips = match &plan.deco {
-        Some(deco) => {
-            let filler = match &plan.filler.collection {
-                Some(c) => Some(ensure_collection(tx, c, clock)?.1),
-                None => None,
-            };
-            let (group, n_clips) = deco_group(tx, deco, clock)?;
-            doc.deco = Some(DecoDoc {
-                deco_group: Some(group),
-                breaks: deco.breaks,
-                break_every_minutes: None,
-                break_count: 1,
-                default_filler: DecoFillerDoc {
-                    mode: match filler {
-                        Some(_) => DecoMode::Override,
-                        None => DecoMode::Inherit,
-                    },
-                    collection: filler,
-                },
-                watermark: WatermarkDoc {
-                    mode: DecoMode::Inherit,
-                    name: None,
-                },
-                windows: Vec::new(),
-            });
-            n_clips
-        }
-        None => 0,
-    };
+    let n_clips = add_deco(tx, &mut doc, plan, clock)?;
     let (channel, changes) = yaml_channels::import(tx, &doc, "", clock, seed).map_err(refused)?;
     let fresh = plan.collections.iter().filter(|c| c.existing_id.is_none());
     let mut created = created(tx, channel.0, &doc, ids, fresh.count())?;
     created.blocks_created = plan.blocks.len();
     created.deco_clips = n_clips;
     Ok((created, changes))
+}
+
+/// The plan's breaks (a deco group of its clips, between programmes) and dead-air filler
+/// on the channel's document; how many clips it holds.
+fn add_deco(
+    tx: &Transaction<'_>,
+    doc: &mut ChannelDoc,
+    plan: &Plan,
+    clock: &BuildClock,
+) -> Result<usize, ExecuteError> {
+    let Some(deco) = &plan.deco else {
+        return Ok(0);
+    };
+    let filler = match &plan.filler.collection {
+        Some(c) => Some(ensure_collection(tx, c, clock)?.1),
+        None => None,
+    };
+    let (group, n_clips) = deco_group(tx, deco, clock)?;
+    doc.deco = Some(DecoDoc {
+        deco_group: Some(group),
+        breaks: deco.breaks,
+        break_every_minutes: None,
+        break_count: 1,
+        default_filler: DecoFillerDoc {
+            mode: match filler {
+                Some(_) => DecoMode::Override,
+                None => DecoMode::Inherit,
+            },
+            collection: filler,
+        },
+        watermark: WatermarkDoc {
+            mode: DecoMode::Inherit,
+            name: None,
+        },
+        windows: Vec::new(),
+    });
+    Ok(n_clips)
 }
 
 /// Places `b` in the channel's one template (made on the first block, under a free name,

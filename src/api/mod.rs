@@ -73,6 +73,30 @@ fn ai_page(req: &Req) -> ApiResult {
     Ok(resp)
 }
 
+/// The fault-injection routes (`EXSTREAMTV_DEBUG_ROUTES=1` only).
+async fn debug(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
+    match segs {
+        // Proves a panicking handler becomes a 500 and the server lives on.
+        ["panic"] => panic!("panic requested through /api/debug/panic"),
+        // The running channel's FFmpeg counts as older than `ffmpeg.long_run_hours`, so its
+        // handover is exercised without waiting a day.
+        ["channels", number, "age-out"] => {
+            router::only(req, router::Verb::Post)?;
+            let channel = crate::scheduler::cursor::channel_by_number(&app.db, number)
+                .await?
+                .and_then(|info| app.streams.running(info.id))
+                .ok_or_else(|| {
+                    crate::http::ApiError::not_found(format_args!(
+                        "channel {number} is not running"
+                    ))
+                })?;
+            channel.age_out_run();
+            Ok(crate::http::body::no_content())
+        }
+        _ => Err(router::not_found()),
+    }
+}
+
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
     match segs {
         ["health", rest @ ..] => return health::route(app, req, rest).await,
@@ -118,26 +142,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         ["import", "m3u", rest @ ..] => m3u_import::route(app, req, rest).await,
         ["m3u", "service", rest @ ..] => m3u_service::route(app, req, rest).await,
         ["auth", rest @ ..] => source_auth::route(app, req, rest).await,
-        // Fault injection, only with EXSTREAMTV_DEBUG_ROUTES=1: proves a panicking handler
-        // becomes a 500 and the server lives on.
-        ["debug", "panic"] if app.config.debug_routes => {
-            panic!("panic requested through /api/debug/panic")
-        }
-        // Fault injection, likewise: the running channel's FFmpeg counts as older than
-        // `ffmpeg.long_run_hours`, so its handover is exercised without waiting a day.
-        ["debug", "channels", number, "age-out"] if app.config.debug_routes => {
-            router::only(req, router::Verb::Post)?;
-            let channel = crate::scheduler::cursor::channel_by_number(&app.db, number)
-                .await?
-                .and_then(|info| app.streams.running(info.id))
-                .ok_or_else(|| {
-                    crate::http::ApiError::not_found(format_args!(
-                        "channel {number} is not running"
-                    ))
-                })?;
-            channel.age_out_run();
-            Ok(crate::http::body::no_content())
-        }
+        // Fault injection, only with EXSTREAMTV_DEBUG_ROUTES=1.
+        ["debug", rest @ ..] if app.config.debug_routes => debug(app, req, rest).await,
         ["libraries", rest @ ..] => libraries::route(app, req, rest).await,
         ["media-sources", rest @ ..] => media_sources::route(app, req, rest).await,
         ["media", rest @ ..] => media::route(app, req, rest).await,

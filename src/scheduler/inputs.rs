@@ -349,24 +349,7 @@ fn load_block(
     let Some((minutes, days, stop_before_end, name)) = row else {
         return Ok(None);
     };
-    // (id, collection_type, collection_id, playback_order, (include_in_guide, disable_watermarks))
-    type ItemRow = (i64, String, i64, String, (bool, bool));
-    let rows: Vec<ItemRow> = conn
-        .prepare_cached(
-            "SELECT id, collection_type, collection_id, playback_order, include_in_guide,
-                 disable_watermarks
-             FROM block_items WHERE block_id = ?1 ORDER BY position, id",
-        )?
-        .query_map([block_id], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                (r.get(4)?, r.get(5)?),
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
+    let rows = block_item_rows(conn, block_id)?;
     let mut items = Vec::with_capacity(rows.len());
     for (id, kind, target, order, (in_guide, disable_watermarks)) in rows {
         let decoded = decode::<BlockContent>("collection_type", &kind)
@@ -414,6 +397,29 @@ fn load_block(
         stop_before_end,
         items,
     }))
+}
+
+/// (id, collection_type, collection_id, playback_order, (include_in_guide, disable_watermarks))
+type BlockItemRow = (i64, String, i64, String, (bool, bool));
+
+fn block_item_rows(conn: &Connection, block_id: i64) -> Result<Vec<BlockItemRow>, DbError> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT id, collection_type, collection_id, playback_order, include_in_guide,
+                 disable_watermarks
+             FROM block_items WHERE block_id = ?1 ORDER BY position, id",
+        )?
+        .query_map([block_id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                (r.get(4)?, r.get(5)?),
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
 }
 
 /// A schedule row that is gone counts as all switches off.
