@@ -19,7 +19,7 @@ use crate::stream_fixture::{self as fx, read_for};
 use crate::support::{wait_until, Client, TempDir, TestServer};
 
 /// The test's IPTV box: `/list.m3u`, `/big.m3u`, `/longline.m3u` and `/live.ts`.
-struct Source {
+pub(crate) struct Source {
     addr: SocketAddr,
     state: Arc<SourceState>,
 }
@@ -34,7 +34,7 @@ struct SourceState {
 }
 
 impl Source {
-    fn start() -> Source {
+    pub(crate) fn start() -> Source {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(SourceState {
@@ -58,11 +58,11 @@ impl Source {
         Source { addr, state }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    fn serve_playlist(&self, path: &str, body: Vec<u8>) {
+    pub(crate) fn serve_playlist(&self, path: &str, body: Vec<u8>) {
         self.state
             .playlists
             .lock()
@@ -105,7 +105,15 @@ fn serve(mut conn: TcpStream, state: &SourceState) {
             break;
         }
     }
-    let path = line.split(' ').nth(1).unwrap_or("/").to_string();
+    // The query (a media URL's `expire=`, ...) names nothing here.
+    let path = line
+        .split(' ')
+        .nth(1)
+        .unwrap_or("/")
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .to_string();
     if path == "/live.ts" {
         return serve_live(conn, state);
     }
@@ -209,7 +217,7 @@ fn current_item(c: &Client, number: &str) -> Option<String> {
 
 /// ffprobe's stream codecs of `ts` (written to `dir`), each once (ffprobe lists a TS
 /// program's streams under the program too).
-fn codecs(ts: &[u8], dir: &TempDir, name: &str) -> String {
+pub(crate) fn codecs(ts: &[u8], dir: &TempDir, name: &str) -> String {
     let path = dir.path().join(name);
     std::fs::write(&path, ts).unwrap();
     let out = Command::new("ffprobe")
@@ -611,7 +619,7 @@ fn url_media_is_probed_and_plays_and_a_page_without_yt_dlp_is_unplayable() {
 }
 
 /// POSTs `file` as the multipart part `file`; the status line.
-fn upload(addr: SocketAddr, path: &str, file: &[u8]) -> String {
+pub(crate) fn upload(addr: SocketAddr, path: &str, file: &[u8]) -> String {
     let mut body = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; \
 filename=\"cookies.txt\"\r\nContent-Type: text/plain\r\n\r\n"
         .to_vec();
