@@ -44,6 +44,8 @@ pub struct App {
     pub scanner: Scanner,
     /// YouTube and archive.org pages resolved to their direct URLs (`library::url_media`).
     pub pages: crate::library::url_media::Pages,
+    /// The M3U sources' own guides, merged into our XMLTV (`iptv::source_guide`).
+    pub source_guides: crate::iptv::source_guide::SourceGuides,
     settings: RwLock<Arc<Settings>>,
     /// Bumped by every write that changes what clients see (channels, playouts, media,
     /// settings); cached documents compare it to know they are stale.
@@ -77,6 +79,7 @@ impl App {
             shutdown: parts.shutdown,
             scanner: Scanner::new(),
             pages: Default::default(),
+            source_guides: Default::default(),
             settings: RwLock::new(Arc::new(parts.settings)),
             content_version: AtomicU64::new(1),
         }
