@@ -622,7 +622,9 @@ CREATE TABLE m3u_sources (
     channel_count   INTEGER NOT NULL DEFAULT 0,
     last_refresh_ms INTEGER,
     last_error      TEXT,
-    created_at_ms   INTEGER NOT NULL
+    created_at_ms   INTEGER NOT NULL,
+    -- The playlist's own XMLTV (`#EXTM3U url-tvg`), merged into our guide (iptv::source_guide).
+    url_tvg         TEXT
 );
 CREATE TABLE ai_plans (
     id            TEXT PRIMARY KEY,

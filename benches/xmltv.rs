@@ -158,6 +158,7 @@ fn render(f: &Fixture) -> (usize, usize) {
         let mut body = GuideBody::new(
             f.db.clone(),
             f.channels.clone(),
+            Default::default(),
             "http://192.168.1.20:8411",
             NOW_MS,
             2 * 86_400_000,

@@ -42,6 +42,10 @@ pub struct App {
     pub outputs: crate::iptv::cache::Outputs,
     /// Library scan requests and progress (`library::scanner`).
     pub scanner: Scanner,
+    /// YouTube and archive.org pages resolved to their direct URLs (`library::url_media`).
+    pub pages: crate::library::url_media::Pages,
+    /// The M3U sources' own guides, merged into our XMLTV (`iptv::source_guide`).
+    pub source_guides: crate::iptv::source_guide::SourceGuides,
     settings: RwLock<Arc<Settings>>,
     /// Bumped by every write that changes what clients see (channels, playouts, media,
     /// settings); cached documents compare it to know they are stale.
@@ -74,9 +78,44 @@ impl App {
             outputs,
             shutdown: parts.shutdown,
             scanner: Scanner::new(),
+            pages: Default::default(),
+            source_guides: Default::default(),
             settings: RwLock::new(Arc::new(parts.settings)),
             content_version: AtomicU64::new(1),
         }
+    }
+
+    /// The direct URL of a YouTube or archive.org `page`: cached until it expires, else
+    /// resolved by yt-dlp (bounded by `sources.resolve_timeout_seconds`) and put through
+    /// `http::url_guard` before anything fetches it.
+    pub async fn resolve_page(
+        &self,
+        page: &str,
+    ) -> Result<crate::library::url_media::Resolved, crate::library::url_media::ResolveError> {
+        use crate::library::url_media::{self, ResolveError, Resolved};
+        if let Some(url) = self.pages.get(page, crate::time::now_ms()) {
+            return Ok(Resolved {
+                url,
+                title: None,
+                duration_ms: None,
+            });
+        }
+        let yt_dlp = crate::tools::resolve("yt-dlp").ok_or(ResolveError::NotInstalled)?;
+        let sources = self.settings().sources.clone();
+        let resolved = url_media::resolve(
+            &yt_dlp,
+            &self.config.data_dir,
+            page,
+            sources.resolve_timeout(),
+            self.shutdown.clone(),
+        )
+        .await?;
+        crate::http::url_guard::check(&resolved.url, sources.allow_loopback)
+            .await
+            .map_err(|err| ResolveError::Refused(err.to_string()))?;
+        self.pages.put(page, &resolved.url, crate::time::now_ms());
+        tracing::info!(page, "page resolved by yt-dlp");
+        Ok(resolved)
     }
 
     /// A snapshot of the settings; cheap (one refcount), never held across a write.

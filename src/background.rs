@@ -33,6 +33,7 @@ pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, http_addr: SocketAddr)
     }
     // Probes the encoder, then at shutdown stops every channel and reaps its FFmpeg.
     tasks.spawn(crate::stream::manager::run(app.clone()));
+    tasks.spawn(crate::iptv::source_guide::run(app.clone()));
     tasks.spawn(prewarm_channels(app.clone()));
     // The troubleshooting agent: follows the log only while ai.agent.mode is not off.
     tasks.spawn(crate::agent::task::run(app.clone()));

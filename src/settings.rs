@@ -526,6 +526,27 @@ pub struct Sources {
     /// EXStreamTV's two sub-switches, kept and reported (`/api/m3u/service/status`).
     pub m3u_library_enabled: bool,
     pub m3u_testing_enabled: bool,
+    /// How long yt-dlp may take to resolve a YouTube or archive.org page before it is
+    /// killed (`library::url_media::resolve`).
+    pub resolve_timeout_seconds: u32,
+}
+
+impl Sources {
+    /// A page resolves in a few seconds; past two minutes it is hung, and a channel waits
+    /// on it.
+    pub const RESOLVE_TIMEOUT_SECONDS: RangeInclusive<u32> = 1..=120;
+
+    pub fn resolve_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.resolve_timeout_seconds))
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        Check { section: "sources" }.range(
+            "resolve_timeout_seconds",
+            self.resolve_timeout_seconds,
+            &Self::RESOLVE_TIMEOUT_SECONDS,
+        )
+    }
 }
 
 impl Default for Sources {
@@ -535,6 +556,7 @@ impl Default for Sources {
             m3u_enabled: true,
             m3u_library_enabled: true,
             m3u_testing_enabled: false,
+            resolve_timeout_seconds: 30,
         }
     }
 }
@@ -617,6 +639,7 @@ impl Settings {
         self.channels.validate()?;
         self.breaker.validate()?;
         self.library.validate()?;
+        self.sources.validate()?;
         self.ai.validate()
     }
 

@@ -16,6 +16,8 @@ use super::tx::{read, write_tx};
 use crate::app::App;
 use crate::http::router::{self, by_verb, Verb};
 use crate::http::{body, ApiError, ApiResult, Req};
+use crate::iptv::m3u_source::Playlist;
+use crate::iptv::source_guide;
 use crate::ops::m3u_sources::{self as store, M3uSource, Read};
 
 pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
@@ -37,6 +39,8 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
                     if !found {
                         return Err(ApiError::not_found("IPTV source"));
                     }
+                    app.source_guides.forget(id);
+                    app.content_changed();
                     Ok(body::no_content())
                 },
             })
@@ -77,35 +81,57 @@ async fn source(app: &Arc<App>, id: i64) -> Result<M3uSource, ApiError> {
     .await
 }
 
-/// Reads the source's playlist again and records what it found.
+/// Reads the source's playlist again and records what it found; its guide is fetched
+/// again too.
 async fn reread(app: &Arc<App>, source: &M3uSource) -> Result<usize, ApiError> {
     let result = m3u_import::load(app, &source.url).await;
     let id = source.id;
     let outcome = match &result {
-        Ok(p) => Ok(p.entries.len()),
+        Ok(p) => Ok((p.entries.len(), p.url_tvg.clone())),
         Err(e) => Err(e.detail.to_string()),
     };
     write_tx(app, move |tx| {
         let read = match &outcome {
-            Ok(n) => Read::Channels(*n as i64),
+            Ok((n, url_tvg)) => {
+                store::set_url_tvg(tx, id, url_tvg.as_deref())?;
+                Read::Channels(*n as i64)
+            }
             Err(why) => Read::Failed(why),
         };
         Ok(store::record(tx, id, read, crate::time::now_ms())?)
     })
     .await?;
-    result.map(|p| p.entries.len())
+    let playlist = result?;
+    match playlist.url_tvg.as_deref() {
+        Some(url_tvg) => refresh_guide(app, id, url_tvg).await,
+        None => app.source_guides.forget(id),
+    }
+    Ok(playlist.entries.len())
 }
 
-/// Records the playlist an import read (a failure to record is logged: the import is done).
-pub(super) async fn remember(app: &Arc<App>, url: &str, n_entries: usize) {
+/// Records the playlist an import read, with its guide URL; its id. A failure to record
+/// is logged: the import goes on, without a guide.
+pub(super) async fn remember(app: &Arc<App>, url: &str, playlist: &Playlist) -> Option<i64> {
     let (name, url) = (default_name(url), url.to_owned());
+    let (n_entries, url_tvg) = (playlist.entries.len(), playlist.url_tvg.clone());
     let recorded = write_tx(app, move |tx| {
         let read = Read::Channels(n_entries as i64);
-        Ok(store::upsert(tx, &name, &url, read, crate::time::now_ms())?)
+        let id = store::upsert(tx, &name, &url, read, crate::time::now_ms())?;
+        store::set_url_tvg(tx, id, url_tvg.as_deref())?;
+        Ok(id)
     })
     .await;
-    if let Err(err) = recorded {
-        tracing::warn!(detail = %err.detail, "cannot record the M3U source");
+    recorded
+        .inspect_err(|err| tracing::warn!(detail = %err.detail, "cannot record the M3U source"))
+        .ok()
+}
+
+/// Fetches source `id`'s guide (`iptv::source_guide`); a failure is logged (the relayed
+/// channels keep their own day-long programme in our guide).
+pub(super) async fn refresh_guide(app: &Arc<App>, id: i64, url_tvg: &str) {
+    match source_guide::refresh(app, id, url_tvg).await {
+        Ok(n) => tracing::info!(source = id, n_channels = n, "source guide fetched"),
+        Err(err) => tracing::warn!(source = id, %err, "source guide not fetched"),
     }
 }
 
@@ -154,6 +180,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
     };
     let playlist = m3u_import::load(app, &url).await?;
     let n = playlist.entries.len() as i64;
+    let url_tvg = playlist.url_tvg.clone();
     let source = write_tx(app, move |tx| {
         let id = store::upsert(tx, &name, &url, Read::Channels(n), crate::time::now_ms())?;
         tx.execute(
@@ -161,6 +188,7 @@ async fn create(app: &Arc<App>, req: &mut Req) -> ApiResult {
             (id, &name),
         )
         .map_err(crate::db::DbError::from)?;
+        store::set_url_tvg(tx, id, url_tvg.as_deref())?;
         store::get(tx, id)?.ok_or_else(|| ApiError::not_found("IPTV source"))
     })
     .await?;
@@ -178,6 +206,8 @@ struct SourceView {
     last_refresh: Option<String>,
     last_error: Option<String>,
     created_at: String,
+    /// The playlist's own guide (`#EXTM3U url-tvg`), merged into ours.
+    url_tvg: Option<String>,
 }
 
 impl SourceView {
@@ -192,6 +222,7 @@ impl SourceView {
             last_refresh: s.last_refresh_ms.map(crate::time::rfc3339),
             last_error: s.last_error.clone(),
             created_at: crate::time::rfc3339(s.created_at_ms),
+            url_tvg: s.url_tvg.clone(),
         }
     }
 }

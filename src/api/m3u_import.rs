@@ -4,7 +4,9 @@
 //! `http::url_guard` (422 naming `m3u_url` when refused) or from a file under
 //! `<data dir>/import/`; over `m3u_source::MAX_BODY` it is a 413 for the whole. Each chosen
 //! stream's URL passes the guard too. Import answers 403 while the module is off
-//! (`sources.m3u_enabled`, `/api/m3u/service/*`).
+//! (`sources.m3u_enabled`, `/api/m3u/service/*`). The playlist's own guide (`url-tvg`) is
+//! remembered with its source and fetched at once (`iptv::source_guide`); a guide that
+//! cannot be read is logged, the import stands.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -138,15 +140,35 @@ async fn import(app: &Arc<App>, req: &mut Req) -> ApiResult {
         ));
     }
     let playlist = load(app, &input.m3u_url).await?;
-    let relays = chosen(app, &playlist, &input.selected_channels).await?;
+    let mut relays = chosen(app, &playlist, &input.selected_channels).await?;
     let numbering = Numbering {
         start: input.channel_number_start,
         always_from_start: input.auto_assign_numbers,
     };
+    // The source first: each channel remembers it, so its guide (`url-tvg`) finds them.
+    let source_id = super::iptv_sources::remember(app, &input.m3u_url, &playlist).await;
+    if let Some(id) = source_id {
+        for relay in &mut relays {
+            relay.meta_json = with_source(&relay.meta_json, id);
+        }
+    }
     let channels = create_relays(app, relays, numbering).await?;
     tracing::info!(n_channels = channels.len(), "M3U channels imported");
-    super::iptv_sources::remember(app, &input.m3u_url, playlist.entries.len()).await;
+    if let (Some(id), Some(url_tvg)) = (source_id, playlist.url_tvg.as_deref()) {
+        super::iptv_sources::refresh_guide(app, id, url_tvg).await;
+    }
     Ok(body::ok_json(&channels))
+}
+
+/// The relay's metadata with its M3U source's id added.
+fn with_source(meta_json: &str, source_id: i64) -> String {
+    match serde_json::from_str::<Value>(meta_json) {
+        Ok(Value::Object(mut meta)) => {
+            meta.insert("m3u_source_id".into(), json!(source_id));
+            Value::Object(meta).to_string()
+        }
+        _ => meta_json.to_string(),
+    }
 }
 
 /// Creates relayed channels in one transaction and answers them as `[Channel]` (M3U and

@@ -607,8 +607,9 @@ async fn create_url(app: &Arc<App>, input: CreateMedia) -> Result<Added, ApiErro
     use crate::library::url_media::{self, InspectError, Inspected};
     let allow_loopback = app.settings().sources.allow_loopback;
     crate::http::url_guard::parse(&input.url).map_err(|err| ApiError::invalid("url", err))?;
-    // A page nothing will fetch (no yt-dlp) is stored as it is: no lookup of its host.
-    if !url_media::needs_nothing_fetched(&input.url) {
+    // A page is on YouTube's or archive.org's hosts (`detect_source`), which yt-dlp
+    // fetches: no lookup of its host here. The direct URL it gives is checked instead.
+    if url_media::page_source(&input.url).is_none() {
         crate::http::url_guard::check(&input.url, allow_loopback)
             .await
             .map_err(|err| ApiError::invalid("url", err))?;
@@ -621,19 +622,31 @@ async fn create_url(app: &Arc<App>, input: CreateMedia) -> Result<Added, ApiErro
         .wait(app.shutdown.clone())
         .await
         .ok_or_else(|| ApiError::unavailable("still checking ffprobe after start", 1))?;
-    let inspected = url_media::inspect(tools.ffprobe.program(), &input.url, app.shutdown.clone())
-        .await
-        .map_err(|err| match err {
-            InspectError::ResolverMissing => ApiError::new(
-                hyper::StatusCode::NOT_IMPLEMENTED,
-                format_args!("url: {err}"),
-            ),
-            InspectError::Probe(e) => ApiError::invalid("url", e),
-        })?;
-    let (source, probe, unplayable) = match inspected {
-        Inspected::Playable { source, probe } => (source, probe, None),
+    // A page is resolved by yt-dlp first (when installed): a page it cannot resolve is a
+    // 422, one that hangs is killed at the timeout.
+    let resolved = if url_media::page_source(&input.url).is_some()
+        && !url_media::needs_nothing_fetched(&input.url)
+    {
+        Some(app.resolve_page(&input.url).await.map_err(resolve_error)?)
+    } else {
+        None
+    };
+    let inspected = url_media::inspect(
+        tools.ffprobe.program(),
+        &input.url,
+        resolved,
+        app.shutdown.clone(),
+    )
+    .await
+    .map_err(|InspectError::Probe(e)| ApiError::invalid("url", e))?;
+    let (source, probe, unplayable, page_title) = match inspected {
+        Inspected::Playable {
+            source,
+            probe,
+            title,
+        } => (source, *probe, None, title),
         Inspected::Unplayable { source, reason } => {
-            (source, Probe::default(), Some(reason.to_string()))
+            (source, Probe::default(), Some(reason.to_string()), None)
         }
     };
     let live = source == crate::kinds::MediaSource::Live;
@@ -645,7 +658,11 @@ async fn create_url(app: &Arc<App>, input: CreateMedia) -> Result<Added, ApiErro
         .unwrap_or(&input.url)
         .to_string();
     let new = ops::media::NewUrlMedia {
-        title: input.title.filter(|t| !t.trim().is_empty()).unwrap_or(stem),
+        title: input
+            .title
+            .filter(|t| !t.trim().is_empty())
+            .or(page_title.map(|t| t.chars().take(500).collect()))
+            .unwrap_or(stem),
         description: input.description,
         // A live stream is one long programme, as a relayed channel's.
         duration_ms: input
@@ -672,6 +689,16 @@ async fn create_url(app: &Arc<App>, input: CreateMedia) -> Result<Added, ApiErro
         item,
         created: true,
     })
+}
+
+/// A page yt-dlp could not resolve: 422 naming `url` (a timeout says it was killed); 503
+/// when the server is stopping.
+fn resolve_error(err: crate::library::url_media::ResolveError) -> ApiError {
+    use crate::library::url_media::ResolveError;
+    match err {
+        ResolveError::Cancelled => ApiError::unavailable("the server is shutting down", 5),
+        other => ApiError::invalid("url", other),
+    }
 }
 
 /// The item already stored for this URL or path, if any (adding a file twice answers 200).

@@ -45,7 +45,16 @@ pub async fn route(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
         }
         ["archive-org"] => by_verb!(req, {
             Post => archive_login(app, req).await,
-            Delete => forget(credentials::archive_org(&app.config.data_dir), "archive.org login").await,
+            Delete => {
+                let dir = &app.config.data_dir;
+                // The netrc is the login's copy for yt-dlp; it goes with it.
+                let netrc = credentials::archive_org_netrc(dir);
+                tokio::task::spawn_blocking(move || credentials::remove(&netrc))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(ApiError::internal)?;
+                forget(credentials::archive_org(dir), "archive.org login").await
+            },
         }),
         _ => Err(router::not_found()),
     }
@@ -116,8 +125,16 @@ async fn archive_login(app: &Arc<App>, req: &mut Req) -> ApiResult {
     if login.password.is_empty() || login.password.len() > 1024 {
         return Err(ApiError::invalid("password", "must be 1 to 1024 bytes"));
     }
+    let netrc = credentials::netrc(&login.username, &login.password).ok_or_else(|| {
+        ApiError::invalid(
+            "password",
+            "yt-dlp reads the login from a netrc file: no spaces or quotes in either value",
+        )
+    })?;
     let bytes = serde_json::to_vec(&login).map_err(ApiError::internal)?;
     store(credentials::archive_org(&app.config.data_dir), bytes).await?;
+    let netrc_path = credentials::archive_org_netrc(&app.config.data_dir);
+    store(netrc_path, netrc.into_bytes()).await?;
     tracing::info!("archive.org login stored");
     Ok(body::ok_json(&json!({
         "success": true,

@@ -280,6 +280,8 @@ const STEPS: &[&str] = &[
         created_at_ms INTEGER NOT NULL,
         expires_at_ms INTEGER NOT NULL
     );",
+    // 13 -> 14: an M3U source's own guide (`#EXTM3U url-tvg`, iptv::source_guide).
+    "ALTER TABLE m3u_sources ADD COLUMN url_tvg TEXT;",
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -379,7 +381,7 @@ mod tests {
              ALTER TABLE playout_items DROP COLUMN watermark_off;
              DROP TABLE build_session_items; DROP TABLE build_sessions;
              DROP TABLE notification_services; DROP TABLE notification_history;
-             DROP TABLE m3u_sources;
+             ALTER TABLE m3u_sources DROP COLUMN url_tvg; DROP TABLE m3u_sources;
              DROP TABLE ai_plans; DROP TABLE ai_sessions;
              DROP TABLE agent_fixes;
              DROP TABLE web_sessions;

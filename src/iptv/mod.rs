@@ -9,6 +9,7 @@ pub mod m3u;
 pub mod m3u_source;
 pub mod origin;
 pub mod remote;
+pub mod source_guide;
 pub mod xmltv;
 
 use std::sync::Arc;
@@ -171,9 +172,15 @@ pub async fn xmltv(app: &Arc<App>, req: &Req) -> ApiResult {
     let channels = lineup::enabled_channels(&app.db).await?;
     let now_ms = crate::time::now_ms();
     let horizon_ms = i64::from(app.settings().playout.days_to_build.max(1)) * 86_400_000;
+    let relayed = app
+        .db
+        .read(crate::ops::m3u_sources::relayed_tvg_ids)
+        .await?;
+    let external = app.source_guides.for_channels(&relayed);
     let guide = xmltv::GuideBody::new(
         app.db.clone(),
         channels,
+        external,
         origin.as_str(),
         now_ms,
         horizon_ms,

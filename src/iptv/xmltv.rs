@@ -7,6 +7,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -14,7 +17,9 @@ use quick_xml::Writer;
 
 use super::guide::{self, Assembler, GuideItem, PageCursor, Programme, OFFLINE_TITLE};
 use super::lineup::{is_http_url, LineupChannel};
+use super::source_guide::SourceProgramme;
 use crate::db::{Db, DbError};
+use crate::ops::ids::ChannelId;
 use crate::time::UnixMs;
 
 /// A body frame is handed to hyper once this much XML is buffered: large enough that the
@@ -109,6 +114,37 @@ impl XmltvWriter {
             .and_then(|()| match &p.item {
                 None => text_element(w, TITLE_EN, "title", OFFLINE_TITLE),
                 Some(item) => programme_children(w, &mut tag, &self.origin, item),
+            })
+            .and_then(|()| w.write_event(Event::End(BytesEnd::new("programme"))));
+        self.scratch = tag;
+        result
+    }
+
+    /// One programme of a source's own guide (`source_guide`): title, sub-title, desc.
+    pub fn source_programme(&mut self, channel_id: &str, p: &SourceProgramme) -> XmlResult {
+        let mut tag = std::mem::take(&mut self.scratch);
+        tag.clear();
+        tag.push_str("programme start=\"");
+        push_xmltv_time(p.start_ms, &mut tag);
+        tag.push_str("\" stop=\"");
+        push_xmltv_time(p.stop_ms, &mut tag);
+        tag.push_str("\" channel=\"");
+        tag.push_str(channel_id);
+        tag.push('"');
+        let w = &mut self.writer;
+        w.get_mut().extend_from_slice(b"\n  ");
+        let result = w
+            .write_event(Event::Start(BytesStart::from_content(tag.as_str(), 9)))
+            .and_then(|()| text_element(w, TITLE_EN, "title", &p.title))
+            .and_then(
+                |()| match p.sub_title.as_deref().filter(|t| !t.is_empty()) {
+                    Some(sub) => text_element(w, "sub-title lang=\"en\"", "sub-title", sub),
+                    None => Ok(()),
+                },
+            )
+            .and_then(|()| match p.desc.as_deref().filter(|t| !t.is_empty()) {
+                Some(desc) => text_element(w, "desc lang=\"en\"", "desc", desc),
+                None => Ok(()),
             })
             .and_then(|()| w.write_event(Event::End(BytesEnd::new("programme"))));
         self.scratch = tag;
@@ -281,6 +317,9 @@ pub struct GuideBody {
     /// How far an Offline programme reaches for a channel with no timeline at all.
     horizon_ms: i64,
     channels: Vec<LineupChannel>,
+    /// Relayed channels whose source's own guide has programmes in the window: those are
+    /// written instead of the channel's timeline (`source_guide`).
+    external: HashMap<ChannelId, Arc<[SourceProgramme]>>,
     /// The page being read, for the channel at this index.
     fetch: Option<Fetch>,
     /// The channel whose programmes are being written.
@@ -309,14 +348,19 @@ impl GuideBody {
     /// `channels`: the lineup; those with `show_in_epg` off are left out here. A channel
     /// with no timeline gets one Offline programme from `now_ms` over `horizon_ms`, so
     /// every listed channel has programmes (XMLTV validators insist).
+    /// `external`: the source guides' programmes of relayed channels (those without one in
+    /// the window keep their own timeline).
     pub fn new(
         db: Db,
         mut channels: Vec<LineupChannel>,
+        mut external: HashMap<ChannelId, Arc<[SourceProgramme]>>,
         origin: &str,
         now_ms: UnixMs,
         horizon_ms: i64,
     ) -> std::io::Result<GuideBody> {
         channels.retain(|c| c.show_in_epg);
+        external
+            .retain(|_, programmes| programmes.iter().any(|p| in_window(p, now_ms, horizon_ms)));
         let mut writer = XmltvWriter {
             origin: origin.to_string(),
             ..XmltvWriter::default()
@@ -331,6 +375,7 @@ impl GuideBody {
             horizon_ms,
             finished: channels.is_empty(),
             channels,
+            external,
             fetch: None,
             current: None,
             writer,
@@ -348,6 +393,13 @@ impl GuideBody {
             .channels
             .get(channel)
             .map_or(crate::ops::ids::ChannelId(0), |c| c.id);
+        if self.external.contains_key(&channel_id) {
+            // Its source's guide is written instead: nothing to read.
+            return Fetch {
+                channel,
+                future: Box::pin(std::future::ready(Ok(Vec::new()))),
+            };
+        }
         Fetch {
             channel,
             future: Box::pin(async move { guide::page(&db, channel_id, now_ms, cursor).await }),
@@ -441,6 +493,20 @@ impl GuideBody {
         let Some(cur) = self.current.take() else {
             return Ok(());
         };
+        let external = self
+            .channels
+            .get(cur.index)
+            .and_then(|c| self.external.get(&c.id));
+        if let Some(programmes) = external {
+            let (now_ms, horizon_ms) = (self.now_ms, self.horizon_ms);
+            for p in programmes
+                .iter()
+                .filter(|p| in_window(p, now_ms, horizon_ms))
+            {
+                self.writer.source_programme(&cur.xmltv_id, p)?;
+            }
+            return Ok(());
+        }
         let (writer, id) = (&mut self.writer, cur.xmltv_id.as_str());
         let mut result = Ok(());
         let mut emit = |p: Programme| {
@@ -459,6 +525,12 @@ impl GuideBody {
         }
         result
     }
+}
+
+/// Whether a source programme is in the guide's window: not over, starting before the
+/// horizon.
+fn in_window(p: &SourceProgramme, now_ms: UnixMs, horizon_ms: i64) -> bool {
+    p.stop_ms > now_ms && p.start_ms < now_ms + horizon_ms
 }
 
 impl hyper::body::Body for GuideBody {

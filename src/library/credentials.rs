@@ -1,8 +1,9 @@
 //! The credentials of online sources for yt-dlp: a YouTube cookies file (Netscape format)
 //! and an archive.org login, each a file under `<data dir>/secrets/` written with mode 0600
 //! (the directory 0700), replaced atomically (written beside, then renamed). They are
-//! handed to yt-dlp as a file path (`--cookies FILE`), never as an argument value, and never
-//! logged, exported or shown: the API says only whether they are there.
+//! handed to yt-dlp as a file path (`--cookies FILE`; the archive.org login also as a netrc
+//! file beside, `--netrc-location FILE`), never as an argument value, and never logged,
+//! exported or shown: the API says only whether they are there.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -13,6 +14,9 @@ pub const MAX_COOKIES_BYTES: usize = 1 << 20;
 
 const YOUTUBE_COOKIES: &str = "youtube-cookies.txt";
 const ARCHIVE_ORG: &str = "archive-org.json";
+const ARCHIVE_ORG_NETRC: &str = "archive-org.netrc";
+/// yt-dlp's archive.org extractor reads this machine of a netrc file.
+const NETRC_MACHINE: &str = "archiveorg";
 
 fn dir(data_dir: &Path) -> PathBuf {
     data_dir.join("secrets")
@@ -24,6 +28,19 @@ pub fn youtube_cookies(data_dir: &Path) -> PathBuf {
 
 pub fn archive_org(data_dir: &Path) -> PathBuf {
     dir(data_dir).join(ARCHIVE_ORG)
+}
+
+/// The archive.org login as yt-dlp reads it (`--netrc-location`).
+pub fn archive_org_netrc(data_dir: &Path) -> PathBuf {
+    dir(data_dir).join(ARCHIVE_ORG_NETRC)
+}
+
+/// The netrc text of one login; `None` when a value holds whitespace or a quote, which
+/// netrc cannot carry.
+pub fn netrc(username: &str, password: &str) -> Option<String> {
+    let plain = |v: &str| !v.is_empty() && !v.chars().any(|c| c.is_whitespace() || c == '"');
+    (plain(username) && plain(password))
+        .then(|| format!("machine {NETRC_MACHINE} login {username} password {password}\n"))
 }
 
 /// Whether `text` looks like a Netscape cookies file: its header, or a line of the seven
@@ -89,5 +106,14 @@ mod tests {
             ".youtube.com\tTRUE\t/\tTRUE\t0\tSID\tabc\n"
         ));
         assert!(!is_netscape_cookies("{\"cookies\": []}"));
+    }
+
+    #[test]
+    fn a_login_becomes_one_netrc_line() {
+        assert_eq!(
+            netrc("ia", "p@ss").as_deref(),
+            Some("machine archiveorg login ia password p@ss\n")
+        );
+        assert_eq!(netrc("ia", "two words"), None);
     }
 }

@@ -29,6 +29,9 @@ pub enum Input {
     Url(String),
     /// A live stream, relayed: read from where it is now, never seeked.
     Live(String),
+    /// A YouTube or archive.org page: yt-dlp gives the direct URL when it plays
+    /// (`App::resolve_page`), and that `Url` is what FFmpeg reads.
+    Page(String),
     /// Nothing to play: the slate ("Offline", or a missing media item).
     Offline,
 }
@@ -375,6 +378,7 @@ fn programme_from_row(row: &Row<'_>) -> rusqlite::Result<Programme> {
             remote_input(row.get(1)?, bytes)
         }
         (Some(MediaSource::Live), Some(url), _) => Input::Live(url),
+        (Some(MediaSource::Youtube | MediaSource::ArchiveOrg), Some(url), _) => Input::Page(url),
         (Some(_), Some(url), _) => Input::Url(url),
         (Some(_), None, _) => Input::Offline,
     };

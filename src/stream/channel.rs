@@ -110,6 +110,8 @@ const MIN_PROGRESS_MS: i64 = 500;
 const END_SLACK_MS: i64 = 1000;
 /// The slate played when the playout cannot be read; it is read again after it.
 const UNREADABLE_SLATE_MS: i64 = 5000;
+/// The slate played when a page does not resolve; it is resolved again after it.
+const RESOLVE_RETRY_MS: i64 = 10_000;
 /// The slate while the breaker is open lasts at least this (then the breaker is asked
 /// again), however soon the breaker says it closes.
 const BREAKER_SLATE_MIN_MS: i64 = 1000;
@@ -457,6 +459,9 @@ struct Plan {
     end_ms: UnixMs,
     seek_ms: i64,
     what: What,
+    /// The YouTube or archive.org page the input's URL was resolved from: a 403 from that
+    /// URL forgets it (`App::pages`), so the retry resolves the page again.
+    page: Option<String>,
 }
 
 impl Plan {
@@ -895,13 +900,21 @@ impl Feeder {
         if ok {
             self.record_success();
         } else {
+            let stderr = self.channel.stderr.lines();
             tracing::warn!(
                 channel = %self.channel.number,
                 item = ?plan.item_id,
                 status = ?status,
-                stderr = ?self.channel.stderr.lines(),
+                stderr = ?stderr,
                 "ffmpeg failed"
             );
+            // The direct URL of a page expired early or was revoked: resolve it again.
+            if let Some(page) = &plan.page {
+                if stderr.iter().any(|l| l.contains("403")) {
+                    tracing::info!(channel = %self.channel.number, "the page's URL answered 403; it will be resolved again");
+                    self.app.pages.forget(page);
+                }
+            }
             if !self.fall_back_from_copy(plan, decision) {
                 self.forgive_if_played(pos);
                 self.failed(Some(plan)).await;
@@ -1133,6 +1146,7 @@ impl Feeder {
             end_ms: end_ms.max(pos + MIN_ITEM_MS),
             seek_ms: 0,
             what: What::Slate(title),
+            page: None,
         };
         let read = cursor::programmes(&self.app.db, self.channel.id, pos, PLAN_PROGRAMMES);
         let programmes = match read.await {
@@ -1172,6 +1186,20 @@ impl Feeder {
                 }
             }
         }
+        // A page plays from the direct URL yt-dlp gives (cached until it expires); a page
+        // that does not resolve is a failure like an FFmpeg's: the slate, then a retry.
+        let (input, page) = match &p.input {
+            Input::Page(page) => match self.app.resolve_page(page).await {
+                Ok(resolved) => (Input::Url(resolved.url), Some(page.clone())),
+                Err(err) => {
+                    tracing::warn!(channel = %self.channel.number, item = p.item_id, %err, "cannot resolve the page");
+                    self.channel.stderr.push(&err.to_string());
+                    self.record_failure(now);
+                    return slate(TROUBLE, p.finish_ms.min(pos + RESOLVE_RETRY_MS));
+                }
+            },
+            other => (other.clone(), None),
+        };
         Plan {
             item_id: Some(p.item_id),
             title: p.title.clone(),
@@ -1179,10 +1207,11 @@ impl Feeder {
             end_ms: p.finish_ms,
             seek_ms: p.in_point_ms + (pos - p.start_ms).max(0),
             what: What::Media {
-                input: p.input.clone(),
+                input,
                 media: Box::new(p.media.clone()),
                 watermark_id: p.watermark_id,
             },
+            page,
         }
     }
 
@@ -1578,6 +1607,7 @@ mod tests {
                 media: Box::new(p.media.clone()),
                 watermark_id: None,
             },
+            page: None,
         }
     }
 
@@ -1589,6 +1619,7 @@ mod tests {
             end_ms,
             seek_ms: 0,
             what: What::Slate(title),
+            page: None,
         }
     }
 

@@ -226,9 +226,10 @@ pub async fn media_item(app: &Arc<App>, req: &mut Req, media_id: i64) -> ApiResu
     if !(start_s.is_finite() && start_s >= 0.0) {
         return Err(ApiError::bad_request("start: expected seconds, 0 or more"));
     }
-    let programme = cursor::media_programme(&app.db, media_id)
+    let mut programme = cursor::media_programme(&app.db, media_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format_args!("media item {media_id} not found")))?;
+    resolve_page(app, &mut programme.input).await?;
     if matches!(programme.input, Input::Offline) {
         return Err(ApiError::bad_request(format_args!(
             "media item {media_id} has no playable source"
@@ -245,15 +246,29 @@ pub async fn media_item(app: &Arc<App>, req: &mut Req, media_id: i64) -> ApiResu
     Ok(ts_response(Body::stream(body)))
 }
 
+/// A page's input becomes its direct URL; yt-dlp's failure is a 502 (the page's server
+/// or yt-dlp failed us, not the request).
+async fn resolve_page(app: &App, input: &mut Input) -> Result<(), ApiError> {
+    if let Input::Page(page) = input {
+        let resolved = app
+            .resolve_page(page)
+            .await
+            .map_err(|err| ApiError::new(StatusCode::BAD_GATEWAY, err))?;
+        *input = Input::Url(resolved.url);
+    }
+    Ok(())
+}
+
 /// `?raw=1`: the local file itself (`Range`: 206 with `Content-Range`, 416 beyond the end),
 /// read from disk as the client takes it, or a 302 to a remote item's URL. No FFmpeg, no
 /// tuner.
 async fn raw_media_item(app: &Arc<App>, req: &mut Req, media_id: i64) -> ApiResult {
     use super::raw::{self, RangeAsk};
     use hyper::header::{ACCEPT_RANGES, CONTENT_RANGE, LOCATION};
-    let programme = cursor::media_programme(&app.db, media_id)
+    let mut programme = cursor::media_programme(&app.db, media_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format_args!("media item {media_id} not found")))?;
+    resolve_page(app, &mut programme.input).await?;
     let path = match programme.input {
         Input::File(path) => path,
         Input::Url(url) | Input::Live(url) => {
@@ -265,7 +280,7 @@ async fn raw_media_item(app: &Arc<App>, req: &mut Req, media_id: i64) -> ApiResu
             resp.headers_mut().insert(LOCATION, location);
             return Ok(resp);
         }
-        Input::Generated(_) | Input::Offline => {
+        Input::Generated(_) | Input::Page(_) | Input::Offline => {
             return Err(ApiError::bad_request(format_args!(
                 "media item {media_id} has no file or URL to serve"
             )))

@@ -19,7 +19,7 @@ use crate::stream_fixture::{self as fx, read_for};
 use crate::support::{wait_until, Client, TempDir, TestServer};
 
 /// The test's IPTV box: `/list.m3u`, `/big.m3u`, `/longline.m3u` and `/live.ts`.
-struct Source {
+pub(crate) struct Source {
     addr: SocketAddr,
     state: Arc<SourceState>,
 }
@@ -34,7 +34,7 @@ struct SourceState {
 }
 
 impl Source {
-    fn start() -> Source {
+    pub(crate) fn start() -> Source {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(SourceState {
@@ -58,11 +58,11 @@ impl Source {
         Source { addr, state }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    fn serve_playlist(&self, path: &str, body: Vec<u8>) {
+    pub(crate) fn serve_playlist(&self, path: &str, body: Vec<u8>) {
         self.state
             .playlists
             .lock()
@@ -105,7 +105,15 @@ fn serve(mut conn: TcpStream, state: &SourceState) {
             break;
         }
     }
-    let path = line.split(' ').nth(1).unwrap_or("/").to_string();
+    // The query (a media URL's `expire=`, ...) names nothing here.
+    let path = line
+        .split(' ')
+        .nth(1)
+        .unwrap_or("/")
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .to_string();
     if path == "/live.ts" {
         return serve_live(conn, state);
     }
@@ -209,7 +217,7 @@ fn current_item(c: &Client, number: &str) -> Option<String> {
 
 /// ffprobe's stream codecs of `ts` (written to `dir`), each once (ffprobe lists a TS
 /// program's streams under the program too).
-fn codecs(ts: &[u8], dir: &TempDir, name: &str) -> String {
+pub(crate) fn codecs(ts: &[u8], dir: &TempDir, name: &str) -> String {
     let path = dir.path().join(name);
     std::fs::write(&path, ts).unwrap();
     let out = Command::new("ffprobe")
@@ -611,7 +619,7 @@ fn url_media_is_probed_and_plays_and_a_page_without_yt_dlp_is_unplayable() {
 }
 
 /// POSTs `file` as the multipart part `file`; the status line.
-fn upload(addr: SocketAddr, path: &str, file: &[u8]) -> String {
+pub(crate) fn upload(addr: SocketAddr, path: &str, file: &[u8]) -> String {
     let mut body = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; \
 filename=\"cookies.txt\"\r\nContent-Type: text/plain\r\n\r\n"
         .to_vec();
@@ -791,4 +799,119 @@ fn iptv_sources_list_every_playlist_read_refresh_and_record_failures() {
             .any(|ch| ch["GuideNumber"] == "700"),
         "{lineup}"
     );
+}
+
+/// `YYYYMMDDhhmmss +0000` of `ms`, or in the zone `+hh00` (`offset_h` hours east).
+fn xmltv_time(ms: i64, offset_h: i64) -> String {
+    let ts = jiff::Timestamp::from_millisecond(ms + offset_h * 3_600_000).unwrap();
+    format!("{} {:+03}00", ts.strftime("%Y%m%d%H%M%S"), offset_h)
+}
+
+#[test]
+fn a_sources_own_guide_is_merged_into_ours_for_its_channels() {
+    let source = Source::start();
+    source.serve_playlist("/list.m3u", one_channel_playlist(&source).into_bytes());
+    let hour = fx::now_ms() / 3_600_000 * 3_600_000;
+    let epg = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<tv>
+  <channel id="box.one"><display-name>Box One</display-name></channel>
+  <channel id="box.other"><display-name>Other</display-name></channel>
+  <programme start="{a}" stop="{b}" channel="box.one"><title lang="en">Morning &amp; News</title><desc>Headlines</desc></programme>
+  <programme start="{b1}" stop="{c1}" channel="box.one"><title>Weather</title></programme>
+  <programme start="{a}" stop="{b}" channel="box.other"><title>Not ours</title></programme>
+</tv>
+"#,
+        a = xmltv_time(hour, 0),
+        b = xmltv_time(hour + 3_600_000, 0),
+        // The same instants written in another zone.
+        b1 = xmltv_time(hour + 3_600_000, 2),
+        c1 = xmltv_time(hour + 7_200_000, 2),
+    );
+    source.serve_playlist("/epg.xml", epg.into_bytes());
+    let server = server();
+    let c = server.client();
+    let r = c.post_json(
+        "/api/import/m3u/import",
+        &json!({"m3u_url": source.url("/list.m3u"), "selected_channels": [0]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let channel_id = r.json()[0]["id"].as_i64().unwrap();
+    let sources = c.get("/api/integrations/iptv/sources").json();
+    assert_eq!(
+        sources[0]["url_tvg"],
+        json!(source.url("/epg.xml")),
+        "{sources}"
+    );
+
+    let xml = server.anon().get("/iptv/xmltv.xml").text();
+    let ours = format!("channel=\"exstream.{channel_id}\"");
+    let programmes: Vec<&str> = xml
+        .split("<programme ")
+        .skip(1)
+        .filter(|p| p.contains(&ours))
+        .collect();
+    assert_eq!(programmes.len(), 2, "{xml}");
+    assert!(
+        programmes[0].starts_with(&format!(
+            "start=\"{}\" stop=\"{}\"",
+            xmltv_time(hour, 0),
+            xmltv_time(hour + 3_600_000, 0)
+        )),
+        "{xml}"
+    );
+    assert!(
+        programmes[0].contains(
+            "<title lang=\"en\">Morning &amp; News</title><desc lang=\"en\">Headlines</desc>"
+        ),
+        "{xml}"
+    );
+    assert!(
+        programmes[1].starts_with(&format!(
+            "start=\"{}\" stop=\"{}\"",
+            xmltv_time(hour + 3_600_000, 0),
+            xmltv_time(hour + 7_200_000, 0)
+        )) && programmes[1].contains("<title lang=\"en\">Weather</title>"),
+        "{xml}"
+    );
+    assert!(
+        !xml.contains("Not ours") && !xml.contains("box.one"),
+        "{xml}"
+    );
+
+    let dir = TempDir::new("m3u-xmltv");
+    let file = dir.path().join("guide.xml");
+    std::fs::write(&file, &xml).unwrap();
+    let out = Command::new("tv_validate_file")
+        .arg(&file)
+        .env("XMLTV_SUPPLEMENT", "/usr/share/xmltv")
+        .output()
+        .expect("tv_validate_file (Debian xmltv-util) is installed");
+    assert!(
+        out.status.success(),
+        "tv_validate_file failed:\n{}\n{}\n{xml}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The guide goes away: a refresh drops it, and the relay's own programme is back.
+    source
+        .state
+        .playlists
+        .lock()
+        .unwrap()
+        .retain(|(p, _)| p != "/list.m3u");
+    source.serve_playlist(
+        "/list.m3u",
+        one_channel_playlist(&source)
+            .replacen(&format!(" url-tvg=\"{}\"", source.url("/epg.xml")), "", 1)
+            .into_bytes(),
+    );
+    let id = sources[0]["id"].as_i64().unwrap();
+    let r = c
+        .post(&format!("/api/integrations/iptv/sources/{id}/refresh"))
+        .json();
+    assert_eq!(r["success"], true, "{r}");
+    let xml = server.anon().get("/iptv/xmltv.xml").text();
+    assert!(!xml.contains("Weather") && xml.contains(&ours), "{xml}");
 }

@@ -33,6 +33,7 @@ mod remote_fake;
 mod scripted;
 mod stream;
 mod stream_fixture;
+mod url_media;
 mod validation;
 mod watermarks;
 mod web_ui;

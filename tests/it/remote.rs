@@ -226,7 +226,7 @@ fn stored_items(server: &TestServer) -> (i64, Value) {
 }
 
 /// A channel flooding media item `media_id`; returns its number.
-fn channel_on(c: &Client, media_id: i64) -> &'static str {
+pub(crate) fn channel_on(c: &Client, media_id: i64) -> &'static str {
     let ch = c.post_json("/api/channels", &json!({"number": "70", "name": "Remote"}));
     assert_eq!(ch.status, 201, "{}", ch.text());
     let s = c.post_json("/api/schedules", &json!({"name": "Remote"}));

@@ -222,7 +222,7 @@ fn audio_copyable(profile: &OutputProfile, media: &MediaInfo) -> bool {
 pub fn wants_keyframe(hw: &Hardware, profile: &OutputProfile, job: &Job<'_>) -> bool {
     match job.source {
         Source::Media {
-            input: Input::File(_) | Input::Url(_),
+            input: Input::File(_) | Input::Url(_) | Input::Page(_),
             media,
             ..
         } => {
@@ -599,7 +599,9 @@ fn input_args(a: &mut Argv, inputs: &Inputs<'_>) {
         a.push_all(&["-i"]);
         match input {
             Input::File(path) => a.0.push(path.as_os_str().to_owned()),
-            Input::Url(url) | Input::Live(url) => a.push(url.clone()),
+            // A page is resolved before a job is built (`App::resolve_page`); FFmpeg fails on one
+            // that was not, which the feeder handles like any failure.
+            Input::Url(url) | Input::Live(url) | Input::Page(url) => a.push(url.clone()),
             Input::Generated(_) | Input::Offline => {}
         }
     }
@@ -613,7 +615,7 @@ fn input_args(a: &mut Argv, inputs: &Inputs<'_>) {
 /// `-rw_timeout` (10 s) without data, so a dead source ends the run and the feeder's
 /// slate and backoff take over.
 fn url_input_args(a: &mut Argv, input: &Input) {
-    if !matches!(input, Input::Url(_) | Input::Live(_)) {
+    if !matches!(input, Input::Url(_) | Input::Live(_) | Input::Page(_)) {
         return;
     }
     a.push_all(&[

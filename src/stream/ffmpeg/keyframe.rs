@@ -61,7 +61,7 @@ pub async fn keyframe_before(
         Input::File(path) => path.as_os_str().to_owned(),
         Input::Url(url) => url.into(),
         // A live stream has no past to look a keyframe up in.
-        Input::Generated(_) | Input::Live(_) | Input::Offline => {
+        Input::Generated(_) | Input::Live(_) | Input::Page(_) | Input::Offline => {
             return Err(KeyframeError::Probe("not a seekable media input".into()))
         }
     };
