@@ -650,19 +650,8 @@ async fn create_url(app: &Arc<App>, input: CreateMedia) -> Result<Added, ApiErro
         }
     };
     let live = source == crate::kinds::MediaSource::Live;
-    let stem = input
-        .url
-        .split(['?', '#'])
-        .next()
-        .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
-        .unwrap_or(&input.url)
-        .to_string();
     let new = ops::media::NewUrlMedia {
-        title: input
-            .title
-            .filter(|t| !t.trim().is_empty())
-            .or(page_title.map(|t| t.chars().take(500).collect()))
-            .unwrap_or(stem),
+        title: url_title(input.title, page_title, &input.url),
         description: input.description,
         // A live stream is one long programme, as a relayed channel's.
         duration_ms: input
@@ -689,6 +678,21 @@ async fn create_url(app: &Arc<App>, input: CreateMedia) -> Result<Added, ApiErro
         item,
         created: true,
     })
+}
+
+/// The title given, else the page's (yt-dlp's), else the URL's last path segment.
+fn url_title(given: Option<String>, page_title: Option<String>, url: &str) -> String {
+    let stem = || {
+        url.split(['?', '#'])
+            .next()
+            .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
+            .unwrap_or(url)
+            .to_string()
+    };
+    given
+        .filter(|t| !t.trim().is_empty())
+        .or(page_title.map(|t| t.chars().take(500).collect()))
+        .unwrap_or_else(stem)
 }
 
 /// A page yt-dlp could not resolve: 422 naming `url` (a timeout says it was killed); 503

@@ -235,17 +235,7 @@ pub fn parse(xml: &[u8], wanted: &HashSet<String>, from_ms: UnixMs) -> Guide {
             }
             Event::End(_) => {
                 if let (Some(f), Some((_, p))) = (field.take(), current.as_mut()) {
-                    let value = text.trim().to_string();
-                    match f {
-                        Field::Title if p.title.is_empty() => p.title = value,
-                        Field::Title => {}
-                        Field::SubTitle => {
-                            p.sub_title.get_or_insert(value);
-                        }
-                        Field::Desc => {
-                            p.desc.get_or_insert(value);
-                        }
-                    }
+                    set_field(p, f, text.trim());
                 }
             }
             _ => {}
@@ -253,18 +243,35 @@ pub fn parse(xml: &[u8], wanted: &HashSet<String>, from_ms: UnixMs) -> Guide {
         buf.clear();
     }
     out.into_iter()
-        .map(|(channel, mut programmes)| {
-            programmes.sort_by_key(|p| p.start_ms);
-            // Overlaps (a provider's duplicates) would make the guide invalid: keep the first.
-            let mut kept: Vec<SourceProgramme> = Vec::with_capacity(programmes.len());
-            for p in programmes {
-                if kept.last().is_none_or(|last| p.start_ms >= last.stop_ms) {
-                    kept.push(p);
-                }
-            }
-            (channel, kept.into())
-        })
+        .map(|(channel, programmes)| (channel, without_overlaps(programmes).into()))
         .collect()
+}
+
+/// The first of a programme's title, sub-title and description is kept.
+fn set_field(p: &mut SourceProgramme, f: Field, value: &str) {
+    match f {
+        Field::Title if p.title.is_empty() => p.title = value.to_string(),
+        Field::Title => {}
+        Field::SubTitle => {
+            p.sub_title.get_or_insert_with(|| value.to_string());
+        }
+        Field::Desc => {
+            p.desc.get_or_insert_with(|| value.to_string());
+        }
+    }
+}
+
+/// Sorted by start; an overlap (a provider's duplicate) would make our guide invalid, so
+/// the first is kept.
+fn without_overlaps(mut programmes: Vec<SourceProgramme>) -> Vec<SourceProgramme> {
+    programmes.sort_by_key(|p| p.start_ms);
+    let mut kept: Vec<SourceProgramme> = Vec::with_capacity(programmes.len());
+    for p in programmes {
+        if kept.last().is_none_or(|last| p.start_ms >= last.stop_ms) {
+            kept.push(p);
+        }
+    }
+    kept
 }
 
 #[derive(Clone, Copy)]
