@@ -1,6 +1,8 @@
 //! A question to the agent (`/api/ollama/query`), answered by rules: the detector runs over
 //! the ring's recent warnings and errors, the resolver plans for what it finds, and the
-//! bounded loop runs the plan in the current mode. What the question itself asks for (a
+//! bounded loop runs the plan in the current mode. With an LLM configured, the model reads
+//! the same grounded facts and may explain and propose calls, which go through the same
+//! registry, guards and loop. What the question itself asks for (a
 //! restart, a named tool) is validated by the registry like any proposal: "restart every
 //! channel" or a tool that does not exist is refused, never executed.
 
@@ -13,12 +15,14 @@ use super::envelope::{self, GroundedEnvelope};
 use super::patterns::{Finding, PatternDetector};
 use super::tools::{Call, Refused, Tool};
 use crate::app::App;
-use crate::kinds::AgentMode;
+use crate::kinds::{AgentMode, AiProvider};
 use crate::logging::RING_RECORDS;
 
 /// Findings reported (and planned for) per question.
 pub const MAX_FINDINGS: usize = 3;
 pub const PERSONA: &str = "system_admin";
+/// The model's proposals read per question (the loop's `max_steps` bounds what runs).
+const MAX_LLM_CALLS: usize = 8;
 
 #[derive(Debug, Serialize)]
 pub struct Diagnosis {
@@ -99,7 +103,63 @@ async fn run_requested(app: &Arc<App>, mode: AgentMode, query: &str) -> (Vec<Ste
     (fixes, lines)
 }
 
-/// Answers `query` over the ring (rules only).
+/// The configured LLM's reading of the same facts: its explanation, and its proposed calls
+/// run through the registry and the loop like the rules' (within what is left of
+/// `max_steps`). A provider that fails leaves the rules' answer standing, with a line why.
+async fn ask_llm(
+    app: &Arc<App>,
+    ai: &crate::settings::Ai,
+    mode: AgentMode,
+    budget: u32,
+    query: &str,
+    facts: &serde_json::Value,
+) -> (Vec<Step>, Vec<String>) {
+    let system = crate::ai::personas::find(&app.config.data_dir, PERSONA)
+        .map(|p| p.system_prompt)
+        .unwrap_or_default();
+    let tools: Vec<&str> = Tool::names().collect();
+    let advice =
+        crate::ai::provider::advise(app, ai, &system, query, &facts.to_string(), &tools).await;
+    let advice = match advice {
+        Ok(advice) => advice,
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![format!("the LLM was not heard: {}", e.detail)],
+            )
+        }
+    };
+    let mut lines = vec![format!("LLM: {}", advice.explanation.trim())];
+    let mut calls = Vec::new();
+    for c in advice.calls.iter().take(MAX_LLM_CALLS) {
+        let Some(tool) = Tool::from_name(&c.tool) else {
+            lines.push(format!("refused: {}", Refused::UnknownTool(c.tool.clone())));
+            continue;
+        };
+        let mut call = Call::new(tool);
+        call.channel = c.channel.as_deref().map(smol_str::SmolStr::from);
+        call.item_id = c.item_id;
+        call.library_id = c.library_id;
+        call.playout_id = c.playout_id;
+        calls.push(call);
+    }
+    let purpose = Purpose {
+        pattern: None,
+        reason: "proposed by the LLM",
+    };
+    let steps = bounded_loop::run(app, super::registry(), mode, budget, &calls, &purpose).await;
+    for s in &steps {
+        lines.push(format!(
+            "{}: {} ({})",
+            s.call.tool.as_str(),
+            s.status,
+            s.detail
+        ));
+    }
+    (steps, lines)
+}
+
+/// Answers `query` over the ring: the rules, then the LLM when one is configured.
 pub async fn diagnose(app: &Arc<App>, query: &str, include_logs: bool) -> Diagnosis {
     let mut detector = PatternDetector::new();
     if include_logs {
@@ -141,6 +201,13 @@ pub async fn diagnose(app: &Arc<App>, query: &str, include_logs: bool) -> Diagno
     if findings.is_empty() {
         lines.push("no known failure pattern in the recent warnings and errors".into());
         context.push(envelope::gather(app, None));
+    }
+    if settings.ai.provider != AiProvider::None {
+        let budget = max_steps.saturating_sub(fixes.len() as u32);
+        let facts = serde_json::json!({"findings": &findings, "context": &context});
+        let (steps, said) = ask_llm(app, &settings.ai, mode, budget, query, &facts).await;
+        lines.extend(said);
+        fixes.extend(steps);
     }
     if mode == AgentMode::Off {
         lines.push("the troubleshooting agent is off (ai.agent.mode): nothing is proposed".into());

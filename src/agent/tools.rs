@@ -50,6 +50,11 @@ impl Tool {
         TOOLS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
     }
 
+    /// Every tool's name, as calls name them.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        TOOLS.iter().map(|(n, _)| *n)
+    }
+
     pub fn as_str(self) -> &'static str {
         TOOLS
             .iter()

@@ -74,8 +74,8 @@ fn ai_page(req: &Req) -> ApiResult {
 }
 
 /// The fault-injection routes (`EXSTREAMTV_DEBUG_ROUTES=1` only).
-async fn debug(app: &Arc<App>, req: &mut Req, segs: &[&str]) -> ApiResult {
-    match segs {
+async fn debug(app: &Arc<App>, req: &mut Req, rest: &[&str]) -> ApiResult {
+    match rest {
         // Proves a panicking handler becomes a 500 and the server lives on.
         ["panic"] => panic!("panic requested through /api/debug/panic"),
         // The running channel's FFmpeg counts as older than `ffmpeg.long_run_hours`, so its

@@ -409,3 +409,127 @@ fn off_runs_nothing_and_the_ollama_routes_answer_without_ollama() {
         .log_text()
         .contains("troubleshooting agent following the log"));
 }
+
+/// A fake Ollama on loopback answering every `/api/chat` with `advice` (as the message's
+/// content); the bodies it was sent.
+fn fake_ollama(advice: Value) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bodies = seen.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            bodies
+                .lock()
+                .unwrap()
+                .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+            let answer = json!({"model": "tiny", "done": true,
+                "message": {"role": "assistant", "content": advice.to_string()}})
+            .to_string();
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn an_llm_reads_the_grounded_facts_and_its_proposals_go_through_the_registry() {
+    let media = TempDir::new("agent-llm");
+    let advice = json!({"explanation": "The file of the item playing is corrupt.",
+        "calls": [{"tool": "format_disk"}, {"tool": "restart_channel", "channel": "all"},
+                  {"tool": "status"}]});
+    let (port, seen) = fake_ollama(advice);
+    let (server, _) = crash_loop_server(&media, "dry_run", |conn| {
+        fx::set_setting(
+            conn,
+            "ai",
+            &json!({"provider": "ollama", "base_url": format!("http://127.0.0.1:{port}"),
+                    "model": "tiny", "timeout_seconds": 10,
+                    "agent": {"mode": "dry_run", "max_steps": 3}})
+            .to_string(),
+        );
+    });
+    let before = rows(&server);
+    let admissions = gate_admissions(&server);
+    let d = ask(&server, "why does channel 900 keep failing?");
+    let response = d["response"].as_str().unwrap();
+    assert!(
+        response.contains("LLM: The file of the item playing is corrupt."),
+        "{d}"
+    );
+    assert!(
+        response.contains("refused: there is no tool called \"format_disk\""),
+        "{d}"
+    );
+    let fixes = tools_of(d["fixes"].as_array().unwrap());
+    assert!(
+        fixes.contains(&"restart_channel refused".to_string()),
+        "{fixes:?}"
+    );
+    assert!(fixes.contains(&"status proposed".to_string()), "{fixes:?}");
+    // What the model was sent: real roles, the facts, the tools as the schema's enum.
+    let sent = seen
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("a chat request");
+    let roles: Vec<&str> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user"], "{sent}");
+    assert_eq!(sent["model"], "tiny");
+    assert_eq!(sent["stream"], false);
+    let tools = &sent["format"]["properties"]["calls"]["items"]["properties"]["tool"]["enum"];
+    assert!(
+        tools
+            .as_array()
+            .unwrap()
+            .contains(&json!("restart_channel")),
+        "{sent}"
+    );
+    let user = sent["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        user.contains("why does channel 900 keep failing?") && user.contains("context"),
+        "{user}"
+    );
+    // dry_run: nothing changed, no restart went through the gate.
+    assert_eq!(rows(&server), before);
+    assert_eq!(gate_admissions(&server), admissions);
+
+    // The provider gone: the rules' answer stands, with a line why.
+    let r = server.client().put_json(
+        "/api/ai/settings",
+        &json!({"base_url": "http://127.0.0.1:9"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let d = ask(&server, "why does channel 900 keep failing?");
+    assert!(
+        d["response"]
+            .as_str()
+            .unwrap()
+            .contains("the LLM was not heard"),
+        "{d}"
+    );
+}

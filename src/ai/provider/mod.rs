@@ -113,6 +113,73 @@ pub async fn refine(
     call(app, ai, messages, refinement_schema()).await
 }
 
+/// The troubleshooting agent's question to the model: plain words, and calls of the
+/// registry's tools by name. The registry validates every call (an unknown tool or a
+/// restart of every channel is refused there), so nothing here is trusted.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Advice {
+    pub explanation: String,
+    #[serde(default)]
+    pub calls: Vec<AdvisedCall>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvisedCall {
+    pub tool: String,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub item_id: Option<i64>,
+    #[serde(default)]
+    pub library_id: Option<i64>,
+    #[serde(default)]
+    pub playout_id: Option<i64>,
+}
+
+fn advice_schema(tools: &[&str]) -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "explanation": {"type": "string"},
+            "calls": {"type": "array", "items": {
+                "type": "object",
+                "properties": {
+                    "tool": {"type": "string", "enum": tools},
+                    "channel": {"type": "string"},
+                    "item_id": {"type": "integer"},
+                    "library_id": {"type": "integer"},
+                    "playout_id": {"type": "integer"}
+                },
+                "required": ["tool"],
+                "additionalProperties": false
+            }}
+        },
+        "required": ["explanation", "calls"],
+        "additionalProperties": false
+    })
+}
+
+/// Asks the model about `question` given `facts` (the grounded envelopes and findings, as
+/// JSON): only these facts, only these `tools`.
+pub async fn advise(
+    app: &App,
+    ai: &Ai,
+    system: &str,
+    question: &str,
+    facts: &str,
+    tools: &[&str],
+) -> Result<Advice, ApiError> {
+    let user = format!(
+        "Question: {question}\nFacts from the server (use only these): {facts}\nTools you may \
+         propose (at most a few; each is checked before it runs): {}",
+        tools.join(", ")
+    );
+    let messages = vec![wire::msg("system", system), wire::msg("user", &user)];
+    call(app, ai, messages, advice_schema(tools)).await
+}
+
 /// The models the provider has (Ollama's `/api/tags`, OpenAI's `/models`), asked within
 /// `limit_s` seconds.
 pub async fn models(app: &App, ai: &Ai, limit_s: u32) -> Result<Vec<String>, ApiError> {
