@@ -380,6 +380,13 @@ fn rewrite_paths(f: &mut Foreign, input: &Input) {
         .flat_map(|c| c.paths.iter_mut())
         .for_each(fix);
     f.media.iter_mut().for_each(|m| fix(&mut m.url));
+    for p in &mut f.playlists {
+        for entry in &mut p.entries {
+            if let migration::ForeignEntry::Url(url) = entry {
+                fix(url);
+            }
+        }
+    }
     for doc in &mut f.channels {
         if let Some(s) = doc.schedule.as_mut() {
             s.items

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, Transaction};
 use serde::Serialize;
 
-use super::{Foreign, ForeignFiller, ForeignProfile, ForeignWatermark};
+use super::{Foreign, ForeignEntry, ForeignFiller, ForeignProfile, ForeignWatermark};
 use crate::changes::Changes;
 use crate::db::DbError;
 use crate::ops::collections::{self, NewCollection};
 use crate::ops::filler::{self, FillerItemPatch, FillerPresetPatch};
-use crate::ops::ids::{MediaId, PlaylistId};
+use crate::ops::ids::{CollectionId, MediaId, PlaylistId};
 use crate::ops::playlists::{self, Entry, NewPlaylist};
 use crate::ops::profiles::{self, ProfilePatch};
 use crate::ops::watermarks::{self, WatermarkPatch};
@@ -214,13 +214,39 @@ fn playlists(
         };
         let (id, _): (PlaylistId, _) = playlists::create(tx, &new, now).map_err(other)?;
         stats.playlists += 1;
-        for url in &p.urls {
-            if let Some(&m) = media.get(url) {
-                playlists::add(tx, id, Entry::Media(MediaId(m)), now).map_err(other)?;
+        let mut missing = 0;
+        for entry in &p.entries {
+            let ours = match entry {
+                ForeignEntry::Url(url) => media.get(url).map(|&m| Entry::Media(MediaId(m))),
+                ForeignEntry::Collection(name) => {
+                    collection_named(tx, name)?.map(Entry::Collection)
+                }
+            };
+            match ours {
+                Some(entry) => {
+                    playlists::add(tx, id, entry, now).map_err(other)?;
+                }
+                None => missing += 1,
             }
+        }
+        if missing > 0 {
+            warnings.push(format!(
+                "playlist \"{}\": {missing} of {} entries are not on this server",
+                p.name,
+                p.entries.len()
+            ));
         }
     }
     Ok(())
+}
+
+fn collection_named(tx: &Transaction<'_>, name: &str) -> Result<Option<CollectionId>, DbError> {
+    let id: Option<i64> = tx
+        .query_row("SELECT id FROM collections WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(id.map(CollectionId))
 }
 
 fn other(e: impl std::fmt::Display) -> DbError {

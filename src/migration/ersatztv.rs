@@ -9,7 +9,10 @@ use std::collections::HashMap;
 
 use rusqlite::Connection;
 
-use super::{ersatztv_presets, Foreign, ForeignCollection, ForeignProfile, ReadError, Tables};
+use super::{
+    ersatztv_playlists, ersatztv_presets, Foreign, ForeignCollection, ForeignProfile, ReadError,
+    Tables,
+};
 use crate::kinds::{PlaybackOrder, SlotContent, SlotMode};
 use crate::ops::yaml_channels::{ChannelDoc, FillerDoc, ItemDoc, ScheduleDoc};
 
@@ -40,7 +43,13 @@ pub(super) fn read(conn: &Connection, t: &Tables) -> Result<Foreign, ReadError> 
     let profile_names: HashMap<i64, String> = profile_ids(conn, t)?;
     let fillers = ersatztv_presets::fillers(conn, t, &collections, &mut out.warnings)?;
     let watermarks = ersatztv_presets::watermarks(conn, t, &mut out.warnings)?;
+    let playlists =
+        ersatztv_playlists::playlists(conn, t, &collections, &paths, &mut out.warnings)?;
     let names = PresetNames {
+        playlists: playlists
+            .iter()
+            .map(|(id, p)| (*id, p.name.clone()))
+            .collect(),
         fillers: fillers
             .iter()
             .map(|(id, f)| (*id, f.name.clone()))
@@ -61,6 +70,8 @@ pub(super) fn read(conn: &Connection, t: &Tables) -> Result<Foreign, ReadError> 
     )?;
     out.collections = collections.into_values().collect();
     out.collections.sort_by(|a, b| a.name.cmp(&b.name));
+    out.playlists = playlists.into_values().collect();
+    out.playlists.sort_by(|a, b| a.name.cmp(&b.name));
     out.fillers = fillers.into_values().collect();
     out.fillers.sort_by(|a, b| a.name.cmp(&b.name));
     out.watermarks = watermarks.into_values().collect();
@@ -72,6 +83,7 @@ pub(super) fn read(conn: &Connection, t: &Tables) -> Result<Foreign, ReadError> 
 struct PresetNames {
     fillers: HashMap<i64, String>,
     watermarks: HashMap<i64, String>,
+    playlists: HashMap<i64, String>,
 }
 
 impl PresetNames {
@@ -263,6 +275,8 @@ struct RawItem {
     multiple_count: Option<i64>,
     /// Pre-roll, mid-roll, post-roll, tail and fallback filler presets' ids.
     fillers: [Option<i64>; 5],
+    /// Newer ErsatzTV: the playlist the item plays.
+    playlist_id: Option<i64>,
 }
 
 /// Program schedules by id, each as our schedule document.
@@ -314,7 +328,9 @@ fn schedules(
         let Some(schedule) = out.get_mut(&raw.schedule) else {
             continue;
         };
+        let playlist = raw.playlist_id.and_then(|id| names.playlists.get(&id));
         let content = match (raw.collection_type, raw.collection_id, raw.media_item_id) {
+            _ if playlist.is_some() => playlist.map(|p| (SlotContent::Playlist, p.clone())),
             (0, Some(c), _) => collections
                 .get(&c)
                 .map(|c| (SlotContent::Collection, c.name.clone())),
@@ -344,7 +360,7 @@ fn raw_items(conn: &Connection, t: &Tables) -> Result<Vec<RawItem>, ReadError> {
         "NULL"
     };
     let sql = format!(
-        "SELECT i.Id, i.ProgramScheduleId, {}, {}, {}, {}, {}, {count}, {}, {}, {}, {}, {} FROM {i} i ORDER BY i.ProgramScheduleId, i.\"Index\", i.Id",
+        "SELECT i.Id, i.ProgramScheduleId, {}, {}, {}, {}, {}, {count}, {}, {}, {}, {}, {}, {} FROM {i} i ORDER BY i.ProgramScheduleId, i.\"Index\", i.Id",
         t.or(i, "CollectionType", "0"),
         t.or(i, "CollectionId", "NULL"),
         t.or(i, "MediaItemId", "NULL"),
@@ -355,6 +371,7 @@ fn raw_items(conn: &Connection, t: &Tables) -> Result<Vec<RawItem>, ReadError> {
         t.or(i, "PostRollFillerId", "NULL"),
         t.or(i, "TailFillerId", "NULL"),
         t.or(i, "FallbackFillerId", "NULL"),
+        t.or(i, "PlaylistId", "NULL"),
     );
     let rows = super::all(conn, &sql, |r| {
         Ok(RawItem {
@@ -367,6 +384,7 @@ fn raw_items(conn: &Connection, t: &Tables) -> Result<Vec<RawItem>, ReadError> {
             discriminator: r.get(6)?,
             multiple_count: r.get(7)?,
             fillers: [r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?],
+            playlist_id: r.get(13)?,
         })
     })?;
     Ok(rows)

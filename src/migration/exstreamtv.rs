@@ -7,7 +7,9 @@
 
 use rusqlite::Connection;
 
-use super::{Foreign, ForeignMedia, ForeignPlaylist, ForeignProfile, ReadError, Tables};
+use super::{
+    Foreign, ForeignEntry, ForeignMedia, ForeignPlaylist, ForeignProfile, ReadError, Tables,
+};
 use crate::kinds::{PlaybackOrder, SlotContent, SlotMode};
 use crate::ops::yaml_channels::{ChannelDoc, ItemDoc, ScheduleDoc};
 
@@ -183,7 +185,7 @@ fn playlists(conn: &Connection, t: &Tables) -> Result<Vec<(i64, ForeignPlaylist)
                 r.get(0)?,
                 ForeignPlaylist {
                     name,
-                    urls: Vec::new(),
+                    entries: Vec::new(),
                 },
             ))
         })?;
@@ -210,7 +212,7 @@ fn playlists(conn: &Connection, t: &Tables) -> Result<Vec<(i64, ForeignPlaylist)
             continue;
         };
         if let Some((_, p)) = out.iter_mut().find(|(id, _)| *id == playlist) {
-            p.urls.push(url);
+            p.entries.push(ForeignEntry::Url(url));
         }
     }
     Ok(out)

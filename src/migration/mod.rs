@@ -12,6 +12,7 @@
 
 mod apply;
 mod ersatztv;
+mod ersatztv_playlists;
 mod ersatztv_presets;
 mod exstreamtv;
 pub mod exstreamtv_config;
@@ -85,11 +86,19 @@ pub struct ForeignMedia {
     pub duration_ms: Option<i64>,
 }
 
-/// A playlist: its entries' URLs in order.
+/// A playlist: its entries in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForeignPlaylist {
     pub name: String,
-    pub urls: Vec<String>,
+    pub entries: Vec<ForeignEntry>,
+}
+
+/// A playlist entry: a media item by its URL (a local file's is its path), or every item of
+/// a collection by the collection's name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ForeignEntry {
+    Url(String),
+    Collection(String),
 }
 
 /// A filler preset drawing from one collection (by its name, as it is created here).

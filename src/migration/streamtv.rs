@@ -5,7 +5,7 @@
 
 use rusqlite::Connection;
 
-use super::{Foreign, ForeignMedia, ForeignPlaylist, ReadError, Tables};
+use super::{Foreign, ForeignEntry, ForeignMedia, ForeignPlaylist, ReadError, Tables};
 use crate::kinds::{PlaybackOrder, SlotContent, SlotMode};
 use crate::ops::yaml_channels::{ChannelDoc, ItemDoc, ScheduleDoc};
 
@@ -80,7 +80,7 @@ fn playlists(
             r.get(2)?,
             ForeignPlaylist {
                 name: r.get(1)?,
-                urls: Vec::new(),
+                entries: Vec::new(),
             },
         ))
     })?;
@@ -98,7 +98,7 @@ fn playlists(
     for row in rows {
         let (playlist, url) = row;
         if let Some((_, _, p)) = out.iter_mut().find(|(id, _, _)| *id == playlist) {
-            p.urls.push(url);
+            p.entries.push(ForeignEntry::Url(url));
         }
     }
     Ok(out)

@@ -89,6 +89,15 @@ fn ersatztv_db(path: &Path) {
         INSERT INTO FillerPreset VALUES (2, 'ETV Dead Air', 5, 0, NULL, NULL, NULL, 0, 0, 1, NULL);
         INSERT INTO FillerPreset VALUES (3, 'ETV Show Filler', 3, 1, '00:05:00', NULL, NULL, 0, 1, 7, NULL);
         INSERT INTO ChannelWatermark VALUES (1, 'ETV Bug', 2, 0, 'ab/cdef.png', 2, 0, 12, 3, 4, 10, 20, 80);
+        ALTER TABLE ProgramScheduleItem ADD COLUMN PlaylistId INTEGER;
+        CREATE TABLE Playlist (Id INTEGER PRIMARY KEY, Name TEXT, PlaylistGroupId INTEGER);
+        CREATE TABLE PlaylistItem (Id INTEGER PRIMARY KEY, "Index" INTEGER, PlaylistId INTEGER,
+            CollectionType INTEGER, CollectionId INTEGER, MediaItemId INTEGER, PlaybackOrder INTEGER);
+        INSERT INTO Playlist VALUES (1, 'ETV Mix', 1);
+        INSERT INTO PlaylistItem VALUES (1, 0, 1, 40, NULL, 11, 1), (2, 1, 1, 1, 7, NULL, 1),
+            (3, 2, 1, 0, 1, NULL, 1);
+        INSERT INTO ProgramScheduleItem VALUES (4, 2, 2, 0, NULL, NULL, 1, NULL, NULL, 1);
+        INSERT INTO ProgramScheduleFloodItem VALUES (4);
         UPDATE ProgramScheduleItem SET PostRollFillerId = 1 WHERE Id = 1;
         UPDATE Channel SET WatermarkId = 1, FallbackFillerId = 2 WHERE Id = 1;
         "#,
@@ -171,7 +180,7 @@ fn an_ersatztv_database_comes_over_and_its_channels_play() {
     );
     assert_eq!(v["is_valid"], true, "{v}");
     assert_eq!(v["counts"]["Channel"], 3, "{v}");
-    assert_eq!(v["counts"]["ProgramScheduleItem"], 3, "{v}");
+    assert_eq!(v["counts"]["ProgramScheduleItem"], 4, "{v}");
     let detected = c.get("/api/migration/detect").json();
     assert_eq!(
         detected["ersatztv"][0]["path"],
@@ -225,6 +234,7 @@ fn an_ersatztv_database_comes_over_and_its_channels_play() {
     );
     let warnings = done["warnings"].to_string();
     for expected in [
+        "playlist \\\"ETV Mix\\\": an item of ErsatzTV collection type 1 is not carried over",
         "filler preset \\\"ETV Show Filler\\\": it draws from ErsatzTV collection type 1",
         "watermark \\\"ETV Bug\\\": its image is in ErsatzTV's artwork cache",
     ] {
@@ -254,6 +264,25 @@ fn an_ersatztv_database_comes_over_and_its_channels_play() {
         .json();
     assert_eq!(profile["name"], "ETV Small", "{profile}");
     assert_eq!(profile["video_bitrate"], "1500k", "{profile}");
+    // Its playlist: Beta's file, then the collection (the show inside it stayed behind).
+    let lists = c.get("/api/playlists").json();
+    let mix = lists
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ETV Mix")
+        .cloned()
+        .unwrap_or_else(|| panic!("{lists}"));
+    let entries = c.get(&format!("/api/playlists/{}", mix["id"])).json()["items"].clone();
+    assert_eq!(entries.as_array().map(Vec::len), Some(2), "{entries}");
+    assert_eq!(entries[1]["collection"]["name"], "Favourites", "{entries}");
+    let yaml_mixed = c
+        .get(&format!(
+            "/api/export/channels/{}/yaml",
+            c.get("/api/channels/number/501").json()["id"]
+        ))
+        .text();
+    assert!(yaml_mixed.contains("content: ETV Mix"), "{yaml_mixed}");
     // The presets it names came with it, and are its own here.
     let presets = c.get("/api/filler-presets").json();
     let preset = |name: &str| {
