@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, Transaction};
 use serde::Serialize;
 
-use super::{Foreign, ForeignEntry, ForeignFiller, ForeignProfile, ForeignWatermark};
+use super::{FillerSource, Foreign, ForeignEntry, ForeignFiller, ForeignProfile, ForeignWatermark};
 use crate::changes::Changes;
 use crate::db::DbError;
 use crate::ops::collections::{self, NewCollection};
@@ -297,22 +297,26 @@ fn create_profile(tx: &Transaction<'_>, p: &ForeignProfile, now: i64) -> Result<
     Ok(true)
 }
 
-/// A preset of that name is kept (false); else one is created over the collection of that
-/// name (made here just before, or there already).
+/// A preset of that name is kept (false); else one is created over the collection or
+/// playlist of that name (made here just before, or there already).
 fn create_filler(tx: &Transaction<'_>, f: &ForeignFiller, now: i64) -> Result<bool, String> {
     if name_taken(tx, "filler_presets", &f.name).map_err(|e| e.to_string())? {
         return Ok(false);
     }
-    let collection: Option<i64> = tx
+    let (table, kind, name) = match &f.source {
+        FillerSource::Collection(name) => ("collections", "collection", name),
+        FillerSource::Playlist(name) => ("playlists", "playlist", name),
+    };
+    let source: Option<i64> = tx
         .query_row(
-            "SELECT id FROM collections WHERE name = ?1",
-            [&f.collection],
+            &format!("SELECT id FROM {table} WHERE name = ?1 ORDER BY id LIMIT 1"),
+            [name],
             |r| r.get(0),
         )
         .optional()
         .map_err(|e| e.to_string())?;
-    let Some(collection) = collection else {
-        return Err(format!("its collection \"{}\" is not here", f.collection));
+    let Some(source) = source else {
+        return Err(format!("its {kind} \"{name}\" is not here"));
     };
     let mut doc = serde_json::json!({"name": f.name, "filler_mode": f.mode.as_str(),
                                      "playback_order": "shuffled"});
@@ -327,7 +331,7 @@ fn create_filler(tx: &Transaction<'_>, f: &ForeignFiller, now: i64) -> Result<bo
     }
     let patch: FillerPresetPatch = serde_json::from_value(doc).map_err(|e| e.to_string())?;
     let item: FillerItemPatch = serde_json::from_value(serde_json::json!(
-        {"collection_type": "collection", "collection_id": collection, "weight": 1}))
+        {"collection_type": kind, "collection_id": source, "weight": 1}))
     .map_err(|e| e.to_string())?;
     filler::create(tx, &patch, &[item], now).map_err(|e| e.to_string())?;
     Ok(true)

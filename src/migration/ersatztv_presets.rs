@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use rusqlite::Connection;
 
-use super::{ForeignCollection, ForeignFiller, ForeignWatermark, ReadError, Tables};
+use super::{FillerSource, ForeignCollection, ForeignFiller, ForeignWatermark, ReadError, Tables};
 use crate::kinds::{FillerModeKind, WatermarkLocation, WatermarkMode, WatermarkSize};
 
 /// Filler presets by ErsatzTV id. Only presets drawing from a collection come over: shows,
@@ -67,7 +67,7 @@ pub(super) fn fillers(
         };
         let filler = ForeignFiller {
             name,
-            collection,
+            source: FillerSource::Collection(collection),
             mode,
             count,
             duration_seconds,

@@ -8,9 +8,10 @@
 use rusqlite::Connection;
 
 use super::{
-    Foreign, ForeignEntry, ForeignMedia, ForeignPlaylist, ForeignProfile, ReadError, Tables,
+    FillerSource, Foreign, ForeignEntry, ForeignFiller, ForeignMedia, ForeignPlaylist,
+    ForeignProfile, ReadError, Tables,
 };
-use crate::kinds::{PlaybackOrder, SlotContent, SlotMode};
+use crate::kinds::{FillerModeKind, PlaybackOrder, SlotContent, SlotMode};
 use crate::ops::yaml_channels::{ChannelDoc, ItemDoc, ScheduleDoc};
 
 const COUNTED: &[&str] = &[
@@ -38,13 +39,10 @@ pub(super) fn read(conn: &Connection, t: &Tables) -> Result<Foreign, ReadError> 
         out.counts.push((table.to_string(), t.count(conn, table)?));
     }
     revision(conn, t, &mut out.warnings)?;
-    if t.count(conn, "filler_presets")? > 0 {
-        out.warnings
-            .push("filler presets are not carried over; recreate them here".to_owned());
-    }
     out.profiles = profiles(conn, t)?;
     out.media = media(conn, t, &mut out.warnings)?;
     let playlists = playlists(conn, t)?;
+    out.fillers = fillers(conn, t, &playlists, &mut out.warnings)?;
     let profile_names: Vec<(i64, String)> = profile_ids(conn, t)?;
     let (channels, ids) = channels(conn, t, &playlists, &profile_names, &mut out.warnings)?;
     out.channels = channels;
@@ -174,6 +172,62 @@ fn media(
 }
 
 /// Playlists by id, their entries' URLs (the media item's, or the entry's own) in order.
+/// Filler presets over one of EXStreamTV's playlists (its `collection_id` names a playlist:
+/// EXStreamTV's collections are playlists); a preset of items, smart or multi collections
+/// is reported instead.
+fn fillers(
+    conn: &Connection,
+    t: &Tables,
+    playlists: &[(i64, ForeignPlaylist)],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ForeignFiller>, ReadError> {
+    let f = "filler_presets";
+    if !t.has(f) {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT name, {}, {}, {}, {}, {} FROM {f} ORDER BY id",
+        t.or(f, "filler_mode", "'count'"),
+        t.or(f, "count", "NULL"),
+        t.or(f, "duration_seconds", "NULL"),
+        t.or(f, "pad_to_minutes", "NULL"),
+        t.or(f, "collection_id", "NULL"),
+    );
+    let rows = super::all(conn, &sql, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            (r.get::<_, Option<i64>>(2)?, r.get::<_, Option<i64>>(3)?),
+            r.get::<_, Option<i64>>(4)?,
+            r.get::<_, Option<i64>>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for (name, mode, (count, duration), pad, playlist) in rows {
+        let playlist = playlist.and_then(|id| playlists.iter().find(|(p, _)| *p == id));
+        let Some((_, playlist)) = playlist else {
+            warnings.push(format!(
+                "filler preset \"{name}\": it names no playlist; recreate it here"
+            ));
+            continue;
+        };
+        let mode = match mode.as_str() {
+            "duration" if duration.is_some_and(|s| s > 0) => FillerModeKind::Duration,
+            "pad" if pad.is_some_and(|m| m > 0) => FillerModeKind::Pad,
+            _ => FillerModeKind::Count,
+        };
+        out.push(ForeignFiller {
+            name,
+            source: FillerSource::Playlist(playlist.name.clone()),
+            mode,
+            count: (mode == FillerModeKind::Count).then(|| count.filter(|n| *n > 0).unwrap_or(1)),
+            duration_seconds: duration.filter(|_| mode == FillerModeKind::Duration),
+            pad_to_minutes: pad.filter(|_| mode == FillerModeKind::Pad),
+        });
+    }
+    Ok(out)
+}
+
 fn playlists(conn: &Connection, t: &Tables) -> Result<Vec<(i64, ForeignPlaylist)>, ReadError> {
     if !t.has("playlists") {
         return Ok(Vec::new());

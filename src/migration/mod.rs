@@ -101,15 +101,21 @@ pub enum ForeignEntry {
     Collection(String),
 }
 
-/// A filler preset drawing from one collection (by its name, as it is created here).
+/// A filler preset drawing from one collection or playlist (by its name, as created here).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForeignFiller {
     pub name: String,
-    pub collection: String,
+    pub source: FillerSource,
     pub mode: FillerModeKind,
     pub count: Option<i64>,
     pub duration_seconds: Option<i64>,
     pub pad_to_minutes: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FillerSource {
+    Collection(String),
+    Playlist(String),
 }
 
 /// A watermark's settings (its image, if any, is uploaded here afterwards).

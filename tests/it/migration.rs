@@ -466,7 +466,8 @@ CREATE TABLE program_schedules (id INTEGER PRIMARY KEY, name TEXT);
 CREATE TABLE program_schedule_items (id INTEGER PRIMARY KEY, schedule_id INTEGER, position INTEGER,
     collection_type TEXT, collection_id INTEGER, playback_mode TEXT, playback_order TEXT, multiple_count INTEGER);
 CREATE TABLE playouts (id INTEGER PRIMARY KEY, channel_id INTEGER, program_schedule_id INTEGER, schedule_kind TEXT);
-CREATE TABLE filler_presets (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE filler_presets (id INTEGER PRIMARY KEY, name TEXT, filler_mode TEXT, count INTEGER,
+    duration_seconds INTEGER, pad_to_minutes INTEGER, collection_id INTEGER);
 "#;
 
 /// An EXStreamTV database: channel 700 (id 42) floods "EXS list" (both clips, by path),
@@ -499,7 +500,8 @@ fn exstreamtv_db(path: &Path, clips: &Path, revision: &str) {
          INSERT INTO channels VALUES (42, '700', 'EXS Loop', 'EXS', 1, 1, 'continuous');
          INSERT INTO channels VALUES (1, '701', 'EXS Taken', NULL, 1, NULL, 'continuous');
          INSERT INTO playouts VALUES (1, 42, 1, 'flood'), (2, 1, 1, 'flood');
-         INSERT INTO filler_presets VALUES (1, 'Bumpers');",
+         INSERT INTO filler_presets VALUES (1, 'Bumpers', 'count', 2, NULL, NULL, 1);
+         INSERT INTO filler_presets VALUES (2, 'Orphan', 'duration', NULL, 60, NULL, NULL);",
     )
     .unwrap();
 }
@@ -561,12 +563,13 @@ fn an_exstreamtv_database_keeps_its_channel_ids() {
     assert_eq!(done["stats"]["channels"], 2, "{done}");
     assert_eq!(done["stats"]["playlists"], 1, "{done}");
     assert_eq!(done["stats"]["ffmpeg_profiles"], 1, "{done}");
+    assert_eq!(done["stats"]["filler_presets"], 1, "{done}");
     let warnings = done["warnings"].to_string();
     for expected in [
         "\\\"A Tube\\\" is a youtube page",
         "id 1 is taken here",
         "show 9 is not carried over",
-        "filler presets are not carried over",
+        "filler preset \\\"Orphan\\\": it names no playlist",
     ] {
         assert!(warnings.contains(expected), "{expected}: {warnings}");
     }
