@@ -241,6 +241,26 @@ async function guide(el) {
 }
 
 let pendingScan = null;
+
+// A Plex, Jellyfin or Emby server: its libraries listed (discover), one added and scanned.
+function remoteLibraries() {
+  const found = h('div', { 'aria-live': 'polite' });
+  const f = form([field('source_type', 'Server', { options: [['plex', 'Plex'], ['jellyfin', 'Jellyfin'], ['emby', 'Emby']] }),
+    field('server_url', 'Address', { required: true, placeholder: 'http://192.168.1.10:32400' }),
+    field('token', 'Token (Plex) or API key (Jellyfin, Emby)', { type: 'password', required: true })], 'Find its libraries', async (v) => {
+    const kind = v.source_type;
+    const creds = kind === 'plex' ? { server_url: v.server_url, token: v.token } : { server_url: v.server_url, api_key: v.token };
+    const libs = list(await api('POST', `/api/libraries/${kind}/discover`, creds));
+    const key = { plex: 'plex_library_key', jellyfin: 'jellyfin_library_id', emby: 'emby_library_id' }[kind];
+    found.replaceChildren(libs.length ? table(['Library', 'Kind', ''], libs.map((l) => [l.name, l.type || '',
+      h('button.small', { onclick: async () => {
+        const kindOf = /show|tv/i.test(l.type || '') ? 'show' : /movie/i.test(l.type || '') ? 'movie' : 'other';
+        pendingScan = await api('POST', `/api/libraries/${kind}`, { ...creds, name: l.name, [key]: String(l.key), library_type: kindOf });
+        render();
+      } }, 'Add')])) : empty('The server has no libraries to add.'));
+  });
+  return section('Add a Plex, Jellyfin or Emby library', f, found);
+}
 async function libraries(el) {
   const libs = await get('/api/libraries');
   const progress = h('div');
@@ -266,6 +286,7 @@ async function libraries(el) {
     field('library_type', 'Kind', { options: [['other', 'Other'], ['movie', 'Movies'], ['show', 'Shows'], ['music', 'Music']] })], 'Add', async (v) => {
     pendingScan = await api('POST', '/api/libraries/local', v); render();
   })));
+  el.append(remoteLibraries());
   // A folder just added: scan it on the fresh page, whose progress bar stays on screen.
   if (pendingScan) { const l = pendingScan; pendingScan = null; scan(l).catch(() => {}); }
   await mediaBrowser(el);
