@@ -214,6 +214,54 @@ def schedule(d):
     assert len(api_get(f"/api/schedule-items?schedule_id={sched['id']}")) == 1
 
 
+def api_put(path, body):
+    req = urllib.request.Request(BASE + path, data=json.dumps(body).encode(), method="PUT",
+                                 headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req))
+
+
+def fake_jellyfin():
+    """A Jellyfin server on loopback with one empty movie library; its port."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            path = self.path.split("?")[0]
+            body = {"/System/Info/Public": {"ServerName": "Fake", "Version": "10.9.0"},
+                    "/Library/VirtualFolders": [{"Name": "Films", "ItemId": "lib1", "CollectionType": "movies"}],
+                    "/Items": {"Items": [], "TotalRecordCount": 0}}.get(path, {})
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_address[1]
+
+
+def remote_library(d):
+    """A Jellyfin library found through the form, added, and scanned to done."""
+    port = fake_jellyfin()
+    api_put("/api/settings/sources", {"allow_loopback": True})
+    open_page(d, "libraries")
+    d.find_element(By.CSS_SELECTOR, "#f-source_type option[value=jellyfin]").click()
+    d.find_element(By.ID, "f-server_url").send_keys(f"http://127.0.0.1:{port}")
+    d.find_element(By.ID, "f-token").send_keys("key")
+    d.find_element(By.XPATH, "//button[text()='Find its libraries']").click()
+    add = wait(d, lambda: d.find_element(By.XPATH, "//td[text()='Films']/..//button[text()='Add']"), "the server's library")
+    add.click()
+    wait(d, lambda: "done" in d.find_element(By.CSS_SELECTOR, "progress").find_element(By.XPATH, "..").text,
+         "the remote library's scan", timeout=40)
+    assert "Films" in d.find_element(By.ID, "main").text
+
+
 def api_post(path, body):
     req = urllib.request.Request(BASE + path, data=json.dumps(body).encode(), method="POST",
                                  headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
@@ -276,6 +324,7 @@ def main():
         create_channel(d)
         watch(d)
         scan(d)
+        remote_library(d)
         guide(d)
         ai_plan(d)
         invalid_setting(d)
