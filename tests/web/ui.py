@@ -122,6 +122,11 @@ def watch(d):
          "the preview to play", timeout=60)
     d.save_screenshot(f"{OUT}/desktop-watch.png")
     d.find_element(By.XPATH, "//button[text()='Close']").click()
+    # The channel still runs a moment after its viewer left: the dashboard lists it with
+    # its mode (copy or transcode) and viewers.
+    open_page(d, "dashboard")
+    wait(d, lambda: any(m in d.find_element(By.ID, "main").text for m in (" transcode", " copy")),
+         "the live stream's mode on the dashboard", timeout=10)
 
 
 def scan(d):

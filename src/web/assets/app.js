@@ -144,8 +144,9 @@ async function dashboard(el) {
       h('li', {}, 'FFmpeg processes: ', String(s.ffmpeg_processes ?? 0)),
       h('li', {}, 'Memory: ', mb(s.process_rss_bytes || 0))),
       h('div.charts', {}, chart('CPU', samples.cpu, ' %'), chart('Memory', samples.rss, ' MB'), chart('Viewers', samples.viewers, '')));
-    streams.replaceChildren(live.length ? table(['Channel', 'Playing', 'Viewers', 'Bitrate'], live.map((x) =>
-      [`${x.channel_number} ${x.channel_name}`, x.current_item || '', String(x.viewers), x.bitrate_kbps ? x.bitrate_kbps + ' kbit/s' : '']))
+    streams.replaceChildren(live.length ? table(['Channel', 'Playing', 'Viewers', 'Mode', 'Bitrate'], live.map((x) =>
+      [`${x.channel_number} ${x.channel_name}`, x.current_item || '', String(x.viewers),
+        h('span', { title: x.mode_reason || '' }, x.mode || ''), x.bitrate_kbps ? x.bitrate_kbps + ' kbit/s' : '']))
       : empty('Nobody is watching. Open a channel from the Devices page in VLC to start one.'));
   };
   await tick();
