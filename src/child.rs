@@ -1,4 +1,5 @@
-//! One short child process run to completion under limits: `ffmpeg -version`, ffprobe.
+//! One short child process run to completion under limits: `ffmpeg -version`, ffprobe,
+//! curl for https (fed its headers on stdin).
 //! The child starts in its own process group, its output is read up to a cap (a program
 //! that prints without end cannot fill our memory), and on every path out — done, timed
 //! out, cancelled, or the future dropped by a shutdown — the whole group is killed and the
@@ -60,7 +61,27 @@ impl std::error::Error for RunError {}
 /// Runs `command` (its program and arguments set; stdio and process group are ours) until
 /// it exits, `limits.timeout` passes, or `cancel` resolves.
 pub async fn run(
+    command: Command,
+    limits: Limits,
+    cancel: impl Future<Output = ()>,
+) -> Result<Output, RunError> {
+    run_inner(command, None, limits, cancel).await
+}
+
+/// `run` with `input` written to the child's stdin (then closed): what a program reads
+/// there, such as secrets that must not appear in its argv (`/proc/*/cmdline` is public).
+pub async fn run_fed(
+    command: Command,
+    input: &[u8],
+    limits: Limits,
+    cancel: impl Future<Output = ()>,
+) -> Result<Output, RunError> {
+    run_inner(command, Some(input), limits, cancel).await
+}
+
+async fn run_inner(
     mut command: Command,
+    input: Option<&[u8]>,
     limits: Limits,
     cancel: impl Future<Output = ()>,
 ) -> Result<Output, RunError> {
@@ -70,7 +91,11 @@ pub async fn run(
         Stdio::piped()
     };
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(stderr)
         .process_group(0)
@@ -83,10 +108,12 @@ pub async fn run(
     let mut group = GroupKill(child.id().map(|pid| Pid::from_raw(pid as i32)));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    let stdin = child.stdin.take();
     let work = async {
-        let (out, err) = tokio::join!(
+        let (out, err, ()) = tokio::join!(
             read_capped(stdout, limits.stdout_max),
-            read_capped(stderr, limits.stderr_max)
+            read_capped(stderr, limits.stderr_max),
+            feed(stdin, input.unwrap_or_default())
         );
         // The pipes are closed before the wait (inside `read_capped`): a program with more
         // to say gets EPIPE, not a full pipe that would block it until the deadline.
@@ -112,6 +139,16 @@ pub async fn run(
             let _ = child.wait().await;
             Err(err)
         }
+    }
+}
+
+/// Writes `input` to the child's stdin, then closes it. A child that exits or closes its
+/// stdin without reading it all is not our error: its status and output tell.
+async fn feed(stdin: Option<tokio::process::ChildStdin>, input: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    if let Some(mut stdin) = stdin {
+        let _ = stdin.write_all(input).await;
+        let _ = stdin.shutdown().await;
     }
 }
 
@@ -208,6 +245,15 @@ mod tests {
         assert!(matches!(err, RunError::Cancelled), "{err}");
         assert_dies(&pid_file).await;
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn fed_input_reaches_the_childs_stdin() {
+        let out = run_fed(sh("tr a-z A-Z"), b"secret", LIMITS, std::future::pending())
+            .await
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, b"SECRET");
     }
 
     #[tokio::test]

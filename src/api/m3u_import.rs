@@ -19,7 +19,7 @@ use super::tx::{read, write_tx};
 use crate::app::App;
 use crate::http::client::{self, ClientError};
 use crate::http::router::{self, Verb};
-use crate::http::url_guard::{self, Scheme};
+use crate::http::url_guard;
 use crate::http::{body, ApiError, ApiResult, Req};
 use crate::iptv::m3u_source::{self, Entry, Playlist};
 use crate::ops::relays::{self, NewRelay, Numbering, RelayError};
@@ -282,15 +282,9 @@ pub(super) async fn load(app: &App, m3u_url: &str) -> Result<Playlist, ApiError>
 
 async fn fetch(app: &App, url: &str) -> Result<bytes::Bytes, ApiError> {
     let allow_loopback = app.settings().sources.allow_loopback;
-    let scheme = url_guard::check(url, allow_loopback)
+    url_guard::check(url, allow_loopback)
         .await
         .map_err(|err| ApiError::invalid("m3u_url", err))?;
-    if scheme == Scheme::Https {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "m3u_url: https playlists cannot be fetched yet (this build has no TLS client); use http or a file under the data dir's import/",
-        ));
-    }
     let answer = client::get(url, &[], m3u_source::MAX_BODY)
         .await
         .map_err(|err| match err {

@@ -81,7 +81,7 @@ pub fn remote_error(kind: SourceType, err: RemoteError) -> ApiError {
             ApiError::invalid(secret_field(kind), err)
         }
         RemoteError::Client(_, crate::http::client::ClientError::BadUrl(_))
-        | RemoteError::Client(_, crate::http::client::ClientError::TlsUnsupported) => {
+        | RemoteError::Client(_, crate::http::client::ClientError::TlsUnsupported(_)) => {
             ApiError::invalid("server_url", err)
         }
         _ => ApiError::new(hyper::StatusCode::BAD_GATEWAY, err),

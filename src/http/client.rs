@@ -1,7 +1,8 @@
 //! A small HTTP/1 client for media servers (Plex, Jellyfin, Emby) on hyper's connection API:
 //! connect 5 s, the whole answer 30 s, bodies capped, redirects followed only within the same
-//! origin (so a token header never goes to another host). Plain HTTP only so far: an
-//! `https://` URL is refused with a clear error rather than sent in the clear.
+//! origin (so a token header never goes to another host). `get` of an `https://` URL goes
+//! through curl (`http::curl`: this binary has no TLS); `open` and `post_json` speak plain
+//! HTTP only and refuse `https://` with a clear error rather than send it in the clear.
 
 use std::time::Duration;
 
@@ -22,26 +23,33 @@ const MAX_REDIRECTS: usize = 3;
 #[derive(Debug)]
 pub enum ClientError {
     BadUrl(String),
-    TlsUnsupported,
+    /// https cannot be spoken here: why (curl missing, or a request only `get` can send).
+    TlsUnsupported(&'static str),
     Connect(std::io::Error),
     ConnectTimeout,
     ReadTimeout,
     Http(hyper::Error),
     TooLarge(usize),
     Redirect(String),
+    /// curl's TLS handshake or certificate check failed: its message.
+    Tls(String),
+    /// curl failed otherwise: its exit code and message.
+    Curl(i32, String),
 }
 
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientError::BadUrl(u) => write!(f, "not an http URL: {u}"),
-            ClientError::TlsUnsupported => f.write_str("https is not supported yet; use http"),
+            ClientError::TlsUnsupported(why) => write!(f, "https {why}"),
             ClientError::Connect(e) => write!(f, "cannot connect: {e}"),
             ClientError::ConnectTimeout => write!(f, "no connection within {CONNECT_TIMEOUT:?}"),
             ClientError::ReadTimeout => write!(f, "no complete answer within {READ_TIMEOUT:?}"),
             ClientError::Http(e) => write!(f, "HTTP error: {e}"),
             ClientError::TooLarge(cap) => write!(f, "answer larger than {cap} bytes"),
             ClientError::Redirect(why) => write!(f, "redirect refused: {why}"),
+            ClientError::Tls(why) => write!(f, "TLS error: {why}"),
+            ClientError::Curl(code, why) => write!(f, "curl failed ({code}): {why}"),
         }
     }
 }
@@ -60,8 +68,8 @@ pub struct Url {
 impl Url {
     pub fn parse(url: &str) -> Result<Url, ClientError> {
         let bad = || ClientError::BadUrl(url.to_owned());
-        if url.starts_with("https://") {
-            return Err(ClientError::TlsUnsupported);
+        if is_https(url) {
+            return Err(ClientError::TlsUnsupported(ONLY_GET));
         }
         let rest = url.strip_prefix("http://").ok_or_else(bad)?;
         let (authority, target) = match rest.find(['/', '?']) {
@@ -101,6 +109,14 @@ impl Url {
     }
 }
 
+/// Why `Url::parse` (plain HTTP: `open`, `post_json`) refuses `https://`.
+const ONLY_GET: &str = "is fetched only by GET requests (through curl) so far; use http";
+
+fn is_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+}
+
 /// A complete answer.
 #[derive(Debug)]
 pub struct Answer {
@@ -118,11 +134,16 @@ impl Answer {
 }
 
 /// GET `url` with `headers`, following same-origin redirects, the body capped at `cap`.
+/// An `https://` URL goes to curl (`http::curl::get`, within `READ_TIMEOUT`): redirects
+/// there only to https and only without headers.
 pub async fn get(
     url: &str,
     headers: &[(HeaderName, HeaderValue)],
     cap: usize,
 ) -> Result<Answer, ClientError> {
+    if is_https(url) {
+        return super::curl::get(url, headers, cap, READ_TIMEOUT).await;
+    }
     let first = Url::parse(url)?;
     let mut at = first.clone();
     for _ in 0..=MAX_REDIRECTS {
@@ -316,7 +337,7 @@ mod tests {
         assert_eq!((u.port, u.target.as_str()), (80, "/?x=1"));
         assert!(matches!(
             Url::parse("https://a"),
-            Err(ClientError::TlsUnsupported)
+            Err(ClientError::TlsUnsupported(_))
         ));
         assert!(Url::parse("ftp://a").is_err());
         assert!(Url::parse("http://user:pw@a/").is_err());

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod client;
+pub mod curl;
 pub mod error;
 pub mod head_timeout;
 pub mod multipart;

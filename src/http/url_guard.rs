@@ -8,7 +8,9 @@
 //!
 //! What it cannot stop: a name that resolves differently when FFmpeg looks it up a moment
 //! later (DNS rebinding), and a redirect FFmpeg follows. Our own client follows only
-//! same-origin redirects (`http::client`).
+//! same-origin redirects over http (`http::client`); over https curl follows at most 3,
+//! to https only (so never to the http-only metadata services), and none for a request
+//! with headers (`http::curl`).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

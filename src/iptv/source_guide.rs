@@ -16,7 +16,7 @@ use quick_xml::Reader;
 use crate::app::App;
 use crate::db::DbError;
 use crate::http::client::{self, ClientError};
-use crate::http::url_guard::{self, Scheme};
+use crate::http::url_guard;
 use crate::ops::ids::ChannelId;
 use crate::ops::m3u_sources;
 use crate::time::UnixMs;
@@ -84,7 +84,6 @@ type Guide = HashMap<String, Arc<[SourceProgramme]>>;
 #[derive(Debug)]
 pub enum GuideError {
     Refused(url_guard::UrlError),
-    Https,
     Fetch(ClientError),
     Status(u16),
     /// The parse task panicked.
@@ -96,9 +95,6 @@ impl std::fmt::Display for GuideError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             GuideError::Refused(err) => write!(f, "url-tvg: {err}"),
-            GuideError::Https => f.write_str(
-                "url-tvg: https guides cannot be fetched yet (this build has no TLS client)",
-            ),
             GuideError::Fetch(err) => write!(f, "url-tvg: cannot fetch it: {err}"),
             GuideError::Status(code) => write!(f, "url-tvg: the server answered {code}"),
             GuideError::Parse => f.write_str("url-tvg: the guide could not be parsed"),
@@ -114,12 +110,9 @@ impl std::error::Error for GuideError {}
 /// (the XMLTV's version moves).
 pub async fn refresh(app: &App, source_id: i64, url: &str) -> Result<usize, GuideError> {
     let allow_loopback = app.settings().sources.allow_loopback;
-    let scheme = url_guard::check(url, allow_loopback)
+    url_guard::check(url, allow_loopback)
         .await
         .map_err(GuideError::Refused)?;
-    if scheme == Scheme::Https {
-        return Err(GuideError::Https);
-    }
     let answer = client::get(url, &[], MAX_GUIDE_BYTES)
         .await
         .map_err(GuideError::Fetch)?;

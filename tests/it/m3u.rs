@@ -915,3 +915,144 @@ fn a_sources_own_guide_is_merged_into_ours_for_its_channels() {
     let xml = server.anon().get("/iptv/xmltv.xml").text();
     assert!(!xml.contains("Weather") && xml.contains(&ours), "{xml}");
 }
+
+/// A self-signed certificate for 127.0.0.1 (`c.pem`, key `k.pem`) made in `dir` with the
+/// `openssl` CLI, valid for a day.
+fn self_signed(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}-key.pem")),
+    );
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-days",
+            "1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the openssl CLI is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cert
+}
+
+/// python3's `http.server` over TLS serving `dir` on 127.0.0.1 (killed and reaped on drop).
+struct HttpsServer {
+    child: Child,
+    port: u16,
+}
+
+impl HttpsServer {
+    fn start(dir: &std::path::Path, cert: &std::path::Path) -> HttpsServer {
+        let key = cert.with_file_name(format!(
+            "{}-key.pem",
+            cert.file_stem().unwrap().to_string_lossy()
+        ));
+        let script = "import functools, http.server, ssl, sys\n\
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+            ctx.load_cert_chain(sys.argv[2], sys.argv[3])\n\
+            handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n\
+            s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)\n\
+            s.socket = ctx.wrap_socket(s.socket, server_side=True)\n\
+            print(s.server_address[1], flush=True)\n\
+            s.serve_forever()\n";
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(dir)
+            .arg(cert)
+            .arg(key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 is installed");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .expect("the https server printed its port");
+        HttpsServer { child, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_https_playlist_is_fetched_through_curl_and_a_wrong_ca_is_refused() {
+    let dir = TempDir::new("tls");
+    let cert = self_signed(dir.path(), "c");
+    let other = self_signed(dir.path(), "other");
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(
+        www.join("list.m3u"),
+        "#EXTM3U\n#EXTINF:-1 tvg-id=\"tls.one\" tvg-chno=\"7\",Secure One\nhttps://127.0.0.1:1/live.ts\n",
+    )
+    .unwrap();
+    let https = HttpsServer::start(&www, &cert);
+    let preview = "/api/import/m3u/preview";
+    let body = json!({ "m3u_url": https.url("/list.m3u") });
+
+    let server = TestServer::builder()
+        .env("CURL_CA_BUNDLE", &cert.display().to_string())
+        .start();
+    let c = server.client();
+    let r = c.put_json("/api/settings/sources", &json!({"allow_loopback": true}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = c.post_json(preview, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let preview_json = r.json();
+    assert_eq!(preview_json["total"], 1, "{preview_json}");
+    assert_eq!(preview_json["channels"][0]["name"], "Secure One");
+    assert_eq!(preview_json["channels"][0]["tvg_id"], "tls.one");
+    // A missing file is the server's 404, reported as such.
+    let (status, detail) = detail_of(&c, preview, &json!({ "m3u_url": https.url("/gone.m3u") }));
+    assert_eq!(status, 422, "{detail}");
+    assert!(detail.contains("404"), "{detail}");
+    drop(server);
+
+    // Another CA: the certificate does not verify, and nothing turns verification off.
+    let server = TestServer::builder()
+        .env("CURL_CA_BUNDLE", &other.display().to_string())
+        .start();
+    let c = server.client();
+    let r = c.put_json("/api/settings/sources", &json!({"allow_loopback": true}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (status, detail) = detail_of(&c, preview, &body);
+    assert_eq!(status, 422, "{detail}");
+    assert!(
+        detail.starts_with("m3u_url: ") && detail.contains("certificate"),
+        "{detail}"
+    );
+}

@@ -303,7 +303,9 @@ fn client_error(err: ClientError, timeout_s: u32) -> ApiError {
         ClientError::TooLarge(_) => {
             bad_gateway(format_args!("the LLM's answer is too large: {err}"))
         }
-        ClientError::BadUrl(_) | ClientError::TlsUnsupported => ApiError::invalid("base_url", err),
+        ClientError::BadUrl(_) | ClientError::TlsUnsupported(_) => {
+            ApiError::invalid("base_url", err)
+        }
         other => bad_gateway(format_args!("the LLM call failed: {other}")),
     }
 }
