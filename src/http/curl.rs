@@ -20,39 +20,70 @@ use super::client::{Answer, ClientError};
 use crate::child::{self, Limits, RunError};
 
 const MAX_REDIRECTS: usize = 3;
-/// Besides the body, stdout carries `TRAILER`'s expansion: a newline, a 3-digit status and
-/// a content type (a header line; 1 KiB is well past any real one).
-const TRAILER_MAX: usize = 1024;
+/// Besides the body, stdout carries `TRAILER`'s expansion: a newline, a 3-digit status, the
+/// redirect's target and a content type, tab-separated (2 KiB is well past any real one).
+const TRAILER_MAX: usize = 2048;
 /// curl's own error line is short; the rest of its stderr is not kept.
 const STDERR_MAX: u64 = 4096;
 /// Written after the body (`--write-out`), split off again in `split_trailer`.
-const TRAILER: &str = "\\n%{http_code} %{content_type}";
+const TRAILER: &str = "\\n%{http_code}\\t%{redirect_url}\\t%{content_type}";
 /// curl gets `within` for the whole answer; the child is killed this much later, so curl's
 /// own timeout (exit 28) normally reports first.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// GET `url` (an `https://` URL) with `headers` through curl, within `within`, the body
-/// capped at `cap`. `TlsUnsupported` when curl is not installed.
+/// capped at `cap`. Redirects are followed on the same origin only (as `client::get` does
+/// over HTTP: a token never reaches another host, and a public URL cannot bounce to a LAN
+/// one past the caller's `url_guard` check). `TlsUnsupported` when curl is not installed.
 pub async fn get(
     url: &str,
     headers: &[(HeaderName, HeaderValue)],
     cap: usize,
     within: Duration,
 ) -> Result<Answer, ClientError> {
-    if !url
-        .get(..8)
-        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
-    {
-        return Err(ClientError::BadUrl(url.to_owned()));
-    }
+    let first = origin(url).ok_or_else(|| ClientError::BadUrl(url.to_owned()))?;
     let curl = crate::tools::resolve("curl").ok_or(ClientError::TlsUnsupported(NO_CURL))?;
-    let follow = if headers.is_empty() {
-        Follow::Https
-    } else {
-        Follow::Never
-    };
-    let mut command = tokio::process::Command::new(&curl);
-    command.args(args(url, follow, cap, within));
+    let mut at = url.to_owned();
+    for _ in 0..=MAX_REDIRECTS {
+        let (answer, redirect) = fetch(&curl, &at, headers, cap, within).await?;
+        let Some(next) = redirect.filter(|_| answer.status.is_redirection()) else {
+            return Ok(answer);
+        };
+        if origin(&next).as_ref() != Some(&first) {
+            return Err(ClientError::Redirect(format!(
+                "to another host or scheme ({next})"
+            )));
+        }
+        at = next;
+    }
+    Err(ClientError::Redirect(format!("more than {MAX_REDIRECTS}")))
+}
+
+/// `https://host[:port]`, lower-cased: what must stay the same across redirects.
+fn origin(url: &str) -> Option<String> {
+    let rest = url
+        .get(..8)
+        .filter(|s| s.eq_ignore_ascii_case("https://"))
+        .map(|_| &url[8..])?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let authority = authority.to_ascii_lowercase();
+    let authority = authority.strip_suffix(":443").unwrap_or(&authority);
+    Some(format!("https://{authority}"))
+}
+
+/// One request, not following redirects: the answer and its redirect's target.
+async fn fetch(
+    curl: &Path,
+    url: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    cap: usize,
+    within: Duration,
+) -> Result<(Answer, Option<String>), ClientError> {
+    let mut command = tokio::process::Command::new(curl);
+    command.args(args(url, cap, within));
     let limits = Limits {
         timeout: within + KILL_GRACE,
         stdout_max: (cap + TRAILER_MAX) as u64,
@@ -60,7 +91,7 @@ pub async fn get(
     };
     let out = child::run_fed(command, &config(headers), limits, std::future::pending())
         .await
-        .map_err(|err| run_error(&curl, err))?;
+        .map_err(|err| run_error(curl, err))?;
     if out.stdout.len() >= cap + TRAILER_MAX {
         // The read stopped at the cap and curl died writing the rest.
         return Err(ClientError::TooLarge(cap));
@@ -69,32 +100,18 @@ pub async fn get(
         let code = out.status.code().unwrap_or(-1);
         return Err(exit_error(code, &out.stderr, cap));
     }
-    let answer = split_trailer(out.stdout)
+    let (answer, redirect) = split_trailer(out.stdout)
         .ok_or_else(|| ClientError::Curl(0, "curl's answer lacks its status line".to_owned()))?;
     if answer.body.len() > cap {
         return Err(ClientError::TooLarge(cap));
     }
-    if follow == Follow::Never && answer.status.is_redirection() {
-        return Err(ClientError::Redirect(
-            "not followed: a request with headers stays on its host".to_owned(),
-        ));
-    }
-    Ok(answer)
+    Ok((answer, redirect))
 }
 
 pub const NO_CURL: &str = "needs curl installed (apt install curl)";
 
-/// Whether curl may follow redirects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Follow {
-    /// Up to `MAX_REDIRECTS`, https only.
-    Https,
-    /// None: the answer is the URL's own.
-    Never,
-}
-
 /// curl's argv: no secrets (headers come on stdin), no `--insecure`, the URL after `--`.
-fn args(url: &str, follow: Follow, cap: usize, within: Duration) -> Vec<OsString> {
+fn args(url: &str, cap: usize, within: Duration) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
         // First, or it has no effect: a user's ~/.curlrc (with `insecure`, say) is ignored.
         "--disable",
@@ -116,11 +133,6 @@ fn args(url: &str, follow: Follow, cap: usize, within: Duration) -> Vec<OsString
     args.push(format!("{:.3}", within.as_secs_f64()).into());
     args.push("--max-filesize".into());
     args.push(cap.to_string().into());
-    if follow == Follow::Https {
-        args.push("--location".into());
-        args.push("--max-redirs".into());
-        args.push(MAX_REDIRECTS.to_string().into());
-    }
     args.push("--write-out".into());
     args.push(TRAILER.into());
     args.push("--config".into());
@@ -155,22 +167,25 @@ fn config(headers: &[(HeaderName, HeaderValue)]) -> Vec<u8> {
     out
 }
 
-/// Body, then `\n<status> <content type>`: split at the last newline.
-fn split_trailer(mut stdout: Vec<u8>) -> Option<Answer> {
+/// Body, then `\n<status>\t<redirect target>\t<content type>`: split at the last newline.
+fn split_trailer(mut stdout: Vec<u8>) -> Option<(Answer, Option<String>)> {
     let at = stdout.iter().rposition(|&b| b == b'\n')?;
     let trailer = String::from_utf8_lossy(&stdout[at + 1..]).into_owned();
     stdout.truncate(at);
-    let (code, content_type) = trailer.split_once(' ').unwrap_or((trailer.as_str(), ""));
-    let status = code
+    let mut fields = trailer.splitn(3, '\t');
+    let status = fields
+        .next()?
         .parse::<u16>()
         .ok()
         .and_then(|c| StatusCode::from_u16(c).ok())?;
-    let content_type = content_type.trim();
-    Some(Answer {
+    let redirect = fields.next().map(str::trim).filter(|r| !r.is_empty());
+    let content_type = fields.next().unwrap_or("").trim();
+    let answer = Answer {
         status,
         content_type: (!content_type.is_empty()).then(|| content_type.to_owned()),
         body: Bytes::from(stdout),
-    })
+    };
+    Some((answer, redirect.map(str::to_owned)))
 }
 
 fn run_error(curl: &Path, err: RunError) -> ClientError {
@@ -241,38 +256,51 @@ mod tests {
     #[test]
     fn argv_has_no_secret_no_insecure_and_only_https() {
         let url = "https://box.lan:8443/list.m3u?x=[1]";
-        let argv = strings(&args(url, Follow::Never, 1000, Duration::from_secs(30)));
+        let argv = strings(&args(url, 1000, Duration::from_secs(30)));
         assert_eq!(argv[0], "--disable");
         assert!(!argv.iter().any(|a| a == "-k" || a == "--insecure"));
         assert!(!argv.iter().any(|a| a == "-H" || a == "--header"));
         assert!(argv.windows(2).any(|w| w == ["--proto", "=https"]));
-        assert!(argv.windows(2).any(|w| w == ["--proto-redir", "=https"]));
         assert!(argv.windows(2).any(|w| w == ["--max-filesize", "1000"]));
         assert!(argv.windows(2).any(|w| w == ["--max-time", "30.000"]));
         assert!(argv.windows(2).any(|w| w == ["--config", "-"]));
-        assert!(!argv.iter().any(|a| a == "--location"));
+        // Redirects are ours to follow (same origin only), never curl's.
+        assert!(!argv.iter().any(|a| a == "--location" || a == "-L"));
         assert_eq!(argv[argv.len() - 2..], ["--", url]);
-        let follow = strings(&args(url, Follow::Https, 1000, Duration::from_secs(30)));
-        assert!(follow
-            .windows(3)
-            .any(|w| w == ["--location", "--max-redirs", "3"]));
     }
 
     #[test]
-    fn the_trailer_gives_status_and_content_type_and_the_body_stays_exact() {
-        let a = split_trailer(b"#EXTM3U\n\n200 audio/x-mpegurl; charset=utf-8".to_vec()).unwrap();
+    fn the_trailer_gives_status_redirect_and_content_type_and_the_body_stays_exact() {
+        let (a, r) =
+            split_trailer(b"#EXTM3U\n\n200\t\taudio/x-mpegurl; charset=utf-8".to_vec()).unwrap();
         assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(r, None);
         assert_eq!(
             a.content_type.as_deref(),
             Some("audio/x-mpegurl; charset=utf-8")
         );
         assert_eq!(&a.body[..], b"#EXTM3U\n");
-        let a = split_trailer(b"\n404 ".to_vec()).unwrap();
+        let (a, r) = split_trailer(b"\n302\thttps://b/x\t".to_vec()).unwrap();
         assert_eq!(
-            (a.status, a.content_type, a.body.len()),
-            (StatusCode::NOT_FOUND, None, 0)
+            (a.status, a.content_type, a.body.len(), r.as_deref()),
+            (StatusCode::FOUND, None, 0, Some("https://b/x"))
         );
         assert!(split_trailer(b"no trailer".to_vec()).is_none());
+    }
+
+    #[test]
+    fn redirects_stay_on_the_origin() {
+        assert_eq!(
+            origin("https://Box.lan:443/a"),
+            origin("https://box.lan/b?c")
+        );
+        assert_ne!(
+            origin("https://box.lan/a"),
+            origin("https://box.lan:8443/a")
+        );
+        assert_ne!(origin("https://box.lan/a"), origin("https://10.0.0.1/a"));
+        assert_eq!(origin("http://box.lan/a"), None);
+        assert_eq!(origin("https://user@box.lan/a"), None);
     }
 
     #[test]
