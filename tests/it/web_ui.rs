@@ -183,6 +183,28 @@ fn expire_all(data: &TempDir) {
 
 /// The pages in headless Chromium (`tests/web/ui.py`, Selenium with Debian's chromium and
 /// chromium-driver, installed by scripts/test). Screenshots: target/tmp/web-ui/.
+/// 10,000 media rows written beside the running server (WAL: it keeps serving), for the
+/// media browser's paging under a big library.
+fn seed_media(db: &std::path::Path) {
+    let mut conn = rusqlite::Connection::open(db).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    let tx = conn.transaction().unwrap();
+    for i in 0..10_000i64 {
+        tx.execute(
+            "INSERT INTO media_items (source, url, title, duration_ms, media_type, year,
+                 added_at_ms, created_at_ms, updated_at_ms)
+             VALUES ('local', ?1, ?2, 1320000, 'movie', ?3, 0, 0, 0)",
+            rusqlite::params![
+                format!("/big/{i}.mkv"),
+                format!("Big {i:05}"),
+                1970 + i % 50
+            ],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+}
+
 #[test]
 fn the_pages_work_in_headless_chromium() {
     for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
@@ -223,6 +245,7 @@ fn the_pages_work_in_headless_chromium() {
             "stop-server" => {
                 server.stop(Duration::from_secs(10));
             }
+            "seed-media" => seed_media(&data.path().join("exstreamtv.db")),
             "start-server" => {
                 server = TestServer::builder()
                     .data(data.clone())

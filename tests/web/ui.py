@@ -290,6 +290,33 @@ def big_guide(d):
     assert ready < 5000, f"the 100-channel guide took {ready} ms"
 
 
+def big_library(d):
+    """A 10,000-item library: the media list pages (50 a page) and its search answers."""
+    ask_harness("seed-media")
+    open_page(d, "libraries")
+    pager = wait(d, lambda: d.find_element(By.CSS_SELECTOR, "p.pager"), "the media pager")
+    assert "of 100" in pager.text, pager.text  # 10,0xx items
+    started = time.time()
+    d.find_element(By.XPATH, "//p[@class='pager']/button[text()='Next']").click()
+    wait(d, lambda: d.find_element(By.CSS_SELECTOR, "p.pager").text.strip().startswith("Previous 51"),
+         "the second page")
+    print(f"figure: media_next_page_ms {1000 * (time.time() - started):.0f}")
+    search = d.find_element(By.ID, "f-search")
+    search.send_keys("Big 09999")
+    wait(d, lambda: "1–1 of 1" in d.find_element(By.CSS_SELECTOR, "p.pager").text, "the search's one match")
+    assert "Big 09999" in d.find_element(By.ID, "main").text
+
+
+def odd_names(d):
+    """Quotes, ampersands, angle brackets and emoji in a name are shown as they are."""
+    name = 'Quote "q" & \'a\' <b>bold</b> 📺'
+    api_post("/api/channels", {"number": "902", "name": name})
+    open_page(d, "channels")
+    assert name in d.find_element(By.ID, "main").text
+    assert not d.find_elements(By.CSS_SELECTOR, "main b"), "the name became markup"
+    no_alert(d)
+
+
 def ask_harness(line):
     """One step done by the Rust test around us (stop or start the server); waits for it."""
     print(line, flush=True)
@@ -331,6 +358,8 @@ def main():
         scan(d)
         remote_library(d)
         guide(d)
+        odd_names(d)
+        big_library(d)
         ai_plan(d)
         invalid_setting(d)
         schedule(d)

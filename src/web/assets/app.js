@@ -295,9 +295,12 @@ async function libraries(el) {
 
 async function mediaBrowser(el) {
   const out = h('div'), q = h('input', { id: 'f-search', type: 'search', placeholder: 'title' });
-  let skip = 0; const limit = 50;
+  let skip = 0, asked = 0; const limit = 50;
   const load = async () => {
+    // Answers can arrive out of order while someone types: only the newest one is shown.
+    const mine = ++asked;
     const d = await get(`/api/media?paginated=true&skip=${skip}&limit=${limit}&search=${encodeURIComponent(q.value)}`);
+    if (mine !== asked) return;
     const items = list(d);
     out.replaceChildren(items.length ? table(['Title', 'Type', 'Year', 'Minutes'], items.map((m) => [m.title, m.media_type || '', m.year ? String(m.year) : '', m.duration ? String(Math.round(m.duration / 60)) : '']))
       : empty('No media: add a folder and scan it.'),
@@ -305,7 +308,7 @@ async function mediaBrowser(el) {
       ` ${d.total ? `${skip + 1}–${skip + items.length} of ${d.total}` : ''} `,
       h('button.small', { disabled: !d.has_more, onclick: () => { skip += limit; load(); } }, 'Next')));
   };
-  q.addEventListener('input', () => { skip = 0; load().catch(() => {}); });
+  q.addEventListener('input', debounce(() => { skip = 0; return load(); }));
   el.append(section('Media', h('div.field', {}, h('label', { htmlFor: 'f-search' }, 'Search'), q), out));
   await load();
 }
