@@ -638,6 +638,7 @@ pub async fn run(
         restart: ChannelRestarts::default(),
         pending_restart: None,
         handover_retry_at: None,
+        warming: None,
         timeline_checked: None,
         timeline_due: None,
         pacer: Pacer::new(pacing::Mode::from_settings(
@@ -719,6 +720,8 @@ struct Feeder {
     pacer: Pacer,
     /// A long-run handover whose successor failed to start is not tried again before this.
     handover_retry_at: Option<Instant>,
+    /// The next programme's page being resolved ahead of its start (`warm_next_page`).
+    warming: Option<tokio::task::JoinHandle<()>>,
     /// When the timeline was last re-read after a change, and when a change that came
     /// sooner than `TIMELINE_RECHECK` after it is to be read (kept across items, so a
     /// change is never lost between two runs).
@@ -1135,6 +1138,28 @@ impl Feeder {
         }
     }
 
+    /// Resolves the page of the programme after the one at `pos` (if it is a page and not
+    /// cached) in the background now, so the cut to it finds its URL in the cache instead of
+    /// waiting for yt-dlp at the boundary. One at a time, bounded by the resolve timeout.
+    fn warm_next_page(&mut self, programmes: &[Programme], pos: UnixMs) {
+        if self.warming.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let next = programmes.iter().find(|n| n.start_ms > pos + MIN_ITEM_MS);
+        let Some(Input::Page(page)) = next.map(|n| &n.input) else {
+            return;
+        };
+        if self.app.pages.get(page, crate::time::now_ms()).is_some() {
+            return;
+        }
+        let (app, page, number) = (self.app.clone(), page.clone(), self.channel.number.clone());
+        self.warming = Some(tokio::spawn(async move {
+            if let Err(err) = app.resolve_page(&page).await {
+                tracing::debug!(channel = %number, %err, "the next page did not resolve ahead");
+            }
+        }));
+    }
+
     /// What plays at stream time `pos`.
     async fn plan_at(&mut self, pos: UnixMs) -> Plan {
         let now = Instant::now();
@@ -1156,6 +1181,7 @@ impl Feeder {
                 return slate(TROUBLE, pos + UNREADABLE_SLATE_MS);
             }
         };
+        self.warm_next_page(&programmes, pos);
         let Some(p) = current(&programmes, pos) else {
             // A hole or the end of the playout: the slate until the next programme.
             return slate(OFFLINE, offline_until(&programmes, pos));
