@@ -30,6 +30,7 @@ pub mod residency;
 pub mod scheduler;
 pub mod serve;
 pub mod settings;
+pub mod sha256;
 pub mod stream;
 pub mod system;
 pub mod time;
