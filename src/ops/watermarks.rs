@@ -177,7 +177,7 @@ pub fn set_image(
     now_ms: UnixMs,
 ) -> Result<(String, Changes), WatermarkError> {
     check_png(png)?;
-    let sha = crate::sha256::hex_sha256(png);
+    let sha = crate::hash::hex_sha256(png);
     let n = tx.execute(
         "UPDATE watermarks SET image = ?1, image_sha256 = ?2, original_content_type = 'image/png',
              updated_at_ms = ?3 WHERE id = ?4",

@@ -146,7 +146,7 @@ mod tests {
         for line in sums.lines().filter(|l| !l.trim().is_empty()) {
             let (want, name) = line.split_once("  ").unwrap();
             let bytes = std::fs::read(dir.join(name)).unwrap();
-            let got = crate::sha256::hex_sha256(&bytes);
+            let got = crate::hash::hex_sha256(&bytes);
             assert_eq!(got, want, "{name}");
             let licence = name.split('.').next().unwrap_or(name);
             assert!(

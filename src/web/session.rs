@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use crate::app::App;
 use crate::db::{optional, Db, DbError};
+use crate::hash::hex_sha256;
 use crate::http::auth::{hex, random_bytes};
 use crate::http::{body, router, ApiError, ApiResult, Req};
-use crate::sha256::hex_sha256;
 use crate::time::now_ms;
 
 pub const COOKIE: &str = "exstreamtv_session";

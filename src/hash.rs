@@ -1,4 +1,4 @@
-//! SHA-256 (FIPS 180-4), written out: a few dozen lines instead of a crate. Names a cached
+//! SHA-256 (FIPS 180-4), written out instead of taken from a crate: it names a cached
 //! watermark image, stores a web session id as its hash, and checks vendored files.
 
 /// SHA-256 (FIPS 180-4).
