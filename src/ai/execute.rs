@@ -345,8 +345,6 @@ fn item(
 ) -> ItemDoc {
     let fixed = start_time.is_some();
     ItemDoc {
-        collection_type: kind,
-        content: collection.to_string(),
         start_type: Some(if fixed {
             StartType::Fixed
         } else {
@@ -356,22 +354,7 @@ fn item(
         fixed_start_time_behavior: fixed.then_some(FixedStartBehavior::Flexible),
         playback_order: Some(order),
         playout_mode: Some(SlotMode::Flood),
-        multiple_mode: None,
-        multiple_count: None,
-        duration_minutes: None,
-        search_title: None,
-        search_query: None,
-        fill_with_group_mode: None,
-        tail_mode: None,
-        tail_filler_collection: None,
-        discard_to_fill_attempts: None,
-        custom_title: None,
-        guide_mode: None,
-        filler: FillerDoc::default(),
-        preferred_audio_language: None,
-        preferred_audio_title: None,
-        preferred_subtitle_language: None,
-        subtitle_mode: None,
+        ..ItemDoc::new(kind, collection.to_string())
     }
 }
 

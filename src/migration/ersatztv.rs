@@ -399,24 +399,9 @@ fn item_doc(
 ) -> ItemDoc {
     let [pre, mid, post, tail, fallback] = raw.fillers;
     ItemDoc {
-        collection_type,
-        content,
-        start_type: None,
-        start_time: None,
-        fixed_start_time_behavior: None,
         playback_order: Some(playback_order(raw.playback_order)),
         playout_mode: Some(mode),
-        multiple_mode: None,
         multiple_count: raw.multiple_count.filter(|_| mode == SlotMode::Multiple),
-        duration_minutes: None,
-        search_title: None,
-        search_query: None,
-        fill_with_group_mode: None,
-        tail_mode: None,
-        tail_filler_collection: None,
-        discard_to_fill_attempts: None,
-        custom_title: None,
-        guide_mode: None,
         filler: FillerDoc {
             pre_roll: names.filler(pre),
             mid_roll: names.filler(mid),
@@ -424,10 +409,7 @@ fn item_doc(
             tail: names.filler(tail),
             fallback: names.filler(fallback),
         },
-        preferred_audio_language: None,
-        preferred_audio_title: None,
-        preferred_subtitle_language: None,
-        subtitle_mode: None,
+        ..ItemDoc::new(collection_type, content)
     }
 }
 

@@ -417,28 +417,9 @@ fn item(
     count: Option<i64>,
 ) -> ItemDoc {
     ItemDoc {
-        collection_type: SlotContent::Playlist,
-        content: playlist.to_owned(),
-        start_type: None,
-        start_time: None,
-        fixed_start_time_behavior: None,
         playback_order: Some(order.unwrap_or(PlaybackOrder::Chronological)),
         playout_mode: Some(mode.unwrap_or(SlotMode::Flood)),
-        multiple_mode: None,
         multiple_count: count.filter(|_| mode == Some(SlotMode::Multiple)),
-        duration_minutes: None,
-        search_title: None,
-        search_query: None,
-        fill_with_group_mode: None,
-        tail_mode: None,
-        tail_filler_collection: None,
-        discard_to_fill_attempts: None,
-        custom_title: None,
-        guide_mode: None,
-        filler: Default::default(),
-        preferred_audio_language: None,
-        preferred_audio_title: None,
-        preferred_subtitle_language: None,
-        subtitle_mode: None,
+        ..ItemDoc::new(SlotContent::Playlist, playlist.to_owned())
     }
 }

@@ -121,6 +121,38 @@ impl FillerDoc {
     }
 }
 
+impl ItemDoc {
+    /// An item playing `content` (of `collection_type`) with every option unset: its
+    /// schedule's and the server's defaults apply.
+    pub fn new(collection_type: SlotContent, content: String) -> ItemDoc {
+        ItemDoc {
+            collection_type,
+            content,
+            start_type: None,
+            start_time: None,
+            fixed_start_time_behavior: None,
+            playback_order: None,
+            playout_mode: None,
+            multiple_mode: None,
+            multiple_count: None,
+            duration_minutes: None,
+            search_title: None,
+            search_query: None,
+            fill_with_group_mode: None,
+            tail_mode: None,
+            tail_filler_collection: None,
+            discard_to_fill_attempts: None,
+            custom_title: None,
+            guide_mode: None,
+            filler: FillerDoc::default(),
+            preferred_audio_language: None,
+            preferred_audio_title: None,
+            preferred_subtitle_language: None,
+            subtitle_mode: None,
+        }
+    }
+}
+
 /// The schedule the channel's playout builds from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
