@@ -97,12 +97,46 @@ impl XmltvWriter {
     /// icon, episode-num*, rating. Start tags are static text or built in a reused buffer,
     /// so a programme allocates only when a text needs escaping.
     pub fn programme(&mut self, channel_id: &str, p: &Programme) -> XmlResult {
+        self.programme_element(
+            channel_id,
+            p.start_ms,
+            p.stop_ms,
+            |w, tag, origin| match &p.item {
+                None => text_element(w, TITLE_EN, "title", OFFLINE_TITLE),
+                Some(item) => programme_children(w, tag, origin, item),
+            },
+        )
+    }
+
+    /// One programme of a source's own guide (`source_guide`): title, sub-title, desc.
+    pub fn source_programme(&mut self, channel_id: &str, p: &SourceProgramme) -> XmlResult {
+        self.programme_element(channel_id, p.start_ms, p.stop_ms, |w, _, _| {
+            text_element(w, TITLE_EN, "title", &p.title)?;
+            if let Some(sub) = p.sub_title.as_deref().filter(|t| !t.is_empty()) {
+                text_element(w, "sub-title lang=\"en\"", "sub-title", sub)?;
+            }
+            if let Some(desc) = p.desc.as_deref().filter(|t| !t.is_empty()) {
+                text_element(w, "desc lang=\"en\"", "desc", desc)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// `<programme start stop channel>` (its start tag built in the reused buffer), what
+    /// `children` writes (given the writer, the buffer and the origin), `</programme>`.
+    fn programme_element(
+        &mut self,
+        channel_id: &str,
+        start_ms: UnixMs,
+        stop_ms: UnixMs,
+        children: impl FnOnce(&mut Writer<Vec<u8>>, &mut String, &str) -> XmlResult,
+    ) -> XmlResult {
         let mut tag = std::mem::take(&mut self.scratch);
         tag.clear();
         tag.push_str("programme start=\"");
-        push_xmltv_time(p.start_ms, &mut tag);
+        push_xmltv_time(start_ms, &mut tag);
         tag.push_str("\" stop=\"");
-        push_xmltv_time(p.stop_ms, &mut tag);
+        push_xmltv_time(stop_ms, &mut tag);
         tag.push_str("\" channel=\"");
         // Our own ids (`exstream.<int>`): nothing to escape.
         tag.push_str(channel_id);
@@ -111,41 +145,7 @@ impl XmltvWriter {
         w.get_mut().extend_from_slice(b"\n  ");
         let result = w
             .write_event(Event::Start(BytesStart::from_content(tag.as_str(), 9)))
-            .and_then(|()| match &p.item {
-                None => text_element(w, TITLE_EN, "title", OFFLINE_TITLE),
-                Some(item) => programme_children(w, &mut tag, &self.origin, item),
-            })
-            .and_then(|()| w.write_event(Event::End(BytesEnd::new("programme"))));
-        self.scratch = tag;
-        result
-    }
-
-    /// One programme of a source's own guide (`source_guide`): title, sub-title, desc.
-    pub fn source_programme(&mut self, channel_id: &str, p: &SourceProgramme) -> XmlResult {
-        let mut tag = std::mem::take(&mut self.scratch);
-        tag.clear();
-        tag.push_str("programme start=\"");
-        push_xmltv_time(p.start_ms, &mut tag);
-        tag.push_str("\" stop=\"");
-        push_xmltv_time(p.stop_ms, &mut tag);
-        tag.push_str("\" channel=\"");
-        tag.push_str(channel_id);
-        tag.push('"');
-        let w = &mut self.writer;
-        w.get_mut().extend_from_slice(b"\n  ");
-        let result = w
-            .write_event(Event::Start(BytesStart::from_content(tag.as_str(), 9)))
-            .and_then(|()| text_element(w, TITLE_EN, "title", &p.title))
-            .and_then(
-                |()| match p.sub_title.as_deref().filter(|t| !t.is_empty()) {
-                    Some(sub) => text_element(w, "sub-title lang=\"en\"", "sub-title", sub),
-                    None => Ok(()),
-                },
-            )
-            .and_then(|()| match p.desc.as_deref().filter(|t| !t.is_empty()) {
-                Some(desc) => text_element(w, "desc lang=\"en\"", "desc", desc),
-                None => Ok(()),
-            })
+            .and_then(|()| children(w, &mut tag, &self.origin))
             .and_then(|()| w.write_event(Event::End(BytesEnd::new("programme"))));
         self.scratch = tag;
         result
