@@ -540,29 +540,7 @@ fn refused_urls_huge_playlists_and_the_module_switch() {
 fn url_media_is_probed_and_plays_and_a_page_without_yt_dlp_is_unplayable() {
     let dir = TempDir::new("m3u-url-media");
     let clip = dir.path().join("clip.mp4");
-    crate::support::media::ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=4",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=500:sample_rate=48000:duration=4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-movflags",
-            "+faststart",
-        ],
-        &clip,
-    );
+    crate::support::media::faststart_clip(&clip, 4.0, 500);
     let source = Source::start();
     source.serve_playlist("/films/clip.mp4", std::fs::read(&clip).unwrap());
     let server = TestServer::start();

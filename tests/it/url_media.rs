@@ -47,36 +47,7 @@ fn n_runs(log: &Path) -> usize {
 fn a_page_resolves_through_yt_dlp_plays_and_is_resolved_again_when_expired() {
     let dir = TempDir::new("yt-dlp");
     let clip = dir.path().join("clip.mp4");
-    // Moov first: the test's server answers no ranges.
-    crate::support::media::ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=6",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=600:sample_rate=48000:duration=6",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "25",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            "-ac",
-            "1",
-            "-movflags",
-            "+faststart",
-        ],
-        &clip,
-    );
+    crate::support::media::faststart_clip(&clip, 6.0, 600);
     let source = Source::start();
     source.serve_playlist("/v/clip.mp4", std::fs::read(&clip).unwrap());
     let (log, expire) = (dir.path().join("runs.log"), dir.path().join("expire"));

@@ -7,32 +7,42 @@ use std::process::{Command, Stdio};
 /// An H.264/AAC clip of `seconds` at 320x240, with a mono tone of `freq` Hz (its identity).
 /// The container follows the extension; streaming tests use .mp4, which seeks exactly.
 pub fn clip(path: &Path, seconds: f64, freq: u32) {
-    ffmpeg(
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc2=size=320x240:rate=25:duration={seconds}"),
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("sine=frequency={freq}:sample_rate=48000:duration={seconds}"),
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "25",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            "-shortest",
-        ],
-        path,
-    );
+    clip_with(path, seconds, freq, &[]);
+}
+
+/// `clip` with its index (moov) first: playable over HTTP from a server without ranges.
+pub fn faststart_clip(path: &Path, seconds: f64, freq: u32) {
+    clip_with(path, seconds, freq, &["-movflags", "+faststart"]);
+}
+
+fn clip_with(path: &Path, seconds: f64, freq: u32, extra: &[&str]) {
+    let video = format!("testsrc2=size=320x240:rate=25:duration={seconds}");
+    let audio = format!("sine=frequency={freq}:sample_rate=48000:duration={seconds}");
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        &video,
+        "-f",
+        "lavfi",
+        "-i",
+        &audio,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "25",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-shortest",
+    ];
+    args.extend_from_slice(extra);
+    ffmpeg(&args, path);
 }
 
 /// Runs `ffmpeg -y -v error <args> <out>`; panics with FFmpeg's stderr on failure.
